@@ -1,0 +1,203 @@
+//! Simulated time in integer nanoseconds.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// An instant of simulated time: nanoseconds since the start of the run.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(u64);
+
+/// A span of simulated time in nanoseconds.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(u64);
+
+const NS_PER_US: u64 = 1_000;
+const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimTime(ns)
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_S as f64
+    }
+    /// Time elapsed since `earlier`, zero if `earlier` is later.
+    pub fn since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimDuration(ns)
+    }
+    pub const fn from_micros(us: u64) -> Self {
+        SimDuration(us * NS_PER_US)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimDuration(ms * NS_PER_MS)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s * NS_PER_S)
+    }
+    /// Rounds to the nearest nanosecond; negative and NaN inputs give zero.
+    pub fn from_secs_f64(s: f64) -> Self {
+        if s.is_nan() || s <= 0.0 {
+            return SimDuration(0);
+        }
+        let ns = s * NS_PER_S as f64;
+        if ns >= u64::MAX as f64 {
+            SimDuration(u64::MAX)
+        } else {
+            SimDuration(libm::round(ns) as u64)
+        }
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_S as f64
+    }
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_MS as f64
+    }
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+    pub const fn saturating_mul(self, k: u64) -> Self {
+        SimDuration(self.0.saturating_mul(k))
+    }
+
+    /// Parses `250ms`, `30s`, `5m`, `1h`, `50us` (also `µs`, `ns`); a bare `0` is zero.
+    pub fn parse(text: &str) -> Result<Self, ParseDurationError> {
+        let t = text.trim();
+        if t == "0" {
+            return Ok(SimDuration(0));
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| ParseDurationError(text.to_string()))?;
+        let (num, unit) = t.split_at(split);
+        let value: f64 = num.parse().map_err(|_| ParseDurationError(text.to_string()))?;
+        let scale = match unit {
+            "ns" => 1,
+            "us" | "µs" => NS_PER_US,
+            "ms" => NS_PER_MS,
+            "s" => NS_PER_S,
+            "m" => 60 * NS_PER_S,
+            "h" => 3600 * NS_PER_S,
+            _ => return Err(ParseDurationError(text.to_string())),
+        };
+        let ns = value * scale as f64;
+        if !ns.is_finite() || ns >= u64::MAX as f64 || num.is_empty() {
+            return Err(ParseDurationError(text.to_string()));
+        }
+        Ok(SimDuration(libm::round(ns) as u64))
+    }
+}
+
+/// A duration string that is not of the form `<number><unit>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {0:?}: expected a number and a unit, e.g. 250ms, 30s, 5m, 1h, 50us")]
+pub struct ParseDurationError(pub String);
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
+    }
+}
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, d: SimDuration) {
+        self.0 = self.0.saturating_add(d.0);
+    }
+}
+impl Sub<SimTime> for SimTime {
+    type Output = SimDuration;
+    fn sub(self, earlier: SimTime) -> SimDuration {
+        self.since(earlier)
+    }
+}
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, d: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(d.0))
+    }
+}
+impl AddAssign for SimDuration {
+    fn add_assign(&mut self, d: SimDuration) {
+        self.0 = self.0.saturating_add(d.0);
+    }
+}
+
+/// Prints the way the scenario format writes durations: `1m30s`, `250ms`, `20us`.
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if ns == 0 {
+            return write!(f, "0s");
+        }
+        if ns % NS_PER_S == 0 {
+            let s = ns / NS_PER_S;
+            let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
+            if h > 0 {
+                write!(f, "{h}h")?;
+            }
+            if m > 0 {
+                write!(f, "{m}m")?;
+            }
+            if s > 0 || (h == 0 && m == 0) {
+                write!(f, "{s}s")?;
+            }
+            Ok(())
+        } else if ns % NS_PER_MS == 0 {
+            write!(f, "{}ms", ns / NS_PER_MS)
+        } else if ns % NS_PER_US == 0 {
+            write!(f, "{}us", ns / NS_PER_US)
+        } else {
+            write!(f, "{ns}ns")
+        }
+    }
+}
+
+/// Seconds with up to three decimals, as the outputs print simulated instants.
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}s", self.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit_of_the_scenario_format() {
+        assert_eq!(SimDuration::parse("250ms").unwrap(), SimDuration::from_millis(250));
+        assert_eq!(SimDuration::parse("30s").unwrap(), SimDuration::from_secs(30));
+        assert_eq!(SimDuration::parse("5m").unwrap(), SimDuration::from_secs(300));
+        assert_eq!(SimDuration::parse("1h").unwrap(), SimDuration::from_secs(3600));
+        assert_eq!(SimDuration::parse("50us").unwrap(), SimDuration::from_micros(50));
+        assert_eq!(SimDuration::parse("1.5s").unwrap(), SimDuration::from_millis(1500));
+        assert_eq!(SimDuration::parse("0").unwrap(), SimDuration::ZERO);
+        for bad in ["", "s", "10", "10 parsecs", "-1s", "1e400s"] {
+            assert!(SimDuration::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn displays_round_trip() {
+        for s in ["1m30s", "250ms", "20us", "2h", "0s", "45s"] {
+            assert_eq!(SimDuration::parse(s).unwrap().to_string(), s);
+        }
+    }
+}

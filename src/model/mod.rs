@@ -1,0 +1,6 @@
+//! Cluster objects and controllers: nodes, pods, ReplicaSets, the scheduler, the kubelet.
+//!
+//! Knows nothing of packets, YAML or files.
+
+pub mod config;
+pub mod objects;

@@ -1,0 +1,407 @@
+//! Validated Kubernetes objects as the simulation uses them.
+//!
+//! These are the API server's view after validation and defaulting: every field has its
+//! upstream default applied, so nothing downstream re-derives a default. They are built by the
+//! `scenario` layer from `k8s-openapi` types and cannot express what the API server rejects
+//! (a Deployment whose selector misses its template, a port of 0, ...).
+
+use crate::engine::SimDuration;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// Labels and selectors keep their keys sorted, as `kubectl` prints them.
+pub type Labels = BTreeMap<String, String>;
+
+/// Name, namespace and labels: the parts of `metadata` the simulation reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectMeta {
+    pub name: String,
+    pub namespace: String,
+    pub labels: Labels,
+    pub annotations: Labels,
+}
+
+/// A label selector (`matchLabels` plus `matchExpressions`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LabelSelector {
+    pub match_labels: Labels,
+    pub match_expressions: Vec<SelectorRequirement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectorRequirement {
+    pub key: String,
+    pub operator: SelectorOperator,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectorOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+impl LabelSelector {
+    /// Whether `labels` satisfy every requirement (an empty selector matches everything,
+    /// as `metav1.LabelSelectorAsSelector` does).
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|r| {
+                let got = labels.get(&r.key);
+                match r.operator {
+                    SelectorOperator::In => got.is_some_and(|v| r.values.contains(v)),
+                    SelectorOperator::NotIn => !got.is_some_and(|v| r.values.contains(v)),
+                    SelectorOperator::Exists => got.is_some(),
+                    SelectorOperator::DoesNotExist => got.is_none(),
+                }
+            })
+    }
+}
+
+/// A Service's plain `selector`: an empty map selects nothing (no EndpointSlices are made),
+/// unlike a Deployment's empty `LabelSelector`.
+pub fn service_selects(selector: &Labels, labels: &Labels) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// As the API writes it: `TCP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+    /// As kube-proxy hashes and iptables prints it: `tcp`.
+    pub fn lower(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// `intstr.IntOrString`: a port number or a container port name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PortRef {
+    Number(u16),
+    Name(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImagePullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl ImagePullPolicy {
+    /// Upstream's default: `Always` for an untagged or `:latest` image, else `IfNotPresent`
+    /// (`pkg/apis/core/v1/defaults.go`, `SetDefaults_Container`).
+    pub fn default_for(image: &str) -> Self {
+        // The tag follows the last ':' after the last '/', so "registry:5000/app" has no tag.
+        let name = image.split('@').next().unwrap_or(image);
+        let last = name.rsplit('/').next().unwrap_or(name);
+        match last.rsplit_once(':') {
+            Some((_, tag)) if tag != "latest" => ImagePullPolicy::IfNotPresent,
+            _ if image.contains('@') => ImagePullPolicy::IfNotPresent,
+            _ => ImagePullPolicy::Always,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImagePullPolicy::Always => "Always",
+            ImagePullPolicy::IfNotPresent => "IfNotPresent",
+            ImagePullPolicy::Never => "Never",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub container_port: u16,
+    /// Only when written (or, with `hostNetwork`, defaulted to `container_port`).
+    pub host_port: Option<u16>,
+    pub protocol: Protocol,
+}
+
+/// Resource quantities in the units the scheduler compares: millicores and bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resources {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+}
+
+impl Resources {
+    pub fn add(self, other: Resources) -> Resources {
+        Resources {
+            cpu_millis: self.cpu_millis + other.cpu_millis,
+            memory_bytes: self.memory_bytes + other.memory_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeHandler {
+    HttpGet { path: String, port: PortRef },
+    TcpSocket { port: PortRef },
+    Exec { command: Vec<String> },
+    Grpc { port: u16 },
+}
+
+/// A probe with upstream defaults applied: period 10 s, timeout 1 s, failure threshold 3,
+/// success threshold 1, initial delay 0 (`pkg/apis/core/v1/defaults.go`, `SetDefaults_Probe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub handler: ProbeHandler,
+    pub initial_delay: SimDuration,
+    pub period: SimDuration,
+    pub timeout: SimDuration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub image_pull_policy: ImagePullPolicy,
+    pub ports: Vec<ContainerPort>,
+    pub requests: Resources,
+    pub limits: Resources,
+    pub readiness_probe: Option<Probe>,
+    pub liveness_probe: Option<Probe>,
+    pub startup_probe: Option<Probe>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toleration {
+    pub key: Option<String>,
+    pub operator_exists: bool,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+    pub toleration_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodSpec {
+    pub containers: Vec<Container>,
+    pub restart_policy: RestartPolicy,
+    pub node_selector: Labels,
+    /// `spec.nodeName` written by the user: skips the scheduler.
+    pub node_name: Option<String>,
+    pub host_network: bool,
+    /// Default 30 s (`DefaultTerminationGracePeriodSeconds`).
+    pub termination_grace_period: SimDuration,
+    pub tolerations: Vec<Toleration>,
+}
+
+impl PodSpec {
+    /// The sum of the containers' requests, as the scheduler counts them.
+    pub fn requests(&self) -> Resources {
+        self.containers.iter().fold(Resources::default(), |acc, c| acc.add(c.requests))
+    }
+
+    /// The container and port that listen on `port`, by number or by port name.
+    pub fn resolve_port(&self, port: &PortRef) -> Option<(usize, u16)> {
+        for (i, c) in self.containers.iter().enumerate() {
+            for p in &c.ports {
+                match port {
+                    PortRef::Number(n) if p.container_port == *n => return Some((i, *n)),
+                    PortRef::Name(name) if p.name.as_deref() == Some(name.as_str()) => {
+                        return Some((i, p.container_port))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodTemplate {
+    pub meta: ObjectMeta,
+    pub spec: PodSpec,
+}
+
+/// A bare Pod from the scenario (not owned by a controller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodObject {
+    pub meta: ObjectMeta,
+    pub spec: PodSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollingUpdate {
+    /// Absolute or percentage, as written; default `25%`.
+    pub max_surge: IntOrPercent,
+    pub max_unavailable: IntOrPercent,
+}
+
+/// `maxSurge`/`maxUnavailable`: a count or a percentage of the replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Count(u32),
+    Percent(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub meta: ObjectMeta,
+    /// Default 1.
+    pub replicas: u32,
+    pub selector: LabelSelector,
+    pub template: PodTemplate,
+    pub rolling_update: RollingUpdate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSetObject {
+    pub meta: ObjectMeta,
+    pub replicas: u32,
+    pub selector: LabelSelector,
+    pub template: PodTemplate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+    ExternalName,
+}
+
+impl ServiceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+            ServiceType::ExternalName => "ExternalName",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrafficPolicy {
+    Cluster,
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub protocol: Protocol,
+    pub port: u16,
+    /// Defaults to `port` when not written.
+    pub target_port: PortRef,
+    /// Requested by the user; the API server allocates one for NodePort and LoadBalancer
+    /// Services when absent.
+    pub node_port: Option<u16>,
+}
+
+/// What the user asked for in `spec.clusterIP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterIpRequest {
+    /// Not written: allocate one.
+    Auto,
+    /// `None`: a headless Service.
+    Headless,
+    Static(Ipv4Addr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    pub type_: ServiceType,
+    pub selector: Labels,
+    pub ports: Vec<ServicePort>,
+    pub cluster_ip: ClusterIpRequest,
+    /// `sessionAffinity: ClientIP` timeout; `None` for `None` affinity.
+    pub session_affinity_timeout: Option<SimDuration>,
+    pub external_traffic_policy: TrafficPolicy,
+    pub internal_traffic_policy: TrafficPolicy,
+    pub external_ips: Vec<Ipv4Addr>,
+    pub external_name: Option<String>,
+    pub publish_not_ready_addresses: bool,
+    pub health_check_node_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceObject {
+    pub meta: ObjectMeta,
+    pub spec: ServiceSpec,
+}
+
+/// Every Kubernetes object kind the simulation acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Namespace(ObjectMeta),
+    Deployment(Deployment),
+    ReplicaSet(ReplicaSetObject),
+    Pod(PodObject),
+    Service(ServiceObject),
+}
+
+impl Object {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Namespace(_) => "Namespace",
+            Object::Deployment(_) => "Deployment",
+            Object::ReplicaSet(_) => "ReplicaSet",
+            Object::Pod(_) => "Pod",
+            Object::Service(_) => "Service",
+        }
+    }
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            Object::Namespace(m) => m,
+            Object::Deployment(d) => &d.meta,
+            Object::ReplicaSet(r) => &r.meta,
+            Object::Pod(p) => &p.meta,
+            Object::Service(s) => &s.meta,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policy_defaults_follow_set_defaults_container() {
+        use ImagePullPolicy::*;
+        assert_eq!(ImagePullPolicy::default_for("aspnetcoreweb"), Always);
+        assert_eq!(ImagePullPolicy::default_for("httpd:latest"), Always);
+        assert_eq!(ImagePullPolicy::default_for("httpd:2.4"), IfNotPresent);
+        assert_eq!(ImagePullPolicy::default_for("localhost:5000/web"), Always);
+        assert_eq!(ImagePullPolicy::default_for("localhost:5000/web:v1"), IfNotPresent);
+        assert_eq!(ImagePullPolicy::default_for("nginx@sha256:abcd"), IfNotPresent);
+    }
+
+    #[test]
+    fn empty_service_selector_selects_nothing_but_empty_label_selector_selects_all() {
+        let labels: Labels = [("app".to_string(), "x".to_string())].into();
+        assert!(!service_selects(&Labels::new(), &labels));
+        assert!(LabelSelector::default().matches(&labels));
+    }
+}

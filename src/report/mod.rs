@@ -1,0 +1,1 @@
+//! Tables, summary.json, CSV files and charts.

@@ -1,0 +1,182 @@
+//! What a run produces: plain figures for the `report` layer, with no simulation internals.
+
+use crate::engine::{SimDuration, SimTime};
+use crate::model::objects::{Labels, PortRef, Protocol, ServiceType};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// The outcome of one run. Everything in it is a function of the scenario and the seed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub scenario: String,
+    pub seed: u64,
+    /// The scenario's `duration`.
+    pub simulated: SimDuration,
+    /// Requests sent before this are left out of the figures.
+    pub warmup: SimDuration,
+    pub requests: RequestCounts,
+    pub latency: Latency,
+    pub streams: Vec<StreamOutcome>,
+    /// Every pod that ever existed, in creation order.
+    pub pods: Vec<PodOutcome>,
+    pub services: Vec<ServiceOutcome>,
+    pub nodes: Vec<NodeOutcome>,
+    /// Cluster events in the order they happened, like `kubectl get events`.
+    pub events: Vec<ClusterEvent>,
+    /// The timeline's events (from the scenario), for chart markers.
+    pub markers: Vec<(SimTime, String)>,
+    /// Per-pod served and failed counts per time bucket.
+    pub timeline: Timeline,
+}
+
+/// Request counts (after warmup). `sent = served + failed + in_flight`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    pub sent: u64,
+    pub served: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    /// By reason: `connection_refused`, `timeout`, `connection_reset`, `no_route`, ...
+    pub failed_by_reason: BTreeMap<String, u64>,
+}
+
+/// End-to-end latency of served requests, in nanoseconds (3 significant digits).
+#[derive(Debug, Clone)]
+pub struct Latency(pub Histogram<u64>);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(Histogram::new(3).expect("3 significant digits is valid"))
+    }
+}
+
+/// Latency figures in milliseconds; all zero when nothing was served.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LatencyMs {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    pub fn record(&mut self, d: SimDuration) {
+        // Auto-resizing histogram: recording cannot fail.
+        self.0.saturating_record(d.as_nanos());
+    }
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+    pub fn ms(&self) -> LatencyMs {
+        let h = &self.0;
+        if h.is_empty() {
+            return LatencyMs::default();
+        }
+        let ms = |ns: u64| ns as f64 / 1e6;
+        LatencyMs {
+            mean: h.mean() / 1e6,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StreamOutcome {
+    pub name: String,
+    pub sent: u64,
+    pub served: u64,
+    pub failed: u64,
+    pub latency: Latency,
+    /// TCP connections the stream's clients opened.
+    pub connections: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodOutcome {
+    pub name: String,
+    pub namespace: String,
+    pub labels: Labels,
+    /// `None` while unscheduled.
+    pub node: Option<String>,
+    /// `None` before the sandbox has an address.
+    pub ip: Option<Ipv4Addr>,
+    /// The Deployment (or ReplicaSet) that owns it.
+    pub owner: Option<String>,
+    /// Requests served (after warmup).
+    pub served: u64,
+    pub failed: u64,
+    pub created: SimTime,
+    /// When its deletion was requested (it turned `Terminating`).
+    pub deleted: Option<SimTime>,
+    pub restarts: u32,
+    /// The STATUS column of `kubectl get pods`.
+    pub status: String,
+    /// The READY column: `1/1`.
+    pub ready: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePortOutcome {
+    pub name: Option<String>,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub target_port: PortRef,
+    pub node_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOutcome {
+    pub name: String,
+    pub namespace: String,
+    pub type_: ServiceType,
+    /// `None` for a headless Service (`clusterIP: None`) and ExternalName.
+    pub cluster_ip: Option<Ipv4Addr>,
+    /// The EXTERNAL-IP column: `<none>`, `<pending>` or an address.
+    pub external_ip: String,
+    pub ports: Vec<ServicePortOutcome>,
+    pub selector: Labels,
+    /// Ready endpoints at the end, `IP:port`, in kube-proxy's order.
+    pub endpoints: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeOutcome {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    /// `Ready`, `NotReady`, `Ready,SchedulingDisabled`, ...
+    pub status: String,
+    pub pod_cidr: String,
+    pub kubelet_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+/// One line of `kubectl get events`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEvent {
+    pub at: SimTime,
+    pub type_: EventType,
+    pub reason: String,
+    /// `pod/http-deployment-5d9c7b9c4d-x7k2p`
+    pub object: String,
+    pub message: String,
+}
+
+/// Per-pod request counts per time bucket (pods indexed as in [`Outcome::pods`]).
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub bucket: SimDuration,
+    /// `served[bucket][pod]`.
+    pub served: Vec<Vec<u64>>,
+    /// Failed requests per bucket, whichever pod (or none) they were meant for.
+    pub failed: Vec<u64>,
+}

@@ -1,0 +1,3 @@
+//! Clients, connections, requests, the containers serving them, and latency.
+
+pub mod spec;
