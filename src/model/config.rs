@@ -38,12 +38,26 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    /// Whether the registry serves `image`; `httpd` also matches `httpd:latest`, and
-    /// `docker.io/library/httpd` matches `httpd`, as Docker Hub's short names do.
+    /// Whether the registry serves `image`. An entry without a tag serves every tag of its
+    /// repository (`httpd` serves `httpd:2.4` and `httpd:latest`); one with a tag or digest
+    /// serves only that. Short names expand as Docker Hub's do (`httpd` is
+    /// `docker.io/library/httpd`).
     pub fn serves(&self, image: &str) -> bool {
         let want = normalize_image(image);
-        self.images.iter().any(|i| normalize_image(i) == want)
+        self.images.iter().any(|entry| {
+            let full = normalize_image(entry);
+            if has_tag_or_digest(entry) {
+                full == want
+            } else {
+                let repo = full.strip_suffix(":latest").unwrap_or(&full);
+                want.strip_prefix(repo).is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'))
+            }
+        })
     }
+}
+
+fn has_tag_or_digest(image: &str) -> bool {
+    image.contains('@') || image.rsplit('/').next().unwrap_or(image).contains(':')
 }
 
 /// `httpd` → `docker.io/library/httpd:latest`, so that equal references compare equal.
@@ -85,6 +99,10 @@ mod tests {
         assert_eq!(normalize_image("localhost:5000/web"), "localhost:5000/web:latest");
         let r = RegistryConfig { images: vec!["httpd".into()], pull_time: SimDuration::ZERO };
         assert!(r.serves("docker.io/library/httpd:latest"));
-        assert!(!r.serves("httpd:2.4"));
+        assert!(r.serves("httpd:2.4"));
+        assert!(!r.serves("httpd-extra"));
+        let pinned = RegistryConfig { images: vec!["nginx:1.27".into()], pull_time: SimDuration::ZERO };
+        assert!(pinned.serves("docker.io/library/nginx:1.27"));
+        assert!(!pinned.serves("nginx"));
     }
 }

@@ -4,3 +4,7 @@
 
 pub mod config;
 pub mod objects;
+pub mod cluster;
+pub mod events;
+pub mod names;
+pub mod scheduler;

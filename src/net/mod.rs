@@ -1,5 +1,18 @@
 //! Addressing, EndpointSlices, kube-proxy's data planes, DNS and packet paths.
 //!
+//! - [`config`]: the network settings of the scenario's `spec.cluster`.
+//! - [`ipam`]: node pod CIDRs and the host-local pod IP allocator.
+//! - [`allocator`]: the API server's ClusterIP and NodePort allocators and their errors.
+//! - [`topology`]: which endpoints of a service port a node's proxy may use.
+//! - [`hash`]: kube-proxy's chain-name hashes.
+//! - [`iptables`]: kube-proxy's iptables-mode rules as data, printed as `iptables-save`
+//!   prints them and walked to route a packet.
+//!
 //! Knows nothing of YAML or files.
 
+pub mod allocator;
 pub mod config;
+pub mod hash;
+pub mod ipam;
+pub mod iptables;
+pub mod topology;

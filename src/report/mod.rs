@@ -1,1 +1,39 @@
-//! Tables, summary.json, CSV files and charts.
+//! Tables, `summary.json`, CSV files and charts: everything a run shows and writes.
+//!
+//! The report layer renders an [`Outcome`](crate::sim::Outcome) and nothing else. It knows
+//! kubectl's table layout, the output files' formats (DESIGN.md's Output section is their
+//! contract) and how to draw charts with an embedded font; it does not know how the figures were
+//! made, so it never reads the scenario, the cluster or the event queue, and it adds no figures
+//! of its own beyond shares and the fair share. It holds no wall-clock time: the same outcome renders to the same
+//! text and the same `summary.json`, byte for byte.
+//!
+//! - [`render_run`]: the terminal report (`kubectl get nodes/pods/svc/events`-style tables and
+//!   the spread of requests per pod).
+//! - [`summary_json`] (its serde types in [`summary`]), [`requests_by_pod_csv`], [`timeline_csv`], [`events_log`]: the files.
+//! - [`Chart`] ([`draw_distribution`], [`draw_timeline`]): the charts, as PNG, SVG or onto any
+//!   plotters backend.
+//! - [`write_outputs`]: all of the above into an output folder, atomically.
+
+mod charts;
+mod csv_out;
+#[cfg(test)]
+mod fixture;
+mod fonts;
+mod format;
+mod output;
+mod spread;
+pub mod summary;
+mod tables;
+
+pub use charts::{
+    draw_distribution, draw_timeline, Chart, ChartSize, DrawError, DISTRIBUTION_SIZE, TIMELINE_SIZE,
+};
+pub use csv_out::{requests_by_pod_csv, timeline_csv};
+pub use format::{human_duration, instant};
+pub use output::{events_log, write_outputs, ReportError, OUTPUT_FILES};
+pub use spread::{ServingPod, Spread};
+pub use summary::{summary_json, Summary};
+pub use tables::{
+    events_table, exists_at_end, nodes_table, pods_table, ports_column, render_run,
+    requests_summary, services_table, spread_table, traffic_table,
+};

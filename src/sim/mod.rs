@@ -1,8 +1,266 @@
 //! Runs a validated scenario: owns the event queue, the cluster, every node's data plane and
 //! the traffic, and produces an [`Outcome`].
+//!
+//! [`Simulation::new`] does everything before the first event (what `kubesim check` runs): it
+//! creates the built-in Services, applies the scenario's objects in order through the
+//! simulated API server (so allocation conflicts surface as the API server's errors) and
+//! programs the initial rules. [`Simulation::run`] then replays time until the scenario's
+//! `duration`.
+//!
+//! The handlers are split by concern: [`lifecycle`] (controllers, scheduler, kubelet, nodes,
+//! the timeline), [`dataplane`] (EndpointSlices and each node's kube-proxy) and [`requests`]
+//! (clients, connections and the servers in pods).
 
+pub mod apiserver;
 pub mod config;
+mod dataplane;
+mod lifecycle;
 pub mod outcome;
+mod requests;
 
+pub use apiserver::ApiError;
 pub use config::Scenario;
 pub use outcome::Outcome;
+
+use crate::engine::{EventQueue, RngStreams, SimRng, SimTime};
+use crate::model::cluster::{Cluster, NodeId, PodId};
+use crate::model::events::EventLog;
+use crate::model::objects::Object;
+use crate::net::ipam::{node_pod_cidrs, HostLocalIpam};
+use crate::traffic::client::Client;
+use crate::traffic::request::{ReqRef, Slab};
+use crate::traffic::serve::{Sampler, Server};
+use crate::traffic::spec::{Behavior, ClientSource};
+use apiserver::ApiServer;
+use dataplane::NodeProxy;
+use ipnet::Ipv4Net;
+use requests::Metrics;
+use std::net::Ipv4Addr;
+
+/// Everything that happens at an instant. Small and `Copy`: the queue holds millions.
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    /// The next request of a traffic stream.
+    Arrival(u32),
+    /// A request's first byte reaches its pod (after the handshake, on a new connection).
+    ReachPod(ReqRef),
+    /// The server finished a request.
+    Done(ReqRef),
+    /// A client with waiting requests may have a free connection.
+    Dispatch { stream: u32, client: u32 },
+    /// The `i`-th timeline event of the scenario.
+    Timeline(u32),
+    /// The kubelet's next step for a pod.
+    Kubelet(PodId, lifecycle::Step),
+    /// A node's kube-proxy syncs its rules.
+    ProxySync(NodeId),
+    /// The node lifecycle controller's periodic check (every 5 s).
+    NodeMonitor,
+    /// A pod on an unreachable node is evicted (its toleration ran out).
+    Evict(PodId),
+}
+
+/// A run in progress.
+pub struct Simulation {
+    scenario: Scenario,
+    queue: EventQueue<Ev>,
+    end: SimTime,
+    warmup_end: SimTime,
+    streams_rng: RngStreams,
+    cluster: Cluster,
+    api: ApiServer,
+    log: EventLog,
+    rng_names: SimRng,
+    rng_scheduler: SimRng,
+    pod_cidrs: Vec<Ipv4Net>,
+    ipams: Vec<HostLocalIpam>,
+    proxies: Vec<NodeProxy>,
+    /// Behaviours by index; the last is the instant default.
+    behaviors: Vec<Behavior>,
+    samplers: Vec<(Sampler, SimRng)>,
+    /// `servers[pod][container]`, present while the container runs.
+    servers: Vec<Vec<Option<Server>>>,
+    streams: Vec<requests::StreamState>,
+    reqs: Slab,
+    metrics: Metrics,
+    /// Failed image pulls per pod, for the pull back-off.
+    image_failures: Vec<u32>,
+    /// Node lease: the last renewal before the kubelet stopped, per node.
+    node_down_since: Vec<Option<SimTime>>,
+}
+
+impl Simulation {
+    /// Builds the cluster at time zero: built-in Services, the scenario's objects applied in
+    /// order, the initial rules. Fails with every API error of the objects, in order.
+    pub fn new(scenario: Scenario) -> Result<Self, Vec<ApiError>> {
+        let streams_rng = RngStreams::new(scenario.seed);
+        let end = SimTime::ZERO + scenario.duration;
+        let warmup_end = SimTime::ZERO + scenario.warmup;
+        let cluster = Cluster::new(&scenario.nodes);
+        let mut api = ApiServer::new(scenario.net.service_cidr, scenario.net.load_balancer_ips);
+        let mut rng_api = streams_rng.stream("apiserver");
+        api.create_builtin_services(&mut rng_api);
+        let pod_cidrs = node_pod_cidrs(scenario.net.cluster_cidr, scenario.net.node_cidr_mask, scenario.nodes.len())
+            .map_err(|e| {
+                vec![ApiError {
+                    object: None,
+                    kind: "Node".into(),
+                    name: scenario.nodes.last().map(|n| n.name.clone()).unwrap_or_default(),
+                    field: "spec.podCIDR".into(),
+                    details: vec![format!("spec.podCIDR: Internal error: {e}")],
+                }]
+            })?;
+        let ipams = pod_cidrs.iter().map(|c| HostLocalIpam::new(*c)).collect();
+        let mut behaviors = scenario.behaviors.clone();
+        behaviors.push(Behavior::instant("*"));
+        let samplers = behaviors
+            .iter()
+            .map(|b| (Sampler::new(&b.service_time), streams_rng.stream(&format!("service-time/{}", b.image))))
+            .collect();
+        let proxies = scenario
+            .nodes
+            .iter()
+            .map(|n| NodeProxy::new(streams_rng.stream(&format!("kube-proxy/{}", n.name))))
+            .collect();
+        let metrics = Metrics::new(&scenario);
+        let n_nodes = scenario.nodes.len();
+        let mut sim = Simulation {
+            queue: EventQueue::with_capacity(4096),
+            end,
+            warmup_end,
+            rng_names: streams_rng.stream("names"),
+            rng_scheduler: streams_rng.stream("scheduler"),
+            streams_rng,
+            cluster,
+            api,
+            log: EventLog::default(),
+            pod_cidrs,
+            ipams,
+            proxies,
+            behaviors,
+            samplers,
+            servers: Vec::new(),
+            image_failures: Vec::new(),
+            streams: Vec::new(),
+            reqs: Slab::default(),
+            metrics,
+            node_down_since: vec![None; n_nodes],
+            scenario,
+        };
+        let mut errors = Vec::new();
+        let objects = std::mem::take(&mut sim.scenario.objects);
+        for (i, obj) in objects.iter().enumerate() {
+            if let Err(e) = sim.apply(obj.clone(), Some(i), &mut rng_api) {
+                errors.push(e);
+            }
+        }
+        sim.scenario.objects = objects;
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        sim.start_traffic();
+        for (i, ev) in sim.scenario.events.iter().enumerate() {
+            sim.queue.schedule(SimTime::ZERO + ev.at, Ev::Timeline(i as u32));
+        }
+        sim.queue.schedule(SimTime::ZERO, Ev::NodeMonitor);
+        for n in 0..n_nodes {
+            sim.request_sync(NodeId(n as u32));
+        }
+        Ok(sim)
+    }
+
+    /// Creates one object as `kubectl apply` would.
+    fn apply(&mut self, obj: Object, index: Option<usize>, rng_api: &mut SimRng) -> Result<(), ApiError> {
+        match obj {
+            Object::Namespace(meta) => {
+                if !self.cluster.namespaces.contains(&meta.name) {
+                    self.cluster.namespaces.push(meta.name);
+                }
+            }
+            Object::Service(svc) => {
+                self.api.create_service(svc, index, rng_api)?;
+            }
+            Object::Deployment(d) => self.create_deployment(d),
+            Object::ReplicaSet(rs) => {
+                self.create_replica_set(rs, None);
+            }
+            Object::Pod(p) => {
+                self.create_pod(p.meta, p.spec, None);
+            }
+        }
+        Ok(())
+    }
+
+    /// The Services as the API server stores them (with allocated addresses).
+    pub fn services(&self) -> &[apiserver::ServiceState] {
+        &self.api.services
+    }
+
+    /// Each node's pod CIDR, in node order.
+    pub fn pod_cidrs(&self) -> &[Ipv4Net] {
+        &self.pod_cidrs
+    }
+
+    /// The cluster's state now.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Replays the scenario to its end and returns the figures.
+    pub fn run(mut self) -> Outcome {
+        while let Some((now, ev)) = self.queue.pop_until(self.end) {
+            self.handle(now, ev);
+        }
+        self.finish()
+    }
+
+    fn handle(&mut self, now: SimTime, ev: Ev) {
+        match ev {
+            Ev::Arrival(stream) => self.on_arrival(now, stream),
+            Ev::ReachPod(r) => self.on_reach_pod(now, r),
+            Ev::Done(r) => self.on_done(now, r),
+            Ev::Dispatch { stream, client } => self.on_dispatch(now, stream, client),
+            Ev::Timeline(i) => self.on_timeline(now, i as usize),
+            Ev::Kubelet(pod, step) => self.on_kubelet(now, pod, step),
+            Ev::ProxySync(node) => self.on_proxy_sync(now, node),
+            Ev::NodeMonitor => self.on_node_monitor(now),
+            Ev::Evict(pod) => self.on_evict(now, pod),
+        }
+    }
+
+    /// Sets up every stream's clients and schedules its first request.
+    fn start_traffic(&mut self) {
+        for (i, spec) in self.scenario.traffic.iter().enumerate() {
+            let clients = match &spec.from {
+                // Documentation addresses (RFC 5737 TEST-NET-3): clearly outside the cluster.
+                ClientSource::External => (0..spec.clients.max(1))
+                    .map(|c| Client::new(Ipv4Addr::from(u32::from(Ipv4Addr::new(203, 0, 113, 1)) + c), None))
+                    .collect(),
+                // In-cluster clients are bound to pods when they send (pods come and go).
+                ClientSource::Pods(_) => Vec::new(),
+            };
+            self.streams.push(requests::StreamState::new(spec, clients, &self.streams_rng));
+            let first = SimTime::ZERO + spec.start;
+            if first < self.stream_stop(i) {
+                self.queue.schedule(first, Ev::Arrival(i as u32));
+            }
+        }
+    }
+
+    fn stream_stop(&self, stream: usize) -> SimTime {
+        let spec = &self.scenario.traffic[stream];
+        spec.stop.map(|s| SimTime::ZERO + s).unwrap_or(self.end).min(self.end)
+    }
+
+    /// The behaviour index for a container image (the instant default if none matches).
+    fn behavior_for(&self, image: &str) -> u32 {
+        self.behaviors[..self.behaviors.len() - 1]
+            .iter()
+            .position(|b| b.image == image)
+            .unwrap_or(self.behaviors.len() - 1) as u32
+    }
+
+    fn latency(&self) -> crate::net::config::NetworkLatency {
+        self.scenario.net.latency
+    }
+}

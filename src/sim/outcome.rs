@@ -154,22 +154,7 @@ pub struct NodeOutcome {
     pub kubelet_version: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-/// One line of `kubectl get events`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterEvent {
-    pub at: SimTime,
-    pub type_: EventType,
-    pub reason: String,
-    /// `pod/http-deployment-5d9c7b9c4d-x7k2p`
-    pub object: String,
-    pub message: String,
-}
+pub use crate::model::events::{ClusterEvent, EventType};
 
 /// Per-pod request counts per time bucket (pods indexed as in [`Outcome::pods`]).
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,252 @@
+//! The cluster's state: nodes, ReplicaSets and pods, in arenas indexed by small ids.
+//!
+//! Controllers live in sibling modules and act on this state; the `sim` layer decides when
+//! they run. Pods are never removed from the arena: a pod that is gone keeps its record (for
+//! the report) with `gone_at` set, so a [`PodId`] stays valid for the whole run.
+
+use super::config::NodeConfig;
+use super::objects::{Deployment, Labels, LabelSelector, ObjectMeta, PodSpec, PodTemplate};
+use crate::engine::SimTime;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A node, by registration order.
+    NodeId
+);
+id_type!(
+    /// A pod, by creation order (also the order of `summary.json`'s `pods`).
+    PodId
+);
+id_type!(
+    /// A ReplicaSet, by creation order.
+    RsId
+);
+id_type!(
+    /// A Deployment, by creation order.
+    DeployId
+);
+
+/// A node and its conditions.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub cfg: NodeConfig,
+    /// The `Ready` condition as the control plane sees it.
+    pub ready: bool,
+    /// `kubectl cordon`: `spec.unschedulable`.
+    pub unschedulable: bool,
+    /// The machine and its kubelet are up (forwarding packets, running pods).
+    pub up: bool,
+}
+
+/// The pod phase (`status.phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// Why a container is waiting, as `kubectl get pods` prints it in STATUS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitingReason {
+    ContainerCreating,
+    ErrImagePull,
+    ImagePullBackOff,
+    ErrImageNeverPull,
+    CrashLoopBackOff,
+}
+
+impl WaitingReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitingReason::ContainerCreating => "ContainerCreating",
+            WaitingReason::ErrImagePull => "ErrImagePull",
+            WaitingReason::ImagePullBackOff => "ImagePullBackOff",
+            WaitingReason::ErrImageNeverPull => "ErrImageNeverPull",
+            WaitingReason::CrashLoopBackOff => "CrashLoopBackOff",
+        }
+    }
+}
+
+/// A container's state (`status.containerStatuses[].state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerState {
+    Waiting(WaitingReason),
+    Running { since: SimTime },
+    Terminated { exit_code: i32 },
+}
+
+/// A pod object and its status.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub meta: ObjectMeta,
+    pub uid: String,
+    pub spec: Arc<PodSpec>,
+    pub owner: Option<RsId>,
+    pub node: Option<NodeId>,
+    /// The sandbox's address; `None` before the sandbox exists.
+    pub ip: Option<Ipv4Addr>,
+    pub phase: PodPhase,
+    /// One entry per container of `spec.containers`.
+    pub containers: Vec<ContainerState>,
+    /// The pod's `Ready` condition.
+    pub ready: bool,
+    /// When `ready` last turned true.
+    pub ready_since: Option<SimTime>,
+    pub created: SimTime,
+    /// When deletion was requested: the pod turned `Terminating`.
+    pub deleted: Option<SimTime>,
+    /// When the object left the API server (the pod no longer exists).
+    pub gone_at: Option<SimTime>,
+    /// Container restarts, summed over containers.
+    pub restarts: u32,
+    /// Why the scheduler could not place it, while `Pending` and unassigned.
+    pub unschedulable_reason: Option<String>,
+}
+
+impl Pod {
+    /// Whether the object still exists in the API server.
+    pub fn exists(&self) -> bool {
+        self.gone_at.is_none()
+    }
+
+    /// Whether its containers are running on a node (it can answer packets).
+    pub fn running(&self) -> bool {
+        self.exists() && self.containers.iter().all(|c| matches!(c, ContainerState::Running { .. }))
+    }
+
+    /// The STATUS column of `kubectl get pods` (`pkg/printers/internalversion/printers.go`,
+    /// `printPod`): `Terminating` once deleted, else a container's waiting or terminated
+    /// reason, else the phase.
+    pub fn status(&self) -> String {
+        if self.deleted.is_some() && self.exists() {
+            return "Terminating".to_string();
+        }
+        if self.gone_at.is_some() {
+            return "Deleted".to_string();
+        }
+        for c in &self.containers {
+            match c {
+                ContainerState::Waiting(WaitingReason::ContainerCreating) if self.node.is_none() => {}
+                ContainerState::Waiting(r) => return r.as_str().to_string(),
+                ContainerState::Terminated { exit_code: 0 } => return "Completed".to_string(),
+                ContainerState::Terminated { .. } => return "Error".to_string(),
+                ContainerState::Running { .. } => {}
+            }
+        }
+        match self.phase {
+            PodPhase::Pending => "Pending",
+            PodPhase::Running => "Running",
+            PodPhase::Succeeded => "Completed",
+            PodPhase::Failed => "Error",
+        }
+        .to_string()
+    }
+
+    /// The READY column: ready containers over all containers (a container is ready while
+    /// it runs and the pod's readiness holds).
+    pub fn ready_column(&self) -> String {
+        let running = self.containers.iter().filter(|c| matches!(c, ContainerState::Running { .. })).count();
+        let ready = if self.ready && self.exists() { running } else { 0 };
+        format!("{ready}/{}", self.containers.len())
+    }
+}
+
+/// A ReplicaSet and the pods it owns.
+#[derive(Debug, Clone)]
+pub struct ReplicaSet {
+    pub meta: ObjectMeta,
+    pub owner: Option<DeployId>,
+    pub replicas: u32,
+    pub selector: LabelSelector,
+    pub template: PodTemplate,
+    /// The `pod-template-hash` label value (empty for a bare ReplicaSet).
+    pub template_hash: String,
+}
+
+/// A Deployment and its current ReplicaSet.
+#[derive(Debug, Clone)]
+pub struct DeploymentState {
+    pub spec: Deployment,
+    pub current: Option<RsId>,
+}
+
+/// Every object of the cluster, in arenas.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub deployments: Vec<DeploymentState>,
+    pub namespaces: Vec<String>,
+}
+
+impl Cluster {
+    pub fn new(nodes: &[NodeConfig]) -> Self {
+        Cluster {
+            nodes: nodes
+                .iter()
+                .map(|cfg| Node { cfg: cfg.clone(), ready: true, unschedulable: false, up: true })
+                .collect(),
+            namespaces: vec!["default".into(), "kube-node-lease".into(), "kube-public".into(), "kube-system".into()],
+            ..Cluster::default()
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.cfg.name == name).map(|i| NodeId(i as u32))
+    }
+
+    pub fn pod(&self, id: PodId) -> &Pod {
+        &self.pods[id.index()]
+    }
+
+    pub fn pod_mut(&mut self, id: PodId) -> &mut Pod {
+        &mut self.pods[id.index()]
+    }
+
+    /// Pods that still exist, in creation order.
+    pub fn live_pods(&self) -> impl Iterator<Item = (PodId, &Pod)> {
+        self.pods.iter().enumerate().filter(|(_, p)| p.exists()).map(|(i, p)| (PodId(i as u32), p))
+    }
+
+    /// Live pods owned by `rs` (deleted-but-terminating ones included).
+    pub fn pods_of(&self, rs: RsId) -> impl Iterator<Item = (PodId, &Pod)> {
+        self.live_pods().filter(move |(_, p)| p.owner == Some(rs))
+    }
+
+    /// Live pods in `namespace` whose labels satisfy `pred`.
+    pub fn pods_matching<'a>(
+        &'a self,
+        namespace: &'a str,
+        pred: impl Fn(&Labels) -> bool + 'a,
+    ) -> impl Iterator<Item = (PodId, &'a Pod)> + 'a {
+        self.live_pods().filter(move |(_, p)| p.meta.namespace == namespace && pred(&p.meta.labels))
+    }
+
+    pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<DeployId> {
+        self.deployments
+            .iter()
+            .position(|d| d.spec.meta.namespace == namespace && d.spec.meta.name == name)
+            .map(|i| DeployId(i as u32))
+    }
+}

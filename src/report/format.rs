@@ -1,0 +1,192 @@
+//! Text formatting shared by the tables, files and charts: kubectl's ages and column layout,
+//! simulated instants, and rounding that keeps the outputs byte-identical across platforms.
+
+use crate::engine::{SimDuration, SimTime};
+
+/// Column layout of kubectl's table printer: Go's `tabwriter` with minimum cell width 6 and
+/// padding 3 (`k8s.io/cli-runtime/pkg/printers/tabwriter.go`).
+const TABWRITER_MIN_WIDTH: usize = 6;
+/// Spaces after the widest cell of a column (same source).
+const TABWRITER_PADDING: usize = 3;
+
+/// How a column's cells line up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Align {
+    Left,
+    Right,
+}
+
+/// Lays out rows as kubectl's tabwriter does: every column but the last is padded to its
+/// widest cell plus 3 spaces (at least 6 wide); the last column is not padded, so lines carry
+/// no trailing spaces. Widths count characters, as `tabwriter` counts UTF-8 runes.
+pub(crate) fn tabwrite(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> String {
+    let columns = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        debug_assert_eq!(row.len(), columns, "a row must have one cell per column");
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let len = cell.chars().count();
+            let last = i + 1 == columns;
+            let right = align.get(i) == Some(&Align::Right);
+            let pad = widths[i] - len;
+            if right {
+                line.push_str(&" ".repeat(pad));
+            }
+            line.push_str(cell);
+            if !last {
+                let cell_width = (widths[i] + TABWRITER_PADDING).max(TABWRITER_MIN_WIDTH);
+                let used = if right { widths[i] } else { len };
+                line.push_str(&" ".repeat(cell_width - used));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// An age as kubectl prints it (`duration.HumanDuration` in
+/// `k8s.io/apimachinery/pkg/util/duration`): `45s`, `5m30s`, `12m`, `3h20m`, `2d4h`, `3y`.
+pub fn human_duration(d: SimDuration) -> String {
+    let seconds = d.as_nanos() / 1_000_000_000;
+    if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = seconds / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// A simulated instant as seconds with milliseconds, from integer nanoseconds (rounded to the
+/// nearest millisecond): `12.345s`.
+pub fn instant(t: SimTime) -> String {
+    let ms = (t.as_nanos() + 500_000) / 1_000_000;
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// Seconds as a JSON/CSV number, rounded to the microsecond.
+pub(crate) fn secs(ns: u64) -> f64 {
+    round_to(ns as f64 / 1e9, 6)
+}
+
+/// `x` rounded half away from zero to `decimals` places, so serialised figures do not carry
+/// float noise from the last bits.
+pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
+    let scale = libm::pow(10.0, decimals as f64);
+    libm::round(x * scale) / scale
+}
+
+/// `6000` as `6,000`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `part / whole` as a percentage with one decimal: `33.4%`; `-` when `whole` is zero.
+pub(crate) fn percent(part: f64, whole: f64) -> String {
+    if whole <= 0.0 {
+        "-".to_string()
+    } else {
+        format!("{:.1}%", 100.0 * part / whole)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hd(secs: u64) -> String {
+        human_duration(SimDuration::from_secs(secs))
+    }
+
+    #[test]
+    fn ages_follow_human_duration() {
+        assert_eq!(hd(0), "0s");
+        assert_eq!(hd(60), "60s");
+        assert_eq!(hd(119), "119s");
+        assert_eq!(hd(120), "2m");
+        assert_eq!(hd(330), "5m30s");
+        assert_eq!(hd(600), "10m");
+        assert_eq!(hd(3 * 3600 + 20 * 60), "3h20m");
+        assert_eq!(hd(8 * 3600), "8h");
+        assert_eq!(hd(2 * 86400), "2d");
+        assert_eq!(hd(2 * 86400 + 4 * 3600), "2d4h");
+        assert_eq!(hd(30 * 86400), "30d");
+        assert_eq!(hd(3 * 365 * 86400), "3y");
+        assert_eq!(human_duration(SimDuration::from_millis(1999)), "1s");
+    }
+
+    #[test]
+    fn tabwrite_pads_like_kubectl() {
+        let rows = vec![vec!["a".to_string(), "b".to_string(), "c".to_string()]];
+        let out = tabwrite(&["NAME", "READY", "X"], &rows, &[]);
+        assert_eq!(out, "NAME   READY   X\na      b       c\n");
+    }
+
+    #[test]
+    fn numbers_format() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(6000), "6,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(instant(SimTime::from_nanos(12_345_600_000)), "12.346s");
+        assert_eq!(round_to(1.23456, 3), 1.235);
+        assert_eq!(percent(1.0, 3.0), "33.3%");
+    }
+}

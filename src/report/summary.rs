@@ -1,0 +1,339 @@
+//! `summary.json`: the run's figures, with the keys DESIGN.md promises.
+//!
+//! Byte-identical for the same scenario and seed: no wall-clock time, maps are `BTreeMap`s,
+//! lists keep the outcome's order, and every float is rounded (milliseconds to 3 decimals,
+//! seconds and shares to 6) before it is written, so no platform's last-bit noise shows.
+
+use super::format::{round_to, secs};
+use crate::model::objects::PortRef;
+use crate::sim::outcome::{LatencyMs, Outcome};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The whole file. Field order is the key order in the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub simulated_seconds: f64,
+    pub warmup_seconds: f64,
+    pub requests: Requests,
+    pub latency_ms: LatencyMsOut,
+    pub traffic: Vec<Traffic>,
+    pub nodes: Vec<Node>,
+    /// Every pod that ever existed, in creation order.
+    pub pods: Vec<Pod>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requests {
+    pub sent: u64,
+    pub served: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub failed_by_reason: BTreeMap<String, u64>,
+}
+
+/// Latency of served requests in milliseconds, rounded to the microsecond.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyMsOut {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl From<LatencyMs> for LatencyMsOut {
+    fn from(l: LatencyMs) -> Self {
+        let r = |x: f64| round_to(x, 3);
+        LatencyMsOut {
+            mean: r(l.mean),
+            p50: r(l.p50),
+            p90: r(l.p90),
+            p99: r(l.p99),
+            max: r(l.max),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Traffic {
+    pub name: String,
+    pub sent: u64,
+    pub served: u64,
+    pub failed: u64,
+    /// TCP connections the stream's clients opened.
+    pub connections: u64,
+    pub latency_ms: LatencyMsOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub ip: String,
+    pub pod_cidr: String,
+    /// The STATUS column of `kubectl get nodes` at the end.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pod {
+    pub name: String,
+    pub namespace: String,
+    /// Null while unscheduled.
+    pub node: Option<String>,
+    /// Null before the sandbox had an address.
+    pub ip: Option<String>,
+    pub served: u64,
+    pub created_s: f64,
+    /// When its deletion was requested (it turned `Terminating`); null if never.
+    pub deleted_s: Option<f64>,
+    pub restarts: u32,
+    /// The STATUS column of `kubectl get pods` at the end.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub namespace: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Null for a headless Service and for ExternalName.
+    pub cluster_ip: Option<String>,
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServicePort {
+    pub port: u16,
+    /// A number, or a container port's name as a string.
+    pub target_port: TargetPort,
+    pub node_port: Option<u16>,
+    pub protocol: String,
+}
+
+/// `targetPort` as the API writes it: `80` or `"http"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+impl Summary {
+    pub fn of(outcome: &Outcome) -> Summary {
+        let r = &outcome.requests;
+        Summary {
+            scenario: outcome.scenario.clone(),
+            seed: outcome.seed,
+            simulated_seconds: secs(outcome.simulated.as_nanos()),
+            warmup_seconds: secs(outcome.warmup.as_nanos()),
+            requests: Requests {
+                sent: r.sent,
+                served: r.served,
+                failed: r.failed,
+                in_flight: r.in_flight,
+                failed_by_reason: r.failed_by_reason.clone(),
+            },
+            latency_ms: outcome.latency.ms().into(),
+            traffic: outcome
+                .streams
+                .iter()
+                .map(|s| Traffic {
+                    name: s.name.clone(),
+                    sent: s.sent,
+                    served: s.served,
+                    failed: s.failed,
+                    connections: s.connections,
+                    latency_ms: s.latency.ms().into(),
+                })
+                .collect(),
+            nodes: outcome
+                .nodes
+                .iter()
+                .map(|n| Node {
+                    name: n.name.clone(),
+                    ip: n.ip.to_string(),
+                    pod_cidr: n.pod_cidr.clone(),
+                    status: n.status.clone(),
+                })
+                .collect(),
+            pods: outcome
+                .pods
+                .iter()
+                .map(|p| Pod {
+                    name: p.name.clone(),
+                    namespace: p.namespace.clone(),
+                    node: p.node.clone(),
+                    ip: p.ip.map(|ip| ip.to_string()),
+                    served: p.served,
+                    created_s: secs(p.created.as_nanos()),
+                    deleted_s: p.deleted.map(|t| secs(t.as_nanos())),
+                    restarts: p.restarts,
+                    status: p.status.clone(),
+                })
+                .collect(),
+            services: outcome
+                .services
+                .iter()
+                .map(|s| Service {
+                    name: s.name.clone(),
+                    namespace: s.namespace.clone(),
+                    type_: s.type_.as_str().to_string(),
+                    cluster_ip: s.cluster_ip.map(|ip| ip.to_string()),
+                    ports: s
+                        .ports
+                        .iter()
+                        .map(|p| ServicePort {
+                            port: p.port,
+                            target_port: match &p.target_port {
+                                PortRef::Number(n) => TargetPort::Number(*n),
+                                PortRef::Name(name) => TargetPort::Name(name.clone()),
+                            },
+                            node_port: p.node_port,
+                            protocol: p.protocol.as_str().to_string(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Pretty-printed JSON (two-space indent) with a trailing newline.
+    pub fn to_json(&self) -> String {
+        // Plain structs of strings, integers, finite floats and string-keyed maps always
+        // serialise; a failure here is a bug.
+        let mut text = serde_json::to_string_pretty(self).expect("the summary serialises");
+        text.push('\n');
+        text
+    }
+}
+
+/// `summary.json` for an outcome.
+pub fn summary_json(outcome: &Outcome) -> String {
+    Summary::of(outcome).to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::sample_outcome;
+    use serde_json::Value;
+
+    /// The object's keys, sorted (serde_json's map may or may not keep insertion order).
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        k.sort_unstable();
+        k
+    }
+
+    fn sorted(mut k: Vec<&str>) -> Vec<&str> {
+        k.sort_unstable();
+        k
+    }
+
+    #[test]
+    fn has_every_key_of_the_design_and_is_stable() {
+        let outcome = sample_outcome();
+        let text = summary_json(&outcome);
+        assert_eq!(text, summary_json(&outcome.clone()), "two renders differ");
+        assert!(text.ends_with("}\n"));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            keys(&v),
+            [
+                "latency_ms",
+                "nodes",
+                "pods",
+                "requests",
+                "scenario",
+                "seed",
+                "services",
+                "simulated_seconds",
+                "traffic",
+                "warmup_seconds"
+            ]
+        );
+        assert_eq!(
+            keys(&v["requests"]),
+            sorted(vec![
+                "sent",
+                "served",
+                "failed",
+                "in_flight",
+                "failed_by_reason"
+            ])
+        );
+        assert_eq!(v["requests"]["failed_by_reason"]["connection_refused"], 10);
+        assert_eq!(
+            keys(&v["latency_ms"]),
+            sorted(vec!["mean", "p50", "p90", "p99", "max"])
+        );
+        assert_eq!(
+            keys(&v["pods"][0]),
+            sorted(vec![
+                "name",
+                "namespace",
+                "node",
+                "ip",
+                "served",
+                "created_s",
+                "deleted_s",
+                "restarts",
+                "status"
+            ])
+        );
+        assert_eq!(v["pods"].as_array().unwrap().len(), outcome.pods.len());
+        assert_eq!(v["pods"][0]["deleted_s"], 20.0);
+        assert!(v["pods"][1]["deleted_s"].is_null());
+        assert!(v["pods"][4]["node"].is_null() && v["pods"][4]["ip"].is_null());
+        assert_eq!(
+            keys(&v["services"][0]),
+            sorted(vec!["name", "namespace", "type", "cluster_ip", "ports"])
+        );
+        assert_eq!(
+            keys(&v["services"][0]["ports"][0]),
+            sorted(vec!["port", "target_port", "node_port", "protocol"])
+        );
+        assert_eq!(v["services"][0]["type"], "NodePort");
+        assert_eq!(v["services"][0]["ports"][0]["target_port"], 80);
+        assert_eq!(v["services"][0]["ports"][0]["node_port"], 30001);
+        assert!(v["services"][1]["cluster_ip"].is_null());
+        assert_eq!(v["services"][1]["ports"][0]["target_port"], "http");
+        assert!(v["services"][1]["ports"][0]["node_port"].is_null());
+        assert_eq!(
+            keys(&v["traffic"][0]),
+            sorted(vec![
+                "name",
+                "sent",
+                "served",
+                "failed",
+                "connections",
+                "latency_ms"
+            ])
+        );
+        assert_eq!(
+            keys(&v["nodes"][0]),
+            sorted(vec!["name", "ip", "pod_cidr", "status"])
+        );
+        assert_eq!(v["simulated_seconds"], 60.0);
+    }
+
+    #[test]
+    fn floats_are_rounded() {
+        let v: Value = serde_json::from_str(&summary_json(&sample_outcome())).unwrap();
+        for key in ["mean", "p50", "p90", "p99", "max"] {
+            let x = v["latency_ms"][key].as_f64().unwrap();
+            assert_eq!(x, round_to(x, 3), "{key} = {x} has more than 3 decimals");
+            assert!(x > 0.0, "{key} = {x} in {}", v["latency_ms"]);
+        }
+    }
+}

@@ -1,0 +1,997 @@
+//! The `kind: Scenario` document: raw keys as written (serde), then checked and resolved
+//! into the simulation's types, every problem named by its field path and position.
+
+use super::diag::Diagnostic;
+use super::quantity;
+use super::validate;
+use super::yaml::PosMap;
+use crate::engine::SimDuration;
+use crate::model::config::{NodeConfig, RegistryConfig, Taint};
+use crate::model::objects::{Labels, Resources};
+use crate::net::config::{IpvsScheduler, NetConfig, NetworkLatency, ProxyMode};
+use crate::sim::config::{Action, Pick, PodTarget, Scenario, TimelineEvent};
+use crate::traffic::spec::{
+    Arrival, Behavior, ClientSource, ConnectionPolicy, Destination, ServiceTime, StreamSpec,
+};
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+pub const API_VERSION: &str = "kubesim.dev/v1alpha1";
+
+/// A scalar of any YAML type, kept as text (`60s`, `0`, `2.5/s`, `"1.34"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawScenario {
+    pub api_version: Option<String>,
+    /// Always `Scenario` (the document was picked by it); a known key, so no warning.
+    #[allow(dead_code)]
+    pub kind: Option<String>,
+    pub metadata: Option<RawMeta>,
+    pub spec: Option<RawSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMeta {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawSpec {
+    pub seed: Option<u64>,
+    pub duration: Option<Text>,
+    pub warmup: Option<Text>,
+    pub kubernetes_version: Option<Text>,
+    pub cluster: Option<RawCluster>,
+    pub registry: Option<RawRegistry>,
+    pub manifests: Option<Vec<String>>,
+    pub behaviors: Option<Vec<RawBehavior>>,
+    pub traffic: Option<Vec<RawStream>>,
+    pub events: Option<Vec<RawEvent>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawCluster {
+    pub proxy_mode: Option<String>,
+    pub ipvs_scheduler: Option<String>,
+    #[serde(rename = "serviceCIDR")]
+    pub service_cidr: Option<String>,
+    #[serde(rename = "clusterCIDR")]
+    pub cluster_cidr: Option<String>,
+    #[serde(rename = "loadBalancerIPs")]
+    pub load_balancer_ips: Option<String>,
+    pub addons: Option<Vec<String>>,
+    pub network: Option<RawNetwork>,
+    pub nodes: Option<Vec<RawNode>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawNetwork {
+    pub same_node: Option<Text>,
+    pub cross_node: Option<Text>,
+    pub external: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawNode {
+    pub name: Option<String>,
+    pub ip: Option<String>,
+    pub allocatable: Option<RawAllocatable>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub taints: Option<Vec<RawTaint>>,
+    pub images: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAllocatable {
+    pub cpu: Option<Text>,
+    pub memory: Option<Text>,
+    pub pods: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTaint {
+    pub key: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawRegistry {
+    pub images: Option<Vec<String>>,
+    pub pull_time: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBehavior {
+    pub image: Option<String>,
+    pub service_time: Option<RawServiceTime>,
+    pub concurrency: Option<i64>,
+    pub keep_alive_timeout: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServiceTime {
+    pub distribution: Option<String>,
+    pub mean: Option<Text>,
+    pub value: Option<Text>,
+    pub median: Option<Text>,
+    pub p99: Option<Text>,
+    pub min: Option<Text>,
+    pub max: Option<Text>,
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawStream {
+    pub name: Option<String>,
+    pub from: Option<RawFrom>,
+    pub clients: Option<i64>,
+    pub to: Option<Text>,
+    pub rate: Option<Text>,
+    pub arrival: Option<String>,
+    pub start: Option<Text>,
+    pub stop: Option<Text>,
+    pub timeout: Option<Text>,
+    pub connections: Option<RawConnections>,
+}
+
+/// `from: external` or `from: {selector: app=client}`.
+#[derive(Debug)]
+pub enum RawFrom {
+    Name(String),
+    Selector(Option<String>),
+}
+
+impl<'de> Deserialize<'de> for RawFrom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawFrom;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`external` or a mapping with `selector`")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawFrom, E> {
+                Ok(RawFrom::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<RawFrom, A::Error> {
+                let mut sel = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    if k == "selector" {
+                        sel = Some(m.next_value::<Text>()?.0);
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(RawFrom::Selector(sel))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawConnections {
+    pub reuse: Option<bool>,
+    pub max_requests: Option<i64>,
+    pub idle_timeout: Option<Text>,
+    pub max_per_destination: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawEvent {
+    pub at: Option<Text>,
+    pub delete_pod: Option<RawDeletePod>,
+    pub node_down: Option<RawNodeRef>,
+    pub node_up: Option<RawNodeRef>,
+    pub scale: Option<RawScale>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDeletePod {
+    pub name: Option<String>,
+    pub selector: Option<Text>,
+    pub pick: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawNodeRef {
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawScale {
+    pub deployment: Option<String>,
+    pub replicas: Option<i64>,
+}
+
+/// Where diagnostics of the Scenario document go, and how paths become positions.
+pub struct Ctx<'a> {
+    pub file: &'a str,
+    pub line_offset: usize,
+    pub pos: &'a PosMap,
+    pub diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn at(&self, path: &str) -> (usize, usize) {
+        self.pos.locate(path).map_or((self.line_offset + 1, 1), |p| (p.line + self.line_offset, p.col))
+    }
+    pub fn err(&mut self, path: &str, msg: impl std::fmt::Display) {
+        let (l, c) = self.at(path);
+        self.diags.push(Diagnostic::error(self.file, l, c, format!("{path}: {msg}")));
+    }
+    pub fn warn(&mut self, path: &str, msg: impl std::fmt::Display) {
+        let (l, c) = self.at(path);
+        self.diags.push(Diagnostic::warning(self.file, l, c, format!("{path}: {msg}")));
+    }
+    fn dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
+        let t = t?;
+        match SimDuration::parse(&t.0) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(path, e);
+                None
+            }
+        }
+    }
+    fn positive_dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
+        let d = self.dur(path, t)?;
+        if d.is_zero() {
+            self.err(path, "must be greater than 0");
+            return None;
+        }
+        Some(d)
+    }
+    fn at_least(&mut self, path: &str, v: Option<i64>, min: i64, default: u32) -> u32 {
+        match v {
+            None => default,
+            Some(n) if n < min || n > u32::MAX as i64 => {
+                self.err(path, format!("invalid value {n}: must be at least {min}"));
+                default
+            }
+            Some(n) => n as u32,
+        }
+    }
+}
+
+/// A selector written `app=client,tier=web` (also `==`).
+pub fn parse_selector(s: &str) -> Result<Labels, String> {
+    let mut out = Labels::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once("==")
+            .or_else(|| part.split_once('='))
+            .ok_or_else(|| format!("invalid selector {s:?}: expected key=value[,key=value]"))?;
+        let (k, v) = (k.trim(), v.trim());
+        if let Some(m) = validate::label_key(k).into_iter().next() {
+            return Err(format!("invalid selector key {k:?}: {m}"));
+        }
+        if let Some(m) = validate::label_value(v).into_iter().next() {
+            return Err(format!("invalid selector value {v:?}: {m}"));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    if out.is_empty() {
+        return Err(format!("invalid selector {s:?}: expected key=value[,key=value]"));
+    }
+    Ok(out)
+}
+
+/// `100/s`, `6000/m`, `2.5/s`, `360/h` → requests per second.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = match t.split_once('/') {
+        Some((n, u)) => {
+            let per = match u.trim() {
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                u => return Err(format!("invalid rate {s:?}: unknown unit {u:?} (use /s, /m or /h)")),
+            };
+            (n.trim(), per)
+        }
+        None => (t, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid rate {s:?}: expected a number per unit, e.g. 100/s, 6000/m, 2.5/s"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("invalid rate {s:?}: must be greater than 0"));
+    }
+    Ok(v / per)
+}
+
+/// `192.168.0.24:30001` or `http-svc.default.svc.cluster.local:8080`.
+pub fn parse_destination(s: &str) -> Result<Destination, String> {
+    let bad = || format!("invalid destination {s:?}: expected IP:port or name:port");
+    let (host, port) = s.trim().rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Err(format!("invalid destination {s:?}: port must be between 1 and 65535"));
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(Destination::Addr(ip, port));
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if !validate::dns1123_subdomain(name).is_empty() {
+        return Err(format!("invalid destination {s:?}: {host:?} is neither an IPv4 address nor a DNS name"));
+    }
+    Ok(Destination::Name(name.to_string(), port))
+}
+
+fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let field = line.split(',').next().unwrap_or("").trim().trim_matches('"');
+        if field.is_empty() || field.starts_with('#') {
+            continue;
+        }
+        match field.parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => out.push(SimDuration::from_secs_f64(ms / 1000.0)),
+            Ok(_) => return Err(format!("{}:{}: latency must be a non-negative number of milliseconds", path.display(), i + 1)),
+            Err(_) if out.is_empty() && i == 0 => {} // a header
+            Err(_) => {
+                return Err(format!("{}:{}: {field:?} is not a number of milliseconds", path.display(), i + 1))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{} holds no latencies", path.display()));
+    }
+    Ok(out)
+}
+
+fn cidr(ctx: &mut Ctx, path: &str, v: Option<&String>) -> Option<Ipv4Net> {
+    let s = v?;
+    match s.trim().parse::<Ipv4Net>() {
+        Ok(n) if n.trunc() == n => Some(n),
+        Ok(n) => {
+            ctx.err(path, format!("invalid CIDR {s:?}: host bits set (did you mean {}?)", n.trunc()));
+            None
+        }
+        Err(_) => {
+            ctx.err(path, format!("invalid CIDR {s:?}: expected an IPv4 network such as 10.96.0.0/12"));
+            None
+        }
+    }
+}
+
+/// The Scenario document resolved; `objects` are filled in by the caller.
+pub struct Resolved {
+    pub scenario: Scenario,
+    /// `spec.manifests` with the field path of each entry.
+    pub manifests: Vec<(String, String)>,
+}
+
+fn service_time(ctx: &mut Ctx, p: &str, st: &RawServiceTime, base_dir: &Path) -> Option<ServiceTime> {
+    let dist = st.distribution.as_deref().unwrap_or("constant");
+    let used: &[&str] = match dist {
+        "exponential" => &["mean"],
+        "constant" => &["value"],
+        "lognormal" => &["median", "p99"],
+        "uniform" => &["min", "max"],
+        "empirical" => &["file"],
+        other => {
+            ctx.err(
+                &format!("{p}.distribution"),
+                format!("unknown distribution {other:?}: expected exponential, constant, lognormal, uniform or empirical"),
+            );
+            return None;
+        }
+    };
+    let present = [
+        ("mean", st.mean.is_some()),
+        ("value", st.value.is_some()),
+        ("median", st.median.is_some()),
+        ("p99", st.p99.is_some()),
+        ("min", st.min.is_some()),
+        ("max", st.max.is_some()),
+        ("file", st.file.is_some()),
+    ];
+    for (k, set) in present {
+        if set && !used.contains(&k) {
+            ctx.warn(&format!("{p}.{k}"), format!("ignored for distribution {dist}"));
+        }
+    }
+    let need = |ctx: &mut Ctx, k: &str, v: Option<&Text>| -> Option<SimDuration> {
+        if v.is_none() {
+            ctx.err(&format!("{p}.{k}"), format!("required for distribution {dist}"));
+            return None;
+        }
+        ctx.dur(&format!("{p}.{k}"), v)
+    };
+    match dist {
+        "exponential" => {
+            let mean = need(ctx, "mean", st.mean.as_ref())?;
+            if mean.is_zero() {
+                ctx.err(&format!("{p}.mean"), "must be greater than 0");
+                return None;
+            }
+            Some(ServiceTime::Exponential { mean })
+        }
+        "constant" => Some(ServiceTime::Constant(need(ctx, "value", st.value.as_ref())?)),
+        "lognormal" => {
+            let median = need(ctx, "median", st.median.as_ref());
+            let p99 = need(ctx, "p99", st.p99.as_ref());
+            let (median, p99) = (median?, p99?);
+            if median.is_zero() {
+                ctx.err(&format!("{p}.median"), "must be greater than 0");
+                return None;
+            }
+            if p99 <= median {
+                ctx.err(&format!("{p}.p99"), format!("must be greater than median ({median})"));
+                return None;
+            }
+            Some(ServiceTime::LogNormal { median, p99 })
+        }
+        "uniform" => {
+            let min = need(ctx, "min", st.min.as_ref());
+            let max = need(ctx, "max", st.max.as_ref());
+            let (min, max) = (min?, max?);
+            if max < min {
+                ctx.err(&format!("{p}.max"), format!("must not be less than min ({min})"));
+                return None;
+            }
+            Some(ServiceTime::Uniform { min, max })
+        }
+        _ => {
+            let Some(f) = &st.file else {
+                ctx.err(&format!("{p}.file"), "required for distribution empirical");
+                return None;
+            };
+            match empirical(&base_dir.join(f)) {
+                Ok(v) => Some(ServiceTime::Empirical(v)),
+                Err(e) => {
+                    ctx.err(&format!("{p}.file"), e);
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
+    let base = "spec.cluster.nodes";
+    let Some(raw) = raw else {
+        ctx.err(base, "required: at least one node");
+        return Vec::new();
+    };
+    if raw.is_empty() {
+        ctx.err(base, "must list at least one node");
+    }
+    let mut out = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut ips = BTreeSet::new();
+    for (i, n) in raw.iter().enumerate() {
+        let p = format!("{base}[{i}]");
+        let name = match n.name.as_deref() {
+            None | Some("") => {
+                ctx.err(&format!("{p}.name"), "required");
+                continue;
+            }
+            Some(name) => name.to_string(),
+        };
+        for m in validate::dns1123_subdomain(&name) {
+            ctx.err(&format!("{p}.name"), format!("invalid node name {name:?}: {m}"));
+        }
+        if !names.insert(name.clone()) {
+            ctx.err(&format!("{p}.name"), format!("duplicate node name {name:?}"));
+        }
+        let ip = match n.ip.as_deref().map(|s| s.trim().parse::<Ipv4Addr>()) {
+            None => {
+                ctx.err(&format!("{p}.ip"), "required");
+                continue;
+            }
+            Some(Err(_)) => {
+                ctx.err(&format!("{p}.ip"), format!("invalid IPv4 address {:?}", n.ip.as_deref().unwrap_or("")));
+                continue;
+            }
+            Some(Ok(ip)) => ip,
+        };
+        if !ips.insert(ip) {
+            ctx.err(&format!("{p}.ip"), format!("duplicate node IP {ip}"));
+        }
+        let a = n.allocatable.as_ref();
+        let ap = format!("{p}.allocatable");
+        let qty = |ctx: &mut Ctx, key: &str, v: Option<&Text>, default: &str, cpu: bool| -> u64 {
+            let t = v.map_or(default, |t| t.0.as_str());
+            let parsed = quantity::parse(t).map_err(|e| e.to_string()).and_then(|q| {
+                if cpu { q.millis() } else { q.value() }.ok_or_else(|| "must be a non-negative quantity".to_string())
+            });
+            match parsed {
+                Ok(v) => v,
+                Err(e) => {
+                    ctx.err(&format!("{ap}.{key}"), format!("invalid quantity {t:?}: {e}"));
+                    0
+                }
+            }
+        };
+        // The defaults of DESIGN.md: cpu "4", memory 8Gi.
+        let cpu_millis = qty(ctx, "cpu", a.and_then(|a| a.cpu.as_ref()), "4", true);
+        let memory_bytes = qty(ctx, "memory", a.and_then(|a| a.memory.as_ref()), "8Gi", false);
+        // kubelet `maxPods` default (`pkg/kubelet/apis/config/v1beta1/defaults.go`).
+        let max_pods = ctx.at_least(&format!("{ap}.pods"), a.and_then(|a| a.pods), 1, 110);
+        let mut labels: Labels = n.labels.clone().unwrap_or_default();
+        for (k, v) in &labels {
+            if let Some(m) = validate::label_key(k).into_iter().chain(validate::label_value(v)).next() {
+                ctx.err(&format!("{p}.labels"), format!("invalid label {k}={v}: {m}"));
+            }
+        }
+        // The kubelet sets `kubernetes.io/hostname` (`pkg/kubelet/kubelet_node_status.go`).
+        labels.insert("kubernetes.io/hostname".into(), name.clone());
+        let mut taints = Vec::new();
+        for (j, t) in n.taints.iter().flatten().enumerate() {
+            let tp = format!("{p}.taints[{j}]");
+            let Some(key) = t.key.clone().filter(|k| !k.is_empty()) else {
+                ctx.err(&format!("{tp}.key"), "required");
+                continue;
+            };
+            let effect = t.effect.clone().unwrap_or_default();
+            if !matches!(effect.as_str(), "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+                ctx.err(
+                    &format!("{tp}.effect"),
+                    format!("unsupported value {effect:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""),
+                );
+                continue;
+            }
+            taints.push(Taint { key, value: t.value.clone().filter(|v| !v.is_empty()), effect });
+        }
+        out.push(NodeConfig {
+            name,
+            ip,
+            allocatable: Resources { cpu_millis, memory_bytes },
+            max_pods,
+            labels,
+            taints,
+            images: n.images.clone().unwrap_or_default(),
+        });
+    }
+    out
+}
+
+fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
+    let mut net = NetConfig::default();
+    let p = "spec.cluster";
+    match c.proxy_mode.as_deref() {
+        None | Some("iptables") => {}
+        Some("ipvs") => net.proxy_mode = ProxyMode::Ipvs,
+        Some("nftables") => net.proxy_mode = ProxyMode::Nftables,
+        Some(m) => ctx.err(&format!("{p}.proxyMode"), format!("unknown proxy mode {m:?}: expected iptables, ipvs or nftables")),
+    }
+    if let Some(s) = c.ipvs_scheduler.as_deref() {
+        use IpvsScheduler::*;
+        net.ipvs_scheduler = match s {
+            "rr" => Rr,
+            "wrr" => Wrr,
+            "lc" => Lc,
+            "wlc" => Wlc,
+            "lblc" => Lblc,
+            "lblcr" => Lblcr,
+            "sh" => Sh,
+            "dh" => Dh,
+            "sed" => Sed,
+            "nq" => Nq,
+            "mh" => Mh,
+            other => {
+                ctx.err(
+                    &format!("{p}.ipvsScheduler"),
+                    format!("unknown IPVS scheduler {other:?}: expected rr, wrr, lc, wlc, lblc, lblcr, sh, dh, sed, nq or mh"),
+                );
+                Rr
+            }
+        };
+        if net.proxy_mode != ProxyMode::Ipvs {
+            ctx.warn(&format!("{p}.ipvsScheduler"), "has no effect unless proxyMode is ipvs");
+        }
+    }
+    if let Some(n) = cidr(ctx, &format!("{p}.serviceCIDR"), c.service_cidr.as_ref()) {
+        if n.prefix_len() > 30 {
+            ctx.err(&format!("{p}.serviceCIDR"), format!("{n} is too small: use a prefix of /30 or shorter"));
+        } else {
+            net.service_cidr = n;
+        }
+    }
+    if let Some(n) = cidr(ctx, &format!("{p}.clusterCIDR"), c.cluster_cidr.as_ref()) {
+        if n.prefix_len() > net.node_cidr_mask {
+            ctx.err(
+                &format!("{p}.clusterCIDR"),
+                format!("{n} is smaller than one node's /{} pod range", net.node_cidr_mask),
+            );
+        } else {
+            net.cluster_cidr = n;
+        }
+    }
+    if net.service_cidr.contains(&net.cluster_cidr.network()) || net.cluster_cidr.contains(&net.service_cidr.network()) {
+        ctx.err(
+            &format!("{p}.clusterCIDR"),
+            format!("{} overlaps serviceCIDR {}", net.cluster_cidr, net.service_cidr),
+        );
+    }
+    net.load_balancer_ips = cidr(ctx, &format!("{p}.loadBalancerIPs"), c.load_balancer_ips.as_ref());
+    if let Some(n) = &c.network {
+        let d = NetworkLatency::default();
+        net.latency = NetworkLatency {
+            same_node: ctx.dur(&format!("{p}.network.sameNode"), n.same_node.as_ref()).unwrap_or(d.same_node),
+            cross_node: ctx.dur(&format!("{p}.network.crossNode"), n.cross_node.as_ref()).unwrap_or(d.cross_node),
+            external: ctx.dur(&format!("{p}.network.external"), n.external.as_ref()).unwrap_or(d.external),
+        };
+    }
+    net
+}
+
+/// Checks and resolves the Scenario document.
+pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
+    match raw.api_version.as_deref() {
+        Some(API_VERSION) => {}
+        Some(v) => ctx.err("apiVersion", format!("unsupported apiVersion {v:?} for kind Scenario: expected {API_VERSION}")),
+        None => ctx.err("apiVersion", format!("required: {API_VERSION}")),
+    }
+    let name = match raw.metadata.as_ref().and_then(|m| m.name.clone()) {
+        None => {
+            ctx.err("metadata.name", "required: it names the output folder");
+            String::new()
+        }
+        Some(n) => {
+            if !validate::dns1123_label(&n).is_empty() {
+                ctx.err(
+                    "metadata.name",
+                    format!("invalid name {n:?}: use lower-case letters, digits and '-', starting and ending with a letter or digit"),
+                );
+            }
+            n
+        }
+    };
+    let empty = RawSpec::default();
+    let spec = raw.spec.as_ref().unwrap_or_else(|| {
+        ctx.err("spec", "required");
+        &empty
+    });
+    let duration = match &spec.duration {
+        None => {
+            ctx.err("spec.duration", "required, e.g. 60s");
+            SimDuration::ZERO
+        }
+        Some(t) => ctx.positive_dur("spec.duration", Some(t)).unwrap_or(SimDuration::ZERO),
+    };
+    let warmup = ctx.dur("spec.warmup", spec.warmup.as_ref()).unwrap_or(SimDuration::ZERO);
+    if !duration.is_zero() && warmup >= duration {
+        ctx.err("spec.warmup", format!("must be shorter than the duration ({duration})"));
+    }
+    let kubernetes_version = match &spec.kubernetes_version {
+        None => (1, 34),
+        Some(t) => {
+            let parsed = t.0.trim_start_matches('v').split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+            match parsed {
+                Some((1, minor)) if minor >= 20 => (1, minor),
+                _ => {
+                    ctx.err(
+                        "spec.kubernetesVersion",
+                        format!("invalid version {:?}: expected \"1.MINOR\" (quoted), e.g. \"1.34\"", t.0),
+                    );
+                    (1, 34)
+                }
+            }
+        }
+    };
+    let cluster = spec.cluster.as_ref();
+    if cluster.is_none() {
+        ctx.err("spec.cluster", "required: at least one node in spec.cluster.nodes");
+    }
+    let net = cluster.map(|c| net(ctx, c)).unwrap_or_default();
+    let nodes = if cluster.is_some() { nodes(ctx, cluster.and_then(|c| c.nodes.as_ref())) } else { Vec::new() };
+    let mut coredns = false;
+    for (i, a) in cluster.and_then(|c| c.addons.as_ref()).into_iter().flatten().enumerate() {
+        match a.as_str() {
+            "coredns" => coredns = true,
+            other => ctx.err(&format!("spec.cluster.addons[{i}]"), format!("unknown addon {other:?}: expected coredns")),
+        }
+    }
+    let registry = spec.registry.as_ref().map(|r| RegistryConfig {
+        images: r.images.clone().unwrap_or_default(),
+        pull_time: ctx.dur("spec.registry.pullTime", r.pull_time.as_ref()).unwrap_or(SimDuration::ZERO),
+    });
+    let manifests = spec
+        .manifests
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, m)| (m.clone(), format!("spec.manifests[{i}]")))
+        .collect();
+
+    let mut behaviors = Vec::new();
+    let mut images = BTreeSet::new();
+    for (i, b) in spec.behaviors.iter().flatten().enumerate() {
+        let p = format!("spec.behaviors[{i}]");
+        let Some(image) = b.image.clone().filter(|s| !s.is_empty()) else {
+            ctx.err(&format!("{p}.image"), "required");
+            continue;
+        };
+        if !images.insert(image.clone()) {
+            ctx.err(&format!("{p}.image"), format!("duplicate behavior for image {image:?}"));
+        }
+        let st = match &b.service_time {
+            None => Some(ServiceTime::Constant(SimDuration::ZERO)),
+            Some(st) => service_time(ctx, &format!("{p}.serviceTime"), st, base_dir),
+        };
+        let concurrency = ctx.at_least(&format!("{p}.concurrency"), b.concurrency, 1, 1);
+        let keep_alive_timeout = ctx.positive_dur(&format!("{p}.keepAliveTimeout"), b.keep_alive_timeout.as_ref());
+        if let Some(service_time) = st {
+            behaviors.push(Behavior { image, service_time, concurrency, keep_alive_timeout });
+        }
+    }
+
+    let mut traffic = Vec::new();
+    let mut stream_names = BTreeSet::new();
+    for (i, s) in spec.traffic.iter().flatten().enumerate() {
+        let p = format!("spec.traffic[{i}]");
+        let name = s.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("stream-{i}"));
+        if !stream_names.insert(name.clone()) {
+            ctx.err(&format!("{p}.name"), format!("duplicate stream name {name:?}"));
+        }
+        let from = match &s.from {
+            None => Some(ClientSource::External),
+            Some(RawFrom::Name(n)) if n == "external" => Some(ClientSource::External),
+            Some(RawFrom::Name(n)) => {
+                ctx.err(&format!("{p}.from"), format!("invalid source {n:?}: expected external or {{selector: key=value}}"));
+                None
+            }
+            Some(RawFrom::Selector(None)) => {
+                ctx.err(&format!("{p}.from"), "expected external or {selector: key=value}");
+                None
+            }
+            Some(RawFrom::Selector(Some(sel))) => match parse_selector(sel) {
+                Ok(l) => Some(ClientSource::Pods(l)),
+                Err(e) => {
+                    ctx.err(&format!("{p}.from.selector"), e);
+                    None
+                }
+            },
+        };
+        let clients = ctx.at_least(&format!("{p}.clients"), s.clients, 1, 1);
+        let to = match &s.to {
+            None => {
+                ctx.err(&format!("{p}.to"), "required, e.g. 192.168.0.24:30001");
+                None
+            }
+            Some(t) => parse_destination(&t.0).map_err(|e| ctx.err(&format!("{p}.to"), e)).ok(),
+        };
+        let rate = match &s.rate {
+            None => {
+                ctx.err(&format!("{p}.rate"), "required, e.g. 100/s");
+                None
+            }
+            Some(t) => parse_rate(&t.0).map_err(|e| ctx.err(&format!("{p}.rate"), e)).ok(),
+        };
+        let arrival = match s.arrival.as_deref() {
+            None | Some("poisson") => Arrival::Poisson,
+            Some("constant") => Arrival::Constant,
+            Some(a) => {
+                ctx.err(&format!("{p}.arrival"), format!("unknown arrival {a:?}: expected poisson or constant"));
+                Arrival::Poisson
+            }
+        };
+        let start = ctx.dur(&format!("{p}.start"), s.start.as_ref()).unwrap_or(SimDuration::ZERO);
+        let stop = ctx.dur(&format!("{p}.stop"), s.stop.as_ref());
+        if let Some(stop) = stop {
+            if stop <= start {
+                ctx.err(&format!("{p}.stop"), format!("must be after start ({start})"));
+            } else if !duration.is_zero() && stop > duration {
+                ctx.warn(&format!("{p}.stop"), format!("is after the end of the scenario ({duration})"));
+            }
+        }
+        if !duration.is_zero() && start >= duration {
+            ctx.warn(&format!("{p}.start"), format!("is at or after the end of the scenario ({duration}): the stream sends nothing"));
+        }
+        let timeout = ctx.positive_dur(&format!("{p}.timeout"), s.timeout.as_ref()).unwrap_or(SimDuration::from_secs(30));
+        let mut connections = ConnectionPolicy::default();
+        if let Some(c) = &s.connections {
+            let cp = format!("{p}.connections");
+            connections.reuse = c.reuse.unwrap_or(false);
+            connections.max_requests = c.max_requests.map(|_| ctx.at_least(&format!("{cp}.maxRequests"), c.max_requests, 1, 1));
+            if let Some(t) = ctx.positive_dur(&format!("{cp}.idleTimeout"), c.idle_timeout.as_ref()) {
+                connections.idle_timeout = t;
+            }
+            connections.max_per_destination =
+                ctx.at_least(&format!("{cp}.maxPerDestination"), c.max_per_destination, 1, connections.max_per_destination);
+            if !connections.reuse && (c.max_requests.is_some() || c.idle_timeout.is_some()) {
+                ctx.warn(&cp, "maxRequests and idleTimeout have no effect without reuse: true");
+            }
+        }
+        if let (Some(from), Some(to), Some(rate)) = (from, to, rate) {
+            traffic.push(StreamSpec { name, from, clients, to, rate, arrival, start, stop, timeout, connections });
+        }
+    }
+
+    let node_names: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut events = Vec::new();
+    for (i, e) in spec.events.iter().flatten().enumerate() {
+        let p = format!("spec.events[{i}]");
+        let at = match &e.at {
+            None => {
+                ctx.err(&format!("{p}.at"), "required, e.g. 20s");
+                None
+            }
+            Some(t) => ctx.dur(&format!("{p}.at"), Some(t)),
+        };
+        if let Some(at) = at {
+            if !duration.is_zero() && at > duration {
+                ctx.warn(&format!("{p}.at"), format!("is after the end of the scenario ({duration}): the event never happens"));
+            }
+        }
+        let n_actions = [e.delete_pod.is_some(), e.node_down.is_some(), e.node_up.is_some(), e.scale.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if n_actions != 1 {
+            ctx.err(&p, "must have exactly one of deletePod, nodeDown, nodeUp, scale");
+            continue;
+        }
+        let node_ref = |ctx: &mut Ctx, key: &str, r: &RawNodeRef| -> Option<String> {
+            match r.node.as_deref() {
+                None => {
+                    ctx.err(&format!("{p}.{key}.node"), "required");
+                    None
+                }
+                Some(n) if !node_names.contains(n) => {
+                    ctx.err(&format!("{p}.{key}.node"), format!("no node named {n:?} in spec.cluster.nodes"));
+                    None
+                }
+                Some(n) => Some(n.to_string()),
+            }
+        };
+        let action = if let Some(d) = &e.delete_pod {
+            let dp = format!("{p}.deletePod");
+            match (&d.name, &d.selector) {
+                (Some(n), None) => {
+                    if d.pick.is_some() {
+                        ctx.warn(&format!("{dp}.pick"), "has no effect with name");
+                    }
+                    Some(Action::DeletePod(PodTarget::Name(n.clone())))
+                }
+                (None, Some(sel)) => {
+                    let pick = match d.pick.as_deref() {
+                        None | Some("random") => Some(Pick::Random),
+                        Some("oldest") => Some(Pick::Oldest),
+                        Some("newest") => Some(Pick::Newest),
+                        Some(x) => {
+                            ctx.err(&format!("{dp}.pick"), format!("unknown pick {x:?}: expected random, oldest or newest"));
+                            None
+                        }
+                    };
+                    let selector = parse_selector(&sel.0).map_err(|m| ctx.err(&format!("{dp}.selector"), m)).ok();
+                    match (selector, pick) {
+                        (Some(selector), Some(pick)) => Some(Action::DeletePod(PodTarget::Selector { selector, pick })),
+                        _ => None,
+                    }
+                }
+                _ => {
+                    ctx.err(&dp, "needs exactly one of name and selector");
+                    None
+                }
+            }
+        } else if let Some(r) = &e.node_down {
+            node_ref(ctx, "nodeDown", r).map(|node| Action::NodeDown { node })
+        } else if let Some(r) = &e.node_up {
+            node_ref(ctx, "nodeUp", r).map(|node| Action::NodeUp { node })
+        } else {
+            let s = e.scale.as_ref().expect("counted above");
+            let sp = format!("{p}.scale");
+            let dep = s.deployment.clone().filter(|d| !d.is_empty());
+            if dep.is_none() {
+                ctx.err(&format!("{sp}.deployment"), "required");
+            }
+            let replicas = match s.replicas {
+                None => {
+                    ctx.err(&format!("{sp}.replicas"), "required");
+                    None
+                }
+                Some(r) if !(0..=u32::MAX as i64).contains(&r) => {
+                    ctx.err(&format!("{sp}.replicas"), format!("invalid value {r}: must be greater than or equal to 0"));
+                    None
+                }
+                Some(r) => Some(r as u32),
+            };
+            match (dep, replicas) {
+                (Some(deployment), Some(replicas)) => Some(Action::Scale { deployment, replicas }),
+                _ => None,
+            }
+        };
+        if let (Some(at), Some(action)) = (at, action) {
+            events.push(TimelineEvent { at, action });
+        }
+    }
+    // Events at one instant keep their written order (a stable sort).
+    events.sort_by_key(|e| e.at);
+
+    Resolved {
+        scenario: Scenario {
+            name,
+            seed: spec.seed.unwrap_or(0),
+            duration,
+            warmup,
+            kubernetes_version,
+            net,
+            nodes,
+            coredns,
+            registry,
+            behaviors,
+            traffic,
+            events,
+            objects: Vec::new(),
+        },
+        manifests,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_per_second() {
+        assert_eq!(parse_rate("100/s"), Ok(100.0));
+        assert_eq!(parse_rate("6000/m"), Ok(100.0));
+        assert_eq!(parse_rate("2.5/s"), Ok(2.5));
+        assert!(parse_rate("-5/s").is_err());
+        assert!(parse_rate("5/d").is_err());
+    }
+
+    #[test]
+    fn destinations_are_addresses_or_names() {
+        assert_eq!(parse_destination("192.168.0.24:30001"), Ok(Destination::Addr([192, 168, 0, 24].into(), 30001)));
+        assert_eq!(
+            parse_destination("http-svc.default.svc.cluster.local:8080"),
+            Ok(Destination::Name("http-svc.default.svc.cluster.local".into(), 8080))
+        );
+        assert!(parse_destination("192.168.0.24").is_err());
+        assert!(parse_destination("Bad_Name:80").is_err());
+        assert!(parse_destination("x:0").is_err());
+    }
+
+    #[test]
+    fn selectors_parse_key_value_pairs() {
+        let l = parse_selector("app=client, tier==web").unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(parse_selector("app").is_err());
+    }
+}

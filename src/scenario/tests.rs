@@ -1,0 +1,559 @@
+//! Loading whole scenarios: the lesson's manifests, and each kind of mistake.
+
+use super::*;
+use crate::model::objects::{ImagePullPolicy, PortRef, ServiceType};
+use crate::traffic::spec::Destination;
+
+const SCENARIO: &str = r#"apiVersion: kubesim.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: seed-tutorial
+spec:
+  duration: 60s
+  cluster:
+    nodes:
+      - name: docker-desktop
+        ip: 192.168.0.24
+        images: [aspnetcoreweb]
+  traffic:
+    - name: browser
+      to: 192.168.0.24:30001
+      rate: 100/s
+"#;
+
+/// The lesson's Deployment and Service, as written there (comments and `targetPort : 80`).
+const LESSON: &str = r#"apiVersion: apps/v1 #版本信息
+kind: Deployment #文件类型
+metadata: #Deployment资源的元数据信息 name 和 labels必须有
+  name: http-deployment
+  labels:
+    app: http-label
+spec: #spec部分是该Deployment的规格说明。
+  replicas: 3 #副本数 意味着http的pod 会有三个
+  selector: #defines how the Deployment finds which Pods to manage
+    matchLabels:
+      app: http-label
+  template: #每个pod的模板配置信息在这里
+    metadata:
+      labels:
+        app: http-label
+    spec:
+      containers:
+      - name: aspnetcoreweb #镜像名称
+        image: aspnetcoreweb
+        imagePullPolicy: IfNotPresent
+        ports:
+        - containerPort: 80
+---
+apiVersion: v1
+kind: Service #类型这次是Service了
+metadata:
+  name: http-svc
+spec:
+  type: NodePort
+  selector:
+    app: http-label
+  ports:
+  - protocol: TCP
+    nodePort: 30001
+    port: 8080
+    targetPort : 80
+"#;
+
+fn load(text: &str) -> Result<Loaded, Diagnostics> {
+    load_str(text, "s.yaml", Path::new("."))
+}
+
+fn with_objects(objects: &str) -> String {
+    format!("{SCENARIO}---\n{objects}")
+}
+
+/// The line of the first line containing `needle` in `text` (1-based).
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle present") + 1
+}
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match load(text) {
+        Ok(l) => panic!("expected errors, loaded with warnings {:?}", l.warnings),
+        Err(d) => d.errors().cloned().collect(),
+    }
+}
+
+#[test]
+fn the_lesson_loads() {
+    let text = with_objects(LESSON);
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let s = &l.scenario;
+    assert_eq!(s.name, "seed-tutorial");
+    assert_eq!(s.nodes[0].labels["kubernetes.io/hostname"], "docker-desktop");
+    assert_eq!(s.nodes[0].allocatable.cpu_millis, 4000);
+    assert_eq!(s.nodes[0].allocatable.memory_bytes, 8 << 30);
+    assert_eq!(s.nodes[0].max_pods, 110);
+    assert_eq!(s.traffic[0].to, Destination::Addr([192, 168, 0, 24].into(), 30001));
+    assert_eq!(s.traffic[0].rate, 100.0);
+    assert_eq!(s.objects.len(), 2);
+    let Object::Deployment(d) = &s.objects[0] else { panic!("deployment first") };
+    assert_eq!(d.replicas, 3);
+    assert_eq!(d.meta.namespace, "default");
+    let c = &d.template.spec.containers[0];
+    assert_eq!(c.image_pull_policy, ImagePullPolicy::IfNotPresent);
+    assert_eq!(c.ports[0].host_port, None);
+    assert_eq!(d.template.spec.termination_grace_period.as_nanos(), 30_000_000_000);
+    let Object::Service(svc) = &s.objects[1] else { panic!("service second") };
+    assert_eq!(svc.spec.type_, ServiceType::NodePort);
+    assert_eq!(svc.spec.ports[0].target_port, PortRef::Number(80));
+    assert_eq!(svc.spec.ports[0].node_port, Some(30001));
+    // The source map points at the nodePort line of object 1.
+    let (f, line, col) = l.sources.locate(1, "spec.ports[0].nodePort").unwrap();
+    assert_eq!((f.as_str(), line), ("s.yaml", line_of(&text, "nodePort: 30001")));
+    assert_eq!(col, 5);
+    // A defaulted field falls back to its nearest written ancestor.
+    let (_, line, _) = l.sources.locate(1, "spec.sessionAffinity").unwrap();
+    assert_eq!(line, line_of(&text, "spec:\n") .max(line_of(&text, "name: http-svc") + 1));
+}
+
+#[test]
+fn a_mistyped_template_label_gives_the_selector_message_at_its_line() {
+    let text = with_objects(&LESSON.replacen("      labels:\n        app: http-label", "      labels:\n        app: http-lable", 1));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Deployment \"http-deployment\" is invalid: spec.template.metadata.labels: Invalid value: {\"app\":\"http-lable\"}: `selector` does not match template `labels`"
+    );
+    assert_eq!(errs[0].line, line_of(&text, "app: http-lable") - 1);
+    assert_eq!(errs[0].to_string().split(':').take(3).collect::<Vec<_>>()[..2], ["s.yaml".to_string(), errs[0].line.to_string()]);
+}
+
+#[test]
+fn a_typo_in_a_field_name_is_a_warning_naming_its_path() {
+    let text = with_objects(&LESSON.replacen("replicas: 3", "replcas: 3", 1));
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    let w = &l.warnings[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("spec.replcas"), "{}", w.message);
+    assert_eq!((w.line, w.column), (line_of(&text, "replcas"), 3));
+    let Object::Deployment(d) = &l.scenario.objects[0] else { panic!() };
+    assert_eq!(d.replicas, 1, "the default applies");
+}
+
+#[test]
+fn a_node_port_out_of_range_gives_the_allocator_message() {
+    let text = with_objects(&LESSON.replacen("nodePort: 30001", "nodePort: 29999", 1));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Service \"http-svc\" is invalid: spec.ports[0].nodePort: Invalid value: 29999: provided port is not in the valid range. The range of valid ports is 30000-32767"
+    );
+    assert_eq!(errs[0].line, line_of(&text, "nodePort: 29999"));
+}
+
+#[test]
+fn several_errors_of_one_service_are_joined_and_other_objects_still_checked() {
+    let objects = r#"apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec:
+  ports:
+  - {name: http, port: 70000, nodePort: 30080}
+  - {name: http, port: 81}
+  - {port: 82}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    metadata: {labels: {app: a}}
+    spec: {containers: [{name: c, image: nginx}], restartPolicy: OnFailure}
+"#;
+    let errs = errors(&with_objects(objects));
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Service \"x\" is invalid: [spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive, spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP', spec.ports[1].name: Duplicate value: \"http\", spec.ports[2].name: Required value]"
+    );
+    assert_eq!(errs[1].message, "The Deployment \"d\" is invalid: spec.selector: Required value");
+}
+
+#[test]
+fn a_restart_policy_other_than_always_is_refused_in_templates() {
+    let text = with_objects(&LESSON.replacen("        ports:\n        - containerPort: 80\n", "        ports:\n        - containerPort: 80\n      restartPolicy: OnFailure\n", 1));
+    let errs = errors(&text);
+    assert_eq!(
+        errs[0].message,
+        "The Deployment \"http-deployment\" is invalid: spec.template.spec.restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\""
+    );
+}
+
+#[test]
+fn a_cluster_ip_outside_the_range_is_refused() {
+    let objects = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.5, ports: [{port: 80}]}\n";
+    let errs = errors(&with_objects(objects));
+    assert_eq!(
+        errs[0].message,
+        "The Service \"s\" is invalid: spec.clusterIPs: Invalid value: [\"10.0.0.5\"]: failed to allocate IP 10.0.0.5: provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/12"
+    );
+}
+
+#[test]
+fn a_list_loads_its_items_in_order() {
+    let objects = r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: shop}
+- {apiVersion: v1, kind: Service, metadata: {name: a, namespace: shop}, spec: {ports: [{port: 80}], selector: {app: a}}}
+- apiVersion: v1
+  kind: Service
+  metadata:
+    name: b
+  spec:
+    ports:
+    - port: 81
+      nodePort: 30002
+"#;
+    let text = with_objects(objects);
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].line, line_of(&text, "nodePort: 30002"), "{}", errs[0]);
+    let ok = with_objects(&objects.replace("      nodePort: 30002\n", ""));
+    let l = load(&ok).unwrap_or_else(|d| panic!("{d}"));
+    let kinds: Vec<&str> = l.scenario.objects.iter().map(Object::kind).collect();
+    assert_eq!(kinds, ["Namespace", "Service", "Service"]);
+    assert_eq!(l.scenario.objects[1].meta().namespace, "shop");
+    let (_, line, _) = l.sources.locate(2, "spec.ports[0].port").unwrap();
+    assert_eq!(line, line_of(&ok, "- port: 81"));
+}
+
+#[test]
+fn an_ingress_is_skipped_with_a_warning() {
+    let objects = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec: {rules: []}\n";
+    let l = load(&with_objects(objects)).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(l.warnings.len(), 1);
+    assert!(l.warnings[0].message.contains("Ingress \"web\""), "{}", l.warnings[0]);
+    assert!(l.scenario.objects.is_empty());
+}
+
+#[test]
+fn a_kubectl_export_loads_without_warnings() {
+    let objects = r#"apiVersion: v1
+kind: Service
+metadata:
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","kind":"Service"}
+  creationTimestamp: "2024-01-01T00:00:00Z"
+  managedFields:
+  - apiVersion: v1
+    fieldsType: FieldsV1
+    fieldsV1:
+      f:spec:
+        f:ports: {}
+    manager: kubectl-client-side-apply
+    operation: Update
+    time: "2024-01-01T00:00:00Z"
+  name: http-svc
+  namespace: default
+  resourceVersion: "1234"
+  uid: 3f1c7b1e-0000-0000-0000-000000000000
+spec:
+  clusterIP: 10.96.120.7
+  clusterIPs:
+  - 10.96.120.7
+  externalTrafficPolicy: Cluster
+  internalTrafficPolicy: Cluster
+  ipFamilies:
+  - IPv4
+  ipFamilyPolicy: SingleStack
+  ports:
+  - nodePort: 30001
+    port: 8080
+    protocol: TCP
+    targetPort: 80
+  selector:
+    app: http-label
+  sessionAffinity: None
+  type: NodePort
+status:
+  loadBalancer: {}
+"#;
+    let l = load(&with_objects(objects)).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
+fn a_type_error_has_a_line_and_column() {
+    let text = with_objects(&LESSON.replacen("replicas: 3", "replicas: three", 1));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].line, line_of(&text, "replicas: three"));
+    assert_eq!(errs[0].column, 13);
+    assert!(errs[0].message.contains("spec.replicas"), "{}", errs[0].message);
+}
+
+#[test]
+fn the_lessons_full_pod_spec_loads() {
+    let pod = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: full-pod
+  namespace: default
+  labels:
+    name: full-pod
+  annotations:
+    note: every field of the lesson
+spec:
+  containers:
+  - name: web
+    image: httpd:2.4
+    imagePullPolicy: IfNotPresent
+    command: [httpd-foreground]
+    args: ["-X"]
+    workingDir: /usr/local/apache2
+    volumeMounts:
+    - name: data
+      mountPath: /data
+      readOnly: false
+    ports:
+    - name: http
+      containerPort: 80
+      hostPort: 8080
+      protocol: TCP
+    env:
+    - name: MODE
+      value: demo
+    resources:
+      limits:
+        cpu: "1"
+        memory: 256Mi
+      requests:
+        cpu: 500m
+        memory: 128Mi
+    livenessProbe:
+      httpGet:
+        path: /
+        port: 80
+        host: 127.0.0.1
+        scheme: HTTP
+        httpHeaders:
+        - name: X-Probe
+          value: kubesim
+      initialDelaySeconds: 0
+      timeoutSeconds: 0
+      periodSeconds: 0
+      successThreshold: 0
+      failureThreshold: 0
+    readinessProbe:
+      exec:
+        command: [cat, /tmp/ready]
+    startupProbe:
+      tcpSocket:
+        port: http
+    securityContext:
+      privileged: false
+  restartPolicy: Always
+  nodeSelector:
+    kubernetes.io/hostname: docker-desktop
+  imagePullSecrets:
+  - name: regcred
+  hostNetwork: false
+  volumes:
+  - name: data
+    emptyDir: {}
+  - name: host
+    hostPath:
+      path: /var/data
+  - name: secret
+    secret:
+      secretName: app-secret
+      items:
+      - key: password
+        path: password.txt
+  - name: config
+    configMap:
+      name: app-config
+      items:
+      - key: app.properties
+        path: app.properties
+"#;
+    let l = load(&with_objects(pod)).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let Object::Pod(p) = &l.scenario.objects[0] else { panic!() };
+    let c = &p.spec.containers[0];
+    assert_eq!(c.requests.cpu_millis, 500);
+    assert_eq!(c.limits.memory_bytes, 256 << 20);
+    assert_eq!(c.ports[0].host_port, Some(8080));
+    let live = c.liveness_probe.as_ref().unwrap();
+    assert_eq!(live.period.as_nanos(), 10_000_000_000, "0 means the default");
+    assert_eq!(live.failure_threshold, 3);
+}
+
+#[test]
+fn the_lessons_pod_as_printed_is_refused_like_kubectl() {
+    // The lesson writes labels as a list; Kubernetes wants a map.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n  - name: string\nspec:\n  containers: [{name: c, image: nginx}]\n";
+    let text = with_objects(pod);
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].message.contains("metadata.labels"), "{}", errs[0].message);
+    assert_eq!(errs[0].line, line_of(&text, "- name: string"));
+}
+
+#[test]
+fn a_missing_scenario_document_is_an_error() {
+    let errs = errors(LESSON);
+    assert!(errs.iter().any(|e| e.message.contains("no Scenario document")), "{errs:?}");
+}
+
+#[test]
+fn scenario_mistakes_are_all_reported_with_positions() {
+    let text = r#"apiVersion: kubesim.dev/v1alpha1
+kind: Scenario
+metadata: {name: Bad_Name}
+spec:
+  duration: 60s
+  sped: 3
+  cluster:
+    serviceCIDR: 10.96.0.0/99
+    nodes:
+      - {name: a, ip: 10.0.0.1}
+      - {name: a, ip: 10.0.0.1}
+  behaviors:
+    - image: web
+      concurrency: 0
+      serviceTime: {distribution: lognormal, median: 40ms, p99: 4ms}
+  traffic:
+    - to: nowhere
+      rate: -5/s
+      start: 10s
+      stop: 5s
+  events:
+    - at: 10s
+      nodeDown: {node: ghost}
+"#;
+    let d = load(text).unwrap_err();
+    let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
+    let expect = [
+        ("metadata.name", 3),
+        ("spec.sped", 6),
+        ("spec.cluster.serviceCIDR", 8),
+        ("spec.cluster.nodes[1].name", 11),
+        ("spec.cluster.nodes[1].ip", 11),
+        ("spec.behaviors[0].concurrency", 14),
+        ("spec.behaviors[0].serviceTime.p99", 15),
+        ("spec.traffic[0].to", 17),
+        ("spec.traffic[0].rate", 18),
+        ("spec.traffic[0].stop", 20),
+        ("spec.events[0].nodeDown.node", 23),
+    ];
+    for (path, line) in expect {
+        assert!(
+            d.iter().any(|x| x.message.contains(path) && x.line == line),
+            "{path} at line {line} missing from:\n{}",
+            msgs.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_design_example_loads_with_every_key() {
+    let text = r#"apiVersion: kubesim.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: seed-tutorial
+spec:
+  seed: 42
+  duration: 60s
+  warmup: 0s
+  kubernetesVersion: "1.34"
+  cluster:
+    proxyMode: ipvs
+    ipvsScheduler: rr
+    serviceCIDR: 10.96.0.0/12
+    clusterCIDR: 10.244.0.0/16
+    loadBalancerIPs: 192.168.0.240/28
+    addons: [coredns]
+    network:
+      sameNode: 20us
+      crossNode: 200us
+      external: 500us
+    nodes:
+      - name: docker-desktop
+        ip: 192.168.0.24
+        allocatable: {cpu: "4", memory: 8Gi, pods: 110}
+        labels: {zone: a}
+        taints: [{key: dedicated, value: web, effect: NoSchedule}]
+        images: [aspnetcoreweb]
+  registry:
+    images: [httpd, nginx]
+    pullTime: 2s
+  manifests: []
+  behaviors:
+    - image: aspnetcoreweb
+      serviceTime: {distribution: exponential, mean: 5ms}
+      concurrency: 4
+      keepAliveTimeout: 130s
+  traffic:
+    - name: browser
+      from: external
+      clients: 1
+      to: 192.168.0.24:30001
+      rate: 100/s
+      arrival: poisson
+      start: 0s
+      stop: 60s
+      timeout: 30s
+      connections: {reuse: true, maxRequests: 100, idleTimeout: 90s}
+    - name: inside
+      from: {selector: app=client}
+      to: http-svc.default.svc.cluster.local:8080
+      rate: 6000/m
+  events:
+    - at: 20s
+      deletePod: {selector: app=http-label, pick: random}
+    - at: 40s
+      nodeDown: {node: docker-desktop}
+    - at: 50s
+      scale: {deployment: http-deployment, replicas: 5}
+"#;
+    let l = load(text).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let s = l.scenario;
+    assert_eq!(s.seed, 42);
+    assert!(s.coredns);
+    assert_eq!(s.net.proxy_mode, crate::net::config::ProxyMode::Ipvs);
+    assert_eq!(s.events.len(), 3);
+    assert_eq!(s.traffic[1].rate, 100.0);
+    assert_eq!(s.nodes[0].taints.len(), 1);
+    assert_eq!(s.registry.unwrap().pull_time.as_nanos(), 2_000_000_000);
+}
+
+#[test]
+fn manifests_load_after_inline_objects_and_empirical_latencies_are_read() {
+    let dir = std::env::temp_dir().join(format!("kubesim-scenario-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.yaml"), LESSON).unwrap();
+    std::fs::write(dir.join("lat.csv"), "latency_ms\n1.5\n2\n").unwrap();
+    let text = SCENARIO.replace(
+        "  traffic:",
+        "  manifests: [app.yaml]\n  behaviors:\n    - image: aspnetcoreweb\n      serviceTime: {distribution: empirical, file: lat.csv}\n  traffic:",
+    ) + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: inline}\n";
+    std::fs::write(dir.join("s.yaml"), &text).unwrap();
+    let l = super::load(&dir.join("s.yaml")).unwrap_or_else(|d| panic!("{d}"));
+    let kinds: Vec<&str> = l.scenario.objects.iter().map(Object::kind).collect();
+    assert_eq!(kinds, ["Namespace", "Deployment", "Service"]);
+    let (file, line, _) = l.sources.locate(2, "spec.ports[0].nodePort").unwrap();
+    assert!(file.ends_with("app.yaml"));
+    assert_eq!(line, line_of(LESSON, "nodePort: 30001"));
+    match &l.scenario.behaviors[0].service_time {
+        crate::traffic::spec::ServiceTime::Empirical(v) => assert_eq!(v.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

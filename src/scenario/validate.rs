@@ -1,0 +1,951 @@
+//! The API server's validation of the kinds kubesim simulates, with its exact messages.
+//!
+//! Messages follow `staging/src/k8s.io/apimachinery/pkg/util/validation/field/errors.go`
+//! (`<path>: <Type>: <value>: <detail>`), the syntax checks
+//! `staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go` and
+//! `staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go`, and the object rules
+//! `pkg/apis/core/validation/validation.go` and `pkg/apis/apps/validation/validation.go`.
+//! Only stateless checks live here; allocation conflicts (a nodePort or ClusterIP already
+//! taken) depend on what was created before and belong to the simulated API server. The
+//! nodePort range and ClusterIP range checks are upstream allocation-time errors too, but
+//! stateless, so they are reported here with the allocator's message.
+
+use super::quantity;
+use ipnet::Ipv4Net;
+use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// A bad value as `field.Error.ErrorBody` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadValue {
+    /// Go `%q`.
+    Str(String),
+    /// Printed bare.
+    Int(i64),
+    /// Composite values render as JSON (upstream since about v1.34).
+    Json(String),
+}
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadValue::Str(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            BadValue::Int(i) => write!(f, "{i}"),
+            BadValue::Json(j) => f.write_str(j),
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> BadValue {
+    BadValue::Json(serde_json::to_string(v).unwrap_or_default())
+}
+
+/// One field error: `spec.ports[0].port: Invalid value: 70000: must be between ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub body: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.body)
+    }
+}
+
+fn with_detail(mut s: String, detail: &str) -> String {
+    if !detail.is_empty() {
+        s.push_str(": ");
+        s.push_str(detail);
+    }
+    s
+}
+
+pub fn required(path: &str, detail: &str) -> FieldError {
+    FieldError { path: path.into(), body: with_detail("Required value".into(), detail) }
+}
+pub fn forbidden(path: &str, detail: &str) -> FieldError {
+    FieldError { path: path.into(), body: with_detail("Forbidden".into(), detail) }
+}
+pub fn invalid(path: &str, value: BadValue, detail: &str) -> FieldError {
+    FieldError { path: path.into(), body: with_detail(format!("Invalid value: {value}"), detail) }
+}
+pub fn duplicate(path: &str, value: BadValue) -> FieldError {
+    FieldError { path: path.into(), body: format!("Duplicate value: {value}") }
+}
+pub fn unsupported(path: &str, value: &str, supported: &[&str]) -> FieldError {
+    let quoted: Vec<String> =
+        supported.iter().map(|s| serde_json::Value::String(s.to_string()).to_string()).collect();
+    FieldError {
+        path: path.into(),
+        body: with_detail(
+            format!("Unsupported value: {}", BadValue::Str(value.into())),
+            &format!("supported values: {}", quoted.join(", ")),
+        ),
+    }
+}
+
+/// kubectl's rendering of a rejected create: one error bare, several in brackets
+/// (`utilerrors.NewAggregate`), duplicates dropped (`ErrorList.ToAggregate`).
+pub fn invalid_object_message(kind: &str, name: &str, errs: &[FieldError]) -> String {
+    let mut seen = BTreeSet::new();
+    let msgs: Vec<String> =
+        errs.iter().map(ToString::to_string).filter(|m| seen.insert(m.clone())).collect();
+    let body = if msgs.len() == 1 { msgs[0].clone() } else { format!("[{}]", msgs.join(", ")) };
+    format!("The {kind} {} is invalid: {body}", BadValue::Str(name.into()))
+}
+
+// ---- syntax checks (content/kube.go, util/validation/validation.go) ----
+
+fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    if examples.is_empty() {
+        return format!("{msg} (regex used for validation is '{fmt}')");
+    }
+    let mut s = format!("{msg} (e.g. ");
+    for (i, e) in examples.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" or ");
+        }
+        s.push_str(&format!("'{e}', "));
+    }
+    s.push_str(&format!("regex used for validation is '{fmt}')"));
+    s
+}
+
+fn max_len_error(n: usize) -> String {
+    format!("must be no more than {n} characters")
+}
+
+fn alnum(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
+fn is_label_key_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.chars().all(|c| alnum(c) || matches!(c, '-' | '_' | '.'))
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`
+fn is_dns1123_label_re(s: &str) -> bool {
+    let lower_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.starts_with(lower_alnum)
+        && s.ends_with(lower_alnum)
+        && s.chars().all(|c| lower_alnum(c) || c == '-')
+}
+
+fn is_dns1123_subdomain_re(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(is_dns1123_label_re)
+}
+
+const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
+const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+
+/// `IsDNS1123Subdomain`.
+pub fn dns1123_subdomain(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 253 {
+        errs.push(max_len_error(253));
+    }
+    if !is_dns1123_subdomain_re(s) {
+        errs.push(regex_error(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
+    }
+    errs
+}
+
+/// `IsDNS1123Label`.
+pub fn dns1123_label(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    if !is_dns1123_label_re(s) {
+        if is_dns1123_subdomain_re(s) {
+            errs.push("must not contain dots".into());
+        } else {
+            errs.push(regex_error(
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+                DNS1123_LABEL_FMT,
+                &["my-name", "123-abc"],
+            ));
+        }
+    }
+    errs
+}
+
+/// `IsDNS1035Label`.
+pub fn dns1035_label(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    let ok = is_dns1123_label_re(s) && s.starts_with(|c: char| c.is_ascii_lowercase());
+    if !ok {
+        errs.push(regex_error(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+            DNS1035_LABEL_FMT,
+            &["my-name", "abc-123"],
+        ));
+    }
+    errs
+}
+
+const LABEL_KEY_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+
+/// `content.IsLabelKey`.
+pub fn label_key(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let parts: Vec<&str> = s.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".into());
+            } else {
+                errs.extend(dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+            }
+            *name
+        }
+        _ => {
+            errs.push(format!(
+                "a valid label key {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+            ));
+            return errs;
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".into());
+    } else if name.len() > 63 {
+        errs.push(format!("name part {}", max_len_error(63)));
+    }
+    if !is_label_key_name(name) {
+        errs.push(format!(
+            "name part {}",
+            regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+        ));
+    }
+    errs
+}
+
+/// `content.IsLabelValue`.
+pub fn label_value(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    if !(s.is_empty() || is_label_key_name(s)) {
+        errs.push(regex_error(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
+    }
+    errs
+}
+
+/// `IsValidPortName`.
+pub fn port_name(p: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if p.len() > 15 {
+        errs.push(max_len_error(15));
+    }
+    if p.is_empty() || !p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
+    }
+    if !p.chars().any(|c| c.is_ascii_lowercase()) {
+        errs.push("must contain at least one letter (a-z)".into());
+    }
+    if p.contains("--") {
+        errs.push("must not contain consecutive hyphens".into());
+    }
+    if p.starts_with('-') || p.ends_with('-') {
+        errs.push("must not begin or end with a hyphen".into());
+    }
+    errs
+}
+
+const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
+
+fn port_num(path: &str, v: i32, errs: &mut Vec<FieldError>) {
+    if !(1..=65535).contains(&v) {
+        errs.push(invalid(path, BadValue::Int(v.into()), PORT_RANGE));
+    }
+}
+
+fn nonneg(path: &str, v: i64, errs: &mut Vec<FieldError>) {
+    if v < 0 {
+        errs.push(invalid(path, BadValue::Int(v), "must be greater than or equal to 0"));
+    }
+}
+
+/// `ValidateLabels` (`unversionedvalidation`), at `path` (`metadata.labels`).
+pub fn labels(l: Option<&BTreeMap<String, String>>, path: &str, errs: &mut Vec<FieldError>) {
+    for (k, v) in l.into_iter().flatten() {
+        for m in label_key(k) {
+            errs.push(invalid(path, BadValue::Str(k.clone()), &m));
+        }
+        for m in label_value(v) {
+            errs.push(invalid(path, BadValue::Str(v.clone()), &m));
+        }
+    }
+}
+
+/// Which name rule a kind's `metadata.name` follows.
+#[derive(Clone, Copy)]
+pub enum NameRule {
+    Subdomain,
+    Label1123,
+    Label1035,
+}
+
+/// `ValidateObjectMeta` for the parts kubesim reads.
+pub fn object_meta(
+    m: &meta::ObjectMeta,
+    path: &str,
+    namespaced: bool,
+    rule: NameRule,
+    errs: &mut Vec<FieldError>,
+) {
+    let p = |f: &str| if path.is_empty() { f.to_string() } else { format!("{path}.{f}") };
+    // A template's name is not validated (it has none).
+    if !path.ends_with("template.metadata") {
+        match m.name.as_deref() {
+            None | Some("") if m.generate_name.as_deref().unwrap_or("").is_empty() => {
+                errs.push(required(&p("name"), "name or generateName is required"));
+            }
+            Some(n) if !n.is_empty() => {
+                let msgs = match rule {
+                    NameRule::Subdomain => dns1123_subdomain(n),
+                    NameRule::Label1123 => dns1123_label(n),
+                    NameRule::Label1035 => dns1035_label(n),
+                };
+                for msg in msgs {
+                    errs.push(invalid(&p("name"), BadValue::Str(n.into()), &msg));
+                }
+            }
+            _ => {}
+        }
+        if namespaced {
+            if let Some(ns) = m.namespace.as_deref().filter(|s| !s.is_empty()) {
+                for msg in dns1123_label(ns) {
+                    errs.push(invalid(&p("namespace"), BadValue::Str(ns.into()), &msg));
+                }
+            }
+        }
+    }
+    labels(m.labels.as_ref(), &p("labels"), errs);
+}
+
+fn label_selector(s: &meta::LabelSelector, path: &str, errs: &mut Vec<FieldError>) {
+    labels(s.match_labels.as_ref(), &format!("{path}.matchLabels"), errs);
+    for (i, r) in s.match_expressions.iter().flatten().enumerate() {
+        let rp = format!("{path}.matchExpressions[{i}]");
+        let n = r.values.as_ref().map_or(0, Vec::len);
+        match r.operator.as_str() {
+            "In" | "NotIn" if n == 0 => errs.push(required(
+                &format!("{rp}.values"),
+                "must be specified when `operator` is 'In' or 'NotIn'",
+            )),
+            "Exists" | "DoesNotExist" if n > 0 => errs.push(forbidden(
+                &format!("{rp}.values"),
+                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            )),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            op => errs.push(invalid(
+                &format!("{rp}.operator"),
+                BadValue::Str(op.into()),
+                "not a valid selector operator",
+            )),
+        }
+        for m in label_key(&r.key) {
+            errs.push(invalid(&format!("{rp}.key"), BadValue::Str(r.key.clone()), &m));
+        }
+    }
+}
+
+/// Whether `labels` satisfy the selector, as `metav1.LabelSelectorAsSelector(...).Matches`.
+pub fn selector_matches(s: &meta::LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    s.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v))
+        && s.match_expressions.iter().flatten().all(|r| {
+            let vals = r.values.as_deref().unwrap_or(&[]);
+            let got = labels.get(&r.key);
+            match r.operator.as_str() {
+                "In" => got.is_some_and(|v| vals.contains(v)),
+                "NotIn" => !got.is_some_and(|v| vals.contains(v)),
+                "Exists" => got.is_some(),
+                "DoesNotExist" => got.is_none(),
+                _ => false,
+            }
+        })
+}
+
+fn quantities(
+    m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> BTreeMap<String, quantity::Quantity> {
+    let mut out = BTreeMap::new();
+    for (k, q) in m.into_iter().flatten() {
+        let p = format!("{path}[{k}]");
+        match quantity::parse(&q.0) {
+            Ok(v) if v.negative => {
+                errs.push(invalid(&p, BadValue::Str(q.0.clone()), "must be greater than or equal to 0"))
+            }
+            Ok(v) => {
+                out.insert(k.clone(), v);
+            }
+            Err(e) => errs.push(invalid(&p, BadValue::Str(q.0.clone()), &e.to_string())),
+        }
+    }
+    out
+}
+
+fn probe(pr: &core::Probe, path: &str, liveness_or_startup: bool, errs: &mut Vec<FieldError>) {
+    let handlers = [pr.exec.is_some(), pr.http_get.is_some(), pr.tcp_socket.is_some(), pr.grpc.is_some()];
+    match handlers.iter().filter(|h| **h).count() {
+        0 => errs.push(required(path, "must specify a handler type")),
+        1 => {}
+        _ => errs.push(forbidden(path, "may not specify more than 1 handler type")),
+    }
+    let port_ref = |p: &IntOrString, at: &str, errs: &mut Vec<FieldError>| match p {
+        IntOrString::Int(n) => port_num(at, *n, errs),
+        IntOrString::String(s) => {
+            for m in port_name(s) {
+                errs.push(invalid(at, BadValue::Str(s.clone()), &m));
+            }
+        }
+    };
+    if let Some(h) = &pr.http_get {
+        port_ref(&h.port, &format!("{path}.httpGet.port"), errs);
+        if let Some(s) = h.scheme.as_deref() {
+            if s != "HTTP" && s != "HTTPS" {
+                errs.push(unsupported(&format!("{path}.httpGet.scheme"), s, &["HTTP", "HTTPS"]));
+            }
+        }
+    }
+    if let Some(t) = &pr.tcp_socket {
+        port_ref(&t.port, &format!("{path}.tcpSocket.port"), errs);
+    }
+    if let Some(g) = &pr.grpc {
+        port_num(&format!("{path}.grpc.port"), g.port, errs);
+    }
+    for (name, v) in [
+        ("initialDelaySeconds", pr.initial_delay_seconds),
+        ("timeoutSeconds", pr.timeout_seconds),
+        ("periodSeconds", pr.period_seconds),
+        ("successThreshold", pr.success_threshold),
+        ("failureThreshold", pr.failure_threshold),
+    ] {
+        if let Some(v) = v {
+            nonneg(&format!("{path}.{name}"), v.into(), errs);
+        }
+    }
+    if liveness_or_startup {
+        if let Some(s) = pr.success_threshold.filter(|s| *s > 1) {
+            errs.push(invalid(&format!("{path}.successThreshold"), BadValue::Int(s.into()), "must be 1"));
+        }
+    }
+}
+
+fn container(
+    c: &core::Container,
+    path: &str,
+    host_network: bool,
+    errs: &mut Vec<FieldError>,
+) {
+    if c.name.is_empty() {
+        errs.push(required(&format!("{path}.name"), ""));
+    } else {
+        for m in dns1123_label(&c.name) {
+            errs.push(invalid(&format!("{path}.name"), BadValue::Str(c.name.clone()), &m));
+        }
+    }
+    if c.image.as_deref().unwrap_or("").is_empty() {
+        errs.push(required(&format!("{path}.image"), ""));
+    }
+    if let Some(p) = c.image_pull_policy.as_deref() {
+        if !matches!(p, "Always" | "IfNotPresent" | "Never") {
+            errs.push(unsupported(
+                &format!("{path}.imagePullPolicy"),
+                p,
+                &["Always", "IfNotPresent", "Never"],
+            ));
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (i, p) in c.ports.iter().flatten().enumerate() {
+        let pp = format!("{path}.ports[{i}]");
+        if let Some(n) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            for m in port_name(n) {
+                errs.push(invalid(&format!("{pp}.name"), BadValue::Str(n.into()), &m));
+            }
+            if !names.insert(n.to_string()) {
+                errs.push(duplicate(&format!("{pp}.name"), BadValue::Str(n.into())));
+            }
+        }
+        if p.container_port == 0 {
+            errs.push(required(&format!("{pp}.containerPort"), ""));
+        } else {
+            port_num(&format!("{pp}.containerPort"), p.container_port, errs);
+        }
+        if let Some(h) = p.host_port.filter(|h| *h != 0) {
+            port_num(&format!("{pp}.hostPort"), h, errs);
+            if host_network && h != p.container_port {
+                errs.push(invalid(
+                    &format!("{pp}.hostPort"),
+                    BadValue::Int(h.into()),
+                    "must match `containerPort` when `hostNetwork` is true",
+                ));
+            }
+        }
+        if let Some(proto) = p.protocol.as_deref() {
+            if !matches!(proto, "TCP" | "UDP" | "SCTP") {
+                errs.push(unsupported(&format!("{pp}.protocol"), proto, &["SCTP", "TCP", "UDP"]));
+            }
+        }
+    }
+    if let Some(r) = &c.resources {
+        let lim = quantities(r.limits.as_ref(), &format!("{path}.resources.limits"), errs);
+        let req = quantities(r.requests.as_ref(), &format!("{path}.resources.requests"), errs);
+        for (k, q) in &req {
+            if let Some(l) = lim.get(k) {
+                // Compare exactly: scale both to nano-units.
+                if q.ceil_scaled(9) > l.ceil_scaled(9) {
+                    let raw = &r.requests.as_ref().expect("parsed from it")[k].0;
+                    let lraw = &r.limits.as_ref().expect("parsed from it")[k].0;
+                    errs.push(invalid(
+                        &format!("{path}.resources.requests"),
+                        BadValue::Str(raw.clone()),
+                        &format!("must be less than or equal to {k} limit of {lraw}"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(p) = &c.liveness_probe {
+        probe(p, &format!("{path}.livenessProbe"), true, errs);
+    }
+    if let Some(p) = &c.readiness_probe {
+        probe(p, &format!("{path}.readinessProbe"), false, errs);
+    }
+    if let Some(p) = &c.startup_probe {
+        probe(p, &format!("{path}.startupProbe"), true, errs);
+    }
+}
+
+/// `ValidatePodSpec` for what kubesim reads, at `path` (`spec` or `spec.template.spec`).
+pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
+    let host_network = s.host_network.unwrap_or(false);
+    if s.containers.is_empty() {
+        errs.push(required(&format!("{path}.containers"), ""));
+    }
+    let mut names = BTreeSet::new();
+    for (i, c) in s.containers.iter().enumerate() {
+        let cp = format!("{path}.containers[{i}]");
+        if !c.name.is_empty() && !names.insert(c.name.clone()) {
+            errs.push(duplicate(&format!("{cp}.name"), BadValue::Str(c.name.clone())));
+        }
+        container(c, &cp, host_network, errs);
+    }
+    for (i, c) in s.init_containers.iter().flatten().enumerate() {
+        container(c, &format!("{path}.initContainers[{i}]"), host_network, errs);
+    }
+    if let Some(r) = s.restart_policy.as_deref() {
+        if !matches!(r, "Always" | "OnFailure" | "Never") {
+            errs.push(unsupported(
+                &format!("{path}.restartPolicy"),
+                r,
+                &["Always", "OnFailure", "Never"],
+            ));
+        }
+    }
+    if let Some(t) = s.termination_grace_period_seconds {
+        nonneg(&format!("{path}.terminationGracePeriodSeconds"), t, errs);
+    }
+    labels(s.node_selector.as_ref(), &format!("{path}.nodeSelector"), errs);
+    for (i, t) in s.tolerations.iter().flatten().enumerate() {
+        let tp = format!("{path}.tolerations[{i}]");
+        match t.operator.as_deref() {
+            None | Some("Equal") | Some("Exists") => {}
+            Some(op) => errs.push(unsupported(&format!("{tp}.operator"), op, &["Equal", "Exists"])),
+        }
+        if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
+            if !matches!(e, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+                errs.push(unsupported(
+                    &format!("{tp}.effect"),
+                    e,
+                    &["NoExecute", "NoSchedule", "PreferNoSchedule"],
+                ));
+            }
+        }
+    }
+}
+
+/// `ValidatePodTemplateSpecForReplicaSet`: labels, selector match, and `Always` restarts.
+fn template_for_replica_set(
+    t: &core::PodTemplateSpec,
+    selector: &meta::LabelSelector,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    let meta = t.metadata.clone().unwrap_or_default();
+    object_meta(&meta, &format!("{path}.metadata"), false, NameRule::Subdomain, errs);
+    let empty = selector.match_labels.as_ref().map_or(true, BTreeMap::is_empty)
+        && selector.match_expressions.as_ref().map_or(true, Vec::is_empty);
+    let tl = meta.labels.clone().unwrap_or_default();
+    if !empty && !selector_matches(selector, &tl) {
+        errs.push(invalid(
+            &format!("{path}.metadata.labels"),
+            json(&tl),
+            "`selector` does not match template `labels`",
+        ));
+    }
+    match &t.spec {
+        None => errs.push(required(&format!("{path}.spec"), "")),
+        Some(s) => {
+            pod_spec(s, &format!("{path}.spec"), errs);
+            if let Some(r) = s.restart_policy.as_deref() {
+                if r != "Always" {
+                    errs.push(unsupported(&format!("{path}.spec.restartPolicy"), r, &["Always"]));
+                }
+            }
+        }
+    }
+}
+
+fn replicated(
+    replicas: Option<i32>,
+    selector: &meta::LabelSelector,
+    template: Option<&core::PodTemplateSpec>,
+    errs: &mut Vec<FieldError>,
+) {
+    if let Some(r) = replicas {
+        nonneg("spec.replicas", r.into(), errs);
+    }
+    label_selector(selector, "spec.selector", errs);
+    let empty = selector.match_labels.as_ref().map_or(true, BTreeMap::is_empty)
+        && selector.match_expressions.as_ref().map_or(true, Vec::is_empty);
+    if empty {
+        errs.push(invalid("spec.selector", json(selector), "empty selector is invalid for deployment"));
+    }
+    match template {
+        Some(t) => template_for_replica_set(t, selector, "spec.template", errs),
+        None => errs.push(required("spec.template", "")),
+    }
+}
+
+fn int_or_percent(v: &IntOrString, path: &str, errs: &mut Vec<FieldError>) -> Option<(bool, i64)> {
+    match v {
+        IntOrString::Int(n) => {
+            nonneg(path, (*n).into(), errs);
+            Some((false, (*n).into()))
+        }
+        IntOrString::String(s) => match s.strip_suffix('%').and_then(|n| n.parse::<i64>().ok()) {
+            Some(n) => Some((true, n)),
+            None => {
+                errs.push(invalid(
+                    path,
+                    BadValue::Str(s.clone()),
+                    &regex_error(
+                        "a valid percent string must be a numeric string followed by an ending '%'",
+                        "[0-9]+%",
+                        &["1%", "93%"],
+                    ),
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// `ValidateDeployment` (`pkg/apis/apps/validation/validation.go`).
+pub fn deployment(d: &apps::Deployment) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(&d.metadata, "metadata", true, NameRule::Subdomain, &mut errs);
+    let Some(spec) = &d.spec else {
+        errs.push(required("spec.selector", ""));
+        return errs;
+    };
+    replicated(spec.replicas, &spec.selector, Some(&spec.template), &mut errs);
+    if let Some(st) = &spec.strategy {
+        match st.type_.as_deref() {
+            None | Some("RollingUpdate") | Some("Recreate") => {}
+            Some(t) => errs.push(unsupported("spec.strategy.type", t, &["Recreate", "RollingUpdate"])),
+        }
+        if let Some(ru) = &st.rolling_update {
+            let base = "spec.strategy.rollingUpdate";
+            let surge = ru.max_surge.as_ref().and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), &mut errs));
+            let unav = ru
+                .max_unavailable
+                .as_ref()
+                .and_then(|v| int_or_percent(v, &format!("{base}.maxUnavailable"), &mut errs));
+            if let Some((true, n)) = unav {
+                if n > 100 {
+                    errs.push(invalid(
+                        &format!("{base}.maxUnavailable"),
+                        BadValue::Str(format!("{n}%")),
+                        "must not be greater than 100%",
+                    ));
+                }
+            }
+            if matches!(surge, Some((_, 0))) && matches!(unav, Some((_, 0))) {
+                errs.push(invalid(
+                    &format!("{base}.maxUnavailable"),
+                    match ru.max_unavailable.as_ref() {
+                        Some(IntOrString::String(s)) => BadValue::Str(s.clone()),
+                        _ => BadValue::Int(0),
+                    },
+                    "may not be 0 when `maxSurge` is 0",
+                ));
+            }
+        }
+    }
+    errs
+}
+
+/// `ValidateReplicaSet`.
+pub fn replica_set(r: &apps::ReplicaSet) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(&r.metadata, "metadata", true, NameRule::Subdomain, &mut errs);
+    match &r.spec {
+        None => errs.push(required("spec.selector", "")),
+        Some(spec) => replicated(spec.replicas, &spec.selector, spec.template.as_ref(), &mut errs),
+    }
+    errs
+}
+
+/// `ValidatePodCreate`.
+pub fn pod(p: &core::Pod) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(&p.metadata, "metadata", true, NameRule::Subdomain, &mut errs);
+    match &p.spec {
+        None => errs.push(required("spec.containers", "")),
+        Some(s) => pod_spec(s, "spec", &mut errs),
+    }
+    errs
+}
+
+/// `ValidateNamespace`.
+pub fn namespace(n: &core::Namespace) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(&n.metadata, "metadata", false, NameRule::Label1123, &mut errs);
+    errs
+}
+
+/// The NodePort range, `--service-node-port-range` default
+/// (`pkg/kubeapiserver/options/options.go`, `DefaultServiceNodePortRange`).
+pub const NODE_PORT_RANGE: (i32, i32) = (30000, 32767);
+
+/// Upstream's maximum ClientIP affinity timeout (`core.MaxClientIPServiceAffinitySeconds`).
+const MAX_AFFINITY_SECONDS: i32 = 86400;
+
+/// `ValidateService` plus the stateless part of allocation (nodePort and ClusterIP ranges).
+pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(&s.metadata, "metadata", true, NameRule::Label1035, &mut errs);
+    let spec = s.spec.clone().unwrap_or_default();
+    let type_ = spec.type_.as_deref().unwrap_or("ClusterIP");
+    if !matches!(type_, "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName") {
+        errs.push(unsupported("spec.type", type_, &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]));
+    }
+    let headless = spec.cluster_ip.as_deref() == Some("None");
+    let ports = spec.ports.clone().unwrap_or_default();
+    if ports.is_empty() && !headless && type_ != "ExternalName" {
+        errs.push(required("spec.ports", ""));
+    }
+    if type_ == "ExternalName" && spec.external_name.as_deref().unwrap_or("").is_empty() {
+        errs.push(required("spec.externalName", ""));
+    }
+    let mut names = BTreeSet::new();
+    let mut node_ports = BTreeSet::new();
+    for (i, p) in ports.iter().enumerate() {
+        let pp = format!("spec.ports[{i}]");
+        match p.name.as_deref().filter(|n| !n.is_empty()) {
+            None if ports.len() > 1 => errs.push(required(&format!("{pp}.name"), "")),
+            None => {}
+            Some(n) => {
+                for m in dns1123_label(n) {
+                    errs.push(invalid(&format!("{pp}.name"), BadValue::Str(n.into()), &m));
+                }
+                if !names.insert(n.to_string()) {
+                    errs.push(duplicate(&format!("{pp}.name"), BadValue::Str(n.into())));
+                }
+            }
+        }
+        port_num(&format!("{pp}.port"), p.port, &mut errs);
+        let proto = p.protocol.as_deref().unwrap_or("TCP");
+        if !matches!(proto, "TCP" | "UDP" | "SCTP") {
+            errs.push(unsupported(&format!("{pp}.protocol"), proto, &["SCTP", "TCP", "UDP"]));
+        }
+        match &p.target_port {
+            Some(IntOrString::Int(0)) | None => {}
+            Some(IntOrString::Int(n)) => port_num(&format!("{pp}.targetPort"), *n, &mut errs),
+            Some(IntOrString::String(n)) => {
+                for m in port_name(n) {
+                    errs.push(invalid(&format!("{pp}.targetPort"), BadValue::Str(n.clone()), &m));
+                }
+            }
+        }
+        if let Some(np) = p.node_port.filter(|n| *n != 0) {
+            if type_ == "ClusterIP" {
+                errs.push(forbidden(&format!("{pp}.nodePort"), "may not be used when `type` is 'ClusterIP'"));
+            } else {
+                if !node_ports.insert((proto.to_string(), np)) {
+                    errs.push(duplicate(&format!("{pp}.nodePort"), BadValue::Int(np.into())));
+                }
+                // `pkg/registry/core/service/portallocator/allocator.go`, `ErrNotInRange`.
+                if type_ != "ExternalName" && !(NODE_PORT_RANGE.0..=NODE_PORT_RANGE.1).contains(&np) {
+                    errs.push(invalid(
+                        &format!("{pp}.nodePort"),
+                        BadValue::Int(np.into()),
+                        &format!(
+                            "provided port is not in the valid range. The range of valid ports is {}-{}",
+                            NODE_PORT_RANGE.0, NODE_PORT_RANGE.1
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // spec.clusterIP (and clusterIPs, which must agree with it).
+    let ip_text = spec
+        .cluster_ip
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| spec.cluster_ips.as_ref().and_then(|v| v.first().cloned()));
+    if let Some(ip) = ip_text.filter(|ip| ip != "None") {
+        if type_ == "ExternalName" {
+            errs.push(forbidden("spec.clusterIPs", "may not be set for ExternalName services"));
+        } else {
+            match ip.parse::<Ipv4Addr>() {
+                Err(_) => errs.push(invalid(
+                    "spec.clusterIPs[0]",
+                    BadValue::Str(ip.clone()),
+                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                )),
+                Ok(a) => {
+                    // `pkg/registry/core/service/ipallocator`: the network and broadcast
+                    // addresses are outside the allocatable range too.
+                    let in_range = service_cidr.contains(&a)
+                        && a != service_cidr.network()
+                        && a != service_cidr.broadcast();
+                    if !in_range {
+                        errs.push(invalid(
+                            "spec.clusterIPs",
+                            json(&[ip.clone()]),
+                            &format!(
+                                "failed to allocate IP {ip}: provided IP is not in the valid range. The range of valid IPs is {service_cidr}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    match spec.session_affinity.as_deref() {
+        None | Some("None") => {}
+        Some("ClientIP") => {
+            let t = spec
+                .session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds);
+            if let Some(t) = t {
+                if t <= 0 || t > MAX_AFFINITY_SECONDS {
+                    errs.push(invalid(
+                        "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                        BadValue::Int(t.into()),
+                        &format!("must be greater than 0 and less than {MAX_AFFINITY_SECONDS}"),
+                    ));
+                }
+            }
+        }
+        Some(a) => errs.push(unsupported("spec.sessionAffinity", a, &["ClientIP", "None"])),
+    }
+    let externally_accessible = matches!(type_, "NodePort" | "LoadBalancer")
+        || spec.external_ips.as_ref().is_some_and(|v| !v.is_empty());
+    if let Some(p) = spec.external_traffic_policy.as_deref() {
+        if !externally_accessible {
+            errs.push(invalid(
+                "spec.externalTrafficPolicy",
+                BadValue::Str(p.into()),
+                "may only be set for externally-accessible services",
+            ));
+        } else if !matches!(p, "Cluster" | "Local") {
+            errs.push(unsupported("spec.externalTrafficPolicy", p, &["Cluster", "Local"]));
+        }
+    }
+    if let Some(p) = spec.internal_traffic_policy.as_deref() {
+        if !matches!(p, "Cluster" | "Local") {
+            errs.push(unsupported("spec.internalTrafficPolicy", p, &["Cluster", "Local"]));
+        }
+    }
+    for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
+        if ip.parse::<Ipv4Addr>().is_err() {
+            errs.push(invalid(
+                &format!("spec.externalIPs[{i}]"),
+                BadValue::Str(ip.clone()),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            ));
+        }
+    }
+    labels(spec.selector.as_ref(), "spec.selector", &mut errs);
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_value_message_is_upstreams() {
+        let mut errs = Vec::new();
+        let l: BTreeMap<String, String> = [("app".to_string(), "-bad-".to_string())].into();
+        labels(Some(&l), "metadata.labels", &mut errs);
+        assert_eq!(
+            errs[0].to_string(),
+            "metadata.labels: Invalid value: \"-bad-\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        );
+    }
+
+    #[test]
+    fn several_errors_join_in_brackets() {
+        let e = [required("a", ""), required("b", ""), required("a", "")];
+        assert_eq!(
+            invalid_object_message("Service", "x", &e),
+            "The Service \"x\" is invalid: [a: Required value, b: Required value]"
+        );
+        assert_eq!(
+            invalid_object_message("Service", "x", &e[..1]),
+            "The Service \"x\" is invalid: a: Required value"
+        );
+    }
+
+    #[test]
+    fn names_follow_their_rules() {
+        assert!(dns1035_label("http-svc").is_empty());
+        assert!(!dns1035_label("1svc").is_empty());
+        assert!(dns1123_subdomain("http.deployment").is_empty());
+        assert_eq!(dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert!(label_key("app.kubernetes.io/name").is_empty());
+        assert!(!label_key("a/b/c").is_empty());
+        assert!(port_name("http").is_empty());
+        assert!(!port_name("80").is_empty());
+    }
+}

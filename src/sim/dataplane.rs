@@ -1,0 +1,150 @@
+//! EndpointSlices and each node's kube-proxy.
+//!
+//! A change reaches the data plane in steps: a pod's status changes, the EndpointSlice
+//! controller updates the slice at once (batch period 0), and each node's kube-proxy
+//! re-programs its rules at its next sync, at most once per `minSyncPeriod` (1 s; upstream's
+//! `BoundedFrequencyRunner`). Until then the node routes by its old rules.
+
+use super::{Ev, Simulation};
+use crate::engine::{SimRng, SimTime};
+use crate::model::cluster::{NodeId, PodId};
+use crate::model::objects::{ServiceType, TrafficPolicy};
+use crate::net::iptables::{AffinityTable, IptablesRules, NodeProxyInput, ProxyEndpoint, ProxyServicePort};
+
+/// One node's kube-proxy: the rules it last programmed and what they point at.
+pub(super) struct NodeProxy {
+    pub rules: IptablesRules,
+    /// `endpoints[service port][endpoint]`: the pod and container behind each endpoint of the
+    /// rules' input, in the same order.
+    pub endpoints: Vec<Vec<(PodId, u16)>>,
+    pub affinity: AffinityTable,
+    pub rng: SimRng,
+    pub last_sync: Option<SimTime>,
+    pub sync_pending: bool,
+}
+
+impl NodeProxy {
+    pub fn new(rng: SimRng) -> Self {
+        NodeProxy {
+            rules: IptablesRules::default(),
+            endpoints: Vec::new(),
+            affinity: AffinityTable::default(),
+            rng,
+            last_sync: None,
+            sync_pending: false,
+        }
+    }
+}
+
+impl Simulation {
+    /// Something that EndpointSlices depend on changed: every node's kube-proxy will sync.
+    pub(super) fn endpoints_changed(&mut self) {
+        for n in 0..self.proxies.len() {
+            self.request_sync(NodeId(n as u32));
+        }
+    }
+
+    /// Schedules a sync of `node`'s rules, rate-limited by `minSyncPeriod`.
+    pub(super) fn request_sync(&mut self, node: NodeId) {
+        let now = self.queue.now();
+        let min = self.scenario.net.min_sync_period;
+        let p = &mut self.proxies[node.index()];
+        if p.sync_pending {
+            return;
+        }
+        p.sync_pending = true;
+        let at = match p.last_sync {
+            Some(last) if last + min > now => last + min,
+            _ => now,
+        };
+        self.queue.schedule(at, Ev::ProxySync(node));
+    }
+
+    pub(super) fn on_proxy_sync(&mut self, now: SimTime, node: NodeId) {
+        let (input, endpoints) = self.proxy_input(node);
+        let p = &mut self.proxies[node.index()];
+        p.sync_pending = false;
+        p.last_sync = Some(now);
+        p.rules = IptablesRules::build(&input);
+        p.endpoints = endpoints;
+    }
+
+    /// What kube-proxy on `node` sees now: every Service port with a ClusterIP, and its
+    /// endpoints from the EndpointSlices (`ready` = serving and not terminating; `serving`
+    /// follows the pod's Ready condition; `terminating` once it has a deletion timestamp).
+    pub(super) fn proxy_input(&self, node: NodeId) -> (NodeProxyInput, Vec<Vec<(PodId, u16)>>) {
+        let n = self.cluster.node(node);
+        let mut services = Vec::new();
+        let mut all_endpoints = Vec::new();
+        for svc in &self.api.services {
+            let Some(cluster_ip) = svc.cluster_ip else { continue };
+            if svc.obj.spec.type_ == ServiceType::ExternalName {
+                continue;
+            }
+            let spec = &svc.obj.spec;
+            for (pi, port) in spec.ports.iter().enumerate() {
+                let mut endpoints = Vec::new();
+                let mut pods = Vec::new();
+                for (id, pod) in self.cluster.pods_matching(&svc.obj.meta.namespace, |l| {
+                    crate::model::objects::service_selects(&spec.selector, l)
+                }) {
+                    let (Some(ip), Some(pod_node)) = (pod.ip, pod.node) else { continue };
+                    if pod.gone_at.is_some() {
+                        continue;
+                    }
+                    let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else { continue };
+                    let terminating = pod.deleted.is_some();
+                    let serving = pod.ready || (spec.publish_not_ready_addresses && pod.running());
+                    endpoints.push(ProxyEndpoint {
+                        ip,
+                        port: target,
+                        is_local: pod_node == node,
+                        ready: serving && !terminating,
+                        serving,
+                        terminating,
+                    });
+                    pods.push((id, container as u16));
+                }
+                services.push(ProxyServicePort {
+                    namespace: svc.obj.meta.namespace.clone(),
+                    name: svc.obj.meta.name.clone(),
+                    port_name: port.name.clone(),
+                    protocol: port.protocol,
+                    cluster_ip: Some(cluster_ip),
+                    port: port.port,
+                    node_port: svc.node_ports[pi],
+                    external_ips: spec.external_ips.clone(),
+                    load_balancer_ips: svc.load_balancer_ip.into_iter().collect(),
+                    external_policy_local: spec.external_traffic_policy == TrafficPolicy::Local,
+                    internal_policy_local: spec.internal_traffic_policy == TrafficPolicy::Local,
+                    affinity_timeout_seconds: spec.session_affinity_timeout.map(|d| (d.as_nanos() / 1_000_000_000) as u32),
+                    endpoints,
+                });
+                all_endpoints.push(pods);
+            }
+        }
+        let input = NodeProxyInput {
+            node_name: n.cfg.name.clone(),
+            node_ip: n.cfg.ip,
+            pod_cidr: self.pod_cidrs[node.index()],
+            cluster_cidr: self.scenario.net.cluster_cidr,
+            services,
+        };
+        (input, all_endpoints)
+    }
+
+    /// The ready endpoints of a Service's first port now, `IP:port`, sorted as strings (the
+    /// order kube-proxy gives them).
+    pub(super) fn ready_endpoints(&self, service: usize) -> Vec<String> {
+        let svc = &self.api.services[service];
+        let Some(port) = svc.obj.spec.ports.first() else { return Vec::new() };
+        let mut eps: Vec<String> = self
+            .cluster
+            .pods_matching(&svc.obj.meta.namespace, |l| crate::model::objects::service_selects(&svc.obj.spec.selector, l))
+            .filter(|(_, p)| p.ready && p.deleted.is_none())
+            .filter_map(|(_, p)| Some(format!("{}:{}", p.ip?, p.spec.resolve_port(&port.target_port)?.1)))
+            .collect();
+        eps.sort();
+        eps
+    }
+}

@@ -1,0 +1,647 @@
+//! Controllers, scheduler, kubelet, node lifecycle and the scenario's timeline.
+//!
+//! Timings that upstream fixes carry their source; the few that depend on the machine (how
+//! long a container takes to start) are kubesim's assumptions, listed in `docs/fidelity.md`.
+
+use super::{Ev, Simulation};
+use crate::engine::{SimDuration, SimTime};
+use crate::model::cluster::{ContainerState, DeploymentState, NodeId, Pod, PodId, PodPhase, ReplicaSet, RsId, WaitingReason};
+use crate::model::config::normalize_image;
+use crate::model::names;
+use crate::model::objects::{Deployment, ImagePullPolicy, ObjectMeta, PodSpec, ReplicaSetObject};
+use crate::model::scheduler;
+use crate::sim::config::{Action, Pick, PodTarget};
+use crate::traffic::request::FailReason;
+use crate::traffic::serve::Server;
+use rand::Rng;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// From a pod's node assignment to its containers running: sandbox creation plus container
+/// start. kubesim's assumption (typical of a local cluster), not an upstream constant.
+pub const CONTAINER_START: SimDuration = SimDuration::from_secs(1);
+/// Image pull back-off: 10 s doubling to 300 s (`pkg/kubelet/kubelet.go`, `backOffPeriod`,
+/// `MaxContainerBackOff`).
+pub const IMAGE_BACKOFF_INITIAL: SimDuration = SimDuration::from_secs(10);
+pub const IMAGE_BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
+/// After a failed pull the kubelet's next pod sync shows `ImagePullBackOff`; kubesim puts it
+/// one second later.
+const BACKOFF_STATUS_DELAY: SimDuration = SimDuration::from_secs(1);
+/// Node lease renewal interval (`pkg/kubelet/apis/config/v1beta1/defaults.go`,
+/// `nodeLeaseDurationSeconds` 40 s renewed every 10 s).
+pub const LEASE_RENEW: SimDuration = SimDuration::from_secs(10);
+/// Node lifecycle controller check period (`--node-monitor-period`, 5 s).
+pub const NODE_MONITOR_PERIOD: SimDuration = SimDuration::from_secs(5);
+/// Default `tolerationSeconds` for not-ready/unreachable
+/// (`plugin/pkg/admission/defaulttolerationseconds`).
+pub const DEFAULT_TOLERATION: SimDuration = SimDuration::from_secs(300);
+
+/// The kubelet's steps for one pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Create the sandbox (the pod gets its IP), then look at the first image.
+    Sandbox,
+    /// Look at container `i`'s image: present, pull, or fail.
+    Image(u16),
+    /// A pull of container `i`'s image finished.
+    PullDone(u16),
+    /// The pull failed a moment ago: show `ImagePullBackOff`.
+    PullBackOff(u16),
+    /// Containers start.
+    Started,
+    /// The readiness probe passes.
+    Ready,
+    /// The container exited after its graceful shutdown; the pod object goes away.
+    Terminated,
+}
+
+impl Simulation {
+    /// `node-monitor-grace-period`: 50 s since v1.32, 40 s before
+    /// (`pkg/controller/nodelifecycle/config/v1alpha1/defaults.go`).
+    fn node_grace_period(&self) -> SimDuration {
+        if self.scenario.kubernetes_version < (1, 32) {
+            SimDuration::from_secs(40)
+        } else {
+            SimDuration::from_secs(50)
+        }
+    }
+
+    pub(super) fn create_deployment(&mut self, d: Deployment) {
+        let now = self.queue.now();
+        let hash = names::pod_template_hash(&d.template);
+        let rs_name = format!("{}-{}", d.meta.name, hash);
+        let mut template = d.template.clone();
+        template.meta.labels.insert("pod-template-hash".into(), hash.clone());
+        let mut selector = d.selector.clone();
+        selector.match_labels.insert("pod-template-hash".into(), hash.clone());
+        let id = crate::model::cluster::DeployId(self.cluster.deployments.len() as u32);
+        let rs = ReplicaSetObject {
+            meta: ObjectMeta { name: rs_name.clone(), namespace: d.meta.namespace.clone(), labels: template.meta.labels.clone(), annotations: Default::default() },
+            replicas: d.replicas,
+            selector,
+            template,
+        };
+        self.log.normal(
+            now,
+            format!("deployment/{}", d.meta.name),
+            "ScalingReplicaSet",
+            format!("Scaled up replica set {rs_name} from 0 to {}", d.replicas),
+        );
+        self.cluster.deployments.push(DeploymentState { spec: d, current: None });
+        let rs_id = self.create_replica_set(rs, Some(id));
+        self.cluster.deployments[id.index()].current = Some(rs_id);
+    }
+
+    pub(super) fn create_replica_set(&mut self, rs: ReplicaSetObject, owner: Option<crate::model::cluster::DeployId>) -> RsId {
+        let hash = rs.template.meta.labels.get("pod-template-hash").cloned().unwrap_or_default();
+        let id = RsId(self.cluster.replica_sets.len() as u32);
+        self.cluster.replica_sets.push(ReplicaSet {
+            meta: rs.meta,
+            owner,
+            replicas: rs.replicas,
+            selector: rs.selector,
+            template: rs.template,
+            template_hash: hash,
+        });
+        self.reconcile_replica_set(id);
+        id
+    }
+
+    /// The ReplicaSet controller: create or delete pods until the active ones match
+    /// `replicas`. Terminating pods are not active (`controller.FilterActivePods`).
+    pub(super) fn reconcile_replica_set(&mut self, id: RsId) {
+        let now = self.queue.now();
+        let rs = &self.cluster.replica_sets[id.index()];
+        let active: Vec<PodId> = self
+            .cluster
+            .pods_of(id)
+            .filter(|(_, p)| p.deleted.is_none() && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
+            .map(|(i, _)| i)
+            .collect();
+        let want = rs.replicas as usize;
+        let rs_name = rs.meta.name.clone();
+        if active.len() < want {
+            for _ in active.len()..want {
+                let rs = &self.cluster.replica_sets[id.index()];
+                let meta = ObjectMeta {
+                    name: format!("{}-{}", rs.meta.name, names::random_suffix(&mut self.rng_names)),
+                    namespace: rs.meta.namespace.clone(),
+                    labels: rs.template.meta.labels.clone(),
+                    annotations: rs.template.meta.annotations.clone(),
+                };
+                let spec = rs.template.spec.clone();
+                let name = meta.name.clone();
+                self.create_pod(meta, spec, Some(id));
+                self.log.normal(now, format!("replicaset/{rs_name}"), "SuccessfulCreate", format!("Created pod: {name}"));
+            }
+        } else if active.len() > want {
+            let excess = active.len() - want;
+            let mut ranked = active;
+            ranked.sort_by(|a, b| self.deletion_order(*a, *b, id, now));
+            for victim in ranked.into_iter().take(excess) {
+                let name = self.cluster.pod(victim).meta.name.clone();
+                self.delete_pod(victim);
+                self.log.normal(now, format!("replicaset/{rs_name}"), "SuccessfulDelete", format!("Deleted pod: {name}"));
+            }
+        }
+    }
+
+    /// Scale-down victim order (`pkg/controller/controller_utils.go`,
+    /// `ActivePodsWithRanks.Less`): the pod that sorts first is deleted first.
+    fn deletion_order(&self, a: PodId, b: PodId, rs: RsId, now: SimTime) -> Ordering {
+        let (pa, pb) = (self.cluster.pod(a), self.cluster.pod(b));
+        let phase_rank = |p: &Pod| match (p.phase, p.node.map(|n| self.cluster.node(n).ready)) {
+            (PodPhase::Pending, _) => 0,
+            (_, Some(false)) => 1, // Unknown: on a node that stopped reporting.
+            _ => 2,
+        };
+        let cost = |p: &Pod| -> i64 {
+            p.meta.annotations.get("controller.kubernetes.io/pod-deletion-cost").and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        let colocated = |p: &Pod| self.cluster.pods_of(rs).filter(|(_, q)| q.node.is_some() && q.node == p.node).count();
+        // Log2 buckets of seconds, as `LogarithmicScaleDown` compares durations.
+        let log_bucket = |since: SimTime| {
+            let secs = now.since(since).as_nanos() / 1_000_000_000;
+            64 - secs.leading_zeros()
+        };
+        pa.node
+            .is_some()
+            .cmp(&pb.node.is_some())
+            .then(phase_rank(pa).cmp(&phase_rank(pb)))
+            .then(pa.ready.cmp(&pb.ready))
+            .then(cost(pa).cmp(&cost(pb)))
+            .then(colocated(pb).cmp(&colocated(pa)))
+            .then_with(|| match (pa.ready_since, pb.ready_since) {
+                (Some(x), Some(y)) => log_bucket(x).cmp(&log_bucket(y)),
+                _ => Ordering::Equal,
+            })
+            .then(pb.restarts.cmp(&pa.restarts))
+            .then(log_bucket(pa.created).cmp(&log_bucket(pb.created)))
+            .then(pa.uid.cmp(&pb.uid))
+    }
+
+    /// Creates a pod object and tries to schedule it.
+    pub(super) fn create_pod(&mut self, meta: ObjectMeta, spec: PodSpec, owner: Option<RsId>) -> PodId {
+        let now = self.queue.now();
+        let id = PodId(self.cluster.pods.len() as u32);
+        let n = spec.containers.len();
+        self.cluster.pods.push(Pod {
+            meta,
+            uid: names::uid(&mut self.rng_names),
+            spec: Arc::new(spec),
+            owner,
+            node: None,
+            ip: None,
+            phase: PodPhase::Pending,
+            containers: vec![ContainerState::Waiting(WaitingReason::ContainerCreating); n],
+            ready: false,
+            ready_since: None,
+            created: now,
+            deleted: None,
+            gone_at: None,
+            restarts: 0,
+            unschedulable_reason: None,
+        });
+        self.servers.push(vec![None; n]);
+        self.image_failures.push(0);
+        self.metrics.add_pod();
+        self.try_schedule(id);
+        id
+    }
+
+    fn try_schedule(&mut self, id: PodId) {
+        let now = self.queue.now();
+        let pod = self.cluster.pod(id);
+        if pod.node.is_some() || pod.deleted.is_some() || !pod.exists() {
+            return;
+        }
+        let target = match &pod.spec.node_name {
+            Some(name) => self.cluster.node_by_name(name).ok_or_else(|| format!("node {name:?} not found")),
+            None => scheduler::schedule(&self.cluster, pod, &mut self.rng_scheduler),
+        };
+        let object = format!("pod/{}", pod.meta.name);
+        match target {
+            Ok(node) => {
+                let msg = format!("Successfully assigned {}/{} to {}", pod.meta.namespace, pod.meta.name, self.cluster.node(node).cfg.name);
+                let p = self.cluster.pod_mut(id);
+                p.node = Some(node);
+                p.unschedulable_reason = None;
+                self.log.normal(now, object, "Scheduled", msg);
+                self.queue.schedule(now, Ev::Kubelet(id, Step::Sandbox));
+            }
+            Err(msg) => {
+                let p = self.cluster.pod_mut(id);
+                if p.unschedulable_reason.as_deref() != Some(msg.as_str()) {
+                    p.unschedulable_reason = Some(msg.clone());
+                    self.log.warning(now, object, "FailedScheduling", msg);
+                }
+            }
+        }
+    }
+
+    /// Gives unscheduled pods another chance (capacity or nodes changed).
+    fn retry_pending(&mut self) {
+        let pending: Vec<PodId> =
+            self.cluster.live_pods().filter(|(_, p)| p.node.is_none() && p.deleted.is_none()).map(|(i, _)| i).collect();
+        for id in pending {
+            self.try_schedule(id);
+        }
+    }
+
+    pub(super) fn on_kubelet(&mut self, now: SimTime, id: PodId, step: Step) {
+        let pod = self.cluster.pod(id);
+        let Some(node) = pod.node else { return };
+        if !pod.exists() || !self.cluster.node(node).up {
+            return;
+        }
+        if pod.deleted.is_some() && step != Step::Terminated {
+            return;
+        }
+        let object = format!("pod/{}", pod.meta.name);
+        match step {
+            Step::Sandbox => {
+                let ip = if pod.spec.host_network {
+                    self.cluster.node(node).cfg.ip
+                } else {
+                    match self.ipams[node.index()].allocate() {
+                        Ok(ip) => ip,
+                        Err(e) => {
+                            let msg = format!("Failed to create pod sandbox: plugin type=\"host-local\" failed (add): {e}");
+                            self.log.warning(now, object, "FailedCreatePodSandBox", msg);
+                            return;
+                        }
+                    }
+                };
+                self.cluster.pod_mut(id).ip = Some(ip);
+                self.on_kubelet(now, id, Step::Image(0));
+            }
+            Step::Image(i) => {
+                let c = &pod.spec.containers[i as usize];
+                let present = self.node_has_image(node, &c.image);
+                match (c.image_pull_policy, present) {
+                    (ImagePullPolicy::Never, false) => {
+                        let msg = format!("Container image {:?} is not present with pull policy of Never", c.image);
+                        self.log.warning(now, object.clone(), "ErrImageNeverPull", msg);
+                        self.log.warning(now, object, "Failed", "Error: ErrImageNeverPull".into());
+                        self.cluster.pod_mut(id).containers[i as usize] = ContainerState::Waiting(WaitingReason::ErrImageNeverPull);
+                    }
+                    (ImagePullPolicy::Never | ImagePullPolicy::IfNotPresent, true) => {
+                        let msg = format!("Container image {:?} already present on machine", c.image);
+                        self.log.normal(now, object, "Pulled", msg);
+                        self.next_image_or_start(now, id, i);
+                    }
+                    _ => {
+                        self.log.normal(now, object, "Pulling", format!("Pulling image {:?}", c.image));
+                        let pull = self.scenario.registry.as_ref().map(|r| r.pull_time).unwrap_or_default();
+                        self.queue.schedule(now + pull, Ev::Kubelet(id, Step::PullDone(i)));
+                    }
+                }
+            }
+            Step::PullDone(i) => {
+                let image = pod.spec.containers[i as usize].image.clone();
+                let served = self.scenario.registry.as_ref().is_none_or(|r| r.serves(&image));
+                let took = self.scenario.registry.as_ref().map(|r| r.pull_time).unwrap_or_default();
+                if served {
+                    let msg = format!("Successfully pulled image {image:?} in {took} ({took} including waiting)");
+                    self.log.normal(now, object, "Pulled", msg);
+                    self.cluster.nodes[node.index()].cfg.images.push(image);
+                    self.next_image_or_start(now, id, i);
+                } else {
+                    let reference = normalize_image(&image);
+                    let msg = format!(
+                        "Failed to pull image {image:?}: failed to pull and unpack image {reference:?}: failed to resolve reference {reference:?}: pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"
+                    );
+                    self.log.warning(now, object.clone(), "Failed", msg);
+                    self.log.warning(now, object, "Failed", "Error: ErrImagePull".into());
+                    let p = self.cluster.pod_mut(id);
+                    p.containers[i as usize] = ContainerState::Waiting(WaitingReason::ErrImagePull);
+                    self.queue.schedule(now + BACKOFF_STATUS_DELAY, Ev::Kubelet(id, Step::PullBackOff(i)));
+                }
+            }
+            Step::PullBackOff(i) => {
+                let image = pod.spec.containers[i as usize].image.clone();
+                self.image_failures[id.index()] += 1;
+                let delay = backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, self.image_failures[id.index()]);
+                self.log.normal(now, object.clone(), "BackOff", format!("Back-off pulling image {image:?}"));
+                self.log.warning(now, object, "Failed", "Error: ImagePullBackOff".into());
+                self.cluster.pod_mut(id).containers[i as usize] = ContainerState::Waiting(WaitingReason::ImagePullBackOff);
+                self.queue.schedule(now + delay.saturating_sub(BACKOFF_STATUS_DELAY), Ev::Kubelet(id, Step::Image(i)));
+            }
+            Step::Started => {
+                let spec = Arc::clone(&pod.spec);
+                for c in &spec.containers {
+                    self.log.normal(now, object.clone(), "Created", format!("Created container: {}", c.name));
+                    self.log.normal(now, object.clone(), "Started", format!("Started container {}", c.name));
+                }
+                let servers: Vec<Option<Server>> = spec
+                    .containers
+                    .iter()
+                    .map(|c| {
+                        let b = self.behavior_for(&c.image);
+                        Some(Server::new(b, &self.behaviors[b as usize]))
+                    })
+                    .collect();
+                self.servers[id.index()] = servers;
+                let p = self.cluster.pod_mut(id);
+                p.phase = PodPhase::Running;
+                p.containers = vec![ContainerState::Running { since: now }; spec.containers.len()];
+                // Readiness: the first probe runs after `initialDelaySeconds`; each success
+                // counts towards `successThreshold` (`pkg/kubelet/prober/worker.go`).
+                let delay = spec
+                    .containers
+                    .iter()
+                    .filter_map(|c| c.readiness_probe.as_ref())
+                    .map(|p| p.initial_delay + p.period.saturating_mul(u64::from(p.success_threshold.max(1) - 1)))
+                    .max();
+                match delay {
+                    None => self.on_kubelet(now, id, Step::Ready),
+                    Some(d) => self.queue.schedule(now + d, Ev::Kubelet(id, Step::Ready)),
+                }
+            }
+            Step::Ready => {
+                let p = self.cluster.pod_mut(id);
+                if !p.running() {
+                    return;
+                }
+                p.ready = true;
+                p.ready_since = Some(now);
+                self.endpoints_changed();
+            }
+            Step::Terminated => self.pod_gone(now, id),
+        }
+    }
+
+    fn next_image_or_start(&mut self, now: SimTime, id: PodId, i: u16) {
+        if (i as usize) + 1 < self.cluster.pod(id).spec.containers.len() {
+            self.on_kubelet(now, id, Step::Image(i + 1));
+        } else {
+            self.queue.schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
+        }
+    }
+
+    fn node_has_image(&self, node: NodeId, image: &str) -> bool {
+        let want = normalize_image(image);
+        self.cluster.node(node).cfg.images.iter().any(|i| normalize_image(i) == want)
+    }
+
+    /// Graceful deletion (`kubectl delete pod`, eviction, scale-down): the pod turns
+    /// `Terminating`, its endpoints turn not-ready and terminating at once, the container
+    /// gets SIGTERM, stops accepting connections and finishes what it holds; it is killed
+    /// at the end of `terminationGracePeriodSeconds` if still busy.
+    pub(super) fn delete_pod(&mut self, id: PodId) {
+        let now = self.queue.now();
+        let pod = self.cluster.pod(id);
+        if pod.deleted.is_some() || !pod.exists() {
+            return;
+        }
+        let object = format!("pod/{}", pod.meta.name);
+        let grace = pod.spec.termination_grace_period;
+        let node_up = pod.node.is_some_and(|n| self.cluster.node(n).up);
+        let names: Vec<String> = pod.spec.containers.iter().map(|c| c.name.clone()).collect();
+        let running = pod.running();
+        self.cluster.pod_mut(id).deleted = Some(now);
+        if running && node_up {
+            for n in names {
+                self.log.normal(now, object.clone(), "Killing", format!("Stopping container {n}"));
+            }
+        }
+        for s in self.servers[id.index()].iter_mut().flatten() {
+            s.accepting = false;
+        }
+        self.endpoints_changed();
+        if let Some(rs) = self.cluster.pod(id).owner {
+            self.reconcile_replica_set(rs);
+        }
+        if !node_up {
+            // Nobody on the node to stop it: it stays Terminating until the node returns.
+            return;
+        }
+        if self.servers_idle(id) {
+            self.pod_gone(now, id);
+        } else {
+            self.queue.schedule(now + grace, Ev::Kubelet(id, Step::Terminated));
+        }
+    }
+
+    fn servers_idle(&self, id: PodId) -> bool {
+        self.servers[id.index()].iter().flatten().all(Server::is_idle)
+    }
+
+    /// Called when a terminating pod's server finishes its last request.
+    pub(super) fn maybe_finish_termination(&mut self, now: SimTime, id: PodId) {
+        if self.cluster.pod(id).deleted.is_some() && self.cluster.pod(id).exists() && self.servers_idle(id) {
+            self.pod_gone(now, id);
+        }
+    }
+
+    /// The pod object is removed: requests it still held are reset, its IP is released.
+    fn pod_gone(&mut self, now: SimTime, id: PodId) {
+        if !self.cluster.pod(id).exists() {
+            return;
+        }
+        self.kill_servers(now, id, FailReason::ConnectionReset);
+        let pod = self.cluster.pod_mut(id);
+        pod.gone_at = Some(now);
+        pod.ready = false;
+        pod.phase = PodPhase::Succeeded;
+        pod.containers.iter_mut().for_each(|c| *c = ContainerState::Terminated { exit_code: 0 });
+        if let (Some(node), Some(ip), false) = (pod.node, pod.ip, pod.spec.host_network) {
+            self.ipams[node.index()].release(ip);
+        }
+        self.endpoints_changed();
+        self.retry_pending();
+    }
+
+    pub(super) fn on_timeline(&mut self, now: SimTime, i: usize) {
+        let action = self.scenario.events[i].action.clone();
+        match action {
+            Action::DeletePod(target) => {
+                if let Some(id) = self.pick_pod(&target) {
+                    self.delete_pod(id);
+                }
+            }
+            Action::Scale { deployment, replicas } => {
+                let Some(d) = self.cluster.deployment_by_name("default", &deployment) else { return };
+                let Some(rs) = self.cluster.deployments[d.index()].current else { return };
+                let before = self.cluster.replica_sets[rs.index()].replicas;
+                if before == replicas {
+                    return;
+                }
+                self.cluster.deployments[d.index()].spec.replicas = replicas;
+                self.cluster.replica_sets[rs.index()].replicas = replicas;
+                let dir = if replicas > before { "up" } else { "down" };
+                let rs_name = self.cluster.replica_sets[rs.index()].meta.name.clone();
+                self.log.normal(
+                    now,
+                    format!("deployment/{deployment}"),
+                    "ScalingReplicaSet",
+                    format!("Scaled {dir} replica set {rs_name} from {before} to {replicas}"),
+                );
+                self.reconcile_replica_set(rs);
+            }
+            Action::NodeDown { node } => {
+                if let Some(n) = self.cluster.node_by_name(&node) {
+                    self.node_down(now, n);
+                }
+            }
+            Action::NodeUp { node } => {
+                if let Some(n) = self.cluster.node_by_name(&node) {
+                    self.node_up(now, n);
+                }
+            }
+        }
+    }
+
+    fn pick_pod(&mut self, target: &PodTarget) -> Option<PodId> {
+        let live = |p: &Pod| p.deleted.is_none();
+        match target {
+            PodTarget::Name(name) => self.cluster.live_pods().find(|(_, p)| &p.meta.name == name && live(p)).map(|(i, _)| i),
+            PodTarget::Selector { selector, pick } => {
+                let found: Vec<PodId> = self
+                    .cluster
+                    .live_pods()
+                    .filter(|(_, p)| live(p) && selector.iter().all(|(k, v)| p.meta.labels.get(k) == Some(v)))
+                    .map(|(i, _)| i)
+                    .collect();
+                if found.is_empty() {
+                    return None;
+                }
+                Some(match pick {
+                    Pick::Oldest => found[0],
+                    Pick::Newest => *found.last().expect("not empty"),
+                    Pick::Random => {
+                        let mut rng = self.streams_rng.stream(&format!("timeline/{}", self.queue.now().as_nanos()));
+                        found[rng.random_range(0..found.len())]
+                    }
+                })
+            }
+        }
+    }
+
+    /// The machine stops: its kubelet no longer renews the lease, its pods stop answering,
+    /// and packets to or through it are lost.
+    fn node_down(&mut self, now: SimTime, node: NodeId) {
+        if !self.cluster.node(node).up {
+            return;
+        }
+        self.cluster.nodes[node.index()].up = false;
+        self.node_down_since[node.index()] = Some(now);
+        let pods: Vec<PodId> = self.cluster.live_pods().filter(|(_, p)| p.node == Some(node)).map(|(i, _)| i).collect();
+        for id in pods {
+            // Requests inside the machine never get an answer: their clients time out.
+            self.kill_servers(now, id, FailReason::Timeout);
+        }
+    }
+
+    fn node_up(&mut self, now: SimTime, node: NodeId) {
+        if self.cluster.node(node).up {
+            return;
+        }
+        self.cluster.nodes[node.index()].up = true;
+        self.node_down_since[node.index()] = None;
+        let pods: Vec<PodId> = self.cluster.live_pods().filter(|(_, p)| p.node == Some(node)).map(|(i, _)| i).collect();
+        for id in pods {
+            if self.cluster.pod(id).deleted.is_some() {
+                // The kubelet finds the pod deleted and finishes removing it.
+                self.pod_gone(now, id);
+            } else {
+                // The machine restarted: the containers start again, same sandbox and IP.
+                let p = self.cluster.pod_mut(id);
+                p.restarts += p.containers.len() as u32;
+                p.ready = false;
+                p.ready_since = None;
+                self.queue.schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
+            }
+        }
+        self.endpoints_changed();
+    }
+
+    /// The node lifecycle controller (`pkg/controller/nodelifecycle`): every 5 s, a node
+    /// whose lease is older than the grace period turns `NotReady` (`Unknown`), its pods turn
+    /// not ready and are evicted after their toleration; a node that reports again turns Ready.
+    pub(super) fn on_node_monitor(&mut self, now: SimTime) {
+        let grace = self.node_grace_period();
+        for i in 0..self.cluster.nodes.len() {
+            let node = NodeId(i as u32);
+            let n = self.cluster.node(node);
+            match (n.up, n.ready, self.node_down_since[i]) {
+                (false, true, Some(down)) => {
+                    let renewed = SimTime::from_nanos(down.as_nanos() / LEASE_RENEW.as_nanos() * LEASE_RENEW.as_nanos());
+                    if now > renewed + grace {
+                        self.node_not_ready(now, node);
+                    }
+                }
+                (true, false, _) => {
+                    self.cluster.nodes[i].ready = true;
+                    let name = self.cluster.node(node).cfg.name.clone();
+                    self.log.normal(now, format!("node/{name}"), "NodeReady", format!("Node {name} status is now: NodeReady"));
+                    self.retry_pending();
+                }
+                _ => {}
+            }
+        }
+        let next = now + NODE_MONITOR_PERIOD;
+        if next <= self.end {
+            self.queue.schedule(next, Ev::NodeMonitor);
+        }
+    }
+
+    fn node_not_ready(&mut self, now: SimTime, node: NodeId) {
+        self.cluster.nodes[node.index()].ready = false;
+        let name = self.cluster.node(node).cfg.name.clone();
+        self.log.normal(now, format!("node/{name}"), "NodeNotReady", format!("Node {name} status is now: NodeNotReady"));
+        let pods: Vec<PodId> = self.cluster.live_pods().filter(|(_, p)| p.node == Some(node)).map(|(i, _)| i).collect();
+        for id in pods {
+            let p = self.cluster.pod_mut(id);
+            p.ready = false;
+            let object = format!("pod/{}", p.meta.name);
+            let toleration = p
+                .spec
+                .tolerations
+                .iter()
+                .find(|t| t.key.as_deref() == Some("node.kubernetes.io/unreachable"))
+                .and_then(|t| t.toleration_seconds)
+                .map(|s| SimDuration::from_secs(s.max(0) as u64))
+                .unwrap_or(DEFAULT_TOLERATION);
+            self.log.warning(now, object, "NodeNotReady", "Node is not ready".into());
+            self.queue.schedule(now + toleration, Ev::Evict(id));
+        }
+        self.endpoints_changed();
+    }
+
+    /// Taint-based eviction (`pkg/controller/tainteviction`).
+    pub(super) fn on_evict(&mut self, now: SimTime, id: PodId) {
+        let pod = self.cluster.pod(id);
+        let Some(node) = pod.node else { return };
+        if self.cluster.node(node).ready || pod.deleted.is_some() || !pod.exists() {
+            return;
+        }
+        let msg = format!("Marking for deletion Pod {}/{}", pod.meta.namespace, pod.meta.name);
+        self.log.normal(now, format!("pod/{}", pod.meta.name), "TaintManagerEviction", msg);
+        self.delete_pod(id);
+    }
+}
+
+/// `base * 2^(n-1)` capped at `max` (n counts failures from 1).
+pub fn backoff(base: SimDuration, max: SimDuration, n: u32) -> SimDuration {
+    let factor = 1u64 << n.saturating_sub(1).min(20);
+    let d = base.saturating_mul(factor);
+    if d > max {
+        max
+    } else {
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let got: Vec<u64> = (1..=8)
+            .map(|n| backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, n).as_nanos() / 1_000_000_000)
+            .collect();
+        assert_eq!(got, [10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+}

@@ -1,0 +1,164 @@
+//! Requests in flight and how they end.
+//!
+//! A request lives in a slab while it is in flight; its slot is reused once it ends, so memory
+//! follows the number of requests in flight, not the number sent.
+
+use crate::engine::{SimDuration, SimTime};
+
+/// Why a request failed, as `summary.json`'s `failed_by_reason` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailReason {
+    /// The SYN was answered by a reset or ICMP port unreachable: kube-proxy's REJECT for a
+    /// Service with no endpoints, a pod that no longer listens, a port nobody listens on.
+    ConnectionRefused,
+    /// The client gave up waiting (`traffic[].timeout`).
+    Timeout,
+    /// An established connection was reset: the serving container died.
+    ConnectionReset,
+    /// No route to the destination from where the client is (e.g. a ClusterIP from outside
+    /// the cluster).
+    NoRoute,
+    /// The name did not resolve.
+    DnsFailure,
+}
+
+impl FailReason {
+    pub const ALL: [FailReason; 5] = [
+        FailReason::ConnectionRefused,
+        FailReason::Timeout,
+        FailReason::ConnectionReset,
+        FailReason::NoRoute,
+        FailReason::DnsFailure,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::ConnectionRefused => "connection_refused",
+            FailReason::Timeout => "timeout",
+            FailReason::ConnectionReset => "connection_reset",
+            FailReason::NoRoute => "no_route",
+            FailReason::DnsFailure => "dns_failure",
+        }
+    }
+}
+
+/// Marks a request that is not on a kept-alive connection.
+pub const NO_CONN: u32 = u32::MAX;
+
+/// A request in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    pub stream: u32,
+    pub client: u32,
+    /// When the client wanted to send it (before waiting for a connection, if it had to).
+    pub sent: SimTime,
+    /// The pod and container serving it, once routed.
+    pub pod: u32,
+    pub container: u16,
+    /// The connection index in the client's pool, or [`NO_CONN`].
+    pub conn: u32,
+    /// One-way network latency between the client and the pod.
+    pub one_way: SimDuration,
+    /// Sent after warmup: it counts in the figures.
+    pub counted: bool,
+    /// Bumped each time the slot is reused, so stale events are recognised.
+    pub generation: u32,
+}
+
+/// A handle to a request: slot and generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReqRef {
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// Requests in flight, in reusable slots.
+#[derive(Debug, Default)]
+pub struct Slab {
+    slots: Vec<(bool, Request)>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    pub fn insert(&mut self, mut r: Request) -> ReqRef {
+        if let Some(slot) = self.free.pop() {
+            let entry = &mut self.slots[slot as usize];
+            r.generation = entry.1.generation.wrapping_add(1);
+            *entry = (true, r);
+            ReqRef { slot, generation: r.generation }
+        } else {
+            r.generation = 0;
+            self.slots.push((true, r));
+            ReqRef { slot: (self.slots.len() - 1) as u32, generation: 0 }
+        }
+    }
+
+    /// The live request behind `r`, or `None` if it has ended since.
+    pub fn get(&self, r: ReqRef) -> Option<&Request> {
+        let (live, req) = self.slots.get(r.slot as usize)?;
+        (*live && req.generation == r.generation).then_some(req)
+    }
+
+    pub fn get_mut(&mut self, r: ReqRef) -> Option<&mut Request> {
+        let (live, req) = self.slots.get_mut(r.slot as usize)?;
+        (*live && req.generation == r.generation).then_some(req)
+    }
+
+    /// The live request in `slot`, whatever its generation.
+    pub fn by_slot(&self, slot: u32) -> Option<(ReqRef, &Request)> {
+        let (live, req) = self.slots.get(slot as usize)?;
+        live.then_some((ReqRef { slot, generation: req.generation }, req))
+    }
+
+    pub fn remove(&mut self, r: ReqRef) -> Option<Request> {
+        let (live, req) = self.slots.get_mut(r.slot as usize)?;
+        if !*live || req.generation != r.generation {
+            return None;
+        }
+        *live = false;
+        self.free.push(r.slot);
+        Some(*req)
+    }
+
+    /// Requests still in flight.
+    pub fn live(&self) -> impl Iterator<Item = &Request> {
+        self.slots.iter().filter(|(live, _)| *live).map(|(_, r)| r)
+    }
+
+    /// Slots allocated so far: the peak number of requests in flight.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> Request {
+        Request {
+            stream: 0,
+            client: 0,
+            sent: SimTime::ZERO,
+            pod: 0,
+            container: 0,
+            conn: NO_CONN,
+            one_way: SimDuration::ZERO,
+            counted: true,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn reused_slots_do_not_answer_to_stale_handles() {
+        let mut s = Slab::default();
+        let a = s.insert(req());
+        assert!(s.remove(a).is_some());
+        let b = s.insert(req());
+        assert_eq!(a.slot, b.slot);
+        assert!(s.get(a).is_none());
+        assert!(s.get(b).is_some());
+        assert!(s.remove(a).is_none());
+        assert_eq!(s.capacity(), 1);
+    }
+}
