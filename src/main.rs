@@ -14,7 +14,11 @@ use std::process::ExitCode;
 /// on, how kube-proxy's rules route it, and what crashes and node failures do to traffic.
 /// The same scenario and seed give the same output, byte for byte.
 #[derive(Parser, Debug)]
-#[command(name = "kubesim", version, after_help = "Example:\n  kubesim run scenarios/seed-tutorial.yaml\n  kubesim check scenarios/seed-tutorial.yaml")]
+#[command(
+    name = "kubesim",
+    version,
+    after_help = "Example:\n  kubesim run scenarios/seed-tutorial.yaml\n  kubesim check scenarios/seed-tutorial.yaml"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +28,9 @@ struct Cli {
 enum Command {
     /// Run a scenario: print kubectl-style tables and the spread of requests, write
     /// summary.json, CSV files and charts into output/<scenario name>/.
-    #[command(after_help = "Example:\n  kubesim run scenarios/seed-tutorial.yaml --seed 7 --out /tmp/seed7")]
+    #[command(
+        after_help = "Example:\n  kubesim run scenarios/seed-tutorial.yaml --seed 7 --out /tmp/seed7"
+    )]
     Run {
         /// The scenario file (YAML: a `kind: Scenario` document plus Kubernetes objects).
         scenario: PathBuf,
@@ -50,7 +56,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, seed, out, json } => run(&scenario, seed, out, json),
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            json,
+        } => run(&scenario, seed, out, json),
         Command::Check { scenario } => check(&scenario),
     }
 }
@@ -93,7 +104,9 @@ fn locate(loaded: &Loaded, e: &ApiError, path: &Path) -> Diagnostic {
 }
 
 fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> ExitCode {
-    let Some((loaded, sim)) = prepare(path, seed) else { return ExitCode::from(2) };
+    let Some((loaded, sim)) = prepare(path, seed) else {
+        return ExitCode::from(2);
+    };
     let outcome = sim.run();
     let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
     if json {
@@ -116,7 +129,9 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> Exit
 }
 
 fn check(path: &Path) -> ExitCode {
-    let Some((loaded, sim)) = prepare(path, None) else { return ExitCode::from(2) };
+    let Some((loaded, sim)) = prepare(path, None) else {
+        return ExitCode::from(2);
+    };
     println!(
         "{}: valid. {} node(s), {} object(s), {} traffic stream(s), {} timeline event(s).",
         path.display(),
@@ -127,8 +142,16 @@ fn check(path: &Path) -> ExitCode {
     );
     println!();
     for svc in sim.service_outcomes() {
-        let ip = svc.cluster_ip.map_or("None".to_string(), |ip| ip.to_string());
-        println!("service/{} ({}): {} {}", svc.name, svc.type_.as_str(), ip, kubesim::report::ports_column(&svc));
+        let ip = svc
+            .cluster_ip
+            .map_or("None".to_string(), |ip| ip.to_string());
+        println!(
+            "service/{} ({}): {} {}",
+            svc.name,
+            svc.type_.as_str(),
+            ip,
+            kubesim::report::ports_column(&svc)
+        );
     }
     ExitCode::SUCCESS
 }

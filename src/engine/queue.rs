@@ -29,7 +29,10 @@ impl<E> PartialOrd for Scheduled<E> {
 impl<E> Ord for Scheduled<E> {
     /// Reversed, so that the max-heap pops the earliest `(at, seq)` first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.at.cmp(&self.at).then_with(|| other.seq.cmp(&self.seq))
+        other
+            .at
+            .cmp(&self.at)
+            .then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -55,7 +58,11 @@ impl<E> EventQueue<E> {
     }
 
     pub fn with_capacity(capacity: usize) -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(capacity), next_seq: 0, now: SimTime::ZERO }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(capacity),
+            next_seq: 0,
+            now: SimTime::ZERO,
+        }
     }
 
     /// The instant of the last event popped (zero before the first).
@@ -65,7 +72,11 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `at`, which must not be earlier than [`now`](Self::now).
     pub fn schedule(&mut self, at: SimTime, event: E) {
-        debug_assert!(at >= self.now, "event scheduled in the past: {at:?} < {:?}", self.now);
+        debug_assert!(
+            at >= self.now,
+            "event scheduled in the past: {at:?} < {:?}",
+            self.now
+        );
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Scheduled { at, seq, event });
@@ -129,7 +140,10 @@ mod tests {
         let mut q = EventQueue::new();
         q.schedule(SimTime::from_nanos(10), 1);
         q.schedule(SimTime::from_nanos(20), 2);
-        assert_eq!(q.pop_until(SimTime::from_nanos(15)), Some((SimTime::from_nanos(10), 1)));
+        assert_eq!(
+            q.pop_until(SimTime::from_nanos(15)),
+            Some((SimTime::from_nanos(10), 1))
+        );
         assert_eq!(q.pop_until(SimTime::from_nanos(15)), None);
         assert_eq!(q.len(), 1);
     }

@@ -80,31 +80,40 @@ impl SimDuration {
         SimDuration(self.0.saturating_mul(k))
     }
 
-    /// Parses `250ms`, `30s`, `5m`, `1h`, `50us` (also `µs`, `ns`); a bare `0` is zero.
+    /// Parses `250ms`, `30s`, `5m`, `1h`, `50us` (also `µs`, `ns`), decimals (`1.5s`) and
+    /// sums of them as Go's `time.ParseDuration` does (`1m30s`); a bare `0` is zero.
     pub fn parse(text: &str) -> Result<Self, ParseDurationError> {
-        let t = text.trim();
-        if t == "0" {
+        let bad = || ParseDurationError(text.to_string());
+        let mut rest = text.trim();
+        if rest == "0" {
             return Ok(SimDuration(0));
         }
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| ParseDurationError(text.to_string()))?;
-        let (num, unit) = t.split_at(split);
-        let value: f64 = num.parse().map_err(|_| ParseDurationError(text.to_string()))?;
-        let scale = match unit {
-            "ns" => 1,
-            "us" | "µs" => NS_PER_US,
-            "ms" => NS_PER_MS,
-            "s" => NS_PER_S,
-            "m" => 60 * NS_PER_S,
-            "h" => 3600 * NS_PER_S,
-            _ => return Err(ParseDurationError(text.to_string())),
-        };
-        let ns = value * scale as f64;
-        if !ns.is_finite() || ns >= u64::MAX as f64 || num.is_empty() {
-            return Err(ParseDurationError(text.to_string()));
+        if rest.is_empty() {
+            return Err(bad());
         }
-        Ok(SimDuration(libm::round(ns) as u64))
+        let mut total: f64 = 0.0;
+        while !rest.is_empty() {
+            let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+            let (num, after) = rest.split_at(num_end);
+            let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+            let (unit, next) = after.split_at(unit_end);
+            let value: f64 = num.parse().map_err(|_| bad())?;
+            let scale = match unit {
+                "ns" => 1,
+                "us" | "µs" => NS_PER_US,
+                "ms" => NS_PER_MS,
+                "s" => NS_PER_S,
+                "m" => 60 * NS_PER_S,
+                "h" => 3600 * NS_PER_S,
+                _ => return Err(bad()),
+            };
+            total += value * scale as f64;
+            rest = next;
+        }
+        if !total.is_finite() || total >= u64::MAX as f64 {
+            return Err(bad());
+        }
+        Ok(SimDuration(libm::round(total) as u64))
     }
 }
 
@@ -185,12 +194,30 @@ mod tests {
 
     #[test]
     fn parses_every_unit_of_the_scenario_format() {
-        assert_eq!(SimDuration::parse("250ms").unwrap(), SimDuration::from_millis(250));
-        assert_eq!(SimDuration::parse("30s").unwrap(), SimDuration::from_secs(30));
-        assert_eq!(SimDuration::parse("5m").unwrap(), SimDuration::from_secs(300));
-        assert_eq!(SimDuration::parse("1h").unwrap(), SimDuration::from_secs(3600));
-        assert_eq!(SimDuration::parse("50us").unwrap(), SimDuration::from_micros(50));
-        assert_eq!(SimDuration::parse("1.5s").unwrap(), SimDuration::from_millis(1500));
+        assert_eq!(
+            SimDuration::parse("250ms").unwrap(),
+            SimDuration::from_millis(250)
+        );
+        assert_eq!(
+            SimDuration::parse("30s").unwrap(),
+            SimDuration::from_secs(30)
+        );
+        assert_eq!(
+            SimDuration::parse("5m").unwrap(),
+            SimDuration::from_secs(300)
+        );
+        assert_eq!(
+            SimDuration::parse("1h").unwrap(),
+            SimDuration::from_secs(3600)
+        );
+        assert_eq!(
+            SimDuration::parse("50us").unwrap(),
+            SimDuration::from_micros(50)
+        );
+        assert_eq!(
+            SimDuration::parse("1.5s").unwrap(),
+            SimDuration::from_millis(1500)
+        );
         assert_eq!(SimDuration::parse("0").unwrap(), SimDuration::ZERO);
         for bad in ["", "s", "10", "10 parsecs", "-1s", "1e400s"] {
             assert!(SimDuration::parse(bad).is_err(), "{bad:?} should not parse");

@@ -5,7 +5,7 @@
 //! the report) with `gone_at` set, so a [`PodId`] stays valid for the whole run.
 
 use super::config::NodeConfig;
-use super::objects::{Deployment, Labels, LabelSelector, ObjectMeta, PodSpec, PodTemplate};
+use super::objects::{Deployment, LabelSelector, Labels, ObjectMeta, PodSpec, PodTemplate};
 use crate::engine::SimTime;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -127,7 +127,11 @@ impl Pod {
 
     /// Whether its containers are running on a node (it can answer packets).
     pub fn running(&self) -> bool {
-        self.exists() && self.containers.iter().all(|c| matches!(c, ContainerState::Running { .. }))
+        self.exists()
+            && self
+                .containers
+                .iter()
+                .all(|c| matches!(c, ContainerState::Running { .. }))
     }
 
     /// The STATUS column of `kubectl get pods` (`pkg/printers/internalversion/printers.go`,
@@ -142,7 +146,8 @@ impl Pod {
         }
         for c in &self.containers {
             match c {
-                ContainerState::Waiting(WaitingReason::ContainerCreating) if self.node.is_none() => {}
+                ContainerState::Waiting(WaitingReason::ContainerCreating)
+                    if self.node.is_none() => {}
                 ContainerState::Waiting(r) => return r.as_str().to_string(),
                 ContainerState::Terminated { exit_code: 0 } => return "Completed".to_string(),
                 ContainerState::Terminated { .. } => return "Error".to_string(),
@@ -161,8 +166,16 @@ impl Pod {
     /// The READY column: ready containers over all containers (a container is ready while
     /// it runs and the pod's readiness holds).
     pub fn ready_column(&self) -> String {
-        let running = self.containers.iter().filter(|c| matches!(c, ContainerState::Running { .. })).count();
-        let ready = if self.ready && self.exists() { running } else { 0 };
+        let running = self
+            .containers
+            .iter()
+            .filter(|c| matches!(c, ContainerState::Running { .. }))
+            .count();
+        let ready = if self.ready && self.exists() {
+            running
+        } else {
+            0
+        };
         format!("{ready}/{}", self.containers.len())
     }
 }
@@ -201,9 +214,19 @@ impl Cluster {
         Cluster {
             nodes: nodes
                 .iter()
-                .map(|cfg| Node { cfg: cfg.clone(), ready: true, unschedulable: false, up: true })
+                .map(|cfg| Node {
+                    cfg: cfg.clone(),
+                    ready: true,
+                    unschedulable: false,
+                    up: true,
+                })
                 .collect(),
-            namespaces: vec!["default".into(), "kube-node-lease".into(), "kube-public".into(), "kube-system".into()],
+            namespaces: vec![
+                "default".into(),
+                "kube-node-lease".into(),
+                "kube-public".into(),
+                "kube-system".into(),
+            ],
             ..Cluster::default()
         }
     }
@@ -213,7 +236,10 @@ impl Cluster {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.cfg.name == name).map(|i| NodeId(i as u32))
+        self.nodes
+            .iter()
+            .position(|n| n.cfg.name == name)
+            .map(|i| NodeId(i as u32))
     }
 
     pub fn pod(&self, id: PodId) -> &Pod {
@@ -226,7 +252,11 @@ impl Cluster {
 
     /// Pods that still exist, in creation order.
     pub fn live_pods(&self) -> impl Iterator<Item = (PodId, &Pod)> {
-        self.pods.iter().enumerate().filter(|(_, p)| p.exists()).map(|(i, p)| (PodId(i as u32), p))
+        self.pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.exists())
+            .map(|(i, p)| (PodId(i as u32), p))
     }
 
     /// Live pods owned by `rs` (deleted-but-terminating ones included).
@@ -240,7 +270,8 @@ impl Cluster {
         namespace: &'a str,
         pred: impl Fn(&Labels) -> bool + 'a,
     ) -> impl Iterator<Item = (PodId, &'a Pod)> + 'a {
-        self.live_pods().filter(move |(_, p)| p.meta.namespace == namespace && pred(&p.meta.labels))
+        self.live_pods()
+            .filter(move |(_, p)| p.meta.namespace == namespace && pred(&p.meta.labels))
     }
 
     pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<DeployId> {

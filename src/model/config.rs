@@ -50,7 +50,8 @@ impl RegistryConfig {
                 full == want
             } else {
                 let repo = full.strip_suffix(":latest").unwrap_or(&full);
-                want.strip_prefix(repo).is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'))
+                want.strip_prefix(repo)
+                    .is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'))
             }
         })
     }
@@ -95,13 +96,25 @@ mod tests {
     fn image_references_normalize_like_docker_hub_short_names() {
         assert_eq!(normalize_image("httpd"), "docker.io/library/httpd:latest");
         assert_eq!(normalize_image("httpd:2.4"), "docker.io/library/httpd:2.4");
-        assert_eq!(normalize_image("bitnami/nginx"), "docker.io/bitnami/nginx:latest");
-        assert_eq!(normalize_image("localhost:5000/web"), "localhost:5000/web:latest");
-        let r = RegistryConfig { images: vec!["httpd".into()], pull_time: SimDuration::ZERO };
+        assert_eq!(
+            normalize_image("bitnami/nginx"),
+            "docker.io/bitnami/nginx:latest"
+        );
+        assert_eq!(
+            normalize_image("localhost:5000/web"),
+            "localhost:5000/web:latest"
+        );
+        let r = RegistryConfig {
+            images: vec!["httpd".into()],
+            pull_time: SimDuration::ZERO,
+        };
         assert!(r.serves("docker.io/library/httpd:latest"));
         assert!(r.serves("httpd:2.4"));
         assert!(!r.serves("httpd-extra"));
-        let pinned = RegistryConfig { images: vec!["nginx:1.27".into()], pull_time: SimDuration::ZERO };
+        let pinned = RegistryConfig {
+            images: vec!["nginx:1.27".into()],
+            pull_time: SimDuration::ZERO,
+        };
         assert!(pinned.serves("docker.io/library/nginx:1.27"));
         assert!(!pinned.serves("nginx"));
     }

@@ -41,7 +41,20 @@ impl EventLog {
     pub fn warning(&mut self, at: SimTime, object: String, reason: &str, message: String) {
         self.push(at, EventType::Warning, object, reason, message);
     }
-    fn push(&mut self, at: SimTime, type_: EventType, object: String, reason: &str, message: String) {
-        self.events.push(ClusterEvent { at, type_, reason: reason.to_string(), object, message });
+    fn push(
+        &mut self,
+        at: SimTime,
+        type_: EventType,
+        object: String,
+        reason: &str,
+        message: String,
+    ) {
+        self.events.push(ClusterEvent {
+            at,
+            type_,
+            reason: reason.to_string(),
+            object,
+            message,
+        });
     }
 }

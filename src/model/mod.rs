@@ -2,9 +2,9 @@
 //!
 //! Knows nothing of packets, YAML or files.
 
-pub mod config;
-pub mod objects;
 pub mod cluster;
+pub mod config;
 pub mod events;
 pub mod names;
+pub mod objects;
 pub mod scheduler;

@@ -13,7 +13,9 @@ pub const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// `rand.SafeEncodeString`: each byte mapped into [`ALPHANUMS`].
 pub fn safe_encode(s: &str) -> String {
-    s.bytes().map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char).collect()
+    s.bytes()
+        .map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char)
+        .collect()
 }
 
 /// FNV-1a, 32 bits (Go's `hash/fnv.New32a`).
@@ -36,7 +38,9 @@ pub fn pod_template_hash(template: &PodTemplate) -> String {
 
 /// A 5-character random suffix (`utilrand.String(5)`).
 pub fn random_suffix(rng: &mut SimRng) -> String {
-    (0..5).map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
+        .collect()
 }
 
 /// A version-4 UUID as the API server assigns `metadata.uid`.
@@ -45,7 +49,14 @@ pub fn uid(rng: &mut SimRng) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]

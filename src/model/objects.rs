@@ -47,7 +47,9 @@ impl LabelSelector {
     /// Whether `labels` satisfy every requirement (an empty selector matches everything,
     /// as `metav1.LabelSelectorAsSelector` does).
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| {
                 let got = labels.get(&r.key);
                 match r.operator {
@@ -151,8 +153,9 @@ pub struct Resources {
     pub memory_bytes: u64,
 }
 
-impl Resources {
-    pub fn add(self, other: Resources) -> Resources {
+impl std::ops::Add for Resources {
+    type Output = Resources;
+    fn add(self, other: Resources) -> Resources {
         Resources {
             cpu_millis: self.cpu_millis + other.cpu_millis,
             memory_bytes: self.memory_bytes + other.memory_bytes,
@@ -218,7 +221,9 @@ pub struct PodSpec {
 impl PodSpec {
     /// The sum of the containers' requests, as the scheduler counts them.
     pub fn requests(&self) -> Resources {
-        self.containers.iter().fold(Resources::default(), |acc, c| acc.add(c.requests))
+        self.containers
+            .iter()
+            .fold(Resources::default(), |acc, c| acc + c.requests)
     }
 
     /// The container and port that listen on `port`, by number or by port name.
@@ -394,8 +399,14 @@ mod tests {
         assert_eq!(ImagePullPolicy::default_for("httpd:latest"), Always);
         assert_eq!(ImagePullPolicy::default_for("httpd:2.4"), IfNotPresent);
         assert_eq!(ImagePullPolicy::default_for("localhost:5000/web"), Always);
-        assert_eq!(ImagePullPolicy::default_for("localhost:5000/web:v1"), IfNotPresent);
-        assert_eq!(ImagePullPolicy::default_for("nginx@sha256:abcd"), IfNotPresent);
+        assert_eq!(
+            ImagePullPolicy::default_for("localhost:5000/web:v1"),
+            IfNotPresent
+        );
+        assert_eq!(
+            ImagePullPolicy::default_for("nginx@sha256:abcd"),
+            IfNotPresent
+        );
     }
 
     #[test]

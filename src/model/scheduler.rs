@@ -25,7 +25,7 @@ fn usage(cluster: &Cluster) -> Vec<NodeUsage> {
     for (_, p) in cluster.live_pods() {
         let Some(n) = p.node else { continue };
         let u = &mut out[n.index()];
-        u.requests = u.requests.add(p.spec.requests());
+        u.requests = u.requests + p.spec.requests();
         u.pods += 1;
         for c in &p.spec.containers {
             for port in &c.ports {
@@ -52,16 +52,28 @@ fn tolerates(tolerations: &[Toleration], key: &str, value: Option<&str>, effect:
 /// The taints the node carries now: its configured ones plus the lifecycle taints.
 pub fn node_taints(cluster: &Cluster, node: NodeId) -> Vec<(String, Option<String>, String)> {
     let n = cluster.node(node);
-    let mut taints: Vec<(String, Option<String>, String)> =
-        n.cfg.taints.iter().map(|t| (t.key.clone(), t.value.clone(), t.effect.clone())).collect();
+    let mut taints: Vec<(String, Option<String>, String)> = n
+        .cfg
+        .taints
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone(), t.effect.clone()))
+        .collect();
     if !n.ready {
         // `pkg/controller/nodelifecycle`: unreachable when the kubelet stopped reporting.
-        let key = if n.up { "node.kubernetes.io/not-ready" } else { "node.kubernetes.io/unreachable" };
+        let key = if n.up {
+            "node.kubernetes.io/not-ready"
+        } else {
+            "node.kubernetes.io/unreachable"
+        };
         taints.push((key.into(), None, "NoSchedule".into()));
         taints.push((key.into(), None, "NoExecute".into()));
     }
     if n.unschedulable {
-        taints.push(("node.kubernetes.io/unschedulable".into(), None, "NoSchedule".into()));
+        taints.push((
+            "node.kubernetes.io/unschedulable".into(),
+            None,
+            "NoSchedule".into(),
+        ));
     }
     taints
 }
@@ -92,25 +104,59 @@ pub fn schedule(cluster: &Cluster, pod: &Pod, rng: &mut SimRng) -> Result<NodeId
     let same_owner = |id: NodeId| {
         cluster
             .live_pods()
-            .filter(|(_, p)| p.node == Some(id) && p.owner.is_some() && p.owner == pod.owner && p.deleted.is_none())
+            .filter(|(_, p)| {
+                p.node == Some(id)
+                    && p.owner.is_some()
+                    && p.owner == pod.owner
+                    && p.deleted.is_none()
+            })
             .count()
     };
     let score = |id: NodeId| {
         let n = cluster.node(id);
         let u = &used[id.index()];
-        let free = |alloc: u64, req: u64| if alloc == 0 { 0 } else { (alloc.saturating_sub(req)) * 100 / alloc };
-        let least = free(n.cfg.allocatable.cpu_millis, u.requests.cpu_millis + want.cpu_millis)
-            + free(n.cfg.allocatable.memory_bytes, u.requests.memory_bytes + want.memory_bytes);
+        let free = |alloc: u64, req: u64| {
+            (alloc.saturating_sub(req) * 100)
+                .checked_div(alloc)
+                .unwrap_or(0)
+        };
+        let least = free(
+            n.cfg.allocatable.cpu_millis,
+            u.requests.cpu_millis + want.cpu_millis,
+        ) + free(
+            n.cfg.allocatable.memory_bytes,
+            u.requests.memory_bytes + want.memory_bytes,
+        );
         (std::cmp::Reverse(same_owner(id)), least)
     };
-    let best = feasible.iter().map(|&id| score(id)).max().expect("feasible is not empty");
-    let top: Vec<NodeId> = feasible.into_iter().filter(|&id| score(id) == best).collect();
+    let best = feasible
+        .iter()
+        .map(|&id| score(id))
+        .max()
+        .expect("feasible is not empty");
+    let top: Vec<NodeId> = feasible
+        .into_iter()
+        .filter(|&id| score(id) == best)
+        .collect();
     Ok(top[rng.random_range(0..top.len())])
 }
 
-fn filter(cluster: &Cluster, id: NodeId, pod: &Pod, want: Resources, used: &NodeUsage) -> Result<(), String> {
+fn filter(
+    cluster: &Cluster,
+    id: NodeId,
+    pod: &Pod,
+    want: Resources,
+    used: &NodeUsage,
+) -> Result<(), String> {
     let node = cluster.node(id);
-    if node.unschedulable && !tolerates(&pod.spec.tolerations, "node.kubernetes.io/unschedulable", None, "NoSchedule") {
+    if node.unschedulable
+        && !tolerates(
+            &pod.spec.tolerations,
+            "node.kubernetes.io/unschedulable",
+            None,
+            "NoSchedule",
+        )
+    {
         return Err("node(s) were unschedulable".into());
     }
     for (key, value, effect) in node_taints(cluster, id) {
@@ -118,10 +164,18 @@ fn filter(cluster: &Cluster, id: NodeId, pod: &Pod, want: Resources, used: &Node
             continue;
         }
         if !tolerates(&pod.spec.tolerations, &key, value.as_deref(), &effect) {
-            return Err(format!("node(s) had untolerated taint {{{key}: {}}}", value.unwrap_or_default()));
+            return Err(format!(
+                "node(s) had untolerated taint {{{key}: {}}}",
+                value.unwrap_or_default()
+            ));
         }
     }
-    if !pod.spec.node_selector.iter().all(|(k, v)| node.cfg.labels.get(k) == Some(v)) {
+    if !pod
+        .spec
+        .node_selector
+        .iter()
+        .all(|(k, v)| node.cfg.labels.get(k) == Some(v))
+    {
         return Err("node(s) didn't match Pod's node affinity/selector".into());
     }
     for c in &pod.spec.containers {

@@ -295,7 +295,10 @@ mod tests {
 
     #[test]
     fn band_offsets() {
-        assert_eq!(cluster_ip_range_offset("10.96.0.0/12".parse().unwrap()), 256);
+        assert_eq!(
+            cluster_ip_range_offset("10.96.0.0/12".parse().unwrap()),
+            256
+        );
         assert_eq!(cluster_ip_range_offset("10.0.0.0/24".parse().unwrap()), 16);
         assert_eq!(cluster_ip_range_offset("10.0.0.0/28".parse().unwrap()), 0);
         assert_eq!(node_port_range_offset(2768), 86);

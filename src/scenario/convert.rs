@@ -32,7 +32,10 @@ pub fn object_meta(m: &meta::ObjectMeta, namespaced: bool) -> ObjectMeta {
     ObjectMeta {
         name: m.name.clone().unwrap_or_default(),
         namespace: if namespaced {
-            m.namespace.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_NAMESPACE.into())
+            m.namespace
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.into())
         } else {
             String::new()
         },
@@ -79,7 +82,10 @@ fn port_ref(p: &IntOrString) -> PortRef {
 }
 
 fn resources(m: Option<&BTreeMap<String, Quantity>>) -> Resources {
-    let get = |k: &str| m.and_then(|m| m.get(k)).and_then(|q| quantity::parse(&q.0).ok());
+    let get = |k: &str| {
+        m.and_then(|m| m.get(k))
+            .and_then(|q| quantity::parse(&q.0).ok())
+    };
     Resources {
         cpu_millis: get("cpu").and_then(|q| q.millis()).unwrap_or(0),
         memory_bytes: get("memory").and_then(|q| q.value()).unwrap_or(0),
@@ -105,16 +111,28 @@ fn probe(p: &core::Probe) -> Probe {
     let handler = if let Some(h) = &p.http_get {
         // `SetDefaults_HTTPGetAction`: path "/", scheme HTTP.
         ProbeHandler::HttpGet {
-            path: h.path.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "/".into()),
+            path: h
+                .path
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/".into()),
             port: port_ref(&h.port),
         }
     } else if let Some(t) = &p.tcp_socket {
-        ProbeHandler::TcpSocket { port: port_ref(&t.port) }
+        ProbeHandler::TcpSocket {
+            port: port_ref(&t.port),
+        }
     } else if let Some(g) = &p.grpc {
-        ProbeHandler::Grpc { port: u16::try_from(g.port).unwrap_or(0) }
+        ProbeHandler::Grpc {
+            port: u16::try_from(g.port).unwrap_or(0),
+        }
     } else {
         ProbeHandler::Exec {
-            command: p.exec.as_ref().and_then(|e| e.command.clone()).unwrap_or_default(),
+            command: p
+                .exec
+                .as_ref()
+                .and_then(|e| e.command.clone())
+                .unwrap_or_default(),
         }
     };
     // `SetDefaults_Probe` (`pkg/apis/core/v1/defaults.go`): timeout 1 s, period 10 s,
@@ -143,7 +161,10 @@ fn container(c: &core::Container, host_network: bool) -> Container {
         .flatten()
         .map(|p| {
             let container_port = u16::try_from(p.container_port).unwrap_or(0);
-            let written = p.host_port.filter(|h| *h > 0).and_then(|h| u16::try_from(h).ok());
+            let written = p
+                .host_port
+                .filter(|h| *h > 0)
+                .and_then(|h| u16::try_from(h).ok());
             ContainerPort {
                 name: p.name.clone().filter(|s| !s.is_empty()),
                 container_port,
@@ -186,7 +207,11 @@ fn container(c: &core::Container, host_network: bool) -> Container {
 pub fn pod_spec(s: &core::PodSpec) -> PodSpec {
     let host_network = s.host_network.unwrap_or(false);
     PodSpec {
-        containers: s.containers.iter().map(|c| container(c, host_network)).collect(),
+        containers: s
+            .containers
+            .iter()
+            .map(|c| container(c, host_network))
+            .collect(),
         // `SetDefaults_PodSpec`: restartPolicy Always.
         restart_policy: match s.restart_policy.as_deref() {
             Some("OnFailure") => RestartPolicy::OnFailure,
@@ -218,7 +243,10 @@ pub fn pod_spec(s: &core::PodSpec) -> PodSpec {
 fn template(t: &core::PodTemplateSpec, namespace: &str) -> PodTemplate {
     let mut meta = object_meta(&t.metadata.clone().unwrap_or_default(), true);
     meta.namespace = namespace.to_string();
-    PodTemplate { meta, spec: pod_spec(&t.spec.clone().unwrap_or_default()) }
+    PodTemplate {
+        meta,
+        spec: pod_spec(&t.spec.clone().unwrap_or_default()),
+    }
 }
 
 fn int_or_percent(v: Option<&IntOrString>) -> IntOrPercent {
@@ -241,7 +269,10 @@ fn replicas(r: Option<i32>) -> u32 {
 pub fn deployment(d: &apps::Deployment) -> Deployment {
     let meta = object_meta(&d.metadata, true);
     let spec = d.spec.clone().unwrap_or_default();
-    let ru = spec.strategy.as_ref().and_then(|s| s.rolling_update.as_ref());
+    let ru = spec
+        .strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref());
     Deployment {
         replicas: replicas(spec.replicas),
         selector: label_selector(&spec.selector),
@@ -298,7 +329,10 @@ pub fn service(s: &core::Service) -> ServiceObject {
                     Some(IntOrString::String(s)) if s.is_empty() => PortRef::Number(port),
                     Some(t) => port_ref(t),
                 },
-                node_port: p.node_port.filter(|n| *n > 0).and_then(|n| u16::try_from(n).ok()),
+                node_port: p
+                    .node_port
+                    .filter(|n| *n > 0)
+                    .and_then(|n| u16::try_from(n).ok()),
             }
         })
         .collect();
@@ -306,23 +340,30 @@ pub fn service(s: &core::Service) -> ServiceObject {
         .cluster_ip
         .as_deref()
         .filter(|s| !s.is_empty())
-        .or_else(|| spec.cluster_ips.as_ref().and_then(|v| v.first()).map(String::as_str))
-    {
+        .or_else(|| {
+            spec.cluster_ips
+                .as_ref()
+                .and_then(|v| v.first())
+                .map(String::as_str)
+        }) {
         Some("None") => ClusterIpRequest::Headless,
-        Some(ip) => ip.parse().map_or(ClusterIpRequest::Auto, ClusterIpRequest::Static),
+        Some(ip) => ip
+            .parse()
+            .map_or(ClusterIpRequest::Auto, ClusterIpRequest::Static),
         None => ClusterIpRequest::Auto,
     };
-    let session_affinity_timeout = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
-        // `SetDefaults_Service`: ClientIP timeout 10800 s.
-        let t = spec
-            .session_affinity_config
-            .as_ref()
-            .and_then(|c| c.client_ip.as_ref())
-            .and_then(|c| c.timeout_seconds)
-            .filter(|t| *t > 0)
-            .map_or(DEFAULT_AFFINITY_SECONDS, |t| t as u64);
-        SimDuration::from_secs(t)
-    });
+    let session_affinity_timeout =
+        (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+            // `SetDefaults_Service`: ClientIP timeout 10800 s.
+            let t = spec
+                .session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds)
+                .filter(|t| *t > 0)
+                .map_or(DEFAULT_AFFINITY_SECONDS, |t| t as u64);
+            SimDuration::from_secs(t)
+        });
     let policy = |p: Option<&str>| match p {
         Some("Local") => TrafficPolicy::Local,
         _ => TrafficPolicy::Cluster,
@@ -344,7 +385,12 @@ pub fn service(s: &core::Service) -> ServiceObject {
                 TrafficPolicy::Cluster
             },
             internal_traffic_policy: policy(spec.internal_traffic_policy.as_deref()),
-            external_ips: spec.external_ips.iter().flatten().filter_map(|i| i.parse().ok()).collect(),
+            external_ips: spec
+                .external_ips
+                .iter()
+                .flatten()
+                .filter_map(|i| i.parse().ok())
+                .collect(),
             external_name: spec.external_name.clone().filter(|n| !n.is_empty()),
             publish_not_ready_addresses: spec.publish_not_ready_addresses.unwrap_or(false),
             health_check_node_port: spec

@@ -33,7 +33,10 @@ impl Diagnostic {
         }
     }
     pub fn warning(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, line, column, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, line, column, message)
+        }
     }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -46,7 +49,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 

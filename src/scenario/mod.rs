@@ -46,22 +46,37 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::error(&file, 0, 0, format!("cannot read scenario: {e}"))])
+        Diagnostics(vec![Diagnostic::error(
+            &file,
+            0,
+            0,
+            format!("cannot read scenario: {e}"),
+        )])
     })?;
-    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     load_str(&text, &file, &base)
 }
 
 /// Loads scenario text as if read from `file_name` in `base_dir`.
 pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, Diagnostics> {
-    let mut l = Loader { diags: Vec::new(), files: vec![file_name.to_string()] };
+    let mut l = Loader {
+        diags: Vec::new(),
+        files: vec![file_name.to_string()],
+    };
     let mut pending = Vec::new();
     let mut scenario_doc: Option<(Doc, PosMap, serde_yaml::Value)> = None;
     for doc in yaml::split_documents(text) {
         match l.document(&doc, file_name, &mut pending) {
             Some((pos, v)) if scenario_doc.is_none() => scenario_doc = Some((doc, pos, v)),
             Some((pos, _)) => l.at(file_name, doc.line_offset, &pos, "kind", |m| {
-                Diagnostic::error("", 0, 0, format!("{m}: a second Scenario document: only one is allowed"))
+                Diagnostic::error(
+                    "",
+                    0,
+                    0,
+                    format!("{m}: a second Scenario document: only one is allowed"),
+                )
             }),
             None => {}
         }
@@ -72,7 +87,10 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
                 file_name,
                 1,
                 1,
-                format!("no Scenario document: add one with `apiVersion: {}` and `kind: Scenario`", spec::API_VERSION),
+                format!(
+                    "no Scenario document: add one with `apiVersion: {}` and `kind: Scenario`",
+                    spec::API_VERSION
+                ),
             ));
             None
         }
@@ -80,7 +98,10 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
     };
     if let Some(r) = &resolved {
         for (m, field) in &r.manifests {
-            let (pos, off) = scenario_doc.as_ref().map(|(d, p, _)| (p, d.line_offset)).expect("resolved");
+            let (pos, off) = scenario_doc
+                .as_ref()
+                .map(|(d, p, _)| (p, d.line_offset))
+                .expect("resolved");
             let path = base_dir.join(m);
             let shown = path.display().to_string();
             match std::fs::read_to_string(&path) {
@@ -125,13 +146,26 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
     }
     let files = l.files;
     let mut diags = l.diags;
-    diags.sort_by_key(|d| (files.iter().position(|f| *f == d.file).unwrap_or(usize::MAX), d.line, d.column));
+    diags.sort_by_key(|d| {
+        (
+            files
+                .iter()
+                .position(|f| *f == d.file)
+                .unwrap_or(usize::MAX),
+            d.line,
+            d.column,
+        )
+    });
     if diags.iter().any(Diagnostic::is_error) || resolved.is_none() {
         return Err(Diagnostics(diags));
     }
     let mut scenario = resolved.expect("checked").scenario;
     scenario.objects = objects;
-    Ok(Loaded { scenario, warnings: diags, sources })
+    Ok(Loaded {
+        scenario,
+        warnings: diags,
+        sources,
+    })
 }
 
 /// A Kubernetes object parsed but not yet validated.
@@ -206,7 +240,12 @@ impl Loader {
             Err(e) => {
                 let (msg, p) = yaml::yaml_error(&e);
                 let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                self.diags.push(Diagnostic::error(file, p.line + doc.line_offset, p.col, msg));
+                self.diags.push(Diagnostic::error(
+                    file,
+                    p.line + doc.line_offset,
+                    p.col,
+                    msg,
+                ));
                 return None;
             }
         };
@@ -216,7 +255,12 @@ impl Loader {
         let pos = PosMap::build(&doc.text);
         if !value.is_mapping() {
             self.at(file, doc.line_offset, &pos, "", |_| {
-                Diagnostic::error("", 0, 0, "expected a mapping: a Kubernetes object or the Scenario")
+                Diagnostic::error(
+                    "",
+                    0,
+                    0,
+                    "expected a mapping: a Kubernetes object or the Scenario",
+                )
             });
             return None;
         }
@@ -239,7 +283,13 @@ impl Loader {
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
     ) {
-        let join = |f: &str| if prefix.is_empty() { f.to_string() } else { format!("{prefix}.{f}") };
+        let join = |f: &str| {
+            if prefix.is_empty() {
+                f.to_string()
+            } else {
+                format!("{prefix}.{f}")
+            }
+        };
         let kind = str_at(value, &["kind"]).unwrap_or("");
         let api_version = str_at(value, &["apiVersion"]).unwrap_or("");
         if kind.is_empty() || api_version.is_empty() {
@@ -251,7 +301,12 @@ impl Loader {
                 missing.push("kind not set");
             }
             self.at(file, line_offset, pos, prefix, |_| {
-                Diagnostic::error("", 0, 0, format!("error validating data: [{}]", missing.join(", ")))
+                Diagnostic::error(
+                    "",
+                    0,
+                    0,
+                    format!("error validating data: [{}]", missing.join(", ")),
+                )
             });
             return;
         }
@@ -276,7 +331,16 @@ impl Loader {
                 // Each item is parsed from its own text, laid out at its lines and columns.
                 let (item_text, before) = yaml::cut_node(text, node);
                 // Positions stay those of the whole document, under the item's prefix.
-                self.object_at(&item_text, before, line_offset, file, pos, &ip, item, pending);
+                self.object_at(
+                    &item_text,
+                    before,
+                    line_offset,
+                    file,
+                    pos,
+                    &ip,
+                    item,
+                    pending,
+                );
             }
             return;
         }
@@ -297,12 +361,24 @@ impl Loader {
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
     ) {
-        let join = |f: &str| if prefix.is_empty() { f.to_string() } else { format!("{prefix}.{f}") };
+        let join = |f: &str| {
+            if prefix.is_empty() {
+                f.to_string()
+            } else {
+                format!("{prefix}.{f}")
+            }
+        };
         let kind = str_at(value, &["kind"]).unwrap_or("");
         let api_version = str_at(value, &["apiVersion"]).unwrap_or("");
-        let name = str_at(value, &["metadata", "name"]).unwrap_or("").to_string();
+        let name = str_at(value, &["metadata", "name"])
+            .unwrap_or("")
+            .to_string();
         let Some(&(kind, want)) = SIMULATED.iter().find(|(k, _)| *k == kind) else {
-            let shown = if name.is_empty() { String::new() } else { format!(" {name:?}") };
+            let shown = if name.is_empty() {
+                String::new()
+            } else {
+                format!(" {name:?}")
+            };
             self.at(file, line_offset, pos, &join("kind"), |_| {
                 Diagnostic::warning(
                     "",
@@ -334,7 +410,8 @@ impl Loader {
         };
         // Server-set fields of `kubectl get -o yaml` exports are ignored without a word.
         for u in unknown {
-            if u == "status" || u.starts_with("status.") || u.starts_with("metadata.managedFields") {
+            if u == "status" || u.starts_with("status.") || u.starts_with("metadata.managedFields")
+            {
                 continue;
             }
             self.at(file, line_offset, pos, &join(&u), |_| {
@@ -356,12 +433,19 @@ impl Loader {
                 // A missing required field is what the API server reports as `Required value`.
                 if let Some((path, field)) = missing_field(&msg) {
                     let fe = validate::required(&path_join(&path, &field), "");
-                    let message = validate::invalid_object_message(kind, &name, &[fe.clone()]);
-                    self.at(file, line_offset, pos, &join(&fe.path), |_| Diagnostic::error("", 0, 0, message));
+                    let message =
+                        validate::invalid_object_message(kind, &name, std::slice::from_ref(&fe));
+                    self.at(file, line_offset, pos, &join(&fe.path), |_| {
+                        Diagnostic::error("", 0, 0, message)
+                    });
                     return;
                 }
                 let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                let shown = if name.is_empty() { kind.to_string() } else { format!("{kind} {name:?}") };
+                let shown = if name.is_empty() {
+                    kind.to_string()
+                } else {
+                    format!("{kind} {name:?}")
+                };
                 self.diags.push(Diagnostic::error(
                     file,
                     p.line + text_lines + line_offset,
@@ -372,43 +456,77 @@ impl Loader {
         }
     }
 
-    fn scenario(&mut self, doc: &Doc, pos: &PosMap, file: &str, base_dir: &Path) -> Option<spec::Resolved> {
+    fn scenario(
+        &mut self,
+        doc: &Doc,
+        pos: &PosMap,
+        file: &str,
+        base_dir: &Path,
+    ) -> Option<spec::Resolved> {
         let mut unknown = Vec::new();
         let raw: spec::RawScenario = match typed(&doc.text, &mut unknown) {
             Ok(r) => r,
             Err(e) => {
                 let (msg, p) = yaml::yaml_error(&e);
                 let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                self.diags.push(Diagnostic::error(file, p.line + doc.line_offset, p.col, format!("Scenario: {msg}")));
+                self.diags.push(Diagnostic::error(
+                    file,
+                    p.line + doc.line_offset,
+                    p.col,
+                    format!("Scenario: {msg}"),
+                ));
                 // Still report unknown keys seen before the error.
                 for u in unknown {
-                    self.at(file, doc.line_offset, pos, &u, |_| Diagnostic::warning("", 0, 0, format!("unknown field {u:?}")));
+                    self.at(file, doc.line_offset, pos, &u, |_| {
+                        Diagnostic::warning("", 0, 0, format!("unknown field {u:?}"))
+                    });
                 }
                 return None;
             }
         };
         for u in unknown {
-            self.at(file, doc.line_offset, pos, &u, |_| Diagnostic::warning("", 0, 0, format!("unknown field {u:?}")));
+            self.at(file, doc.line_offset, pos, &u, |_| {
+                Diagnostic::warning("", 0, 0, format!("unknown field {u:?}"))
+            });
         }
-        let mut ctx = spec::Ctx { file, line_offset: doc.line_offset, pos, diags: &mut self.diags };
+        let mut ctx = spec::Ctx {
+            file,
+            line_offset: doc.line_offset,
+            pos,
+            diags: &mut self.diags,
+        };
         Some(spec::resolve(&mut ctx, &raw, base_dir))
     }
 
     /// Validates and converts one object; `None` (with an error) when the API server would
     /// reject it.
     fn object(&mut self, p: &Pending, service_cidr: ipnet::Ipv4Net) -> Option<Object> {
+        let field = |f: &str| {
+            if p.prefix.is_empty() {
+                f.to_string()
+            } else {
+                format!("{}.{f}", p.prefix)
+            }
+        };
+        let has_selector = p.positions.get(&field("spec.selector")).is_some();
         let errs: Vec<FieldError> = match &p.value {
-            K8s::Deployment(d) => validate::deployment(d),
-            K8s::ReplicaSet(r) => validate::replica_set(r),
+            K8s::Deployment(d) => validate::deployment(d, has_selector),
+            K8s::ReplicaSet(r) => validate::replica_set(r, has_selector),
             K8s::Pod(o) => validate::pod(o),
             K8s::Service(s) => validate::service(s, service_cidr),
             K8s::Namespace(n) => validate::namespace(n),
         };
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
-            let path = if p.prefix.is_empty() { first.path.clone() } else { format!("{}.{}", p.prefix, first.path) };
+            let path = if p.prefix.is_empty() {
+                first.path.clone()
+            } else {
+                format!("{}.{}", p.prefix, first.path)
+            };
             let file = p.file.clone();
-            self.at(&file, p.line_offset, &p.positions, &path, |_| Diagnostic::error("", 0, 0, message));
+            self.at(&file, p.line_offset, &p.positions, &path, |_| {
+                Diagnostic::error("", 0, 0, message)
+            });
             return None;
         }
         Some(match &p.value {
@@ -422,7 +540,10 @@ impl Loader {
 }
 
 /// Deserializes `text` as `T`, collecting the paths of fields `T` does not know.
-fn typed<T: serde::de::DeserializeOwned>(text: &str, unknown: &mut Vec<String>) -> Result<T, serde_yaml::Error> {
+fn typed<T: serde::de::DeserializeOwned>(
+    text: &str,
+    unknown: &mut Vec<String>,
+) -> Result<T, serde_yaml::Error> {
     let de = serde_yaml::Deserializer::from_str(text);
     serde_ignored::deserialize(de, |p| unknown.push(yaml::ignored_path(&p)))
 }

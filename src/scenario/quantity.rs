@@ -41,7 +41,9 @@ pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let num_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     let (number, suffix) = rest.split_at(num_end);
     if number.is_empty() || number.matches('.').count() > 1 || number == "." {
         return Err(bad);
@@ -52,7 +54,11 @@ pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
     if digits.len() > MAX_DIGITS {
         return Err(QuantityError("quantity too large"));
     }
-    let mantissa: u128 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad.clone())? };
+    let mantissa: u128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| bad.clone())?
+    };
     // value = mantissa * 10^(exp10) * 2^(exp2)
     let mut exp10: i32 = -(frac_part.len() as i32);
     let mut exp2: u32 = 0;
@@ -86,7 +92,9 @@ pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
     if !(-40..=30).contains(&exp10) {
         return Err(QuantityError("quantity out of range"));
     }
-    let mut num = mantissa.checked_shl(exp2).ok_or(QuantityError("quantity too large"))?;
+    let mut num = mantissa
+        .checked_shl(exp2)
+        .ok_or(QuantityError("quantity too large"))?;
     let mut den: u128 = 1;
     if exp10 >= 0 {
         num = num
@@ -95,7 +103,11 @@ pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
     } else {
         den = 10u128.pow((-exp10) as u32);
     }
-    Ok(Quantity { negative: negative && num != 0, num, den })
+    Ok(Quantity {
+        negative: negative && num != 0,
+        num,
+        den,
+    })
 }
 
 impl Quantity {
@@ -133,7 +145,10 @@ mod tests {
         assert_eq!(parse("1Gi").unwrap().value(), Some(1 << 30));
         assert_eq!(parse("1G").unwrap().value(), Some(1_000_000_000));
         assert_eq!(parse("129e6").unwrap().value(), Some(129_000_000));
-        assert_eq!(parse("1E").unwrap().value(), Some(1_000_000_000_000_000_000));
+        assert_eq!(
+            parse("1E").unwrap().value(),
+            Some(1_000_000_000_000_000_000)
+        );
         assert_eq!(parse("12E2").unwrap().value(), Some(1200));
         assert_eq!(parse("+1k").unwrap().value(), Some(1000));
         assert_eq!(parse("1.5Ki").unwrap().value(), Some(1536));

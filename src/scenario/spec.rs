@@ -190,7 +190,10 @@ impl<'de> Deserialize<'de> for RawFrom {
             fn visit_str<E>(self, v: &str) -> Result<RawFrom, E> {
                 Ok(RawFrom::Name(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<RawFrom, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<RawFrom, A::Error> {
                 let mut sel = None;
                 while let Some(k) = m.next_key::<String>()? {
                     if k == "selector" {
@@ -253,15 +256,25 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&self, path: &str) -> (usize, usize) {
-        self.pos.locate(path).map_or((self.line_offset + 1, 1), |p| (p.line + self.line_offset, p.col))
+        self.pos
+            .locate(path)
+            .map_or((self.line_offset + 1, 1), |p| {
+                (p.line + self.line_offset, p.col)
+            })
     }
     pub fn err(&mut self, path: &str, msg: impl std::fmt::Display) {
         let (l, c) = self.at(path);
-        self.diags.push(Diagnostic::error(self.file, l, c, format!("{path}: {msg}")));
+        self.diags
+            .push(Diagnostic::error(self.file, l, c, format!("{path}: {msg}")));
     }
     pub fn warn(&mut self, path: &str, msg: impl std::fmt::Display) {
         let (l, c) = self.at(path);
-        self.diags.push(Diagnostic::warning(self.file, l, c, format!("{path}: {msg}")));
+        self.diags.push(Diagnostic::warning(
+            self.file,
+            l,
+            c,
+            format!("{path}: {msg}"),
+        ));
     }
     fn dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
         let t = t?;
@@ -311,7 +324,9 @@ pub fn parse_selector(s: &str) -> Result<Labels, String> {
         out.insert(k.to_string(), v.to_string());
     }
     if out.is_empty() {
-        return Err(format!("invalid selector {s:?}: expected key=value[,key=value]"));
+        return Err(format!(
+            "invalid selector {s:?}: expected key=value[,key=value]"
+        ));
     }
     Ok(out)
 }
@@ -325,15 +340,19 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
                 "s" => 1.0,
                 "m" => 60.0,
                 "h" => 3600.0,
-                u => return Err(format!("invalid rate {s:?}: unknown unit {u:?} (use /s, /m or /h)")),
+                u => {
+                    return Err(format!(
+                        "invalid rate {s:?}: unknown unit {u:?} (use /s, /m or /h)"
+                    ))
+                }
             };
             (n.trim(), per)
         }
         None => (t, 1.0),
     };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid rate {s:?}: expected a number per unit, e.g. 100/s, 6000/m, 2.5/s"))?;
+    let v: f64 = num.parse().map_err(|_| {
+        format!("invalid rate {s:?}: expected a number per unit, e.g. 100/s, 6000/m, 2.5/s")
+    })?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("invalid rate {s:?}: must be greater than 0"));
     }
@@ -346,32 +365,54 @@ pub fn parse_destination(s: &str) -> Result<Destination, String> {
     let (host, port) = s.trim().rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     if port == 0 {
-        return Err(format!("invalid destination {s:?}: port must be between 1 and 65535"));
+        return Err(format!(
+            "invalid destination {s:?}: port must be between 1 and 65535"
+        ));
     }
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
         return Ok(Destination::Addr(ip, port));
     }
     let name = host.strip_suffix('.').unwrap_or(host);
     if !validate::dns1123_subdomain(name).is_empty() {
-        return Err(format!("invalid destination {s:?}: {host:?} is neither an IPv4 address nor a DNS name"));
+        return Err(format!(
+            "invalid destination {s:?}: {host:?} is neither an IPv4 address nor a DNS name"
+        ));
     }
     Ok(Destination::Name(name.to_string(), port))
 }
 
 fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let field = line.split(',').next().unwrap_or("").trim().trim_matches('"');
+        let field = line
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
         if field.is_empty() || field.starts_with('#') {
             continue;
         }
         match field.parse::<f64>() {
-            Ok(ms) if ms.is_finite() && ms >= 0.0 => out.push(SimDuration::from_secs_f64(ms / 1000.0)),
-            Ok(_) => return Err(format!("{}:{}: latency must be a non-negative number of milliseconds", path.display(), i + 1)),
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => {
+                out.push(SimDuration::from_secs_f64(ms / 1000.0))
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "{}:{}: latency must be a non-negative number of milliseconds",
+                    path.display(),
+                    i + 1
+                ))
+            }
             Err(_) if out.is_empty() && i == 0 => {} // a header
             Err(_) => {
-                return Err(format!("{}:{}: {field:?} is not a number of milliseconds", path.display(), i + 1))
+                return Err(format!(
+                    "{}:{}: {field:?} is not a number of milliseconds",
+                    path.display(),
+                    i + 1
+                ))
             }
         }
     }
@@ -386,11 +427,20 @@ fn cidr(ctx: &mut Ctx, path: &str, v: Option<&String>) -> Option<Ipv4Net> {
     match s.trim().parse::<Ipv4Net>() {
         Ok(n) if n.trunc() == n => Some(n),
         Ok(n) => {
-            ctx.err(path, format!("invalid CIDR {s:?}: host bits set (did you mean {}?)", n.trunc()));
+            ctx.err(
+                path,
+                format!(
+                    "invalid CIDR {s:?}: host bits set (did you mean {}?)",
+                    n.trunc()
+                ),
+            );
             None
         }
         Err(_) => {
-            ctx.err(path, format!("invalid CIDR {s:?}: expected an IPv4 network such as 10.96.0.0/12"));
+            ctx.err(
+                path,
+                format!("invalid CIDR {s:?}: expected an IPv4 network such as 10.96.0.0/12"),
+            );
             None
         }
     }
@@ -403,7 +453,12 @@ pub struct Resolved {
     pub manifests: Vec<(String, String)>,
 }
 
-fn service_time(ctx: &mut Ctx, p: &str, st: &RawServiceTime, base_dir: &Path) -> Option<ServiceTime> {
+fn service_time(
+    ctx: &mut Ctx,
+    p: &str,
+    st: &RawServiceTime,
+    base_dir: &Path,
+) -> Option<ServiceTime> {
     let dist = st.distribution.as_deref().unwrap_or("constant");
     let used: &[&str] = match dist {
         "exponential" => &["mean"],
@@ -430,12 +485,18 @@ fn service_time(ctx: &mut Ctx, p: &str, st: &RawServiceTime, base_dir: &Path) ->
     ];
     for (k, set) in present {
         if set && !used.contains(&k) {
-            ctx.warn(&format!("{p}.{k}"), format!("ignored for distribution {dist}"));
+            ctx.warn(
+                &format!("{p}.{k}"),
+                format!("ignored for distribution {dist}"),
+            );
         }
     }
     let need = |ctx: &mut Ctx, k: &str, v: Option<&Text>| -> Option<SimDuration> {
         if v.is_none() {
-            ctx.err(&format!("{p}.{k}"), format!("required for distribution {dist}"));
+            ctx.err(
+                &format!("{p}.{k}"),
+                format!("required for distribution {dist}"),
+            );
             return None;
         }
         ctx.dur(&format!("{p}.{k}"), v)
@@ -449,7 +510,11 @@ fn service_time(ctx: &mut Ctx, p: &str, st: &RawServiceTime, base_dir: &Path) ->
             }
             Some(ServiceTime::Exponential { mean })
         }
-        "constant" => Some(ServiceTime::Constant(need(ctx, "value", st.value.as_ref())?)),
+        "constant" => Some(ServiceTime::Constant(need(
+            ctx,
+            "value",
+            st.value.as_ref(),
+        )?)),
         "lognormal" => {
             let median = need(ctx, "median", st.median.as_ref());
             let p99 = need(ctx, "p99", st.p99.as_ref());
@@ -459,7 +524,10 @@ fn service_time(ctx: &mut Ctx, p: &str, st: &RawServiceTime, base_dir: &Path) ->
                 return None;
             }
             if p99 <= median {
-                ctx.err(&format!("{p}.p99"), format!("must be greater than median ({median})"));
+                ctx.err(
+                    &format!("{p}.p99"),
+                    format!("must be greater than median ({median})"),
+                );
                 return None;
             }
             Some(ServiceTime::LogNormal { median, p99 })
@@ -469,7 +537,10 @@ fn service_time(ctx: &mut Ctx, p: &str, st: &RawServiceTime, base_dir: &Path) ->
             let max = need(ctx, "max", st.max.as_ref());
             let (min, max) = (min?, max?);
             if max < min {
-                ctx.err(&format!("{p}.max"), format!("must not be less than min ({min})"));
+                ctx.err(
+                    &format!("{p}.max"),
+                    format!("must not be less than min ({min})"),
+                );
                 return None;
             }
             Some(ServiceTime::Uniform { min, max })
@@ -512,10 +583,16 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
             Some(name) => name.to_string(),
         };
         for m in validate::dns1123_subdomain(&name) {
-            ctx.err(&format!("{p}.name"), format!("invalid node name {name:?}: {m}"));
+            ctx.err(
+                &format!("{p}.name"),
+                format!("invalid node name {name:?}: {m}"),
+            );
         }
         if !names.insert(name.clone()) {
-            ctx.err(&format!("{p}.name"), format!("duplicate node name {name:?}"));
+            ctx.err(
+                &format!("{p}.name"),
+                format!("duplicate node name {name:?}"),
+            );
         }
         let ip = match n.ip.as_deref().map(|s| s.trim().parse::<Ipv4Addr>()) {
             None => {
@@ -523,7 +600,10 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
                 continue;
             }
             Some(Err(_)) => {
-                ctx.err(&format!("{p}.ip"), format!("invalid IPv4 address {:?}", n.ip.as_deref().unwrap_or("")));
+                ctx.err(
+                    &format!("{p}.ip"),
+                    format!("invalid IPv4 address {:?}", n.ip.as_deref().unwrap_or("")),
+                );
                 continue;
             }
             Some(Ok(ip)) => ip,
@@ -536,25 +616,42 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
         let qty = |ctx: &mut Ctx, key: &str, v: Option<&Text>, default: &str, cpu: bool| -> u64 {
             let t = v.map_or(default, |t| t.0.as_str());
             let parsed = quantity::parse(t).map_err(|e| e.to_string()).and_then(|q| {
-                if cpu { q.millis() } else { q.value() }.ok_or_else(|| "must be a non-negative quantity".to_string())
+                if cpu { q.millis() } else { q.value() }
+                    .ok_or_else(|| "must be a non-negative quantity".to_string())
             });
             match parsed {
                 Ok(v) => v,
                 Err(e) => {
-                    ctx.err(&format!("{ap}.{key}"), format!("invalid quantity {t:?}: {e}"));
+                    ctx.err(
+                        &format!("{ap}.{key}"),
+                        format!("invalid quantity {t:?}: {e}"),
+                    );
                     0
                 }
             }
         };
         // The defaults of DESIGN.md: cpu "4", memory 8Gi.
         let cpu_millis = qty(ctx, "cpu", a.and_then(|a| a.cpu.as_ref()), "4", true);
-        let memory_bytes = qty(ctx, "memory", a.and_then(|a| a.memory.as_ref()), "8Gi", false);
+        let memory_bytes = qty(
+            ctx,
+            "memory",
+            a.and_then(|a| a.memory.as_ref()),
+            "8Gi",
+            false,
+        );
         // kubelet `maxPods` default (`pkg/kubelet/apis/config/v1beta1/defaults.go`).
         let max_pods = ctx.at_least(&format!("{ap}.pods"), a.and_then(|a| a.pods), 1, 110);
         let mut labels: Labels = n.labels.clone().unwrap_or_default();
         for (k, v) in &labels {
-            if let Some(m) = validate::label_key(k).into_iter().chain(validate::label_value(v)).next() {
-                ctx.err(&format!("{p}.labels"), format!("invalid label {k}={v}: {m}"));
+            if let Some(m) = validate::label_key(k)
+                .into_iter()
+                .chain(validate::label_value(v))
+                .next()
+            {
+                ctx.err(
+                    &format!("{p}.labels"),
+                    format!("invalid label {k}={v}: {m}"),
+                );
             }
         }
         // The kubelet sets `kubernetes.io/hostname` (`pkg/kubelet/kubelet_node_status.go`).
@@ -567,19 +664,29 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
                 continue;
             };
             let effect = t.effect.clone().unwrap_or_default();
-            if !matches!(effect.as_str(), "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+            if !matches!(
+                effect.as_str(),
+                "NoSchedule" | "PreferNoSchedule" | "NoExecute"
+            ) {
                 ctx.err(
                     &format!("{tp}.effect"),
                     format!("unsupported value {effect:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""),
                 );
                 continue;
             }
-            taints.push(Taint { key, value: t.value.clone().filter(|v| !v.is_empty()), effect });
+            taints.push(Taint {
+                key,
+                value: t.value.clone().filter(|v| !v.is_empty()),
+                effect,
+            });
         }
         out.push(NodeConfig {
             name,
             ip,
-            allocatable: Resources { cpu_millis, memory_bytes },
+            allocatable: Resources {
+                cpu_millis,
+                memory_bytes,
+            },
             max_pods,
             labels,
             taints,
@@ -596,7 +703,10 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         None | Some("iptables") => {}
         Some("ipvs") => net.proxy_mode = ProxyMode::Ipvs,
         Some("nftables") => net.proxy_mode = ProxyMode::Nftables,
-        Some(m) => ctx.err(&format!("{p}.proxyMode"), format!("unknown proxy mode {m:?}: expected iptables, ipvs or nftables")),
+        Some(m) => ctx.err(
+            &format!("{p}.proxyMode"),
+            format!("unknown proxy mode {m:?}: expected iptables, ipvs or nftables"),
+        ),
     }
     if let Some(s) = c.ipvs_scheduler.as_deref() {
         use IpvsScheduler::*;
@@ -621,12 +731,18 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
             }
         };
         if net.proxy_mode != ProxyMode::Ipvs {
-            ctx.warn(&format!("{p}.ipvsScheduler"), "has no effect unless proxyMode is ipvs");
+            ctx.warn(
+                &format!("{p}.ipvsScheduler"),
+                "has no effect unless proxyMode is ipvs",
+            );
         }
     }
     if let Some(n) = cidr(ctx, &format!("{p}.serviceCIDR"), c.service_cidr.as_ref()) {
         if n.prefix_len() > 30 {
-            ctx.err(&format!("{p}.serviceCIDR"), format!("{n} is too small: use a prefix of /30 or shorter"));
+            ctx.err(
+                &format!("{p}.serviceCIDR"),
+                format!("{n} is too small: use a prefix of /30 or shorter"),
+            );
         } else {
             net.service_cidr = n;
         }
@@ -635,25 +751,43 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         if n.prefix_len() > net.node_cidr_mask {
             ctx.err(
                 &format!("{p}.clusterCIDR"),
-                format!("{n} is smaller than one node's /{} pod range", net.node_cidr_mask),
+                format!(
+                    "{n} is smaller than one node's /{} pod range",
+                    net.node_cidr_mask
+                ),
             );
         } else {
             net.cluster_cidr = n;
         }
     }
-    if net.service_cidr.contains(&net.cluster_cidr.network()) || net.cluster_cidr.contains(&net.service_cidr.network()) {
+    if net.service_cidr.contains(&net.cluster_cidr.network())
+        || net.cluster_cidr.contains(&net.service_cidr.network())
+    {
         ctx.err(
             &format!("{p}.clusterCIDR"),
-            format!("{} overlaps serviceCIDR {}", net.cluster_cidr, net.service_cidr),
+            format!(
+                "{} overlaps serviceCIDR {}",
+                net.cluster_cidr, net.service_cidr
+            ),
         );
     }
-    net.load_balancer_ips = cidr(ctx, &format!("{p}.loadBalancerIPs"), c.load_balancer_ips.as_ref());
+    net.load_balancer_ips = cidr(
+        ctx,
+        &format!("{p}.loadBalancerIPs"),
+        c.load_balancer_ips.as_ref(),
+    );
     if let Some(n) = &c.network {
         let d = NetworkLatency::default();
         net.latency = NetworkLatency {
-            same_node: ctx.dur(&format!("{p}.network.sameNode"), n.same_node.as_ref()).unwrap_or(d.same_node),
-            cross_node: ctx.dur(&format!("{p}.network.crossNode"), n.cross_node.as_ref()).unwrap_or(d.cross_node),
-            external: ctx.dur(&format!("{p}.network.external"), n.external.as_ref()).unwrap_or(d.external),
+            same_node: ctx
+                .dur(&format!("{p}.network.sameNode"), n.same_node.as_ref())
+                .unwrap_or(d.same_node),
+            cross_node: ctx
+                .dur(&format!("{p}.network.crossNode"), n.cross_node.as_ref())
+                .unwrap_or(d.cross_node),
+            external: ctx
+                .dur(&format!("{p}.network.external"), n.external.as_ref())
+                .unwrap_or(d.external),
         };
     }
     net
@@ -663,7 +797,10 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
 pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
     match raw.api_version.as_deref() {
         Some(API_VERSION) => {}
-        Some(v) => ctx.err("apiVersion", format!("unsupported apiVersion {v:?} for kind Scenario: expected {API_VERSION}")),
+        Some(v) => ctx.err(
+            "apiVersion",
+            format!("unsupported apiVersion {v:?} for kind Scenario: expected {API_VERSION}"),
+        ),
         None => ctx.err("apiVersion", format!("required: {API_VERSION}")),
     }
     let name = match raw.metadata.as_ref().and_then(|m| m.name.clone()) {
@@ -691,22 +828,35 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             ctx.err("spec.duration", "required, e.g. 60s");
             SimDuration::ZERO
         }
-        Some(t) => ctx.positive_dur("spec.duration", Some(t)).unwrap_or(SimDuration::ZERO),
+        Some(t) => ctx
+            .positive_dur("spec.duration", Some(t))
+            .unwrap_or(SimDuration::ZERO),
     };
-    let warmup = ctx.dur("spec.warmup", spec.warmup.as_ref()).unwrap_or(SimDuration::ZERO);
+    let warmup = ctx
+        .dur("spec.warmup", spec.warmup.as_ref())
+        .unwrap_or(SimDuration::ZERO);
     if !duration.is_zero() && warmup >= duration {
-        ctx.err("spec.warmup", format!("must be shorter than the duration ({duration})"));
+        ctx.err(
+            "spec.warmup",
+            format!("must be shorter than the duration ({duration})"),
+        );
     }
     let kubernetes_version = match &spec.kubernetes_version {
         None => (1, 34),
         Some(t) => {
-            let parsed = t.0.trim_start_matches('v').split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+            let parsed =
+                t.0.trim_start_matches('v')
+                    .split_once('.')
+                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
             match parsed {
                 Some((1, minor)) if minor >= 20 => (1, minor),
                 _ => {
                     ctx.err(
                         "spec.kubernetesVersion",
-                        format!("invalid version {:?}: expected \"1.MINOR\" (quoted), e.g. \"1.34\"", t.0),
+                        format!(
+                            "invalid version {:?}: expected \"1.MINOR\" (quoted), e.g. \"1.34\"",
+                            t.0
+                        ),
                     );
                     (1, 34)
                 }
@@ -715,20 +865,37 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
     };
     let cluster = spec.cluster.as_ref();
     if cluster.is_none() {
-        ctx.err("spec.cluster", "required: at least one node in spec.cluster.nodes");
+        ctx.err(
+            "spec.cluster",
+            "required: at least one node in spec.cluster.nodes",
+        );
     }
     let net = cluster.map(|c| net(ctx, c)).unwrap_or_default();
-    let nodes = if cluster.is_some() { nodes(ctx, cluster.and_then(|c| c.nodes.as_ref())) } else { Vec::new() };
+    let nodes = if cluster.is_some() {
+        nodes(ctx, cluster.and_then(|c| c.nodes.as_ref()))
+    } else {
+        Vec::new()
+    };
     let mut coredns = false;
-    for (i, a) in cluster.and_then(|c| c.addons.as_ref()).into_iter().flatten().enumerate() {
+    for (i, a) in cluster
+        .and_then(|c| c.addons.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         match a.as_str() {
             "coredns" => coredns = true,
-            other => ctx.err(&format!("spec.cluster.addons[{i}]"), format!("unknown addon {other:?}: expected coredns")),
+            other => ctx.err(
+                &format!("spec.cluster.addons[{i}]"),
+                format!("unknown addon {other:?}: expected coredns"),
+            ),
         }
     }
     let registry = spec.registry.as_ref().map(|r| RegistryConfig {
         images: r.images.clone().unwrap_or_default(),
-        pull_time: ctx.dur("spec.registry.pullTime", r.pull_time.as_ref()).unwrap_or(SimDuration::ZERO),
+        pull_time: ctx
+            .dur("spec.registry.pullTime", r.pull_time.as_ref())
+            .unwrap_or(SimDuration::ZERO),
     });
     let manifests = spec
         .manifests
@@ -747,16 +914,27 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             continue;
         };
         if !images.insert(image.clone()) {
-            ctx.err(&format!("{p}.image"), format!("duplicate behavior for image {image:?}"));
+            ctx.err(
+                &format!("{p}.image"),
+                format!("duplicate behavior for image {image:?}"),
+            );
         }
         let st = match &b.service_time {
             None => Some(ServiceTime::Constant(SimDuration::ZERO)),
             Some(st) => service_time(ctx, &format!("{p}.serviceTime"), st, base_dir),
         };
         let concurrency = ctx.at_least(&format!("{p}.concurrency"), b.concurrency, 1, 1);
-        let keep_alive_timeout = ctx.positive_dur(&format!("{p}.keepAliveTimeout"), b.keep_alive_timeout.as_ref());
+        let keep_alive_timeout = ctx.positive_dur(
+            &format!("{p}.keepAliveTimeout"),
+            b.keep_alive_timeout.as_ref(),
+        );
         if let Some(service_time) = st {
-            behaviors.push(Behavior { image, service_time, concurrency, keep_alive_timeout });
+            behaviors.push(Behavior {
+                image,
+                service_time,
+                concurrency,
+                keep_alive_timeout,
+            });
         }
     }
 
@@ -764,19 +942,32 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
     let mut stream_names = BTreeSet::new();
     for (i, s) in spec.traffic.iter().flatten().enumerate() {
         let p = format!("spec.traffic[{i}]");
-        let name = s.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("stream-{i}"));
+        let name = s
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("stream-{i}"));
         if !stream_names.insert(name.clone()) {
-            ctx.err(&format!("{p}.name"), format!("duplicate stream name {name:?}"));
+            ctx.err(
+                &format!("{p}.name"),
+                format!("duplicate stream name {name:?}"),
+            );
         }
         let from = match &s.from {
             None => Some(ClientSource::External),
             Some(RawFrom::Name(n)) if n == "external" => Some(ClientSource::External),
             Some(RawFrom::Name(n)) => {
-                ctx.err(&format!("{p}.from"), format!("invalid source {n:?}: expected external or {{selector: key=value}}"));
+                ctx.err(
+                    &format!("{p}.from"),
+                    format!("invalid source {n:?}: expected external or {{selector: key=value}}"),
+                );
                 None
             }
             Some(RawFrom::Selector(None)) => {
-                ctx.err(&format!("{p}.from"), "expected external or {selector: key=value}");
+                ctx.err(
+                    &format!("{p}.from"),
+                    "expected external or {selector: key=value}",
+                );
                 None
             }
             Some(RawFrom::Selector(Some(sel))) => match parse_selector(sel) {
@@ -793,52 +984,95 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 ctx.err(&format!("{p}.to"), "required, e.g. 192.168.0.24:30001");
                 None
             }
-            Some(t) => parse_destination(&t.0).map_err(|e| ctx.err(&format!("{p}.to"), e)).ok(),
+            Some(t) => parse_destination(&t.0)
+                .map_err(|e| ctx.err(&format!("{p}.to"), e))
+                .ok(),
         };
         let rate = match &s.rate {
             None => {
                 ctx.err(&format!("{p}.rate"), "required, e.g. 100/s");
                 None
             }
-            Some(t) => parse_rate(&t.0).map_err(|e| ctx.err(&format!("{p}.rate"), e)).ok(),
+            Some(t) => parse_rate(&t.0)
+                .map_err(|e| ctx.err(&format!("{p}.rate"), e))
+                .ok(),
         };
         let arrival = match s.arrival.as_deref() {
             None | Some("poisson") => Arrival::Poisson,
             Some("constant") => Arrival::Constant,
             Some(a) => {
-                ctx.err(&format!("{p}.arrival"), format!("unknown arrival {a:?}: expected poisson or constant"));
+                ctx.err(
+                    &format!("{p}.arrival"),
+                    format!("unknown arrival {a:?}: expected poisson or constant"),
+                );
                 Arrival::Poisson
             }
         };
-        let start = ctx.dur(&format!("{p}.start"), s.start.as_ref()).unwrap_or(SimDuration::ZERO);
+        let start = ctx
+            .dur(&format!("{p}.start"), s.start.as_ref())
+            .unwrap_or(SimDuration::ZERO);
         let stop = ctx.dur(&format!("{p}.stop"), s.stop.as_ref());
         if let Some(stop) = stop {
             if stop <= start {
-                ctx.err(&format!("{p}.stop"), format!("must be after start ({start})"));
+                ctx.err(
+                    &format!("{p}.stop"),
+                    format!("must be after start ({start})"),
+                );
             } else if !duration.is_zero() && stop > duration {
-                ctx.warn(&format!("{p}.stop"), format!("is after the end of the scenario ({duration})"));
+                ctx.warn(
+                    &format!("{p}.stop"),
+                    format!("is after the end of the scenario ({duration})"),
+                );
             }
         }
         if !duration.is_zero() && start >= duration {
-            ctx.warn(&format!("{p}.start"), format!("is at or after the end of the scenario ({duration}): the stream sends nothing"));
+            ctx.warn(
+                &format!("{p}.start"),
+                format!(
+                    "is at or after the end of the scenario ({duration}): the stream sends nothing"
+                ),
+            );
         }
-        let timeout = ctx.positive_dur(&format!("{p}.timeout"), s.timeout.as_ref()).unwrap_or(SimDuration::from_secs(30));
+        let timeout = ctx
+            .positive_dur(&format!("{p}.timeout"), s.timeout.as_ref())
+            .unwrap_or(SimDuration::from_secs(30));
         let mut connections = ConnectionPolicy::default();
         if let Some(c) = &s.connections {
             let cp = format!("{p}.connections");
             connections.reuse = c.reuse.unwrap_or(false);
-            connections.max_requests = c.max_requests.map(|_| ctx.at_least(&format!("{cp}.maxRequests"), c.max_requests, 1, 1));
-            if let Some(t) = ctx.positive_dur(&format!("{cp}.idleTimeout"), c.idle_timeout.as_ref()) {
+            connections.max_requests = c
+                .max_requests
+                .map(|_| ctx.at_least(&format!("{cp}.maxRequests"), c.max_requests, 1, 1));
+            if let Some(t) = ctx.positive_dur(&format!("{cp}.idleTimeout"), c.idle_timeout.as_ref())
+            {
                 connections.idle_timeout = t;
             }
-            connections.max_per_destination =
-                ctx.at_least(&format!("{cp}.maxPerDestination"), c.max_per_destination, 1, connections.max_per_destination);
+            connections.max_per_destination = ctx.at_least(
+                &format!("{cp}.maxPerDestination"),
+                c.max_per_destination,
+                1,
+                connections.max_per_destination,
+            );
             if !connections.reuse && (c.max_requests.is_some() || c.idle_timeout.is_some()) {
-                ctx.warn(&cp, "maxRequests and idleTimeout have no effect without reuse: true");
+                ctx.warn(
+                    &cp,
+                    "maxRequests and idleTimeout have no effect without reuse: true",
+                );
             }
         }
         if let (Some(from), Some(to), Some(rate)) = (from, to, rate) {
-            traffic.push(StreamSpec { name, from, clients, to, rate, arrival, start, stop, timeout, connections });
+            traffic.push(StreamSpec {
+                name,
+                from,
+                clients,
+                to,
+                rate,
+                arrival,
+                start,
+                stop,
+                timeout,
+                connections,
+            });
         }
     }
 
@@ -855,15 +1089,28 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         };
         if let Some(at) = at {
             if !duration.is_zero() && at > duration {
-                ctx.warn(&format!("{p}.at"), format!("is after the end of the scenario ({duration}): the event never happens"));
+                ctx.warn(
+                    &format!("{p}.at"),
+                    format!(
+                        "is after the end of the scenario ({duration}): the event never happens"
+                    ),
+                );
             }
         }
-        let n_actions = [e.delete_pod.is_some(), e.node_down.is_some(), e.node_up.is_some(), e.scale.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let n_actions = [
+            e.delete_pod.is_some(),
+            e.node_down.is_some(),
+            e.node_up.is_some(),
+            e.scale.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if n_actions != 1 {
-            ctx.err(&p, "must have exactly one of deletePod, nodeDown, nodeUp, scale");
+            ctx.err(
+                &p,
+                "must have exactly one of deletePod, nodeDown, nodeUp, scale",
+            );
             continue;
         }
         let node_ref = |ctx: &mut Ctx, key: &str, r: &RawNodeRef| -> Option<String> {
@@ -873,7 +1120,10 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                     None
                 }
                 Some(n) if !node_names.contains(n) => {
-                    ctx.err(&format!("{p}.{key}.node"), format!("no node named {n:?} in spec.cluster.nodes"));
+                    ctx.err(
+                        &format!("{p}.{key}.node"),
+                        format!("no node named {n:?} in spec.cluster.nodes"),
+                    );
                     None
                 }
                 Some(n) => Some(n.to_string()),
@@ -894,13 +1144,20 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                         Some("oldest") => Some(Pick::Oldest),
                         Some("newest") => Some(Pick::Newest),
                         Some(x) => {
-                            ctx.err(&format!("{dp}.pick"), format!("unknown pick {x:?}: expected random, oldest or newest"));
+                            ctx.err(
+                                &format!("{dp}.pick"),
+                                format!("unknown pick {x:?}: expected random, oldest or newest"),
+                            );
                             None
                         }
                     };
-                    let selector = parse_selector(&sel.0).map_err(|m| ctx.err(&format!("{dp}.selector"), m)).ok();
+                    let selector = parse_selector(&sel.0)
+                        .map_err(|m| ctx.err(&format!("{dp}.selector"), m))
+                        .ok();
                     match (selector, pick) {
-                        (Some(selector), Some(pick)) => Some(Action::DeletePod(PodTarget::Selector { selector, pick })),
+                        (Some(selector), Some(pick)) => {
+                            Some(Action::DeletePod(PodTarget::Selector { selector, pick }))
+                        }
                         _ => None,
                     }
                 }
@@ -926,13 +1183,19 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                     None
                 }
                 Some(r) if !(0..=u32::MAX as i64).contains(&r) => {
-                    ctx.err(&format!("{sp}.replicas"), format!("invalid value {r}: must be greater than or equal to 0"));
+                    ctx.err(
+                        &format!("{sp}.replicas"),
+                        format!("invalid value {r}: must be greater than or equal to 0"),
+                    );
                     None
                 }
                 Some(r) => Some(r as u32),
             };
             match (dep, replicas) {
-                (Some(deployment), Some(replicas)) => Some(Action::Scale { deployment, replicas }),
+                (Some(deployment), Some(replicas)) => Some(Action::Scale {
+                    deployment,
+                    replicas,
+                }),
                 _ => None,
             }
         };
@@ -978,10 +1241,16 @@ mod tests {
 
     #[test]
     fn destinations_are_addresses_or_names() {
-        assert_eq!(parse_destination("192.168.0.24:30001"), Ok(Destination::Addr([192, 168, 0, 24].into(), 30001)));
+        assert_eq!(
+            parse_destination("192.168.0.24:30001"),
+            Ok(Destination::Addr([192, 168, 0, 24].into(), 30001))
+        );
         assert_eq!(
             parse_destination("http-svc.default.svc.cluster.local:8080"),
-            Ok(Destination::Name("http-svc.default.svc.cluster.local".into(), 8080))
+            Ok(Destination::Name(
+                "http-svc.default.svc.cluster.local".into(),
+                8080
+            ))
         );
         assert!(parse_destination("192.168.0.24").is_err());
         assert!(parse_destination("Bad_Name:80").is_err());

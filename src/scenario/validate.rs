@@ -41,7 +41,7 @@ impl fmt::Display for BadValue {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> BadValue {
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> BadValue {
     BadValue::Json(serde_json::to_string(v).unwrap_or_default())
 }
 
@@ -67,20 +67,34 @@ fn with_detail(mut s: String, detail: &str) -> String {
 }
 
 pub fn required(path: &str, detail: &str) -> FieldError {
-    FieldError { path: path.into(), body: with_detail("Required value".into(), detail) }
+    FieldError {
+        path: path.into(),
+        body: with_detail("Required value".into(), detail),
+    }
 }
 pub fn forbidden(path: &str, detail: &str) -> FieldError {
-    FieldError { path: path.into(), body: with_detail("Forbidden".into(), detail) }
+    FieldError {
+        path: path.into(),
+        body: with_detail("Forbidden".into(), detail),
+    }
 }
 pub fn invalid(path: &str, value: BadValue, detail: &str) -> FieldError {
-    FieldError { path: path.into(), body: with_detail(format!("Invalid value: {value}"), detail) }
+    FieldError {
+        path: path.into(),
+        body: with_detail(format!("Invalid value: {value}"), detail),
+    }
 }
 pub fn duplicate(path: &str, value: BadValue) -> FieldError {
-    FieldError { path: path.into(), body: format!("Duplicate value: {value}") }
+    FieldError {
+        path: path.into(),
+        body: format!("Duplicate value: {value}"),
+    }
 }
 pub fn unsupported(path: &str, value: &str, supported: &[&str]) -> FieldError {
-    let quoted: Vec<String> =
-        supported.iter().map(|s| serde_json::Value::String(s.to_string()).to_string()).collect();
+    let quoted: Vec<String> = supported
+        .iter()
+        .map(|s| serde_json::Value::String(s.to_string()).to_string())
+        .collect();
     FieldError {
         path: path.into(),
         body: with_detail(
@@ -94,10 +108,20 @@ pub fn unsupported(path: &str, value: &str, supported: &[&str]) -> FieldError {
 /// (`utilerrors.NewAggregate`), duplicates dropped (`ErrorList.ToAggregate`).
 pub fn invalid_object_message(kind: &str, name: &str, errs: &[FieldError]) -> String {
     let mut seen = BTreeSet::new();
-    let msgs: Vec<String> =
-        errs.iter().map(ToString::to_string).filter(|m| seen.insert(m.clone())).collect();
-    let body = if msgs.len() == 1 { msgs[0].clone() } else { format!("[{}]", msgs.join(", ")) };
-    format!("The {kind} {} is invalid: {body}", BadValue::Str(name.into()))
+    let msgs: Vec<String> = errs
+        .iter()
+        .map(ToString::to_string)
+        .filter(|m| seen.insert(m.clone()))
+        .collect();
+    let body = if msgs.len() == 1 {
+        msgs[0].clone()
+    } else {
+        format!("[{}]", msgs.join(", "))
+    };
+    format!(
+        "The {kind} {} is invalid: {body}",
+        BadValue::Str(name.into())
+    )
 }
 
 // ---- syntax checks (content/kube.go, util/validation/validation.go) ----
@@ -147,7 +171,8 @@ fn is_dns1123_subdomain_re(s: &str) -> bool {
 }
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
@@ -217,7 +242,11 @@ pub fn label_key(s: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".into());
             } else {
-                errs.extend(dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+                errs.extend(
+                    dns1123_subdomain(prefix)
+                        .into_iter()
+                        .map(|m| format!("prefix part {m}")),
+                );
             }
             *name
         }
@@ -237,7 +266,11 @@ pub fn label_key(s: &str) -> Vec<String> {
     if !is_label_key_name(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                LABEL_KEY_ERR,
+                LABEL_KEY_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -265,7 +298,11 @@ pub fn port_name(p: &str) -> Vec<String> {
     if p.len() > 15 {
         errs.push(max_len_error(15));
     }
-    if p.is_empty() || !p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if p.is_empty()
+        || !p
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
     }
     if !p.chars().any(|c| c.is_ascii_lowercase()) {
@@ -290,7 +327,11 @@ fn port_num(path: &str, v: i32, errs: &mut Vec<FieldError>) {
 
 fn nonneg(path: &str, v: i64, errs: &mut Vec<FieldError>) {
     if v < 0 {
-        errs.push(invalid(path, BadValue::Int(v), "must be greater than or equal to 0"));
+        errs.push(invalid(
+            path,
+            BadValue::Int(v),
+            "must be greater than or equal to 0",
+        ));
     }
 }
 
@@ -322,7 +363,13 @@ pub fn object_meta(
     rule: NameRule,
     errs: &mut Vec<FieldError>,
 ) {
-    let p = |f: &str| if path.is_empty() { f.to_string() } else { format!("{path}.{f}") };
+    let p = |f: &str| {
+        if path.is_empty() {
+            f.to_string()
+        } else {
+            format!("{path}.{f}")
+        }
+    };
     // A template's name is not validated (it has none).
     if !path.ends_with("template.metadata") {
         match m.name.as_deref() {
@@ -353,7 +400,11 @@ pub fn object_meta(
 }
 
 fn label_selector(s: &meta::LabelSelector, path: &str, errs: &mut Vec<FieldError>) {
-    labels(s.match_labels.as_ref(), &format!("{path}.matchLabels"), errs);
+    labels(
+        s.match_labels.as_ref(),
+        &format!("{path}.matchLabels"),
+        errs,
+    );
     for (i, r) in s.match_expressions.iter().flatten().enumerate() {
         let rp = format!("{path}.matchExpressions[{i}]");
         let n = r.values.as_ref().map_or(0, Vec::len);
@@ -374,14 +425,21 @@ fn label_selector(s: &meta::LabelSelector, path: &str, errs: &mut Vec<FieldError
             )),
         }
         for m in label_key(&r.key) {
-            errs.push(invalid(&format!("{rp}.key"), BadValue::Str(r.key.clone()), &m));
+            errs.push(invalid(
+                &format!("{rp}.key"),
+                BadValue::Str(r.key.clone()),
+                &m,
+            ));
         }
     }
 }
 
 /// Whether `labels` satisfy the selector, as `metav1.LabelSelectorAsSelector(...).Matches`.
 pub fn selector_matches(s: &meta::LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    s.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v))
+    s.match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v))
         && s.match_expressions.iter().flatten().all(|r| {
             let vals = r.values.as_deref().unwrap_or(&[]);
             let got = labels.get(&r.key);
@@ -404,9 +462,11 @@ fn quantities(
     for (k, q) in m.into_iter().flatten() {
         let p = format!("{path}[{k}]");
         match quantity::parse(&q.0) {
-            Ok(v) if v.negative => {
-                errs.push(invalid(&p, BadValue::Str(q.0.clone()), "must be greater than or equal to 0"))
-            }
+            Ok(v) if v.negative => errs.push(invalid(
+                &p,
+                BadValue::Str(q.0.clone()),
+                "must be greater than or equal to 0",
+            )),
             Ok(v) => {
                 out.insert(k.clone(), v);
             }
@@ -417,7 +477,12 @@ fn quantities(
 }
 
 fn probe(pr: &core::Probe, path: &str, liveness_or_startup: bool, errs: &mut Vec<FieldError>) {
-    let handlers = [pr.exec.is_some(), pr.http_get.is_some(), pr.tcp_socket.is_some(), pr.grpc.is_some()];
+    let handlers = [
+        pr.exec.is_some(),
+        pr.http_get.is_some(),
+        pr.tcp_socket.is_some(),
+        pr.grpc.is_some(),
+    ];
     match handlers.iter().filter(|h| **h).count() {
         0 => errs.push(required(path, "must specify a handler type")),
         1 => {}
@@ -435,7 +500,11 @@ fn probe(pr: &core::Probe, path: &str, liveness_or_startup: bool, errs: &mut Vec
         port_ref(&h.port, &format!("{path}.httpGet.port"), errs);
         if let Some(s) = h.scheme.as_deref() {
             if s != "HTTP" && s != "HTTPS" {
-                errs.push(unsupported(&format!("{path}.httpGet.scheme"), s, &["HTTP", "HTTPS"]));
+                errs.push(unsupported(
+                    &format!("{path}.httpGet.scheme"),
+                    s,
+                    &["HTTP", "HTTPS"],
+                ));
             }
         }
     }
@@ -458,22 +527,25 @@ fn probe(pr: &core::Probe, path: &str, liveness_or_startup: bool, errs: &mut Vec
     }
     if liveness_or_startup {
         if let Some(s) = pr.success_threshold.filter(|s| *s > 1) {
-            errs.push(invalid(&format!("{path}.successThreshold"), BadValue::Int(s.into()), "must be 1"));
+            errs.push(invalid(
+                &format!("{path}.successThreshold"),
+                BadValue::Int(s.into()),
+                "must be 1",
+            ));
         }
     }
 }
 
-fn container(
-    c: &core::Container,
-    path: &str,
-    host_network: bool,
-    errs: &mut Vec<FieldError>,
-) {
+fn container(c: &core::Container, path: &str, host_network: bool, errs: &mut Vec<FieldError>) {
     if c.name.is_empty() {
         errs.push(required(&format!("{path}.name"), ""));
     } else {
         for m in dns1123_label(&c.name) {
-            errs.push(invalid(&format!("{path}.name"), BadValue::Str(c.name.clone()), &m));
+            errs.push(invalid(
+                &format!("{path}.name"),
+                BadValue::Str(c.name.clone()),
+                &m,
+            ));
         }
     }
     if c.image.as_deref().unwrap_or("").is_empty() {
@@ -516,13 +588,21 @@ fn container(
         }
         if let Some(proto) = p.protocol.as_deref() {
             if !matches!(proto, "TCP" | "UDP" | "SCTP") {
-                errs.push(unsupported(&format!("{pp}.protocol"), proto, &["SCTP", "TCP", "UDP"]));
+                errs.push(unsupported(
+                    &format!("{pp}.protocol"),
+                    proto,
+                    &["SCTP", "TCP", "UDP"],
+                ));
             }
         }
     }
     if let Some(r) = &c.resources {
         let lim = quantities(r.limits.as_ref(), &format!("{path}.resources.limits"), errs);
-        let req = quantities(r.requests.as_ref(), &format!("{path}.resources.requests"), errs);
+        let req = quantities(
+            r.requests.as_ref(),
+            &format!("{path}.resources.requests"),
+            errs,
+        );
         for (k, q) in &req {
             if let Some(l) = lim.get(k) {
                 // Compare exactly: scale both to nano-units.
@@ -559,12 +639,20 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
     for (i, c) in s.containers.iter().enumerate() {
         let cp = format!("{path}.containers[{i}]");
         if !c.name.is_empty() && !names.insert(c.name.clone()) {
-            errs.push(duplicate(&format!("{cp}.name"), BadValue::Str(c.name.clone())));
+            errs.push(duplicate(
+                &format!("{cp}.name"),
+                BadValue::Str(c.name.clone()),
+            ));
         }
         container(c, &cp, host_network, errs);
     }
     for (i, c) in s.init_containers.iter().flatten().enumerate() {
-        container(c, &format!("{path}.initContainers[{i}]"), host_network, errs);
+        container(
+            c,
+            &format!("{path}.initContainers[{i}]"),
+            host_network,
+            errs,
+        );
     }
     if let Some(r) = s.restart_policy.as_deref() {
         if !matches!(r, "Always" | "OnFailure" | "Never") {
@@ -578,12 +666,20 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
     if let Some(t) = s.termination_grace_period_seconds {
         nonneg(&format!("{path}.terminationGracePeriodSeconds"), t, errs);
     }
-    labels(s.node_selector.as_ref(), &format!("{path}.nodeSelector"), errs);
+    labels(
+        s.node_selector.as_ref(),
+        &format!("{path}.nodeSelector"),
+        errs,
+    );
     for (i, t) in s.tolerations.iter().flatten().enumerate() {
         let tp = format!("{path}.tolerations[{i}]");
         match t.operator.as_deref() {
             None | Some("Equal") | Some("Exists") => {}
-            Some(op) => errs.push(unsupported(&format!("{tp}.operator"), op, &["Equal", "Exists"])),
+            Some(op) => errs.push(unsupported(
+                &format!("{tp}.operator"),
+                op,
+                &["Equal", "Exists"],
+            )),
         }
         if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
             if !matches!(e, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
@@ -600,16 +696,30 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
 /// `ValidatePodTemplateSpecForReplicaSet`: labels, selector match, and `Always` restarts.
 fn template_for_replica_set(
     t: &core::PodTemplateSpec,
-    selector: &meta::LabelSelector,
+    selector: Option<&meta::LabelSelector>,
     path: &str,
     errs: &mut Vec<FieldError>,
 ) {
     let meta = t.metadata.clone().unwrap_or_default();
-    object_meta(&meta, &format!("{path}.metadata"), false, NameRule::Subdomain, errs);
-    let empty = selector.match_labels.as_ref().map_or(true, BTreeMap::is_empty)
-        && selector.match_expressions.as_ref().map_or(true, Vec::is_empty);
+    object_meta(
+        &meta,
+        &format!("{path}.metadata"),
+        false,
+        NameRule::Subdomain,
+        errs,
+    );
     let tl = meta.labels.clone().unwrap_or_default();
-    if !empty && !selector_matches(selector, &tl) {
+    // `selector.Empty()` is true only for a written, empty selector; a nil one is
+    // `labels.Nothing()`, which is not empty and matches nothing.
+    let (empty, matches) = match selector {
+        None => (false, false),
+        Some(s) => (
+            s.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
+                && s.match_expressions.as_ref().is_none_or(Vec::is_empty),
+            selector_matches(s, &tl),
+        ),
+    };
+    if !empty && !matches {
         errs.push(invalid(
             &format!("{path}.metadata.labels"),
             json(&tl),
@@ -622,27 +732,49 @@ fn template_for_replica_set(
             pod_spec(s, &format!("{path}.spec"), errs);
             if let Some(r) = s.restart_policy.as_deref() {
                 if r != "Always" {
-                    errs.push(unsupported(&format!("{path}.spec.restartPolicy"), r, &["Always"]));
+                    errs.push(unsupported(
+                        &format!("{path}.spec.restartPolicy"),
+                        r,
+                        &["Always"],
+                    ));
                 }
             }
         }
     }
 }
 
+/// `selector` is `None` when `spec.selector` was not written (`k8s-openapi` fills in an
+/// empty one): upstream reports it as required, and then, since a nil selector selects
+/// nothing (`labels.Nothing()`), the template's labels do not match it either.
 fn replicated(
     replicas: Option<i32>,
-    selector: &meta::LabelSelector,
+    selector: Option<&meta::LabelSelector>,
     template: Option<&core::PodTemplateSpec>,
     errs: &mut Vec<FieldError>,
 ) {
     if let Some(r) = replicas {
         nonneg("spec.replicas", r.into(), errs);
     }
-    label_selector(selector, "spec.selector", errs);
-    let empty = selector.match_labels.as_ref().map_or(true, BTreeMap::is_empty)
-        && selector.match_expressions.as_ref().map_or(true, Vec::is_empty);
-    if empty {
-        errs.push(invalid("spec.selector", json(selector), "empty selector is invalid for deployment"));
+    match selector {
+        None => errs.push(required("spec.selector", "")),
+        Some(selector) => {
+            label_selector(selector, "spec.selector", errs);
+            let empty = selector
+                .match_labels
+                .as_ref()
+                .is_none_or(BTreeMap::is_empty)
+                && selector
+                    .match_expressions
+                    .as_ref()
+                    .is_none_or(Vec::is_empty);
+            if empty {
+                errs.push(invalid(
+                    "spec.selector",
+                    json(selector),
+                    "empty selector is invalid for deployment",
+                ));
+            }
+        }
     }
     match template {
         Some(t) => template_for_replica_set(t, selector, "spec.template", errs),
@@ -674,23 +806,39 @@ fn int_or_percent(v: &IntOrString, path: &str, errs: &mut Vec<FieldError>) -> Op
     }
 }
 
-/// `ValidateDeployment` (`pkg/apis/apps/validation/validation.go`).
-pub fn deployment(d: &apps::Deployment) -> Vec<FieldError> {
+/// `ValidateDeployment` (`pkg/apis/apps/validation/validation.go`); `has_selector`: whether
+/// `spec.selector` was written.
+pub fn deployment(d: &apps::Deployment, has_selector: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    object_meta(&d.metadata, "metadata", true, NameRule::Subdomain, &mut errs);
+    object_meta(
+        &d.metadata,
+        "metadata",
+        true,
+        NameRule::Subdomain,
+        &mut errs,
+    );
     let Some(spec) = &d.spec else {
         errs.push(required("spec.selector", ""));
+        errs.push(required("spec.template", ""));
         return errs;
     };
-    replicated(spec.replicas, &spec.selector, Some(&spec.template), &mut errs);
+    let selector = has_selector.then_some(&spec.selector);
+    replicated(spec.replicas, selector, Some(&spec.template), &mut errs);
     if let Some(st) = &spec.strategy {
         match st.type_.as_deref() {
             None | Some("RollingUpdate") | Some("Recreate") => {}
-            Some(t) => errs.push(unsupported("spec.strategy.type", t, &["Recreate", "RollingUpdate"])),
+            Some(t) => errs.push(unsupported(
+                "spec.strategy.type",
+                t,
+                &["Recreate", "RollingUpdate"],
+            )),
         }
         if let Some(ru) = &st.rolling_update {
             let base = "spec.strategy.rollingUpdate";
-            let surge = ru.max_surge.as_ref().and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), &mut errs));
+            let surge = ru
+                .max_surge
+                .as_ref()
+                .and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), &mut errs));
             let unav = ru
                 .max_unavailable
                 .as_ref()
@@ -719,13 +867,24 @@ pub fn deployment(d: &apps::Deployment) -> Vec<FieldError> {
     errs
 }
 
-/// `ValidateReplicaSet`.
-pub fn replica_set(r: &apps::ReplicaSet) -> Vec<FieldError> {
+/// `ValidateReplicaSet`; `has_selector` as for [`deployment`].
+pub fn replica_set(r: &apps::ReplicaSet, has_selector: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    object_meta(&r.metadata, "metadata", true, NameRule::Subdomain, &mut errs);
+    object_meta(
+        &r.metadata,
+        "metadata",
+        true,
+        NameRule::Subdomain,
+        &mut errs,
+    );
     match &r.spec {
         None => errs.push(required("spec.selector", "")),
-        Some(spec) => replicated(spec.replicas, &spec.selector, spec.template.as_ref(), &mut errs),
+        Some(spec) => replicated(
+            spec.replicas,
+            has_selector.then_some(&spec.selector),
+            spec.template.as_ref(),
+            &mut errs,
+        ),
     }
     errs
 }
@@ -733,7 +892,13 @@ pub fn replica_set(r: &apps::ReplicaSet) -> Vec<FieldError> {
 /// `ValidatePodCreate`.
 pub fn pod(p: &core::Pod) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    object_meta(&p.metadata, "metadata", true, NameRule::Subdomain, &mut errs);
+    object_meta(
+        &p.metadata,
+        "metadata",
+        true,
+        NameRule::Subdomain,
+        &mut errs,
+    );
     match &p.spec {
         None => errs.push(required("spec.containers", "")),
         Some(s) => pod_spec(s, "spec", &mut errs),
@@ -744,7 +909,13 @@ pub fn pod(p: &core::Pod) -> Vec<FieldError> {
 /// `ValidateNamespace`.
 pub fn namespace(n: &core::Namespace) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    object_meta(&n.metadata, "metadata", false, NameRule::Label1123, &mut errs);
+    object_meta(
+        &n.metadata,
+        "metadata",
+        false,
+        NameRule::Label1123,
+        &mut errs,
+    );
     errs
 }
 
@@ -758,11 +929,24 @@ const MAX_AFFINITY_SECONDS: i32 = 86400;
 /// `ValidateService` plus the stateless part of allocation (nodePort and ClusterIP ranges).
 pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    object_meta(&s.metadata, "metadata", true, NameRule::Label1035, &mut errs);
+    object_meta(
+        &s.metadata,
+        "metadata",
+        true,
+        NameRule::Label1035,
+        &mut errs,
+    );
     let spec = s.spec.clone().unwrap_or_default();
     let type_ = spec.type_.as_deref().unwrap_or("ClusterIP");
-    if !matches!(type_, "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName") {
-        errs.push(unsupported("spec.type", type_, &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]));
+    if !matches!(
+        type_,
+        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
+    ) {
+        errs.push(unsupported(
+            "spec.type",
+            type_,
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        ));
     }
     let headless = spec.cluster_ip.as_deref() == Some("None");
     let ports = spec.ports.clone().unwrap_or_default();
@@ -791,26 +975,41 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
         port_num(&format!("{pp}.port"), p.port, &mut errs);
         let proto = p.protocol.as_deref().unwrap_or("TCP");
         if !matches!(proto, "TCP" | "UDP" | "SCTP") {
-            errs.push(unsupported(&format!("{pp}.protocol"), proto, &["SCTP", "TCP", "UDP"]));
+            errs.push(unsupported(
+                &format!("{pp}.protocol"),
+                proto,
+                &["SCTP", "TCP", "UDP"],
+            ));
         }
         match &p.target_port {
             Some(IntOrString::Int(0)) | None => {}
             Some(IntOrString::Int(n)) => port_num(&format!("{pp}.targetPort"), *n, &mut errs),
             Some(IntOrString::String(n)) => {
                 for m in port_name(n) {
-                    errs.push(invalid(&format!("{pp}.targetPort"), BadValue::Str(n.clone()), &m));
+                    errs.push(invalid(
+                        &format!("{pp}.targetPort"),
+                        BadValue::Str(n.clone()),
+                        &m,
+                    ));
                 }
             }
         }
         if let Some(np) = p.node_port.filter(|n| *n != 0) {
             if type_ == "ClusterIP" {
-                errs.push(forbidden(&format!("{pp}.nodePort"), "may not be used when `type` is 'ClusterIP'"));
+                errs.push(forbidden(
+                    &format!("{pp}.nodePort"),
+                    "may not be used when `type` is 'ClusterIP'",
+                ));
             } else {
                 if !node_ports.insert((proto.to_string(), np)) {
-                    errs.push(duplicate(&format!("{pp}.nodePort"), BadValue::Int(np.into())));
+                    errs.push(duplicate(
+                        &format!("{pp}.nodePort"),
+                        BadValue::Int(np.into()),
+                    ));
                 }
                 // `pkg/registry/core/service/portallocator/allocator.go`, `ErrNotInRange`.
-                if type_ != "ExternalName" && !(NODE_PORT_RANGE.0..=NODE_PORT_RANGE.1).contains(&np) {
+                if type_ != "ExternalName" && !(NODE_PORT_RANGE.0..=NODE_PORT_RANGE.1).contains(&np)
+                {
                     errs.push(invalid(
                         &format!("{pp}.nodePort"),
                         BadValue::Int(np.into()),
@@ -831,7 +1030,10 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
         .or_else(|| spec.cluster_ips.as_ref().and_then(|v| v.first().cloned()));
     if let Some(ip) = ip_text.filter(|ip| ip != "None") {
         if type_ == "ExternalName" {
-            errs.push(forbidden("spec.clusterIPs", "may not be set for ExternalName services"));
+            errs.push(forbidden(
+                "spec.clusterIPs",
+                "may not be set for ExternalName services",
+            ));
         } else {
             match ip.parse::<Ipv4Addr>() {
                 Err(_) => errs.push(invalid(
@@ -848,7 +1050,7 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
                     if !in_range {
                         errs.push(invalid(
                             "spec.clusterIPs",
-                            json(&[ip.clone()]),
+                            json(std::slice::from_ref(&ip)),
                             &format!(
                                 "failed to allocate IP {ip}: provided IP is not in the valid range. The range of valid IPs is {service_cidr}"
                             ),
@@ -876,7 +1078,11 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
                 }
             }
         }
-        Some(a) => errs.push(unsupported("spec.sessionAffinity", a, &["ClientIP", "None"])),
+        Some(a) => errs.push(unsupported(
+            "spec.sessionAffinity",
+            a,
+            &["ClientIP", "None"],
+        )),
     }
     let externally_accessible = matches!(type_, "NodePort" | "LoadBalancer")
         || spec.external_ips.as_ref().is_some_and(|v| !v.is_empty());
@@ -888,12 +1094,20 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
                 "may only be set for externally-accessible services",
             ));
         } else if !matches!(p, "Cluster" | "Local") {
-            errs.push(unsupported("spec.externalTrafficPolicy", p, &["Cluster", "Local"]));
+            errs.push(unsupported(
+                "spec.externalTrafficPolicy",
+                p,
+                &["Cluster", "Local"],
+            ));
         }
     }
     if let Some(p) = spec.internal_traffic_policy.as_deref() {
         if !matches!(p, "Cluster" | "Local") {
-            errs.push(unsupported("spec.internalTrafficPolicy", p, &["Cluster", "Local"]));
+            errs.push(unsupported(
+                "spec.internalTrafficPolicy",
+                p,
+                &["Cluster", "Local"],
+            ));
         }
     }
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
@@ -942,7 +1156,10 @@ mod tests {
         assert!(dns1035_label("http-svc").is_empty());
         assert!(!dns1035_label("1svc").is_empty());
         assert!(dns1123_subdomain("http.deployment").is_empty());
-        assert_eq!(dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert_eq!(
+            dns1123_label("a.b"),
+            vec!["must not contain dots".to_string()]
+        );
         assert!(label_key("app.kubernetes.io/name").is_empty());
         assert!(!label_key("a/b/c").is_empty());
         assert!(port_name("http").is_empty());

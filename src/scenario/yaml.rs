@@ -42,15 +42,18 @@ pub(crate) fn split_documents(text: &str) -> Vec<Doc> {
     for (i, line) in text.split('\n').enumerate() {
         if is_marker(line, "---") || is_marker(line, "...") {
             if has_content || !cur.trim().is_empty() {
-                docs.push(Doc { text: std::mem::take(&mut cur), line_offset: cur_start });
+                docs.push(Doc {
+                    text: std::mem::take(&mut cur),
+                    line_offset: cur_start,
+                });
             }
             cur.clear();
             cur_start = i;
             has_content = false;
-            if line.starts_with("---") {
+            if let Some(rest) = line.strip_prefix("---") {
                 cur.push_str("   ");
-                cur.push_str(&line[3..]);
-                has_content = !line[3..].trim().is_empty();
+                cur.push_str(rest);
+                has_content = !rest.trim().is_empty();
             }
             cur.push('\n');
             continue;
@@ -64,7 +67,10 @@ pub(crate) fn split_documents(text: &str) -> Vec<Doc> {
         cur.push('\n');
     }
     if !cur.trim().is_empty() {
-        docs.push(Doc { text: cur, line_offset: cur_start });
+        docs.push(Doc {
+            text: cur,
+            line_offset: cur_start,
+        });
     }
     docs
 }
@@ -139,12 +145,25 @@ fn join(parent: &str, key: &str) -> String {
 }
 
 fn pos(m: &Marker) -> Pos {
-    Pos { line: m.line(), col: m.col() + 1 }
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
+    }
 }
 
 enum Frame {
-    Map { path: String, key: Option<(String, Marker)> },
-    Seq { path: String, index: usize },
+    /// `mark`: where the mapping's start event was reported; for a block mapping that is
+    /// at its first `:`, so the first key's position replaces it.
+    Map {
+        path: String,
+        key: Option<(String, Marker)>,
+        first: bool,
+        mark: Marker,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
 }
 
 #[derive(Default)]
@@ -163,13 +182,32 @@ impl Recorder {
             None => {
                 self.map.insert(
                     String::new(),
-                    NodePos { key: pos(mark), start: mark.index(), end: usize::MAX },
+                    NodePos {
+                        key: pos(mark),
+                        start: mark.index(),
+                        end: usize::MAX,
+                    },
                 );
                 Some(String::new())
             }
-            Some(Frame::Map { path, key }) => match key.take() {
+            Some(Frame::Map {
+                path,
+                key,
+                first,
+                mark: map_mark,
+            }) => match key.take() {
                 None => {
                     // This node is a key.
+                    if std::mem::take(first) {
+                        if let Some(n) = self.map.get_mut(path.as_str()) {
+                            if mark.index() < n.start {
+                                n.start = mark.index();
+                                if n.key == pos(map_mark) {
+                                    n.key = pos(mark);
+                                }
+                            }
+                        }
+                    }
                     if let Some(k) = scalar_key {
                         *key = Some((k.to_string(), *mark));
                     } else {
@@ -195,7 +233,11 @@ impl Recorder {
                 *index += 1;
                 self.map.insert(
                     p.clone(),
-                    NodePos { key: pos(mark), start: mark.index(), end: usize::MAX },
+                    NodePos {
+                        key: pos(mark),
+                        start: mark.index(),
+                        end: usize::MAX,
+                    },
                 );
                 Some(p)
             }
@@ -229,7 +271,12 @@ impl MarkedEventReceiver for Recorder {
                     }
                     Some(p) => {
                         let frame = if is_map {
-                            Frame::Map { path: p, key: None }
+                            Frame::Map {
+                                path: p,
+                                key: None,
+                                first: true,
+                                mark,
+                            }
                         } else {
                             Frame::Seq { path: p, index: 0 }
                         };
@@ -260,7 +307,10 @@ pub(crate) fn cut_node(text: &str, n: &NodePos) -> (String, usize) {
         // A flow collection ends at its closing bracket, which the end mark points at.
         end = (end + 1).min(chars.len());
     }
-    let line_start = chars[..start].iter().rposition(|c| *c == '\n').map_or(0, |i| i + 1);
+    let line_start = chars[..start]
+        .iter()
+        .rposition(|c| *c == '\n')
+        .map_or(0, |i| i + 1);
     let lines_before = chars[..line_start].iter().filter(|c| **c == '\n').count();
     let mut out: String = " ".repeat(start - line_start);
     out.extend(&chars[start..end.max(start)]);
@@ -290,7 +340,10 @@ pub(crate) fn yaml_error(e: &serde_yaml::Error) -> (String, Option<Pos>) {
             msg.truncate(i);
         }
     }
-    let p = e.location().map(|l| Pos { line: l.line(), col: l.column() });
+    let p = e.location().map(|l| Pos {
+        line: l.line(),
+        col: l.column(),
+    });
     (msg, p)
 }
 
@@ -305,7 +358,7 @@ mod tests {
         assert_eq!(docs.len(), 3);
         assert_eq!(docs[0].line_offset, 0);
         assert_eq!(docs[1].line_offset, 1);
-        assert_eq!(docs[1].text, "\nb: 2\n");
+        assert_eq!(docs[1].text, "   \nb: 2\n");
         assert_eq!(docs[2].line_offset, 4);
         assert!(docs[2].text.starts_with("    {c: 3}"));
     }
@@ -314,11 +367,23 @@ mod tests {
     fn positions_name_keys_and_items() {
         let text = "spec:\n  ports:\n  - port: 80\n    nodePort: 30001\n  flow: {a: [1, 2]}\n";
         let m = PosMap::build(text);
-        assert_eq!(m.get("spec.ports[0].nodePort").unwrap().key, Pos { line: 4, col: 5 });
+        assert_eq!(
+            m.get("spec.ports[0].nodePort").unwrap().key,
+            Pos { line: 4, col: 5 }
+        );
         assert_eq!(m.get("spec.ports[0]").unwrap().key, Pos { line: 3, col: 5 });
-        assert_eq!(m.get("spec.flow.a[1]").unwrap().key, Pos { line: 5, col: 14 });
-        assert_eq!(m.locate("spec.ports[0].name"), Some(Pos { line: 3, col: 5 }));
-        assert_eq!(m.locate("spec.ports[0].nodePort"), Some(Pos { line: 4, col: 5 }));
+        assert_eq!(
+            m.get("spec.flow.a[1]").unwrap().key,
+            Pos { line: 5, col: 17 }
+        );
+        assert_eq!(
+            m.locate("spec.ports[0].name"),
+            Some(Pos { line: 3, col: 5 })
+        );
+        assert_eq!(
+            m.locate("spec.ports[0].nodePort"),
+            Some(Pos { line: 4, col: 5 })
+        );
     }
 
     #[test]

@@ -4,8 +4,13 @@
 //! A failed create changes nothing: no port or address stays allocated.
 
 use crate::engine::SimRng;
-use crate::model::objects::{ClusterIpRequest, ObjectMeta, PortRef, Protocol, ServiceObject, ServicePort, ServiceSpec, ServiceType, TrafficPolicy};
-use crate::net::allocator::{cluster_ip_field_error, node_port_field_error, ClusterIpAllocator, NodePortAllocator};
+use crate::model::objects::{
+    ClusterIpRequest, ObjectMeta, PortRef, Protocol, ServiceObject, ServicePort, ServiceSpec,
+    ServiceType, TrafficPolicy,
+};
+use crate::net::allocator::{
+    cluster_ip_field_error, node_port_field_error, ClusterIpAllocator, NodePortAllocator,
+};
 use ipnet::Ipv4Net;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -55,10 +60,16 @@ pub struct ServiceState {
 impl ServiceState {
     /// The EXTERNAL-IP column of `kubectl get svc`.
     pub fn external_ip_column(&self) -> String {
-        let mut ips: Vec<String> = self.load_balancer_ip.iter().map(|ip| ip.to_string()).collect();
+        let mut ips: Vec<String> = self
+            .load_balancer_ip
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect();
         ips.extend(self.obj.spec.external_ips.iter().map(|ip| ip.to_string()));
         match (self.obj.spec.type_, ips.is_empty()) {
-            (ServiceType::ExternalName, _) => self.obj.spec.external_name.clone().unwrap_or_default(),
+            (ServiceType::ExternalName, _) => {
+                self.obj.spec.external_name.clone().unwrap_or_default()
+            }
             (ServiceType::LoadBalancer, true) => "<pending>".into(),
             (_, true) => "<none>".into(),
             (_, false) => ips.join(","),
@@ -96,7 +107,10 @@ impl ApiServer {
         let meta = |name: &str, ns: &str, labels: &[(&str, &str)]| ObjectMeta {
             name: name.into(),
             namespace: ns.into(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             annotations: Default::default(),
         };
         let port = |name: &str, protocol, port, target| ServicePort {
@@ -107,8 +121,16 @@ impl ApiServer {
             node_port: None,
         };
         let kubernetes = ServiceObject {
-            meta: meta("kubernetes", "default", &[("component", "apiserver"), ("provider", "kubernetes")]),
-            spec: spec(ClusterIpRequest::Static(first), Default::default(), vec![port("https", Protocol::Tcp, 443, 6443)]),
+            meta: meta(
+                "kubernetes",
+                "default",
+                &[("component", "apiserver"), ("provider", "kubernetes")],
+            ),
+            spec: spec(
+                ClusterIpRequest::Static(first),
+                Default::default(),
+                vec![port("https", Protocol::Tcp, 443, 6443)],
+            ),
         };
         let kube_dns = ServiceObject {
             meta: meta("kube-dns", "kube-system", &[("k8s-app", "kube-dns")]),
@@ -123,12 +145,18 @@ impl ApiServer {
             ),
         };
         for svc in [kubernetes, kube_dns] {
-            self.create_service(svc, None, rng).expect("built-in Services fit any service CIDR of /28 or more");
+            self.create_service(svc, None, rng)
+                .expect("built-in Services fit any service CIDR of /28 or more");
         }
     }
 
     /// Creates a Service: allocates its ClusterIP and NodePorts or refuses it whole.
-    pub fn create_service(&mut self, obj: ServiceObject, object: Option<usize>, rng: &mut SimRng) -> Result<usize, ApiError> {
+    pub fn create_service(
+        &mut self,
+        obj: ServiceObject,
+        object: Option<usize>,
+        rng: &mut SimRng,
+    ) -> Result<usize, ApiError> {
         let err = |field: String, details: Vec<String>| ApiError {
             object,
             kind: "Service".into(),
@@ -136,32 +164,52 @@ impl ApiServer {
             field,
             details,
         };
-        if self.services.iter().any(|s| s.obj.meta.name == obj.meta.name && s.obj.meta.namespace == obj.meta.namespace) {
+        if self
+            .services
+            .iter()
+            .any(|s| s.obj.meta.name == obj.meta.name && s.obj.meta.namespace == obj.meta.namespace)
+        {
             // Not an "is invalid" error upstream but `AlreadyExists`; apply would update it.
             return Err(err(
                 "metadata.name".into(),
-                vec![format!("metadata.name: Duplicate value: {:?}", obj.meta.name)],
+                vec![format!(
+                    "metadata.name: Duplicate value: {:?}",
+                    obj.meta.name
+                )],
             ));
         }
         let wants_ip = obj.spec.type_ != ServiceType::ExternalName;
         let cluster_ip = match (wants_ip, obj.spec.cluster_ip) {
             (false, _) | (_, ClusterIpRequest::Headless) => None,
             (true, ClusterIpRequest::Static(ip)) => {
-                self.cluster_ips
-                    .allocate(ip)
-                    .map_err(|e| err("spec.clusterIPs".into(), vec![cluster_ip_field_error(ip, &e)]))?;
+                self.cluster_ips.allocate(ip).map_err(|e| {
+                    err(
+                        "spec.clusterIPs".into(),
+                        vec![cluster_ip_field_error(ip, &e)],
+                    )
+                })?;
                 Some(ip)
             }
-            (true, ClusterIpRequest::Auto) => Some(self.cluster_ips.allocate_next(rng).map_err(|e| {
-                err("spec.clusterIPs".into(), vec![format!("spec.clusterIPs: Internal error: failed to allocate a serviceIP: {e}")])
-            })?),
+            (true, ClusterIpRequest::Auto) => {
+                Some(self.cluster_ips.allocate_next(rng).map_err(|e| {
+                    err(
+                        "spec.clusterIPs".into(),
+                        vec![format!(
+                            "spec.clusterIPs: Internal error: failed to allocate a serviceIP: {e}"
+                        )],
+                    )
+                })?)
+            }
         };
         let release_ip = |me: &mut Self| {
             if let Some(ip) = cluster_ip {
                 me.cluster_ips.release(ip);
             }
         };
-        let needs_node_port = matches!(obj.spec.type_, ServiceType::NodePort | ServiceType::LoadBalancer);
+        let needs_node_port = matches!(
+            obj.spec.type_,
+            ServiceType::NodePort | ServiceType::LoadBalancer
+        );
         let mut node_ports = Vec::with_capacity(obj.spec.ports.len());
         let mut taken = Vec::new();
         let mut problems = Vec::new();
@@ -198,17 +246,30 @@ impl ApiServer {
             return Err(err(first_field.unwrap_or_default(), problems));
         }
         let load_balancer_ip = if obj.spec.type_ == ServiceType::LoadBalancer {
-            let used: Vec<Ipv4Addr> = self.services.iter().filter_map(|s| s.load_balancer_ip).collect();
+            let used: Vec<Ipv4Addr> = self
+                .services
+                .iter()
+                .filter_map(|s| s.load_balancer_ip)
+                .collect();
             self.lb_pool.iter().copied().find(|ip| !used.contains(ip))
         } else {
             None
         };
-        self.services.push(ServiceState { obj, cluster_ip, node_ports, load_balancer_ip });
+        self.services.push(ServiceState {
+            obj,
+            cluster_ip,
+            node_ports,
+            load_balancer_ip,
+        });
         Ok(self.services.len() - 1)
     }
 }
 
-fn spec(cluster_ip: ClusterIpRequest, selector: crate::model::objects::Labels, ports: Vec<ServicePort>) -> ServiceSpec {
+fn spec(
+    cluster_ip: ClusterIpRequest,
+    selector: crate::model::objects::Labels,
+    ports: Vec<ServicePort>,
+) -> ServiceSpec {
     ServiceSpec {
         type_: ServiceType::ClusterIP,
         selector,

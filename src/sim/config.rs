@@ -57,10 +57,17 @@ pub enum Action {
     /// Graceful deletion (`kubectl delete pod`).
     DeletePod(PodTarget),
     /// The kubelet stops heartbeating and the node stops forwarding.
-    NodeDown { node: String },
-    NodeUp { node: String },
+    NodeDown {
+        node: String,
+    },
+    NodeUp {
+        node: String,
+    },
     /// `kubectl scale deployment/<name> --replicas=N`.
-    Scale { deployment: String, replicas: u32 },
+    Scale {
+        deployment: String,
+        replicas: u32,
+    },
 }
 
 impl Action {
@@ -74,7 +81,10 @@ impl Action {
             }
             Action::NodeDown { node } => format!("nodeDown {node}"),
             Action::NodeUp { node } => format!("nodeUp {node}"),
-            Action::Scale { deployment, replicas } => format!("scale {deployment}={replicas}"),
+            Action::Scale {
+                deployment,
+                replicas,
+            } => format!("scale {deployment}={replicas}"),
         }
     }
 }

@@ -9,7 +9,9 @@ use super::{Ev, Simulation};
 use crate::engine::{SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::{ServiceType, TrafficPolicy};
-use crate::net::iptables::{AffinityTable, IptablesRules, NodeProxyInput, ProxyEndpoint, ProxyServicePort};
+use crate::net::iptables::{
+    AffinityTable, IptablesRules, NodeProxyInput, ProxyEndpoint, ProxyServicePort,
+};
 
 /// One node's kube-proxy: the rules it last programmed and what they point at.
 pub(super) struct NodeProxy {
@@ -77,7 +79,9 @@ impl Simulation {
         let mut services = Vec::new();
         let mut all_endpoints = Vec::new();
         for svc in &self.api.services {
-            let Some(cluster_ip) = svc.cluster_ip else { continue };
+            let Some(cluster_ip) = svc.cluster_ip else {
+                continue;
+            };
             if svc.obj.spec.type_ == ServiceType::ExternalName {
                 continue;
             }
@@ -88,11 +92,15 @@ impl Simulation {
                 for (id, pod) in self.cluster.pods_matching(&svc.obj.meta.namespace, |l| {
                     crate::model::objects::service_selects(&spec.selector, l)
                 }) {
-                    let (Some(ip), Some(pod_node)) = (pod.ip, pod.node) else { continue };
+                    let (Some(ip), Some(pod_node)) = (pod.ip, pod.node) else {
+                        continue;
+                    };
                     if pod.gone_at.is_some() {
                         continue;
                     }
-                    let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else { continue };
+                    let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else {
+                        continue;
+                    };
                     let terminating = pod.deleted.is_some();
                     let serving = pod.ready || (spec.publish_not_ready_addresses && pod.running());
                     endpoints.push(ProxyEndpoint {
@@ -117,7 +125,9 @@ impl Simulation {
                     load_balancer_ips: svc.load_balancer_ip.into_iter().collect(),
                     external_policy_local: spec.external_traffic_policy == TrafficPolicy::Local,
                     internal_policy_local: spec.internal_traffic_policy == TrafficPolicy::Local,
-                    affinity_timeout_seconds: spec.session_affinity_timeout.map(|d| (d.as_nanos() / 1_000_000_000) as u32),
+                    affinity_timeout_seconds: spec
+                        .session_affinity_timeout
+                        .map(|d| (d.as_nanos() / 1_000_000_000) as u32),
                     endpoints,
                 });
                 all_endpoints.push(pods);
@@ -137,12 +147,22 @@ impl Simulation {
     /// order kube-proxy gives them).
     pub(super) fn ready_endpoints(&self, service: usize) -> Vec<String> {
         let svc = &self.api.services[service];
-        let Some(port) = svc.obj.spec.ports.first() else { return Vec::new() };
+        let Some(port) = svc.obj.spec.ports.first() else {
+            return Vec::new();
+        };
         let mut eps: Vec<String> = self
             .cluster
-            .pods_matching(&svc.obj.meta.namespace, |l| crate::model::objects::service_selects(&svc.obj.spec.selector, l))
+            .pods_matching(&svc.obj.meta.namespace, |l| {
+                crate::model::objects::service_selects(&svc.obj.spec.selector, l)
+            })
             .filter(|(_, p)| p.ready && p.deleted.is_none())
-            .filter_map(|(_, p)| Some(format!("{}:{}", p.ip?, p.spec.resolve_port(&port.target_port)?.1)))
+            .filter_map(|(_, p)| {
+                Some(format!(
+                    "{}:{}",
+                    p.ip?,
+                    p.spec.resolve_port(&port.target_port)?.1
+                ))
+            })
             .collect();
         eps.sort();
         eps

@@ -5,7 +5,9 @@
 
 use super::{Ev, Simulation};
 use crate::engine::{SimDuration, SimTime};
-use crate::model::cluster::{ContainerState, DeploymentState, NodeId, Pod, PodId, PodPhase, ReplicaSet, RsId, WaitingReason};
+use crate::model::cluster::{
+    ContainerState, DeploymentState, NodeId, Pod, PodId, PodPhase, ReplicaSet, RsId, WaitingReason,
+};
 use crate::model::config::normalize_image;
 use crate::model::names;
 use crate::model::objects::{Deployment, ImagePullPolicy, ObjectMeta, PodSpec, ReplicaSetObject};
@@ -71,12 +73,22 @@ impl Simulation {
         let hash = names::pod_template_hash(&d.template);
         let rs_name = format!("{}-{}", d.meta.name, hash);
         let mut template = d.template.clone();
-        template.meta.labels.insert("pod-template-hash".into(), hash.clone());
+        template
+            .meta
+            .labels
+            .insert("pod-template-hash".into(), hash.clone());
         let mut selector = d.selector.clone();
-        selector.match_labels.insert("pod-template-hash".into(), hash.clone());
+        selector
+            .match_labels
+            .insert("pod-template-hash".into(), hash.clone());
         let id = crate::model::cluster::DeployId(self.cluster.deployments.len() as u32);
         let rs = ReplicaSetObject {
-            meta: ObjectMeta { name: rs_name.clone(), namespace: d.meta.namespace.clone(), labels: template.meta.labels.clone(), annotations: Default::default() },
+            meta: ObjectMeta {
+                name: rs_name.clone(),
+                namespace: d.meta.namespace.clone(),
+                labels: template.meta.labels.clone(),
+                annotations: Default::default(),
+            },
             replicas: d.replicas,
             selector,
             template,
@@ -87,13 +99,26 @@ impl Simulation {
             "ScalingReplicaSet",
             format!("Scaled up replica set {rs_name} from 0 to {}", d.replicas),
         );
-        self.cluster.deployments.push(DeploymentState { spec: d, current: None });
+        self.cluster.deployments.push(DeploymentState {
+            spec: d,
+            current: None,
+        });
         let rs_id = self.create_replica_set(rs, Some(id));
         self.cluster.deployments[id.index()].current = Some(rs_id);
     }
 
-    pub(super) fn create_replica_set(&mut self, rs: ReplicaSetObject, owner: Option<crate::model::cluster::DeployId>) -> RsId {
-        let hash = rs.template.meta.labels.get("pod-template-hash").cloned().unwrap_or_default();
+    pub(super) fn create_replica_set(
+        &mut self,
+        rs: ReplicaSetObject,
+        owner: Option<crate::model::cluster::DeployId>,
+    ) -> RsId {
+        let hash = rs
+            .template
+            .meta
+            .labels
+            .get("pod-template-hash")
+            .cloned()
+            .unwrap_or_default();
         let id = RsId(self.cluster.replica_sets.len() as u32);
         self.cluster.replica_sets.push(ReplicaSet {
             meta: rs.meta,
@@ -115,7 +140,9 @@ impl Simulation {
         let active: Vec<PodId> = self
             .cluster
             .pods_of(id)
-            .filter(|(_, p)| p.deleted.is_none() && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
+            .filter(|(_, p)| {
+                p.deleted.is_none() && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
+            })
             .map(|(i, _)| i)
             .collect();
         let want = rs.replicas as usize;
@@ -124,15 +151,23 @@ impl Simulation {
             for _ in active.len()..want {
                 let rs = &self.cluster.replica_sets[id.index()];
                 let meta = ObjectMeta {
-                    name: format!("{}-{}", rs.meta.name, names::random_suffix(&mut self.rng_names)),
+                    name: format!(
+                        "{}-{}",
+                        rs.meta.name,
+                        names::random_suffix(&mut self.rng_names)
+                    ),
                     namespace: rs.meta.namespace.clone(),
                     labels: rs.template.meta.labels.clone(),
                     annotations: rs.template.meta.annotations.clone(),
                 };
                 let spec = rs.template.spec.clone();
-                let name = meta.name.clone();
+                self.log.normal(
+                    now,
+                    format!("replicaset/{rs_name}"),
+                    "SuccessfulCreate",
+                    format!("Created pod: {}", meta.name),
+                );
                 self.create_pod(meta, spec, Some(id));
-                self.log.normal(now, format!("replicaset/{rs_name}"), "SuccessfulCreate", format!("Created pod: {name}"));
             }
         } else if active.len() > want {
             let excess = active.len() - want;
@@ -141,7 +176,12 @@ impl Simulation {
             for victim in ranked.into_iter().take(excess) {
                 let name = self.cluster.pod(victim).meta.name.clone();
                 self.delete_pod(victim);
-                self.log.normal(now, format!("replicaset/{rs_name}"), "SuccessfulDelete", format!("Deleted pod: {name}"));
+                self.log.normal(
+                    now,
+                    format!("replicaset/{rs_name}"),
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {name}"),
+                );
             }
         }
     }
@@ -156,9 +196,18 @@ impl Simulation {
             _ => 2,
         };
         let cost = |p: &Pod| -> i64 {
-            p.meta.annotations.get("controller.kubernetes.io/pod-deletion-cost").and_then(|v| v.parse().ok()).unwrap_or(0)
+            p.meta
+                .annotations
+                .get("controller.kubernetes.io/pod-deletion-cost")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
         };
-        let colocated = |p: &Pod| self.cluster.pods_of(rs).filter(|(_, q)| q.node.is_some() && q.node == p.node).count();
+        let colocated = |p: &Pod| {
+            self.cluster
+                .pods_of(rs)
+                .filter(|(_, q)| q.node.is_some() && q.node == p.node)
+                .count()
+        };
         // Log2 buckets of seconds, as `LogarithmicScaleDown` compares durations.
         let log_bucket = |since: SimTime| {
             let secs = now.since(since).as_nanos() / 1_000_000_000;
@@ -181,7 +230,12 @@ impl Simulation {
     }
 
     /// Creates a pod object and tries to schedule it.
-    pub(super) fn create_pod(&mut self, meta: ObjectMeta, spec: PodSpec, owner: Option<RsId>) -> PodId {
+    pub(super) fn create_pod(
+        &mut self,
+        meta: ObjectMeta,
+        spec: PodSpec,
+        owner: Option<RsId>,
+    ) -> PodId {
         let now = self.queue.now();
         let id = PodId(self.cluster.pods.len() as u32);
         let n = spec.containers.len();
@@ -216,13 +270,21 @@ impl Simulation {
             return;
         }
         let target = match &pod.spec.node_name {
-            Some(name) => self.cluster.node_by_name(name).ok_or_else(|| format!("node {name:?} not found")),
+            Some(name) => self
+                .cluster
+                .node_by_name(name)
+                .ok_or_else(|| format!("node {name:?} not found")),
             None => scheduler::schedule(&self.cluster, pod, &mut self.rng_scheduler),
         };
         let object = format!("pod/{}", pod.meta.name);
         match target {
             Ok(node) => {
-                let msg = format!("Successfully assigned {}/{} to {}", pod.meta.namespace, pod.meta.name, self.cluster.node(node).cfg.name);
+                let msg = format!(
+                    "Successfully assigned {}/{} to {}",
+                    pod.meta.namespace,
+                    pod.meta.name,
+                    self.cluster.node(node).cfg.name
+                );
                 let p = self.cluster.pod_mut(id);
                 p.node = Some(node);
                 p.unschedulable_reason = None;
@@ -241,8 +303,12 @@ impl Simulation {
 
     /// Gives unscheduled pods another chance (capacity or nodes changed).
     fn retry_pending(&mut self) {
-        let pending: Vec<PodId> =
-            self.cluster.live_pods().filter(|(_, p)| p.node.is_none() && p.deleted.is_none()).map(|(i, _)| i).collect();
+        let pending: Vec<PodId> = self
+            .cluster
+            .live_pods()
+            .filter(|(_, p)| p.node.is_none() && p.deleted.is_none())
+            .map(|(i, _)| i)
+            .collect();
         for id in pending {
             self.try_schedule(id);
         }
@@ -280,29 +346,58 @@ impl Simulation {
                 let present = self.node_has_image(node, &c.image);
                 match (c.image_pull_policy, present) {
                     (ImagePullPolicy::Never, false) => {
-                        let msg = format!("Container image {:?} is not present with pull policy of Never", c.image);
-                        self.log.warning(now, object.clone(), "ErrImageNeverPull", msg);
-                        self.log.warning(now, object, "Failed", "Error: ErrImageNeverPull".into());
-                        self.cluster.pod_mut(id).containers[i as usize] = ContainerState::Waiting(WaitingReason::ErrImageNeverPull);
+                        let msg = format!(
+                            "Container image {:?} is not present with pull policy of Never",
+                            c.image
+                        );
+                        self.log
+                            .warning(now, object.clone(), "ErrImageNeverPull", msg);
+                        self.log
+                            .warning(now, object, "Failed", "Error: ErrImageNeverPull".into());
+                        self.cluster.pod_mut(id).containers[i as usize] =
+                            ContainerState::Waiting(WaitingReason::ErrImageNeverPull);
                     }
                     (ImagePullPolicy::Never | ImagePullPolicy::IfNotPresent, true) => {
-                        let msg = format!("Container image {:?} already present on machine", c.image);
+                        let msg =
+                            format!("Container image {:?} already present on machine", c.image);
                         self.log.normal(now, object, "Pulled", msg);
                         self.next_image_or_start(now, id, i);
                     }
                     _ => {
-                        self.log.normal(now, object, "Pulling", format!("Pulling image {:?}", c.image));
-                        let pull = self.scenario.registry.as_ref().map(|r| r.pull_time).unwrap_or_default();
-                        self.queue.schedule(now + pull, Ev::Kubelet(id, Step::PullDone(i)));
+                        self.log.normal(
+                            now,
+                            object,
+                            "Pulling",
+                            format!("Pulling image {:?}", c.image),
+                        );
+                        let pull = self
+                            .scenario
+                            .registry
+                            .as_ref()
+                            .map(|r| r.pull_time)
+                            .unwrap_or_default();
+                        self.queue
+                            .schedule(now + pull, Ev::Kubelet(id, Step::PullDone(i)));
                     }
                 }
             }
             Step::PullDone(i) => {
                 let image = pod.spec.containers[i as usize].image.clone();
-                let served = self.scenario.registry.as_ref().is_none_or(|r| r.serves(&image));
-                let took = self.scenario.registry.as_ref().map(|r| r.pull_time).unwrap_or_default();
+                let served = self
+                    .scenario
+                    .registry
+                    .as_ref()
+                    .is_none_or(|r| r.serves(&image));
+                let took = self
+                    .scenario
+                    .registry
+                    .as_ref()
+                    .map(|r| r.pull_time)
+                    .unwrap_or_default();
                 if served {
-                    let msg = format!("Successfully pulled image {image:?} in {took} ({took} including waiting)");
+                    let msg = format!(
+                        "Successfully pulled image {image:?} in {took} ({took} including waiting)"
+                    );
                     self.log.normal(now, object, "Pulled", msg);
                     self.cluster.nodes[node.index()].cfg.images.push(image);
                     self.next_image_or_start(now, id, i);
@@ -312,26 +407,54 @@ impl Simulation {
                         "Failed to pull image {image:?}: failed to pull and unpack image {reference:?}: failed to resolve reference {reference:?}: pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"
                     );
                     self.log.warning(now, object.clone(), "Failed", msg);
-                    self.log.warning(now, object, "Failed", "Error: ErrImagePull".into());
+                    self.log
+                        .warning(now, object, "Failed", "Error: ErrImagePull".into());
                     let p = self.cluster.pod_mut(id);
                     p.containers[i as usize] = ContainerState::Waiting(WaitingReason::ErrImagePull);
-                    self.queue.schedule(now + BACKOFF_STATUS_DELAY, Ev::Kubelet(id, Step::PullBackOff(i)));
+                    self.queue.schedule(
+                        now + BACKOFF_STATUS_DELAY,
+                        Ev::Kubelet(id, Step::PullBackOff(i)),
+                    );
                 }
             }
             Step::PullBackOff(i) => {
                 let image = pod.spec.containers[i as usize].image.clone();
                 self.image_failures[id.index()] += 1;
-                let delay = backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, self.image_failures[id.index()]);
-                self.log.normal(now, object.clone(), "BackOff", format!("Back-off pulling image {image:?}"));
-                self.log.warning(now, object, "Failed", "Error: ImagePullBackOff".into());
-                self.cluster.pod_mut(id).containers[i as usize] = ContainerState::Waiting(WaitingReason::ImagePullBackOff);
-                self.queue.schedule(now + delay.saturating_sub(BACKOFF_STATUS_DELAY), Ev::Kubelet(id, Step::Image(i)));
+                let delay = backoff(
+                    IMAGE_BACKOFF_INITIAL,
+                    IMAGE_BACKOFF_MAX,
+                    self.image_failures[id.index()],
+                );
+                self.log.normal(
+                    now,
+                    object.clone(),
+                    "BackOff",
+                    format!("Back-off pulling image {image:?}"),
+                );
+                self.log
+                    .warning(now, object, "Failed", "Error: ImagePullBackOff".into());
+                self.cluster.pod_mut(id).containers[i as usize] =
+                    ContainerState::Waiting(WaitingReason::ImagePullBackOff);
+                self.queue.schedule(
+                    now + delay.saturating_sub(BACKOFF_STATUS_DELAY),
+                    Ev::Kubelet(id, Step::Image(i)),
+                );
             }
             Step::Started => {
                 let spec = Arc::clone(&pod.spec);
                 for c in &spec.containers {
-                    self.log.normal(now, object.clone(), "Created", format!("Created container: {}", c.name));
-                    self.log.normal(now, object.clone(), "Started", format!("Started container {}", c.name));
+                    self.log.normal(
+                        now,
+                        object.clone(),
+                        "Created",
+                        format!("Created container: {}", c.name),
+                    );
+                    self.log.normal(
+                        now,
+                        object.clone(),
+                        "Started",
+                        format!("Started container {}", c.name),
+                    );
                 }
                 let servers: Vec<Option<Server>> = spec
                     .containers
@@ -351,7 +474,11 @@ impl Simulation {
                     .containers
                     .iter()
                     .filter_map(|c| c.readiness_probe.as_ref())
-                    .map(|p| p.initial_delay + p.period.saturating_mul(u64::from(p.success_threshold.max(1) - 1)))
+                    .map(|p| {
+                        p.initial_delay
+                            + p.period
+                                .saturating_mul(u64::from(p.success_threshold.max(1) - 1))
+                    })
                     .max();
                 match delay {
                     None => self.on_kubelet(now, id, Step::Ready),
@@ -375,13 +502,19 @@ impl Simulation {
         if (i as usize) + 1 < self.cluster.pod(id).spec.containers.len() {
             self.on_kubelet(now, id, Step::Image(i + 1));
         } else {
-            self.queue.schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
+            self.queue
+                .schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
         }
     }
 
     fn node_has_image(&self, node: NodeId, image: &str) -> bool {
         let want = normalize_image(image);
-        self.cluster.node(node).cfg.images.iter().any(|i| normalize_image(i) == want)
+        self.cluster
+            .node(node)
+            .cfg
+            .images
+            .iter()
+            .any(|i| normalize_image(i) == want)
     }
 
     /// Graceful deletion (`kubectl delete pod`, eviction, scale-down): the pod turns
@@ -402,7 +535,12 @@ impl Simulation {
         self.cluster.pod_mut(id).deleted = Some(now);
         if running && node_up {
             for n in names {
-                self.log.normal(now, object.clone(), "Killing", format!("Stopping container {n}"));
+                self.log.normal(
+                    now,
+                    object.clone(),
+                    "Killing",
+                    format!("Stopping container {n}"),
+                );
             }
         }
         for s in self.servers[id.index()].iter_mut().flatten() {
@@ -419,17 +557,24 @@ impl Simulation {
         if self.servers_idle(id) {
             self.pod_gone(now, id);
         } else {
-            self.queue.schedule(now + grace, Ev::Kubelet(id, Step::Terminated));
+            self.queue
+                .schedule(now + grace, Ev::Kubelet(id, Step::Terminated));
         }
     }
 
     fn servers_idle(&self, id: PodId) -> bool {
-        self.servers[id.index()].iter().flatten().all(Server::is_idle)
+        self.servers[id.index()]
+            .iter()
+            .flatten()
+            .all(Server::is_idle)
     }
 
     /// Called when a terminating pod's server finishes its last request.
     pub(super) fn maybe_finish_termination(&mut self, now: SimTime, id: PodId) {
-        if self.cluster.pod(id).deleted.is_some() && self.cluster.pod(id).exists() && self.servers_idle(id) {
+        if self.cluster.pod(id).deleted.is_some()
+            && self.cluster.pod(id).exists()
+            && self.servers_idle(id)
+        {
             self.pod_gone(now, id);
         }
     }
@@ -444,7 +589,9 @@ impl Simulation {
         pod.gone_at = Some(now);
         pod.ready = false;
         pod.phase = PodPhase::Succeeded;
-        pod.containers.iter_mut().for_each(|c| *c = ContainerState::Terminated { exit_code: 0 });
+        pod.containers
+            .iter_mut()
+            .for_each(|c| *c = ContainerState::Terminated { exit_code: 0 });
         if let (Some(node), Some(ip), false) = (pod.node, pod.ip, pod.spec.host_network) {
             self.ipams[node.index()].release(ip);
         }
@@ -460,9 +607,16 @@ impl Simulation {
                     self.delete_pod(id);
                 }
             }
-            Action::Scale { deployment, replicas } => {
-                let Some(d) = self.cluster.deployment_by_name("default", &deployment) else { return };
-                let Some(rs) = self.cluster.deployments[d.index()].current else { return };
+            Action::Scale {
+                deployment,
+                replicas,
+            } => {
+                let Some(d) = self.cluster.deployment_by_name("default", &deployment) else {
+                    return;
+                };
+                let Some(rs) = self.cluster.deployments[d.index()].current else {
+                    return;
+                };
                 let before = self.cluster.replica_sets[rs.index()].replicas;
                 if before == replicas {
                     return;
@@ -495,12 +649,21 @@ impl Simulation {
     fn pick_pod(&mut self, target: &PodTarget) -> Option<PodId> {
         let live = |p: &Pod| p.deleted.is_none();
         match target {
-            PodTarget::Name(name) => self.cluster.live_pods().find(|(_, p)| &p.meta.name == name && live(p)).map(|(i, _)| i),
+            PodTarget::Name(name) => self
+                .cluster
+                .live_pods()
+                .find(|(_, p)| &p.meta.name == name && live(p))
+                .map(|(i, _)| i),
             PodTarget::Selector { selector, pick } => {
                 let found: Vec<PodId> = self
                     .cluster
                     .live_pods()
-                    .filter(|(_, p)| live(p) && selector.iter().all(|(k, v)| p.meta.labels.get(k) == Some(v)))
+                    .filter(|(_, p)| {
+                        live(p)
+                            && selector
+                                .iter()
+                                .all(|(k, v)| p.meta.labels.get(k) == Some(v))
+                    })
                     .map(|(i, _)| i)
                     .collect();
                 if found.is_empty() {
@@ -510,7 +673,9 @@ impl Simulation {
                     Pick::Oldest => found[0],
                     Pick::Newest => *found.last().expect("not empty"),
                     Pick::Random => {
-                        let mut rng = self.streams_rng.stream(&format!("timeline/{}", self.queue.now().as_nanos()));
+                        let mut rng = self
+                            .streams_rng
+                            .stream(&format!("timeline/{}", self.queue.now().as_nanos()));
                         found[rng.random_range(0..found.len())]
                     }
                 })
@@ -526,7 +691,12 @@ impl Simulation {
         }
         self.cluster.nodes[node.index()].up = false;
         self.node_down_since[node.index()] = Some(now);
-        let pods: Vec<PodId> = self.cluster.live_pods().filter(|(_, p)| p.node == Some(node)).map(|(i, _)| i).collect();
+        let pods: Vec<PodId> = self
+            .cluster
+            .live_pods()
+            .filter(|(_, p)| p.node == Some(node))
+            .map(|(i, _)| i)
+            .collect();
         for id in pods {
             // Requests inside the machine never get an answer: their clients time out.
             self.kill_servers(now, id, FailReason::Timeout);
@@ -539,7 +709,12 @@ impl Simulation {
         }
         self.cluster.nodes[node.index()].up = true;
         self.node_down_since[node.index()] = None;
-        let pods: Vec<PodId> = self.cluster.live_pods().filter(|(_, p)| p.node == Some(node)).map(|(i, _)| i).collect();
+        let pods: Vec<PodId> = self
+            .cluster
+            .live_pods()
+            .filter(|(_, p)| p.node == Some(node))
+            .map(|(i, _)| i)
+            .collect();
         for id in pods {
             if self.cluster.pod(id).deleted.is_some() {
                 // The kubelet finds the pod deleted and finishes removing it.
@@ -550,7 +725,8 @@ impl Simulation {
                 p.restarts += p.containers.len() as u32;
                 p.ready = false;
                 p.ready_since = None;
-                self.queue.schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
+                self.queue
+                    .schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
             }
         }
         self.endpoints_changed();
@@ -566,7 +742,9 @@ impl Simulation {
             let n = self.cluster.node(node);
             match (n.up, n.ready, self.node_down_since[i]) {
                 (false, true, Some(down)) => {
-                    let renewed = SimTime::from_nanos(down.as_nanos() / LEASE_RENEW.as_nanos() * LEASE_RENEW.as_nanos());
+                    let renewed = SimTime::from_nanos(
+                        down.as_nanos() / LEASE_RENEW.as_nanos() * LEASE_RENEW.as_nanos(),
+                    );
                     if now > renewed + grace {
                         self.node_not_ready(now, node);
                     }
@@ -574,7 +752,12 @@ impl Simulation {
                 (true, false, _) => {
                     self.cluster.nodes[i].ready = true;
                     let name = self.cluster.node(node).cfg.name.clone();
-                    self.log.normal(now, format!("node/{name}"), "NodeReady", format!("Node {name} status is now: NodeReady"));
+                    self.log.normal(
+                        now,
+                        format!("node/{name}"),
+                        "NodeReady",
+                        format!("Node {name} status is now: NodeReady"),
+                    );
                     self.retry_pending();
                 }
                 _ => {}
@@ -589,8 +772,18 @@ impl Simulation {
     fn node_not_ready(&mut self, now: SimTime, node: NodeId) {
         self.cluster.nodes[node.index()].ready = false;
         let name = self.cluster.node(node).cfg.name.clone();
-        self.log.normal(now, format!("node/{name}"), "NodeNotReady", format!("Node {name} status is now: NodeNotReady"));
-        let pods: Vec<PodId> = self.cluster.live_pods().filter(|(_, p)| p.node == Some(node)).map(|(i, _)| i).collect();
+        self.log.normal(
+            now,
+            format!("node/{name}"),
+            "NodeNotReady",
+            format!("Node {name} status is now: NodeNotReady"),
+        );
+        let pods: Vec<PodId> = self
+            .cluster
+            .live_pods()
+            .filter(|(_, p)| p.node == Some(node))
+            .map(|(i, _)| i)
+            .collect();
         for id in pods {
             let p = self.cluster.pod_mut(id);
             p.ready = false;
@@ -603,7 +796,8 @@ impl Simulation {
                 .and_then(|t| t.toleration_seconds)
                 .map(|s| SimDuration::from_secs(s.max(0) as u64))
                 .unwrap_or(DEFAULT_TOLERATION);
-            self.log.warning(now, object, "NodeNotReady", "Node is not ready".into());
+            self.log
+                .warning(now, object, "NodeNotReady", "Node is not ready".into());
             self.queue.schedule(now + toleration, Ev::Evict(id));
         }
         self.endpoints_changed();
@@ -616,8 +810,16 @@ impl Simulation {
         if self.cluster.node(node).ready || pod.deleted.is_some() || !pod.exists() {
             return;
         }
-        let msg = format!("Marking for deletion Pod {}/{}", pod.meta.namespace, pod.meta.name);
-        self.log.normal(now, format!("pod/{}", pod.meta.name), "TaintManagerEviction", msg);
+        let msg = format!(
+            "Marking for deletion Pod {}/{}",
+            pod.meta.namespace, pod.meta.name
+        );
+        self.log.normal(
+            now,
+            format!("pod/{}", pod.meta.name),
+            "TaintManagerEviction",
+            msg,
+        );
         self.delete_pod(id);
     }
 }
@@ -640,7 +842,9 @@ mod tests {
     #[test]
     fn backoff_doubles_to_the_cap() {
         let got: Vec<u64> = (1..=8)
-            .map(|n| backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, n).as_nanos() / 1_000_000_000)
+            .map(|n| {
+                backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, n).as_nanos() / 1_000_000_000
+            })
             .collect();
         assert_eq!(got, [10, 20, 40, 80, 160, 300, 300, 300]);
     }

@@ -100,22 +100,35 @@ impl Simulation {
         let mut api = ApiServer::new(scenario.net.service_cidr, scenario.net.load_balancer_ips);
         let mut rng_api = streams_rng.stream("apiserver");
         api.create_builtin_services(&mut rng_api);
-        let pod_cidrs = node_pod_cidrs(scenario.net.cluster_cidr, scenario.net.node_cidr_mask, scenario.nodes.len())
-            .map_err(|e| {
-                vec![ApiError {
-                    object: None,
-                    kind: "Node".into(),
-                    name: scenario.nodes.last().map(|n| n.name.clone()).unwrap_or_default(),
-                    field: "spec.podCIDR".into(),
-                    details: vec![format!("spec.podCIDR: Internal error: {e}")],
-                }]
-            })?;
+        let pod_cidrs = node_pod_cidrs(
+            scenario.net.cluster_cidr,
+            scenario.net.node_cidr_mask,
+            scenario.nodes.len(),
+        )
+        .map_err(|e| {
+            vec![ApiError {
+                object: None,
+                kind: "Node".into(),
+                name: scenario
+                    .nodes
+                    .last()
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                field: "spec.podCIDR".into(),
+                details: vec![format!("spec.podCIDR: Internal error: {e}")],
+            }]
+        })?;
         let ipams = pod_cidrs.iter().map(|c| HostLocalIpam::new(*c)).collect();
         let mut behaviors = scenario.behaviors.clone();
         behaviors.push(Behavior::instant("*"));
         let samplers = behaviors
             .iter()
-            .map(|b| (Sampler::new(&b.service_time), streams_rng.stream(&format!("service-time/{}", b.image))))
+            .map(|b| {
+                (
+                    Sampler::new(&b.service_time),
+                    streams_rng.stream(&format!("service-time/{}", b.image)),
+                )
+            })
             .collect();
         let proxies = scenario
             .nodes
@@ -160,7 +173,8 @@ impl Simulation {
         }
         sim.start_traffic();
         for (i, ev) in sim.scenario.events.iter().enumerate() {
-            sim.queue.schedule(SimTime::ZERO + ev.at, Ev::Timeline(i as u32));
+            sim.queue
+                .schedule(SimTime::ZERO + ev.at, Ev::Timeline(i as u32));
         }
         sim.queue.schedule(SimTime::ZERO, Ev::NodeMonitor);
         for n in 0..n_nodes {
@@ -170,7 +184,12 @@ impl Simulation {
     }
 
     /// Creates one object as `kubectl apply` would.
-    fn apply(&mut self, obj: Object, index: Option<usize>, rng_api: &mut SimRng) -> Result<(), ApiError> {
+    fn apply(
+        &mut self,
+        obj: Object,
+        index: Option<usize>,
+        rng_api: &mut SimRng,
+    ) -> Result<(), ApiError> {
         match obj {
             Object::Namespace(meta) => {
                 if !self.cluster.namespaces.contains(&meta.name) {
@@ -234,12 +253,18 @@ impl Simulation {
             let clients = match &spec.from {
                 // Documentation addresses (RFC 5737 TEST-NET-3): clearly outside the cluster.
                 ClientSource::External => (0..spec.clients.max(1))
-                    .map(|c| Client::new(Ipv4Addr::from(u32::from(Ipv4Addr::new(203, 0, 113, 1)) + c), None))
+                    .map(|c| {
+                        Client::new(
+                            Ipv4Addr::from(u32::from(Ipv4Addr::new(203, 0, 113, 1)) + c),
+                            None,
+                        )
+                    })
                     .collect(),
                 // In-cluster clients are bound to pods when they send (pods come and go).
                 ClientSource::Pods(_) => Vec::new(),
             };
-            self.streams.push(requests::StreamState::new(spec, clients, &self.streams_rng));
+            self.streams
+                .push(requests::StreamState::new(spec, clients, &self.streams_rng));
             let first = SimTime::ZERO + spec.start;
             if first < self.stream_stop(i) {
                 self.queue.schedule(first, Ev::Arrival(i as u32));
@@ -249,7 +274,10 @@ impl Simulation {
 
     fn stream_stop(&self, stream: usize) -> SimTime {
         let spec = &self.scenario.traffic[stream];
-        spec.stop.map(|s| SimTime::ZERO + s).unwrap_or(self.end).min(self.end)
+        spec.stop
+            .map(|s| SimTime::ZERO + s)
+            .unwrap_or(self.end)
+            .min(self.end)
     }
 
     /// The behaviour index for a container image (the instant default if none matches).

@@ -45,9 +45,12 @@ pub struct RequestCounts {
 #[derive(Debug, Clone)]
 pub struct Latency(pub Histogram<u64>);
 
+/// The longest latency recorded as itself (one hour); longer ones are recorded as this.
+const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
+
 impl Default for Latency {
     fn default() -> Self {
-        Latency(Histogram::new(3).expect("3 significant digits is valid"))
+        Latency(Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3).expect("valid bounds"))
     }
 }
 
@@ -63,7 +66,7 @@ pub struct LatencyMs {
 
 impl Latency {
     pub fn record(&mut self, d: SimDuration) {
-        // Auto-resizing histogram: recording cannot fail.
+        // Clamped into [1 ns, 1 h]: recording cannot fail.
         self.0.saturating_record(d.as_nanos());
     }
     pub fn count(&self) -> u64 {

@@ -11,7 +11,8 @@ use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
 use crate::net::iptables::{Packet, Verdict};
 use crate::sim::outcome::{
-    Latency, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome, ServicePortOutcome, StreamOutcome, Timeline,
+    Latency, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome, ServicePortOutcome,
+    StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
 use crate::traffic::client::{Client, Conn, Waiting};
@@ -47,7 +48,8 @@ impl StreamState {
 
     fn next_gap(&mut self) -> SimDuration {
         match &self.interarrival {
-            Some(exp) => SimDuration::from_secs_f64(exp.sample(&mut self.arrivals)).max(SimDuration::from_nanos(1)),
+            Some(exp) => SimDuration::from_secs_f64(exp.sample(&mut self.arrivals))
+                .max(SimDuration::from_nanos(1)),
             None => self.period.max(SimDuration::from_nanos(1)),
         }
     }
@@ -70,7 +72,11 @@ pub(super) struct Metrics {
 fn bucket_for(duration: SimDuration) -> SimDuration {
     let secs = duration.as_secs_f64();
     let nice = [1u64, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
-    let pick = nice.iter().copied().find(|b| secs / *b as f64 <= 120.0).unwrap_or(3600);
+    let pick = nice
+        .iter()
+        .copied()
+        .find(|b| secs / *b as f64 <= 120.0)
+        .unwrap_or(3600);
     SimDuration::from_secs(pick)
 }
 
@@ -82,7 +88,14 @@ impl Metrics {
             counts: RequestCounts::default(),
             by_reason: [0; FailReason::ALL.len()],
             latency: Latency::default(),
-            streams: s.traffic.iter().map(|t| StreamOutcome { name: t.name.clone(), ..Default::default() }).collect(),
+            streams: s
+                .traffic
+                .iter()
+                .map(|t| StreamOutcome {
+                    name: t.name.clone(),
+                    ..Default::default()
+                })
+                .collect(),
             pod_served: Vec::new(),
             pod_failed: Vec::new(),
             bucket_ns: bucket.as_nanos(),
@@ -134,7 +147,11 @@ impl Metrics {
 
 /// Where routing sent a new connection.
 enum Route {
-    Pod { pod: PodId, container: u16, one_way: SimDuration },
+    Pod {
+        pod: PodId,
+        container: u16,
+        one_way: SimDuration,
+    },
     /// Failed at once (refused, no route): the client learns after `after`.
     Fail(FailReason),
     /// Lost on the way: the client waits until its timeout.
@@ -157,7 +174,9 @@ impl Simulation {
             self.metrics.sent(stream);
         }
         if self.scenario.traffic[si].connections.reuse {
-            self.streams[si].clients[client as usize].waiting.push_back(Waiting { sent: now, counted });
+            self.streams[si].clients[client as usize]
+                .waiting
+                .push_back(Waiting { sent: now, counted });
             self.on_dispatch(now, stream, client);
         } else {
             self.send_on_new_connection(now, now, stream, client, counted, NO_CONN);
@@ -171,11 +190,16 @@ impl Simulation {
             let live: Vec<(u32, Ipv4Addr)> = self
                 .cluster
                 .live_pods()
-                .filter(|(_, p)| p.running() && p.deleted.is_none() && crate::model::objects::service_selects(selector, &p.meta.labels))
+                .filter(|(_, p)| {
+                    p.running()
+                        && p.deleted.is_none()
+                        && crate::model::objects::service_selects(selector, &p.meta.labels)
+                })
                 .filter_map(|(id, p)| p.ip.map(|ip| (id.0, ip)))
                 .collect();
             let st = &mut self.streams[si];
-            st.clients.retain(|c| live.iter().any(|(id, _)| Some(*id) == c.pod));
+            st.clients
+                .retain(|c| live.iter().any(|(id, _)| Some(*id) == c.pod));
             for (id, ip) in live {
                 if !st.clients.iter().any(|c| c.pod == Some(id)) {
                     st.clients.push(Client::new(ip, Some(id)));
@@ -191,11 +215,23 @@ impl Simulation {
     }
 
     /// Opens a connection (routing its SYN through the rules) and sends the request on it.
-    fn send_on_new_connection(&mut self, now: SimTime, sent: SimTime, stream: u32, client: u32, counted: bool, conn: u32) {
+    fn send_on_new_connection(
+        &mut self,
+        now: SimTime,
+        sent: SimTime,
+        stream: u32,
+        client: u32,
+        counted: bool,
+        conn: u32,
+    ) {
         let si = stream as usize;
         let timeout = self.scenario.traffic[si].timeout;
         match self.route(si, client as usize) {
-            Route::Pod { pod, container, one_way } => {
+            Route::Pod {
+                pod,
+                container,
+                one_way,
+            } => {
                 let conn = if self.scenario.traffic[si].connections.reuse {
                     let c = &mut self.streams[si].clients[client as usize];
                     let id = c.next_conn_id();
@@ -215,9 +251,20 @@ impl Simulation {
                     conn
                 };
                 self.metrics.streams[si].connections += 1;
-                let r = self.reqs.insert(Request { stream, client, sent, pod: pod.0, container, conn, one_way, counted, generation: 0 });
+                let r = self.reqs.insert(Request {
+                    stream,
+                    client,
+                    sent,
+                    pod: pod.0,
+                    container,
+                    conn,
+                    one_way,
+                    counted,
+                    generation: 0,
+                });
                 let handshake = one_way.saturating_mul(2);
-                self.queue.schedule(now + handshake + one_way, Ev::ReachPod(r));
+                self.queue
+                    .schedule(now + handshake + one_way, Ev::ReachPod(r));
             }
             Route::Fail(reason) => {
                 if counted {
@@ -235,7 +282,8 @@ impl Simulation {
         }
         let deadline = sent + self.scenario.traffic[stream as usize].timeout;
         if deadline <= self.end {
-            self.metrics.failed(stream, pod, deadline, FailReason::Timeout);
+            self.metrics
+                .failed(stream, pod, deadline, FailReason::Timeout);
         } else {
             self.metrics.counts.in_flight += 1;
         }
@@ -273,11 +321,25 @@ impl Simulation {
             if !self.cluster.node(entry).up {
                 return Route::Lost;
             }
-            let pkt = Packet { src, src_port, dst, dst_port: dport, protocol: Protocol::Tcp, local_origin: false };
+            let pkt = Packet {
+                src,
+                src_port,
+                dst,
+                dst_port: dport,
+                protocol: Protocol::Tcp,
+                local_origin: false,
+            };
             let now_ns = self.queue.now().as_nanos();
             let proxy = &mut self.proxies[entry.index()];
-            match proxy.rules.route(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns) {
-                Verdict::Dnat { endpoint_index, service_port_index, .. } => {
+            match proxy
+                .rules
+                .route(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns)
+            {
+                Verdict::Dnat {
+                    endpoint_index,
+                    service_port_index,
+                    ..
+                } => {
                     let (pod, container) = proxy.endpoints[service_port_index][endpoint_index];
                     return self.deliver(entry, one_way, pod, Some(container), dport);
                 }
@@ -302,10 +364,19 @@ impl Simulation {
     }
 
     /// The last leg: from the node that made the routing decision to the pod.
-    fn deliver(&self, entry: NodeId, mut one_way: SimDuration, pod: PodId, container: Option<u16>, dport: u16) -> Route {
+    fn deliver(
+        &self,
+        entry: NodeId,
+        mut one_way: SimDuration,
+        pod: PodId,
+        container: Option<u16>,
+        dport: u16,
+    ) -> Route {
         let lat = self.latency();
         let p = self.cluster.pod(pod);
-        let Some(node) = p.node else { return Route::Fail(FailReason::NoRoute) };
+        let Some(node) = p.node else {
+            return Route::Fail(FailReason::NoRoute);
+        };
         if node != entry {
             one_way += lat.cross_node;
         }
@@ -316,25 +387,42 @@ impl Simulation {
         // The DNAT target port is the container port; a direct connection names it itself.
         let container = match container {
             Some(c) => c,
-            None => match p.spec.resolve_port(&crate::model::objects::PortRef::Number(dport)) {
+            None => match p
+                .spec
+                .resolve_port(&crate::model::objects::PortRef::Number(dport))
+            {
                 Some((c, _)) => c as u16,
                 None => return Route::Fail(FailReason::ConnectionRefused),
             },
         };
-        let accepting = self.servers[pod.index()].get(container as usize).and_then(Option::as_ref).is_some_and(|s| s.accepting);
+        let accepting = self.servers[pod.index()]
+            .get(container as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| s.accepting);
         if !p.exists() || !accepting {
             // The pod's node answers for an address nobody listens on with a reset.
             return Route::Fail(FailReason::ConnectionRefused);
         }
-        Route::Pod { pod, container, one_way }
+        Route::Pod {
+            pod,
+            container,
+            one_way,
+        }
     }
 
     fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
-        self.cluster.nodes.iter().position(|n| n.cfg.ip == ip).map(|i| NodeId(i as u32))
+        self.cluster
+            .nodes
+            .iter()
+            .position(|n| n.cfg.ip == ip)
+            .map(|i| NodeId(i as u32))
     }
 
     fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {
-        self.cluster.live_pods().find(|(_, p)| p.ip == Some(ip) && !p.spec.host_network).map(|(id, _)| id)
+        self.cluster
+            .live_pods()
+            .find(|(_, p)| p.ip == Some(ip) && !p.spec.host_network)
+            .map(|(id, _)| id)
     }
 
     /// Cluster DNS (`ClusterFirst`): `<svc>.<ns>.svc.cluster.local`, or shorter names through
@@ -356,9 +444,15 @@ impl Simulation {
     }
 
     pub(super) fn on_reach_pod(&mut self, now: SimTime, r: ReqRef) {
-        let Some(req) = self.reqs.get(r).copied() else { return };
+        let Some(req) = self.reqs.get(r).copied() else {
+            return;
+        };
         let pod = PodId(req.pod);
-        let node_up = self.cluster.pod(pod).node.is_some_and(|n| self.cluster.node(n).up);
+        let node_up = self
+            .cluster
+            .pod(pod)
+            .node
+            .is_some_and(|n| self.cluster.node(n).up);
         if !node_up {
             self.reqs.remove(r);
             self.close_conn(&req);
@@ -366,12 +460,18 @@ impl Simulation {
             return;
         }
         let on_new_conn = req.conn == NO_CONN || self.conn_requests(&req) == 0;
-        let server = self.servers[pod.index()].get_mut(req.container as usize).and_then(Option::as_mut);
+        let server = self.servers[pod.index()]
+            .get_mut(req.container as usize)
+            .and_then(Option::as_mut);
         let Some(server) = server.filter(|s| s.accepting || !on_new_conn) else {
             self.reqs.remove(r);
             self.close_conn(&req);
             if req.counted {
-                let reason = if on_new_conn { FailReason::ConnectionRefused } else { FailReason::ConnectionReset };
+                let reason = if on_new_conn {
+                    FailReason::ConnectionRefused
+                } else {
+                    FailReason::ConnectionReset
+                };
                 self.metrics.failed(req.stream, Some(req.pod), now, reason);
             }
             return;
@@ -386,14 +486,19 @@ impl Simulation {
 
     fn conn_requests(&self, req: &Request) -> u32 {
         let c = &self.streams[req.stream as usize].clients[req.client as usize];
-        c.conns.iter().find(|c| c.id == req.conn).map_or(0, |c| c.requests)
+        c.conns
+            .iter()
+            .find(|c| c.id == req.conn)
+            .map_or(0, |c| c.requests)
     }
 
     /// Starts serving a request that holds a slot; a zero service time completes it now.
     fn start_service(&mut self, now: SimTime, mut r: ReqRef) {
         loop {
             let req = *self.reqs.get(r).expect("a request in a slot is live");
-            let server = self.servers[req.pod as usize][req.container as usize].as_ref().expect("serving pod has a server");
+            let server = self.servers[req.pod as usize][req.container as usize]
+                .as_ref()
+                .expect("serving pod has a server");
             let (sampler, rng) = &mut self.samplers[server.behavior as usize];
             let d = sampler.sample(rng);
             if !d.is_zero() {
@@ -420,8 +525,12 @@ impl Simulation {
     /// the freed slot.
     fn complete(&mut self, now: SimTime, r: ReqRef) -> Option<ReqRef> {
         let req = self.reqs.remove(r).expect("completing a live request");
-        let server = self.servers[req.pod as usize][req.container as usize].as_mut().expect("serving pod has a server");
-        let next = server.finish(r.slot).map(|slot| self.reqs.by_slot(slot).expect("queued request is live").0);
+        let server = self.servers[req.pod as usize][req.container as usize]
+            .as_mut()
+            .expect("serving pod has a server");
+        let next = server
+            .finish(r.slot)
+            .map(|slot| self.reqs.by_slot(slot).expect("queued request is live").0);
         let response_at = now + req.one_way;
         let latency = response_at - req.sent;
         let timeout = self.scenario.traffic[req.stream as usize].timeout;
@@ -430,7 +539,8 @@ impl Simulation {
             if req.counted {
                 let at = req.sent + timeout;
                 if at <= self.end {
-                    self.metrics.failed(req.stream, Some(req.pod), at, FailReason::Timeout);
+                    self.metrics
+                        .failed(req.stream, Some(req.pod), at, FailReason::Timeout);
                 } else {
                     self.metrics.counts.in_flight += 1;
                 }
@@ -438,7 +548,8 @@ impl Simulation {
         } else {
             if req.counted {
                 if response_at <= self.end {
-                    self.metrics.served(req.stream, req.pod, response_at, latency);
+                    self.metrics
+                        .served(req.stream, req.pod, response_at, latency);
                 } else {
                     self.metrics.counts.in_flight += 1;
                 }
@@ -459,7 +570,9 @@ impl Simulation {
         }
         let si = req.stream as usize;
         let max = self.scenario.traffic[si].connections.max_requests;
-        let accepting = self.servers[req.pod as usize][req.container as usize].as_ref().is_some_and(|s| s.accepting);
+        let accepting = self.servers[req.pod as usize][req.container as usize]
+            .as_ref()
+            .is_some_and(|s| s.accepting);
         let client = &mut self.streams[si].clients[req.client as usize];
         let mut close = !accepting;
         if let Some(c) = client.conn_mut(req.conn) {
@@ -472,7 +585,13 @@ impl Simulation {
             client.conns.retain(|c| c.id != req.conn);
         }
         if !client.waiting.is_empty() {
-            self.queue.schedule(at, Ev::Dispatch { stream: req.stream, client: req.client });
+            self.queue.schedule(
+                at,
+                Ev::Dispatch {
+                    stream: req.stream,
+                    client: req.client,
+                },
+            );
         }
     }
 
@@ -484,7 +603,13 @@ impl Simulation {
         client.conns.retain(|c| c.id != req.conn);
         if !client.waiting.is_empty() {
             let now = self.queue.now();
-            self.queue.schedule(now, Ev::Dispatch { stream: req.stream, client: req.client });
+            self.queue.schedule(
+                now,
+                Ev::Dispatch {
+                    stream: req.stream,
+                    client: req.client,
+                },
+            );
         }
     }
 
@@ -496,7 +621,12 @@ impl Simulation {
         let timeout = self.scenario.traffic[si].timeout;
         loop {
             let keep_alive = |pod: u32, container: u16| -> Option<SimDuration> {
-                let b = self.servers.get(pod as usize)?.get(container as usize)?.as_ref()?.behavior;
+                let b = self
+                    .servers
+                    .get(pod as usize)?
+                    .get(container as usize)?
+                    .as_ref()?
+                    .behavior;
                 self.behaviors[b as usize].keep_alive_timeout
             };
             let alive = |pod: u32| {
@@ -508,10 +638,13 @@ impl Simulation {
                 return;
             }
             c.prune(now, policy.idle_timeout, keep_alive, alive);
-            let Some(w) = c.waiting.pop_front() else { return };
+            let Some(w) = c.waiting.pop_front() else {
+                return;
+            };
             if now >= w.sent + timeout {
                 if w.counted {
-                    self.metrics.failed(stream, None, w.sent + timeout, FailReason::Timeout);
+                    self.metrics
+                        .failed(stream, None, w.sent + timeout, FailReason::Timeout);
                 }
                 continue;
             }
@@ -519,14 +652,28 @@ impl Simulation {
                 let conn = &mut c.conns[i];
                 conn.busy = true;
                 conn.deadline = w.sent + timeout;
-                let (pod, container, one_way, id) = (conn.pod, conn.container, conn.one_way, conn.id);
-                let r = self.reqs.insert(Request { stream, client, sent: w.sent, pod, container, conn: id, one_way, counted: w.counted, generation: 0 });
+                let (pod, container, one_way, id) =
+                    (conn.pod, conn.container, conn.one_way, conn.id);
+                let r = self.reqs.insert(Request {
+                    stream,
+                    client,
+                    sent: w.sent,
+                    pod,
+                    container,
+                    conn: id,
+                    one_way,
+                    counted: w.counted,
+                    generation: 0,
+                });
                 self.queue.schedule(now + one_way, Ev::ReachPod(r));
             } else if (c.conns.len() as u32) < policy.max_per_destination {
                 self.send_on_new_connection(now, w.sent, stream, client, w.counted, NO_CONN);
             } else {
                 c.waiting.push_front(w);
-                let wake = c.earliest_deadline().unwrap_or(now).max(now + SimDuration::from_nanos(1));
+                let wake = c
+                    .earliest_deadline()
+                    .unwrap_or(now)
+                    .max(now + SimDuration::from_nanos(1));
                 self.queue.schedule(wake, Ev::Dispatch { stream, client });
                 return;
             }
@@ -535,10 +682,16 @@ impl Simulation {
 
     /// The pod's containers stop: every request they hold fails with `reason`.
     pub(super) fn kill_servers(&mut self, now: SimTime, pod: PodId, reason: FailReason) {
-        let held: Vec<u32> = self.servers[pod.index()].iter_mut().flatten().flat_map(|s| s.drain_all()).collect();
+        let held: Vec<u32> = self.servers[pod.index()]
+            .iter_mut()
+            .flatten()
+            .flat_map(|s| s.drain_all())
+            .collect();
         self.servers[pod.index()].iter_mut().for_each(|s| *s = None);
         for slot in held {
-            let Some((r, req)) = self.reqs.by_slot(slot).map(|(r, q)| (r, *q)) else { continue };
+            let Some((r, req)) = self.reqs.by_slot(slot).map(|(r, q)| (r, *q)) else {
+                continue;
+            };
             self.reqs.remove(r);
             self.close_conn(&req);
             if reason == FailReason::Timeout {
@@ -559,10 +712,15 @@ impl Simulation {
         }
         for si in 0..self.streams.len() {
             let timeout = self.scenario.traffic[si].timeout;
-            let waiting: Vec<Waiting> = self.streams[si].clients.iter().flat_map(|c| c.waiting.iter().copied()).collect();
+            let waiting: Vec<Waiting> = self.streams[si]
+                .clients
+                .iter()
+                .flat_map(|c| c.waiting.iter().copied())
+                .collect();
             for w in waiting.into_iter().filter(|w| w.counted) {
                 if w.sent + timeout <= end {
-                    self.metrics.failed(si as u32, None, w.sent + timeout, FailReason::Timeout);
+                    self.metrics
+                        .failed(si as u32, None, w.sent + timeout, FailReason::Timeout);
                 } else {
                     self.metrics.counts.in_flight += 1;
                 }
@@ -572,7 +730,9 @@ impl Simulation {
             let m = &mut self.metrics;
             let n = m.by_reason[reason as usize];
             if n > 0 {
-                m.counts.failed_by_reason.insert(reason.as_str().to_string(), n);
+                m.counts
+                    .failed_by_reason
+                    .insert(reason.as_str().to_string(), n);
             }
         }
         let pods = self
@@ -603,7 +763,10 @@ impl Simulation {
             })
             .collect();
         let services = self.service_outcomes();
-        let version = format!("v{}.{}.0", self.scenario.kubernetes_version.0, self.scenario.kubernetes_version.1);
+        let version = format!(
+            "v{}.{}.0",
+            self.scenario.kubernetes_version.0, self.scenario.kubernetes_version.1
+        );
         let nodes = self
             .cluster
             .nodes
@@ -648,15 +811,19 @@ impl Simulation {
             services,
             nodes,
             events: std::mem::take(&mut self.log.events),
-            markers: self.scenario.events.iter().map(|e| (SimTime::ZERO + e.at, e.action.label())).collect(),
+            markers: self
+                .scenario
+                .events
+                .iter()
+                .map(|e| (SimTime::ZERO + e.at, e.action.label()))
+                .collect(),
             timeline,
         }
     }
 
     /// The Services as `kubectl get svc` would list them now.
     pub fn service_outcomes(&self) -> Vec<ServiceOutcome> {
-        self
-            .api
+        self.api
             .services
             .iter()
             .enumerate()

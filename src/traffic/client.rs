@@ -64,7 +64,11 @@ impl Client {
     /// The next ephemeral source port, cycling through the range as the kernel does.
     pub fn next_src_port(&mut self) -> u16 {
         let p = self.next_port;
-        self.next_port = if p >= EPHEMERAL_PORTS.1 { EPHEMERAL_PORTS.0 } else { p + 1 };
+        self.next_port = if p >= EPHEMERAL_PORTS.1 {
+            EPHEMERAL_PORTS.0
+        } else {
+            p + 1
+        };
         p
     }
 
@@ -107,12 +111,21 @@ impl Client {
 
     /// The oldest idle connection (after [`prune`](Self::prune)).
     pub fn oldest_idle(&self) -> Option<usize> {
-        self.conns.iter().enumerate().filter(|(_, c)| !c.busy).min_by_key(|(_, c)| c.opened).map(|(i, _)| i)
+        self.conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.busy)
+            .min_by_key(|(_, c)| c.opened)
+            .map(|(i, _)| i)
     }
 
     /// The earliest instant a busy connection's request times out, if any is busy.
     pub fn earliest_deadline(&self) -> Option<SimTime> {
-        self.conns.iter().filter(|c| c.busy).map(|c| c.deadline).min()
+        self.conns
+            .iter()
+            .filter(|c| c.busy)
+            .map(|c| c.deadline)
+            .min()
     }
 }
 
@@ -140,10 +153,20 @@ mod tests {
         c.conns = vec![conn(5, false), conn(1, true), conn(3, false)];
         assert_eq!(c.oldest_idle(), Some(2));
         // At t=50 with a 40 ns idle timeout, the conns idle since 5 and 3 are closed.
-        c.prune(SimTime::from_nanos(50), SimDuration::from_nanos(40), |_, _| None, |_| true);
+        c.prune(
+            SimTime::from_nanos(50),
+            SimDuration::from_nanos(40),
+            |_, _| None,
+            |_| true,
+        );
         assert_eq!(c.conns.len(), 1);
         // Past the busy one's deadline, it is closed too.
-        c.prune(SimTime::from_nanos(100), SimDuration::from_nanos(40), |_, _| None, |_| true);
+        c.prune(
+            SimTime::from_nanos(100),
+            SimDuration::from_nanos(40),
+            |_, _| None,
+            |_| true,
+        );
         assert!(c.conns.is_empty());
     }
 

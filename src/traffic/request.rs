@@ -85,11 +85,17 @@ impl Slab {
             let entry = &mut self.slots[slot as usize];
             r.generation = entry.1.generation.wrapping_add(1);
             *entry = (true, r);
-            ReqRef { slot, generation: r.generation }
+            ReqRef {
+                slot,
+                generation: r.generation,
+            }
         } else {
             r.generation = 0;
             self.slots.push((true, r));
-            ReqRef { slot: (self.slots.len() - 1) as u32, generation: 0 }
+            ReqRef {
+                slot: (self.slots.len() - 1) as u32,
+                generation: 0,
+            }
         }
     }
 
@@ -107,7 +113,13 @@ impl Slab {
     /// The live request in `slot`, whatever its generation.
     pub fn by_slot(&self, slot: u32) -> Option<(ReqRef, &Request)> {
         let (live, req) = self.slots.get(slot as usize)?;
-        live.then_some((ReqRef { slot, generation: req.generation }, req))
+        live.then_some((
+            ReqRef {
+                slot,
+                generation: req.generation,
+            },
+            req,
+        ))
     }
 
     pub fn remove(&mut self, r: ReqRef) -> Option<Request> {

@@ -36,9 +36,10 @@ impl Sampler {
                 let sigma = (libm::log(p99.as_secs_f64()) - mu) / Z_99;
                 Sampler::LogNormal(LogNormal::new(mu, sigma.max(0.0)).expect("finite parameters"))
             }
-            ServiceTime::Uniform { min, max } => {
-                Sampler::Uniform { min_ns: min.as_nanos(), max_ns: max.as_nanos().max(min.as_nanos()) }
-            }
+            ServiceTime::Uniform { min, max } => Sampler::Uniform {
+                min_ns: min.as_nanos(),
+                max_ns: max.as_nanos().max(min.as_nanos()),
+            },
             ServiceTime::Empirical(samples) => Sampler::Empirical(samples.clone()),
         }
     }
@@ -53,7 +54,9 @@ impl Sampler {
             Sampler::Constant(d) => *d,
             Sampler::Exponential(e) => SimDuration::from_secs_f64(e.sample(rng)),
             Sampler::LogNormal(l) => SimDuration::from_secs_f64(l.sample(rng)),
-            Sampler::Uniform { min_ns, max_ns } => SimDuration::from_nanos(rng.random_range(*min_ns..=*max_ns)),
+            Sampler::Uniform { min_ns, max_ns } => {
+                SimDuration::from_nanos(rng.random_range(*min_ns..=*max_ns))
+            }
             Sampler::Empirical(v) => v[rng.random_range(0..v.len())],
         }
     }
@@ -123,7 +126,9 @@ mod tests {
             p99: SimDuration::from_millis(40),
         });
         let mut rng = RngStreams::new(7).stream("t");
-        let mut v: Vec<u64> = (0..200_000).map(|_| s.sample(&mut rng).as_nanos()).collect();
+        let mut v: Vec<u64> = (0..200_000)
+            .map(|_| s.sample(&mut rng).as_nanos())
+            .collect();
         v.sort_unstable();
         let q = |p: f64| v[(p * v.len() as f64) as usize] as f64 / 1e6;
         assert!((q(0.5) - 4.0).abs() < 0.1, "median {}", q(0.5));
@@ -132,10 +137,15 @@ mod tests {
 
     #[test]
     fn exponential_mean_is_the_configured_mean() {
-        let s = Sampler::new(&ServiceTime::Exponential { mean: SimDuration::from_millis(5) });
+        let s = Sampler::new(&ServiceTime::Exponential {
+            mean: SimDuration::from_millis(5),
+        });
         let mut rng = RngStreams::new(7).stream("t");
         let n = 200_000;
-        let mean = (0..n).map(|_| s.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64;
+        let mean = (0..n)
+            .map(|_| s.sample(&mut rng).as_secs_f64())
+            .sum::<f64>()
+            / n as f64;
         // Standard error of the mean is 5ms/sqrt(n) = 0.011 ms; allow 5 of them.
         assert!((mean * 1e3 - 5.0).abs() < 0.056, "mean {mean}");
     }

@@ -8,10 +8,18 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceTime {
     Constant(SimDuration),
-    Exponential { mean: SimDuration },
+    Exponential {
+        mean: SimDuration,
+    },
     /// Log-normal given by its median and 99th percentile (p99 > median).
-    LogNormal { median: SimDuration, p99: SimDuration },
-    Uniform { min: SimDuration, max: SimDuration },
+    LogNormal {
+        median: SimDuration,
+        p99: SimDuration,
+    },
+    Uniform {
+        min: SimDuration,
+        max: SimDuration,
+    },
     /// Measured samples, drawn uniformly (non-empty).
     Empirical(Vec<SimDuration>),
 }
