@@ -93,9 +93,13 @@ impl SimDuration {
         }
         let mut total: f64 = 0.0;
         while !rest.is_empty() {
-            let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+            let num_end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(bad)?;
             let (num, after) = rest.split_at(num_end);
-            let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+            let unit_end = after
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(after.len());
             let (unit, next) = after.split_at(unit_end);
             let value: f64 = num.parse().map_err(|_| bad())?;
             let scale = match unit {

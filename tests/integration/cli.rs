@@ -1,0 +1,151 @@
+//! The command line: bad input is reported with file, line and column, exits 2, and writes
+//! nothing; a good run writes every output file.
+
+use crate::util::*;
+use std::path::Path;
+
+/// Writes a variant of the seed scenario into `dir` and returns its path.
+fn seed_variant(dir: &Path, edit: impl Fn(String) -> String) -> String {
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, edit(scenario_text("seed-tutorial.yaml"))).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The 1-based line of the first line of `path` containing `needle`.
+fn line_of(path: &str, needle: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in file")
+        + 1
+}
+
+#[test]
+fn a_template_label_typo_gives_the_api_servers_selector_message() {
+    let dir = temp_dir("typo");
+    let file = seed_variant(&dir, |s| {
+        let at = s
+            .find("      labels:\n        app: http-label")
+            .expect("template labels");
+        format!(
+            "{}{}",
+            &s[..at],
+            s[at..].replacen("app: http-label", "app: http-lable", 1)
+        )
+    });
+    for args in [vec!["check", &file], vec!["run", &file, "--out", "out"]] {
+        let o = kubesim(&dir, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let want = format!(
+            "{file}:{}:7: error: The Deployment \"http-deployment\" is invalid: spec.template.metadata.labels: \
+             Invalid value: {{\"app\":\"http-lable\"}}: `selector` does not match template `labels`",
+            line_of(&file, "app: http-lable") - 1
+        );
+        assert!(stderr(&o).contains(&want), "{args:?}: {}", stderr(&o));
+        assert!(
+            o.stdout.is_empty(),
+            "nothing printed to stdout on bad input"
+        );
+        assert!(
+            !dir.join("out").exists() && !dir.join("output").exists(),
+            "nothing written"
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_field_is_a_warning_naming_its_path() {
+    let dir = temp_dir("replcas");
+    let file = seed_variant(&dir, |s| s.replace("  replicas: 3 #", "  replcas: 3 #"));
+    let o = kubesim(&dir, &["check", &file]);
+    assert_eq!(o.status.code(), Some(0));
+    let want = format!(
+        "{file}:{}:3: warning: unknown field \"spec.replcas\"",
+        line_of(&file, "replcas")
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+}
+
+#[test]
+fn a_node_port_out_of_range_gives_the_range_message() {
+    let dir = temp_dir("range");
+    let file = seed_variant(&dir, |s| s.replace("nodePort: 30001", "nodePort: 29999"));
+    let o = kubesim(&dir, &["check", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    let want = format!(
+        "{file}:{}:5: error: The Service \"http-svc\" is invalid: spec.ports[0].nodePort: Invalid value: 29999: \
+         provided port is not in the valid range. The range of valid ports is 30000-32767",
+        line_of(&file, "nodePort: 29999")
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+}
+
+#[test]
+fn two_services_on_one_node_port_give_already_allocated_from_check_and_run() {
+    let dir = temp_dir("dup");
+    let file = seed_variant(&dir, |s| {
+        let svc = &s[s.find("---\napiVersion: v1\nkind: Service").unwrap()..];
+        format!("{s}{}", svc.replace("name: http-svc", "name: http-svc-2"))
+    });
+    let second = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("nodePort: 30001"))
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
+    for args in [vec!["check", &file], vec!["run", &file, "--out", "out"]] {
+        let o = kubesim(&dir, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let want = format!(
+            "{file}:{second}:5: error: The Service \"http-svc-2\" is invalid: spec.ports[0].nodePort: Invalid value: 30001: provided port is already allocated"
+        );
+        assert!(stderr(&o).contains(&want), "{args:?}: {}", stderr(&o));
+        assert!(!dir.join("out").exists());
+    }
+}
+
+#[test]
+fn run_prints_the_tables_and_writes_every_output_file() {
+    let dir = temp_dir("run");
+    let o = kubesim(
+        &root(),
+        &[
+            "run",
+            "scenarios/seed-tutorial.yaml",
+            "--out",
+            dir.join("o").to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for header in [
+        "NAME             STATUS   ROLES    AGE   VERSION",
+        "NAME                               READY   STATUS    RESTARTS   AGE   IP",
+        "TYPE        CLUSTER-IP",
+        "8080:30001/TCP",
+    ] {
+        assert!(stdout.contains(header), "missing {header:?} in:\n{stdout}");
+    }
+    for f in kubesim::report::OUTPUT_FILES {
+        let meta =
+            std::fs::metadata(dir.join("o").join(f)).unwrap_or_else(|_| panic!("{f} written"));
+        assert!(meta.len() > 0, "{f} is empty");
+    }
+    let png = std::fs::read(dir.join("o/distribution.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn a_missing_file_is_a_usage_error() {
+    let o = kubesim(&root(), &["check", "no/such/scenario.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no/such/scenario.yaml"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,9 @@
+//! kubesim's integration tests: one binary, with helpers in `util`.
+//!
+//! Statistical tests use fixed seeds and state their tolerance, so they never flake.
+
+mod cli;
+mod connections;
+mod properties;
+mod seed;
+mod util;

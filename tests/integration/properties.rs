@@ -1,0 +1,125 @@
+//! Properties over generated clusters and timelines.
+
+use crate::util::*;
+use ipnet::Ipv4Net;
+use kubesim::sim::Outcome;
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+/// A generated cluster: node count, per-Deployment replicas and service types, and a timeline
+/// of pod deletions and scalings.
+#[derive(Debug, Clone)]
+struct Cluster {
+    nodes: usize,
+    deployments: Vec<(u32, bool)>,
+    deletions: Vec<(u32, usize)>,
+    scalings: Vec<(u32, usize, u32)>,
+}
+
+fn cluster() -> impl Strategy<Value = Cluster> {
+    (
+        1usize..=5,
+        prop::collection::vec((0u32..=20, any::<bool>()), 1..=3),
+    )
+        .prop_flat_map(|(nodes, deployments)| {
+            let d = deployments.len();
+            (
+                Just(nodes),
+                Just(deployments),
+                prop::collection::vec((1u32..100, 0..d), 0..6),
+                prop::collection::vec((1u32..100, 0..d, 0u32..=20), 0..3),
+            )
+                .prop_map(|(nodes, deployments, deletions, scalings)| Cluster {
+                    nodes,
+                    deployments,
+                    deletions,
+                    scalings,
+                })
+        })
+}
+
+fn yaml(c: &Cluster) -> String {
+    let mut s = String::from(
+        "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: generated\nspec:\n  duration: 120s\n  cluster:\n    nodes:\n",
+    );
+    for n in 0..c.nodes {
+        s += &format!("      - {{name: node-{n}, ip: 192.168.1.{}}}\n", 10 + n);
+    }
+    s += "  events:\n";
+    for (at, d) in &c.deletions {
+        s += &format!("    - {{at: {at}s, deletePod: {{selector: app=app-{d}, pick: random}}}}\n");
+    }
+    for (at, d, r) in &c.scalings {
+        s += &format!("    - {{at: {at}s, scale: {{deployment: app-{d}, replicas: {r}}}}}\n");
+    }
+    if c.deletions.is_empty() && c.scalings.is_empty() {
+        s += "    []\n";
+        s = s.replace("  events:\n    []\n", "  events: []\n");
+    }
+    for (i, (replicas, node_port)) in c.deployments.iter().enumerate() {
+        s += &format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app-{i}}}\nspec:\n  replicas: {replicas}\n  \
+             selector: {{matchLabels: {{app: app-{i}}}}}\n  template:\n    metadata: {{labels: {{app: app-{i}}}}}\n    \
+             spec: {{containers: [{{name: web, image: 'httpd:2.4', ports: [{{containerPort: 80}}]}}]}}\n"
+        );
+        let kind = if *node_port { "NodePort" } else { "ClusterIP" };
+        s += &format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}}}\nspec:\n  type: {kind}\n  \
+             selector: {{app: app-{i}}}\n  ports: [{{port: 80}}]\n"
+        );
+    }
+    s
+}
+
+fn check_addresses(o: &Outcome) -> Result<(), TestCaseError> {
+    let mut seen = BTreeSet::new();
+    for p in &o.pods {
+        let (Some(ip), Some(node)) = (p.ip, p.node.as_ref()) else {
+            continue;
+        };
+        let cidr: Ipv4Net = o
+            .nodes
+            .iter()
+            .find(|n| &n.name == node)
+            .unwrap()
+            .pod_cidr
+            .parse()
+            .unwrap();
+        prop_assert!(cidr.contains(&ip), "{ip} of {} outside {cidr}", p.name);
+        prop_assert!(ip != cidr.network() && ip != Ipv4Addr::from(u32::from(cidr.network()) + 1));
+        // host-local does not reuse a freed address until the range wraps (253 addresses).
+        prop_assert!(seen.insert(ip), "{ip} handed out twice");
+    }
+    let service_cidr: Ipv4Net = "10.96.0.0/12".parse().unwrap();
+    let mut ips = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    for s in &o.services {
+        let ip = s.cluster_ip.unwrap();
+        prop_assert!(service_cidr.contains(&ip) && ip != service_cidr.network());
+        prop_assert!(ips.insert(ip), "ClusterIP {ip} twice");
+        for p in &s.ports {
+            if let Some(np) = p.node_port {
+                prop_assert!((30000..=32767).contains(&np));
+                prop_assert!(ports.insert(np), "nodePort {np} twice");
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn pod_ips_are_unique_and_inside_their_nodes_cidr(c in cluster()) {
+        let o = run(&load_text(&yaml(&c)));
+        check_addresses(&o)?;
+        // The ReplicaSets end with the replicas asked for (capacity is ample).
+        for (i, (replicas, _)) in c.deployments.iter().enumerate() {
+            let want = c.scalings.iter().filter(|(_, d, _)| *d == i).max_by_key(|(at, _, _)| *at).map_or(*replicas, |s| s.2);
+            let live = o.pods.iter().filter(|p| p.owner.as_deref() == Some(&format!("app-{i}")) && p.deleted.is_none()).count();
+            prop_assert_eq!(live as u32, want, "app-{}", i);
+        }
+    }
+}

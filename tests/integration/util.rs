@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests.
+
+use kubesim::scenario::{self, Loaded};
+use kubesim::sim::{Outcome, Simulation};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (where `scenarios/` lives).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A bundled scenario's text.
+pub fn scenario_text(name: &str) -> String {
+    std::fs::read_to_string(root().join("scenarios").join(name)).expect("bundled scenario exists")
+}
+
+/// Loads a scenario file, panicking with its diagnostics if it does not load.
+pub fn load(path: &Path) -> Loaded {
+    scenario::load(path).unwrap_or_else(|d| panic!("{} does not load:\n{d}", path.display()))
+}
+
+/// Loads scenario text as if it were the file `name` in `scenarios/`.
+pub fn load_text(text: &str) -> Loaded {
+    scenario::load_str(text, "test.yaml", &root().join("scenarios"))
+        .unwrap_or_else(|d| panic!("does not load:\n{d}"))
+}
+
+/// Runs a loaded scenario to its end.
+pub fn run(loaded: &Loaded) -> Outcome {
+    Simulation::new(loaded.scenario.clone())
+        .unwrap_or_else(|e| panic!("API errors: {e:?}"))
+        .run()
+}
+
+/// Requests served by each pod that served any, in pod creation order.
+pub fn served_counts(o: &Outcome) -> Vec<u64> {
+    o.pods.iter().map(|p| p.served).filter(|n| *n > 0).collect()
+}
+
+/// Pearson's chi-square statistic of `counts` against a uniform expectation.
+pub fn chi_square_uniform(counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    let expected = total as f64 / counts.len() as f64;
+    counts
+        .iter()
+        .map(|&c| (c as f64 - expected).powi(2) / expected)
+        .sum()
+}
+
+/// Critical values of the chi-square distribution at alpha = 0.001, by degrees of freedom
+/// (1 to 5).
+pub const CHI2_CRITICAL_0_001: [f64; 5] = [10.828, 13.816, 16.266, 18.467, 20.515];
+
+/// Runs the `kubesim` binary with `args` in `dir`.
+pub fn kubesim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("kubesim runs")
+}
+
+/// A fresh, empty temporary folder for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kubesim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// The stderr of a finished command, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
