@@ -76,8 +76,9 @@ fn event_queue(c: &mut Criterion) {
 }
 
 /// The seed tutorial scaled up: `rate` requests per second for `secs` seconds of traffic, with
-/// each pod's concurrency scaled with the rate so utilisation stays as in the tutorial (about
-/// 42%: 1000/s against 3 pods x 4 slots / 5 ms).
+/// each pod's concurrency and the number of clients scaled with the rate, so utilisation stays
+/// as in the tutorial (about 42%: 1000/s against 3 pods x 4 slots / 5 ms) and each client sends
+/// as often as there (20 requests per second).
 fn seed_scenario(rate: f64, secs: u64, reuse: bool) -> (Scenario, u64) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed-tutorial.yaml");
     let mut s = kubesim::scenario::load(&path)
@@ -88,6 +89,7 @@ fn seed_scenario(rate: f64, secs: u64, reuse: bool) -> (Scenario, u64) {
         b.concurrency = ((b.concurrency as f64) * scale).round() as u32;
     }
     let t = &mut s.traffic[0];
+    t.clients = ((t.clients as f64) * scale).round() as u32;
     t.rate = rate;
     t.connections.reuse = reuse;
     s.duration = t.start + SimDuration::from_secs(secs);

@@ -141,17 +141,9 @@ fn check(path: &Path) -> ExitCode {
         loaded.scenario.events.len()
     );
     println!();
-    for svc in sim.service_outcomes() {
-        let ip = svc
-            .cluster_ip
-            .map_or("None".to_string(), |ip| ip.to_string());
-        println!(
-            "service/{} ({}): {} {}",
-            svc.name,
-            svc.type_.as_str(),
-            ip,
-            kubesim::report::ports_column(&svc)
-        );
-    }
+    print!(
+        "{}",
+        kubesim::report::services_table_at(&sim.service_outcomes(), Default::default())
+    );
     ExitCode::SUCCESS
 }

@@ -6,10 +6,12 @@
 //! (the tie rule). All randomness comes from one seed through named, independent streams
 //! ([`RngStreams`]), so adding a stream never changes the draws of another.
 
+mod fxhash;
 mod queue;
 mod rng;
 mod time;
 
+pub use fxhash::{FxHashMap, FxHasher};
 pub use queue::{EventQueue, Scheduled};
 pub use rng::{RngStreams, SimRng};
 pub use time::{ParseDurationError, SimDuration, SimTime};

@@ -18,8 +18,9 @@ use crate::model::objects::Protocol;
 use crate::net::hash::{chain_name, endpoint_hash, port_proto_hash, service_port_name};
 use crate::net::topology::{categorize_endpoints, EndpointConditions, TrafficPolicies};
 use ipnet::Ipv4Net;
+use crate::engine::FxHashMap;
 use rand::Rng;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -292,8 +293,9 @@ pub struct Chain {
 struct ChainIndex {
     /// Whether the keyed rules match on a destination (else only on port and protocol).
     by_dst: bool,
-    /// (destination or 0, destination port, protocol) → first rule with that key.
-    first: HashMap<(u32, u16, Protocol), u32>,
+    /// (destination or 0, destination port, protocol) → first rule with that key. Only looked
+    /// up, never iterated.
+    first: FxHashMap<(u32, u16, Protocol), u32>,
     /// The keyed rules are `0..prefix`.
     prefix: u32,
 }
@@ -304,6 +306,7 @@ pub struct IptablesRules {
     node_name: String,
     chains: Vec<Chain>,
     index: Vec<Option<ChainIndex>>,
+    compiled: Compiled,
     local_addrs: [u32; 3],
     nat_prerouting: ChainId,
     nat_output: ChainId,
@@ -358,7 +361,7 @@ pub struct TraceStep {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AffinityTable {
     // Looked up only, never iterated, so its order cannot reach any output.
-    last_seen: HashMap<(RecentList, u32), u64>,
+    last_seen: FxHashMap<(RecentList, u32), u64>,
 }
 
 impl AffinityTable {
@@ -882,11 +885,13 @@ impl IptablesRules {
         );
 
         let index = b.chains.iter().map(build_index).collect();
+        let compiled = Compiled::new(&b.chains);
         let net = u32::from(input.pod_cidr.trunc().network());
         IptablesRules {
             node_name: input.node_name.clone(),
             chains: b.chains,
             index,
+            compiled,
             local_addrs: [u32::from(input.node_ip), net, net.wrapping_add(1)],
             nat_prerouting,
             nat_output,
@@ -1202,6 +1207,144 @@ impl Default for IptablesRules {
     }
 }
 
+/// The rules as the walk reads them: one array for all chains, comments left out, address
+/// matches pre-masked (an absent one matches everything). Derived from `chains` rule for rule,
+/// so a rule's position is the same in both and traces name the same rules.
+#[derive(Debug, Clone, PartialEq)]
+struct Compiled {
+    /// Each chain's rules: `rules[start..end]`.
+    chains: Vec<(u32, u32)>,
+    rules: Vec<CompiledRule>,
+    /// Each rule's match modules other than comments: `matchers[start..end]`.
+    matchers: Vec<CompiledMatcher>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CompiledRule {
+    src: MaskedCidr,
+    dst: MaskedCidr,
+    protocol: Option<Protocol>,
+    matchers: (u32, u32),
+    target: Target,
+}
+
+/// `((ip & mask) == network) != negate`; mask 0, network 0 and no negation match every
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MaskedCidr {
+    mask: u32,
+    network: u32,
+    negate: bool,
+}
+
+impl MaskedCidr {
+    const ANY: MaskedCidr = MaskedCidr {
+        mask: 0,
+        network: 0,
+        negate: false,
+    };
+    fn new(c: Option<Cidr>) -> MaskedCidr {
+        c.map_or(MaskedCidr::ANY, |c| MaskedCidr {
+            mask: c.mask(),
+            network: c.network,
+            negate: c.negate,
+        })
+    }
+    #[inline(always)]
+    fn matches(self, ip: u32) -> bool {
+        ((ip & self.mask) == self.network) != self.negate
+    }
+}
+
+/// [`Matcher`] without comments (they always match).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CompiledMatcher {
+    Port {
+        protocol: Protocol,
+        dport: Option<u16>,
+    },
+    AddrTypeLocal {
+        source: bool,
+    },
+    Mark {
+        value: u32,
+        mask: u32,
+        negate: bool,
+    },
+    CtState {
+        states: u8,
+        negate: bool,
+    },
+    Statistic {
+        probability: f64,
+    },
+    RecentCheck {
+        list: RecentList,
+        seconds: u32,
+    },
+    RecentSet {
+        list: RecentList,
+    },
+}
+
+impl Compiled {
+    fn new(chains: &[Chain]) -> Compiled {
+        let mut c = Compiled {
+            chains: Vec::with_capacity(chains.len()),
+            rules: Vec::new(),
+            matchers: Vec::new(),
+        };
+        for chain in chains {
+            let start = c.rules.len() as u32;
+            for r in &chain.rules {
+                let m_start = c.matchers.len() as u32;
+                c.matchers.extend(r.matchers.iter().filter_map(|m| {
+                    Some(match m {
+                        Matcher::Comment(_) => return None,
+                        Matcher::Port { protocol, dport } => CompiledMatcher::Port {
+                            protocol: *protocol,
+                            dport: *dport,
+                        },
+                        Matcher::AddrTypeLocal { source } => {
+                            CompiledMatcher::AddrTypeLocal { source: *source }
+                        }
+                        Matcher::Mark {
+                            value,
+                            mask,
+                            negate,
+                        } => CompiledMatcher::Mark {
+                            value: *value,
+                            mask: *mask,
+                            negate: *negate,
+                        },
+                        Matcher::CtState { states, negate } => CompiledMatcher::CtState {
+                            states: *states,
+                            negate: *negate,
+                        },
+                        Matcher::Statistic { probability } => CompiledMatcher::Statistic {
+                            probability: *probability,
+                        },
+                        Matcher::RecentCheck { list, seconds } => CompiledMatcher::RecentCheck {
+                            list: *list,
+                            seconds: *seconds,
+                        },
+                        Matcher::RecentSet { list } => CompiledMatcher::RecentSet { list: *list },
+                    })
+                }));
+                c.rules.push(CompiledRule {
+                    src: MaskedCidr::new(r.src),
+                    dst: MaskedCidr::new(r.dst),
+                    protocol: r.protocol,
+                    matchers: (m_start, c.matchers.len() as u32),
+                    target: r.target,
+                });
+            }
+            c.chains.push((start, c.rules.len() as u32));
+        }
+        c
+    }
+}
+
 fn build_index(c: &Chain) -> Option<ChainIndex> {
     let key = |r: &Rule| -> Option<(bool, u32, u16, Protocol)> {
         if r.src.is_some() {
@@ -1229,7 +1372,7 @@ fn build_index(c: &Chain) -> Option<ChainIndex> {
         Some((dst.is_some(), dst.unwrap_or(0), p, proto))
     };
     let by_dst = key(c.rules.first()?)?.0;
-    let mut first = HashMap::new();
+    let mut first = FxHashMap::default();
     let mut prefix = 0u32;
     for r in &c.rules {
         match key(r) {
@@ -1299,7 +1442,8 @@ struct Walk<'a, R, T> {
 impl<R: Rng, T: Tracer> Walk<'_, R, T> {
     fn chain(&mut self, id: ChainId, st: &mut WalkState) -> Flow {
         let rules = self.rules;
-        let chain = &rules.chains[id.0 as usize];
+        let (start, end) = rules.compiled.chains[id.0 as usize];
+        let chain = &rules.compiled.rules[start as usize..end as usize];
         let mut i = 0usize;
         if self.indexed {
             if let Some(ix) = &rules.index[id.0 as usize] {
@@ -1310,8 +1454,8 @@ impl<R: Rng, T: Tracer> Walk<'_, R, T> {
                 };
             }
         }
-        while i < chain.rules.len() {
-            let r = &chain.rules[i];
+        while i < chain.len() {
+            let r = &chain[i];
             if self.matches(r, st) {
                 self.tracer.hit(rules, id, i);
                 match r.target {
@@ -1338,45 +1482,36 @@ impl<R: Rng, T: Tracer> Walk<'_, R, T> {
     }
 
     #[inline]
-    fn matches(&mut self, r: &Rule, st: &WalkState) -> bool {
-        if let Some(p) = r.protocol {
-            if p != st.protocol {
-                return false;
-            }
+    fn matches(&mut self, r: &CompiledRule, st: &WalkState) -> bool {
+        if r.protocol.is_some_and(|p| p != st.protocol)
+            || !r.dst.matches(st.dst)
+            || !r.src.matches(st.src)
+        {
+            return false;
         }
-        if let Some(d) = &r.dst {
-            if !d.matches(st.dst) {
-                return false;
-            }
-        }
-        if let Some(s) = &r.src {
-            if !s.matches(st.src) {
-                return false;
-            }
-        }
-        for m in &r.matchers {
+        let (m_start, m_end) = r.matchers;
+        for m in &self.rules.compiled.matchers[m_start as usize..m_end as usize] {
             let ok = match m {
-                Matcher::Comment(_) => true,
-                Matcher::Port { protocol, dport } => {
+                CompiledMatcher::Port { protocol, dport } => {
                     *protocol == st.protocol && dport.is_none_or(|d| d == st.dport)
                 }
-                Matcher::AddrTypeLocal { source } => {
+                CompiledMatcher::AddrTypeLocal { source } => {
                     self.rules.is_local(if *source { st.src } else { st.dst })
                 }
-                Matcher::Mark {
+                CompiledMatcher::Mark {
                     value,
                     mask,
                     negate,
                 } => ((st.mark & mask) == *value) != *negate,
-                Matcher::CtState { states, negate } => {
+                CompiledMatcher::CtState { states, negate } => {
                     let have = ctstate::NEW | if st.dnat { ctstate::DNAT } else { 0 };
                     (have & states != 0) != *negate
                 }
-                Matcher::Statistic { probability } => self.rng.random::<f64>() < *probability,
-                Matcher::RecentCheck { list, seconds } => {
+                CompiledMatcher::Statistic { probability } => self.rng.random::<f64>() < *probability,
+                CompiledMatcher::RecentCheck { list, seconds } => {
                     self.affinity.rcheck(*list, st.src, *seconds, self.now_ns)
                 }
-                Matcher::RecentSet { list } => {
+                CompiledMatcher::RecentSet { list } => {
                     self.affinity.set(*list, st.src, self.now_ns);
                     true
                 }

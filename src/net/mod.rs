@@ -4,6 +4,7 @@
 //! - [`ipam`]: node pod CIDRs and the host-local pod IP allocator.
 //! - [`allocator`]: the API server's ClusterIP and NodePort allocators and their errors.
 //! - [`topology`]: which endpoints of a service port a node's proxy may use.
+//! - [`dns`]: how a pod's resolver turns a name into a Service.
 //! - [`hash`]: kube-proxy's chain-name hashes.
 //! - [`iptables`]: kube-proxy's iptables-mode rules as data, printed as `iptables-save`
 //!   prints them and walked to route a packet.
@@ -12,6 +13,7 @@
 
 pub mod allocator;
 pub mod config;
+pub mod dns;
 pub mod hash;
 pub mod ipam;
 pub mod iptables;

@@ -35,5 +35,5 @@ pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};
 pub use tables::{
     events_table, exists_at_end, nodes_table, pods_table, ports_column, render_run,
-    requests_summary, services_table, spread_table, traffic_table,
+    requests_summary, services_table, services_table_at, spread_table, traffic_table,
 };

@@ -133,10 +133,14 @@ pub fn ports_column(svc: &ServiceOutcome) -> String {
 /// `kubectl get svc`: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE. CLUSTER-IP is `None` for a
 /// headless Service and `<none>` for ExternalName. Services exist from the start of the run.
 pub fn services_table(outcome: &Outcome) -> String {
-    let age = human_duration(outcome.simulated);
-    let show_ns = many_namespaces(outcome.services.iter().map(|s| s.namespace.as_str()));
-    let rows: Vec<Vec<String>> = outcome
-        .services
+    services_table_at(&outcome.services, outcome.simulated)
+}
+
+/// `kubectl get svc` for `services`, all of age `age` (`kubesim check` shows them at 0s).
+pub fn services_table_at(services: &[ServiceOutcome], age: crate::engine::SimDuration) -> String {
+    let age = human_duration(age);
+    let show_ns = many_namespaces(services.iter().map(|s| s.namespace.as_str()));
+    let rows: Vec<Vec<String>> = services
         .iter()
         .map(|s| {
             let cluster_ip = match (s.cluster_ip, s.type_) {

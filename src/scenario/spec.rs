@@ -701,8 +701,19 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
     let p = "spec.cluster";
     match c.proxy_mode.as_deref() {
         None | Some("iptables") => {}
-        Some("ipvs") => net.proxy_mode = ProxyMode::Ipvs,
-        Some("nftables") => net.proxy_mode = ProxyMode::Nftables,
+        Some(m @ ("ipvs" | "nftables")) => {
+            net.proxy_mode = if m == "ipvs" {
+                ProxyMode::Ipvs
+            } else {
+                ProxyMode::Nftables
+            };
+            ctx.warn(
+                &format!("{p}.proxyMode"),
+                format!(
+                    "{m} mode is not simulated yet: requests are routed by iptables-mode rules"
+                ),
+            );
+        }
         Some(m) => ctx.err(
             &format!("{p}.proxyMode"),
             format!("unknown proxy mode {m:?}: expected iptables, ipvs or nftables"),
@@ -738,10 +749,12 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         }
     }
     if let Some(n) = cidr(ctx, &format!("{p}.serviceCIDR"), c.service_cidr.as_ref()) {
-        if n.prefix_len() > 30 {
+        // Cluster DNS takes the tenth address (kubeadm's `GetDNSIP`): a /28 is the smallest
+        // range that holds it.
+        if n.prefix_len() > 28 {
             ctx.err(
                 &format!("{p}.serviceCIDR"),
-                format!("{n} is too small: use a prefix of /30 or shorter"),
+                format!("{n} is too small: use a prefix of /28 or shorter (cluster DNS takes the tenth address)"),
             );
         } else {
             net.service_cidr = n;
@@ -884,7 +897,13 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         .enumerate()
     {
         match a.as_str() {
-            "coredns" => coredns = true,
+            "coredns" => {
+                coredns = true;
+                ctx.warn(
+                    &format!("spec.cluster.addons[{i}]"),
+                    "CoreDNS pods are not simulated yet: cluster DNS answers without pods",
+                );
+            }
             other => ctx.err(
                 &format!("spec.cluster.addons[{i}]"),
                 format!("unknown addon {other:?}: expected coredns"),

@@ -22,7 +22,7 @@ pub use apiserver::ApiError;
 pub use config::Scenario;
 pub use outcome::Outcome;
 
-use crate::engine::{EventQueue, RngStreams, SimRng, SimTime};
+use crate::engine::{EventQueue, FxHashMap, RngStreams, SimRng, SimTime};
 use crate::model::cluster::{Cluster, NodeId, PodId};
 use crate::model::events::EventLog;
 use crate::model::objects::Object;
@@ -87,6 +87,11 @@ pub struct Simulation {
     image_failures: Vec<u32>,
     /// Node lease: the last renewal before the kubelet stopped, per node.
     node_down_since: Vec<Option<SimTime>>,
+    /// Nodes by address (the first node with an address wins, as a scan would find it).
+    node_ips: FxHashMap<Ipv4Addr, NodeId>,
+    /// Bumped by every event that can create, start, stop or remove a pod (see
+    /// [`Simulation::handle`]); in-cluster clients are matched to pods again when it moved.
+    pods_version: u64,
 }
 
 impl Simulation {
@@ -137,6 +142,10 @@ impl Simulation {
             .collect();
         let metrics = Metrics::new(&scenario);
         let n_nodes = scenario.nodes.len();
+        let mut node_ips = FxHashMap::default();
+        for (i, n) in scenario.nodes.iter().enumerate() {
+            node_ips.entry(n.ip).or_insert(NodeId(i as u32));
+        }
         let mut sim = Simulation {
             queue: EventQueue::with_capacity(4096),
             end,
@@ -158,6 +167,8 @@ impl Simulation {
             reqs: Slab::default(),
             metrics,
             node_down_since: vec![None; n_nodes],
+            node_ips,
+            pods_version: 1,
             scenario,
         };
         let mut errors = Vec::new();
@@ -234,6 +245,14 @@ impl Simulation {
     }
 
     fn handle(&mut self, now: SimTime, ev: Ev) {
+        // Pods change only in the cluster's own events, and on the request path when a
+        // terminating pod's last request ends (`requests::complete` bumps the version too).
+        if matches!(
+            ev,
+            Ev::Timeline(_) | Ev::Kubelet(..) | Ev::NodeMonitor | Ev::Evict(_)
+        ) {
+            self.pods_version += 1;
+        }
         match ev {
             Ev::Arrival(stream) => self.on_arrival(now, stream),
             Ev::ReachPod(r) => self.on_reach_pod(now, r),

@@ -29,6 +29,8 @@ pub(super) struct StreamState {
     picks: SimRng,
     interarrival: Option<Exp<f64>>,
     period: SimDuration,
+    /// The `pods_version` its in-cluster clients were last matched at.
+    pods_version: u64,
 }
 
 impl StreamState {
@@ -43,6 +45,7 @@ impl StreamState {
                 Arrival::Constant => None,
             },
             period: SimDuration::from_secs_f64(1.0 / rate),
+            pods_version: 0,
         }
     }
 
@@ -120,7 +123,7 @@ impl Metrics {
 
     fn served(&mut self, stream: u32, pod: u32, at: SimTime, latency: SimDuration) {
         self.counts.served += 1;
-        self.latency.record(latency);
+        // The run's histogram is the sum of the streams' (added up in `finish`, exactly).
         let s = &mut self.streams[stream as usize];
         s.served += 1;
         s.latency.record(latency);
@@ -152,7 +155,7 @@ enum Route {
         container: u16,
         one_way: SimDuration,
     },
-    /// Failed at once (refused, no route): the client learns after `after`.
+    /// Failed at once (refused, no route, no DNS answer).
     Fail(FailReason),
     /// Lost on the way: the client waits until its timeout.
     Lost,
@@ -186,7 +189,10 @@ impl Simulation {
     /// Picks the client that sends the next request; in-cluster clients are the live, running
     /// pods matching the selector, refreshed as pods come and go.
     fn pick_client(&mut self, si: usize) -> Option<u32> {
-        if let ClientSource::Pods(selector) = &self.scenario.traffic[si].from {
+        if let (true, ClientSource::Pods(selector)) = (
+            self.streams[si].pods_version != self.pods_version,
+            &self.scenario.traffic[si].from,
+        ) {
             let live: Vec<(u32, Ipv4Addr)> = self
                 .cluster
                 .live_pods()
@@ -205,6 +211,8 @@ impl Simulation {
                     st.clients.push(Client::new(ip, Some(id)));
                 }
             }
+            // Unchanged pods would match the same clients again: skip until they change.
+            st.pods_version = self.pods_version;
         }
         let st = &mut self.streams[si];
         match st.clients.len() {
@@ -260,6 +268,7 @@ impl Simulation {
                     conn,
                     one_way,
                     counted,
+                    server_pos: 0,
                     generation: 0,
                 });
                 let handshake = one_way.saturating_mul(2);
@@ -312,7 +321,7 @@ impl Simulation {
                 Some(n) => (n, lat.same_node),
                 None => return Route::Fail(FailReason::NoRoute),
             },
-            None => match self.node_by_ip(dst) {
+            None => match self.node_by_ip(dst).or_else(|| self.announcing_node(dst)) {
                 Some(n) => (n, lat.external),
                 None => return Route::Fail(FailReason::NoRoute),
             },
@@ -355,6 +364,9 @@ impl Simulation {
                             one_way += lat.cross_node;
                             entry = n;
                         }
+                        // To this node, on a port no rule claims and nothing listens on: the
+                        // kernel answers the SYN with a reset.
+                        Some(n) if n == entry => return Route::Fail(FailReason::ConnectionRefused),
                         _ => return Route::Fail(FailReason::NoRoute),
                     }
                 }
@@ -411,10 +423,24 @@ impl Simulation {
     }
 
     fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
+        self.node_ips.get(&ip).copied()
+    }
+
+    /// The node that answers for a LoadBalancer or external IP: the first node that is up,
+    /// as a MetalLB layer-2 speaker would hold the address (kubesim's simplification).
+    fn announcing_node(&self, ip: Ipv4Addr) -> Option<NodeId> {
+        let owned = self
+            .api
+            .services
+            .iter()
+            .any(|s| s.load_balancer_ip == Some(ip) || s.obj.spec.external_ips.contains(&ip));
+        if !owned {
+            return None;
+        }
         self.cluster
             .nodes
             .iter()
-            .position(|n| n.cfg.ip == ip)
+            .position(|n| n.up)
             .map(|i| NodeId(i as u32))
     }
 
@@ -425,17 +451,9 @@ impl Simulation {
             .map(|(id, _)| id)
     }
 
-    /// Cluster DNS (`ClusterFirst`): `<svc>.<ns>.svc.cluster.local`, or shorter names through
-    /// the pod's search path (`<ns>.svc.cluster.local`, `svc.cluster.local`, `cluster.local`).
+    /// Cluster DNS: the ClusterIP of the Service a name refers to (`crate::net::dns`).
     pub(super) fn resolve(&self, name: &str, client_ns: &str) -> Option<Ipv4Addr> {
-        let name = name.trim_end_matches('.');
-        let rest = name.strip_suffix(".cluster.local").unwrap_or(name);
-        let rest = rest.strip_suffix(".svc").unwrap_or(rest);
-        let (svc, ns) = match rest.split_once('.') {
-            Some((svc, ns)) if !ns.contains('.') => (svc, ns),
-            Some(_) => return None,
-            None => (rest, client_ns),
-        };
+        let (svc, ns) = crate::net::dns::service_name(name, client_ns)?;
         self.api
             .services
             .iter()
@@ -477,7 +495,10 @@ impl Simulation {
             return;
         };
         if server.has_free_slot() {
-            server.in_service.push(r.slot);
+            let pos = server.start(r.slot);
+            if let Some(q) = self.reqs.get_mut(r) {
+                q.server_pos = pos;
+            }
             self.start_service(now, r);
         } else {
             server.queue.push_back(r.slot);
@@ -529,8 +550,18 @@ impl Simulation {
             .as_mut()
             .expect("serving pod has a server");
         let next = server
-            .finish(r.slot)
+            .finish(r.slot, req.server_pos)
             .map(|slot| self.reqs.by_slot(slot).expect("queued request is live").0);
+        // Keep the position hints true: the request swapped into the freed position and the
+        // one now last (the next from the queue, if any) moved.
+        let len = server.in_service.len() as u32;
+        for pos in [req.server_pos, len.wrapping_sub(1)] {
+            if let Some(&slot) = server.in_service.get(pos as usize) {
+                if let Some(q) = self.reqs.by_slot_mut(slot) {
+                    q.server_pos = pos;
+                }
+            }
+        }
         let response_at = now + req.one_way;
         let latency = response_at - req.sent;
         let timeout = self.scenario.traffic[req.stream as usize].timeout;
@@ -556,7 +587,9 @@ impl Simulation {
             }
             self.release_conn(&req, response_at);
         }
-        if next.is_none() {
+        if next.is_none() && self.cluster.pod(PodId(req.pod)).deleted.is_some() {
+            // The pod may go away now (in-cluster clients are matched again).
+            self.pods_version += 1;
             self.maybe_finish_termination(now, PodId(req.pod));
         }
         next
@@ -663,6 +696,7 @@ impl Simulation {
                     conn: id,
                     one_way,
                     counted: w.counted,
+                    server_pos: 0,
                     generation: 0,
                 });
                 self.queue.schedule(now + one_way, Ev::ReachPod(r));
@@ -788,6 +822,12 @@ impl Simulation {
             .collect();
         let n_pods = self.cluster.pods.len();
         let m = &mut self.metrics;
+        for s in &m.streams {
+            m.latency
+                .0
+                .add(&s.latency.0)
+                .expect("histograms with the same bounds add up");
+        }
         let timeline = Timeline {
             bucket: SimDuration::from_nanos(m.bucket_ns),
             served: std::mem::take(&mut m.timeline_served)

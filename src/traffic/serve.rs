@@ -95,10 +95,25 @@ impl Server {
         self.in_service.is_empty() && self.queue.is_empty()
     }
 
+    /// Puts `req` in a free slot; returns its position in `in_service`, the hint that
+    /// [`finish`](Self::finish) takes.
+    pub fn start(&mut self, req: ReqId) -> u32 {
+        self.in_service.push(req);
+        (self.in_service.len() - 1) as u32
+    }
+
     /// Removes `req` from the slots (it finished); returns the next queued request, if any,
-    /// which the caller starts.
-    pub fn finish(&mut self, req: ReqId) -> Option<ReqId> {
-        if let Some(i) = self.in_service.iter().position(|r| *r == req) {
+    /// which takes the freed slot at the end of `in_service` and which the caller starts.
+    ///
+    /// `pos` is where `req` should be in `in_service` (checked, so a wrong hint costs a scan,
+    /// not a wrong answer). The last request in `in_service` moves into the freed position
+    /// (swap-remove): callers that keep hints update the one at `pos` and the last one.
+    pub fn finish(&mut self, req: ReqId, pos: u32) -> Option<ReqId> {
+        let at = match self.in_service.get(pos as usize) {
+            Some(r) if *r == req => Some(pos as usize),
+            _ => self.in_service.iter().position(|r| *r == req),
+        };
+        if let Some(i) = at {
             self.in_service.swap_remove(i);
         }
         let next = self.queue.pop_front()?;
@@ -153,13 +168,14 @@ mod tests {
     #[test]
     fn server_is_fifo() {
         let mut s = Server::new(0, &Behavior::instant("x"));
-        s.in_service.push(1);
+        assert_eq!(s.start(1), 0);
         s.queue.push_back(2);
         s.queue.push_back(3);
         assert!(!s.has_free_slot());
-        assert_eq!(s.finish(1), Some(2));
-        assert_eq!(s.finish(2), Some(3));
-        assert_eq!(s.finish(3), None);
+        assert_eq!(s.finish(1, 0), Some(2));
+        // A stale position hint is checked, not trusted.
+        assert_eq!(s.finish(2, 7), Some(3));
+        assert_eq!(s.finish(3, 0), None);
         assert!(s.is_idle());
     }
 }

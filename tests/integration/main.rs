@@ -3,6 +3,7 @@
 //! Statistical tests use fixed seeds and state their tolerance, so they never flake.
 
 mod cli;
+mod cluster;
 mod connections;
 mod properties;
 mod seed;
