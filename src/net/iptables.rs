@@ -14,11 +14,11 @@
 //! connection, lives in the caller. This module knows nothing of Services as API objects:
 //! its input is already flattened per service port.
 
+use crate::engine::FxHashMap;
 use crate::model::objects::Protocol;
 use crate::net::hash::{chain_name, endpoint_hash, port_proto_hash, service_port_name};
 use crate::net::topology::{categorize_endpoints, EndpointConditions, TrafficPolicies};
 use ipnet::Ipv4Net;
-use crate::engine::FxHashMap;
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -161,10 +161,6 @@ impl Cidr {
         } else {
             u32::MAX << (32 - self.prefix)
         }
-    }
-    #[inline]
-    fn matches(&self, ip: u32) -> bool {
-        ((ip & self.mask()) == self.network) != self.negate
     }
 }
 
@@ -1507,7 +1503,9 @@ impl<R: Rng, T: Tracer> Walk<'_, R, T> {
                     let have = ctstate::NEW | if st.dnat { ctstate::DNAT } else { 0 };
                     (have & states != 0) != *negate
                 }
-                CompiledMatcher::Statistic { probability } => self.rng.random::<f64>() < *probability,
+                CompiledMatcher::Statistic { probability } => {
+                    self.rng.random::<f64>() < *probability
+                }
                 CompiledMatcher::RecentCheck { list, seconds } => {
                     self.affinity.rcheck(*list, st.src, *seconds, self.now_ns)
                 }

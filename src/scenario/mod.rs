@@ -144,6 +144,29 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
             });
         }
     }
+    // Timeline events: `apply` objects go through the same parsing, validation and
+    // conversion as the documents; then the Deployments and Services that events name are
+    // checked against the objects.
+    let mut timeline = Vec::new();
+    if let (Some(r), Some((doc, pos, _))) = (&resolved, &scenario_doc) {
+        let mut events = Vec::new();
+        for e in &r.events {
+            let obj = match e.action {
+                spec::EventAction::Apply => {
+                    l.inline_object(doc, pos, file_name, &format!("{}.apply", e.path), cidr)
+                }
+                spec::EventAction::Ready(_) => None,
+            };
+            events.push((e.clone(), obj));
+        }
+        let mut ctx = spec::Ctx {
+            file: file_name,
+            line_offset: doc.line_offset,
+            pos,
+            diags: &mut l.diags,
+        };
+        timeline = spec::finish_events(&mut ctx, events, &objects);
+    }
     let files = l.files;
     let mut diags = l.diags;
     diags.sort_by_key(|d| {
@@ -161,6 +184,7 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
     }
     let mut scenario = resolved.expect("checked").scenario;
     scenario.objects = objects;
+    scenario.events = timeline;
     Ok(Loaded {
         scenario,
         warnings: diags,
@@ -454,6 +478,67 @@ impl Loader {
                 ));
             }
         }
+    }
+
+    /// The Kubernetes object written inline at `path` of the Scenario document (an `apply`
+    /// event), parsed, validated and converted as a document of its own would be, with
+    /// positions and unknown-field warnings under `path`.
+    fn inline_object(
+        &mut self,
+        doc: &Doc,
+        pos: &PosMap,
+        file: &str,
+        path: &str,
+        service_cidr: ipnet::Ipv4Net,
+    ) -> Option<Object> {
+        let node = pos.get(path)?;
+        let (text, before) = yaml::cut_node(&doc.text, node);
+        // It parsed as part of the document, so it parses alone.
+        let value: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+        let kind = str_at(&value, &["kind"]).unwrap_or("");
+        let api_version = str_at(&value, &["apiVersion"]).unwrap_or("");
+        if kind.is_empty() || api_version.is_empty() {
+            let mut missing = Vec::new();
+            if api_version.is_empty() {
+                missing.push("apiVersion not set");
+            }
+            if kind.is_empty() {
+                missing.push("kind not set");
+            }
+            self.at(file, doc.line_offset, pos, path, |p| {
+                Diagnostic::error(
+                    "",
+                    0,
+                    0,
+                    format!("{p}: error validating data: [{}]", missing.join(", ")),
+                )
+            });
+            return None;
+        }
+        if kind.ends_with("List") {
+            self.at(file, doc.line_offset, pos, &format!("{path}.kind"), |p| {
+                Diagnostic::error(
+                    "",
+                    0,
+                    0,
+                    format!("{p}: apply takes one object, not a {kind}: write one event per object"),
+                )
+            });
+            return None;
+        }
+        let mut pending = Vec::new();
+        self.object_at(
+            &text,
+            before,
+            doc.line_offset,
+            file,
+            pos,
+            path,
+            &value,
+            &mut pending,
+        );
+        let p = pending.pop()?;
+        self.object(&p, service_cidr)
     }
 
     fn scenario(

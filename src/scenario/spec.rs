@@ -7,9 +7,9 @@ use super::validate;
 use super::yaml::PosMap;
 use crate::engine::SimDuration;
 use crate::model::config::{NodeConfig, RegistryConfig, Taint};
-use crate::model::objects::{Labels, Resources};
+use crate::model::objects::{Labels, Object, Resources};
 use crate::net::config::{IpvsScheduler, NetConfig, NetworkLatency, ProxyMode};
-use crate::sim::config::{Action, Pick, PodTarget, Scenario, TimelineEvent};
+use crate::sim::config::{Action, Pick, PodTarget, ProbeKind, Scenario, TimelineEvent};
 use crate::traffic::spec::{
     Arrival, Behavior, ClientSource, ConnectionPolicy, Destination, ServiceTime, StreamSpec,
 };
@@ -143,6 +143,8 @@ pub struct RawBehavior {
     pub service_time: Option<RawServiceTime>,
     pub concurrency: Option<i64>,
     pub keep_alive_timeout: Option<Text>,
+    pub exit_after: Option<Text>,
+    pub exit_code: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,21 +220,97 @@ pub struct RawConnections {
     pub max_per_destination: Option<i64>,
 }
 
+/// One entry of `spec.events`: `at` and exactly one action key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawEvent {
     pub at: Option<Text>,
     pub delete_pod: Option<RawDeletePod>,
+    pub kill_container: Option<RawKillContainer>,
+    pub fail_probe: Option<RawFailProbe>,
     pub node_down: Option<RawNodeRef>,
     pub node_up: Option<RawNodeRef>,
+    pub cordon: Option<RawNodeRef>,
+    pub uncordon: Option<RawNodeRef>,
+    pub drain: Option<RawNodeRef>,
     pub scale: Option<RawScale>,
+    pub rollout_restart: Option<RawDeploymentRef>,
+    pub set_image: Option<RawSetImage>,
+    /// A Kubernetes object, parsed later with its `k8s-openapi` type (see `scenario::load_str`),
+    /// so unknown keys inside it are reported there, with the object's own rules.
+    pub apply: Option<serde_yaml::Value>,
+    pub delete: Option<RawDelete>,
 }
+
+impl RawEvent {
+    /// The action keys present, in the order of [`ACTION_KEYS`].
+    fn actions(&self) -> Vec<&'static str> {
+        let present = [
+            self.delete_pod.is_some(),
+            self.kill_container.is_some(),
+            self.fail_probe.is_some(),
+            self.node_down.is_some(),
+            self.node_up.is_some(),
+            self.cordon.is_some(),
+            self.uncordon.is_some(),
+            self.drain.is_some(),
+            self.scale.is_some(),
+            self.rollout_restart.is_some(),
+            self.set_image.is_some(),
+            self.apply.is_some(),
+            self.delete.is_some(),
+        ];
+        ACTION_KEYS
+            .iter()
+            .zip(present)
+            .filter(|(_, p)| *p)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
+/// Every action key of `spec.events[]`, as written in the YAML.
+pub const ACTION_KEYS: [&str; 13] = [
+    "deletePod",
+    "killContainer",
+    "failProbe",
+    "nodeDown",
+    "nodeUp",
+    "cordon",
+    "uncordon",
+    "drain",
+    "scale",
+    "rolloutRestart",
+    "setImage",
+    "apply",
+    "delete",
+];
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawDeletePod {
     pub name: Option<String>,
     pub selector: Option<Text>,
     pub pick: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawKillContainer {
+    pub pod: Option<String>,
+    pub selector: Option<Text>,
+    pub pick: Option<String>,
+    pub container: Option<String>,
+    pub exit_code: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFailProbe {
+    pub pod: Option<String>,
+    pub selector: Option<Text>,
+    pub pick: Option<String>,
+    pub probe: Option<String>,
+    #[serde(rename = "for")]
+    pub for_: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -244,6 +322,25 @@ pub struct RawNodeRef {
 pub struct RawScale {
     pub deployment: Option<String>,
     pub replicas: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDeploymentRef {
+    pub deployment: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSetImage {
+    pub deployment: Option<String>,
+    pub container: Option<String>,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDelete {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// Where diagnostics of the Scenario document go, and how paths become positions.
@@ -451,6 +548,25 @@ pub struct Resolved {
     pub scenario: Scenario,
     /// `spec.manifests` with the field path of each entry.
     pub manifests: Vec<(String, String)>,
+    /// `spec.events` in the order written; the caller parses the `apply` objects, checks
+    /// Deployment names against the objects ([`finish_events`]) and fills `scenario.events`.
+    pub events: Vec<ResolvedEvent>,
+}
+
+/// A timeline event resolved as far as the Scenario document alone allows.
+#[derive(Debug, Clone)]
+pub struct ResolvedEvent {
+    pub at: SimDuration,
+    /// `spec.events[2]`
+    pub path: String,
+    pub action: EventAction,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventAction {
+    Ready(Action),
+    /// `apply`: its object is at `<path>.apply`, parsed with the other Kubernetes objects.
+    Apply,
 }
 
 fn service_time(
@@ -947,12 +1063,26 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             &format!("{p}.keepAliveTimeout"),
             b.keep_alive_timeout.as_ref(),
         );
+        let exit_after = ctx.positive_dur(&format!("{p}.exitAfter"), b.exit_after.as_ref());
+        let exit_code = match b.exit_code {
+            None => 1,
+            Some(c) if (0..=255).contains(&c) => c as i32,
+            Some(c) => {
+                ctx.err(
+                    &format!("{p}.exitCode"),
+                    format!("{c} is not an exit code: expected 0 to 255"),
+                );
+                1
+            }
+        };
         if let Some(service_time) = st {
             behaviors.push(Behavior {
                 image,
                 service_time,
                 concurrency,
                 keep_alive_timeout,
+                exit_after,
+                exit_code,
             });
         }
     }
@@ -1096,134 +1226,13 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
     }
 
     let node_names: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-    let mut events = Vec::new();
-    for (i, e) in spec.events.iter().flatten().enumerate() {
-        let p = format!("spec.events[{i}]");
-        let at = match &e.at {
-            None => {
-                ctx.err(&format!("{p}.at"), "required, e.g. 20s");
-                None
-            }
-            Some(t) => ctx.dur(&format!("{p}.at"), Some(t)),
-        };
-        if let Some(at) = at {
-            if !duration.is_zero() && at > duration {
-                ctx.warn(
-                    &format!("{p}.at"),
-                    format!(
-                        "is after the end of the scenario ({duration}): the event never happens"
-                    ),
-                );
-            }
-        }
-        let n_actions = [
-            e.delete_pod.is_some(),
-            e.node_down.is_some(),
-            e.node_up.is_some(),
-            e.scale.is_some(),
-        ]
+    let events = spec
+        .events
         .iter()
-        .filter(|b| **b)
-        .count();
-        if n_actions != 1 {
-            ctx.err(
-                &p,
-                "must have exactly one of deletePod, nodeDown, nodeUp, scale",
-            );
-            continue;
-        }
-        let node_ref = |ctx: &mut Ctx, key: &str, r: &RawNodeRef| -> Option<String> {
-            match r.node.as_deref() {
-                None => {
-                    ctx.err(&format!("{p}.{key}.node"), "required");
-                    None
-                }
-                Some(n) if !node_names.contains(n) => {
-                    ctx.err(
-                        &format!("{p}.{key}.node"),
-                        format!("no node named {n:?} in spec.cluster.nodes"),
-                    );
-                    None
-                }
-                Some(n) => Some(n.to_string()),
-            }
-        };
-        let action = if let Some(d) = &e.delete_pod {
-            let dp = format!("{p}.deletePod");
-            match (&d.name, &d.selector) {
-                (Some(n), None) => {
-                    if d.pick.is_some() {
-                        ctx.warn(&format!("{dp}.pick"), "has no effect with name");
-                    }
-                    Some(Action::DeletePod(PodTarget::Name(n.clone())))
-                }
-                (None, Some(sel)) => {
-                    let pick = match d.pick.as_deref() {
-                        None | Some("random") => Some(Pick::Random),
-                        Some("oldest") => Some(Pick::Oldest),
-                        Some("newest") => Some(Pick::Newest),
-                        Some(x) => {
-                            ctx.err(
-                                &format!("{dp}.pick"),
-                                format!("unknown pick {x:?}: expected random, oldest or newest"),
-                            );
-                            None
-                        }
-                    };
-                    let selector = parse_selector(&sel.0)
-                        .map_err(|m| ctx.err(&format!("{dp}.selector"), m))
-                        .ok();
-                    match (selector, pick) {
-                        (Some(selector), Some(pick)) => {
-                            Some(Action::DeletePod(PodTarget::Selector { selector, pick }))
-                        }
-                        _ => None,
-                    }
-                }
-                _ => {
-                    ctx.err(&dp, "needs exactly one of name and selector");
-                    None
-                }
-            }
-        } else if let Some(r) = &e.node_down {
-            node_ref(ctx, "nodeDown", r).map(|node| Action::NodeDown { node })
-        } else if let Some(r) = &e.node_up {
-            node_ref(ctx, "nodeUp", r).map(|node| Action::NodeUp { node })
-        } else {
-            let s = e.scale.as_ref().expect("counted above");
-            let sp = format!("{p}.scale");
-            let dep = s.deployment.clone().filter(|d| !d.is_empty());
-            if dep.is_none() {
-                ctx.err(&format!("{sp}.deployment"), "required");
-            }
-            let replicas = match s.replicas {
-                None => {
-                    ctx.err(&format!("{sp}.replicas"), "required");
-                    None
-                }
-                Some(r) if !(0..=u32::MAX as i64).contains(&r) => {
-                    ctx.err(
-                        &format!("{sp}.replicas"),
-                        format!("invalid value {r}: must be greater than or equal to 0"),
-                    );
-                    None
-                }
-                Some(r) => Some(r as u32),
-            };
-            match (dep, replicas) {
-                (Some(deployment), Some(replicas)) => Some(Action::Scale {
-                    deployment,
-                    replicas,
-                }),
-                _ => None,
-            }
-        };
-        if let (Some(at), Some(action)) = (at, action) {
-            events.push(TimelineEvent { at, action });
-        }
-    }
-    // Events at one instant keep their written order (a stable sort).
-    events.sort_by_key(|e| e.at);
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, e)| event(ctx, &format!("spec.events[{i}]"), e, &node_names, duration))
+        .collect();
 
     Resolved {
         scenario: Scenario {
@@ -1238,11 +1247,377 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             registry,
             behaviors,
             traffic,
-            events,
+            events: Vec::new(),
             objects: Vec::new(),
         },
         manifests,
+        events,
     }
+}
+
+/// `random` (default), `oldest` or `newest`.
+fn pick(ctx: &mut Ctx, path: &str, v: Option<&str>) -> Option<Pick> {
+    match v {
+        None | Some("random") => Some(Pick::Random),
+        Some("oldest") => Some(Pick::Oldest),
+        Some("newest") => Some(Pick::Newest),
+        Some(x) => {
+            ctx.err(
+                path,
+                format!("unknown pick {x:?}: expected random, oldest or newest"),
+            );
+            None
+        }
+    }
+}
+
+/// A pod named by `name_key` (`name` or `pod`), or chosen by `selector` and `pick`.
+fn pod_target(
+    ctx: &mut Ctx,
+    p: &str,
+    name_key: &str,
+    name: Option<&String>,
+    selector: Option<&Text>,
+    pick_: Option<&str>,
+) -> Option<PodTarget> {
+    match (name, selector) {
+        (Some(n), None) => {
+            if n.is_empty() {
+                ctx.err(&format!("{p}.{name_key}"), "must not be empty");
+                return None;
+            }
+            if pick_.is_some() {
+                ctx.warn(&format!("{p}.pick"), format!("has no effect with {name_key}"));
+            }
+            Some(PodTarget::Name(n.clone()))
+        }
+        (None, Some(sel)) => {
+            let pick = pick(ctx, &format!("{p}.pick"), pick_);
+            let selector = parse_selector(&sel.0)
+                .map_err(|m| ctx.err(&format!("{p}.selector"), m))
+                .ok();
+            Some(PodTarget::Selector {
+                selector: selector?,
+                pick: pick?,
+            })
+        }
+        _ => {
+            ctx.err(p, format!("needs exactly one of {name_key} and selector"));
+            None
+        }
+    }
+}
+
+/// A required, non-empty string key.
+fn required(ctx: &mut Ctx, path: &str, v: Option<&String>) -> Option<String> {
+    match v.filter(|s| !s.is_empty()) {
+        None => {
+            ctx.err(path, "required");
+            None
+        }
+        Some(s) => Some(s.clone()),
+    }
+}
+
+/// `delete`'s `kind`, as kubectl accepts it (`svc`, `deployments`, ...), in its canonical form.
+fn delete_kind(k: &str) -> Option<&'static str> {
+    match k.to_ascii_lowercase().as_str() {
+        "service" | "services" | "svc" => Some("Service"),
+        "deployment" | "deployments" | "deploy" => Some("Deployment"),
+        "replicaset" | "replicasets" | "rs" => Some("ReplicaSet"),
+        "pod" | "pods" | "po" => Some("Pod"),
+        _ => None,
+    }
+}
+
+/// One entry of `spec.events` at path `p`; `None` after reporting what is wrong.
+fn event(
+    ctx: &mut Ctx,
+    p: &str,
+    e: &RawEvent,
+    node_names: &BTreeSet<&str>,
+    duration: SimDuration,
+) -> Option<ResolvedEvent> {
+    let at = match &e.at {
+        None => {
+            ctx.err(&format!("{p}.at"), "required, e.g. 20s");
+            None
+        }
+        Some(t) => ctx.dur(&format!("{p}.at"), Some(t)),
+    };
+    if let Some(at) = at {
+        if !duration.is_zero() && at > duration {
+            ctx.warn(
+                &format!("{p}.at"),
+                format!("is after the end of the scenario ({duration}): the event never happens"),
+            );
+        }
+    }
+    let keys = e.actions();
+    if keys.len() != 1 {
+        let found = if keys.is_empty() {
+            "none".to_string()
+        } else {
+            keys.join(", ")
+        };
+        ctx.err(
+            p,
+            format!(
+                "must have exactly one action (found {found}); actions: {}",
+                ACTION_KEYS.join(", ")
+            ),
+        );
+        return None;
+    }
+    let key = keys[0];
+    let ap = format!("{p}.{key}");
+    let node_ref = |ctx: &mut Ctx, r: &RawNodeRef| -> Option<String> {
+        let n = required(ctx, &format!("{ap}.node"), r.node.as_ref())?;
+        if !node_names.contains(n.as_str()) {
+            ctx.err(
+                &format!("{ap}.node"),
+                format!("no node {n:?} in spec.cluster.nodes"),
+            );
+            return None;
+        }
+        Some(n)
+    };
+    let deployment = |ctx: &mut Ctx, d: Option<&String>| -> Option<String> {
+        required(ctx, &format!("{ap}.deployment"), d)
+    };
+    let action = match key {
+        "deletePod" => {
+            let d = e.delete_pod.as_ref()?;
+            pod_target(ctx, &ap, "name", d.name.as_ref(), d.selector.as_ref(), d.pick.as_deref())
+                .map(Action::DeletePod)
+        }
+        "killContainer" => {
+            let k = e.kill_container.as_ref()?;
+            let target =
+                pod_target(ctx, &ap, "pod", k.pod.as_ref(), k.selector.as_ref(), k.pick.as_deref());
+            // A process exit status: 0..=255 (what a shell can return).
+            let exit_code = match k.exit_code {
+                None => Some(1),
+                Some(c) if (0..=255).contains(&c) => Some(c as i32),
+                Some(c) => {
+                    ctx.err(
+                        &format!("{ap}.exitCode"),
+                        format!("invalid value {c}: must be between 0 and 255"),
+                    );
+                    None
+                }
+            };
+            let container = k.container.clone();
+            if container.as_deref() == Some("") {
+                ctx.err(&format!("{ap}.container"), "must not be empty");
+            }
+            Some(Action::KillContainer {
+                target: target?,
+                container,
+                exit_code: exit_code?,
+            })
+        }
+        "failProbe" => {
+            let f = e.fail_probe.as_ref()?;
+            let target =
+                pod_target(ctx, &ap, "pod", f.pod.as_ref(), f.selector.as_ref(), f.pick.as_deref());
+            let probe = match f.probe.as_deref() {
+                Some("liveness") => Some(ProbeKind::Liveness),
+                Some("readiness") => Some(ProbeKind::Readiness),
+                Some("startup") => Some(ProbeKind::Startup),
+                None => {
+                    ctx.err(&format!("{ap}.probe"), "required: liveness, readiness or startup");
+                    None
+                }
+                Some(x) => {
+                    ctx.err(
+                        &format!("{ap}.probe"),
+                        format!("unknown probe {x:?}: expected liveness, readiness or startup"),
+                    );
+                    None
+                }
+            };
+            let duration = match &f.for_ {
+                None => {
+                    ctx.err(&format!("{ap}.for"), "required, e.g. 30s");
+                    None
+                }
+                t => ctx.positive_dur(&format!("{ap}.for"), t.as_ref()),
+            };
+            Some(Action::FailProbe {
+                target: target?,
+                probe: probe?,
+                duration: duration?,
+            })
+        }
+        "nodeDown" => node_ref(ctx, e.node_down.as_ref()?).map(|node| Action::NodeDown { node }),
+        "nodeUp" => node_ref(ctx, e.node_up.as_ref()?).map(|node| Action::NodeUp { node }),
+        "cordon" => node_ref(ctx, e.cordon.as_ref()?).map(|node| Action::Cordon { node }),
+        "uncordon" => node_ref(ctx, e.uncordon.as_ref()?).map(|node| Action::Uncordon { node }),
+        "drain" => node_ref(ctx, e.drain.as_ref()?).map(|node| Action::Drain { node }),
+        "scale" => {
+            let s = e.scale.as_ref()?;
+            let dep = deployment(ctx, s.deployment.as_ref());
+            let replicas = match s.replicas {
+                None => {
+                    ctx.err(&format!("{ap}.replicas"), "required");
+                    None
+                }
+                Some(r) if !(0..=i64::from(i32::MAX)).contains(&r) => {
+                    ctx.err(
+                        &format!("{ap}.replicas"),
+                        format!("invalid value {r}: must be greater than or equal to 0"),
+                    );
+                    None
+                }
+                Some(r) => Some(r as u32),
+            };
+            Some(Action::Scale {
+                deployment: dep?,
+                replicas: replicas?,
+            })
+        }
+        "rolloutRestart" => {
+            let r = e.rollout_restart.as_ref()?;
+            deployment(ctx, r.deployment.as_ref())
+                .map(|deployment| Action::RolloutRestart { deployment })
+        }
+        "setImage" => {
+            let s = e.set_image.as_ref()?;
+            let dep = deployment(ctx, s.deployment.as_ref());
+            let container = required(ctx, &format!("{ap}.container"), s.container.as_ref());
+            let image = required(ctx, &format!("{ap}.image"), s.image.as_ref());
+            Some(Action::SetImage {
+                deployment: dep?,
+                container: container?,
+                image: image?,
+            })
+        }
+        "apply" => {
+            if !e.apply.as_ref().is_some_and(serde_yaml::Value::is_mapping) {
+                ctx.err(
+                    &ap,
+                    "expected a Kubernetes object (a mapping with apiVersion, kind, metadata)",
+                );
+                return None;
+            }
+            return Some(ResolvedEvent {
+                at: at?,
+                path: p.to_string(),
+                action: EventAction::Apply,
+            });
+        }
+        _ => {
+            let d = e.delete.as_ref()?;
+            let kind = match d.kind.as_deref() {
+                None | Some("") => {
+                    ctx.err(&format!("{ap}.kind"), "required: Service, Deployment, ReplicaSet or Pod");
+                    None
+                }
+                Some(k) => {
+                    let canonical = delete_kind(k);
+                    if canonical.is_none() {
+                        ctx.err(
+                            &format!("{ap}.kind"),
+                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet or Pod"),
+                        );
+                    }
+                    canonical
+                }
+            };
+            let name = required(ctx, &format!("{ap}.name"), d.name.as_ref());
+            let namespace = d.namespace.clone().unwrap_or_else(|| "default".into());
+            if let Some(m) = validate::dns1123_label(&namespace).into_iter().next() {
+                ctx.err(
+                    &format!("{ap}.namespace"),
+                    format!("invalid namespace {namespace:?}: {m}"),
+                );
+            }
+            Some(Action::Delete {
+                kind: kind?.to_string(),
+                namespace,
+                name: name?,
+            })
+        }
+    };
+    Some(ResolvedEvent {
+        at: at?,
+        path: p.to_string(),
+        action: EventAction::Ready(action?),
+    })
+}
+
+/// The timeline in time order (events at one instant keep their written order), after
+/// checking the Deployments and Services that events name: each must be one of the scenario's
+/// objects or applied by an earlier event (Deployments are looked up in namespace `default`,
+/// as `scale` does). `events` pairs each event with its parsed `apply` object, if any; an
+/// `apply` whose object was rejected (`None`) is dropped (its error is already reported).
+pub fn finish_events(
+    ctx: &mut Ctx,
+    events: Vec<(ResolvedEvent, Option<Object>)>,
+    objects: &[Object],
+) -> Vec<TimelineEvent> {
+    let mut events = events;
+    // A stable sort: events at one instant keep their written order.
+    events.sort_by_key(|(e, _)| e.at);
+    let key = |o: &Object| (o.kind(), o.meta().namespace.clone(), o.meta().name.clone());
+    let mut known: BTreeSet<(&str, String, String)> = objects.iter().map(key).collect();
+    let mut out = Vec::new();
+    for (e, obj) in events {
+        let action = match e.action {
+            EventAction::Apply => match obj {
+                Some(o) => {
+                    known.insert(key(&o));
+                    Action::Apply(Box::new(o))
+                }
+                None => continue,
+            },
+            EventAction::Ready(a) => a,
+        };
+        let named = match &action {
+            Action::Scale { deployment, .. } => Some(("scale", "deployment", "Deployment", "default", deployment)),
+            Action::RolloutRestart { deployment } => {
+                Some(("rolloutRestart", "deployment", "Deployment", "default", deployment))
+            }
+            Action::SetImage { deployment, .. } => Some(("setImage", "deployment", "Deployment", "default", deployment)),
+            Action::Delete { kind, namespace, name } if kind == "Deployment" || kind == "Service" => {
+                Some(("delete", "name", kind.as_str(), namespace.as_str(), name))
+            }
+            _ => None,
+        };
+        if let Some((action_key, field, kind, ns, name)) = named {
+            let kind = if kind == "Service" { "Service" } else { "Deployment" };
+            if !known.contains(&(kind, ns.to_string(), name.clone())) {
+                ctx.err(
+                    &format!("{}.{action_key}.{field}", e.path),
+                    format!(
+                        "no {} {name:?} in namespace {ns:?} (neither in the scenario's objects nor applied by an earlier event)",
+                        kind.to_ascii_lowercase()
+                    ),
+                );
+                continue;
+            }
+        }
+        if let Action::SetImage { deployment, container, .. } = &action {
+            let template = objects.iter().rev().find_map(|o| match o {
+                Object::Deployment(d) if d.meta.namespace == "default" && &d.meta.name == deployment => {
+                    Some(&d.template)
+                }
+                _ => None,
+            });
+            if let Some(t) = template {
+                if !t.spec.containers.iter().any(|c| &c.name == container) {
+                    ctx.err(
+                        &format!("{}.setImage.container", e.path),
+                        format!("unable to find container named {container:?} in deployment {deployment:?}"),
+                    );
+                    continue;
+                }
+            }
+        }
+        out.push(TimelineEvent { at: e.at, action });
+    }
+    out
 }
 
 #[cfg(test)]

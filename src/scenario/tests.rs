@@ -589,8 +589,18 @@ spec:
     // The only warnings: what is accepted but not simulated yet.
     let warned: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     assert_eq!(warned.len(), 2, "{warned:?}");
-    assert!(warned.iter().any(|w| w.contains("ipvs mode is not simulated yet")), "{warned:?}");
-    assert!(warned.iter().any(|w| w.contains("CoreDNS pods are not simulated yet")), "{warned:?}");
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("ipvs mode is not simulated yet")),
+        "{warned:?}"
+    );
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("CoreDNS pods are not simulated yet")),
+        "{warned:?}"
+    );
     let s = l.scenario;
     assert_eq!(s.seed, 42);
     assert!(s.coredns);

@@ -44,6 +44,20 @@ pub enum PodTarget {
     Selector { selector: Labels, pick: Pick },
 }
 
+impl PodTarget {
+    /// `http-deployment-abc12-xyz` or `app=http-label`.
+    pub fn label(&self) -> String {
+        match self {
+            PodTarget::Name(n) => n.clone(),
+            PodTarget::Selector { selector, .. } => selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pick {
     Random,
@@ -51,11 +65,72 @@ pub enum Pick {
     Newest,
 }
 
+/// Which probe a `failProbe` event makes fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Liveness,
+    Readiness,
+    Startup,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "liveness",
+            ProbeKind::Readiness => "readiness",
+            ProbeKind::Startup => "startup",
+        }
+    }
+}
+
 /// What happens at a timeline instant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Graceful deletion (`kubectl delete pod`).
     DeletePod(PodTarget),
+    /// The container's process exits with `exit_code`; the pod's `restartPolicy` decides what
+    /// follows. `container: None` is the pod's first container.
+    KillContainer {
+        target: PodTarget,
+        container: Option<String>,
+        exit_code: i32,
+    },
+    /// The container answers `probe` with failures for `duration` (a hung app).
+    FailProbe {
+        target: PodTarget,
+        probe: ProbeKind,
+        duration: SimDuration,
+    },
+    /// `kubectl cordon`: no new pods are scheduled on the node.
+    Cordon {
+        node: String,
+    },
+    /// `kubectl uncordon`.
+    Uncordon {
+        node: String,
+    },
+    /// `kubectl drain --ignore-daemonsets`: cordon, then evict every pod on the node.
+    Drain {
+        node: String,
+    },
+    /// `kubectl rollout restart deployment/<name>`: a rolling update to a new template.
+    RolloutRestart {
+        deployment: String,
+    },
+    /// `kubectl set image deployment/<name> <container>=<image>`.
+    SetImage {
+        deployment: String,
+        container: String,
+        image: String,
+    },
+    /// `kubectl apply -f` of one object.
+    Apply(Box<Object>),
+    /// `kubectl delete <kind> <name> -n <namespace>`.
+    Delete {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
     /// The kubelet stops heartbeating and the node stops forwarding.
     NodeDown {
         node: String,
@@ -74,17 +149,40 @@ impl Action {
     /// A short label for charts and logs: `deletePod app=http-label`.
     pub fn label(&self) -> String {
         match self {
-            Action::DeletePod(PodTarget::Name(n)) => format!("deletePod {n}"),
-            Action::DeletePod(PodTarget::Selector { selector, .. }) => {
-                let sel: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("deletePod {}", sel.join(","))
-            }
+            Action::DeletePod(target) => format!("deletePod {}", target.label()),
             Action::NodeDown { node } => format!("nodeDown {node}"),
             Action::NodeUp { node } => format!("nodeUp {node}"),
             Action::Scale {
                 deployment,
                 replicas,
             } => format!("scale {deployment}={replicas}"),
+            Action::KillContainer { target, .. } => format!("killContainer {}", target.label()),
+            Action::FailProbe {
+                target,
+                probe,
+                duration,
+            } => {
+                format!(
+                    "failProbe {} {} for {duration}",
+                    probe.as_str(),
+                    target.label()
+                )
+            }
+            Action::Cordon { node } => format!("cordon {node}"),
+            Action::Uncordon { node } => format!("uncordon {node}"),
+            Action::Drain { node } => format!("drain {node}"),
+            Action::RolloutRestart { deployment } => format!("rollout restart {deployment}"),
+            Action::SetImage {
+                deployment,
+                container,
+                image,
+            } => {
+                format!("set image {deployment} {container}={image}")
+            }
+            Action::Apply(obj) => {
+                format!("apply {}/{}", obj.kind().to_lowercase(), obj.meta().name)
+            }
+            Action::Delete { kind, name, .. } => format!("delete {}/{name}", kind.to_lowercase()),
         }
     }
 }

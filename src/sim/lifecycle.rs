@@ -3,14 +3,14 @@
 //! Timings that upstream fixes carry their source; the few that depend on the machine (how
 //! long a container takes to start) are kubesim's assumptions, listed in `docs/fidelity.md`.
 
+use super::kubelet::{Step, CONTAINER_START};
 use super::{Ev, Simulation};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::cluster::{
     ContainerState, DeploymentState, NodeId, Pod, PodId, PodPhase, ReplicaSet, RsId, WaitingReason,
 };
-use crate::model::config::normalize_image;
 use crate::model::names;
-use crate::model::objects::{Deployment, ImagePullPolicy, ObjectMeta, PodSpec, ReplicaSetObject};
+use crate::model::objects::{Deployment, ObjectMeta, PodSpec, ReplicaSetObject};
 use crate::model::scheduler;
 use crate::sim::config::{Action, Pick, PodTarget};
 use crate::traffic::request::FailReason;
@@ -19,16 +19,6 @@ use rand::Rng;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// From a pod's node assignment to its containers running: sandbox creation plus container
-/// start. kubesim's assumption (typical of a local cluster), not an upstream constant.
-pub const CONTAINER_START: SimDuration = SimDuration::from_secs(1);
-/// Image pull back-off: 10 s doubling to 300 s (`pkg/kubelet/kubelet.go`, `backOffPeriod`,
-/// `MaxContainerBackOff`).
-pub const IMAGE_BACKOFF_INITIAL: SimDuration = SimDuration::from_secs(10);
-pub const IMAGE_BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
-/// After a failed pull the kubelet's next pod sync shows `ImagePullBackOff`; kubesim puts it
-/// one second later.
-const BACKOFF_STATUS_DELAY: SimDuration = SimDuration::from_secs(1);
 /// Node lease renewal interval (`pkg/kubelet/apis/config/v1beta1/defaults.go`,
 /// `nodeLeaseDurationSeconds` 40 s renewed every 10 s).
 pub const LEASE_RENEW: SimDuration = SimDuration::from_secs(10);
@@ -37,25 +27,6 @@ pub const NODE_MONITOR_PERIOD: SimDuration = SimDuration::from_secs(5);
 /// Default `tolerationSeconds` for not-ready/unreachable
 /// (`plugin/pkg/admission/defaulttolerationseconds`).
 pub const DEFAULT_TOLERATION: SimDuration = SimDuration::from_secs(300);
-
-/// The kubelet's steps for one pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Create the sandbox (the pod gets its IP), then look at the first image.
-    Sandbox,
-    /// Look at container `i`'s image: present, pull, or fail.
-    Image(u16),
-    /// A pull of container `i`'s image finished.
-    PullDone(u16),
-    /// The pull failed a moment ago: show `ImagePullBackOff`.
-    PullBackOff(u16),
-    /// Containers start.
-    Started,
-    /// The readiness probe passes.
-    Ready,
-    /// The container exited after its graceful shutdown; the pod object goes away.
-    Terminated,
-}
 
 impl Simulation {
     /// `node-monitor-grace-period`: 50 s since v1.32, 40 s before
@@ -257,7 +228,7 @@ impl Simulation {
             unschedulable_reason: None,
         });
         self.servers.push(vec![None; n]);
-        self.image_failures.push(0);
+        self.kubelet.push(super::kubelet::PodKubelet::new(n));
         self.metrics.add_pod();
         self.try_schedule(id);
         id
@@ -312,209 +283,6 @@ impl Simulation {
         for id in pending {
             self.try_schedule(id);
         }
-    }
-
-    pub(super) fn on_kubelet(&mut self, now: SimTime, id: PodId, step: Step) {
-        let pod = self.cluster.pod(id);
-        let Some(node) = pod.node else { return };
-        if !pod.exists() || !self.cluster.node(node).up {
-            return;
-        }
-        if pod.deleted.is_some() && step != Step::Terminated {
-            return;
-        }
-        let object = format!("pod/{}", pod.meta.name);
-        match step {
-            Step::Sandbox => {
-                let ip = if pod.spec.host_network {
-                    self.cluster.node(node).cfg.ip
-                } else {
-                    match self.ipams[node.index()].allocate() {
-                        Ok(ip) => ip,
-                        Err(e) => {
-                            let msg = format!("Failed to create pod sandbox: plugin type=\"host-local\" failed (add): {e}");
-                            self.log.warning(now, object, "FailedCreatePodSandBox", msg);
-                            return;
-                        }
-                    }
-                };
-                self.cluster.pod_mut(id).ip = Some(ip);
-                self.on_kubelet(now, id, Step::Image(0));
-            }
-            Step::Image(i) => {
-                let c = &pod.spec.containers[i as usize];
-                let present = self.node_has_image(node, &c.image);
-                match (c.image_pull_policy, present) {
-                    (ImagePullPolicy::Never, false) => {
-                        let msg = format!(
-                            "Container image {:?} is not present with pull policy of Never",
-                            c.image
-                        );
-                        self.log
-                            .warning(now, object.clone(), "ErrImageNeverPull", msg);
-                        self.log
-                            .warning(now, object, "Failed", "Error: ErrImageNeverPull".into());
-                        self.cluster.pod_mut(id).containers[i as usize] =
-                            ContainerState::Waiting(WaitingReason::ErrImageNeverPull);
-                    }
-                    (ImagePullPolicy::Never | ImagePullPolicy::IfNotPresent, true) => {
-                        let msg =
-                            format!("Container image {:?} already present on machine", c.image);
-                        self.log.normal(now, object, "Pulled", msg);
-                        self.next_image_or_start(now, id, i);
-                    }
-                    _ => {
-                        self.log.normal(
-                            now,
-                            object,
-                            "Pulling",
-                            format!("Pulling image {:?}", c.image),
-                        );
-                        let pull = self
-                            .scenario
-                            .registry
-                            .as_ref()
-                            .map(|r| r.pull_time)
-                            .unwrap_or_default();
-                        self.queue
-                            .schedule(now + pull, Ev::Kubelet(id, Step::PullDone(i)));
-                    }
-                }
-            }
-            Step::PullDone(i) => {
-                let image = pod.spec.containers[i as usize].image.clone();
-                let served = self
-                    .scenario
-                    .registry
-                    .as_ref()
-                    .is_none_or(|r| r.serves(&image));
-                let took = self
-                    .scenario
-                    .registry
-                    .as_ref()
-                    .map(|r| r.pull_time)
-                    .unwrap_or_default();
-                if served {
-                    let msg = format!(
-                        "Successfully pulled image {image:?} in {took} ({took} including waiting)"
-                    );
-                    self.log.normal(now, object, "Pulled", msg);
-                    self.cluster.nodes[node.index()].cfg.images.push(image);
-                    self.next_image_or_start(now, id, i);
-                } else {
-                    let reference = normalize_image(&image);
-                    let msg = format!(
-                        "Failed to pull image {image:?}: failed to pull and unpack image {reference:?}: failed to resolve reference {reference:?}: pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"
-                    );
-                    self.log.warning(now, object.clone(), "Failed", msg);
-                    self.log
-                        .warning(now, object, "Failed", "Error: ErrImagePull".into());
-                    let p = self.cluster.pod_mut(id);
-                    p.containers[i as usize] = ContainerState::Waiting(WaitingReason::ErrImagePull);
-                    self.queue.schedule(
-                        now + BACKOFF_STATUS_DELAY,
-                        Ev::Kubelet(id, Step::PullBackOff(i)),
-                    );
-                }
-            }
-            Step::PullBackOff(i) => {
-                let image = pod.spec.containers[i as usize].image.clone();
-                self.image_failures[id.index()] += 1;
-                let delay = backoff(
-                    IMAGE_BACKOFF_INITIAL,
-                    IMAGE_BACKOFF_MAX,
-                    self.image_failures[id.index()],
-                );
-                self.log.normal(
-                    now,
-                    object.clone(),
-                    "BackOff",
-                    format!("Back-off pulling image {image:?}"),
-                );
-                self.log
-                    .warning(now, object, "Failed", "Error: ImagePullBackOff".into());
-                self.cluster.pod_mut(id).containers[i as usize] =
-                    ContainerState::Waiting(WaitingReason::ImagePullBackOff);
-                self.queue.schedule(
-                    now + delay.saturating_sub(BACKOFF_STATUS_DELAY),
-                    Ev::Kubelet(id, Step::Image(i)),
-                );
-            }
-            Step::Started => {
-                let spec = Arc::clone(&pod.spec);
-                for c in &spec.containers {
-                    self.log.normal(
-                        now,
-                        object.clone(),
-                        "Created",
-                        format!("Created container: {}", c.name),
-                    );
-                    self.log.normal(
-                        now,
-                        object.clone(),
-                        "Started",
-                        format!("Started container {}", c.name),
-                    );
-                }
-                let servers: Vec<Option<Server>> = spec
-                    .containers
-                    .iter()
-                    .map(|c| {
-                        let b = self.behavior_for(&c.image);
-                        Some(Server::new(b, &self.behaviors[b as usize]))
-                    })
-                    .collect();
-                self.servers[id.index()] = servers;
-                let p = self.cluster.pod_mut(id);
-                p.phase = PodPhase::Running;
-                p.containers = vec![ContainerState::Running { since: now }; spec.containers.len()];
-                // Readiness: the first probe runs after `initialDelaySeconds`; each success
-                // counts towards `successThreshold` (`pkg/kubelet/prober/worker.go`).
-                let delay = spec
-                    .containers
-                    .iter()
-                    .filter_map(|c| c.readiness_probe.as_ref())
-                    .map(|p| {
-                        p.initial_delay
-                            + p.period
-                                .saturating_mul(u64::from(p.success_threshold.max(1) - 1))
-                    })
-                    .max();
-                match delay {
-                    None => self.on_kubelet(now, id, Step::Ready),
-                    Some(d) => self.queue.schedule(now + d, Ev::Kubelet(id, Step::Ready)),
-                }
-            }
-            Step::Ready => {
-                let p = self.cluster.pod_mut(id);
-                if !p.running() {
-                    return;
-                }
-                p.ready = true;
-                p.ready_since = Some(now);
-                self.endpoints_changed();
-            }
-            Step::Terminated => self.pod_gone(now, id),
-        }
-    }
-
-    fn next_image_or_start(&mut self, now: SimTime, id: PodId, i: u16) {
-        if (i as usize) + 1 < self.cluster.pod(id).spec.containers.len() {
-            self.on_kubelet(now, id, Step::Image(i + 1));
-        } else {
-            self.queue
-                .schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
-        }
-    }
-
-    fn node_has_image(&self, node: NodeId, image: &str) -> bool {
-        let want = normalize_image(image);
-        self.cluster
-            .node(node)
-            .cfg
-            .images
-            .iter()
-            .any(|i| normalize_image(i) == want)
     }
 
     /// Graceful deletion (`kubectl delete pod`, eviction, scale-down): the pod turns
@@ -580,7 +348,7 @@ impl Simulation {
     }
 
     /// The pod object is removed: requests it still held are reset, its IP is released.
-    fn pod_gone(&mut self, now: SimTime, id: PodId) {
+    pub(super) fn pod_gone(&mut self, now: SimTime, id: PodId) {
         if !self.cluster.pod(id).exists() {
             return;
         }
@@ -643,6 +411,25 @@ impl Simulation {
                     self.node_up(now, n);
                 }
             }
+            Action::KillContainer {
+                target,
+                container,
+                exit_code,
+            } => {
+                if let Some(id) = self.pick_pod(&target) {
+                    self.kill_container(now, id, container.as_deref(), exit_code);
+                }
+            }
+            Action::FailProbe {
+                target,
+                probe,
+                duration,
+            } => {
+                if let Some(id) = self.pick_pod(&target) {
+                    self.fail_probe(now, id, probe, duration);
+                }
+            }
+            other => self.on_workload_action(now, other),
         }
     }
 
@@ -821,31 +608,5 @@ impl Simulation {
             msg,
         );
         self.delete_pod(id);
-    }
-}
-
-/// `base * 2^(n-1)` capped at `max` (n counts failures from 1).
-pub fn backoff(base: SimDuration, max: SimDuration, n: u32) -> SimDuration {
-    let factor = 1u64 << n.saturating_sub(1).min(20);
-    let d = base.saturating_mul(factor);
-    if d > max {
-        max
-    } else {
-        d
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_the_cap() {
-        let got: Vec<u64> = (1..=8)
-            .map(|n| {
-                backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, n).as_nanos() / 1_000_000_000
-            })
-            .collect();
-        assert_eq!(got, [10, 20, 40, 80, 160, 300, 300, 300]);
     }
 }

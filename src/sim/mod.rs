@@ -14,9 +14,11 @@
 pub mod apiserver;
 pub mod config;
 mod dataplane;
+mod kubelet;
 mod lifecycle;
 pub mod outcome;
 mod requests;
+mod workload;
 
 pub use apiserver::ApiError;
 pub use config::Scenario;
@@ -51,7 +53,7 @@ enum Ev {
     /// The `i`-th timeline event of the scenario.
     Timeline(u32),
     /// The kubelet's next step for a pod.
-    Kubelet(PodId, lifecycle::Step),
+    Kubelet(PodId, kubelet::Step),
     /// A node's kube-proxy syncs its rules.
     ProxySync(NodeId),
     /// The node lifecycle controller's periodic check (every 5 s).
@@ -83,8 +85,8 @@ pub struct Simulation {
     streams: Vec<requests::StreamState>,
     reqs: Slab,
     metrics: Metrics,
-    /// Failed image pulls per pod, for the pull back-off.
-    image_failures: Vec<u32>,
+    /// The kubelet's memory of each pod (back-off counts, probe results).
+    kubelet: Vec<kubelet::PodKubelet>,
     /// Node lease: the last renewal before the kubelet stopped, per node.
     node_down_since: Vec<Option<SimTime>>,
     /// Nodes by address (the first node with an address wins, as a scan would find it).
@@ -162,7 +164,7 @@ impl Simulation {
             behaviors,
             samplers,
             servers: Vec::new(),
-            image_failures: Vec::new(),
+            kubelet: Vec::new(),
             streams: Vec::new(),
             reqs: Slab::default(),
             metrics,

@@ -722,7 +722,13 @@ impl Simulation {
             .flat_map(|s| s.drain_all())
             .collect();
         self.servers[pod.index()].iter_mut().for_each(|s| *s = None);
-        for slot in held {
+        self.fail_held(now, held, reason);
+    }
+
+    /// Fails the requests in `slots` (taken from a server that stopped) with `reason`; with
+    /// `Timeout` the client learns only at its deadline.
+    pub(super) fn fail_held(&mut self, now: SimTime, slots: Vec<u32>, reason: FailReason) {
+        for slot in slots {
             let Some((r, req)) = self.reqs.by_slot(slot).map(|(r, q)| (r, *q)) else {
                 continue;
             };

@@ -34,6 +34,10 @@ pub struct Behavior {
     pub concurrency: u32,
     /// The server closes a kept-alive connection idle this long; `None`: never.
     pub keep_alive_timeout: Option<SimDuration>,
+    /// The process exits this long after each start (a crashing app); `None`: never.
+    pub exit_after: Option<SimDuration>,
+    /// The exit code when it does (default 1).
+    pub exit_code: i32,
 }
 
 impl Behavior {
@@ -44,6 +48,8 @@ impl Behavior {
             service_time: ServiceTime::Constant(SimDuration::ZERO),
             concurrency: 1,
             keep_alive_timeout: None,
+            exit_after: None,
+            exit_code: 1,
         }
     }
 }
