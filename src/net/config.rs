@@ -77,6 +77,9 @@ pub struct NetConfig {
     pub latency: NetworkLatency,
     /// kube-proxy `minSyncPeriod`, default 1 s (`pkg/proxy/apis/config/v1alpha1/defaults.go`).
     pub min_sync_period: SimDuration,
+    /// kube-controller-manager `--endpointslice-updates-batch-period`, default 0
+    /// (`pkg/controller/endpointslice/config/v1alpha1/defaults.go`).
+    pub endpoint_slice_batch_period: SimDuration,
 }
 
 impl Default for NetConfig {
@@ -90,6 +93,7 @@ impl Default for NetConfig {
             load_balancer_ips: None,
             latency: NetworkLatency::default(),
             min_sync_period: SimDuration::from_secs(1),
+            endpoint_slice_batch_period: SimDuration::ZERO,
         }
     }
 }

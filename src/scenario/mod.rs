@@ -521,7 +521,9 @@ impl Loader {
                     "",
                     0,
                     0,
-                    format!("{p}: apply takes one object, not a {kind}: write one event per object"),
+                    format!(
+                        "{p}: apply takes one object, not a {kind}: write one event per object"
+                    ),
                 )
             });
             return None;

@@ -94,7 +94,15 @@ pub struct RawCluster {
     pub load_balancer_ips: Option<String>,
     pub addons: Option<Vec<String>>,
     pub network: Option<RawNetwork>,
+    pub kube_proxy: Option<RawKubeProxy>,
+    pub endpoint_slice_batch_period: Option<Text>,
     pub nodes: Option<Vec<RawNode>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawKubeProxy {
+    pub min_sync_period: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -905,6 +913,20 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         &format!("{p}.loadBalancerIPs"),
         c.load_balancer_ips.as_ref(),
     );
+    if let Some(kp) = &c.kube_proxy {
+        if let Some(d) = ctx.dur(
+            &format!("{p}.kubeProxy.minSyncPeriod"),
+            kp.min_sync_period.as_ref(),
+        ) {
+            net.min_sync_period = d;
+        }
+    }
+    if let Some(d) = ctx.dur(
+        &format!("{p}.endpointSliceBatchPeriod"),
+        c.endpoint_slice_batch_period.as_ref(),
+    ) {
+        net.endpoint_slice_batch_period = d;
+    }
     if let Some(n) = &c.network {
         let d = NetworkLatency::default();
         net.latency = NetworkLatency {
@@ -1287,7 +1309,10 @@ fn pod_target(
                 return None;
             }
             if pick_.is_some() {
-                ctx.warn(&format!("{p}.pick"), format!("has no effect with {name_key}"));
+                ctx.warn(
+                    &format!("{p}.pick"),
+                    format!("has no effect with {name_key}"),
+                );
             }
             Some(PodTarget::Name(n.clone()))
         }
@@ -1388,13 +1413,26 @@ fn event(
     let action = match key {
         "deletePod" => {
             let d = e.delete_pod.as_ref()?;
-            pod_target(ctx, &ap, "name", d.name.as_ref(), d.selector.as_ref(), d.pick.as_deref())
-                .map(Action::DeletePod)
+            pod_target(
+                ctx,
+                &ap,
+                "name",
+                d.name.as_ref(),
+                d.selector.as_ref(),
+                d.pick.as_deref(),
+            )
+            .map(Action::DeletePod)
         }
         "killContainer" => {
             let k = e.kill_container.as_ref()?;
-            let target =
-                pod_target(ctx, &ap, "pod", k.pod.as_ref(), k.selector.as_ref(), k.pick.as_deref());
+            let target = pod_target(
+                ctx,
+                &ap,
+                "pod",
+                k.pod.as_ref(),
+                k.selector.as_ref(),
+                k.pick.as_deref(),
+            );
             // A process exit status: 0..=255 (what a shell can return).
             let exit_code = match k.exit_code {
                 None => Some(1),
@@ -1419,14 +1457,23 @@ fn event(
         }
         "failProbe" => {
             let f = e.fail_probe.as_ref()?;
-            let target =
-                pod_target(ctx, &ap, "pod", f.pod.as_ref(), f.selector.as_ref(), f.pick.as_deref());
+            let target = pod_target(
+                ctx,
+                &ap,
+                "pod",
+                f.pod.as_ref(),
+                f.selector.as_ref(),
+                f.pick.as_deref(),
+            );
             let probe = match f.probe.as_deref() {
                 Some("liveness") => Some(ProbeKind::Liveness),
                 Some("readiness") => Some(ProbeKind::Readiness),
                 Some("startup") => Some(ProbeKind::Startup),
                 None => {
-                    ctx.err(&format!("{ap}.probe"), "required: liveness, readiness or startup");
+                    ctx.err(
+                        &format!("{ap}.probe"),
+                        "required: liveness, readiness or startup",
+                    );
                     None
                 }
                 Some(x) => {
@@ -1511,7 +1558,10 @@ fn event(
             let d = e.delete.as_ref()?;
             let kind = match d.kind.as_deref() {
                 None | Some("") => {
-                    ctx.err(&format!("{ap}.kind"), "required: Service, Deployment, ReplicaSet or Pod");
+                    ctx.err(
+                        &format!("{ap}.kind"),
+                        "required: Service, Deployment, ReplicaSet or Pod",
+                    );
                     None
                 }
                 Some(k) => {
@@ -1575,18 +1625,38 @@ pub fn finish_events(
             EventAction::Ready(a) => a,
         };
         let named = match &action {
-            Action::Scale { deployment, .. } => Some(("scale", "deployment", "Deployment", "default", deployment)),
-            Action::RolloutRestart { deployment } => {
-                Some(("rolloutRestart", "deployment", "Deployment", "default", deployment))
+            Action::Scale { deployment, .. } => {
+                Some(("scale", "deployment", "Deployment", "default", deployment))
             }
-            Action::SetImage { deployment, .. } => Some(("setImage", "deployment", "Deployment", "default", deployment)),
-            Action::Delete { kind, namespace, name } if kind == "Deployment" || kind == "Service" => {
+            Action::RolloutRestart { deployment } => Some((
+                "rolloutRestart",
+                "deployment",
+                "Deployment",
+                "default",
+                deployment,
+            )),
+            Action::SetImage { deployment, .. } => Some((
+                "setImage",
+                "deployment",
+                "Deployment",
+                "default",
+                deployment,
+            )),
+            Action::Delete {
+                kind,
+                namespace,
+                name,
+            } if kind == "Deployment" || kind == "Service" => {
                 Some(("delete", "name", kind.as_str(), namespace.as_str(), name))
             }
             _ => None,
         };
         if let Some((action_key, field, kind, ns, name)) = named {
-            let kind = if kind == "Service" { "Service" } else { "Deployment" };
+            let kind = if kind == "Service" {
+                "Service"
+            } else {
+                "Deployment"
+            };
             if !known.contains(&(kind, ns.to_string(), name.clone())) {
                 ctx.err(
                     &format!("{}.{action_key}.{field}", e.path),
@@ -1598,9 +1668,16 @@ pub fn finish_events(
                 continue;
             }
         }
-        if let Action::SetImage { deployment, container, .. } = &action {
+        if let Action::SetImage {
+            deployment,
+            container,
+            ..
+        } = &action
+        {
             let template = objects.iter().rev().find_map(|o| match o {
-                Object::Deployment(d) if d.meta.namespace == "default" && &d.meta.name == deployment => {
+                Object::Deployment(d)
+                    if d.meta.namespace == "default" && &d.meta.name == deployment =>
+                {
                     Some(&d.template)
                 }
                 _ => None,

@@ -265,6 +265,26 @@ impl ApiServer {
     }
 }
 
+impl ApiServer {
+    /// Deletes a Service: its ClusterIP and NodePorts are free again at once (upstream
+    /// releases them in the same transaction), and its load-balancer address goes back to
+    /// the pool. `None` when there is no such Service.
+    pub fn delete_service(&mut self, namespace: &str, name: &str) -> Option<ServiceState> {
+        let i = self
+            .services
+            .iter()
+            .position(|s| s.obj.meta.namespace == namespace && s.obj.meta.name == name)?;
+        let s = self.services.remove(i);
+        if let Some(ip) = s.cluster_ip {
+            self.cluster_ips.release(ip);
+        }
+        for port in s.node_ports.iter().flatten() {
+            self.node_ports.release(*port);
+        }
+        Some(s)
+    }
+}
+
 fn spec(
     cluster_ip: ClusterIpRequest,
     selector: crate::model::objects::Labels,

@@ -55,9 +55,12 @@ impl Simulation {
             return;
         }
         p.sync_pending = true;
+        // The EndpointSlice controller writes the change after its batch period; the proxy
+        // then syncs at once, unless it synced less than `minSyncPeriod` ago.
+        let slice_at = now + self.scenario.net.endpoint_slice_batch_period;
         let at = match p.last_sync {
-            Some(last) if last + min > now => last + min,
-            _ => now,
+            Some(last) if last + min > slice_at => last + min,
+            _ => slice_at,
         };
         self.queue.schedule(at, Ev::ProxySync(node));
     }

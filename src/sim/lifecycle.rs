@@ -158,46 +158,77 @@ impl Simulation {
     }
 
     /// Scale-down victim order (`pkg/controller/controller_utils.go`,
-    /// `ActivePodsWithRanks.Less`): the pod that sorts first is deleted first.
+    /// `ActivePodsWithRanks.Less`, with `PodDeletionCost` and `LogarithmicScaleDown` on, as
+    /// they are by default): the pod that sorts first is deleted first.
     fn deletion_order(&self, a: PodId, b: PodId, rs: RsId, now: SimTime) -> Ordering {
         let (pa, pb) = (self.cluster.pod(a), self.cluster.pod(b));
-        let phase_rank = |p: &Pod| match (p.phase, p.node.map(|n| self.cluster.node(n).ready)) {
-            (PodPhase::Pending, _) => 0,
-            (_, Some(false)) => 1, // Unknown: on a node that stopped reporting.
-            _ => 2,
+        // 1. Unassigned < assigned.
+        if pa.node.is_none() != pb.node.is_none() {
+            return if pa.node.is_none() {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        // 2. Pending < Unknown < Running (`podPhaseToOrdinal`).
+        let phase = |p: &Pod| match p.phase {
+            PodPhase::Pending => 0,
+            PodPhase::Running => 2,
+            PodPhase::Succeeded | PodPhase::Failed => 1,
         };
-        let cost = |p: &Pod| -> i64 {
+        // 3. Not ready < ready.
+        // 4. Lower `controller.kubernetes.io/pod-deletion-cost` < higher.
+        let cost = |p: &Pod| -> i32 {
             p.meta
                 .annotations
                 .get("controller.kubernetes.io/pod-deletion-cost")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0)
         };
+        // 5. More pods of the same owner on the node < fewer ("doubled up").
         let colocated = |p: &Pod| {
             self.cluster
                 .pods_of(rs)
-                .filter(|(_, q)| q.node.is_some() && q.node == p.node)
+                .filter(|(_, q)| q.deleted.is_none() && q.node.is_some() && q.node == p.node)
                 .count()
         };
-        // Log2 buckets of seconds, as `LogarithmicScaleDown` compares durations.
-        let log_bucket = |since: SimTime| {
-            let secs = now.since(since).as_nanos() / 1_000_000_000;
-            64 - secs.leading_zeros()
-        };
-        pa.node
-            .is_some()
-            .cmp(&pb.node.is_some())
-            .then(phase_rank(pa).cmp(&phase_rank(pb)))
+        let first = phase(pa)
+            .cmp(&phase(pb))
             .then(pa.ready.cmp(&pb.ready))
             .then(cost(pa).cmp(&cost(pb)))
-            .then(colocated(pb).cmp(&colocated(pa)))
-            .then_with(|| match (pa.ready_since, pb.ready_since) {
-                (Some(x), Some(y)) => log_bucket(x).cmp(&log_bucket(y)),
-                _ => Ordering::Equal,
-            })
-            .then(pb.restarts.cmp(&pa.restarts))
-            .then(log_bucket(pa.created).cmp(&log_bucket(pb.created)))
-            .then(pa.uid.cmp(&pb.uid))
+            .then(colocated(pb).cmp(&colocated(pa)));
+        if first != Ordering::Equal {
+            return first;
+        }
+        // `logarithmicRankDiff`: compare floor(log2(nanoseconds since)); equal ranks fall back
+        // to the UID.
+        let rank = |t: SimTime| -> i64 {
+            let d = now.since(t).as_nanos();
+            if d == 0 {
+                -1
+            } else {
+                libm::log2(d as f64) as i64
+            }
+        };
+        let by_rank = |x: SimTime, y: SimTime| match rank(x).cmp(&rank(y)) {
+            Ordering::Equal => pa.uid.cmp(&pb.uid),
+            other => other,
+        };
+        // 6. Ready for less time < more time (both ready).
+        if let (true, true, Some(x), Some(y)) = (pa.ready, pb.ready, pa.ready_since, pb.ready_since)
+        {
+            if x != y {
+                return by_rank(x, y);
+            }
+        }
+        // 7. More restarts < fewer. 8. Newer < older.
+        pb.restarts.cmp(&pa.restarts).then_with(|| {
+            if pa.created != pb.created {
+                by_rank(pa.created, pb.created)
+            } else {
+                Ordering::Equal
+            }
+        })
     }
 
     /// Creates a pod object and tries to schedule it.
@@ -273,7 +304,7 @@ impl Simulation {
     }
 
     /// Gives unscheduled pods another chance (capacity or nodes changed).
-    fn retry_pending(&mut self) {
+    pub(super) fn retry_pending(&mut self) {
         let pending: Vec<PodId> = self
             .cluster
             .live_pods()
@@ -365,6 +396,7 @@ impl Simulation {
         }
         self.endpoints_changed();
         self.retry_pending();
+        self.pod_removed(id);
     }
 
     pub(super) fn on_timeline(&mut self, now: SimTime, i: usize) {
@@ -374,32 +406,6 @@ impl Simulation {
                 if let Some(id) = self.pick_pod(&target) {
                     self.delete_pod(id);
                 }
-            }
-            Action::Scale {
-                deployment,
-                replicas,
-            } => {
-                let Some(d) = self.cluster.deployment_by_name("default", &deployment) else {
-                    return;
-                };
-                let Some(rs) = self.cluster.deployments[d.index()].current else {
-                    return;
-                };
-                let before = self.cluster.replica_sets[rs.index()].replicas;
-                if before == replicas {
-                    return;
-                }
-                self.cluster.deployments[d.index()].spec.replicas = replicas;
-                self.cluster.replica_sets[rs.index()].replicas = replicas;
-                let dir = if replicas > before { "up" } else { "down" };
-                let rs_name = self.cluster.replica_sets[rs.index()].meta.name.clone();
-                self.log.normal(
-                    now,
-                    format!("deployment/{deployment}"),
-                    "ScalingReplicaSet",
-                    format!("Scaled {dir} replica set {rs_name} from {before} to {replicas}"),
-                );
-                self.reconcile_replica_set(rs);
             }
             Action::NodeDown { node } => {
                 if let Some(n) = self.cluster.node_by_name(&node) {

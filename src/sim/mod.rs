@@ -91,6 +91,8 @@ pub struct Simulation {
     node_down_since: Vec<Option<SimTime>>,
     /// Nodes by address (the first node with an address wins, as a scan would find it).
     node_ips: FxHashMap<Ipv4Addr, NodeId>,
+    /// The Deployment controller's and the mid-run API requests' state.
+    workload: workload::WorkloadState,
     /// Bumped by every event that can create, start, stop or remove a pod (see
     /// [`Simulation::handle`]); in-cluster clients are matched to pods again when it moved.
     pods_version: u64,
@@ -154,6 +156,7 @@ impl Simulation {
             warmup_end,
             rng_names: streams_rng.stream("names"),
             rng_scheduler: streams_rng.stream("scheduler"),
+            workload: workload::WorkloadState::new(&streams_rng),
             streams_rng,
             cluster,
             api,

@@ -1,22 +1,769 @@
-//! Workload events of the timeline: cordon, drain, rollouts, apply and delete.
-//! (Being filled in: the lead's placeholder until the rollout work lands.)
+//! Workload events of the timeline and the Deployment controller.
+//!
+//! - Nodes: `cordon`, `uncordon` and `drain` (`kubectl drain --ignore-daemonsets`: cordon, then
+//!   an eviction per pod, which the API server turns into a graceful deletion; the ReplicaSets
+//!   replace the pods at once, on other nodes since this one is cordoned).
+//! - Deployments: `rolloutRestart` and `setImage` change the pod template, which gives a new
+//!   `pod-template-hash` and so a new ReplicaSet; the Deployment controller then rolls over as
+//!   `pkg/controller/deployment/rolling.go` does, bounded by `maxSurge` and `maxUnavailable`.
+//!   `scale` sets the replicas, also in the middle of a rollout.
+//! - Objects: `apply` creates an object through the simulated API server (or updates an
+//!   existing Deployment); `delete` removes a Service (its ClusterIP and NodePorts are
+//!   released), a Deployment or ReplicaSet (their pods are deleted gracefully) or a Pod.
+//!   A request the API server refuses is a `Warning` event on the object; the run goes on, as a
+//!   cluster does when `kubectl apply` fails.
+//!
+//! The Deployment controller runs whenever the spec of a Deployment changes and whenever one
+//! of its pods turns ready or goes away ([`Simulation::pod_became_ready`],
+//! [`Simulation::pod_removed`]): upstream's controller is woken by the ReplicaSet status
+//! updates those cause, with no delay of its own. Not modelled: the `Recreate` strategy
+//! (every Deployment rolls), `paused`, `minReadySeconds` (0: ready is available),
+//! `progressDeadlineSeconds`, `revisionHistoryLimit` (old ReplicaSets stay, at 0 replicas) and
+//! upstream's proportional scaling of several ReplicaSets during a rollout (kubesim gives the
+//! whole difference to the newest).
 
 use super::Simulation;
-use crate::engine::SimTime;
-use crate::model::cluster::PodId;
+use crate::engine::{RngStreams, SimRng, SimTime};
+use crate::model::cluster::{DeployId, NodeId, PodId, RsId};
+use crate::model::names;
+use crate::model::objects::{
+    ClusterIpRequest, Deployment, IntOrPercent, Object, ObjectMeta, PodTemplate, ReplicaSetObject,
+    RollingUpdate, ServiceObject,
+};
 use crate::sim::config::Action;
+use std::collections::BTreeSet;
+
+/// The annotation `kubectl rollout restart` sets on the pod template
+/// (`staging/src/k8s.io/kubectl/pkg/polymorphichelpers/objectrestarter.go`).
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// What the workload handlers keep between events.
+pub(super) struct WorkloadState {
+    /// The API server's random stream for objects applied mid-run (allocation of ClusterIPs
+    /// and NodePorts); `None` only while it is lent to [`Simulation::apply`].
+    rng_api: Option<SimRng>,
+    /// Deployments and ReplicaSets removed by a `delete` event (their arena slots stay).
+    deleted_deployments: BTreeSet<DeployId>,
+    deleted_replica_sets: BTreeSet<RsId>,
+    /// The Deployment controller is running: further requests wait in `dirty`.
+    syncing: bool,
+    dirty: Vec<DeployId>,
+}
+
+impl WorkloadState {
+    pub(super) fn new(streams: &RngStreams) -> Self {
+        WorkloadState {
+            rng_api: Some(streams.stream("apiserver/timeline")),
+            deleted_deployments: BTreeSet::new(),
+            deleted_replica_sets: BTreeSet::new(),
+            syncing: false,
+            dirty: Vec::new(),
+        }
+    }
+}
+
+/// `maxSurge` and `maxUnavailable` as counts for `replicas` (`deploymentutil.ResolveFenceposts`):
+/// a percentage of surge rounds up, of unavailability down; if both come to 0, unavailability
+/// is 1 (validation rejects both written as 0, but rounding can still give 0).
+pub fn fenceposts(ru: &RollingUpdate, replicas: u32) -> (u32, u32) {
+    let scaled = |v: IntOrPercent, round_up: bool| match v {
+        IntOrPercent::Count(n) => n,
+        IntOrPercent::Percent(p) => {
+            let x = u64::from(p) * u64::from(replicas);
+            (if round_up { x.div_ceil(100) } else { x / 100 }) as u32
+        }
+    };
+    let surge = scaled(ru.max_surge, true);
+    let unavailable = scaled(ru.max_unavailable, false);
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
+}
+
+/// `deploymentutil.MaxUnavailable`: 0 for 0 replicas, never more than the replicas.
+fn max_unavailable(ru: &RollingUpdate, replicas: u32) -> u32 {
+    if replicas == 0 {
+        return 0;
+    }
+    fenceposts(ru, replicas).1.min(replicas)
+}
+
+/// `SimTime` as RFC 3339, counting from 1970-01-01T00:00:00Z at time zero (no wall clock).
+fn rfc3339(t: SimTime) -> String {
+    let secs = t.as_nanos() / 1_000_000_000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's `civil_from_days`.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
 
 impl Simulation {
+    /// The timeline actions that are not about one pod's containers or a node's machine.
     pub(super) fn on_workload_action(&mut self, now: SimTime, action: Action) {
-        let label = action.label();
-        self.log.warning(
-            now,
-            "scenario/timeline".into(),
-            "NotSimulated",
-            format!("{label}: not simulated yet"),
-        );
+        match action {
+            Action::Cordon { node } => {
+                if let Some(n) = self.cluster.node_by_name(&node) {
+                    self.set_unschedulable(now, n, true);
+                }
+            }
+            Action::Uncordon { node } => {
+                if let Some(n) = self.cluster.node_by_name(&node) {
+                    self.set_unschedulable(now, n, false);
+                }
+            }
+            Action::Drain { node } => {
+                if let Some(n) = self.cluster.node_by_name(&node) {
+                    self.drain(now, n);
+                }
+            }
+            Action::Scale {
+                deployment,
+                replicas,
+            } => self.scale_deployment(now, &deployment, replicas),
+            Action::RolloutRestart { deployment } => {
+                let Some(d) = self.deployment_named(now, "default", &deployment) else {
+                    return;
+                };
+                let mut template = self.cluster.deployments[d.index()].spec.template.clone();
+                template
+                    .meta
+                    .annotations
+                    .insert(RESTARTED_AT.into(), rfc3339(now));
+                self.roll_out(d, template);
+            }
+            Action::SetImage {
+                deployment,
+                container,
+                image,
+            } => {
+                let Some(d) = self.deployment_named(now, "default", &deployment) else {
+                    return;
+                };
+                let mut template = self.cluster.deployments[d.index()].spec.template.clone();
+                match template
+                    .spec
+                    .containers
+                    .iter_mut()
+                    .find(|c| c.name == container)
+                {
+                    Some(c) => c.image = image,
+                    None => {
+                        // kubectl refuses before sending anything.
+                        self.log.warning(
+                            now,
+                            format!("deployment/{deployment}"),
+                            "FailedUpdate",
+                            format!("error: unable to find container named {container:?}"),
+                        );
+                        return;
+                    }
+                }
+                self.roll_out(d, template);
+            }
+            Action::Apply(obj) => self.apply_object(now, *obj),
+            Action::Delete {
+                kind,
+                namespace,
+                name,
+            } => self.delete_object(now, &kind, &namespace, &name),
+            // Pod and machine events are handled in `lifecycle` and `kubelet`.
+            Action::DeletePod(_)
+            | Action::KillContainer { .. }
+            | Action::FailProbe { .. }
+            | Action::NodeDown { .. }
+            | Action::NodeUp { .. } => {}
+        }
     }
 
+    // ---- nodes ----
+
+    /// `kubectl cordon` / `uncordon`: `spec.unschedulable`. The kubelet reports the change
+    /// with an event (`pkg/kubelet/kubelet_node_status.go`, `recordNodeSchedulableEvent`).
+    fn set_unschedulable(&mut self, now: SimTime, node: NodeId, on: bool) {
+        if self.cluster.node(node).unschedulable == on {
+            return; // "node/x already cordoned": nothing changes.
+        }
+        self.cluster.nodes[node.index()].unschedulable = on;
+        let name = self.cluster.node(node).cfg.name.clone();
+        let reason = if on {
+            "NodeNotSchedulable"
+        } else {
+            "NodeSchedulable"
+        };
+        self.log.normal(
+            now,
+            format!("node/{name}"),
+            reason,
+            format!("Node {name} status is now: {reason}"),
+        );
+        if !on {
+            self.retry_pending();
+        }
+    }
+
+    /// `kubectl drain --ignore-daemonsets`: cordon, then evict every pod of the node through
+    /// the Eviction API (no PodDisruptionBudgets are modelled, so each eviction is granted and
+    /// becomes a graceful deletion; the API server records no event for it, the kubelet's
+    /// `Killing` follows). As kubectl without `--force`, a pod that no controller owns stops
+    /// the drain before any eviction (the node stays cordoned).
+    fn drain(&mut self, now: SimTime, node: NodeId) {
+        self.set_unschedulable(now, node, true);
+        let pods: Vec<PodId> = self
+            .cluster
+            .live_pods()
+            .filter(|(_, p)| p.node == Some(node) && p.deleted.is_none())
+            .map(|(i, _)| i)
+            .collect();
+        let bare: Vec<String> = pods
+            .iter()
+            .map(|id| self.cluster.pod(*id))
+            .filter(|p| p.owner.is_none())
+            .map(|p| format!("{}/{}", p.meta.namespace, p.meta.name))
+            .collect();
+        if !bare.is_empty() {
+            let name = self.cluster.node(node).cfg.name.clone();
+            self.log.warning(
+                now,
+                format!("node/{name}"),
+                "FailedDrain",
+                format!(
+                    "error: unable to drain node {name:?} due to error: cannot delete Pods that declare no controller (use --force to override): {}",
+                    bare.join(", ")
+                ),
+            );
+            return;
+        }
+        for id in pods {
+            self.delete_pod(id);
+        }
+    }
+
+    // ---- the Deployment controller ----
+
     /// A pod turned ready: its Deployment's rollout may go on.
-    pub(super) fn pod_became_ready(&mut self, _id: PodId) {}
+    pub(super) fn pod_became_ready(&mut self, id: PodId) {
+        if let Some(d) = self.deployment_of(id) {
+            self.reconcile_deployment(d);
+        }
+    }
+
+    /// A pod went away (its object left the API server): its Deployment's rollout may go on.
+    pub(super) fn pod_removed(&mut self, id: PodId) {
+        if let Some(d) = self.deployment_of(id) {
+            self.reconcile_deployment(d);
+        }
+    }
+
+    fn deployment_of(&self, id: PodId) -> Option<DeployId> {
+        let rs = self.cluster.pod(id).owner?;
+        self.cluster.replica_sets[rs.index()].owner
+    }
+
+    /// Runs the Deployment controller for `d`. Re-entrant calls (a scale-down whose victim
+    /// leaves at once) are queued and run when the current pass ends.
+    pub(super) fn reconcile_deployment(&mut self, d: DeployId) {
+        if !self.workload.dirty.contains(&d) {
+            self.workload.dirty.push(d);
+        }
+        if self.workload.syncing {
+            return;
+        }
+        self.workload.syncing = true;
+        while !self.workload.dirty.is_empty() {
+            let next = self.workload.dirty.remove(0);
+            self.sync_deployment(next);
+        }
+        self.workload.syncing = false;
+    }
+
+    /// The live Deployment `namespace/name`; a `Warning` event when there is none (the
+    /// scenario loader checks names, but an earlier `delete` may have removed it).
+    fn deployment_named(&mut self, now: SimTime, namespace: &str, name: &str) -> Option<DeployId> {
+        let found = self.find_deployment(namespace, name);
+        if found.is_none() {
+            self.log.warning(
+                now,
+                format!("deployment/{name}"),
+                "FailedUpdate",
+                format!("Error from server (NotFound): deployments.apps {name:?} not found"),
+            );
+        }
+        found
+    }
+
+    fn find_deployment(&self, namespace: &str, name: &str) -> Option<DeployId> {
+        self.cluster
+            .deployments
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, d)| (DeployId(i as u32), d))
+            .find(|(i, d)| {
+                d.spec.meta.namespace == namespace
+                    && d.spec.meta.name == name
+                    && !self.workload.deleted_deployments.contains(i)
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// The Deployment's ReplicaSets, oldest first (`controller.ReplicaSetsByCreationTimestamp`).
+    fn replica_sets_of(&self, d: DeployId) -> Vec<RsId> {
+        self.cluster
+            .replica_sets
+            .iter()
+            .enumerate()
+            .filter(|(_, rs)| rs.owner == Some(d))
+            .map(|(i, _)| RsId(i as u32))
+            .collect()
+    }
+
+    fn rs_replicas(&self, rs: RsId) -> u32 {
+        self.cluster.replica_sets[rs.index()].replicas
+    }
+
+    /// `status.availableReplicas`: active (not terminating) pods that are ready
+    /// (`minReadySeconds` 0).
+    fn rs_available(&self, rs: RsId) -> u32 {
+        self.cluster
+            .pods_of(rs)
+            .filter(|(_, p)| p.deleted.is_none() && p.ready)
+            .count() as u32
+    }
+
+    /// Sets a ReplicaSet's replicas with upstream's event (`scaleReplicaSetAndRecordEvent`).
+    fn scale_rs(&mut self, d: DeployId, rs: RsId, to: u32) {
+        let from = self.rs_replicas(rs);
+        if from == to {
+            return;
+        }
+        let now = self.queue.now();
+        self.cluster.replica_sets[rs.index()].replicas = to;
+        let dir = if to > from { "up" } else { "down" };
+        let rs_name = self.cluster.replica_sets[rs.index()].meta.name.clone();
+        let d_name = self.cluster.deployments[d.index()].spec.meta.name.clone();
+        self.log.normal(
+            now,
+            format!("deployment/{d_name}"),
+            "ScalingReplicaSet",
+            format!("Scaled {dir} replica set {rs_name} from {from} to {to}"),
+        );
+        self.reconcile_replica_set(rs);
+    }
+
+    /// One pass of `rolloutRolling`: scale the new ReplicaSet up within `maxSurge`, then the
+    /// old ones down while at least `replicas - maxUnavailable` pods stay available.
+    fn sync_deployment(&mut self, d: DeployId) {
+        if self.workload.deleted_deployments.contains(&d) {
+            return;
+        }
+        let Some(new_rs) = self.cluster.deployments[d.index()].current else {
+            return;
+        };
+        let spec = &self.cluster.deployments[d.index()].spec;
+        let replicas = spec.replicas;
+        let (surge, _) = fenceposts(&spec.rolling_update, replicas);
+        let max_unavailable = max_unavailable(&spec.rolling_update, replicas);
+        let all = self.replica_sets_of(d);
+        let old: Vec<RsId> = all.iter().copied().filter(|r| *r != new_rs).collect();
+        let total = |me: &Self| {
+            all.iter()
+                .map(|r| i64::from(me.rs_replicas(*r)))
+                .sum::<i64>()
+        };
+
+        // reconcileNewReplicaSet (`NewRSNewReplicas`).
+        let new_count = self.rs_replicas(new_rs);
+        if new_count > replicas {
+            self.scale_rs(d, new_rs, replicas);
+        } else if new_count < replicas {
+            let max_total = i64::from(replicas) + i64::from(surge);
+            let current = total(self);
+            if current < max_total {
+                let up = (max_total - current).min(i64::from(replicas - new_count)) as u32;
+                self.scale_rs(d, new_rs, new_count + up);
+            }
+        }
+
+        // reconcileOldReplicaSets.
+        if old.iter().all(|r| self.rs_replicas(*r) == 0) {
+            return;
+        }
+        let min_available = i64::from(replicas) - i64::from(max_unavailable);
+        let new_unavailable = i64::from(self.rs_replicas(new_rs))
+            - i64::from(self.rs_available(new_rs).min(self.rs_replicas(new_rs)));
+        let max_scaled_down = total(self) - min_available - new_unavailable;
+        if max_scaled_down <= 0 {
+            return;
+        }
+        // cleanupUnhealthyReplicas: old pods that are not available go first.
+        let mut cleaned = 0i64;
+        for &rs in &old {
+            if cleaned >= max_scaled_down {
+                break;
+            }
+            let (r, avail) = (self.rs_replicas(rs), self.rs_available(rs));
+            if r == 0 || avail >= r {
+                continue;
+            }
+            let count = i64::from(r - avail).min(max_scaled_down - cleaned);
+            self.scale_rs(d, rs, r - count as u32);
+            cleaned += count;
+        }
+        // scaleDownOldReplicaSetsForRollingUpdate, oldest first.
+        let available: i64 = all.iter().map(|r| i64::from(self.rs_available(*r))).sum();
+        let total_down = available - min_available;
+        let mut scaled = 0i64;
+        for &rs in &old {
+            if scaled >= total_down {
+                break;
+            }
+            let r = self.rs_replicas(rs);
+            if r == 0 {
+                continue;
+            }
+            let count = i64::from(r).min(total_down - scaled);
+            self.scale_rs(d, rs, r - count as u32);
+            scaled += count;
+        }
+    }
+
+    /// A new pod template: find or create its ReplicaSet (`<deployment>-<pod-template-hash>`;
+    /// an old ReplicaSet with the same template comes back, as on a rollback) and roll.
+    fn roll_out(&mut self, d: DeployId, template: PodTemplate) {
+        if self.cluster.deployments[d.index()].spec.template == template {
+            return; // Nothing changed: no new ReplicaSet, no rollout.
+        }
+        self.cluster.deployments[d.index()].spec.template = template;
+        let spec = self.cluster.deployments[d.index()].spec.clone();
+        let hash = names::pod_template_hash(&spec.template);
+        let existing = self
+            .replica_sets_of(d)
+            .into_iter()
+            .find(|r| self.cluster.replica_sets[r.index()].template_hash == hash);
+        let rs = match existing {
+            Some(rs) => rs,
+            None => {
+                let mut template = spec.template.clone();
+                template
+                    .meta
+                    .labels
+                    .insert("pod-template-hash".into(), hash.clone());
+                let mut selector = spec.selector.clone();
+                selector
+                    .match_labels
+                    .insert("pod-template-hash".into(), hash.clone());
+                let obj = ReplicaSetObject {
+                    meta: ObjectMeta {
+                        name: format!("{}-{hash}", spec.meta.name),
+                        namespace: spec.meta.namespace.clone(),
+                        labels: template.meta.labels.clone(),
+                        annotations: Default::default(),
+                    },
+                    replicas: 0,
+                    selector,
+                    template,
+                };
+                self.create_replica_set(obj, Some(d))
+            }
+        };
+        self.cluster.deployments[d.index()].current = Some(rs);
+        self.reconcile_deployment(d);
+    }
+
+    /// `kubectl scale deployment/<name> --replicas=N`. With one active ReplicaSet it is scaled
+    /// (`dc.scale`); during a rollout the newest takes the difference (upstream spreads it
+    /// over the ReplicaSets in proportion), then the rollout goes on.
+    fn scale_deployment(&mut self, now: SimTime, name: &str, replicas: u32) {
+        let Some(d) = self.deployment_named(now, "default", name) else {
+            return;
+        };
+        let before = self.cluster.deployments[d.index()].spec.replicas;
+        self.cluster.deployments[d.index()].spec.replicas = replicas;
+        let Some(newest) = self.cluster.deployments[d.index()].current else {
+            return;
+        };
+        let active: Vec<RsId> = self
+            .replica_sets_of(d)
+            .into_iter()
+            .filter(|r| self.rs_replicas(*r) > 0)
+            .collect();
+        if active.len() <= 1 {
+            let target = active.first().copied().unwrap_or(newest);
+            self.scale_rs(d, target, replicas);
+        } else if replicas > before {
+            let r = self.rs_replicas(newest);
+            self.scale_rs(d, newest, r + (replicas - before));
+        } else {
+            let mut left = before - replicas;
+            let mut order = active;
+            order.sort_by_key(|r| std::cmp::Reverse(*r == newest));
+            order[1..].reverse(); // newest first, then the old ones, newest first
+            for rs in order {
+                if left == 0 {
+                    break;
+                }
+                let r = self.rs_replicas(rs);
+                let take = left.min(r);
+                self.scale_rs(d, rs, r - take);
+                left -= take;
+            }
+        }
+        self.reconcile_deployment(d);
+    }
+
+    // ---- apply and delete ----
+
+    /// `kubectl apply -f` of one object mid-run.
+    fn apply_object(&mut self, now: SimTime, obj: Object) {
+        let (ns, name) = (obj.meta().namespace.clone(), obj.meta().name.clone());
+        match obj {
+            Object::Deployment(new) => match self.find_deployment(&ns, &name) {
+                Some(d) => self.update_deployment(now, d, new),
+                None => self.create_object(now, Object::Deployment(new)),
+            },
+            Object::Service(svc) => {
+                let existing = self
+                    .api
+                    .services
+                    .iter()
+                    .position(|s| s.obj.meta.namespace == ns && s.obj.meta.name == name);
+                match existing {
+                    Some(i) => self.update_service(now, i, svc),
+                    None => self.create_object(now, Object::Service(svc)),
+                }
+            }
+            Object::Pod(p) => {
+                let existing = self
+                    .cluster
+                    .live_pods()
+                    .find(|(_, q)| q.meta.namespace == ns && q.meta.name == name)
+                    .map(|(_, q)| *q.spec == p.spec);
+                match existing {
+                    None => self.create_object(now, Object::Pod(p)),
+                    Some(true) => {} // "pod/x unchanged"
+                    Some(false) => self.log.warning(
+                        now,
+                        format!("pod/{name}"),
+                        "FailedApply",
+                        format!("The Pod {name:?} is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"),
+                    ),
+                }
+            }
+            Object::ReplicaSet(new) => {
+                let existing = self.cluster.replica_sets.iter().position(|r| {
+                    r.meta.namespace == ns && r.meta.name == name && r.owner.is_none()
+                });
+                match existing {
+                    // A ReplicaSet does not roll its pods: a new template applies to new pods.
+                    Some(i) => {
+                        let rs = &mut self.cluster.replica_sets[i];
+                        rs.replicas = new.replicas;
+                        rs.template = new.template;
+                        self.reconcile_replica_set(RsId(i as u32));
+                    }
+                    None => self.create_object(now, Object::ReplicaSet(new)),
+                }
+            }
+            Object::Namespace(meta) => self.create_object(now, Object::Namespace(meta)),
+        }
+        self.endpoints_changed();
+    }
+
+    /// Creates an object through the API server; a refusal is a `Warning` event.
+    fn create_object(&mut self, now: SimTime, obj: Object) {
+        let object = format!("{}/{}", obj.kind().to_lowercase(), obj.meta().name);
+        let mut rng = self.workload.rng_api.take().expect("not lent twice");
+        let result = self.apply(obj, None, &mut rng);
+        self.workload.rng_api = Some(rng);
+        if let Err(e) = result {
+            self.log.warning(now, object, "FailedApply", e.to_string());
+        }
+    }
+
+    /// `kubectl apply` of a Deployment that exists: the selector is immutable; a new
+    /// template rolls out; new replicas or strategy take effect at once.
+    fn update_deployment(&mut self, now: SimTime, d: DeployId, new: Deployment) {
+        let old = self.cluster.deployments[d.index()].spec.clone();
+        if new.selector != old.selector {
+            self.log.warning(
+                now,
+                format!("deployment/{}", old.meta.name),
+                "FailedApply",
+                format!(
+                    "The Deployment {:?} is invalid: spec.selector: Invalid value: {}: field is immutable",
+                    old.meta.name,
+                    selector_json(&new.selector.match_labels)
+                ),
+            );
+            return;
+        }
+        let spec = &mut self.cluster.deployments[d.index()].spec;
+        spec.rolling_update = new.rolling_update;
+        spec.meta.labels = new.meta.labels;
+        spec.meta.annotations = new.meta.annotations;
+        if new.replicas != old.replicas {
+            self.scale_deployment(now, &old.meta.name, new.replicas);
+        }
+        if new.template != old.template {
+            self.roll_out(d, new.template);
+        }
+        self.reconcile_deployment(d);
+    }
+
+    /// `kubectl apply` of a Service that exists: its ClusterIP is kept (immutable), and so is
+    /// each NodePort whose port (number and protocol) is still there and asks for none. It is
+    /// done as a release and a new allocation that put everything back if refused.
+    fn update_service(&mut self, now: SimTime, i: usize, mut new: ServiceObject) {
+        let old = self.api.services[i].clone();
+        if let (Some(ip), ClusterIpRequest::Auto) = (old.cluster_ip, new.spec.cluster_ip) {
+            new.spec.cluster_ip = ClusterIpRequest::Static(ip);
+        }
+        for p in &mut new.spec.ports {
+            if p.node_port.is_none() {
+                p.node_port = old
+                    .obj
+                    .spec
+                    .ports
+                    .iter()
+                    .zip(&old.node_ports)
+                    .find(|(q, _)| q.port == p.port && q.protocol == p.protocol)
+                    .and_then(|(_, np)| *np);
+            }
+        }
+        let name = old.obj.meta.name.clone();
+        let ns = old.obj.meta.namespace.clone();
+        self.api.delete_service(&ns, &name);
+        let mut rng = self.workload.rng_api.take().expect("not lent twice");
+        let result = self.api.create_service(new, None, &mut rng);
+        let result = match result {
+            Ok(j) => Ok(j),
+            Err(e) => {
+                // Put the old Service back, with what it had.
+                let mut back = old.obj.clone();
+                if let Some(ip) = old.cluster_ip {
+                    back.spec.cluster_ip = ClusterIpRequest::Static(ip);
+                }
+                for (p, np) in back.spec.ports.iter_mut().zip(&old.node_ports) {
+                    p.node_port = *np;
+                }
+                let j = self
+                    .api
+                    .create_service(back, None, &mut rng)
+                    .expect("what was released can be taken again");
+                self.api.services[j].load_balancer_ip = old.load_balancer_ip;
+                Err((j, e))
+            }
+        };
+        self.workload.rng_api = Some(rng);
+        // Keep the Service's place in the list (the order of `kubectl get svc` and the rules).
+        let j = match &result {
+            Ok(j) | Err((j, _)) => *j,
+        };
+        let s = self.api.services.remove(j);
+        self.api.services.insert(i, s);
+        if let Err((_, e)) = result {
+            self.log
+                .warning(now, format!("service/{name}"), "FailedApply", e.to_string());
+        }
+    }
+
+    /// `kubectl delete <kind> <name> -n <namespace>`; not found is a `Warning` event.
+    fn delete_object(&mut self, now: SimTime, kind: &str, namespace: &str, name: &str) {
+        let found = match kind {
+            "Service" => self.api.delete_service(namespace, name).is_some(),
+            "Deployment" => match self.find_deployment(namespace, name) {
+                Some(d) => {
+                    // The garbage collector deletes its ReplicaSets, which delete their pods.
+                    self.workload.deleted_deployments.insert(d);
+                    for rs in self.replica_sets_of(d) {
+                        self.delete_replica_set(rs);
+                    }
+                    true
+                }
+                None => false,
+            },
+            "ReplicaSet" => {
+                let rs = self
+                    .cluster
+                    .replica_sets
+                    .iter()
+                    .enumerate()
+                    .position(|(i, r)| {
+                        r.meta.namespace == namespace
+                            && r.meta.name == name
+                            && !self.workload.deleted_replica_sets.contains(&RsId(i as u32))
+                    });
+                match rs {
+                    Some(i) => {
+                        self.delete_replica_set(RsId(i as u32));
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => {
+                let pod = self
+                    .cluster
+                    .live_pods()
+                    .find(|(_, p)| {
+                        p.meta.namespace == namespace && p.meta.name == name && p.deleted.is_none()
+                    })
+                    .map(|(i, _)| i);
+                match pod {
+                    Some(id) => {
+                        self.delete_pod(id);
+                        true
+                    }
+                    None => false,
+                }
+            }
+        };
+        if !found {
+            let resource = match kind {
+                "Service" => "services".to_string(),
+                "Deployment" => "deployments.apps".to_string(),
+                "ReplicaSet" => "replicasets.apps".to_string(),
+                _ => "pods".to_string(),
+            };
+            self.log.warning(
+                now,
+                format!("{}/{name}", kind.to_lowercase()),
+                "FailedDelete",
+                format!("Error from server (NotFound): {resource} {name:?} not found"),
+            );
+        }
+        self.endpoints_changed();
+    }
+
+    /// A ReplicaSet deleted with background propagation: its pods are deleted gracefully and
+    /// nothing replaces them (its replicas drop to 0 so the controller leaves it be).
+    fn delete_replica_set(&mut self, rs: RsId) {
+        self.workload.deleted_replica_sets.insert(rs);
+        self.cluster.replica_sets[rs.index()].replicas = 0;
+        let pods: Vec<PodId> = self.cluster.pods_of(rs).map(|(i, _)| i).collect();
+        for id in pods {
+            self.delete_pod(id);
+        }
+    }
+}
+
+/// `{"matchLabels":{"app":"x"}}`, as upstream renders a selector in an error.
+fn selector_json(labels: &crate::model::objects::Labels) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
+    format!("{{\"matchLabels\":{{{}}}}}", inner.join(","))
 }

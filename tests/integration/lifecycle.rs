@@ -1,0 +1,231 @@
+//! Crashes, restarts, node failures and rescheduling, replayed from the timeline.
+
+use crate::util::*;
+use kubesim::engine::SimTime;
+use kubesim::sim::outcome::ClusterEvent;
+use kubesim::sim::Outcome;
+
+fn secs(t: SimTime) -> f64 {
+    t.as_secs_f64()
+}
+
+/// The instants of the events with `reason` on `object`.
+fn times(o: &Outcome, reason: &str, object: &str) -> Vec<f64> {
+    o.events
+        .iter()
+        .filter(|e| e.reason == reason && e.object == object)
+        .map(|e| secs(e.at))
+        .collect()
+}
+
+fn find<'a>(o: &'a Outcome, reason: &str) -> Vec<&'a ClusterEvent> {
+    o.events.iter().filter(|e| e.reason == reason).collect()
+}
+
+/// The seed scenario with `events` appended to its Scenario document and `edit` applied.
+fn seed_with_events(events: &str, edit: impl Fn(String) -> String) -> Outcome {
+    let text = scenario_text("seed-tutorial.yaml");
+    let text = text.replacen("---\n", &format!("  events:\n{events}---\n"), 1);
+    run(&load_text(&edit(text)))
+}
+
+#[test]
+fn a_lost_node_turns_not_ready_then_its_pods_are_replaced_elsewhere() {
+    let loaded = load(&root().join("scenarios/node-failure.yaml"));
+    let before = kubesim::sim::Simulation::new(loaded.scenario.clone())
+        .unwrap()
+        .service_outcomes();
+    let o = run(&loaded);
+    let down = 60.0;
+    let not_ready = times(&o, "NodeNotReady", "node/node-3");
+    assert_eq!(not_ready.len(), 1);
+    let after = not_ready[0] - down;
+    assert!(
+        (40.0..=55.0).contains(&after),
+        "NotReady {after} s after the node died"
+    );
+
+    let victim = o
+        .pods
+        .iter()
+        .find(|p| p.node.as_deref() == Some("node-3"))
+        .unwrap();
+    let evicted = times(&o, "TaintManagerEviction", &format!("pod/{}", victim.name));
+    assert_eq!(evicted.len(), 1);
+    assert!(
+        (340.0..=355.0).contains(&(evicted[0] - down)),
+        "evicted {} s after",
+        evicted[0] - down
+    );
+    assert_eq!(
+        victim.status, "Terminating",
+        "stays Terminating while the node is away"
+    );
+
+    let replacement = o
+        .pods
+        .iter()
+        .find(|p| secs(p.created) == evicted[0])
+        .expect("a replacement at once");
+    assert_ne!(replacement.name, victim.name);
+    assert_ne!(replacement.ip, victim.ip);
+    assert_ne!(replacement.node.as_deref(), Some("node-3"));
+    assert_eq!(replacement.status, "Running");
+    assert!(replacement.served > 0);
+
+    // The Service never changes: same ClusterIP, same nodePort.
+    let http = |s: &[kubesim::sim::outcome::ServiceOutcome]| {
+        s.iter().find(|s| s.name == "http-svc").unwrap().clone()
+    };
+    assert_eq!(http(&before).cluster_ip, http(&o.services).cluster_ip);
+    assert_eq!(http(&before).ports, http(&o.services).ports);
+    // Connections sent to the dead pod before it left the endpoints timed out.
+    let timeouts = o
+        .requests
+        .failed_by_reason
+        .get("timeout")
+        .copied()
+        .unwrap_or(0);
+    assert!(timeouts > 500, "{:?}", o.requests.failed_by_reason);
+    assert_eq!(o.requests.failed, timeouts);
+    assert_eq!(
+        o.requests.sent,
+        o.requests.served + o.requests.failed + o.requests.in_flight
+    );
+}
+
+#[test]
+fn a_crash_loop_backs_off_10_20_40_up_to_300_seconds_and_keeps_the_pod() {
+    let o = run(&load(&root().join("scenarios/crash-loop.yaml")));
+    let pod = o
+        .pods
+        .iter()
+        .find(|p| p.owner.as_deref() == Some("broken"))
+        .unwrap();
+    assert_eq!(
+        o.pods
+            .iter()
+            .filter(|p| p.owner.as_deref() == Some("broken"))
+            .count(),
+        1,
+        "the same pod restarts"
+    );
+    let started = times(&o, "Started", &format!("pod/{}", pod.name));
+    // The process exits 2 s after each start; the gap to the next start is the back-off.
+    let gaps: Vec<f64> = started.windows(2).map(|w| w[1] - (w[0] + 2.0)).collect();
+    assert_eq!(
+        gaps,
+        [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0],
+        "started at {started:?}"
+    );
+    assert_eq!(pod.restarts as usize, started.len() - 1);
+    assert_eq!(pod.status, "CrashLoopBackOff");
+    assert!(pod.ip.is_some());
+    assert!(find(&o, "BackOff").iter().all(|e| e
+        .message
+        .starts_with("Back-off restarting failed container web in pod broken-")));
+}
+
+#[test]
+fn a_replacement_pod_never_reuses_the_address_just_freed() {
+    let o = seed_with_events(
+        "    - at: 20s\n      deletePod: {selector: app=http-label, pick: oldest}\n",
+        |s| s,
+    );
+    let ips: Vec<String> = o.pods.iter().map(|p| p.ip.unwrap().to_string()).collect();
+    assert_eq!(
+        ips,
+        ["10.244.0.2", "10.244.0.3", "10.244.0.4", "10.244.0.5"]
+    );
+    assert!(o.pods[0].deleted.is_some());
+    assert_eq!(secs(o.pods[3].created), 20.0);
+}
+
+/// Requests served by pod `i` in buckets that start at or after `from` seconds.
+fn served_after(o: &Outcome, i: usize, from: f64) -> u64 {
+    let b = o.timeline.bucket.as_secs_f64();
+    o.timeline
+        .served
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k as f64 * b >= from)
+        .map(|(_, row)| row[i])
+        .sum()
+}
+
+#[test]
+fn a_deleted_pods_requests_stop_within_the_propagation_delay() {
+    let event = "    - at: 30s\n      deletePod: {selector: app=http-label, pick: oldest}\n";
+    // No delay: the rules change at the deletion; nothing is refused.
+    let o = seed_with_events(event, |s| {
+        s.replace(
+            "  cluster:\n",
+            "  cluster:\n    kubeProxy: {minSyncPeriod: 0s}\n",
+        )
+    });
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests.failed_by_reason);
+    assert_eq!(served_after(&o, 0, 31.0), 0);
+    // A 3 s delay before the EndpointSlice changes: for 3 s new connections still go to the
+    // old pod, which no longer accepts them; then none.
+    let o = seed_with_events(event, |s| {
+        s.replace(
+            "  cluster:\n",
+            "  cluster:\n    endpointSliceBatchPeriod: 3s\n",
+        )
+    });
+    let refused = o
+        .requests
+        .failed_by_reason
+        .get("connection_refused")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        (700..=1300).contains(&refused),
+        "a third of 3 s at 1000/s: {refused}"
+    );
+    let b = o.timeline.bucket.as_secs_f64();
+    for (k, failed) in o.timeline.failed.iter().enumerate() {
+        let t = k as f64 * b;
+        assert!(
+            *failed == 0 || (30.0..33.0).contains(&t),
+            "{failed} failed in the bucket at {t} s"
+        );
+    }
+    assert_eq!(served_after(&o, 0, 31.0), 0);
+}
+
+#[test]
+fn scale_down_deletes_the_pod_upstream_ranks_first() {
+    // On one node, the pod whose container restarted at 90 s has been ready for less time
+    // (and has more restarts): it goes first.
+    let o = seed_with_events(
+        "    - at: 90s\n      killContainer: {selector: app=http-label, pick: newest}\n    - at: 100s\n      scale: {deployment: http-deployment, replicas: 2}\n",
+        |s| s.replace("duration: 70s", "duration: 120s"),
+    );
+    let deleted: Vec<&str> = o
+        .pods
+        .iter()
+        .filter(|p| p.deleted.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(deleted, [o.pods[2].name.as_str()], "the restarted pod");
+    assert_eq!(o.pods[2].restarts, 1);
+
+    // On two nodes, the pod that shares its node with another replica goes first.
+    let two_nodes = |s: String| {
+        s.replace(
+            "        images: [aspnetcoreweb]        # built locally with `docker build`, never pushed\n",
+            "        images: [aspnetcoreweb]\n      - {name: node-2, ip: 192.168.0.25, images: [aspnetcoreweb]}\n",
+        )
+    };
+    let o = seed_with_events(
+        "    - at: 30s\n      scale: {deployment: http-deployment, replicas: 2}\n",
+        two_nodes,
+    );
+    let victim = o.pods.iter().find(|p| p.deleted.is_some()).unwrap();
+    let on_its_node = o.pods.iter().filter(|p| p.node == victim.node).count();
+    assert_eq!(on_its_node, 2, "the victim was doubled up");
+    assert!(find(&o, "SuccessfulDelete")
+        .iter()
+        .any(|e| e.message == format!("Deleted pod: {}", victim.name)));
+}
