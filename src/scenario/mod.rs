@@ -438,8 +438,10 @@ impl Loader {
             {
                 continue;
             }
-            self.at(file, line_offset, pos, &join(&u), |_| {
-                Diagnostic::warning("", 0, 0, format!("unknown field {:?}", u))
+            // The whole path, so a field of a List item or an `apply` event is unambiguous.
+            let path = join(&u);
+            self.at(file, line_offset, pos, &path, |p| {
+                Diagnostic::warning("", 0, 0, format!("unknown field {p:?}"))
             });
         }
         match parsed {

@@ -585,7 +585,9 @@ spec:
     - at: 50s
       scale: {deployment: http-deployment, replicas: 5}
 "#;
-    let l = load(text).unwrap_or_else(|d| panic!("{d}"));
+    // The Deployment that `scale` names (DESIGN.md's example has it after `---`).
+    let text = format!("{text}---\n{LESSON}");
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
     // The only warnings: what is accepted but not simulated yet.
     let warned: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     assert_eq!(warned.len(), 2, "{warned:?}");
@@ -633,4 +635,240 @@ fn manifests_load_after_inline_objects_and_empirical_latencies_are_read() {
         other => panic!("{other:?}"),
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// SCENARIO with `events` appended under `spec:`, then the lesson's objects.
+fn with_events(events: &str) -> String {
+    format!("{SCENARIO}  events:\n{events}---\n{LESSON}")
+}
+
+#[test]
+fn every_timeline_action_loads() {
+    let text = with_events(
+        r#"    - at: 1s
+      deletePod: {name: some-pod}
+    - at: 2s
+      killContainer: {selector: app=http-label, pick: oldest, container: aspnetcoreweb, exitCode: 137}
+    - at: 3s
+      killContainer: {pod: some-pod}
+    - at: 4s
+      failProbe: {selector: app=http-label, probe: readiness, for: 30s}
+    - at: 5s
+      cordon: {node: docker-desktop}
+    - at: 6s
+      uncordon: {node: docker-desktop}
+    - at: 7s
+      drain: {node: docker-desktop}
+    - at: 8s
+      rolloutRestart: {deployment: http-deployment}
+    - at: 9s
+      setImage: {deployment: http-deployment, container: aspnetcoreweb, image: "aspnetcoreweb:v2"}
+    - at: 10s
+      apply:
+        apiVersion: v1
+        kind: Service
+        metadata: {name: second}
+        spec:
+          selector: {app: http-label}
+          ports: [{port: 9090, targetPort: 80}]
+    - at: 11s
+      delete: {kind: svc, name: second}
+    - at: 12s
+      scale: {deployment: http-deployment, replicas: 5}
+    - at: 13s
+      nodeDown: {node: docker-desktop}
+    - at: 14s
+      nodeUp: {node: docker-desktop}
+    - at: 15s
+      delete: {kind: Deployment, name: http-deployment, namespace: default}
+"#,
+    );
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    use crate::sim::config::{Action, Pick, PodTarget, ProbeKind};
+    let a: Vec<&Action> = l.scenario.events.iter().map(|e| &e.action).collect();
+    assert_eq!(a.len(), 15);
+    assert_eq!(
+        a[1],
+        &Action::KillContainer {
+            target: PodTarget::Selector {
+                selector: [("app".to_string(), "http-label".to_string())].into(),
+                pick: Pick::Oldest
+            },
+            container: Some("aspnetcoreweb".into()),
+            exit_code: 137
+        }
+    );
+    assert!(matches!(
+        a[2],
+        Action::KillContainer {
+            exit_code: 1,
+            container: None,
+            ..
+        }
+    ));
+    assert!(matches!(
+        a[3],
+        Action::FailProbe { probe: ProbeKind::Readiness, duration, .. } if duration.as_nanos() == 30_000_000_000
+    ));
+    match a[9] {
+        Action::Apply(o) => match &**o {
+            Object::Service(s) => {
+                assert_eq!(s.meta.name, "second");
+                assert_eq!(s.meta.namespace, "default");
+                assert_eq!(s.spec.ports[0].port, 9090);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        a[10],
+        &Action::Delete {
+            kind: "Service".into(),
+            namespace: "default".into(),
+            name: "second".into()
+        }
+    );
+}
+
+#[test]
+fn timeline_errors_name_their_path_and_line() {
+    let text = with_events(
+        r#"    - at: 1s
+      drain: {node: x}
+    - at: 2s
+      rolloutRestart: {deployment: nope}
+    - at: 3s
+      setImage: {deployment: http-deployment, container: web, image: "a:1"}
+    - at: 4s
+      cordon: {node: docker-desktop}
+      uncordon: {node: docker-desktop}
+    - at: 5s
+      failProbe: {selector: app=x, probe: sideways}
+    - at: 6s
+      killContainer: {pod: p, exitCode: 300}
+    - at: 7s
+      delete: {kind: ConfigMap, name: c}
+    - at: 8s
+      delete: {kind: Service, name: ghost}
+    - at: 9s
+      scale: {deployment: http-deployment, replicas: -1}
+"#,
+    );
+    let d = load(&text).unwrap_err();
+    let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
+    let expect = [
+        (
+            "spec.events[0].drain.node: no node \"x\" in spec.cluster.nodes",
+            "drain: {node: x}",
+        ),
+        (
+            "spec.events[1].rolloutRestart.deployment: no deployment \"nope\"",
+            "deployment: nope",
+        ),
+        (
+            "spec.events[2].setImage.container: unable to find container named \"web\"",
+            "container: web",
+        ),
+        (
+            "spec.events[3]: must have exactly one action (found cordon, uncordon)",
+            "at: 4s",
+        ),
+        (
+            "spec.events[4].failProbe.probe: unknown probe \"sideways\"",
+            "probe: sideways",
+        ),
+        ("spec.events[4].failProbe.for: required", "probe: sideways"),
+        (
+            "spec.events[5].killContainer.exitCode: invalid value 300",
+            "exitCode: 300",
+        ),
+        (
+            "spec.events[6].delete.kind: unsupported kind \"ConfigMap\"",
+            "kind: ConfigMap",
+        ),
+        (
+            "spec.events[7].delete.name: no service \"ghost\"",
+            "name: ghost",
+        ),
+        (
+            "spec.events[8].scale.replicas: invalid value -1",
+            "replicas: -1",
+        ),
+    ];
+    for (m, line) in expect {
+        let line = line_of(&text, line);
+        assert!(
+            d.iter().any(|x| x.message.contains(m) && x.line == line),
+            "{m:?} at line {line} missing from:\n{}",
+            msgs.join("\n")
+        );
+    }
+    assert_eq!(
+        d.iter().filter(|x| x.is_error()).count(),
+        expect.len(),
+        "{}",
+        msgs.join("\n")
+    );
+}
+
+#[test]
+fn an_applied_object_is_checked_like_a_document_with_positions() {
+    let text = with_events(
+        r#"    - at: 1s
+      apply:
+        apiVersion: v1
+        kind: Service
+        metadata: {name: bad}
+        spec:
+          selector: {app: http-label}
+          prots: []
+          ports: [{port: 70000}]
+    - at: 2s
+      apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+    - at: 3s
+      apply: {kind: Service}
+"#,
+    );
+    let d = load(&text).unwrap_err();
+    let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
+    let find = |m: &str| {
+        d.iter()
+            .find(|x| x.message.contains(m))
+            .unwrap_or_else(|| panic!("{m} missing from:\n{}", msgs.join("\n")))
+    };
+    let w = find("unknown field \"spec.events[0].apply.spec.prots\"");
+    assert!(!w.is_error());
+    assert_eq!(w.line, line_of(&text, "prots: []"));
+    let e = find("The Service \"bad\" is invalid: spec.ports[0].port: Invalid value: 70000");
+    assert_eq!(e.line, line_of(&text, "ports: [{port: 70000}]"));
+    assert!(!find("skipping ConfigMap \"c\"").is_error());
+    let e = find("spec.events[2].apply: error validating data: [apiVersion not set]");
+    assert_eq!(e.line, line_of(&text, "apply: {kind: Service}"));
+}
+
+#[test]
+fn an_event_may_name_a_deployment_an_earlier_event_applies() {
+    let text = with_events(
+        r#"    - at: 9s
+      rolloutRestart: {deployment: late}
+    - at: 5s
+      apply:
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: late}
+        spec:
+          selector: {matchLabels: {app: late}}
+          template:
+            metadata: {labels: {app: late}}
+            spec: {containers: [{name: c, image: "late:1"}]}
+"#,
+    );
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(l.scenario.events.len(), 2);
+    assert!(matches!(
+        l.scenario.events[0].action,
+        crate::sim::config::Action::Apply(_)
+    ));
 }

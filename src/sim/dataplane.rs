@@ -12,6 +12,7 @@ use crate::model::objects::{ServiceType, TrafficPolicy};
 use crate::net::iptables::{
     AffinityTable, IptablesRules, NodeProxyInput, ProxyEndpoint, ProxyServicePort,
 };
+use crate::net::topology::{categorize_endpoints, TrafficPolicies};
 
 /// One node's kube-proxy: the rules it last programmed and what they point at.
 pub(super) struct NodeProxy {
@@ -23,12 +24,26 @@ pub(super) struct NodeProxy {
     pub rng: SimRng,
     pub last_sync: Option<SimTime>,
     pub sync_pending: bool,
+    /// What the rules were built from, and which Service port each entry is.
+    pub input: NodeProxyInput,
+    pub keys: Vec<(usize, usize)>,
+    /// Syncs so far.
+    pub syncs: u64,
 }
 
 impl NodeProxy {
     pub fn new(rng: SimRng) -> Self {
         NodeProxy {
             rules: IptablesRules::default(),
+            input: NodeProxyInput {
+                node_name: String::new(),
+                node_ip: std::net::Ipv4Addr::UNSPECIFIED,
+                pod_cidr: Default::default(),
+                cluster_cidr: Default::default(),
+                services: Vec::new(),
+            },
+            keys: Vec::new(),
+            syncs: 0,
             endpoints: Vec::new(),
             affinity: AffinityTable::default(),
             rng,
@@ -66,22 +81,61 @@ impl Simulation {
     }
 
     pub(super) fn on_proxy_sync(&mut self, now: SimTime, node: NodeId) {
-        let (input, endpoints) = self.proxy_input(node);
+        let (input, endpoints, keys) = self.proxy_input(node);
         let p = &mut self.proxies[node.index()];
         p.sync_pending = false;
         p.last_sync = Some(now);
+        p.syncs += 1;
         p.rules = IptablesRules::build(&input);
+        p.input = input;
+        p.keys = keys;
         p.endpoints = endpoints;
+    }
+
+    /// The pods a new connection to port `port` of the `service`-th Service can reach through
+    /// `node`'s rules as last synced: the usable cluster-wide endpoints (the ready ones, or if
+    /// none, the serving-and-terminating ones; `pkg/proxy/topology.go`).
+    pub fn routable_pods(&self, node: NodeId, service: usize, port: usize) -> Vec<PodId> {
+        let p = &self.proxies[node.index()];
+        let Some(k) = p.keys.iter().position(|key| *key == (service, port)) else {
+            return Vec::new();
+        };
+        let sp = &p.input.services[k];
+        let policies = TrafficPolicies {
+            internal_local: sp.internal_policy_local,
+            external_local: sp.external_policy_local,
+            externally_accessible: sp.node_port.is_some()
+                || !sp.external_ips.is_empty()
+                || !sp.load_balancer_ips.is_empty(),
+        };
+        let usable = categorize_endpoints(&sp.endpoints, policies);
+        usable
+            .cluster
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| p.endpoints[k][i].0)
+            .collect()
+    }
+
+    /// How many times `node`'s kube-proxy has synced, and when it last did.
+    pub fn proxy_syncs(&self, node: NodeId) -> (u64, Option<SimTime>) {
+        let p = &self.proxies[node.index()];
+        (p.syncs, p.last_sync)
     }
 
     /// What kube-proxy on `node` sees now: every Service port with a ClusterIP, and its
     /// endpoints from the EndpointSlices (`ready` = serving and not terminating; `serving`
     /// follows the pod's Ready condition; `terminating` once it has a deletion timestamp).
-    pub(super) fn proxy_input(&self, node: NodeId) -> (NodeProxyInput, Vec<Vec<(PodId, u16)>>) {
+    #[allow(clippy::type_complexity)]
+    pub(super) fn proxy_input(
+        &self,
+        node: NodeId,
+    ) -> (NodeProxyInput, Vec<Vec<(PodId, u16)>>, Vec<(usize, usize)>) {
         let n = self.cluster.node(node);
         let mut services = Vec::new();
         let mut all_endpoints = Vec::new();
-        for svc in &self.api.services {
+        let mut keys = Vec::new();
+        for (si, svc) in self.api.services.iter().enumerate() {
             let Some(cluster_ip) = svc.cluster_ip else {
                 continue;
             };
@@ -134,6 +188,7 @@ impl Simulation {
                     endpoints,
                 });
                 all_endpoints.push(pods);
+                keys.push((si, pi));
             }
         }
         let input = NodeProxyInput {
@@ -143,7 +198,7 @@ impl Simulation {
             cluster_cidr: self.scenario.net.cluster_cidr,
             services,
         };
-        (input, all_endpoints)
+        (input, all_endpoints, keys)
     }
 
     /// The ready endpoints of a Service's first port now, `IP:port`, sorted as strings (the

@@ -249,12 +249,33 @@ impl Simulation {
         self.finish()
     }
 
+    /// Handles the next event if it is due by the end of the scenario; returns its instant.
+    /// For properties checked between events; [`run`](Self::run) is the fast path.
+    pub fn step(&mut self) -> Option<SimTime> {
+        let (now, ev) = self.queue.pop_until(self.end)?;
+        self.handle(now, ev);
+        Some(now)
+    }
+
+    /// The instant of the last event handled.
+    pub fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    /// Closes the books after [`step`](Self::step)ping: the same figures [`run`](Self::run)
+    /// gives once every event has been handled.
+    pub fn into_outcome(mut self) -> Outcome {
+        while self.step().is_some() {}
+        self.finish()
+    }
+
     fn handle(&mut self, now: SimTime, ev: Ev) {
-        // Pods change only in the cluster's own events, and on the request path when a
-        // terminating pod's last request ends (`requests::complete` bumps the version too).
-        if matches!(
+        // Pods change in every event but those of requests and rules; on the request path
+        // only when a terminating pod's last request ends (`requests::complete` bumps the
+        // version then). A new kind of event counts as changing pods unless listed here.
+        if !matches!(
             ev,
-            Ev::Timeline(_) | Ev::Kubelet(..) | Ev::NodeMonitor | Ev::Evict(_)
+            Ev::Arrival(_) | Ev::ReachPod(_) | Ev::Done(_) | Ev::Dispatch { .. } | Ev::ProxySync(_)
         ) {
             self.pods_version += 1;
         }

@@ -767,3 +767,380 @@ fn selector_json(labels: &crate::model::objects::Labels) -> String {
     let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
     format!("{{\"matchLabels\":{{{}}}}}", inner.join(","))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Outcome;
+    use std::path::Path;
+
+    const APP: &str = r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: web:1
+          ports: [{containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-svc}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 80, nodePort: 30001}]
+"#;
+
+    /// A scenario on `nodes` nodes (`n0` at 10.0.0.10, `n1`, ...) with the `web` Deployment
+    /// and its NodePort Service, plus `extra` under `spec:` (events, traffic).
+    fn scenario(nodes: usize, replicas: u32, extra: &str) -> crate::sim::Scenario {
+        let nodes: String = (0..nodes)
+            .map(|i| {
+                format!(
+                    "      - {{name: n{i}, ip: 10.0.0.{}, images: [web:1, web:2]}}\n",
+                    10 + i
+                )
+            })
+            .collect();
+        let text = format!(
+            "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 60s\n  cluster:\n    nodes:\n{nodes}{extra}{}",
+            APP.replace("REPLICAS", &replicas.to_string())
+        );
+        crate::scenario::load_str(&text, "t.yaml", Path::new("."))
+            .unwrap_or_else(|d| panic!("{d}"))
+            .scenario
+    }
+
+    fn run(s: crate::sim::Scenario) -> Outcome {
+        Simulation::new(s).unwrap().run()
+    }
+
+    fn messages<'a>(o: &'a Outcome, reason: &str) -> Vec<&'a str> {
+        o.events
+            .iter()
+            .filter(|e| e.reason == reason)
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn fenceposts_round_surge_up_and_unavailable_down() {
+        let ru = |s, u| RollingUpdate {
+            max_surge: s,
+            max_unavailable: u,
+        };
+        let pct = IntOrPercent::Percent(25);
+        assert_eq!(fenceposts(&ru(pct, pct), 4), (1, 1));
+        assert_eq!(fenceposts(&ru(pct, pct), 3), (1, 0));
+        assert_eq!(fenceposts(&ru(pct, pct), 10), (3, 2));
+        let zero = IntOrPercent::Count(0);
+        // Both resolving to 0 gives one unavailable (`ResolveFenceposts`).
+        assert_eq!(fenceposts(&ru(zero, IntOrPercent::Percent(10)), 3), (0, 1));
+        assert_eq!(max_unavailable(&ru(pct, IntOrPercent::Count(9)), 4), 4);
+        assert_eq!(max_unavailable(&ru(pct, pct), 0), 0);
+    }
+
+    #[test]
+    fn restarted_at_is_rfc3339_from_time_zero() {
+        assert_eq!(rfc3339(SimTime::ZERO), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(SimTime::from_nanos(90_061 * 1_000_000_000)),
+            "1970-01-02T01:01:01Z"
+        );
+    }
+
+    /// 4 replicas at the default 25 %/25 %: never fewer than 3 available pods nor more than
+    /// 5 pods counted by the controller, checked after every event of the run.
+    #[test]
+    fn rollout_restart_stays_within_max_surge_and_max_unavailable() {
+        let s = scenario(
+            2,
+            4,
+            "  events:\n    - at: 10s\n      rolloutRestart: {deployment: web}\n",
+        );
+        let mut sim = Simulation::new(s).unwrap();
+        let mut max_active = 0;
+        let mut min_ready_after_start = usize::MAX;
+        while let Some((now, ev)) = sim.queue.pop_until(sim.end) {
+            sim.handle(now, ev);
+            let web = |p: &crate::model::cluster::Pod| {
+                p.meta.labels.get("app").map(String::as_str) == Some("web")
+            };
+            let active = sim
+                .cluster
+                .live_pods()
+                .filter(|(_, p)| web(p) && p.deleted.is_none())
+                .count();
+            let ready = sim
+                .cluster
+                .live_pods()
+                .filter(|(_, p)| web(p) && p.deleted.is_none() && p.ready)
+                .count();
+            max_active = max_active.max(active);
+            if now >= SimTime::from_nanos(5_000_000_000) {
+                min_ready_after_start = min_ready_after_start.min(ready);
+            }
+        }
+        assert!(max_active <= 5, "{max_active} pods at once");
+        assert_eq!(
+            min_ready_after_start, 3,
+            "availability fell below replicas - maxUnavailable"
+        );
+        let o = sim.finish();
+        let scaling = messages(&o, "ScalingReplicaSet");
+        let old_rs = scaling[0]
+            .rsplit_once(' ')
+            .map(|_| ())
+            .and(scaling[0].split(' ').nth(4))
+            .unwrap();
+        assert_eq!(
+            scaling[0],
+            format!("Scaled up replica set {old_rs} from 0 to 4")
+        );
+        let new_rs = scaling[1].split(' ').nth(4).unwrap();
+        assert_ne!(new_rs, old_rs);
+        assert_eq!(
+            scaling[1],
+            format!("Scaled up replica set {new_rs} from 0 to 1")
+        );
+        assert_eq!(
+            scaling[2],
+            format!("Scaled down replica set {old_rs} from 4 to 3")
+        );
+        assert_eq!(
+            scaling.last().copied(),
+            Some(format!("Scaled down replica set {old_rs} from 1 to 0").as_str())
+        );
+        let (old, new): (Vec<_>, Vec<_>) = o
+            .pods
+            .iter()
+            .filter(|p| p.labels.get("app").map(String::as_str) == Some("web"))
+            .partition(|p| p.name.starts_with(&format!("{old_rs}-")));
+        assert_eq!(old.len(), 4);
+        assert!(
+            old.iter()
+                .all(|p| p.deleted.is_some() && p.status == "Deleted"),
+            "{old:?}"
+        );
+        assert_eq!(new.len(), 4, "{new:?}");
+        assert!(new
+            .iter()
+            .all(|p| p.status == "Running" && p.name.starts_with(&format!("{new_rs}-"))));
+    }
+
+    #[test]
+    fn set_image_rolls_to_a_new_replica_set_and_back_reuses_the_old_one() {
+        let s = scenario(
+            1,
+            2,
+            "  events:\n    - at: 10s\n      setImage: {deployment: web, container: web, image: web:2}\n    - at: 30s\n      setImage: {deployment: web, container: web, image: web:1}\n",
+        );
+        let o = run(s);
+        let scaling = messages(&o, "ScalingReplicaSet");
+        let first = scaling[0].split(' ').nth(4).unwrap();
+        // The rollback scales the first ReplicaSet up again, from 0.
+        assert!(
+            scaling.contains(&format!("Scaled up replica set {first} from 0 to 1").as_str()),
+            "{scaling:?}"
+        );
+        let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+        assert_eq!(running.len(), 2);
+        assert!(running
+            .iter()
+            .all(|p| p.name.starts_with(&format!("{first}-"))));
+    }
+
+    #[test]
+    fn scale_during_a_rollout_settles_on_the_new_count() {
+        let s = scenario(
+            2,
+            4,
+            "  events:\n    - at: 10s\n      rolloutRestart: {deployment: web}\n    - at: 10s\n      scale: {deployment: web, replicas: 6}\n",
+        );
+        let o = run(s);
+        let running = o.pods.iter().filter(|p| p.status == "Running").count();
+        assert_eq!(running, 6);
+        let owners: BTreeSet<&str> = o
+            .pods
+            .iter()
+            .filter(|p| p.status == "Running")
+            .filter_map(|p| p.owner.as_deref())
+            .collect();
+        assert_eq!(owners.len(), 1, "{owners:?}");
+    }
+
+    #[test]
+    fn cordon_keeps_new_pods_off_the_node() {
+        let s = scenario(
+            2,
+            2,
+            "  events:\n    - at: 5s\n      cordon: {node: n0}\n    - at: 10s\n      scale: {deployment: web, replicas: 6}\n",
+        );
+        let o = run(s);
+        let late: Vec<_> = o
+            .pods
+            .iter()
+            .filter(|p| p.created >= SimTime::from_nanos(10_000_000_000))
+            .collect();
+        assert_eq!(late.len(), 4);
+        assert!(
+            late.iter().all(|p| p.node.as_deref() == Some("n1")),
+            "{late:?}"
+        );
+        assert_eq!(o.nodes[0].status, "Ready,SchedulingDisabled");
+        assert_eq!(
+            messages(&o, "NodeNotSchedulable"),
+            ["Node n0 status is now: NodeNotSchedulable"]
+        );
+    }
+
+    #[test]
+    fn uncordon_lets_pending_pods_schedule() {
+        let s = scenario(
+            1,
+            2,
+            "  events:\n    - at: 5s\n      cordon: {node: n0}\n    - at: 10s\n      scale: {deployment: web, replicas: 3}\n    - at: 20s\n      uncordon: {node: n0}\n",
+        );
+        let o = run(s);
+        assert!(messages(&o, "FailedScheduling")
+            .iter()
+            .any(|m| m.contains("unschedulable")));
+        assert_eq!(o.pods.iter().filter(|p| p.status == "Running").count(), 3);
+        assert_eq!(o.nodes[0].status, "Ready");
+    }
+
+    #[test]
+    fn drain_moves_pods_to_the_other_nodes() {
+        let s = scenario(3, 3, "  events:\n    - at: 10s\n      drain: {node: n0}\n");
+        let o = run(s);
+        let on_n0: Vec<_> = o
+            .pods
+            .iter()
+            .filter(|p| p.node.as_deref() == Some("n0"))
+            .collect();
+        assert!(!on_n0.is_empty(), "the spread put a pod on n0");
+        assert!(on_n0
+            .iter()
+            .all(|p| p.deleted == Some(SimTime::from_nanos(10_000_000_000))));
+        let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+        assert_eq!(running.len(), 3);
+        assert!(running.iter().all(|p| p.node.as_deref() != Some("n0")));
+        assert!(messages(&o, "Killing").len() >= on_n0.len());
+    }
+
+    #[test]
+    fn a_service_applied_mid_run_gets_a_cluster_ip_and_routes() {
+        let s = scenario(
+            2,
+            2,
+            r#"  traffic:
+    - {name: late, to: "10.0.0.10:30002", rate: 50/s, start: 15s, stop: 30s}
+  events:
+    - at: 10s
+      apply:
+        apiVersion: v1
+        kind: Service
+        metadata: {name: second}
+        spec:
+          type: NodePort
+          selector: {app: web}
+          ports: [{port: 9090, targetPort: 80, nodePort: 30002}]
+"#,
+        );
+        let o = run(s);
+        let svc = o.services.iter().find(|s| s.name == "second").unwrap();
+        assert!(svc.cluster_ip.is_some());
+        assert_eq!(svc.ports[0].node_port, Some(30002));
+        assert!(o.requests.served > 500, "{:?}", o.requests);
+        assert_eq!(o.requests.failed, 0, "{:?}", o.requests.failed_by_reason);
+    }
+
+    #[test]
+    fn an_apply_the_api_server_refuses_is_a_warning_and_the_run_goes_on() {
+        let s = scenario(
+            1,
+            1,
+            r#"  events:
+    - at: 10s
+      apply:
+        apiVersion: v1
+        kind: Service
+        metadata: {name: clash}
+        spec:
+          type: NodePort
+          selector: {app: web}
+          ports: [{port: 80, nodePort: 30001}]
+"#,
+        );
+        let o = run(s);
+        let e = o.events.iter().find(|e| e.reason == "FailedApply").unwrap();
+        assert_eq!(e.object, "service/clash");
+        assert_eq!(e.message, "The Service \"clash\" is invalid: spec.ports[0].nodePort: Invalid value: 30001: provided port is already allocated");
+        assert!(o.services.iter().all(|s| s.name != "clash"));
+    }
+
+    #[test]
+    fn deleting_the_service_closes_its_node_port() {
+        let s = scenario(
+            1,
+            2,
+            "  traffic:\n    - {name: b, to: \"10.0.0.10:30001\", rate: 20/s}\n  events:\n    - at: 20s\n      delete: {kind: Service, name: web-svc}\n",
+        );
+        let o = run(s);
+        assert!(o.services.iter().all(|s| s.name != "web-svc"));
+        let refused = o
+            .requests
+            .failed_by_reason
+            .get("connection_refused")
+            .copied()
+            .unwrap_or(0);
+        // About 40 s at 20/s after the rules change; none before.
+        assert!(refused > 700, "{:?}", o.requests.failed_by_reason);
+        assert!(o.requests.served > 300);
+    }
+
+    #[test]
+    fn deleting_a_deployment_deletes_its_pods_and_nothing_replaces_them() {
+        let s = scenario(
+            1,
+            3,
+            "  events:\n    - at: 10s\n      delete: {kind: deployment, name: web}\n",
+        );
+        let o = run(s);
+        assert_eq!(o.pods.len(), 3);
+        assert!(o.pods.iter().all(|p| p.status == "Deleted"), "{:?}", o.pods);
+    }
+
+    #[test]
+    fn applying_a_changed_deployment_rolls_and_scales() {
+        let changed = APP
+            .split("---\n")
+            .nth(1)
+            .unwrap()
+            .replace("REPLICAS", "3")
+            .replace("web:1", "web:2");
+        let inline: String = changed.lines().map(|l| format!("        {l}\n")).collect();
+        let s = scenario(
+            1,
+            2,
+            &format!("  events:\n    - at: 10s\n      apply:\n{inline}"),
+        );
+        let o = run(s);
+        let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+        assert_eq!(running.len(), 3);
+        let owners: BTreeSet<&str> = running.iter().filter_map(|p| p.owner.as_deref()).collect();
+        assert_eq!(owners.len(), 1);
+        assert!(o
+            .pods
+            .iter()
+            .filter(|p| p.created.as_nanos() == 0)
+            .all(|p| p.status == "Deleted"));
+    }
+}

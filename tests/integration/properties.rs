@@ -123,3 +123,106 @@ proptest! {
         }
     }
 }
+
+/// A generated timeline for the seed objects on three nodes.
+fn timeline() -> impl Strategy<Value = Vec<(u32, String)>> {
+    let action = prop_oneof![
+        Just("deletePod: {selector: app=http-label, pick: random}".to_string()),
+        Just("killContainer: {selector: app=http-label, pick: random}".to_string()),
+        (0u32..=6).prop_map(|r| format!("scale: {{deployment: http-deployment, replicas: {r}}}")),
+        (1u32..=3).prop_map(|n| format!("nodeDown: {{node: node-{n}}}")),
+        (1u32..=3).prop_map(|n| format!("nodeUp: {{node: node-{n}}}")),
+    ];
+    prop::collection::vec((1u32..140, action), 0..8)
+}
+
+fn timeline_yaml(events: &[(u32, String)], seed: u64) -> String {
+    let mut text = scenario_text("seed-tutorial-3-nodes.yaml")
+        .replace("duration: 70s", "duration: 150s")
+        .replace("rate: 1000/s", "rate: 50/s")
+        .replace("seed: 42", &format!("seed: {seed}"));
+    let mut block = String::from("  events:\n");
+    for (at, action) in events {
+        block += &format!("    - at: {at}s\n      {action}\n");
+    }
+    if !events.is_empty() {
+        text = text.replacen("---\n", &format!("{block}---\n"), 1);
+    }
+    text
+}
+
+/// The pods a Service should route to as the API shows them now: the ready, not terminating
+/// ones it selects; if none, the ready (serving) terminating ones.
+fn expected_endpoints(sim: &kubesim::sim::Simulation, service: usize) -> BTreeSet<u32> {
+    let svc = &sim.services()[service].obj;
+    let selected: Vec<(u32, bool)> = sim
+        .cluster()
+        .live_pods()
+        .filter(|(_, p)| p.meta.namespace == svc.meta.namespace && p.ip.is_some())
+        .filter(|(_, p)| {
+            kubesim::model::objects::service_selects(&svc.spec.selector, &p.meta.labels)
+        })
+        .filter(|(_, p)| p.ready)
+        .map(|(id, p)| (id.0, p.deleted.is_some()))
+        .collect();
+    let ready: BTreeSet<u32> = selected
+        .iter()
+        .filter(|(_, t)| !t)
+        .map(|(id, _)| *id)
+        .collect();
+    if ready.is_empty() {
+        selected
+            .iter()
+            .filter(|(_, t)| *t)
+            .map(|(id, _)| *id)
+            .collect()
+    } else {
+        ready
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// At every moment, each node routes a Service's new connections to exactly the pods
+    /// that were selected and ready when that node's kube-proxy last synced.
+    #[test]
+    fn routable_endpoints_are_the_ready_pods_of_the_data_planes_view(events in timeline()) {
+        let loaded = load_text(&timeline_yaml(&events, 7));
+        let mut sim = kubesim::sim::Simulation::new(loaded.scenario.clone()).unwrap();
+        let svc = sim.services().iter().position(|s| s.obj.meta.name == "http-svc").unwrap();
+        let nodes = sim.cluster().nodes.len();
+        let mut seen = vec![0u64; nodes];
+        let mut want: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); nodes];
+        while sim.step().is_some() {
+            for (n, w) in want.iter_mut().enumerate() {
+                let node = kubesim::model::cluster::NodeId(n as u32);
+                let (syncs, _) = sim.proxy_syncs(node);
+                if syncs != seen[n] {
+                    seen[n] = syncs;
+                    *w = expected_endpoints(&sim, svc);
+                }
+                let got: BTreeSet<u32> = sim.routable_pods(node, svc, 0).into_iter().map(|p| p.0).collect();
+                prop_assert_eq!(&got, w, "node {} at {}", n, sim.now());
+            }
+        }
+        let o = sim.into_outcome();
+        // Every request is counted once: served, failed or still in flight.
+        prop_assert_eq!(o.requests.sent, o.requests.served + o.requests.failed + o.requests.in_flight);
+        let failed: u64 = o.requests.failed_by_reason.values().sum();
+        prop_assert_eq!(failed, o.requests.failed);
+        for s in &o.streams {
+            prop_assert!(s.served + s.failed <= s.sent);
+        }
+    }
+
+    /// The same seed gives the same event log and the same figures.
+    #[test]
+    fn the_same_seed_gives_the_same_event_log(events in timeline(), seed in 0u64..1000) {
+        let loaded = load_text(&timeline_yaml(&events, seed));
+        let (a, b) = (run(&loaded), run(&loaded));
+        prop_assert_eq!(&a.events, &b.events);
+        prop_assert_eq!(&a.requests, &b.requests);
+        prop_assert_eq!(kubesim::report::summary_json(&a), kubesim::report::summary_json(&b));
+    }
+}
