@@ -229,3 +229,53 @@ fn scale_down_deletes_the_pod_upstream_ranks_first() {
         .iter()
         .any(|e| e.message == format!("Deleted pod: {}", victim.name)));
 }
+
+#[test]
+fn an_untagged_local_image_without_a_policy_fails_to_pull_until_if_not_present() {
+    let o = run(&load(&root().join("scenarios/local-image-pull.yaml")));
+    let first: Vec<_> = o.pods.iter().take(3).collect();
+    for p in &first {
+        let object = format!("pod/{}", p.name);
+        let reasons: Vec<&str> = o
+            .events
+            .iter()
+            .filter(|e| e.object == object)
+            .map(|e| e.message.as_str())
+            .collect();
+        assert!(reasons.contains(&"Error: ErrImagePull"), "{reasons:?}");
+        assert!(reasons.contains(&"Error: ImagePullBackOff"), "{reasons:?}");
+        assert!(p.deleted.is_some(), "replaced by the fixed rollout");
+    }
+    // Until the fix, the Service has no endpoints: every visit is refused at once.
+    let b = o.timeline.bucket.as_secs_f64();
+    let served_before: u64 = o
+        .timeline
+        .served
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| (*k as f64) * b < 60.0)
+        .map(|(_, r)| r.iter().sum::<u64>())
+        .sum();
+    assert_eq!(served_before, 0);
+    assert_eq!(
+        o.requests.failed_by_reason.get("connection_refused"),
+        Some(&o.requests.failed)
+    );
+    assert!(o.requests.failed > 5_000);
+    // After it, the pods run from the node's own copy and every visit is served.
+    let failed_after: u64 = o
+        .timeline
+        .failed
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| (*k as f64) * b >= 62.0)
+        .map(|(_, f)| f)
+        .sum();
+    assert_eq!(failed_after, 0);
+    let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+    assert_eq!(running.len(), 3);
+    assert!(o
+        .events
+        .iter()
+        .any(|e| e.message == "Container image \"aspnetcoreweb\" already present on machine"));
+}
