@@ -59,7 +59,7 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
 /// saying that TIME is simulated time since the start of the run.
 pub fn events_log(outcome: &Outcome) -> String {
     format!(
-        "# events of scenario {} (seed {}); TIME is simulated seconds since the start of the run\n{}",
+        "# events of scenario {} (seed {}), as `kubectl get events` lists them at the end of the run;\n# TIME (kubesim's addition) is the simulated instant, LAST SEEN the age at the end\n{}",
         outcome.scenario,
         outcome.seed,
         events_table(outcome)

@@ -173,16 +173,18 @@ pub fn services_table_at(services: &[ServiceOutcome], age: crate::engine::SimDur
     tabwrite(&header, &rows, &[])
 }
 
-/// `kubectl get events`, oldest first, except that the first column is the simulated instant
-/// of the event (seconds since the start of the run), not an age: TIME TYPE REASON OBJECT
-/// MESSAGE.
+/// `kubectl get events` (LAST SEEN TYPE REASON OBJECT MESSAGE, LAST SEEN being the age at the
+/// end of the run), oldest first, after a first TIME column that kubectl lacks: the simulated
+/// instant of the event.
 pub fn events_table(outcome: &Outcome) -> String {
+    let end = end(outcome);
     let rows: Vec<Vec<String>> = outcome
         .events
         .iter()
         .map(|e| {
             vec![
                 instant(e.at),
+                human_duration(end.since(e.at)),
                 match e.type_ {
                     EventType::Normal => "Normal".to_string(),
                     EventType::Warning => "Warning".to_string(),
@@ -193,7 +195,11 @@ pub fn events_table(outcome: &Outcome) -> String {
             ]
         })
         .collect();
-    tabwrite(&["TIME", "TYPE", "REASON", "OBJECT", "MESSAGE"], &rows, &[])
+    tabwrite(
+        &["TIME", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        &rows,
+        &[],
+    )
 }
 
 /// Requests per pod that served any: POD NODE IP REQUESTS SHARE FAIR SHARE VS FAIR, then a
@@ -406,12 +412,18 @@ mod tests {
     }
 
     #[test]
-    fn events_show_simulated_instants() {
+    fn events_show_simulated_instants_and_kubectl_ages() {
         let table = events_table(&sample_outcome());
-        assert!(table.starts_with("TIME      TYPE      REASON"), "{table}");
-        assert!(table.contains("0.000s    Normal    Scheduled"), "{table}");
         assert!(
-            table.contains("50.000s   Warning   FailedScheduling"),
+            table.starts_with("TIME      LAST SEEN   TYPE      REASON"),
+            "{table}"
+        );
+        assert!(
+            table.contains("0.000s    60s         Normal    Scheduled"),
+            "{table}"
+        );
+        assert!(
+            table.contains("50.000s   10s         Warning   FailedScheduling"),
             "{table}"
         );
     }

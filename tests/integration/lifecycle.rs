@@ -279,3 +279,24 @@ fn an_untagged_local_image_without_a_policy_fails_to_pull_until_if_not_present()
         .iter()
         .any(|e| e.message == "Container image \"aspnetcoreweb\" already present on machine"));
 }
+
+#[test]
+fn a_container_that_ran_ten_minutes_restarts_without_back_off() {
+    let text = scenario_text("crash-loop.yaml")
+        .replace("exitAfter: 2s", "exitAfter: 610s")
+        .replace("duration: 15m", "duration: 40m");
+    let o = run(&load_text(&text));
+    let pod = o
+        .pods
+        .iter()
+        .find(|p| p.owner.as_deref() == Some("broken"))
+        .unwrap();
+    let started = times(&o, "Started", &format!("pod/{}", pod.name));
+    let gaps: Vec<f64> = started.windows(2).map(|w| w[1] - (w[0] + 610.0)).collect();
+    assert_eq!(
+        gaps,
+        [0.0, 0.0, 0.0],
+        "the back-off resets after 600 s of running: {started:?}"
+    );
+    assert!(find(&o, "BackOff").is_empty());
+}
