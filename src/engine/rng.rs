@@ -55,8 +55,8 @@ mod tests {
     /// Pins the generator: if this changes, every published run changes with it.
     #[test]
     fn first_draw_is_pinned() {
+        // SHA-256 of (0u64 little-endian, "pin") seeds ChaCha8; its first u64 on any platform.
         let x: u64 = RngStreams::new(0).stream("pin").random();
-        assert_eq!(x, RngStreams::new(0).stream("pin").random::<u64>());
-        assert_ne!(x, 0);
+        assert_eq!(x, 13_662_411_209_375_803_866);
     }
 }

@@ -77,8 +77,8 @@ pub struct NetConfig {
     pub latency: NetworkLatency,
     /// kube-proxy `minSyncPeriod`, default 1 s (`pkg/proxy/apis/config/v1alpha1/defaults.go`).
     pub min_sync_period: SimDuration,
-    /// kube-controller-manager `--endpointslice-updates-batch-period`, default 0
-    /// (`pkg/controller/endpointslice/config/v1alpha1/defaults.go`).
+    /// kube-controller-manager `--endpointslice-updates-batch-period`, default 0 (unset;
+    /// `pkg/controller/endpointslice/config/types.go`).
     pub endpoint_slice_batch_period: SimDuration,
 }
 

@@ -304,6 +304,12 @@ pub struct IptablesRules {
     index: Vec<Option<ChainIndex>>,
     compiled: Compiled,
     local_addrs: [u32; 3],
+    /// The distinct source networks the rules test (`-s`, pre-masked): a packet's source
+    /// class for [`RouteCache`] is which of them it is in.
+    src_nets: Vec<(u32, u32)>,
+    /// Walks already made, replayed by [`route_cached`](Self::route_cached). Part of these
+    /// rules, so a rebuild starts from an empty cache.
+    cache: RouteCache,
     nat_prerouting: ChainId,
     nat_output: ChainId,
     nat_postrouting: ChainId,
@@ -882,6 +888,13 @@ impl IptablesRules {
 
         let index = b.chains.iter().map(build_index).collect();
         let compiled = Compiled::new(&b.chains);
+        let mut src_nets: Vec<(u32, u32)> = Vec::new();
+        for r in &compiled.rules {
+            let key = (r.src.mask, r.src.network);
+            if r.src != MaskedCidr::ANY && !src_nets.contains(&key) {
+                src_nets.push(key);
+            }
+        }
         let net = u32::from(input.pod_cidr.trunc().network());
         IptablesRules {
             node_name: input.node_name.clone(),
@@ -889,6 +902,8 @@ impl IptablesRules {
             index,
             compiled,
             local_addrs: [u32::from(input.node_ip), net, net.wrapping_add(1)],
+            src_nets,
+            cache: RouteCache::default(),
             nat_prerouting,
             nat_output,
             nat_postrouting,
@@ -1085,7 +1100,66 @@ impl IptablesRules {
         affinity: &mut AffinityTable,
         now_ns: u64,
     ) -> Verdict {
-        self.walk(pkt, rng, affinity, now_ns, &mut NoTrace, true)
+        self.walk(
+            pkt,
+            &mut RngDraws(rng),
+            affinity,
+            now_ns,
+            &mut NoTrace,
+            true,
+        )
+        .0
+    }
+
+    /// [`route`](Self::route), replaying the walk from a cache when the same kind of packet
+    /// was walked before: the same verdict, the same random draws in the same order, the same
+    /// `-m recent` updates (`route_cached_equals_plain_walk` checks all three).
+    ///
+    /// Without `-m recent` lists the walk depends on a packet only through its destination,
+    /// port, protocol, origin and which of the rules' source networks hold its source (plus
+    /// whether the source is a local address); its only other input is the outcome of each
+    /// `-m statistic` rule it reaches. So for each such key the cache keeps the walk as a
+    /// decision tree: a draw against a probability at each inner node, a verdict at each
+    /// leaf. Following it draws `rng.random::<f64>()` once per node passed, exactly as the
+    /// walk would; a branch not yet known is walked (with the outcomes already drawn forced)
+    /// and added. A key whose walk touches a `-m recent` list (session affinity) is always
+    /// walked.
+    pub fn route_cached(
+        &mut self,
+        pkt: &Packet,
+        rng: &mut impl Rng,
+        affinity: &mut AffinityTable,
+        now_ns: u64,
+    ) -> Verdict {
+        let Some(src_class) = self.src_class(pkt.src) else {
+            return self.route(pkt, rng, affinity, now_ns);
+        };
+        let key = RouteKey {
+            dst: u32::from(pkt.dst),
+            dst_port: pkt.dst_port,
+            protocol: pkt.protocol,
+            local_origin: pkt.local_origin,
+            src_class,
+        };
+        let mut cache = std::mem::take(&mut self.cache);
+        let v = cache.route(self, key, pkt, rng, affinity, now_ns);
+        self.cache = cache;
+        v
+    }
+
+    /// Which of `src_nets` hold `src` (bit i for the i-th), and bit 63 for a local source;
+    /// `None` when the rules test too many networks to say it in 63 bits.
+    #[inline]
+    fn src_class(&self, src: Ipv4Addr) -> Option<u64> {
+        if self.src_nets.len() > 63 {
+            return None;
+        }
+        let ip = u32::from(src);
+        let mut class = u64::from(self.is_local(ip)) << 63;
+        for (i, &(mask, network)) in self.src_nets.iter().enumerate() {
+            class |= u64::from(ip & mask == network) << i;
+        }
+        Some(class)
     }
 
     /// [`route`](Self::route) without the chain index: every rule is tried in order.
@@ -1096,7 +1170,15 @@ impl IptablesRules {
         affinity: &mut AffinityTable,
         now_ns: u64,
     ) -> Verdict {
-        self.walk(pkt, rng, affinity, now_ns, &mut NoTrace, false)
+        self.walk(
+            pkt,
+            &mut RngDraws(rng),
+            affinity,
+            now_ns,
+            &mut NoTrace,
+            false,
+        )
+        .0
     }
 
     /// [`route`](Self::route), also listing every rule that matched, in order.
@@ -1108,19 +1190,20 @@ impl IptablesRules {
         now_ns: u64,
     ) -> (Verdict, Vec<TraceStep>) {
         let mut t = VecTrace(Vec::new());
-        let v = self.walk(pkt, rng, affinity, now_ns, &mut t, false);
+        let (v, _) = self.walk(pkt, &mut RngDraws(rng), affinity, now_ns, &mut t, false);
         (v, t.0)
     }
 
-    fn walk<R: Rng, T: Tracer>(
+    /// The walk; also whether it evaluated a `-m recent` match.
+    fn walk<D: Draws, T: Tracer>(
         &self,
         pkt: &Packet,
-        rng: &mut R,
+        draws: &mut D,
         affinity: &mut AffinityTable,
         now_ns: u64,
         tracer: &mut T,
         indexed: bool,
-    ) -> Verdict {
+    ) -> (Verdict, bool) {
         let mut st = WalkState {
             src: u32::from(pkt.src),
             dst: u32::from(pkt.dst),
@@ -1131,7 +1214,8 @@ impl IptablesRules {
         };
         let mut cx = Walk {
             rules: self,
-            rng,
+            draws,
+            recent: false,
             affinity,
             now_ns,
             tracer,
@@ -1168,8 +1252,8 @@ impl IptablesRules {
         };
         for hook in hooks.into_iter().flatten() {
             match cx.chain(hook, &mut st) {
-                Flow::Stop(Target::Drop) => return Verdict::Drop,
-                Flow::Stop(Target::Reject) => return Verdict::Reject,
+                Flow::Stop(Target::Drop) => return (Verdict::Drop, cx.recent),
+                Flow::Stop(Target::Reject) => return (Verdict::Reject, cx.recent),
                 _ => {}
             }
         }
@@ -1177,7 +1261,7 @@ impl IptablesRules {
             cx.chain(self.nat_postrouting, &mut st),
             Flow::Stop(Target::Masquerade)
         );
-        match dnat {
+        let v = match dnat {
             Some((ip, port, service_port_index, endpoint_index)) => Verdict::Dnat {
                 ip,
                 port,
@@ -1186,7 +1270,8 @@ impl IptablesRules {
                 service_port_index,
             },
             None => Verdict::NotService,
-        }
+        };
+        (v, cx.recent)
     }
 }
 
@@ -1386,6 +1471,161 @@ fn build_index(c: &Chain) -> Option<ChainIndex> {
     })
 }
 
+/// Where the outcome of each `-m statistic` rule comes from.
+trait Draws {
+    /// Whether the rule with `probability` matches; called once per rule reached, in order.
+    fn draw(&mut self, probability: f64) -> bool;
+}
+
+/// One `rng.random::<f64>()` per rule: what netfilter's `statistic` module does.
+struct RngDraws<'a, R>(&'a mut R);
+
+impl<R: Rng> Draws for RngDraws<'_, R> {
+    #[inline(always)]
+    fn draw(&mut self, probability: f64) -> bool {
+        self.0.random::<f64>() < probability
+    }
+}
+
+/// The first `forced.len()` outcomes as given (already drawn), the rest drawn from `rng`;
+/// every outcome, with its probability, recorded in `path`.
+struct Recording<'a, R> {
+    forced: &'a [bool],
+    rng: &'a mut R,
+    path: Vec<(f64, bool)>,
+}
+
+impl<R: Rng> Draws for Recording<'_, R> {
+    fn draw(&mut self, probability: f64) -> bool {
+        let hit = match self.forced.get(self.path.len()) {
+            Some(&hit) => hit,
+            None => self.rng.random::<f64>() < probability,
+        };
+        self.path.push((probability, hit));
+        hit
+    }
+}
+
+/// What the walk depends on when no `-m recent` match is met (see
+/// [`IptablesRules::route_cached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RouteKey {
+    dst: u32,
+    dst_port: u16,
+    protocol: Protocol,
+    local_origin: bool,
+    src_class: u64,
+}
+
+/// A node of a key's decision tree (indices into [`RouteCache::nodes`]).
+#[derive(Debug, Clone, Copy)]
+enum CacheNode {
+    /// Not walked yet.
+    Unknown,
+    /// The key's walk meets `-m recent`: always walk (only ever at a root).
+    Walk,
+    Leaf(Verdict),
+    /// A `-m statistic` rule: draw, then `taken` if `random < probability`, else `not_taken`.
+    Draw {
+        probability: f64,
+        taken: u32,
+        not_taken: u32,
+    },
+}
+
+/// Memoised walks of one node's rules: per [`RouteKey`], a decision tree. Cleared with the
+/// rules (it lives in them); only looked up, never iterated.
+#[derive(Debug, Clone, Default)]
+struct RouteCache {
+    roots: FxHashMap<RouteKey, u32>,
+    nodes: Vec<CacheNode>,
+    /// The outcomes drawn on the way down, for a walk that must replay them.
+    drawn: Vec<bool>,
+}
+
+impl PartialEq for RouteCache {
+    /// A cache is not part of the rules' value: rules are equal whatever they remember.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Past this many tree nodes (a few hundred kilobytes) new keys are walked, not cached.
+const ROUTE_CACHE_NODES: usize = 1 << 16;
+
+impl RouteCache {
+    fn push(&mut self, n: CacheNode) -> u32 {
+        self.nodes.push(n);
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn route(
+        &mut self,
+        rules: &IptablesRules,
+        key: RouteKey,
+        pkt: &Packet,
+        rng: &mut impl Rng,
+        affinity: &mut AffinityTable,
+        now_ns: u64,
+    ) -> Verdict {
+        let root = match self.roots.get(&key) {
+            Some(&n) => n,
+            None if self.nodes.len() >= ROUTE_CACHE_NODES => {
+                return rules.route(pkt, rng, affinity, now_ns);
+            }
+            None => {
+                let n = self.push(CacheNode::Unknown);
+                self.roots.insert(key, n);
+                n
+            }
+        };
+        self.drawn.clear();
+        let mut at = root;
+        loop {
+            match self.nodes[at as usize] {
+                CacheNode::Leaf(v) => return v,
+                CacheNode::Walk => return rules.route(pkt, rng, affinity, now_ns),
+                CacheNode::Draw {
+                    probability,
+                    taken,
+                    not_taken,
+                } => {
+                    let hit = rng.random::<f64>() < probability;
+                    self.drawn.push(hit);
+                    at = if hit { taken } else { not_taken };
+                }
+                CacheNode::Unknown => break,
+            }
+        }
+        // A branch not walked yet: walk it, replaying the outcomes already drawn.
+        let mut rec = Recording {
+            forced: &self.drawn,
+            rng,
+            path: Vec::new(),
+        };
+        let (v, recent) = rules.walk(pkt, &mut rec, affinity, now_ns, &mut NoTrace, true);
+        let path = rec.path;
+        if recent {
+            self.nodes[root as usize] = CacheNode::Walk;
+            return v;
+        }
+        let known = self.drawn.len();
+        debug_assert!(path.len() >= known);
+        for &(probability, hit) in &path[known..] {
+            let taken = self.push(CacheNode::Unknown);
+            let not_taken = self.push(CacheNode::Unknown);
+            self.nodes[at as usize] = CacheNode::Draw {
+                probability,
+                taken,
+                not_taken,
+            };
+            at = if hit { taken } else { not_taken };
+        }
+        self.nodes[at as usize] = CacheNode::Leaf(v);
+        v
+    }
+}
+
 struct WalkState {
     src: u32,
     dst: u32,
@@ -1426,16 +1666,18 @@ impl Tracer for VecTrace {
     }
 }
 
-struct Walk<'a, R, T> {
+struct Walk<'a, D, T> {
     rules: &'a IptablesRules,
-    rng: &'a mut R,
+    draws: &'a mut D,
+    /// A `-m recent` match was evaluated.
+    recent: bool,
     affinity: &'a mut AffinityTable,
     now_ns: u64,
     tracer: &'a mut T,
     indexed: bool,
 }
 
-impl<R: Rng, T: Tracer> Walk<'_, R, T> {
+impl<D: Draws, T: Tracer> Walk<'_, D, T> {
     fn chain(&mut self, id: ChainId, st: &mut WalkState) -> Flow {
         let rules = self.rules;
         let (start, end) = rules.compiled.chains[id.0 as usize];
@@ -1503,13 +1745,13 @@ impl<R: Rng, T: Tracer> Walk<'_, R, T> {
                     let have = ctstate::NEW | if st.dnat { ctstate::DNAT } else { 0 };
                     (have & states != 0) != *negate
                 }
-                CompiledMatcher::Statistic { probability } => {
-                    self.rng.random::<f64>() < *probability
-                }
+                CompiledMatcher::Statistic { probability } => self.draws.draw(*probability),
                 CompiledMatcher::RecentCheck { list, seconds } => {
+                    self.recent = true;
                     self.affinity.rcheck(*list, st.src, *seconds, self.now_ns)
                 }
                 CompiledMatcher::RecentSet { list } => {
+                    self.recent = true;
                     self.affinity.set(*list, st.src, self.now_ns);
                     true
                 }
@@ -2056,6 +2298,30 @@ COMMIT
                 prop_assert_eq!(traced, plain);
             }
             prop_assert_eq!(a1, a2);
+        }
+
+        /// The cache replays the walk exactly: the same verdict, the same random draws (the
+        /// generators are in the same state after every packet) and the same `-m recent`
+        /// lists, with packets repeated so that most are answered from the cache.
+        #[test]
+        fn route_cached_equals_plain_walk(
+            input in arb_input(),
+            pkts in proptest::collection::vec(arb_packet(), 1..12),
+            order in proptest::collection::vec(any::<proptest::sample::Index>(), 1..80),
+            seed in any::<u64>(),
+        ) {
+            let mut r = IptablesRules::build(&input);
+            let (mut r1, mut r2) = (ChaCha8Rng::seed_from_u64(seed), ChaCha8Rng::seed_from_u64(seed));
+            let (mut a1, mut a2) = (AffinityTable::new(), AffinityTable::new());
+            for (i, ix) in order.iter().enumerate() {
+                let p = ix.get(&pkts);
+                let now = i as u64 * 7_000_000_000;
+                let cached = r.route_cached(p, &mut r1, &mut a1, now);
+                let plain = r.route_unindexed(p, &mut r2, &mut a2, now);
+                prop_assert_eq!(cached, plain);
+                prop_assert!(r1 == r2, "random draws differ after packet {}", i);
+                prop_assert_eq!(&a1, &a2);
+            }
         }
     }
 }

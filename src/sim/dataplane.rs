@@ -1,7 +1,7 @@
 //! EndpointSlices and each node's kube-proxy.
 //!
 //! A change reaches the data plane in steps: a pod's status changes, the EndpointSlice
-//! controller updates the slice at once (batch period 0), and each node's kube-proxy
+//! controller updates the slice after its batch period (0 by default), and each node's kube-proxy
 //! re-programs its rules at its next sync, at most once per `minSyncPeriod` (1 s; upstream's
 //! `BoundedFrequencyRunner`). Until then the node routes by its old rules.
 

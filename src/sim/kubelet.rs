@@ -26,7 +26,8 @@ pub const IMAGE_BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
 /// one second later.
 const BACKOFF_STATUS_DELAY: SimDuration = SimDuration::from_secs(1);
 /// A container that ran this long before exiting starts its back-off afresh: twice the
-/// maximum back-off (`pkg/kubelet/kuberuntime`, `backOff` reset after `2 * MaxContainerBackOff`).
+/// maximum back-off (client-go `util/flowcontrol/backoff.go`, `hasExpired`: a back-off entry expires after
+/// `2 * MaxContainerBackOff`; kubesim measures it from the container's start).
 pub const BACKOFF_RESET: SimDuration = SimDuration::from_secs(600);
 /// Exit code of a container killed with SIGKILL (128 + 9), as after a failed liveness probe.
 const EXIT_SIGKILL: i32 = 137;

@@ -1,4 +1,6 @@
-//! Controllers, scheduler, kubelet, node lifecycle and the scenario's timeline.
+//! ReplicaSets and Deployments' first ReplicaSet, the scheduler's placement, graceful pod
+//! deletion, node lifecycle (lease, NotReady, eviction) and the scenario's timeline. The
+//! kubelet lives in `kubelet`, rollouts and other workload events in `workload`.
 //!
 //! Timings that upstream fixes carry their source; the few that depend on the machine (how
 //! long a container takes to start) are kubesim's assumptions, listed in `docs/fidelity.md`.
@@ -19,8 +21,9 @@ use rand::Rng;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// Node lease renewal interval (`pkg/kubelet/apis/config/v1beta1/defaults.go`,
-/// `nodeLeaseDurationSeconds` 40 s renewed every 10 s).
+/// Node lease renewal interval: `nodeLeaseDurationSeconds` 40 s
+/// (`pkg/kubelet/apis/config/v1beta1/defaults.go`) times `nodeLeaseRenewIntervalFraction`
+/// 0.25 (`pkg/kubelet/kubelet.go`).
 pub const LEASE_RENEW: SimDuration = SimDuration::from_secs(10);
 /// Node lifecycle controller check period (`--node-monitor-period`, 5 s).
 pub const NODE_MONITOR_PERIOD: SimDuration = SimDuration::from_secs(5);
@@ -146,7 +149,7 @@ impl Simulation {
             ranked.sort_by(|a, b| self.deletion_order(*a, *b, id, now));
             for victim in ranked.into_iter().take(excess) {
                 let name = self.cluster.pod(victim).meta.name.clone();
-                self.delete_pod(victim);
+                self.terminate_pod(victim);
                 self.log.normal(
                     now,
                     format!("replicaset/{rs_name}"),
@@ -316,11 +319,24 @@ impl Simulation {
         }
     }
 
+    /// A deletion from outside the pod's controller (`kubectl delete pod`, eviction, drain):
+    /// the pod terminates and its ReplicaSet replaces it at once (terminating pods are not
+    /// active).
+    pub(super) fn delete_pod(&mut self, id: PodId) {
+        if self.cluster.pod(id).deleted.is_some() {
+            return;
+        }
+        self.terminate_pod(id);
+        if let Some(rs) = self.cluster.pod(id).owner {
+            self.reconcile_replica_set(rs);
+        }
+    }
+
     /// Graceful deletion (`kubectl delete pod`, eviction, scale-down): the pod turns
     /// `Terminating`, its endpoints turn not-ready and terminating at once, the container
     /// gets SIGTERM, stops accepting connections and finishes what it holds; it is killed
     /// at the end of `terminationGracePeriodSeconds` if still busy.
-    pub(super) fn delete_pod(&mut self, id: PodId) {
+    pub(super) fn terminate_pod(&mut self, id: PodId) {
         let now = self.queue.now();
         let pod = self.cluster.pod(id);
         if pod.deleted.is_some() || !pod.exists() {
@@ -346,9 +362,6 @@ impl Simulation {
             s.accepting = false;
         }
         self.endpoints_changed();
-        if let Some(rs) = self.cluster.pod(id).owner {
-            self.reconcile_replica_set(rs);
-        }
         if !node_up {
             // Nobody on the node to stop it: it stays Terminating until the node returns.
             return;

@@ -7,9 +7,11 @@
 //! programs the initial rules. [`Simulation::run`] then replays time until the scenario's
 //! `duration`.
 //!
-//! The handlers are split by concern: [`lifecycle`] (controllers, scheduler, kubelet, nodes,
-//! the timeline), [`dataplane`] (EndpointSlices and each node's kube-proxy) and [`requests`]
-//! (clients, connections and the servers in pods).
+//! The handlers are split by concern: `lifecycle` (ReplicaSets, the scheduler, node
+//! lifecycle, the timeline), `kubelet` (sandboxes, image pulls, container starts, exits,
+//! restarts and probes), `workload` (cordon, drain, rolling updates, apply, delete),
+//! `dataplane` (EndpointSlices and each node's kube-proxy) and `requests` (clients,
+//! connections and the servers in pods).
 
 pub mod apiserver;
 pub mod config;

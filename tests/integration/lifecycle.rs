@@ -300,3 +300,17 @@ fn a_container_that_ran_ten_minutes_restarts_without_back_off() {
     );
     assert!(find(&o, "BackOff").is_empty());
 }
+
+/// Regression: a scale-down of several pods logged each deletion more than once.
+#[test]
+fn scaling_down_by_three_deletes_and_logs_three_pods_once() {
+    let o = run(&load(&root().join("scenarios/scale-up-down.yaml")));
+    let deleted: Vec<&str> = find(&o, "SuccessfulDelete")
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = deleted.iter().copied().collect();
+    assert_eq!(deleted.len(), 3, "{deleted:?}");
+    assert_eq!(unique.len(), 3, "{deleted:?}");
+    assert_eq!(o.pods.iter().filter(|p| p.deleted.is_none()).count(), 2);
+}
