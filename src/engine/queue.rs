@@ -9,7 +9,17 @@
 //! Scheduling is O(1); popping is amortised O(log of the time span), with sequential memory
 //! access instead of a binary heap's unpredictable comparisons. Events due at the current
 //! instant wait in a FIFO kept in sequence order, which is what makes the tie rule hold.
-//! `tests::matches_a_binary_heap` checks the order against the plain `(time, seq)` heap.
+//!
+//! Beside the radix heap, a caller may file events into FIFO *lanes*
+//! ([`schedule_in_lane`](EventQueue::schedule_in_lane)) for kinds of events that are mostly
+//! scheduled in time order (a stream's next arrival, a packet that takes a fixed latency). An
+//! event goes into its lane only if it is not earlier than the lane's last one; since sequence
+//! numbers only grow, each lane is then sorted by `(time, seq)` by construction, and an event
+//! that would break the order goes into the heap instead. `pop` takes the least `(time, seq)`
+//! of the heap's next event and the lanes' first ones, so the order is exactly the one a single
+//! heap gives; only the cost changes (a lane is a push and a pop, no sorting).
+//! `tests::matches_a_binary_heap` checks the order against the plain `(time, seq)` heap, with
+//! and without lanes.
 
 use super::SimTime;
 use std::cmp::Ordering;
@@ -56,8 +66,14 @@ pub struct EventQueue<E> {
     buckets: Vec<Vec<Scheduled<E>>>,
     /// Bit `b` set when `buckets[b]` is not empty.
     occupied: u64,
-    /// The instant the buckets are relative to: always `now`'s.
+    /// The instant the buckets are relative to: never later than `now` (it lags behind while
+    /// lanes supply the events), and never later than any event in the buckets.
     last: u64,
+    /// The lowest occupied bucket and its earliest time, when known (`None`: not computed
+    /// since the buckets last moved).
+    lowest: Option<(usize, u64)>,
+    /// FIFO lanes, each sorted by `(time, seq)`.
+    lanes: Vec<VecDeque<Scheduled<E>>>,
     len: usize,
     next_seq: u64,
     now: SimTime,
@@ -80,6 +96,8 @@ impl<E> EventQueue<E> {
             buckets: (0..64).map(|_| Vec::new()).collect(),
             occupied: 0,
             last: 0,
+            lowest: None,
+            lanes: Vec::new(),
             len: 0,
             next_seq: 0,
             now: SimTime::ZERO,
@@ -105,31 +123,67 @@ impl<E> EventQueue<E> {
         self.file(Scheduled { at, seq, event });
     }
 
+    /// Schedules `event` at `at` (not earlier than [`now`](Self::now)) through FIFO lane
+    /// `lane` if it is not earlier than the lane's last event, else through the heap. Same
+    /// order as [`schedule`](Self::schedule): the lane only saves the heap's work.
+    #[inline]
+    pub fn schedule_in_lane(&mut self, lane: usize, at: SimTime, event: E) {
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: {at:?} < {:?}",
+            self.now
+        );
+        if lane >= self.lanes.len() {
+            self.lanes.resize_with(lane + 1, VecDeque::new);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.len += 1;
+        let s = Scheduled { at, seq, event };
+        let l = &mut self.lanes[lane];
+        if l.back().is_none_or(|b| b.at <= at) {
+            l.push_back(s);
+        } else {
+            self.file(s);
+        }
+    }
+
     /// Puts an event at or after `last` where it belongs.
     #[inline]
     fn file(&mut self, s: Scheduled<E>) {
-        let diff = s.at.as_nanos() ^ self.last;
+        let at = s.at.as_nanos();
+        let diff = at ^ self.last;
         if diff == 0 {
             self.front.push_back(s);
         } else {
             let b = 63 - diff.leading_zeros() as usize;
             self.occupied |= 1 << b;
             self.buckets[b].push(s);
+            // Every event in a lower bucket is earlier than any in a higher one.
+            if let Some((lb, min)) = self.lowest {
+                if b < lb || (b == lb && at < min) {
+                    self.lowest = Some((b, at));
+                }
+            }
         }
     }
 
-    /// The lowest non-empty bucket and its earliest time, when `front` is empty.
-    fn lowest(&self) -> Option<(usize, u64)> {
+    /// The lowest non-empty bucket and its earliest time (meaningful when `front` is empty).
+    #[inline]
+    fn lowest(&mut self) -> Option<(usize, u64)> {
         if self.occupied == 0 {
             return None;
         }
-        let b = self.occupied.trailing_zeros() as usize;
-        let min = self.buckets[b]
-            .iter()
-            .map(|s| s.at.as_nanos())
-            .min()
-            .expect("an occupied bucket has events");
-        Some((b, min))
+        if self.lowest.is_none() {
+            let b = self.occupied.trailing_zeros() as usize;
+            let min = self.buckets[b]
+                .iter()
+                .map(|s| s.at.as_nanos())
+                .min()
+                .expect("an occupied bucket has events");
+            self.lowest = Some((b, min));
+        }
+        self.lowest
     }
 
     /// Moves to `min`, the earliest time in bucket `b` (the lowest non-empty one; `front` is
@@ -137,6 +191,7 @@ impl<E> EventQueue<E> {
     fn advance(&mut self, b: usize, min: u64) {
         debug_assert!(self.front.is_empty());
         self.last = min;
+        self.lowest = None;
         self.occupied &= !(1 << b);
         let mut events = std::mem::take(&mut self.buckets[b]);
         for s in events.drain(..) {
@@ -149,43 +204,95 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// The instant of the next event, if any.
-    pub fn peek_time(&self) -> Option<SimTime> {
-        match self.front.front() {
-            Some(s) => Some(s.at),
-            None => self.lowest().map(|(_, min)| SimTime::from_nanos(min)),
+    /// Brings the heap's earliest events to `front` (the heap is not empty).
+    #[inline]
+    fn ready_front(&mut self) {
+        if self.front.is_empty() {
+            let (b, min) = self.lowest().expect("the heap has events");
+            self.advance(b, min);
         }
+    }
+
+    /// The instant of the next event, if any.
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        let heap = match self.front.front() {
+            Some(s) => Some(s.at.as_nanos()),
+            None => self.lowest().map(|(_, min)| min),
+        };
+        self.lanes
+            .iter()
+            .filter_map(|l| l.front().map(|s| s.at.as_nanos()))
+            .chain(heap)
+            .min()
+            .map(SimTime::from_nanos)
     }
 
     /// Removes the earliest event and advances `now` to its instant.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if self.front.is_empty() {
-            let (b, min) = self.lowest()?;
-            self.advance(b, min);
-        }
-        self.take_front()
+        self.pop_until(SimTime::from_nanos(u64::MAX))
     }
 
+    /// Removes the earliest event if it is due at or before `until`, and advances `now` to
+    /// its instant.
     #[inline]
-    fn take_front(&mut self) -> Option<(SimTime, E)> {
-        let s = self.front.pop_front()?;
+    pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {
+        // The lanes' least (time, seq).
+        let mut lane: Option<(usize, u64, u64)> = None;
+        for (i, l) in self.lanes.iter().enumerate() {
+            if let Some(s) = l.front() {
+                let key = (s.at.as_nanos(), s.seq);
+                if lane.is_none_or(|(_, at, seq)| key < (at, seq)) {
+                    lane = Some((i, key.0, key.1));
+                }
+            }
+        }
+        // The heap's next time; its events at that time come to `front` when it moves there.
+        let heap_at = match self.front.front() {
+            Some(s) => Some(s.at.as_nanos()),
+            None => self.lowest().map(|(_, min)| min),
+        };
+        let until = until.as_nanos();
+        let take_lane = match (lane, heap_at) {
+            (None, None) => return None,
+            (Some((i, at, _)), None) => {
+                if at > until {
+                    return None;
+                }
+                Some(i)
+            }
+            (None, Some(h)) => {
+                if h > until {
+                    return None;
+                }
+                None
+            }
+            (Some((i, at, _)), Some(h)) if at < h => {
+                if at > until {
+                    return None;
+                }
+                Some(i)
+            }
+            (Some((i, at, seq)), Some(h)) => {
+                if h > until {
+                    return None;
+                }
+                // The next event is at `h`: the buckets may move there.
+                self.ready_front();
+                let first = self.front.front().expect("events at the heap's next time");
+                ((at, seq) < (first.at.as_nanos(), first.seq)).then_some(i)
+            }
+        };
+        let s = match take_lane {
+            Some(i) => self.lanes[i].pop_front(),
+            None => {
+                self.ready_front();
+                self.front.pop_front()
+            }
+        }
+        .expect("the chosen source has an event");
         self.len -= 1;
         self.now = s.at;
         Some((s.at, s.event))
-    }
-
-    /// Removes the earliest event if it is due at or before `until`.
-    pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {
-        if self.front.is_empty() {
-            let (b, min) = self.lowest()?;
-            if min > until.as_nanos() {
-                return None;
-            }
-            self.advance(b, min);
-        } else if self.last > until.as_nanos() {
-            return None;
-        }
-        self.take_front()
     }
 
     pub fn len(&self) -> usize {
@@ -198,7 +305,10 @@ impl<E> EventQueue<E> {
 
     /// Events still pending, in no particular order (for end-of-run accounting).
     pub fn pending(&self) -> impl Iterator<Item = &Scheduled<E>> {
-        self.front.iter().chain(self.buckets.iter().flatten())
+        self.front
+            .iter()
+            .chain(self.buckets.iter().flatten())
+            .chain(self.lanes.iter().flatten())
     }
 }
 
