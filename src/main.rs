@@ -44,6 +44,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the rules kube-proxy programmed on a node at a simulated instant, as the real tool
+    /// prints them (`iptables-save` for iptables mode).
+    #[command(
+        after_help = "Example:\n  kubesim rules scenarios/seed-tutorial-3-nodes.yaml --node node-2 --at 30s"
+    )]
+    Rules {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The node (default: the first node of the scenario).
+        #[arg(long)]
+        node: Option<String>,
+        /// The simulated instant, e.g. 30s or 1m30s (default: the end of the scenario).
+        #[arg(long)]
+        at: Option<String>,
+        /// The proxy mode to show (default: the scenario's `proxyMode`). Only iptables is
+        /// simulated so far.
+        #[arg(long)]
+        mode: Option<String>,
+    },
     /// Validate a scenario without running it: YAML, the API server's validation, and the
     /// allocation of ClusterIPs and NodePorts with their conflicts.
     #[command(after_help = "Example:\n  kubesim check scenarios/seed-tutorial.yaml")]
@@ -63,6 +82,12 @@ fn main() -> ExitCode {
             json,
         } => run(&scenario, seed, out, json),
         Command::Check { scenario } => check(&scenario),
+        Command::Rules {
+            scenario,
+            node,
+            at,
+            mode,
+        } => rules(&scenario, node, at, mode),
     }
 }
 
@@ -145,5 +170,53 @@ fn check(path: &Path) -> ExitCode {
         "{}",
         kubesim::report::services_table_at(&sim.service_outcomes(), Default::default())
     );
+    ExitCode::SUCCESS
+}
+
+fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<String>) -> ExitCode {
+    let at = match at
+        .as_deref()
+        .map(kubesim::engine::SimDuration::parse)
+        .transpose()
+    {
+        Ok(at) => at,
+        Err(e) => {
+            eprintln!("error: --at: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some((loaded, mut sim)) = prepare(path, None) else {
+        return ExitCode::from(2);
+    };
+    let mode = mode.unwrap_or_else(|| loaded.scenario.net.proxy_mode.as_str().to_string());
+    if mode != "iptables" {
+        eprintln!("error: --mode {mode}: only iptables mode is simulated so far");
+        return ExitCode::from(2);
+    }
+    let nodes = &loaded.scenario.nodes;
+    let index = match &node {
+        None => 0,
+        Some(name) => match nodes.iter().position(|n| &n.name == name) {
+            Some(i) => i,
+            None => {
+                let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+                eprintln!(
+                    "error: --node {name}: no such node in {} (nodes: {})",
+                    path.display(),
+                    names.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let t = at.map_or(sim.end(), |d| kubesim::engine::SimTime::ZERO + d);
+    sim.run_until(t);
+    let (text, synced) = sim.iptables_save(kubesim::model::cluster::NodeId(index as u32));
+    let synced = synced.map_or("never".to_string(), |s| s.to_string());
+    eprintln!(
+        "# node {} at {t}: rules as kube-proxy last synced them (at {synced})",
+        nodes[index].name
+    );
+    print!("{text}");
     ExitCode::SUCCESS
 }

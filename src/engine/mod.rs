@@ -12,6 +12,6 @@ mod rng;
 mod time;
 
 pub use fxhash::{FxHashMap, FxHasher};
-pub use queue::{EventQueue, Scheduled};
+pub use queue::{EventQueue, Scheduled, LANES};
 pub use rng::{RngStreams, SimRng};
 pub use time::{ParseDurationError, SimDuration, SimTime};

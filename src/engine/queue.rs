@@ -55,6 +55,9 @@ impl<E> Ord for Scheduled<E> {
     }
 }
 
+/// How many FIFO lanes a queue has (`schedule_in_lane` takes `0..LANES`).
+pub const LANES: usize = 4;
+
 /// A future-event list. `pop` never returns an event earlier than one already popped; scheduling
 /// an event earlier than [`now`](EventQueue::now) is a bug and panics.
 #[derive(Debug)]
@@ -73,7 +76,9 @@ pub struct EventQueue<E> {
     /// since the buckets last moved).
     lowest: Option<(usize, u64)>,
     /// FIFO lanes, each sorted by `(time, seq)`.
-    lanes: Vec<VecDeque<Scheduled<E>>>,
+    lanes: [VecDeque<Scheduled<E>>; LANES],
+    /// Lanes `0..lanes_used` have been scheduled into; the rest are empty.
+    lanes_used: usize,
     len: usize,
     next_seq: u64,
     now: SimTime,
@@ -97,7 +102,8 @@ impl<E> EventQueue<E> {
             occupied: 0,
             last: 0,
             lowest: None,
-            lanes: Vec::new(),
+            lanes: std::array::from_fn(|_| VecDeque::new()),
+            lanes_used: 0,
             len: 0,
             next_seq: 0,
             now: SimTime::ZERO,
@@ -133,13 +139,11 @@ impl<E> EventQueue<E> {
             "event scheduled in the past: {at:?} < {:?}",
             self.now
         );
-        if lane >= self.lanes.len() {
-            self.lanes.resize_with(lane + 1, VecDeque::new);
-        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.len += 1;
         let s = Scheduled { at, seq, event };
+        self.lanes_used = self.lanes_used.max(lane + 1);
         let l = &mut self.lanes[lane];
         if l.back().is_none_or(|b| b.at <= at) {
             l.push_back(s);
@@ -238,7 +242,7 @@ impl<E> EventQueue<E> {
     pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {
         // The lanes' least (time, seq).
         let mut lane: Option<(usize, u64, u64)> = None;
-        for (i, l) in self.lanes.iter().enumerate() {
+        for (i, l) in self.lanes[..self.lanes_used].iter().enumerate() {
             if let Some(s) = l.front() {
                 let key = (s.at.as_nanos(), s.seq);
                 if lane.is_none_or(|(_, at, seq)| key < (at, seq)) {
@@ -335,6 +339,17 @@ mod tests {
     /// interleaved scheduling, many ties and times spanning every bucket.
     #[test]
     fn matches_a_binary_heap() {
+        same_order_as_a_binary_heap(false);
+    }
+
+    /// The same with most events scheduled through lanes, some in order (a fixed delay),
+    /// some not (which fall back to the heap).
+    #[test]
+    fn lanes_keep_the_order_of_a_binary_heap() {
+        same_order_as_a_binary_heap(true);
+    }
+
+    fn same_order_as_a_binary_heap(lanes: bool) {
         use std::collections::BinaryHeap;
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         let mut rand = move || {
@@ -350,8 +365,9 @@ mod tests {
         for step in 0..200_000u32 {
             let r = rand();
             if r % 5 < 3 || reference.is_empty() {
-                let delay = match r % 7 {
+                let delay = match r % 8 {
                     0 => 0,
+                    7 => 3_000,
                     1 => r >> 60,
                     2 => (r >> 20) % 1_000,
                     3 => (r >> 20) % 5_000_000,
@@ -359,7 +375,11 @@ mod tests {
                     _ => (r >> 20) % 50_000,
                 };
                 let at = SimTime::from_nanos(now + delay);
-                q.schedule(at, step);
+                if lanes && r % 4 != 0 {
+                    q.schedule_in_lane(((r >> 3) % 3) as usize, at, step);
+                } else {
+                    q.schedule(at, step);
+                }
                 reference.push(Scheduled {
                     at,
                     seq,

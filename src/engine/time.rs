@@ -58,7 +58,7 @@ impl SimDuration {
         if ns >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
-            SimDuration(libm::round(ns) as u64)
+            SimDuration(round_half_away(ns))
         }
     }
     pub const fn as_nanos(self) -> u64 {
@@ -192,9 +192,63 @@ impl fmt::Display for SimTime {
     }
 }
 
+/// `libm::round(x) as u64` for `0 <= x < 2^64`, without the library call: the truncation,
+/// plus one when the fraction is at least a half (half away from zero). `x - trunc(x)` is
+/// exact for every finite `x`, so the result is the same for every input
+/// (`tests::rounding_matches_libm`).
+///
+/// Below 2^63 (292 years of nanoseconds) it converts through `i64`, one instruction each way
+/// on x86-64 (the `u64` conversions are branchy sequences); the result is the same, as
+/// `trunc(x)` is an integer that `i64` and `f64` both hold exactly.
+#[inline]
+fn round_half_away(x: f64) -> u64 {
+    if x < 9_223_372_036_854_775_808.0 {
+        let t = x as i64;
+        (t + i64::from(x - t as f64 >= 0.5)) as u64
+    } else {
+        let t = x as u64;
+        t + u64::from(x - t as f64 >= 0.5)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_matches_libm() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut check = |v: f64| {
+            if (0.0..u64::MAX as f64).contains(&v) {
+                assert_eq!(round_half_away(v), libm::round(v) as u64, "{v:e}");
+            }
+        };
+        for v in [
+            0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.499_999_999_999_999_94,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9_007_199_254_740_993.0,
+            9_223_372_036_854_775_808.0,
+            1.8e19,
+        ] {
+            check(v);
+            check(f64::from_bits(v.to_bits() + 1));
+            check(f64::from_bits(v.to_bits().saturating_sub(1)));
+        }
+        for _ in 0..2_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Random bit patterns over every exponent, and nanosecond counts with fractions.
+            check(f64::from_bits(x >> 1));
+            check((x >> 20) as f64 + (x & 0xFFFF) as f64 / 65_536.0);
+            check((x >> 11) as f64 * 1e-6);
+        }
+    }
 
     #[test]
     fn parses_every_unit_of_the_scenario_format() {

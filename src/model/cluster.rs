@@ -259,6 +259,14 @@ impl Cluster {
             .map(|(i, p)| (PodId(i as u32), p))
     }
 
+    /// Live pods assigned to `node`, in creation order.
+    pub fn pods_on(&self, node: NodeId) -> Vec<PodId> {
+        self.live_pods()
+            .filter(|(_, p)| p.node == Some(node))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Live pods owned by `rs` (deleted-but-terminating ones included).
     pub fn pods_of(&self, rs: RsId) -> impl Iterator<Item = (PodId, &Pod)> {
         self.live_pods().filter(move |(_, p)| p.owner == Some(rs))

@@ -1141,8 +1141,12 @@ impl IptablesRules {
             local_origin: pkt.local_origin,
             src_class,
         };
+        // The common case, a branch already known, touches only the cache.
+        if let Some(v) = self.cache.replay(key, rng) {
+            return v;
+        }
         let mut cache = std::mem::take(&mut self.cache);
-        let v = cache.route(self, key, pkt, rng, affinity, now_ns);
+        let v = cache.extend(self, pkt, rng, affinity, now_ns);
         self.cache = cache;
         v
     }
@@ -1538,10 +1542,17 @@ enum CacheNode {
 #[derive(Debug, Clone, Default)]
 struct RouteCache {
     roots: FxHashMap<RouteKey, u32>,
+    /// The last key looked up and its root (a stream sends the same kind of packet again).
+    last: Option<(RouteKey, u32)>,
     nodes: Vec<CacheNode>,
-    /// The outcomes drawn on the way down, for a walk that must replay them.
+    /// Where the last [`replay`](Self::replay) stopped: its root, the unknown node it
+    /// reached (or [`NO_NODE`]: walk without caching) and the outcomes it drew.
+    root: u32,
+    at: u32,
     drawn: Vec<bool>,
 }
+
+const NO_NODE: u32 = u32::MAX;
 
 impl PartialEq for RouteCache {
     /// A cache is not part of the rules' value: rules are equal whatever they remember.
@@ -1559,32 +1570,36 @@ impl RouteCache {
         (self.nodes.len() - 1) as u32
     }
 
-    fn route(
-        &mut self,
-        rules: &IptablesRules,
-        key: RouteKey,
-        pkt: &Packet,
-        rng: &mut impl Rng,
-        affinity: &mut AffinityTable,
-        now_ns: u64,
-    ) -> Verdict {
-        let root = match self.roots.get(&key) {
-            Some(&n) => n,
-            None if self.nodes.len() >= ROUTE_CACHE_NODES => {
-                return rules.route(pkt, rng, affinity, now_ns);
-            }
-            None => {
-                let n = self.push(CacheNode::Unknown);
-                self.roots.insert(key, n);
-                n
+    /// Follows `key`'s tree, drawing at each node: the verdict, or `None` when it reaches a
+    /// branch not walked yet (or a key that must be walked), which
+    /// [`extend`](Self::extend) then walks, with the outcomes drawn so far in `drawn`.
+    #[inline]
+    fn replay(&mut self, key: RouteKey, rng: &mut impl Rng) -> Option<Verdict> {
+        let root = match self.last {
+            Some((k, root)) if k == key => root,
+            _ => {
+                let root = match self.roots.get(&key) {
+                    Some(&n) => n,
+                    None if self.nodes.len() >= ROUTE_CACHE_NODES => {
+                        self.at = NO_NODE;
+                        return None;
+                    }
+                    None => {
+                        let n = self.push(CacheNode::Unknown);
+                        self.roots.insert(key, n);
+                        n
+                    }
+                };
+                self.last = Some((key, root));
+                root
             }
         };
         self.drawn.clear();
+        self.root = root;
         let mut at = root;
         loop {
             match self.nodes[at as usize] {
-                CacheNode::Leaf(v) => return v,
-                CacheNode::Walk => return rules.route(pkt, rng, affinity, now_ns),
+                CacheNode::Leaf(v) => return Some(v),
                 CacheNode::Draw {
                     probability,
                     taken,
@@ -1594,9 +1609,33 @@ impl RouteCache {
                     self.drawn.push(hit);
                     at = if hit { taken } else { not_taken };
                 }
-                CacheNode::Unknown => break,
+                CacheNode::Walk => {
+                    self.at = NO_NODE;
+                    return None;
+                }
+                CacheNode::Unknown => {
+                    self.at = at;
+                    return None;
+                }
             }
         }
+    }
+
+    /// After [`replay`](Self::replay) returned `None`: walks the rules (replaying the
+    /// outcomes drawn on the way down) and adds the branch walked to the tree.
+    fn extend(
+        &mut self,
+        rules: &IptablesRules,
+        pkt: &Packet,
+        rng: &mut impl Rng,
+        affinity: &mut AffinityTable,
+        now_ns: u64,
+    ) -> Verdict {
+        if self.at == NO_NODE {
+            // Not cached (a `-m recent` key, or the cache is full): nothing was drawn.
+            return rules.route(pkt, rng, affinity, now_ns);
+        }
+        let (root, mut at) = (self.root, self.at);
         // A branch not walked yet: walk it, replaying the outcomes already drawn.
         let mut rec = Recording {
             forced: &self.drawn,

@@ -12,6 +12,9 @@
 //! - [`summary_json`] (its serde types in [`summary`]), [`requests_by_pod_csv`], [`timeline_csv`], [`events_log`]: the files.
 //! - [`Chart`] ([`draw_distribution`], [`draw_timeline`]): the charts, as PNG, SVG or onto any
 //!   plotters backend.
+//! - [`topology_graph`] ([`topology_dot`], [`draw_topology`]): the cluster at the end as a
+//!   `petgraph` graph of nodes, pods, Services and endpoints, as DOT text and as a picture of the
+//!   three networks.
 //! - [`write_outputs`]: all of the above into an output folder, atomically.
 
 mod charts;
@@ -24,6 +27,7 @@ mod output;
 mod spread;
 pub mod summary;
 mod tables;
+mod topology;
 
 pub use charts::{
     draw_distribution, draw_timeline, Chart, ChartSize, DrawError, DISTRIBUTION_SIZE, TIMELINE_SIZE,
@@ -36,4 +40,8 @@ pub use summary::{summary_json, Summary};
 pub use tables::{
     events_table, exists_at_end, nodes_table, pods_table, ports_column, render_run,
     requests_summary, services_table, services_table_at, spread_table, traffic_table,
+};
+pub use topology::{
+    draw_topology, topology_dot, topology_graph, topology_size, write_topology_png,
+    write_topology_svg, TopoEdge, TopoNode,
 };

@@ -11,6 +11,7 @@ use super::charts::Chart;
 use super::csv_out::{requests_by_pod_csv, timeline_csv};
 use super::summary::summary_json;
 use super::tables::events_table;
+use super::topology::{topology_dot, write_topology_png, write_topology_svg};
 use crate::sim::outcome::Outcome;
 use std::fs;
 use std::io;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The files [`write_outputs`] writes, in the order it writes them.
-pub const OUTPUT_FILES: [&str; 8] = [
+pub const OUTPUT_FILES: [&str; 11] = [
     "summary.json",
     "requests_by_pod.csv",
     "timeline.csv",
@@ -27,6 +28,9 @@ pub const OUTPUT_FILES: [&str; 8] = [
     "distribution.svg",
     "timeline.png",
     "timeline.svg",
+    "topology.dot",
+    "topology.png",
+    "topology.svg",
 ];
 
 /// Why the output folder could not be written. Every variant is fatal to the output: nothing
@@ -138,6 +142,17 @@ fn write_all(outcome: &Outcome, dir: &Path) -> Result<(), ReportError> {
             };
             drawn.map_err(|e| ReportError::Chart { path, message: e.0 })?;
         }
+    }
+    let path = dir.join("topology.dot");
+    fs::write(&path, topology_dot(outcome)).map_err(io_error(&path))?;
+    for (ext, png) in [("png", true), ("svg", false)] {
+        let path = dir.join(format!("topology.{ext}"));
+        let drawn = if png {
+            write_topology_png(outcome, &path)
+        } else {
+            write_topology_svg(outcome, &path)
+        };
+        drawn.map_err(|e| ReportError::Chart { path, message: e.0 })?;
     }
     Ok(())
 }

@@ -117,6 +117,13 @@ impl Simulation {
             .collect()
     }
 
+    /// `node`'s rules as its kube-proxy last programmed them, in `iptables-save`'s format,
+    /// and when that was (`None` before the first sync).
+    pub fn iptables_save(&self, node: NodeId) -> (String, Option<SimTime>) {
+        let p = &self.proxies[node.index()];
+        (p.rules.render(), p.last_sync)
+    }
+
     /// How many times `node`'s kube-proxy has synced, and when it last did.
     pub fn proxy_syncs(&self, node: NodeId) -> (u64, Option<SimTime>) {
         let p = &self.proxies[node.index()];

@@ -497,12 +497,7 @@ impl Simulation {
         }
         self.cluster.nodes[node.index()].up = false;
         self.node_down_since[node.index()] = Some(now);
-        let pods: Vec<PodId> = self
-            .cluster
-            .live_pods()
-            .filter(|(_, p)| p.node == Some(node))
-            .map(|(i, _)| i)
-            .collect();
+        let pods = self.cluster.pods_on(node);
         for id in pods {
             // Requests inside the machine never get an answer: their clients time out.
             self.kill_servers(now, id, FailReason::Timeout);
@@ -515,12 +510,7 @@ impl Simulation {
         }
         self.cluster.nodes[node.index()].up = true;
         self.node_down_since[node.index()] = None;
-        let pods: Vec<PodId> = self
-            .cluster
-            .live_pods()
-            .filter(|(_, p)| p.node == Some(node))
-            .map(|(i, _)| i)
-            .collect();
+        let pods = self.cluster.pods_on(node);
         for id in pods {
             if self.cluster.pod(id).deleted.is_some() {
                 // The kubelet finds the pod deleted and finishes removing it.
@@ -584,12 +574,7 @@ impl Simulation {
             "NodeNotReady",
             format!("Node {name} status is now: NodeNotReady"),
         );
-        let pods: Vec<PodId> = self
-            .cluster
-            .live_pods()
-            .filter(|(_, p)| p.node == Some(node))
-            .map(|(i, _)| i)
-            .collect();
+        let pods = self.cluster.pods_on(node);
         for id in pods {
             let p = self.cluster.pod_mut(id);
             p.ready = false;

@@ -64,6 +64,13 @@ enum Ev {
     Evict(PodId),
 }
 
+/// Event queue lanes (`EventQueue::schedule_in_lane`) for events that are mostly scheduled in
+/// time order: a stream's next arrival, and a request's first byte reaching its pod, which
+/// takes a fixed latency per route. Events at the same `(time, sequence)` order as without.
+const LANE_ARRIVALS: usize = 0;
+const LANE_NEW_CONNECTIONS: usize = 1;
+const LANE_KEPT_ALIVE: usize = 2;
+
 /// A run in progress.
 pub struct Simulation {
     scenario: Scenario,
@@ -257,6 +264,18 @@ impl Simulation {
         let (now, ev) = self.queue.pop_until(self.end)?;
         self.handle(now, ev);
         Some(now)
+    }
+
+    /// Handles every event due by `t` (or the end of the scenario, if earlier).
+    pub fn run_until(&mut self, t: SimTime) {
+        while let Some((now, ev)) = self.queue.pop_until(t.min(self.end)) {
+            self.handle(now, ev);
+        }
+    }
+
+    /// The end of the scenario (its `duration`).
+    pub fn end(&self) -> SimTime {
+        self.end
     }
 
     /// The instant of the last event handled.

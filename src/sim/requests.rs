@@ -166,7 +166,8 @@ impl Simulation {
         let si = stream as usize;
         let gap = self.streams[si].next_gap();
         if now + gap < self.stream_stop(si) {
-            self.queue.schedule(now + gap, Ev::Arrival(stream));
+            self.queue
+                .schedule_in_lane(super::LANE_ARRIVALS, now + gap, Ev::Arrival(stream));
         }
         let counted = now >= self.warmup_end;
         let Some(client) = self.pick_client(si) else {
@@ -272,8 +273,11 @@ impl Simulation {
                     generation: 0,
                 });
                 let handshake = one_way.saturating_mul(2);
-                self.queue
-                    .schedule(now + handshake + one_way, Ev::ReachPod(r));
+                self.queue.schedule_in_lane(
+                    super::LANE_NEW_CONNECTIONS,
+                    now + handshake + one_way,
+                    Ev::ReachPod(r),
+                );
             }
             Route::Fail(reason) => {
                 if counted {
@@ -699,7 +703,8 @@ impl Simulation {
                     server_pos: 0,
                     generation: 0,
                 });
-                self.queue.schedule(now + one_way, Ev::ReachPod(r));
+                self.queue
+                    .schedule_in_lane(super::LANE_KEPT_ALIVE, now + one_way, Ev::ReachPod(r));
             } else if (c.conns.len() as u32) < policy.max_per_destination {
                 self.send_on_new_connection(now, w.sent, stream, client, w.counted, NO_CONN);
             } else {

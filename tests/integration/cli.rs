@@ -149,3 +149,67 @@ fn a_missing_file_is_a_usage_error() {
         stderr(&o)
     );
 }
+
+/// kube-proxy's chain-name hash: the first 16 characters of the base32 SHA-256 of the
+/// service port name and protocol (`pkg/proxy/iptables/proxier.go`, `portProtoHash`).
+fn chain_hash(input: &str) -> String {
+    use sha2::Digest;
+    data_encoding::BASE32.encode(&sha2::Sha256::digest(input.as_bytes()))[..16].to_string()
+}
+
+#[test]
+fn rules_prints_the_nodes_iptables_save_with_upstream_chain_names() {
+    let o = kubesim(
+        &root(),
+        &["rules", "scenarios/seed-tutorial.yaml", "--at", "30s"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let svc = format!("KUBE-SVC-{}", chain_hash("default/http-svctcp"));
+    let nodeport = format!("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/http-svc\" -m tcp --dport 30001 -j KUBE-EXT-{}", chain_hash("default/http-svctcp"));
+    assert!(text.contains(&nodeport), "{text}");
+    let svc_rules: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("-A {svc} ")) && l.contains("KUBE-SEP-"))
+        .collect();
+    assert_eq!(svc_rules.len(), 3, "{text}");
+    // iptables-save prints the probability the kernel stores (`%.11f` of a 31-bit fraction):
+    // 1/3 and 1/2, then an unconditional jump.
+    assert!(
+        svc_rules[0].contains("--probability 0.33333333349"),
+        "{}",
+        svc_rules[0]
+    );
+    assert!(
+        svc_rules[1].contains("--probability 0.50000000000"),
+        "{}",
+        svc_rules[1]
+    );
+    assert!(!svc_rules[2].contains("--probability"), "{}", svc_rules[2]);
+    for (rule, ip) in svc_rules
+        .iter()
+        .zip(["10.244.0.2:80", "10.244.0.3:80", "10.244.0.4:80"])
+    {
+        let sep = format!(
+            "KUBE-SEP-{}",
+            chain_hash(&format!("default/http-svctcp{ip}"))
+        );
+        assert!(
+            rule.ends_with(&format!("-j {sep}")),
+            "{rule} should jump to {sep}"
+        );
+        assert!(text.contains(&format!("-A {sep} -p tcp -m comment --comment \"default/http-svc\" -m tcp -j DNAT --to-destination {ip}")));
+    }
+    assert!(text.ends_with("COMMIT\n# Completed on docker-desktop\n"));
+
+    let bad = kubesim(
+        &root(),
+        &["rules", "scenarios/seed-tutorial.yaml", "--node", "nope"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("--node nope: no such node"),
+        "{}",
+        stderr(&bad)
+    );
+}
