@@ -63,6 +63,27 @@ enum Command {
         #[arg(long)]
         mode: Option<String>,
     },
+    /// Follow new connections hop by hop: the node they enter, each rule matched with its
+    /// random draws, DNAT to a pod, the overlay hop, the SNAT source the pod sees.
+    #[command(
+        after_help = "Examples:\n  kubesim trace scenarios/seed-tutorial-3-nodes.yaml --to 192.168.0.24:30001 -n 3\n  kubesim trace scenarios/in-cluster-client.yaml --from <pod> --to http-svc:8080"
+    )]
+    Trace {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The destination: NodeIP:nodePort, ClusterIP:port, a pod IP:port, or name:port.
+        #[arg(long)]
+        to: String,
+        /// `external` (default: a client outside the cluster) or a pod's name.
+        #[arg(long, default_value = "external")]
+        from: String,
+        /// The simulated instant (default: the end of the scenario).
+        #[arg(long)]
+        at: Option<String>,
+        /// How many new connections to follow.
+        #[arg(short = 'n', long = "count", default_value_t = 1)]
+        count: usize,
+    },
     /// Validate a scenario without running it: YAML, the API server's validation, and the
     /// allocation of ClusterIPs and NodePorts with their conflicts.
     #[command(after_help = "Example:\n  kubesim check scenarios/seed-tutorial.yaml")]
@@ -88,6 +109,13 @@ fn main() -> ExitCode {
             at,
             mode,
         } => rules(&scenario, node, at, mode),
+        Command::Trace {
+            scenario,
+            to,
+            from,
+            at,
+            count,
+        } => trace(&scenario, &to, &from, at, count),
     }
 }
 
@@ -173,19 +201,47 @@ fn check(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<String>) -> ExitCode {
-    let at = match at
-        .as_deref()
-        .map(kubesim::engine::SimDuration::parse)
-        .transpose()
-    {
-        Ok(at) => at,
+/// `--at` as an instant, or the end of the scenario; `None` (after printing why) if malformed.
+fn parse_at(at: Option<&str>, sim: &Simulation) -> Option<kubesim::engine::SimTime> {
+    match at.map(kubesim::engine::SimDuration::parse).transpose() {
+        Ok(at) => Some(at.map_or(sim.end(), |d| kubesim::engine::SimTime::ZERO + d)),
         Err(e) => {
             eprintln!("error: --at: {e}");
-            return ExitCode::from(2);
+            None
         }
+    }
+}
+
+fn trace(path: &Path, to: &str, from: &str, at: Option<String>, count: usize) -> ExitCode {
+    let Some((_, mut sim)) = prepare(path, None) else {
+        return ExitCode::from(2);
     };
+    let Some(t) = parse_at(at.as_deref(), &sim) else {
+        return ExitCode::from(2);
+    };
+    sim.run_until(t);
+    let from = match from {
+        "external" => kubesim::sim::trace::TraceFrom::External,
+        pod => kubesim::sim::trace::TraceFrom::Pod(pod.to_string()),
+    };
+    match sim.trace(&from, to, count) {
+        Ok(text) => {
+            println!("# trace at {t} (simulated)");
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<String>) -> ExitCode {
     let Some((loaded, mut sim)) = prepare(path, None) else {
+        return ExitCode::from(2);
+    };
+    let Some(t) = parse_at(at.as_deref(), &sim) else {
         return ExitCode::from(2);
     };
     let mode = mode.unwrap_or_else(|| loaded.scenario.net.proxy_mode.as_str().to_string());
@@ -209,7 +265,6 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
             }
         },
     };
-    let t = at.map_or(sim.end(), |d| kubesim::engine::SimTime::ZERO + d);
     sim.run_until(t);
     let (text, synced) = sim.iptables_save(kubesim::model::cluster::NodeId(index as u32));
     let synced = synced.map_or("never".to_string(), |s| s.to_string());

@@ -200,15 +200,20 @@ const POD_FILL_HEX: &str = "#e8f5e9";
 const NODEIP_HEX: &str = "#c4620f";
 const NODEIP_FILL_HEX: &str = "#fff3e0";
 
-/// A DOT string literal: quoted, with `"` and `\` escaped.
+/// A DOT string literal: quoted, with `"` and `\` escaped and line breaks as `\n` (Graphviz's
+/// centred line break).
 fn q(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
-        out.push(c);
     }
     out.push('"');
     out
@@ -249,10 +254,12 @@ fn port_lines(ports: &[ServicePortOutcome]) -> Vec<String> {
         .collect()
 }
 
-/// `NodePort · ClusterIP 10.96.24.104`, `ClusterIP · headless (clusterIP: None)`.
+/// `ClusterIP 10.96.0.1`, `NodePort · ClusterIP 10.96.24.104`, `ClusterIP · headless
+/// (clusterIP: None)`.
 fn service_address_line(type_: ServiceType, cluster_ip: Option<Ipv4Addr>) -> String {
     match (type_, cluster_ip) {
         (ServiceType::ExternalName, _) => "ExternalName (DNS CNAME, no address)".to_string(),
+        (ServiceType::ClusterIP, Some(ip)) => format!("ClusterIP {ip}"),
         (t, Some(ip)) => format!("{} · ClusterIP {ip}", t.as_str()),
         (t, None) => format!("{} · headless (clusterIP: None)", t.as_str()),
     }
@@ -1119,7 +1126,7 @@ fn plan(outcome: &Outcome) -> Plan {
         )
     });
     let legend_y = lan.map_or(nodes_bottom + 24, |(r, _)| r.y1 + 22);
-    let height_px = legend_y + 24 + MARGIN;
+    let height_px = legend_y + 14 + MARGIN;
 
     let pods_drawn: usize = column_pods.iter().map(|(_, p)| p.len()).sum();
     let mut subtitle = format!(
@@ -1367,7 +1374,15 @@ pub fn draw_topology<DB: DrawingBackend>(
             .filter_map(|c| c.nic.as_ref().map(|(r, _)| r.cx()))
             .collect();
         if let (Some(&lo), Some(&hi)) = (xs.first(), xs.last()) {
-            line(root, &[(lo - 40, lan_y), (hi + 40, lan_y)], NODEIP, 3)?;
+            line(
+                root,
+                &[
+                    ((lo - 40).min(lan.x0 + 16), lan_y),
+                    ((hi + 40).max(lan.x1 - 16), lan_y),
+                ],
+                NODEIP,
+                3,
+            )?;
             for x in xs {
                 line(root, &[(x, lan.y0 - 12), (x, lan_y)], NODEIP, 3)?;
             }
@@ -1813,6 +1828,7 @@ mod tests {
     #[test]
     fn dot_escapes_quotes() {
         assert_eq!(q(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(q("a\nb"), r#""a\nb""#);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod kubelet;
 mod lifecycle;
 pub mod outcome;
 mod requests;
+pub mod trace;
 mod workload;
 
 pub use apiserver::ApiError;

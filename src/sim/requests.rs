@@ -426,13 +426,13 @@ impl Simulation {
         }
     }
 
-    fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
+    pub(super) fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
         self.node_ips.get(&ip).copied()
     }
 
     /// The node that answers for a LoadBalancer or external IP: the first node that is up,
     /// as a MetalLB layer-2 speaker would hold the address (kubesim's simplification).
-    fn announcing_node(&self, ip: Ipv4Addr) -> Option<NodeId> {
+    pub(super) fn announcing_node(&self, ip: Ipv4Addr) -> Option<NodeId> {
         let owned = self
             .api
             .services

@@ -213,3 +213,109 @@ fn rules_prints_the_nodes_iptables_save_with_upstream_chain_names() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn trace_follows_a_nodeport_request_across_the_three_networks() {
+    let o = kubesim(
+        &root(),
+        &[
+            "trace",
+            "scenarios/seed-tutorial-3-nodes.yaml",
+            "--to",
+            "192.168.0.24:30001",
+            "-n",
+            "6",
+            "--at",
+            "30s",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let blocks: Vec<&str> = text.split("== request ").skip(1).collect();
+    assert_eq!(blocks.len(), 6);
+    let mut crossed = 0;
+    for b in &blocks {
+        assert!(
+            b.contains("reaches node node-1 (192.168.0.24, NodeIP network)"),
+            "{b}"
+        );
+        assert!(b.contains("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/http-svc\" -m tcp --dport 30001 -j KUBE-EXT-"), "{b}");
+        assert!(
+            b.contains("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"),
+            "{b}"
+        );
+        assert!(b.contains("random draws in KUBE-SVC-"), "{b}");
+        assert!(b.contains("DNAT -> 10.244."), "{b}");
+        if b.contains("overlay (VXLAN) hop node-1 -> ") {
+            crossed += 1;
+            assert!(
+                b.contains("it sees the connection from 10.244.0.0 (flannel.1"),
+                "{b}"
+            );
+        } else {
+            assert!(
+                b.contains("it sees the connection from 10.244.0.1 (cni0"),
+                "{b}"
+            );
+        }
+    }
+    assert!(
+        crossed > 0 && crossed < 6,
+        "some requests stay on node-1, some cross: {crossed}"
+    );
+    // The same command twice gives the same trace.
+    let again = kubesim(
+        &root(),
+        &[
+            "trace",
+            "scenarios/seed-tutorial-3-nodes.yaml",
+            "--to",
+            "192.168.0.24:30001",
+            "-n",
+            "6",
+            "--at",
+            "30s",
+        ],
+    );
+    assert_eq!(o.stdout, again.stdout);
+}
+
+#[test]
+fn trace_from_a_pod_resolves_the_service_name_and_rewrites_the_cluster_ip_on_its_node() {
+    let sim = kubesim::sim::Simulation::new(
+        load(&root().join("scenarios/in-cluster-client.yaml")).scenario,
+    )
+    .unwrap();
+    let mut sim = sim;
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(30));
+    let client = sim
+        .cluster()
+        .live_pods()
+        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
+        .unwrap()
+        .1
+        .meta
+        .name
+        .clone();
+    let text = sim
+        .trace(
+            &kubesim::sim::trace::TraceFrom::Pod(client.clone()),
+            "http-svc:8080",
+            1,
+        )
+        .unwrap();
+    assert!(
+        text.contains(&format!("client   pod {client} 10.244.")),
+        "{text}"
+    );
+    assert!(text.contains("dns      http-svc -> 10.96."), "{text}");
+    assert!(
+        text.contains("cluster IP\" -m tcp --dport 8080 -j KUBE-SVC-"),
+        "{text}"
+    );
+    assert!(text.contains("DNAT -> 10.244."), "{text}");
+    assert!(
+        !text.contains("reaches node"),
+        "no NodeIP hop for a pod client: {text}"
+    );
+}

@@ -1,0 +1,400 @@
+//! `kubesim trace`: one new connection followed hop by hop through the three networks.
+//!
+//! The route is found by walking the entry node's rules as last synced (the same rules that
+//! route requests in a run), with the random draws of its `-m statistic` matches shown. A
+//! trace draws from its own stream (`trace`), so it leaves a run's choices untouched.
+
+use super::Simulation;
+use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
+use crate::model::cluster::{NodeId, PodId};
+use crate::model::objects::Protocol;
+use crate::net::iptables::{AffinityTable, Packet, Verdict};
+use crate::traffic::client::EPHEMERAL_PORTS;
+use rand::RngCore;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+/// Where a traced request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceFrom {
+    /// A client outside the cluster (203.0.113.1, as in a run).
+    External,
+    /// A pod, by name.
+    Pod(String),
+}
+
+/// Why a trace cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TraceError {
+    #[error("--to {0}: expected IP:port or name:port")]
+    BadDestination(String),
+    #[error("--from {0}: no running pod of that name at this time")]
+    NoSuchPod(String),
+}
+
+/// Records the raw 64-bit draws the walk takes, to show them as the kernel's coin flips.
+struct Recording<'a> {
+    rng: &'a mut SimRng,
+    draws: Vec<u64>,
+}
+
+impl RngCore for Recording<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let x = self.rng.next_u64();
+        self.draws.push(x);
+        x
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.rng.fill_bytes(dst)
+    }
+}
+
+/// `rand`'s `f64` from a `u64`: the top 53 bits as a fraction of 2^53.
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+impl Simulation {
+    /// Follows `n` new connections from `from` to `to` (`IP:port` or `name:port`) at the
+    /// current instant, and describes each hop.
+    pub fn trace(&self, from: &TraceFrom, to: &str, n: usize) -> Result<String, TraceError> {
+        let (host, port) = to
+            .rsplit_once(':')
+            .ok_or_else(|| TraceError::BadDestination(to.into()))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| TraceError::BadDestination(to.into()))?;
+        let client_pod = match from {
+            TraceFrom::External => None,
+            TraceFrom::Pod(name) => Some(
+                self.cluster
+                    .live_pods()
+                    .find(|(_, p)| &p.meta.name == name && p.running() && p.ip.is_some())
+                    .map(|(id, _)| id)
+                    .ok_or_else(|| TraceError::NoSuchPod(name.clone()))?,
+            ),
+        };
+        let mut rng = RngStreams::new(self.scenario.seed).stream("trace");
+        let mut out = String::new();
+        for i in 0..n.max(1) {
+            if n > 1 {
+                let _ = writeln!(out, "== request {} of {n}", i + 1);
+            }
+            self.trace_one(&mut out, client_pod, host, port, i, &mut rng);
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    fn trace_one(
+        &self,
+        out: &mut String,
+        client_pod: Option<PodId>,
+        host: &str,
+        port: u16,
+        i: usize,
+        rng: &mut SimRng,
+    ) {
+        let lat = self.scenario.net.latency;
+        let now = self.queue.now();
+        let mut t = SimDuration::ZERO;
+        let src_port = EPHEMERAL_PORTS.0 + i as u16;
+        let (src, entry) = match client_pod {
+            Some(p) => {
+                let pod = self.cluster.pod(p);
+                let node = pod.node.expect("a running pod has a node");
+                let ip = pod.ip.expect("a running pod has an IP");
+                let _ = writeln!(
+                    out,
+                    "client   pod {} {ip}:{src_port} on {} (Pod network)",
+                    pod.meta.name,
+                    self.cluster.node(node).cfg.name
+                );
+                (ip, Some(node))
+            }
+            None => {
+                let ip = Ipv4Addr::new(203, 0, 113, 1);
+                let _ = writeln!(out, "client   {ip}:{src_port}, outside the cluster");
+                (ip, None)
+            }
+        };
+        let dst = match host.parse::<Ipv4Addr>() {
+            Ok(ip) => ip,
+            Err(_) => {
+                let ns = client_pod.map(|p| self.cluster.pod(p).meta.namespace.clone());
+                match ns.as_deref().and_then(|ns| self.resolve(host, ns)) {
+                    Some(ip) => {
+                        let _ = writeln!(out, "dns      {host} -> {ip} (A record of the Service's ClusterIP, from cluster DNS 10.96.0.10)");
+                        ip
+                    }
+                    None => {
+                        let why = if client_pod.is_none() {
+                            "cluster DNS answers pods only"
+                        } else {
+                            "no such Service"
+                        };
+                        let _ =
+                            writeln!(out, "dns      {host}: NXDOMAIN ({why}); the request fails");
+                        return;
+                    }
+                }
+            }
+        };
+        let mut entry = match entry {
+            Some(n) => {
+                t += lat.same_node;
+                let _ = writeln!(out, "  +{}  veth -> {}'s network stack; the packet to {dst}:{port} enters PREROUTING there", fmt_d(t), self.cluster.node(n).cfg.name);
+                n
+            }
+            None => match self.node_by_ip(dst).or_else(|| self.announcing_node(dst)) {
+                Some(n) => {
+                    t += lat.external;
+                    let node = &self.cluster.node(n).cfg;
+                    let _ = writeln!(
+                        out,
+                        "  +{}  reaches node {} ({}, NodeIP network)",
+                        fmt_d(t),
+                        node.name,
+                        node.ip
+                    );
+                    n
+                }
+                None => {
+                    let _ = writeln!(out, "         {dst} is not a node's or a load balancer's address: no route from outside the cluster (ClusterIPs and pod IPs are only routed inside it)");
+                    return;
+                }
+            },
+        };
+        for _hop in 0..2 {
+            if !self.cluster.node(entry).up {
+                let _ = writeln!(
+                    out,
+                    "         node {} is down: the packet is lost and the client times out",
+                    self.cluster.node(entry).cfg.name
+                );
+                return;
+            }
+            let proxy = &self.proxies[entry.index()];
+            let pkt = Packet {
+                src,
+                src_port,
+                dst,
+                dst_port: port,
+                protocol: Protocol::Tcp,
+                local_origin: false,
+            };
+            let mut rec = Recording {
+                rng,
+                draws: Vec::new(),
+            };
+            let mut affinity: AffinityTable = proxy.affinity.clone();
+            let (verdict, steps) =
+                proxy
+                    .rules
+                    .route_traced(&pkt, &mut rec, &mut affinity, now.as_nanos());
+            let synced = proxy
+                .last_sync
+                .map_or("never".to_string(), |s: SimTime| s.to_string());
+            let _ = writeln!(
+                out,
+                "         rules of {} (synced at {synced}):",
+                self.cluster.node(entry).cfg.name
+            );
+            for s in &steps {
+                let _ = writeln!(out, "           {:<6} {}", s.table.as_str(), s.rule);
+            }
+            // The coin flips of `-m statistic`: one draw per rule reached, in order, until one
+            // is below its rule's probability.
+            let svc = steps
+                .iter()
+                .find(|s| s.chain.starts_with("KUBE-SVC-") || s.chain.starts_with("KUBE-SVL-"));
+            if let (Some(svc), false) = (svc, rec.draws.is_empty()) {
+                let rules = &proxy.rules;
+                if let Some(id) = rules.chain_id(crate::net::iptables::Table::Nat, &svc.chain) {
+                    let probs = (0..rules.chain(id).rules.len())
+                        .filter_map(|r| probability(&rules.rule_text(id, r)));
+                    let flips: Vec<String> = rec
+                        .draws
+                        .iter()
+                        .zip(probs)
+                        .map(|(x, p)| {
+                            let u = unit(*x);
+                            format!(
+                                "{u:.4} {} {p:.4}",
+                                if u < p { "< (match)" } else { ">= (next rule)" }
+                            )
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "           random draws in {}: {}",
+                        svc.chain,
+                        flips.join("; ")
+                    );
+                }
+            }
+            match verdict {
+                Verdict::Dnat {
+                    ip,
+                    port: to_port,
+                    masquerade,
+                    endpoint_index,
+                    service_port_index,
+                } => {
+                    let (pod, _) = proxy.endpoints[service_port_index][endpoint_index];
+                    self.describe_delivery(
+                        out, &mut t, entry, pod, ip, to_port, masquerade, src, src_port,
+                    );
+                    return;
+                }
+                Verdict::Reject => {
+                    let _ = writeln!(out, "         REJECT: the Service has no usable endpoint; the client gets ICMP port unreachable (connection refused) after +{}", fmt_d(t + t));
+                    return;
+                }
+                Verdict::Drop => {
+                    let _ = writeln!(out, "         DROP: no endpoint on this node for a Local traffic policy; the client times out");
+                    return;
+                }
+                Verdict::NotService => {
+                    if let Some(pod) = self
+                        .cluster
+                        .live_pods()
+                        .find(|(_, p)| p.ip == Some(dst) && !p.spec.host_network)
+                        .map(|(id, _)| id)
+                    {
+                        self.describe_delivery(
+                            out, &mut t, entry, pod, dst, port, false, src, src_port,
+                        );
+                        return;
+                    }
+                    match self
+                        .cluster
+                        .nodes
+                        .iter()
+                        .position(|n| n.cfg.ip == dst)
+                        .map(|i| NodeId(i as u32))
+                    {
+                        Some(n) if n != entry && client_pod.is_some() => {
+                            t += lat.cross_node;
+                            let _ = writeln!(
+                                out,
+                                "  +{}  routed to node {} ({dst}) over the node network",
+                                fmt_d(t),
+                                self.cluster.node(n).cfg.name
+                            );
+                            entry = n;
+                        }
+                        _ => {
+                            let _ = writeln!(out, "         no rule matched and nothing listens on {dst}:{port}: the node answers with a TCP reset (connection refused)");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The DNAT'd packet's last legs: the overlay hop if the pod is elsewhere, the source
+    /// address the pod sees, and who answers.
+    #[allow(clippy::too_many_arguments)]
+    fn describe_delivery(
+        &self,
+        out: &mut String,
+        t: &mut SimDuration,
+        entry: NodeId,
+        pod: PodId,
+        ip: Ipv4Addr,
+        port: u16,
+        masquerade: bool,
+        src: Ipv4Addr,
+        src_port: u16,
+    ) {
+        let lat = self.scenario.net.latency;
+        let p = self.cluster.pod(pod);
+        let node = p.node.expect("an endpoint has a node");
+        let _ = writeln!(
+            out,
+            "         DNAT -> {ip}:{port}, pod {} (Pod network)",
+            p.meta.name
+        );
+        let seen = if masquerade {
+            // MASQUERADE takes the address of the interface the packet leaves by: the bridge
+            // (cni0, .1) toward a local pod, flannel.1 (.0) toward another node.
+            let cidr = self.pod_cidrs[entry.index()];
+            let base = u32::from(cidr.network());
+            if node == entry {
+                (
+                    Ipv4Addr::from(base + 1),
+                    "cni0, the bridge, on the entry node",
+                )
+            } else {
+                (
+                    Ipv4Addr::from(base),
+                    "flannel.1, the entry node's overlay interface",
+                )
+            }
+        } else {
+            (src, "the client's own address, kept")
+        };
+        if node != entry {
+            *t += lat.cross_node;
+            let _ = writeln!(
+                out,
+                "  +{}  overlay (VXLAN) hop {} -> {}",
+                fmt_d(*t),
+                self.cluster.node(entry).cfg.name,
+                self.cluster.node(node).cfg.name
+            );
+        }
+        *t += lat.same_node;
+        if masquerade {
+            let _ = writeln!(
+                out,
+                "         SNAT (KUBE-POSTROUTING, mark 0x4000): source {src}:{src_port} -> {} ({})",
+                seen.0, seen.1
+            );
+        }
+        let up = self.cluster.node(node).up;
+        let accepting = self.servers[pod.index()]
+            .iter()
+            .flatten()
+            .any(|s| s.accepting);
+        let _ = writeln!(
+            out,
+            "  +{}  veth -> pod {} on {}; it sees the connection from {} ({})",
+            fmt_d(*t),
+            p.meta.name,
+            self.cluster.node(node).cfg.name,
+            seen.0,
+            seen.1
+        );
+        if !up {
+            let _ = writeln!(
+                out,
+                "         node {} is down: the packet is lost and the client times out",
+                self.cluster.node(node).cfg.name
+            );
+        } else if !p.exists() || !accepting {
+            let _ = writeln!(out, "         nothing accepts on {ip}:{port} (the pod is gone or shutting down): reset, connection refused");
+        } else {
+            let c = p
+                .spec
+                .resolve_port(&crate::model::objects::PortRef::Number(port))
+                .map(|(c, _)| p.spec.containers[c].name.clone());
+            let _ = writeln!(out, "         served by container {}; the answer returns the same way (conntrack undoes the NAT): round trip {} plus service time", c.unwrap_or_else(|| "?".into()), fmt_d(t.saturating_mul(2)));
+        }
+    }
+}
+
+/// The `--probability` of a rule, if it has one.
+fn probability(rule: &str) -> Option<f64> {
+    let rest = rule.split("--probability ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+fn fmt_d(d: SimDuration) -> String {
+    format!("{:.3}ms", d.as_millis_f64())
+}
