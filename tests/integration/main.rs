@@ -8,4 +8,5 @@ mod connections;
 mod lifecycle;
 mod properties;
 mod seed;
+mod services;
 mod util;

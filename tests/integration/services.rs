@@ -1,0 +1,81 @@
+//! Service semantics: traffic policies and session affinity.
+
+use crate::util::*;
+
+#[test]
+fn external_traffic_policy_local_keeps_traffic_on_the_entry_node() {
+    let o = run(&load(&root().join("scenarios/external-traffic-local.yaml")));
+    let on = |node: &str| -> Vec<u64> {
+        o.pods
+            .iter()
+            .filter(|p| p.node.as_deref() == Some(node))
+            .map(|p| p.served)
+            .collect()
+    };
+    let (n1, n2, n3) = (on("node-1"), on("node-2"), on("node-3"));
+    assert_eq!(
+        (n1.len(), n2.len(), n3.len()),
+        (2, 1, 1),
+        "two replicas share node-1"
+    );
+    // Each node's pods share that node's visitors only: node-1's two get half as much each.
+    for half in &n1 {
+        let ratio = *half as f64 / n2[0] as f64;
+        assert!((0.45..0.55).contains(&ratio), "{n1:?} vs {n2:?}");
+    }
+    assert!((n2[0] as f64 / n3[0] as f64 - 1.0).abs() < 0.05);
+    assert_eq!(o.requests.failed, 0);
+    // And no request crosses to another node; the pod sees the client's own address.
+    for (i, ip) in ["192.168.0.24", "192.168.0.25", "192.168.0.26"]
+        .iter()
+        .enumerate()
+    {
+        let t = kubesim(
+            &root(),
+            &[
+                "trace",
+                "scenarios/external-traffic-local.yaml",
+                "--to",
+                &format!("{ip}:30001"),
+                "-n",
+                "8",
+                "--at",
+                "30s",
+            ],
+        );
+        let text = String::from_utf8_lossy(&t.stdout);
+        assert!(!text.contains("overlay"), "node-{}: {text}", i + 1);
+        assert_eq!(
+            text.matches(
+                "it sees the connection from 203.0.113.1 (the client's own address, kept)"
+            )
+            .count(),
+            8,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn client_ip_affinity_sends_each_client_to_one_pod() {
+    let o = run(&load(&root().join("scenarios/session-affinity.yaml")));
+    let total = o.requests.served as f64;
+    // Four clients of equal rate, each pinned to one pod: every pod serves a whole number of
+    // clients' shares (within 10% of a share, the Poisson noise of a client's ~2,700 requests).
+    let shares: Vec<f64> = o
+        .pods
+        .iter()
+        .map(|p| p.served as f64 / (total / 4.0))
+        .collect();
+    for s in &shares {
+        assert!((s - s.round()).abs() < 0.1, "{shares:?}");
+    }
+    assert_eq!(shares.iter().map(|s| s.round() as u32).sum::<u32>(), 4);
+    let rules = kubesim(
+        &root(),
+        &["rules", "scenarios/session-affinity.yaml", "--at", "30s"],
+    );
+    let text = String::from_utf8_lossy(&rules.stdout);
+    assert!(text.contains("--rcheck --seconds 10800 --reap"), "{text}");
+    assert!(text.contains("--set"), "{text}");
+}
