@@ -268,7 +268,8 @@ fn service_address_line(type_: ServiceType, cluster_ip: Option<Ipv4Addr>) -> Str
 /// The graph as Graphviz DOT text (`dot -Tsvg topology.dot`): the Services in a ClusterIP
 /// cluster, each node as a `cluster_<node>` box in a NodeIP cluster, holding its address and a
 /// Pod-network cluster with its pods; endpoint edges from Services to pods and NodePort edges
-/// from nodes to Services. "Runs on" edges are the containment and appear as comments.
+/// from nodes to Services. "Runs on" edges are the containment; they appear as invisible edges
+/// from each pod to its node, which put the nodes' addresses below their pods.
 pub fn topology_dot(outcome: &Outcome) -> String {
     let g = topology_graph(outcome);
     let mut out = String::new();
@@ -435,6 +436,16 @@ pub fn topology_dot(outcome: &Outcome) -> String {
         }
         out.push_str("      }\n    }\n");
     }
+    // The nodes side by side, in their order, below their pods (see the "runs on" edges).
+    let node_ids: Vec<String> = g
+        .node_indices()
+        .filter(|&ix| matches!(g[ix], TopoNode::Node { .. }))
+        .map(|ix| q(&dot_id(&g[ix])))
+        .collect();
+    if node_ids.len() > 1 {
+        let _ = writeln!(out, "    {{ rank=same; {}; }}", node_ids.join("; "));
+        let _ = writeln!(out, "    {} [style=invis];", node_ids.join(" -> "));
+    }
     out.push_str("  }\n");
 
     // Pods without a node, and endpoint addresses that are neither pods nor nodes.
@@ -495,7 +506,17 @@ pub fn topology_dot(outcome: &Outcome) -> String {
                     q(NODEIP_HEX)
                 );
             }
-            TopoEdge::Runs => {}
+            // Drawn as containment; the invisible edge (pod above its node) only shapes the layout.
+            TopoEdge::Runs => {
+                let _ = writeln!(
+                    out,
+                    "  {} -> {} [style=invis];  // {} runs on {}",
+                    q(&to),
+                    q(&from),
+                    to,
+                    from
+                );
+            }
         }
     }
     out.push_str("}\n");

@@ -232,4 +232,23 @@ impl Simulation {
         eps.sort();
         eps
     }
+
+    /// The A records of a headless Service: its selected pods' IPs, ready ones only unless
+    /// `publishNotReadyAddresses`, sorted.
+    pub(super) fn headless_records(&self, service: usize) -> Vec<std::net::Ipv4Addr> {
+        let svc = &self.api.services[service].obj;
+        let mut ips: Vec<std::net::Ipv4Addr> = self
+            .cluster
+            .pods_matching(&svc.meta.namespace, |l| {
+                crate::model::objects::service_selects(&svc.spec.selector, l)
+            })
+            .filter(|(_, p)| {
+                p.deleted.is_none()
+                    && (p.ready || (svc.spec.publish_not_ready_addresses && p.running()))
+            })
+            .filter_map(|(_, p)| p.ip)
+            .collect();
+        ips.sort();
+        ips
+    }
 }

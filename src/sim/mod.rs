@@ -95,6 +95,8 @@ pub struct Simulation {
     streams: Vec<requests::StreamState>,
     reqs: Slab,
     metrics: Metrics,
+    /// Cluster DNS queries answered, for the rotation of headless Services' records.
+    dns_queries: std::cell::Cell<u64>,
     /// The kubelet's memory of each pod (back-off counts, probe results).
     kubelet: Vec<kubelet::PodKubelet>,
     /// Node lease: the last renewal before the kubelet stopped, per node.
@@ -178,6 +180,7 @@ impl Simulation {
             samplers,
             servers: Vec::new(),
             kubelet: Vec::new(),
+            dns_queries: std::cell::Cell::new(0),
             streams: Vec::new(),
             reqs: Slab::default(),
             metrics,

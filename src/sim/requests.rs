@@ -455,14 +455,31 @@ impl Simulation {
             .map(|(id, _)| id)
     }
 
-    /// Cluster DNS: the ClusterIP of the Service a name refers to (`crate::net::dns`).
+    /// Cluster DNS: the address a name resolves to. A Service with a ClusterIP answers with
+    /// it; a headless one (`clusterIP: None`) with the IPs of its ready pods, rotated on each
+    /// query as CoreDNS's `loadbalance` plugin does, and the client takes the first; an
+    /// ExternalName is a CNAME out of the cluster, which kubesim cannot follow.
     pub(super) fn resolve(&self, name: &str, client_ns: &str) -> Option<Ipv4Addr> {
         let (svc, ns) = crate::net::dns::service_name(name, client_ns)?;
-        self.api
+        let (i, s) = self
+            .api
             .services
             .iter()
-            .find(|s| s.obj.meta.name == svc && s.obj.meta.namespace == ns)
-            .and_then(|s| s.cluster_ip)
+            .enumerate()
+            .find(|(_, s)| s.obj.meta.name == svc && s.obj.meta.namespace == ns)?;
+        if let Some(ip) = s.cluster_ip {
+            return Some(ip);
+        }
+        if s.obj.spec.type_ == crate::model::objects::ServiceType::ExternalName {
+            return None;
+        }
+        let records = self.headless_records(i);
+        if records.is_empty() {
+            return None;
+        }
+        let q = self.dns_queries.get();
+        self.dns_queries.set(q + 1);
+        Some(records[(q % records.len() as u64) as usize])
     }
 
     pub(super) fn on_reach_pod(&mut self, now: SimTime, r: ReqRef) {

@@ -79,3 +79,75 @@ fn client_ip_affinity_sends_each_client_to_one_pod() {
     assert!(text.contains("--rcheck --seconds 10800 --reap"), "{text}");
     assert!(text.contains("--set"), "{text}");
 }
+
+#[test]
+fn a_headless_service_spreads_by_dns_without_proxy_rules() {
+    let loaded = load(&root().join("scenarios/headless-dns.yaml"));
+    let o = run(&loaded);
+    let counts: Vec<u64> = o
+        .pods
+        .iter()
+        .filter(|p| p.owner.as_deref() == Some("http-deployment"))
+        .map(|p| p.served)
+        .collect();
+    // DNS rotates the records on every query: the spread is round robin, within one request.
+    assert_eq!(counts.len(), 3);
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 2,
+        "{counts:?}"
+    );
+    let mut sim = kubesim::sim::Simulation::new(loaded.scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(30));
+    let client = sim
+        .cluster()
+        .live_pods()
+        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
+        .unwrap()
+        .1
+        .meta
+        .name
+        .clone();
+    let text = sim
+        .trace(
+            &kubesim::sim::trace::TraceFrom::Pod(client),
+            "http-headless:80",
+            1,
+        )
+        .unwrap();
+    assert!(text.contains("dns      http-headless -> 10.244."), "{text}");
+    assert!(
+        !text.contains("DNAT -> 10.244") || text.contains("veth -> pod"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("KUBE-SVC-"),
+        "no Service chain for a headless Service: {text}"
+    );
+    let (rules, _) = sim.iptables_save(kubesim::model::cluster::NodeId(0));
+    assert!(!rules.contains("default/http-headless"), "{rules}");
+}
+
+#[test]
+fn named_target_ports_resolve_per_pod() {
+    let o = kubesim(
+        &root(),
+        &["rules", "scenarios/multi-port-named.yaml", "--at", "30s"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let dnat = |port: &str| {
+        text.lines()
+            .filter(|l| {
+                l.contains("\"default/shop:http\"") && l.contains("DNAT") && l.ends_with(port)
+            })
+            .count()
+    };
+    assert_eq!(dnat(":80"), 2, "v1 pods listen on 80: {text}");
+    assert_eq!(dnat(":8080"), 2, "v2 pods listen on 8080: {text}");
+    let served = run(&load(&root().join("scenarios/multi-port-named.yaml")));
+    assert_eq!(served.requests.failed, 0);
+    assert!(
+        served.pods.iter().all(|p| p.served > 2_000),
+        "every version serves"
+    );
+}
