@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn rounding_matches_libm() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut check = |v: f64| {
+        let check = |v: f64| {
             if (0.0..u64::MAX as f64).contains(&v) {
                 assert_eq!(round_half_away(v), libm::round(v) as u64, "{v:e}");
             }
