@@ -7,14 +7,14 @@
 //! placed: long pod names are shortened to what tells them apart, and marker labels that would
 //! overlap are moved to another row.
 
-use super::fonts::{ensure_registered, FAMILY};
+use super::fonts::{ensure_registered, font, style};
 use super::format::{percent, thousands};
 use super::spread::Spread;
 use crate::sim::outcome::Outcome;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
 
 /// A chart's size in pixels (the SVG uses the same units).
@@ -126,19 +126,6 @@ const PALETTE: [RGBColor; 14] = [
 
 /// Height of the title band at the top of every chart.
 const HEADER: u32 = 78;
-
-fn font(size: f64, bold: bool) -> FontDesc<'static> {
-    let style = if bold {
-        FontStyle::Bold
-    } else {
-        FontStyle::Normal
-    };
-    FontDesc::new(FontFamily::Name(FAMILY), size, style)
-}
-
-fn style(size: f64, bold: bool, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    font(size, bold).color(&color).pos(Pos::new(h, v))
-}
 
 /// Draws `text` at `pos`, in the area's own pixel coordinates.
 fn text<DB: DrawingBackend>(

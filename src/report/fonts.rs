@@ -22,3 +22,26 @@ pub(crate) fn ensure_registered() {
         }
     });
 }
+
+/// The bundled font at `size` pixels, bold or not.
+pub(crate) fn font(size: f64, bold: bool) -> plotters::style::FontDesc<'static> {
+    use plotters::style::{FontDesc, FontFamily, FontStyle};
+    let style = if bold {
+        FontStyle::Bold
+    } else {
+        FontStyle::Normal
+    };
+    FontDesc::new(FontFamily::Name(FAMILY), size, style)
+}
+
+/// A text style in the bundled font, with its colour and anchor.
+pub(crate) fn style(
+    size: f64,
+    bold: bool,
+    color: plotters::style::RGBColor,
+    h: plotters::style::text_anchor::HPos,
+    v: plotters::style::text_anchor::VPos,
+) -> plotters::style::TextStyle<'static> {
+    use plotters::style::text_anchor::Pos;
+    font(size, bold).color(&color).pos(Pos::new(h, v))
+}

@@ -20,7 +20,7 @@
 //! tall as the fullest node. Nothing here reads the clock: the same outcome gives the same bytes.
 
 use super::charts::{ChartSize, DrawError};
-use super::fonts::{ensure_registered, FAMILY};
+use super::fonts::{ensure_registered, font, style};
 use super::format::human_duration;
 use super::tables::exists_at_end;
 use crate::model::objects::{PortRef, ServiceType};
@@ -31,7 +31,7 @@ use petgraph::Direction;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -559,19 +559,6 @@ const LANE: i32 = 10;
 const COL_GAP: i32 = 28;
 const SVC_GAP: i32 = 28;
 const BADGE_H: i32 = 22;
-
-fn font(size: f64, bold: bool) -> FontDesc<'static> {
-    let style = if bold {
-        FontStyle::Bold
-    } else {
-        FontStyle::Normal
-    };
-    FontDesc::new(FontFamily::Name(FAMILY), size, style)
-}
-
-fn style(size: f64, bold: bool, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    font(size, bold).color(&color).pos(Pos::new(h, v))
-}
 
 /// Width of `text` in pixels, measured with the embedded font.
 fn width(text: &str, size: f64, bold: bool) -> i32 {
