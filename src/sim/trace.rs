@@ -78,6 +78,8 @@ impl Simulation {
             ),
         };
         let mut rng = RngStreams::new(self.scenario.seed).stream("trace");
+        // Headless DNS answers rotate per query; a trace leaves the rotation where it was.
+        let dns_queries = self.dns_queries.get();
         let mut out = String::new();
         for i in 0..n.max(1) {
             if n > 1 {
@@ -86,6 +88,7 @@ impl Simulation {
             self.trace_one(&mut out, client_pod, host, port, i, &mut rng);
             out.push('\n');
         }
+        self.dns_queries.set(dns_queries);
         Ok(out)
     }
 
@@ -127,7 +130,15 @@ impl Simulation {
                 let ns = client_pod.map(|p| self.cluster.pod(p).meta.namespace.clone());
                 match ns.as_deref().and_then(|ns| self.resolve(host, ns)) {
                     Some(ip) => {
-                        let _ = writeln!(out, "dns      {host} -> {ip} (A record of the Service's ClusterIP, from cluster DNS 10.96.0.10)");
+                        let what = if self.scenario.net.cluster_cidr.contains(&ip) {
+                            "A record of a ready pod: a headless Service has no ClusterIP"
+                        } else {
+                            "A record of the Service's ClusterIP"
+                        };
+                        let _ = writeln!(
+                            out,
+                            "dns      {host} -> {ip} ({what}, from cluster DNS 10.96.0.10)"
+                        );
                         ip
                     }
                     None => {
@@ -251,7 +262,7 @@ impl Simulation {
                     return;
                 }
                 Verdict::Reject => {
-                    let _ = writeln!(out, "         REJECT: the Service has no usable endpoint; the client gets ICMP port unreachable (connection refused) after +{}", fmt_d(t + t));
+                    let _ = writeln!(out, "         REJECT: the Service has no usable endpoint; the client gets ICMP port unreachable (connection refused) after +{}", fmt_d(t.saturating_mul(2)));
                     return;
                 }
                 Verdict::Drop => {
