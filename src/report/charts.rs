@@ -256,10 +256,15 @@ pub fn draw_distribution<DB: DrawingBackend>(
         (14.0, true)
     };
 
+    // kube-proxy balances connections, not requests: how many there were says how even the
+    // spread can be.
+    let connections: u64 = outcome.streams.iter().map(|s| s.connections).sum();
     let mut subtitle = format!(
-        "seed {}, {} requests served by {} pod{}",
+        "seed {}, {} requests over {} connection{}, served by {} pod{}",
         outcome.seed,
         thousands(spread.total),
+        thousands(connections),
+        if connections == 1 { "" } else { "s" },
         n,
         if n == 1 { "" } else { "s" }
     );

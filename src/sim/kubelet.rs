@@ -48,8 +48,9 @@ pub enum Step {
     PullBackOff(u16),
     /// Every container starts.
     Started,
-    /// Container `i` starts again after its back-off.
-    Restart(u16),
+    /// Container `container` starts again after its back-off, unless something restarted it
+    /// since (its epoch moved on).
+    Restart { container: u16, epoch: u32 },
     /// Container `container`'s process exits with `code` (its behaviour's `exitAfter`).
     Exit {
         container: u16,
@@ -279,7 +280,13 @@ impl Simulation {
                     self.start_container(now, id, i);
                 }
             }
-            Step::Restart(i) => {
+            Step::Restart {
+                container: i,
+                epoch,
+            } => {
+                if self.kubelet[id.index()].containers[i as usize].epoch != epoch {
+                    return;
+                }
                 self.cluster.pod_mut(id).restarts += 1;
                 self.start_container(now, id, i as usize);
             }
@@ -562,6 +569,7 @@ impl Simulation {
             k.crashes = 0;
         }
         k.crashes += 1;
+        let epoch = k.epoch;
         let delay = if k.crashes == 1 {
             SimDuration::ZERO
         } else {
@@ -581,8 +589,16 @@ impl Simulation {
             .warning(now, format!("pod/{}", pod.meta.name), "BackOff", msg);
         self.cluster.pod_mut(id).containers[i] =
             ContainerState::Waiting(WaitingReason::CrashLoopBackOff);
-        self.queue
-            .schedule(now + delay, Ev::Kubelet(id, Step::Restart(i as u16)));
+        self.queue.schedule(
+            now + delay,
+            Ev::Kubelet(
+                id,
+                Step::Restart {
+                    container: i as u16,
+                    epoch,
+                },
+            ),
+        );
     }
 }
 

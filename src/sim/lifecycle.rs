@@ -515,7 +515,7 @@ impl Simulation {
             if self.cluster.pod(id).deleted.is_some() {
                 // The kubelet finds the pod deleted and finishes removing it.
                 self.pod_gone(now, id);
-            } else {
+            } else if self.cluster.pod(id).phase == PodPhase::Running {
                 // The machine restarted: the containers start again, same sandbox and IP.
                 let p = self.cluster.pod_mut(id);
                 p.restarts += p.containers.len() as u32;
@@ -523,6 +523,15 @@ impl Simulation {
                 p.ready_since = None;
                 self.queue
                     .schedule(now + CONTAINER_START, Ev::Kubelet(id, Step::Started));
+            } else {
+                // It had not started yet: the kubelet takes its set-up up again where it
+                // stopped (the kubelet's steps were dropped while the node was down).
+                let step = if self.cluster.pod(id).ip.is_some() {
+                    Step::Image(0)
+                } else {
+                    Step::Sandbox
+                };
+                self.queue.schedule(now, Ev::Kubelet(id, step));
             }
         }
         self.endpoints_changed();

@@ -24,7 +24,11 @@ use std::net::Ipv4Addr;
 
 /// A traffic stream's state.
 pub(super) struct StreamState {
+    /// Every client the stream ever had; an index stays valid for the whole run (requests and
+    /// events hold it), so a client whose pod went away is marked dead, never removed.
     pub clients: Vec<Client>,
+    /// Indices of the clients still alive, in order.
+    live: Vec<u32>,
     arrivals: SimRng,
     picks: SimRng,
     interarrival: Option<Exp<f64>>,
@@ -37,6 +41,7 @@ impl StreamState {
     pub fn new(spec: &StreamSpec, clients: Vec<Client>, rngs: &RngStreams) -> Self {
         let rate = spec.rate.max(f64::MIN_POSITIVE);
         StreamState {
+            live: (0..clients.len() as u32).collect(),
             clients,
             arrivals: rngs.stream(&format!("arrivals/{}", spec.name)),
             picks: rngs.stream(&format!("clients/{}", spec.name)),
@@ -204,22 +209,38 @@ impl Simulation {
                 })
                 .filter_map(|(id, p)| p.ip.map(|ip| (id.0, ip)))
                 .collect();
+            let now = self.queue.now();
             let st = &mut self.streams[si];
-            st.clients
-                .retain(|c| live.iter().any(|(id, _)| Some(*id) == c.pod));
+            let mut orphaned = Vec::new();
+            for c in st.clients.iter_mut().filter(|c| c.alive) {
+                if !live.iter().any(|(id, _)| Some(*id) == c.pod) {
+                    // The client's pod went away, and with it its connections and the
+                    // requests it was holding back for one.
+                    c.alive = false;
+                    c.conns.clear();
+                    orphaned.extend(c.waiting.drain(..).filter(|w| w.counted));
+                }
+            }
             for (id, ip) in live {
-                if !st.clients.iter().any(|c| c.pod == Some(id)) {
+                if !st.clients.iter().any(|c| c.alive && c.pod == Some(id)) {
                     st.clients.push(Client::new(ip, Some(id)));
                 }
             }
+            st.live = (0..st.clients.len() as u32)
+                .filter(|&i| st.clients[i as usize].alive)
+                .collect();
             // Unchanged pods would match the same clients again: skip until they change.
             st.pods_version = self.pods_version;
+            for _ in orphaned {
+                self.metrics
+                    .failed(si as u32, None, now, FailReason::ConnectionReset);
+            }
         }
         let st = &mut self.streams[si];
-        match st.clients.len() {
+        match st.live.len() {
             0 => None,
-            1 => Some(0),
-            n => Some(st.picks.random_range(0..n) as u32),
+            1 => Some(st.live[0]),
+            n => Some(st.live[st.picks.random_range(0..n)]),
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Client {
     pub addr: Ipv4Addr,
     /// For in-cluster clients: the pod it runs in.
     pub pod: Option<u32>,
+    /// False once its pod is gone: it sends nothing more.
+    pub alive: bool,
     pub conns: Vec<Conn>,
     pub waiting: VecDeque<Waiting>,
     next_port: u16,
@@ -54,6 +56,7 @@ impl Client {
         Client {
             addr,
             pod,
+            alive: true,
             conns: Vec::new(),
             waiting: VecDeque::new(),
             next_port: EPHEMERAL_PORTS.0,

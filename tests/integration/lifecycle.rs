@@ -314,3 +314,43 @@ fn scaling_down_by_three_deletes_and_logs_three_pods_once() {
     assert_eq!(unique.len(), 3, "{deleted:?}");
     assert_eq!(o.pods.iter().filter(|p| p.deleted.is_none()).count(), 2);
 }
+
+/// Regression: a client pod that went away shifted the other clients' indices, which made a
+/// kept-alive stream panic or lose its waiting requests.
+#[test]
+fn a_client_pod_going_away_keeps_every_request_counted() {
+    let text = scenario_text("in-cluster-client.yaml")
+        .replace("{distribution: exponential, mean: 5ms}", "{distribution: exponential, mean: 500ms}")
+        .replace("      start: 10s\n", "      start: 10s\n      timeout: 2s\n      connections: {reuse: true}\n  events:\n    - at: 30s\n      deletePod: {selector: app=client, pick: oldest}\n");
+    let o = run(&load_text(&text));
+    assert_eq!(
+        o.requests.sent,
+        o.requests.served + o.requests.failed + o.requests.in_flight
+    );
+    assert!(o.requests.served > 0);
+}
+
+/// Regression: a back-off restart that was due while the node was down started the container
+/// a second time after the node came back.
+#[test]
+fn a_node_reboot_during_a_crash_loop_starts_the_container_once() {
+    let text = scenario_text("crash-loop.yaml")
+        .replace("exitAfter: 2s", "exitAfter: 20s")
+        .replace("duration: 15m", "duration: 90s")
+        .replace("      start: 5s\n", "      start: 5s\n  events:\n    - {at: 42s, nodeDown: {node: docker-desktop}}\n    - {at: 45s, nodeUp: {node: docker-desktop}}\n");
+    let o = run(&load_text(&text));
+    let pod = o
+        .pods
+        .iter()
+        .find(|p| p.owner.as_deref() == Some("broken"))
+        .unwrap();
+    let started = times(&o, "Started", &format!("pod/{}", pod.name));
+    // Started at 1 s, exit at 21 s and an immediate restart, exit at 41 s and a 10 s back-off
+    // (due at 51 s) cut short by the reboot: one start at 46 s, and no second one at 51 s; the
+    // exit at 66 s then waits the next back-off step, 20 s.
+    assert_eq!(started, [1.0, 21.0, 46.0, 86.0], "{started:?}");
+    assert_eq!(
+        o.requests.sent,
+        o.requests.served + o.requests.failed + o.requests.in_flight
+    );
+}
