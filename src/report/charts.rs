@@ -260,13 +260,13 @@ pub fn draw_distribution<DB: DrawingBackend>(
     // spread can be.
     let connections: u64 = outcome.streams.iter().map(|s| s.connections).sum();
     let mut subtitle = format!(
-        "seed {}, {} requests over {} connection{}, served by {} pod{}",
+        "seed {}, {} requests served by {} pod{} ({} connection{} opened)",
         outcome.seed,
         thousands(spread.total),
-        thousands(connections),
-        if connections == 1 { "" } else { "s" },
         n,
-        if n == 1 { "" } else { "s" }
+        if n == 1 { "" } else { "s" },
+        thousands(connections),
+        if connections == 1 { "" } else { "s" }
     );
     if n > 0 {
         subtitle.push_str(&format!(
