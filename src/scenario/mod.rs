@@ -307,13 +307,7 @@ impl Loader {
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
     ) {
-        let join = |f: &str| {
-            if prefix.is_empty() {
-                f.to_string()
-            } else {
-                format!("{prefix}.{f}")
-            }
-        };
+        let join = |f: &str| join_path(prefix, f);
         let kind = str_at(value, &["kind"]).unwrap_or("");
         let api_version = str_at(value, &["apiVersion"]).unwrap_or("");
         if kind.is_empty() || api_version.is_empty() {
@@ -385,13 +379,7 @@ impl Loader {
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
     ) {
-        let join = |f: &str| {
-            if prefix.is_empty() {
-                f.to_string()
-            } else {
-                format!("{prefix}.{f}")
-            }
-        };
+        let join = |f: &str| join_path(prefix, f);
         let kind = str_at(value, &["kind"]).unwrap_or("");
         let api_version = str_at(value, &["apiVersion"]).unwrap_or("");
         let name = str_at(value, &["metadata", "name"])
@@ -653,6 +641,15 @@ fn missing_field(msg: &str) -> Option<(String, String)> {
     };
     let field = rest.strip_suffix('`')?;
     Some((path, field.to_string()))
+}
+
+/// `prefix.field`, or `field` alone at the top of a document.
+fn join_path(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() {
+        field.to_string()
+    } else {
+        format!("{prefix}.{field}")
+    }
 }
 
 #[cfg(test)]

@@ -216,19 +216,17 @@ fn rules_prints_the_nodes_iptables_save_with_upstream_chain_names() {
 
 #[test]
 fn trace_follows_a_nodeport_request_across_the_three_networks() {
-    let o = kubesim(
-        &root(),
-        &[
-            "trace",
-            "scenarios/seed-tutorial-3-nodes.yaml",
-            "--to",
-            "192.168.0.24:30001",
-            "-n",
-            "6",
-            "--at",
-            "30s",
-        ],
-    );
+    let args = [
+        "trace",
+        "scenarios/seed-tutorial-3-nodes.yaml",
+        "--to",
+        "192.168.0.24:30001",
+        "-n",
+        "6",
+        "--at",
+        "30s",
+    ];
+    let o = kubesim(&root(), &args);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     let blocks: Vec<&str> = text.split("== request ").skip(1).collect();
@@ -264,39 +262,13 @@ fn trace_follows_a_nodeport_request_across_the_three_networks() {
         "some requests stay on node-1, some cross: {crossed}"
     );
     // The same command twice gives the same trace.
-    let again = kubesim(
-        &root(),
-        &[
-            "trace",
-            "scenarios/seed-tutorial-3-nodes.yaml",
-            "--to",
-            "192.168.0.24:30001",
-            "-n",
-            "6",
-            "--at",
-            "30s",
-        ],
-    );
+    let again = kubesim(&root(), &args);
     assert_eq!(o.stdout, again.stdout);
 }
 
 #[test]
 fn trace_from_a_pod_resolves_the_service_name_and_rewrites_the_cluster_ip_on_its_node() {
-    let sim = kubesim::sim::Simulation::new(
-        load(&root().join("scenarios/in-cluster-client.yaml")).scenario,
-    )
-    .unwrap();
-    let mut sim = sim;
-    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(30));
-    let client = sim
-        .cluster()
-        .live_pods()
-        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
-        .unwrap()
-        .1
-        .meta
-        .name
-        .clone();
+    let (sim, client) = sim_at_with_pod("in-cluster-client.yaml", 30, "client");
     let text = sim
         .trace(
             &kubesim::sim::trace::TraceFrom::Pod(client.clone()),

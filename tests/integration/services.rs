@@ -96,17 +96,7 @@ fn a_headless_service_spreads_by_dns_without_proxy_rules() {
         counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 2,
         "{counts:?}"
     );
-    let mut sim = kubesim::sim::Simulation::new(loaded.scenario).unwrap();
-    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(30));
-    let client = sim
-        .cluster()
-        .live_pods()
-        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
-        .unwrap()
-        .1
-        .meta
-        .name
-        .clone();
+    let (sim, client) = sim_at_with_pod("headless-dns.yaml", 30, "client");
     let text = sim
         .trace(
             &kubesim::sim::trace::TraceFrom::Pod(client),

@@ -73,3 +73,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The scenario run up to `secs` seconds, and the name of its first live pod labelled
+/// `app=<app>` (for traces from a client pod).
+pub fn sim_at_with_pod(scenario: &str, secs: u64, app: &str) -> (kubesim::sim::Simulation, String) {
+    let mut sim = Simulation::new(load(&root().join("scenarios").join(scenario)).scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(secs));
+    let pod = sim
+        .cluster()
+        .live_pods()
+        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some(app))
+        .expect("a pod with that label")
+        .1
+        .meta
+        .name
+        .clone();
+    (sim, pod)
+}
