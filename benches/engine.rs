@@ -51,7 +51,7 @@ fn event_queue(c: &mut Criterion) {
         g.bench_function(format!("hold_depth_{depth}"), |b| {
             b.iter_batched_ref(
                 || {
-                    let mut q = EventQueue::with_capacity(depth + 1);
+                    let mut q = EventQueue::new();
                     for (i, d) in ds.iter().cycle().take(depth).enumerate() {
                         let p = Payload {
                             _tag: 1,

@@ -3,23 +3,29 @@
 //! Tie rule: events scheduled for the same instant run in the order they were scheduled
 //! (first in, first out). The sequence number is a `u64` counter that never wraps in practice.
 //!
-//! The queue is a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan, 1990): since nothing is ever
-//! scheduled before the last event popped, an event is filed by the highest bit in which its
-//! time differs from that instant, and only the lowest non-empty bucket is ever sorted out.
-//! Scheduling is O(1); popping is amortised O(log of the time span), with sequential memory
-//! access instead of a binary heap's unpredictable comparisons. Events due at the current
-//! instant wait in a FIFO kept in sequence order, which is what makes the tie rule hold.
+//! Three structures hold the events; `pop` takes the least `(time, seq)` of their first ones,
+//! so the order is exactly the one a single `(time, seq)` heap gives and only the cost changes:
 //!
-//! Beside the radix heap, a caller may file events into FIFO *lanes*
-//! ([`schedule_in_lane`](EventQueue::schedule_in_lane)) for kinds of events that are mostly
-//! scheduled in time order (a stream's next arrival, a packet that takes a fixed latency). An
-//! event goes into its lane only if it is not earlier than the lane's last one; since sequence
-//! numbers only grow, each lane is then sorted by `(time, seq)` by construction, and an event
-//! that would break the order goes into the heap instead. `pop` takes the least `(time, seq)`
-//! of the heap's next event and the lanes' first ones, so the order is exactly the one a single
-//! heap gives; only the cost changes (a lane is a push and a pop, no sorting).
+//! - A **timing wheel** for the near future (the next [`WHEEL_SLOTS`] slots of
+//!   2^[`SLOT_SHIFT`] ns, about 67 ms: a request's service, a client's next try). An event is
+//!   filed in the slot of its time with a push; the earliest non-empty slot is found through a
+//!   bitmap and sorted once when it becomes the next to pop (slots hold a few events), and an
+//!   event filed into that sorted slot is inserted in order. Scheduling is O(1) and popping
+//!   amortised O(1) for the spread of a busy run, where a radix heap re-files each event once
+//!   per halving of its distance.
+//! - A **radix heap** (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) for events beyond the wheel
+//!   (timeouts, probes, the timeline): since nothing is ever scheduled before the last event
+//!   popped, an event is filed by the highest bit in which its time differs from that instant,
+//!   and only the lowest non-empty bucket is ever sorted out. Events that leave the wheel's
+//!   reach stay here until popped; they are never moved.
+//! - FIFO *lanes* ([`schedule_in_lane`](EventQueue::schedule_in_lane)) for kinds of events
+//!   that are mostly scheduled in time order (a stream's next arrival, a packet that takes a
+//!   fixed latency). An event goes into its lane only if it is not earlier than the lane's last
+//!   one; since sequence numbers only grow, each lane is then sorted by `(time, seq)` by
+//!   construction, and an event that would break the order goes to the wheel or heap instead.
+//!
 //! `tests::matches_a_binary_heap` checks the order against the plain `(time, seq)` heap, with
-//! and without lanes.
+//! and without lanes, over delays that hit every part.
 
 use super::SimTime;
 use std::cmp::Ordering;
@@ -31,6 +37,14 @@ pub struct Scheduled<E> {
     pub at: SimTime,
     pub seq: u64,
     pub event: E,
+}
+
+impl<E> Scheduled<E> {
+    /// `(time, seq)` as one number, compared in one step.
+    #[inline]
+    fn key(&self) -> u128 {
+        ((self.at.as_nanos() as u128) << 64) | self.seq as u128
+    }
 }
 
 impl<E> PartialEq for Scheduled<E> {
@@ -58,10 +72,116 @@ impl<E> Ord for Scheduled<E> {
 /// How many FIFO lanes a queue has (`schedule_in_lane` takes `0..LANES`).
 pub const LANES: usize = 4;
 
-/// A future-event list. `pop` never returns an event earlier than one already popped; scheduling
-/// an event earlier than [`now`](EventQueue::now) is a bug and panics.
+/// A wheel slot spans 2^`SLOT_SHIFT` ns (4.1 µs).
+pub const SLOT_SHIFT: u32 = 12;
+/// Slots in the wheel (a power of two): it reaches 2^26 ns, about 67 ms, ahead.
+pub const WHEEL_SLOTS: usize = 1 << 14;
+const SLOT_MASK: u64 = WHEEL_SLOTS as u64 - 1;
+/// No slot is sorted.
+const NO_SLOT: u64 = u64::MAX;
+
+/// The near future: slot `t >> SLOT_SHIFT` (modulo the wheel) holds the events due in it.
 #[derive(Debug)]
-pub struct EventQueue<E> {
+struct Wheel<E> {
+    slots: Vec<Vec<Scheduled<E>>>,
+    /// Bit `i % 64` of word `i / 64` set when slot `i` is not empty.
+    bits: Vec<u64>,
+    len: usize,
+    /// The absolute slot number (`time >> SLOT_SHIFT`) that is sorted latest-first and is the
+    /// earliest non-empty one, or [`NO_SLOT`].
+    sorted: u64,
+}
+
+impl<E> Wheel<E> {
+    fn new() -> Self {
+        Wheel {
+            slots: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
+            bits: vec![0; WHEEL_SLOTS / 64],
+            len: 0,
+            sorted: NO_SLOT,
+        }
+    }
+
+    /// Whether an event at `at` belongs in the wheel when the clock reads `now`.
+    #[inline]
+    fn reaches(now: u64, at: u64) -> bool {
+        (at >> SLOT_SHIFT) - (now >> SLOT_SHIFT) < WHEEL_SLOTS as u64
+    }
+
+    #[inline]
+    fn push(&mut self, s: Scheduled<E>) {
+        let abs = s.at.as_nanos() >> SLOT_SHIFT;
+        let i = (abs & SLOT_MASK) as usize;
+        let slot = &mut self.slots[i];
+        if abs == self.sorted {
+            // Latest first: it goes before every event earlier than it.
+            let key = s.key();
+            let pos = slot.partition_point(|x| x.key() > key);
+            slot.insert(pos, s);
+        } else {
+            if abs < self.sorted {
+                // An earlier slot than the sorted one: that one is no longer the first.
+                self.sorted = NO_SLOT;
+            }
+            slot.push(s);
+        }
+        self.bits[i / 64] |= 1 << (i % 64);
+        self.len += 1;
+    }
+
+    /// The earliest event's key, sorting its slot if it is not yet (`now`: the queue's clock,
+    /// not later than any event in the wheel).
+    #[inline]
+    fn peek(&mut self, now: u64) -> u128 {
+        if self.len == 0 {
+            return NO_KEY;
+        }
+        if self.sorted == NO_SLOT {
+            let cur = now >> SLOT_SHIFT;
+            let i = self.first_occupied((cur & SLOT_MASK) as usize);
+            let abs = cur + ((i as u64).wrapping_sub(cur) & SLOT_MASK);
+            self.slots[i].sort_unstable_by_key(|s| std::cmp::Reverse(s.key()));
+            self.sorted = abs;
+        }
+        let i = (self.sorted & SLOT_MASK) as usize;
+        self.slots[i].last().map_or(NO_KEY, Scheduled::key)
+    }
+
+    /// The first occupied slot at or after `from`, going round (the wheel is not empty).
+    fn first_occupied(&self, from: usize) -> usize {
+        let words = self.bits.len();
+        let w0 = from / 64;
+        let masked = self.bits[w0] & (u64::MAX << (from % 64));
+        if masked != 0 {
+            return w0 * 64 + masked.trailing_zeros() as usize;
+        }
+        for k in 1..=words {
+            let w = (w0 + k) % words;
+            if self.bits[w] != 0 {
+                return w * 64 + self.bits[w].trailing_zeros() as usize;
+            }
+        }
+        unreachable!("the wheel has events")
+    }
+
+    /// Removes the earliest event (after [`peek`](Self::peek) returned it).
+    #[inline]
+    fn pop(&mut self) -> Scheduled<E> {
+        let i = (self.sorted & SLOT_MASK) as usize;
+        let slot = &mut self.slots[i];
+        let s = slot.pop().expect("peeked");
+        if slot.is_empty() {
+            self.bits[i / 64] &= !(1 << (i % 64));
+            self.sorted = NO_SLOT;
+        }
+        self.len -= 1;
+        s
+    }
+}
+
+/// The far future: a radix heap relative to `last`.
+#[derive(Debug)]
+struct RadixHeap<E> {
     /// Events due at `last`, in sequence order.
     front: VecDeque<Scheduled<E>>,
     /// `buckets[b]` holds the events whose time differs from `last` first in bit `b` (counting
@@ -69,86 +189,23 @@ pub struct EventQueue<E> {
     buckets: Vec<Vec<Scheduled<E>>>,
     /// Bit `b` set when `buckets[b]` is not empty.
     occupied: u64,
-    /// The instant the buckets are relative to: never later than `now` (it lags behind while
-    /// lanes supply the events), and never later than any event in the buckets.
+    /// The instant the buckets are relative to: never later than the queue's `now` (it lags
+    /// behind while the wheel and lanes supply the events), and never later than any event in
+    /// the buckets.
     last: u64,
     /// The lowest occupied bucket and its earliest time, when known (`None`: not computed
     /// since the buckets last moved).
     lowest: Option<(usize, u64)>,
-    /// FIFO lanes, each sorted by `(time, seq)`.
-    lanes: [VecDeque<Scheduled<E>>; LANES],
-    /// Lanes `0..lanes_used` have been scheduled into; the rest are empty.
-    lanes_used: usize,
-    len: usize,
-    next_seq: u64,
-    now: SimTime,
 }
 
-impl<E> Default for EventQueue<E> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<E> EventQueue<E> {
-    pub fn new() -> Self {
-        Self::with_capacity(1024)
-    }
-
-    pub fn with_capacity(capacity: usize) -> Self {
-        EventQueue {
-            front: VecDeque::with_capacity(capacity.min(1024)),
+impl<E> RadixHeap<E> {
+    fn new() -> Self {
+        RadixHeap {
+            front: VecDeque::new(),
             buckets: (0..64).map(|_| Vec::new()).collect(),
             occupied: 0,
             last: 0,
             lowest: None,
-            lanes: std::array::from_fn(|_| VecDeque::new()),
-            lanes_used: 0,
-            len: 0,
-            next_seq: 0,
-            now: SimTime::ZERO,
-        }
-    }
-
-    /// The instant of the last event popped (zero before the first).
-    pub fn now(&self) -> SimTime {
-        self.now
-    }
-
-    /// Schedules `event` at `at`, which must not be earlier than [`now`](Self::now).
-    #[inline]
-    pub fn schedule(&mut self, at: SimTime, event: E) {
-        assert!(
-            at >= self.now,
-            "event scheduled in the past: {at:?} < {:?}",
-            self.now
-        );
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.len += 1;
-        self.file(Scheduled { at, seq, event });
-    }
-
-    /// Schedules `event` at `at` (not earlier than [`now`](Self::now)) through FIFO lane
-    /// `lane` if it is not earlier than the lane's last event, else through the heap. Same
-    /// order as [`schedule`](Self::schedule): the lane only saves the heap's work.
-    #[inline]
-    pub fn schedule_in_lane(&mut self, lane: usize, at: SimTime, event: E) {
-        assert!(
-            at >= self.now,
-            "event scheduled in the past: {at:?} < {:?}",
-            self.now
-        );
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.len += 1;
-        let s = Scheduled { at, seq, event };
-        self.lanes_used = self.lanes_used.max(lane + 1);
-        let l = &mut self.lanes[lane];
-        if l.back().is_none_or(|b| b.at <= at) {
-            l.push_back(s);
-        } else {
-            self.file(s);
         }
     }
 
@@ -172,9 +229,13 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// The lowest non-empty bucket and its earliest time (meaningful when `front` is empty).
+    /// The earliest time, without moving (moving to it is only allowed once it is the next
+    /// event of the whole queue).
     #[inline]
-    fn lowest(&mut self) -> Option<(usize, u64)> {
+    fn peek_time(&mut self) -> Option<u64> {
+        if let Some(s) = self.front.front() {
+            return Some(s.at.as_nanos());
+        }
         if self.occupied == 0 {
             return None;
         }
@@ -187,7 +248,20 @@ impl<E> EventQueue<E> {
                 .expect("an occupied bucket has events");
             self.lowest = Some((b, min));
         }
-        self.lowest
+        self.lowest.map(|(_, min)| min)
+    }
+
+    /// The earliest event's key, moving the buckets to its time: only when no event of the
+    /// queue is earlier than it (nothing may be scheduled before `last` afterwards).
+    fn peek_moving(&mut self) -> u128 {
+        if self.front.is_empty() {
+            let Some(min) = self.peek_time() else {
+                return NO_KEY;
+            };
+            let (b, _) = self.lowest.expect("computed by peek_time");
+            self.advance(b, min);
+        }
+        self.front.front().map_or(NO_KEY, Scheduled::key)
     }
 
     /// Moves to `min`, the earliest time in bucket `b` (the lowest non-empty one; `front` is
@@ -207,26 +281,119 @@ impl<E> EventQueue<E> {
             self.front.make_contiguous().sort_unstable_by_key(|s| s.seq);
         }
     }
+}
 
-    /// Brings the heap's earliest events to `front` (the heap is not empty).
-    #[inline]
-    fn ready_front(&mut self) {
-        if self.front.is_empty() {
-            let (b, min) = self.lowest().expect("the heap has events");
-            self.advance(b, min);
+/// A source of the next event: lanes `0..LANES`, then the wheel, then the heap.
+const WHEEL: usize = LANES;
+const HEAP: usize = LANES + 1;
+/// The key of no event: later than every real one.
+const NO_KEY: u128 = u128::MAX;
+
+/// A future-event list. `pop` never returns an event earlier than one already popped; scheduling
+/// an event earlier than [`now`](EventQueue::now) is a bug and panics.
+#[derive(Debug)]
+pub struct EventQueue<E> {
+    wheel: Wheel<E>,
+    heap: RadixHeap<E>,
+    /// FIFO lanes, each sorted by `(time, seq)`.
+    lanes: [VecDeque<Scheduled<E>>; LANES],
+    /// Lanes `0..lanes_used` have been scheduled into; the rest are empty.
+    lanes_used: usize,
+    len: usize,
+    next_seq: u64,
+    now: SimTime,
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> EventQueue<E> {
+    pub fn new() -> Self {
+        EventQueue {
+            wheel: Wheel::new(),
+            heap: RadixHeap::new(),
+            lanes: std::array::from_fn(|_| VecDeque::new()),
+            lanes_used: 0,
+            len: 0,
+            next_seq: 0,
+            now: SimTime::ZERO,
         }
+    }
+
+    /// The instant of the last event popped (zero before the first).
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Schedules `event` at `at`, which must not be earlier than [`now`](Self::now).
+    #[inline]
+    pub fn schedule(&mut self, at: SimTime, event: E) {
+        let s = self.stamp(at, event);
+        self.file(s);
+    }
+
+    /// Schedules `event` at `at` (not earlier than [`now`](Self::now)) through FIFO lane
+    /// `lane` if it is not earlier than the lane's last event, else like
+    /// [`schedule`](Self::schedule). Same order either way: the lane only saves work.
+    #[inline]
+    pub fn schedule_in_lane(&mut self, lane: usize, at: SimTime, event: E) {
+        let s = self.stamp(at, event);
+        self.lanes_used = self.lanes_used.max(lane + 1);
+        let l = &mut self.lanes[lane];
+        if l.back().is_none_or(|b| b.at <= at) {
+            l.push_back(s);
+        } else {
+            self.file(s);
+        }
+    }
+
+    #[inline]
+    fn stamp(&mut self, at: SimTime, event: E) -> Scheduled<E> {
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: {at:?} < {:?}",
+            self.now
+        );
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.len += 1;
+        Scheduled { at, seq, event }
+    }
+
+    /// Into the wheel if it reaches that far, else the heap.
+    #[inline]
+    fn file(&mut self, s: Scheduled<E>) {
+        if Wheel::<E>::reaches(self.now.as_nanos(), s.at.as_nanos()) {
+            self.wheel.push(s);
+        } else {
+            self.heap.file(s);
+        }
+    }
+
+    /// The least key of the lanes' and the wheel's first events, and where it is.
+    #[inline]
+    fn near_min(&mut self) -> (usize, u128) {
+        let mut best = (WHEEL, self.wheel.peek(self.now.as_nanos()));
+        for (i, l) in self.lanes[..self.lanes_used].iter().enumerate() {
+            if let Some(s) = l.front() {
+                let key = s.key();
+                if key < best.1 {
+                    best = (i, key);
+                }
+            }
+        }
+        best
     }
 
     /// The instant of the next event, if any.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        let heap = match self.front.front() {
-            Some(s) => Some(s.at.as_nanos()),
-            None => self.lowest().map(|(_, min)| min),
-        };
-        self.lanes
-            .iter()
-            .filter_map(|l| l.front().map(|s| s.at.as_nanos()))
-            .chain(heap)
+        let (_, near) = self.near_min();
+        let near = (near != NO_KEY).then_some((near >> 64) as u64);
+        near.into_iter()
+            .chain(self.heap.peek_time())
             .min()
             .map(SimTime::from_nanos)
     }
@@ -240,60 +407,34 @@ impl<E> EventQueue<E> {
     /// its instant.
     #[inline]
     pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {
-        // The lanes' least (time, seq).
-        let mut lane: Option<(usize, u64, u64)> = None;
-        for (i, l) in self.lanes[..self.lanes_used].iter().enumerate() {
-            if let Some(s) = l.front() {
-                let key = (s.at.as_nanos(), s.seq);
-                if lane.is_none_or(|(_, at, seq)| key < (at, seq)) {
-                    lane = Some((i, key.0, key.1));
+        let (mut src, mut key) = self.near_min();
+        if let Some(h) = self.heap.peek_time() {
+            // The heap's bucket moves only when its time is the earliest of all, and the
+            // event is due: moving is not undone, and nothing may be filed before it after.
+            if key == NO_KEY || h <= (key >> 64) as u64 {
+                if h > until.as_nanos() {
+                    return None;
+                }
+                let hk = self.heap.peek_moving();
+                if hk < key {
+                    (src, key) = (HEAP, hk);
                 }
             }
         }
-        // The heap's next time; its events at that time come to `front` when it moves there.
-        let heap_at = match self.front.front() {
-            Some(s) => Some(s.at.as_nanos()),
-            None => self.lowest().map(|(_, min)| min),
-        };
-        let until = until.as_nanos();
-        let take_lane = match (lane, heap_at) {
-            (None, None) => return None,
-            (Some((i, at, _)), None) => {
-                if at > until {
-                    return None;
-                }
-                Some(i)
-            }
-            (None, Some(h)) => {
-                if h > until {
-                    return None;
-                }
-                None
-            }
-            (Some((i, at, _)), Some(h)) if at < h => {
-                if at > until {
-                    return None;
-                }
-                Some(i)
-            }
-            (Some((i, at, seq)), Some(h)) => {
-                if h > until {
-                    return None;
-                }
-                // The next event is at `h`: the buckets may move there.
-                self.ready_front();
-                let first = self.front.front().expect("events at the heap's next time");
-                ((at, seq) < (first.at.as_nanos(), first.seq)).then_some(i)
-            }
-        };
-        let s = match take_lane {
-            Some(i) => self.lanes[i].pop_front(),
-            None => {
-                self.ready_front();
-                self.front.pop_front()
-            }
+        if key == NO_KEY || (key >> 64) as u64 > until.as_nanos() {
+            return None;
         }
-        .expect("the chosen source has an event");
+        let s = match src {
+            WHEEL => self.wheel.pop(),
+            HEAP => self
+                .heap
+                .front
+                .pop_front()
+                .expect("the heap moved to its next"),
+            i => self.lanes[i]
+                .pop_front()
+                .expect("a lane with a first event"),
+        };
         self.len -= 1;
         self.now = s.at;
         Some((s.at, s.event))
@@ -309,9 +450,11 @@ impl<E> EventQueue<E> {
 
     /// Events still pending, in no particular order (for end-of-run accounting).
     pub fn pending(&self) -> impl Iterator<Item = &Scheduled<E>> {
-        self.front
+        self.heap
+            .front
             .iter()
-            .chain(self.buckets.iter().flatten())
+            .chain(self.heap.buckets.iter().flatten())
+            .chain(self.wheel.slots.iter().flatten())
             .chain(self.lanes.iter().flatten())
     }
 }

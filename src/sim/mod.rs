@@ -163,7 +163,7 @@ impl Simulation {
             node_ips.entry(n.ip).or_insert(NodeId(i as u32));
         }
         let mut sim = Simulation {
-            queue: EventQueue::with_capacity(4096),
+            queue: EventQueue::new(),
             end,
             warmup_end,
             rng_names: streams_rng.stream("names"),
