@@ -1,9 +1,15 @@
 //! kube-proxy's chain-name hashes.
 //!
-//! `portProtoHash` and `servicePortEndpointChainName` of `pkg/proxy/iptables/proxier.go`:
-//! the first 16 characters of the RFC 4648 standard base32 encoding of the SHA-256 of the
-//! service port name (`namespace/name`, plus `:portname` when the port is named), the lower
-//! case protocol and, for endpoint chains, `IP:port`. This module knows nothing of rules.
+//! iptables mode (`portProtoHash` and `servicePortEndpointChainName` of
+//! `pkg/proxy/iptables/proxier.go`): the first 16 characters of the RFC 4648 standard base32
+//! encoding of the SHA-256 of the service port name (`namespace/name`, plus `:portname` when
+//! the port is named), the lower case protocol and, for endpoint chains, `IP:port`.
+//!
+//! nftables mode (`hashAndTruncate`, `servicePortChainNameBase` and
+//! `servicePortEndpointChainNameBase` of `pkg/proxy/nftables/proxier.go`): the readable name
+//! `namespace/name/protocol/portname` (plus `__IP/port` for an endpoint) prefixed with the
+//! first 8 base32 characters of its own SHA-256 and a hyphen. This module knows nothing of
+//! rules.
 
 use data_encoding::BASE32;
 use sha2::{Digest, Sha256};
@@ -47,6 +53,48 @@ pub fn chain_name(prefix: &str, hash: &[u8; 16]) -> String {
     s
 }
 
+/// nftables' longest chain name (`knftables.NameLengthMax`, 256) less the longest prefix
+/// kube-proxy puts in front (`chainNamePrefixLengthMax`, 16).
+const NFT_CHAIN_NAME_BASE_MAX: usize = 256 - 16;
+
+/// `hashAndTruncate`: `HASH8-name`, cut to 240 characters with `...` if longer.
+fn hash_and_truncate(name: &str) -> String {
+    let encoded = BASE32.encode(&Sha256::digest(name.as_bytes()));
+    let mut out = format!("{}-{name}", &encoded[..8]);
+    if out.len() > NFT_CHAIN_NAME_BASE_MAX {
+        out.truncate(NFT_CHAIN_NAME_BASE_MAX - 3);
+        out.push_str("...");
+    }
+    out
+}
+
+/// The base of an nftables service port's chain names (`service-`, `local-`, `external-`,
+/// `firewall-` are put in front), e.g. `ULMVA6XW-ns1/svc1/tcp/p80`; `port_name` is empty for
+/// an unnamed port.
+pub fn nft_service_chain_base(
+    namespace: &str,
+    name: &str,
+    protocol: &str,
+    port_name: &str,
+) -> String {
+    hash_and_truncate(&format!("{namespace}/{name}/{protocol}/{port_name}"))
+}
+
+/// The base of an nftables endpoint's chain and affinity set names (`endpoint-`, `affinity-`),
+/// e.g. `5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80`.
+pub fn nft_endpoint_chain_base(
+    namespace: &str,
+    name: &str,
+    protocol: &str,
+    port_name: &str,
+    ip: std::net::Ipv4Addr,
+    port: u16,
+) -> String {
+    hash_and_truncate(&format!(
+        "{namespace}/{name}/{protocol}/{port_name}__{ip}/{port}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +116,38 @@ mod tests {
     fn unnamed_port() {
         assert_eq!(service_port_name("default", "web", None), "default/web");
         assert_eq!(service_port_name("default", "web", Some("")), "default/web");
+    }
+
+    /// Expected values from upstream's `pkg/proxy/nftables/proxier_test.go` and from a real
+    /// node's `nft list table ip kube-proxy`.
+    #[test]
+    fn upstream_nft_chain_names() {
+        assert_eq!(
+            nft_service_chain_base("ns1", "svc1", "tcp", "p80"),
+            "ULMVA6XW-ns1/svc1/tcp/p80"
+        );
+        assert_eq!(
+            nft_endpoint_chain_base(
+                "ns1",
+                "svc1",
+                "tcp",
+                "p80",
+                "10.180.0.1".parse().unwrap(),
+                80
+            ),
+            "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+        );
+        assert_eq!(
+            nft_service_chain_base("default", "kubernetes", "tcp", "https"),
+            "2QRHZV4L-default/kubernetes/tcp/https"
+        );
+        assert_eq!(
+            nft_service_chain_base("kube-system", "kube-dns", "udp", "dns"),
+            "FY5PMXPG-kube-system/kube-dns/udp/dns"
+        );
+        let long = "n".repeat(63);
+        let base =
+            nft_endpoint_chain_base(&long, &long, "sctp", &long, "10.0.0.1".parse().unwrap(), 80);
+        assert!(base.len() <= 240);
     }
 }

@@ -377,7 +377,7 @@ impl AffinityTable {
         self.last_seen.is_empty()
     }
     /// `--rcheck --seconds T --reap`: seen less than `seconds` ago; stale entries are reaped.
-    fn rcheck(&mut self, list: RecentList, src: u32, seconds: u32, now_ns: u64) -> bool {
+    pub(crate) fn rcheck(&mut self, list: RecentList, src: u32, seconds: u32, now_ns: u64) -> bool {
         let key = (list, src);
         match self.last_seen.get(&key) {
             Some(&t) if now_ns.saturating_sub(t) < u64::from(seconds) * 1_000_000_000 => true,
@@ -388,7 +388,7 @@ impl AffinityTable {
             None => false,
         }
     }
-    fn set(&mut self, list: RecentList, src: u32, now_ns: u64) {
+    pub(crate) fn set(&mut self, list: RecentList, src: u32, now_ns: u64) {
         self.last_seen.insert((list, src), now_ns);
     }
 }
@@ -1198,6 +1198,50 @@ impl IptablesRules {
         (v, t.0)
     }
 
+    /// Every DNAT a new connection of `pkt` can end in, whatever the `-m statistic` draws
+    /// (with the `-m recent` lists as `affinity` holds them, not updated): (service port,
+    /// endpoint) indices.
+    pub fn dnat_targets(
+        &self,
+        pkt: &Packet,
+        affinity: &AffinityTable,
+        now_ns: u64,
+    ) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<Vec<bool>> = vec![Vec::new()];
+        while let Some(prefix) = stack.pop() {
+            let mut d = ForcedOutcomes {
+                prefix,
+                drawn: Vec::new(),
+            };
+            let (v, _) = self.walk(
+                pkt,
+                &mut d,
+                &mut affinity.clone(),
+                now_ns,
+                &mut NoTrace,
+                false,
+            );
+            if let Verdict::Dnat {
+                service_port_index,
+                endpoint_index,
+                ..
+            } = v
+            {
+                if !out.contains(&(service_port_index, endpoint_index)) {
+                    out.push((service_port_index, endpoint_index));
+                }
+            }
+            for i in d.prefix.len()..d.drawn.len() {
+                let mut p = d.drawn[..i].to_vec();
+                p.push(!d.drawn[i]);
+                stack.push(p);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// The walk; also whether it evaluated a `-m recent` match.
     fn walk<D: Draws, T: Tracer>(
         &self,
@@ -1506,6 +1550,20 @@ impl<R: Rng> Draws for Recording<'_, R> {
             None => self.rng.random::<f64>() < probability,
         };
         self.path.push((probability, hit));
+        hit
+    }
+}
+
+/// The given outcomes first, then "no match"; every outcome recorded.
+struct ForcedOutcomes {
+    prefix: Vec<bool>,
+    drawn: Vec<bool>,
+}
+
+impl Draws for ForcedOutcomes {
+    fn draw(&mut self, _probability: f64) -> bool {
+        let hit = self.prefix.get(self.drawn.len()).copied().unwrap_or(false);
+        self.drawn.push(hit);
         hit
     }
 }

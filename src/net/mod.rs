@@ -8,6 +8,8 @@
 //! - [`hash`]: kube-proxy's chain-name hashes.
 //! - [`iptables`]: kube-proxy's iptables-mode rules as data, printed as `iptables-save`
 //!   prints them and walked to route a packet.
+//! - [`nftables`]: kube-proxy's nftables-mode table as data, printed as `nft list ruleset`
+//!   prints it and walked to route a packet.
 //!
 //! Knows nothing of YAML or files.
 
@@ -17,4 +19,5 @@ pub mod dns;
 pub mod hash;
 pub mod ipam;
 pub mod iptables;
+pub mod nftables;
 pub mod topology;

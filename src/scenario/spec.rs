@@ -825,12 +825,10 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
     let p = "spec.cluster";
     match c.proxy_mode.as_deref() {
         None | Some("iptables") => {}
-        Some(m @ ("ipvs" | "nftables")) => {
-            net.proxy_mode = if m == "ipvs" {
-                ProxyMode::Ipvs
-            } else {
-                ProxyMode::Nftables
-            };
+        // GA since v1.33, not the default (`pkg/proxy/apis/config/types.go`).
+        Some("nftables") => net.proxy_mode = ProxyMode::Nftables,
+        Some(m @ "ipvs") => {
+            net.proxy_mode = ProxyMode::Ipvs;
             ctx.warn(
                 &format!("{p}.proxyMode"),
                 format!(

@@ -9,14 +9,54 @@ use super::{Ev, Simulation};
 use crate::engine::{SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::{ServiceType, TrafficPolicy};
+use crate::net::config::ProxyMode;
 use crate::net::iptables::{
-    AffinityTable, IptablesRules, NodeProxyInput, ProxyEndpoint, ProxyServicePort,
+    AffinityTable, IptablesRules, NodeProxyInput, Packet, ProxyEndpoint, ProxyServicePort, Verdict,
 };
+use crate::net::nftables::NftRuleset;
 use crate::net::topology::{categorize_endpoints, TrafficPolicies};
+use ipnet::Ipv4Net;
+use rand::Rng;
+
+/// What a node's kube-proxy programmed, in the scenario's `proxyMode`.
+pub(super) enum DataPlane {
+    /// iptables mode; also IPVS mode, which is not simulated yet (a warning says so).
+    Iptables(IptablesRules),
+    /// nftables mode: the `ip kube-proxy` table.
+    Nftables(NftRuleset),
+}
+
+impl DataPlane {
+    /// The rules kube-proxy in `mode` programs from `input`.
+    pub fn build(mode: ProxyMode, input: &NodeProxyInput, service_cidr: Ipv4Net) -> DataPlane {
+        match mode {
+            ProxyMode::Nftables => DataPlane::Nftables(NftRuleset::build(input, service_cidr)),
+            ProxyMode::Iptables | ProxyMode::Ipvs => {
+                DataPlane::Iptables(IptablesRules::build(input))
+            }
+        }
+    }
+
+    /// Routes a connection's first packet by walking these rules (iptables: through its
+    /// route cache, proven equal to the walk).
+    #[inline]
+    pub fn route(
+        &mut self,
+        pkt: &Packet,
+        rng: &mut impl Rng,
+        affinity: &mut AffinityTable,
+        now_ns: u64,
+    ) -> Verdict {
+        match self {
+            DataPlane::Iptables(r) => r.route_cached(pkt, rng, affinity, now_ns),
+            DataPlane::Nftables(r) => r.route(pkt, rng, affinity, now_ns),
+        }
+    }
+}
 
 /// One node's kube-proxy: the rules it last programmed and what they point at.
 pub(super) struct NodeProxy {
-    pub rules: IptablesRules,
+    pub rules: DataPlane,
     /// `endpoints[service port][endpoint]`: the pod and container behind each endpoint of the
     /// rules' input, in the same order.
     pub endpoints: Vec<Vec<(PodId, u16)>>,
@@ -34,7 +74,7 @@ pub(super) struct NodeProxy {
 impl NodeProxy {
     pub fn new(rng: SimRng) -> Self {
         NodeProxy {
-            rules: IptablesRules::default(),
+            rules: DataPlane::Iptables(IptablesRules::default()),
             input: NodeProxyInput {
                 node_name: String::new(),
                 node_ip: std::net::Ipv4Addr::UNSPECIFIED,
@@ -86,7 +126,11 @@ impl Simulation {
         p.sync_pending = false;
         p.last_sync = Some(now);
         p.syncs += 1;
-        p.rules = IptablesRules::build(&input);
+        p.rules = DataPlane::build(
+            self.scenario.net.proxy_mode,
+            &input,
+            self.scenario.net.service_cidr,
+        );
         p.input = input;
         p.keys = keys;
         p.endpoints = endpoints;
@@ -118,10 +162,68 @@ impl Simulation {
     }
 
     /// `node`'s rules as its kube-proxy last programmed them, in `iptables-save`'s format,
-    /// and when that was (`None` before the first sync).
+    /// and when that was (`None` before the first sync). In another proxy mode: the rules
+    /// kube-proxy in iptables mode would have programmed from the same Services and
+    /// EndpointSlices.
     pub fn iptables_save(&self, node: NodeId) -> (String, Option<SimTime>) {
         let p = &self.proxies[node.index()];
-        (p.rules.render(), p.last_sync)
+        let text = match &p.rules {
+            DataPlane::Iptables(r) if p.last_sync.is_some() => r.render(),
+            _ if p.last_sync.is_none() => IptablesRules::default().render(),
+            _ => IptablesRules::build(&p.input).render(),
+        };
+        (text, p.last_sync)
+    }
+
+    /// `node`'s `ip kube-proxy` table in nftables mode, as `nft list ruleset` prints it, and
+    /// when its kube-proxy last synced. In another proxy mode: the table kube-proxy in
+    /// nftables mode would have programmed from the same Services and EndpointSlices.
+    pub fn nft_list_ruleset(&self, node: NodeId) -> (String, Option<SimTime>) {
+        let p = &self.proxies[node.index()];
+        let text = match &p.rules {
+            DataPlane::Nftables(r) => r.render(),
+            DataPlane::Iptables(_) => {
+                NftRuleset::build(&p.input, self.scenario.net.service_cidr).render()
+            }
+        };
+        (text, p.last_sync)
+    }
+
+    /// The pods a new connection from `src` to port `port` of the `service`-th Service's
+    /// ClusterIP can be DNATed to by `node`'s rules as last synced, whatever the random
+    /// draws (every `numgen` value, or every outcome of the `-m statistic` rules, explored).
+    /// Affinity is ignored.
+    pub fn rule_targets(
+        &self,
+        node: NodeId,
+        service: usize,
+        port: usize,
+        src: std::net::Ipv4Addr,
+    ) -> Vec<PodId> {
+        let p = &self.proxies[node.index()];
+        let svc = &self.api.services[service];
+        let (Some(ip), Some(sp)) = (svc.cluster_ip, svc.obj.spec.ports.get(port)) else {
+            return Vec::new();
+        };
+        let pkt = Packet {
+            src,
+            src_port: 40000,
+            dst: ip,
+            dst_port: sp.port,
+            protocol: sp.protocol,
+            local_origin: false,
+        };
+        let now = self.queue.now().as_nanos();
+        let targets = match &p.rules {
+            DataPlane::Nftables(r) => r.dnat_targets(&pkt, &AffinityTable::new(), now),
+            DataPlane::Iptables(r) => r.dnat_targets(&pkt, &AffinityTable::new(), now),
+        };
+        let mut pods: Vec<PodId> = targets
+            .into_iter()
+            .map(|(s, e)| p.endpoints[s][e].0)
+            .collect();
+        pods.sort();
+        pods
     }
 
     /// How many times `node`'s kube-proxy has synced, and when it last did.

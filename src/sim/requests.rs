@@ -367,7 +367,7 @@ impl Simulation {
             let proxy = &mut self.proxies[entry.index()];
             match proxy
                 .rules
-                .route_cached(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns)
+                .route(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns)
             {
                 Verdict::Dnat {
                     endpoint_index,

@@ -4,6 +4,7 @@
 //! route requests in a run), with the random draws of its `-m statistic` matches shown. A
 //! trace draws from its own stream (`trace`), so it leaves a run's choices untouched.
 
+use super::dataplane::DataPlane;
 use super::Simulation;
 use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
@@ -197,15 +198,7 @@ impl Simulation {
                 protocol: Protocol::Tcp,
                 local_origin: false,
             };
-            let mut rec = Recording {
-                rng,
-                draws: Vec::new(),
-            };
             let mut affinity: AffinityTable = proxy.affinity.clone();
-            let (verdict, steps) =
-                proxy
-                    .rules
-                    .route_traced(&pkt, &mut rec, &mut affinity, now.as_nanos());
             let synced = proxy
                 .last_sync
                 .map_or("never".to_string(), |s: SimTime| s.to_string());
@@ -214,6 +207,43 @@ impl Simulation {
                 "         rules of {} (synced at {synced}):",
                 self.cluster.node(entry).cfg.name
             );
+            let rules = match &proxy.rules {
+                DataPlane::Iptables(rules) => rules,
+                DataPlane::Nftables(table) => {
+                    // nftables mode: each rule matched in `ip kube-proxy`, with the map
+                    // element it found or the `numgen` value it drew.
+                    let (verdict, steps) =
+                        table.route_traced(&pkt, rng, &mut affinity, now.as_nanos());
+                    for s in &steps {
+                        let _ = writeln!(out, "           {}: {}", s.chain, s.rule);
+                        if let Some(d) = &s.detail {
+                            let _ = writeln!(out, "             = {d}");
+                        }
+                    }
+                    match self.verdict_hop(
+                        out,
+                        &mut t,
+                        entry,
+                        &proxy.endpoints,
+                        verdict,
+                        (src, src_port, dst, port),
+                        client_pod.is_some(),
+                        true,
+                    ) {
+                        Some(n) => {
+                            entry = n;
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
+            };
+            let mut rec = Recording {
+                rng,
+                draws: Vec::new(),
+            };
+            let (verdict, steps) =
+                rules.route_traced(&pkt, &mut rec, &mut affinity, now.as_nanos());
             for s in &steps {
                 let _ = writeln!(out, "           {:<6} {}", s.table.as_str(), s.rule);
             }
@@ -223,7 +253,6 @@ impl Simulation {
                 .iter()
                 .find(|s| s.chain.starts_with("KUBE-SVC-") || s.chain.starts_with("KUBE-SVL-"));
             if let (Some(svc), false) = (svc, rec.draws.is_empty()) {
-                let rules = &proxy.rules;
                 if let Some(id) = rules.chain_id(crate::net::iptables::Table::Nat, &svc.chain) {
                     let probs = (0..rules.chain(id).rules.len())
                         .filter_map(|r| probability(&rules.rule_text(id, r)));
@@ -247,61 +276,95 @@ impl Simulation {
                     );
                 }
             }
-            match verdict {
-                Verdict::Dnat {
-                    ip,
-                    port: to_port,
-                    masquerade,
-                    endpoint_index,
-                    service_port_index,
-                } => {
-                    let (pod, _) = proxy.endpoints[service_port_index][endpoint_index];
-                    self.describe_delivery(
-                        out, &mut t, entry, pod, ip, to_port, masquerade, src, src_port,
-                    );
-                    return;
+            match self.verdict_hop(
+                out,
+                &mut t,
+                entry,
+                &proxy.endpoints,
+                verdict,
+                (src, src_port, dst, port),
+                client_pod.is_some(),
+                false,
+            ) {
+                Some(n) => entry = n,
+                None => return,
+            }
+        }
+    }
+
+    /// What a verdict of the entry node's rules does to the packet: delivered (DNAT or
+    /// straight to a pod), refused, dropped, or routed on to another node (`Some(node)`).
+    #[allow(clippy::too_many_arguments)]
+    fn verdict_hop(
+        &self,
+        out: &mut String,
+        t: &mut SimDuration,
+        entry: NodeId,
+        endpoints: &[Vec<(PodId, u16)>],
+        verdict: Verdict,
+        (src, src_port, dst, port): (Ipv4Addr, u16, Ipv4Addr, u16),
+        from_pod: bool,
+        nft: bool,
+    ) -> Option<NodeId> {
+        let lat = self.scenario.net.latency;
+        match verdict {
+            Verdict::Dnat {
+                ip,
+                port: to_port,
+                masquerade,
+                endpoint_index,
+                service_port_index,
+            } => {
+                let (pod, _) = endpoints[service_port_index][endpoint_index];
+                self.describe_delivery(out, t, entry, pod, ip, to_port, masquerade, src, src_port);
+                None
+            }
+            Verdict::Reject if nft => {
+                let _ = writeln!(out, "         REJECT (the rule above): the client gets ICMP port unreachable (connection refused) after +{}", fmt_d(t.saturating_mul(2)));
+                None
+            }
+            Verdict::Reject => {
+                let _ = writeln!(out, "         REJECT: the Service has no usable endpoint; the client gets ICMP port unreachable (connection refused) after +{}", fmt_d(t.saturating_mul(2)));
+                None
+            }
+            Verdict::Drop if nft => {
+                let _ = writeln!(out, "         DROP (the rule above): the client times out");
+                None
+            }
+            Verdict::Drop => {
+                let _ = writeln!(out, "         DROP: no endpoint on this node for a Local traffic policy; the client times out");
+                None
+            }
+            Verdict::NotService => {
+                if let Some(pod) = self
+                    .cluster
+                    .live_pods()
+                    .find(|(_, p)| p.ip == Some(dst) && !p.spec.host_network)
+                    .map(|(id, _)| id)
+                {
+                    self.describe_delivery(out, t, entry, pod, dst, port, false, src, src_port);
+                    return None;
                 }
-                Verdict::Reject => {
-                    let _ = writeln!(out, "         REJECT: the Service has no usable endpoint; the client gets ICMP port unreachable (connection refused) after +{}", fmt_d(t.saturating_mul(2)));
-                    return;
-                }
-                Verdict::Drop => {
-                    let _ = writeln!(out, "         DROP: no endpoint on this node for a Local traffic policy; the client times out");
-                    return;
-                }
-                Verdict::NotService => {
-                    if let Some(pod) = self
-                        .cluster
-                        .live_pods()
-                        .find(|(_, p)| p.ip == Some(dst) && !p.spec.host_network)
-                        .map(|(id, _)| id)
-                    {
-                        self.describe_delivery(
-                            out, &mut t, entry, pod, dst, port, false, src, src_port,
+                match self
+                    .cluster
+                    .nodes
+                    .iter()
+                    .position(|n| n.cfg.ip == dst)
+                    .map(|i| NodeId(i as u32))
+                {
+                    Some(n) if n != entry && from_pod => {
+                        *t += lat.cross_node;
+                        let _ = writeln!(
+                            out,
+                            "  +{}  routed to node {} ({dst}) over the node network",
+                            fmt_d(*t),
+                            self.cluster.node(n).cfg.name
                         );
-                        return;
+                        Some(n)
                     }
-                    match self
-                        .cluster
-                        .nodes
-                        .iter()
-                        .position(|n| n.cfg.ip == dst)
-                        .map(|i| NodeId(i as u32))
-                    {
-                        Some(n) if n != entry && client_pod.is_some() => {
-                            t += lat.cross_node;
-                            let _ = writeln!(
-                                out,
-                                "  +{}  routed to node {} ({dst}) over the node network",
-                                fmt_d(t),
-                                self.cluster.node(n).cfg.name
-                            );
-                            entry = n;
-                        }
-                        _ => {
-                            let _ = writeln!(out, "         no rule matched and nothing listens on {dst}:{port}: the node answers with a TCP reset (connection refused)");
-                            return;
-                        }
+                    _ => {
+                        let _ = writeln!(out, "         no rule matched and nothing listens on {dst}:{port}: the node answers with a TCP reset (connection refused)");
+                        None
                     }
                 }
             }
@@ -362,9 +425,13 @@ impl Simulation {
         }
         *t += lat.same_node;
         if masquerade {
+            let chain = match self.scenario.net.proxy_mode {
+                crate::net::config::ProxyMode::Nftables => "masquerading",
+                _ => "KUBE-POSTROUTING",
+            };
             let _ = writeln!(
                 out,
-                "         SNAT (KUBE-POSTROUTING, mark 0x4000): source {src}:{src_port} -> {} ({})",
+                "         SNAT ({chain}, mark 0x4000): source {src}:{src_port} -> {} ({})",
                 seen.0, seen.1
             );
         }

@@ -90,3 +90,55 @@ pub fn sim_at_with_pod(scenario: &str, secs: u64, app: &str) -> (kubesim::sim::S
         .clone();
     (sim, pod)
 }
+
+/// Compares `actual` with the file `tests/snapshots/<name>`, byte for byte, and fails with a
+/// diff-like message (the first differing region, `-` expected, `+` actual) if they differ.
+///
+/// Re-bless (write `actual` as the new snapshot) with
+/// `KUBESIM_BLESS=1 cargo test --release --test integration`, then review the change with
+/// `git diff tests/snapshots`.
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = root().join("tests").join("snapshots").join(name);
+    if std::env::var("KUBESIM_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().expect("snapshots folder")).expect("create folder");
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "snapshot {} does not exist; create it with KUBESIM_BLESS=1 cargo test --release --test integration",
+            path.display()
+        )
+    });
+    if expected == actual {
+        return;
+    }
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let first = e.iter().zip(&a).take_while(|(x, y)| x == y).count();
+    let common_tail = e[first..]
+        .iter()
+        .rev()
+        .zip(a[first..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let mut msg = format!(
+        "snapshot {} differs from the output (first difference at line {}):\n",
+        path.display(),
+        first + 1
+    );
+    for line in &e[first.saturating_sub(3)..first] {
+        msg += &format!("  {line}\n");
+    }
+    let shown = 40;
+    for line in e[first..e.len() - common_tail].iter().take(shown) {
+        msg += &format!("- {line}\n");
+    }
+    for line in a[first..a.len() - common_tail].iter().take(shown) {
+        msg += &format!("+ {line}\n");
+    }
+    if expected.ends_with('\n') != actual.ends_with('\n') {
+        msg += "(the trailing newline differs)\n";
+    }
+    msg += "If the change is intended, re-bless with KUBESIM_BLESS=1 cargo test --release --test integration and review git diff tests/snapshots";
+    panic!("{msg}");
+}
