@@ -221,3 +221,24 @@ fn internal_traffic_policy_local_keeps_in_cluster_clients_on_their_node() {
         }
     }
 }
+
+/// Cluster DNS answers a name of an ExternalName Service with a CNAME to its `externalName`;
+/// outside names are not resolved, so the request then fails.
+#[test]
+fn an_external_name_service_answers_with_a_cname() {
+    let text = "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: extname\nspec:\n  duration: 20s\n  cluster:\n    nodes:\n      - {name: node-1, ip: 192.168.0.24}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, labels: {app: client}}\nspec:\n  containers: [{name: c, image: 'busybox:1.36'}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  type: ExternalName\n  externalName: db.example.com\n";
+    let mut sim = kubesim::sim::Simulation::new(load_text(text).scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(10));
+    let from = kubesim::sim::trace::TraceFrom::Pod("client".into());
+    let t = sim.trace(&from, "db:5432", 1).unwrap();
+    assert!(
+        t.contains("dns      db -> CNAME db.example.com (an ExternalName Service"),
+        "{t}"
+    );
+    let t = sim
+        .trace(&from, "db.default.svc.cluster.local:5432", 1)
+        .unwrap();
+    assert!(t.contains("-> CNAME db.example.com"), "{t}");
+    let t = sim.trace(&from, "nope:5432", 1).unwrap();
+    assert!(t.contains("NXDOMAIN (no such Service)"), "{t}");
+}
