@@ -1742,4 +1742,119 @@ mod tests {
             .sum();
         assert!(chi2 < 13.816, "chi2 {chi2} counts {counts:?}");
     }
+
+    fn arb_input() -> impl proptest::strategy::Strategy<Value = NodeProxyInput> {
+        use proptest::prelude::*;
+        let arb_ep =
+            (0u8..4, 0u8..6, any::<bool>(), 0u8..4).prop_map(|(n, h, local, cond)| ProxyEndpoint {
+                ip: Ipv4Addr::new(10, 244, n, 2 + h),
+                port: 80,
+                is_local: local,
+                ready: cond == 0 || cond == 3,
+                serving: cond != 1,
+                terminating: cond == 2 || cond == 1,
+            });
+        let arb_svc = (
+            0u8..3,
+            proptest::collection::vec(arb_ep, 0..5),
+            proptest::option::of(30000u16..30004),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(k, eps, np, etp, itp, ext)| ProxyServicePort {
+                namespace: "default".into(),
+                name: format!("s{k}"),
+                port_name: Some(format!("p{k}")),
+                protocol: if k == 2 { Protocol::Udp } else { Protocol::Tcp },
+                cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 10 + k)),
+                port: 80 + u16::from(k % 2),
+                node_port: np,
+                external_ips: if ext {
+                    vec![Ipv4Addr::new(192, 168, 9, 9)]
+                } else {
+                    vec![]
+                },
+                load_balancer_ips: vec![],
+                external_policy_local: etp,
+                internal_policy_local: itp,
+                affinity_timeout_seconds: None,
+                endpoints: eps,
+            });
+        proptest::collection::vec(arb_svc, 0..5).prop_map(|mut services| {
+            // One Service port per (ClusterIP, port, protocol), as the API server ensures.
+            let mut seen = BTreeSet::new();
+            services.retain(|s| seen.insert(s.name.clone()));
+            NodeProxyInput {
+                node_name: "n".into(),
+                node_ip: Ipv4Addr::new(192, 168, 0, 24),
+                pod_cidr: "10.244.0.0/24".parse().unwrap(),
+                cluster_cidr: "10.244.0.0/16".parse().unwrap(),
+                services,
+            }
+        })
+    }
+
+    fn arb_packet() -> impl proptest::strategy::Strategy<Value = Packet> {
+        use proptest::prelude::*;
+        let dsts = prop_oneof![
+            (9u8..14).prop_map(|h| Ipv4Addr::new(10, 96, 0, h)),
+            Just(Ipv4Addr::new(192, 168, 0, 24)),
+            Just(Ipv4Addr::new(192, 168, 9, 9)),
+            Just(Ipv4Addr::new(10, 244, 1, 2)),
+        ];
+        let srcs = prop_oneof![
+            (0u8..3, 2u8..8).prop_map(|(n, h)| Ipv4Addr::new(10, 244, n, h)),
+            Just(Ipv4Addr::new(203, 0, 113, 9)),
+            Just(Ipv4Addr::new(192, 168, 0, 24)),
+        ];
+        (
+            srcs,
+            dsts,
+            prop_oneof![Just(80u16), Just(81), 30000u16..30004],
+            any::<bool>(),
+        )
+            .prop_map(|(src, dst, dst_port, udp)| Packet {
+                src,
+                src_port: 5555,
+                dst,
+                dst_port,
+                protocol: if udp { Protocol::Udp } else { Protocol::Tcp },
+                local_origin: false,
+            })
+    }
+
+    proptest::proptest! {
+        /// Both modes implement the same kube-proxy semantics: from the same input, a packet
+        /// can reach the same endpoints, is masqueraded alike, and is refused or dropped alike.
+        /// The differences are upstream's: nftables mode rejects other ports of a ClusterIP
+        /// and drops unallocated ClusterIPs (`cluster-ips-check`), where iptables mode lets
+        /// the packet go on unchanged.
+        #[test]
+        fn nftables_routes_as_iptables_does(
+            input in arb_input(),
+            pkts in proptest::collection::vec(arb_packet(), 1..20),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let ipt = crate::net::iptables::IptablesRules::build(&input);
+            let nft = NftRuleset::build(&input, "10.96.0.0/12".parse().unwrap());
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let aff = AffinityTable::new();
+            for p in &pkts {
+                let (a, b) = (ipt.dnat_targets(p, &aff, 0), nft.dnat_targets(p, &aff, 0));
+                proptest::prop_assert_eq!(&a, &b, "{:?}", p);
+                let vi = ipt.route(p, &mut rng, &mut aff.clone(), 0);
+                let vn = nft.route(p, &mut rng, &mut aff.clone(), 0);
+                let hairpin = input.services.iter().flat_map(|s| &s.endpoints).any(|e| e.ip == p.src);
+                match (vi, vn) {
+                    (Verdict::Dnat { masquerade: m1, .. }, Verdict::Dnat { masquerade: m2, .. }) => {
+                        proptest::prop_assert!(hairpin || m1 == m2, "{:?}: {:?} {:?}", p, vi, vn);
+                    }
+                    (Verdict::NotService, Verdict::Reject | Verdict::Drop)
+                        if "10.96.0.0/12".parse::<Ipv4Net>().unwrap().contains(&p.dst) => {}
+                    _ => proptest::prop_assert_eq!(vi, vn, "{:?}", p),
+                }
+            }
+        }
+    }
 }

@@ -189,28 +189,24 @@ impl Simulation {
         (text, p.last_sync)
     }
 
-    /// The pods a new connection from `src` to port `port` of the `service`-th Service's
-    /// ClusterIP can be DNATed to by `node`'s rules as last synced, whatever the random
-    /// draws (every `numgen` value, or every outcome of the `-m statistic` rules, explored).
-    /// Affinity is ignored.
+    /// The pods a new TCP connection from `src` to `dst:dport`, entering `node`, can be DNATed
+    /// to by that node's rules as last synced, whatever the random draws (every `numgen`
+    /// value, or every outcome of the `-m statistic` rules, explored), sorted. Affinity is
+    /// ignored. What the rules say, not what the Services say: properties compare the two.
     pub fn rule_targets(
         &self,
         node: NodeId,
-        service: usize,
-        port: usize,
         src: std::net::Ipv4Addr,
+        dst: std::net::Ipv4Addr,
+        dport: u16,
     ) -> Vec<PodId> {
         let p = &self.proxies[node.index()];
-        let svc = &self.api.services[service];
-        let (Some(ip), Some(sp)) = (svc.cluster_ip, svc.obj.spec.ports.get(port)) else {
-            return Vec::new();
-        };
         let pkt = Packet {
             src,
             src_port: 40000,
-            dst: ip,
-            dst_port: sp.port,
-            protocol: sp.protocol,
+            dst,
+            dst_port: dport,
+            protocol: crate::model::objects::Protocol::Tcp,
             local_origin: false,
         };
         let now = self.queue.now().as_nanos();
@@ -223,6 +219,7 @@ impl Simulation {
             .map(|(s, e)| p.endpoints[s][e].0)
             .collect();
         pods.sort();
+        pods.dedup();
         pods
     }
 

@@ -143,6 +143,12 @@ impl Simulation {
                         ip
                     }
                     None => {
+                        if let Some(target) =
+                            ns.as_deref().and_then(|ns| self.external_name(host, ns))
+                        {
+                            let _ = writeln!(out, "dns      {host} -> CNAME {target} (an ExternalName Service, from cluster DNS 10.96.0.10; kubesim does not resolve names outside the cluster: the request fails dns_failure)");
+                            return;
+                        }
                         let why = if client_pod.is_none() {
                             "cluster DNS answers pods only"
                         } else {
@@ -369,6 +375,18 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    /// The CNAME cluster DNS answers for `name` when it is an ExternalName Service
+    /// (`spec.externalName`; CoreDNS's `kubernetes` plugin).
+    fn external_name(&self, name: &str, client_ns: &str) -> Option<String> {
+        let (svc, ns) = crate::net::dns::service_name(name, client_ns)?;
+        self.api
+            .services
+            .iter()
+            .find(|s| s.obj.meta.name == svc && s.obj.meta.namespace == ns)
+            .filter(|s| s.obj.spec.type_ == crate::model::objects::ServiceType::ExternalName)
+            .and_then(|s| s.obj.spec.external_name.clone())
     }
 
     /// The DNAT'd packet's last legs: the overlay hop if the pod is elsewhere, the source

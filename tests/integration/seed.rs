@@ -23,6 +23,31 @@ fn seed_spread_passes_a_chi_square_uniformity_test() {
     assert_eq!(o.requests.failed, 0);
 }
 
+/// The same lesson with `proxyMode: nftables`: `numgen random mod 3` spreads the visits as
+/// evenly (fixed seed; alpha = 0.001 with 2 degrees of freedom).
+#[test]
+fn seed_spread_in_nftables_mode_passes_a_chi_square_uniformity_test() {
+    let text = scenario_text("seed-tutorial.yaml").replacen(
+        "  cluster:\n",
+        "  cluster:\n    proxyMode: nftables\n",
+        1,
+    );
+    assert!(text.contains("proxyMode: nftables"));
+    let o = run(&load_text(&text));
+    let counts = served_counts(&o);
+    assert_eq!(counts.len(), 3, "three replicas serve: {counts:?}");
+    assert!(counts.iter().sum::<u64>() >= 60_000, "{counts:?}");
+    let chi2 = chi_square_uniform(&counts);
+    assert!(
+        chi2 < CHI2_CRITICAL_0_001[1],
+        "chi-square {chi2} for {counts:?}"
+    );
+    assert_eq!(o.requests.failed, 0);
+    // Another mode, other draws: the counts differ from iptables mode's.
+    let iptables = served_counts(&run(&load(&root().join("scenarios/seed-tutorial.yaml"))));
+    assert_ne!(counts, iptables);
+}
+
 #[test]
 fn same_seed_gives_the_same_bytes_and_another_seed_other_counts() {
     let loaded = load(&root().join("scenarios/seed-tutorial.yaml"));

@@ -141,3 +141,104 @@ fn named_target_ports_resolve_per_pod() {
         "every version serves"
     );
 }
+
+/// `internalTrafficPolicy: Local` on the in-cluster-client scenario, in each simulated proxy
+/// mode: a client pod's connections to the ClusterIP only reach pods on its own node; with no
+/// such pod they are dropped (the client times out).
+#[test]
+fn internal_traffic_policy_local_keeps_in_cluster_clients_on_their_node() {
+    for mode in ["iptables", "nftables"] {
+        for servers_on_node_1_only in [false, true] {
+            let mut text = scenario_text("in-cluster-client.yaml")
+                .replacen(
+                    "  cluster:\n",
+                    &format!("  cluster:\n    proxyMode: {mode}\n"),
+                    1,
+                )
+                .replacen(
+                    "  type: NodePort #",
+                    "  internalTrafficPolicy: Local\n  type: NodePort #",
+                    1,
+                );
+            if servers_on_node_1_only {
+                text = text
+                    .replacen(
+                        "ip: 192.168.0.24\n",
+                        "ip: 192.168.0.24\n        labels: {pool: a}\n",
+                        1,
+                    )
+                    .replacen(
+                        "    spec: #spec",
+                        "    spec:\n      nodeSelector: {pool: a}\n    #spec",
+                        1,
+                    );
+            }
+            assert!(text.contains("internalTrafficPolicy: Local"));
+            let loaded = load_text(&text);
+            let mut sim = kubesim::sim::Simulation::new(loaded.scenario.clone()).unwrap();
+            sim.run_until(
+                kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(30),
+            );
+            let svc = sim
+                .services()
+                .iter()
+                .find(|s| s.obj.meta.name == "http-svc")
+                .unwrap();
+            let ip = svc.cluster_ip.unwrap();
+            let clients: Vec<_> = sim
+                .cluster()
+                .live_pods()
+                .filter(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
+                .map(|(_, p)| (p.node.unwrap(), p.ip.unwrap()))
+                .collect();
+            assert_eq!(clients.len(), 2);
+            let mut without_server = 0;
+            for (node, src) in clients {
+                let targets = sim.rule_targets(node, src, ip, 8080);
+                without_server += usize::from(targets.is_empty());
+                for pod in targets {
+                    assert_eq!(sim.cluster().pod(pod).node, Some(node), "{mode}");
+                }
+            }
+            let o = sim.into_outcome();
+            if servers_on_node_1_only {
+                assert_eq!(
+                    without_server, 1,
+                    "{mode}: node-2's client has no local server"
+                );
+                let timeouts = o
+                    .requests
+                    .failed_by_reason
+                    .get("timeout")
+                    .copied()
+                    .unwrap_or(0);
+                assert!(timeouts > 0, "{mode}: {:?}", o.requests.failed_by_reason);
+                assert_eq!(timeouts, o.requests.failed, "{mode}");
+            } else {
+                assert_eq!(without_server, 0, "{mode}: every node has a server pod");
+                assert_eq!(o.requests.failed, 0, "{mode}");
+            }
+        }
+    }
+}
+
+/// Cluster DNS answers a name of an ExternalName Service with a CNAME to its `externalName`;
+/// outside names are not resolved, so the request then fails.
+#[test]
+fn an_external_name_service_answers_with_a_cname() {
+    let text = "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: extname\nspec:\n  duration: 20s\n  cluster:\n    nodes:\n      - {name: node-1, ip: 192.168.0.24}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, labels: {app: client}}\nspec:\n  containers: [{name: c, image: 'busybox:1.36'}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  type: ExternalName\n  externalName: db.example.com\n";
+    let mut sim = kubesim::sim::Simulation::new(load_text(text).scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(10));
+    let from = kubesim::sim::trace::TraceFrom::Pod("client".into());
+    let t = sim.trace(&from, "db:5432", 1).unwrap();
+    assert!(
+        t.contains("dns      db -> CNAME db.example.com (an ExternalName Service"),
+        "{t}"
+    );
+    let t = sim
+        .trace(&from, "db.default.svc.cluster.local:5432", 1)
+        .unwrap();
+    assert!(t.contains("-> CNAME db.example.com"), "{t}");
+    let t = sim.trace(&from, "nope:5432", 1).unwrap();
+    assert!(t.contains("NXDOMAIN (no such Service)"), "{t}");
+}

@@ -47,6 +47,26 @@ fn rules_of_the_seed_in_nftables_mode() {
         "--mode",
         "nftables",
     ]);
+    // Chain names by upstream's `hashAndTruncate`: the first 8 base32 characters of the
+    // SHA-256 of `namespace/name/protocol/portname` (and `__IP/port` for an endpoint).
+    let hash8 = |s: &str| {
+        use sha2::Digest;
+        data_encoding::BASE32.encode(&sha2::Sha256::digest(s.as_bytes()))[..8].to_string()
+    };
+    let svc = format!(
+        "service-{}-default/http-svc/tcp/",
+        hash8("default/http-svc/tcp/")
+    );
+    let ep = format!(
+        "endpoint-{}-default/http-svc/tcp/__10.244.0.3/80",
+        hash8("default/http-svc/tcp/__10.244.0.3/80")
+    );
+    assert!(
+        text.contains(&format!("\tchain {svc} {{\n")),
+        "{svc}: {text}"
+    );
+    assert!(text.contains(&format!("1 : goto {ep}, ")), "{ep}: {text}");
+    assert!(text.contains(&format!("\tchain {ep} {{\n\t\tip saddr 10.244.0.3 jump mark-for-masquerade\n\t\tmeta l4proto tcp dnat to 10.244.0.3:80\n")), "{text}");
     assert_snapshot("rules-seed-nftables.txt", &text);
 }
 
