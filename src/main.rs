@@ -45,9 +45,9 @@ enum Command {
         json: bool,
     },
     /// Print the rules kube-proxy programmed on a node at a simulated instant, as the real tool
-    /// prints them (`iptables-save` for iptables mode).
+    /// prints them (`iptables-save` for iptables mode, `ipvsadm -Ln` for IPVS mode).
     #[command(
-        after_help = "Example:\n  kubesim rules scenarios/seed-tutorial-3-nodes.yaml --node node-2 --at 30s"
+        after_help = "Examples:\n  kubesim rules scenarios/seed-tutorial-3-nodes.yaml --node node-2 --at 30s\n  kubesim rules scenarios/ipvs-least-connection.yaml --at 30s"
     )]
     Rules {
         /// The scenario file.
@@ -58,8 +58,8 @@ enum Command {
         /// The simulated instant, e.g. 30s or 1m30s (default: the end of the scenario).
         #[arg(long)]
         at: Option<String>,
-        /// The proxy mode to show (default: the scenario's `proxyMode`). Only iptables is
-        /// simulated so far.
+        /// The proxy mode to show (default: the scenario's `proxyMode`): iptables or ipvs, and
+        /// it must be the mode the scenario runs in (set `spec.cluster.proxyMode`).
         #[arg(long)]
         mode: Option<String>,
     },
@@ -244,9 +244,17 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
     let Some(t) = parse_at(at.as_deref(), &sim) else {
         return ExitCode::from(2);
     };
-    let mode = mode.unwrap_or_else(|| loaded.scenario.net.proxy_mode.as_str().to_string());
-    if mode != "iptables" {
-        eprintln!("error: --mode {mode}: only iptables mode is simulated so far");
+    let running = loaded.scenario.net.proxy_mode.as_str();
+    let mode = mode.unwrap_or_else(|| running.to_string());
+    if mode != "iptables" && mode != "ipvs" {
+        eprintln!("error: --mode {mode}: only iptables and ipvs modes are simulated so far");
+        return ExitCode::from(2);
+    }
+    if mode != running {
+        eprintln!(
+            "error: --mode {mode}: {} runs kube-proxy in {running} mode; set spec.cluster.proxyMode: {mode} to see {mode} rules",
+            path.display()
+        );
         return ExitCode::from(2);
     }
     let nodes = &loaded.scenario.nodes;
@@ -266,7 +274,13 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
         },
     };
     sim.run_until(t);
-    let (text, synced) = sim.iptables_save(kubesim::model::cluster::NodeId(index as u32));
+    let node_id = kubesim::model::cluster::NodeId(index as u32);
+    let (text, synced) = match mode.as_str() {
+        "ipvs" => sim
+            .ipvsadm(node_id)
+            .expect("an IPVS-mode run has IPVS tables"),
+        _ => sim.iptables_save(node_id),
+    };
     let synced = synced.map_or("never".to_string(), |s| s.to_string());
     eprintln!(
         "# node {} at {t}: rules as kube-proxy last synced them (at {synced})",

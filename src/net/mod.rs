@@ -8,6 +8,8 @@
 //! - [`hash`]: kube-proxy's chain-name hashes.
 //! - [`iptables`]: kube-proxy's iptables-mode rules as data, printed as `iptables-save`
 //!   prints them and walked to route a packet.
+//! - [`ipvs`]: kube-proxy's IPVS mode: virtual servers, real servers and the kernel's
+//!   schedulers with their connection counts, printed as `ipvsadm -Ln` prints them.
 //!
 //! Knows nothing of YAML or files.
 
@@ -17,4 +19,5 @@ pub mod dns;
 pub mod hash;
 pub mod ipam;
 pub mod iptables;
+pub mod ipvs;
 pub mod topology;

@@ -825,12 +825,9 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
     let p = "spec.cluster";
     match c.proxy_mode.as_deref() {
         None | Some("iptables") => {}
-        Some(m @ ("ipvs" | "nftables")) => {
-            net.proxy_mode = if m == "ipvs" {
-                ProxyMode::Ipvs
-            } else {
-                ProxyMode::Nftables
-            };
+        Some("ipvs") => net.proxy_mode = ProxyMode::Ipvs,
+        Some(m @ "nftables") => {
+            net.proxy_mode = ProxyMode::Nftables;
             ctx.warn(
                 &format!("{p}.proxyMode"),
                 format!(
@@ -869,6 +866,13 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
             ctx.warn(
                 &format!("{p}.ipvsScheduler"),
                 "has no effect unless proxyMode is ipvs",
+            );
+        } else if !net.ipvs_scheduler.is_simulated() {
+            ctx.warn(
+                &format!("{p}.ipvsScheduler"),
+                format!(
+                    "{s} is not simulated yet: connections are scheduled round-robin (rr)"
+                ),
             );
         }
     }
