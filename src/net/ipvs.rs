@@ -213,10 +213,9 @@ impl VirtualServer {
                     di: 1,
                 },
                 IpvsScheduler::Sh | IpvsScheduler::Dh => SchedState::Hash(Box::new([None; 256])),
-                IpvsScheduler::Lc
-                | IpvsScheduler::Wlc
-                | IpvsScheduler::Sed
-                | IpvsScheduler::Nq => SchedState::Stateless,
+                IpvsScheduler::Lc | IpvsScheduler::Wlc | IpvsScheduler::Sed | IpvsScheduler::Nq => {
+                    SchedState::Stateless
+                }
                 // rr, and the schedulers kubesim does not simulate (the scenario warns).
                 _ => SchedState::Rr { at: None },
             },
@@ -320,10 +319,13 @@ impl VirtualServer {
             SchedState::Wrr { cl, cw, mw, di } => {
                 // ip_vs_wrr_dest_changed
                 *cl = None;
-                let g = weights
-                    .iter()
-                    .filter(|&&w| w > 0)
-                    .fold(0i64, |g, &w| if g > 0 { gcd(w, g) } else { w });
+                let g = weights.iter().filter(|&&w| w > 0).fold(0i64, |g, &w| {
+                    if g > 0 {
+                        gcd(w, g)
+                    } else {
+                        w
+                    }
+                });
                 *di = if g > 0 { g } else { 1 };
                 *mw = weights.iter().copied().max().unwrap_or(0).max(0) - (*di - 1);
                 if *cw > *mw || *cw == 0 {
@@ -527,11 +529,7 @@ impl VirtualServer {
                     .list
                     .iter()
                     .filter(|&&e| probe.dests[e as usize].weight > 0)
-                    .map(|&e| format!(
-                        "{} ({})",
-                        addr(e),
-                        probe.dests[e as usize].overhead()
-                    ))
+                    .map(|&e| format!("{} ({})", addr(e), probe.dests[e as usize].overhead()))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -770,7 +768,8 @@ impl IpvsTable {
             if !vs.removed && !live[v] {
                 // cleanLegacyService: the virtual server and its real servers go at once.
                 vs.removed = true;
-                self.index.remove(&(vs.protocol, u32::from(vs.addr), vs.port));
+                self.index
+                    .remove(&(vs.protocol, u32::from(vs.addr), vs.port));
                 for d in vs.list.clone() {
                     if vs.dests[d as usize].quiesced_at.is_some() {
                         self.graceful -= 1;
@@ -975,9 +974,7 @@ impl IpvsTable {
         insertion_sort(&mut vss, |a, b| cmp_services(a, b));
         if !vss.is_empty() {
             out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
-            out.push_str(
-                "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n",
-            );
+            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
         }
         for vs in vss {
             let proto = match vs.protocol {
@@ -1168,10 +1165,7 @@ mod tests {
         // keep it (ip_vs_wrr_dest_changed): one round at 1, then the classic cycle
         // cw = 4: .4; cw = 3: .4 .3; cw = 2: .4 .3 .2; cw = 1: .4 .3 .2.
         let mut v = vs(IpvsScheduler::Wrr, &[(2, 2), (3, 3), (4, 4)]);
-        assert_eq!(
-            picks(&mut v, 13),
-            [4, 3, 2, 4, 4, 3, 4, 3, 2, 4, 3, 2, 4]
-        );
+        assert_eq!(picks(&mut v, 13), [4, 3, 2, 4, 4, 3, 4, 3, 2, 4, 3, 2, 4]);
         let mut v = vs(IpvsScheduler::Wrr, &[(2, 1), (3, 1)]);
         assert_eq!(picks(&mut v, 4), [3, 2, 3, 2]);
     }
@@ -1186,10 +1180,10 @@ mod tests {
         assert_eq!(picks(&mut v, 2), [2, 2]); // 50 % 3 = 2: list[2] = .2, every time
         let d = v.connect(Ipv4Addr::new(203, 0, 113, 2), VIP, 0).unwrap();
         assert_eq!(v.dests()[d as usize].ip, ip(4)); // 147 % 3 = 0
-        // sh stays on a real server for `weight` buckets: .4 (2), .3, .2 -> period 4.
+                                                     // sh stays on a real server for `weight` buckets: .4 (2), .3, .2 -> period 4.
         let mut v = vs(IpvsScheduler::Sh, &[(2, 1), (3, 1), (4, 2)]);
         assert_eq!(picks(&mut v, 1), [3]); // 50 % 4 = 2: .4 .4 [.3] .2
-        // dh hashes the destination: (10.96.0.1 * 2654435761) & 255 = 177; 177 % 3 = 0.
+                                           // dh hashes the destination: (10.96.0.1 * 2654435761) & 255 = 177; 177 % 3 = 0.
         assert_eq!(dh_bucket(VIP), 177);
         let mut v = vs(IpvsScheduler::Dh, &[(2, 1), (3, 1), (4, 1)]);
         assert_eq!(picks(&mut v, 2), [4, 4]);
@@ -1282,7 +1276,9 @@ mod tests {
         t.sync(&input(&[2]), 5 * SECOND_NS, &mut rng);
         let text = t.render(5 * SECOND_NS);
         assert!(
-            text.contains("  -> 10.244.0.3:80                Masq    0      1          0         \n"),
+            text.contains(
+                "  -> 10.244.0.3:80                Masq    0      1          0         \n"
+            ),
             "{text}"
         );
         // Every new connection goes to .2 now.

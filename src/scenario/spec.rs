@@ -870,9 +870,7 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         } else if !net.ipvs_scheduler.is_simulated() {
             ctx.warn(
                 &format!("{p}.ipvsScheduler"),
-                format!(
-                    "{s} is not simulated yet: connections are scheduled round-robin (rr)"
-                ),
+                format!("{s} is not simulated yet: connections are scheduled round-robin (rr)"),
             );
         }
     }

@@ -14,8 +14,8 @@ use crate::net::iptables::{
     AffinityTable, IptablesRules, NodeProxyInput, ProxyEndpoint, ProxyServicePort,
 };
 use crate::net::ipvs::{CloseKind, IpvsConn, IpvsTable};
-use crate::traffic::request::NO_DP_CONN;
 use crate::net::topology::{categorize_endpoints, TrafficPolicies};
+use crate::traffic::request::NO_DP_CONN;
 
 /// One node's kube-proxy: the rules it last programmed and what they point at.
 pub(super) struct NodeProxy {
@@ -157,6 +157,12 @@ impl Simulation {
         let table = p.ipvs.as_mut()?;
         table.graceful_check(now);
         Some((table.render(now), p.last_sync))
+    }
+
+    /// `node`'s IPVS table (virtual servers, real servers, connection counts) as it stands;
+    /// `None` unless the run is in IPVS mode. For properties checked between events.
+    pub fn ipvs_table(&self, node: NodeId) -> Option<&IpvsTable> {
+        self.proxies[node.index()].ipvs.as_ref()
     }
 
     /// Whether the data plane counts connections (IPVS mode), so their ends must be told.

@@ -10,13 +10,13 @@ use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
 use crate::net::iptables::{Packet, Verdict};
+use crate::net::ipvs::CloseKind;
 use crate::sim::outcome::{
     Latency, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome, ServicePortOutcome,
     StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
 use crate::traffic::client::{Client, Conn, Waiting};
-use crate::net::ipvs::CloseKind;
 use crate::traffic::request::{FailReason, ReqRef, Request, NO_CONN, NO_DP_CONN};
 use crate::traffic::spec::{Arrival, ClientSource, Destination, StreamSpec};
 use rand::Rng;
@@ -380,7 +380,10 @@ impl Simulation {
             let (verdict, dp_conn) = match &mut proxy.ipvs {
                 Some(table) => {
                     let (v, c) = table.route(&pkt, now_ns);
-                    (v, c.map_or(NO_DP_CONN, |c| super::dataplane::pack_ipvs_conn(entry, c)))
+                    (
+                        v,
+                        c.map_or(NO_DP_CONN, |c| super::dataplane::pack_ipvs_conn(entry, c)),
+                    )
                 }
                 None => (
                     proxy
@@ -802,16 +805,22 @@ impl Simulation {
                 return;
             }
             let mut closed = std::mem::take(&mut self.dp_closed);
-            c.prune(now, policy.idle_timeout, keep_alive, alive, |conn, at, reset| {
-                if conn.dp_conn != NO_DP_CONN {
-                    let kind = if reset {
-                        CloseKind::Reset
-                    } else {
-                        CloseKind::Fin
-                    };
-                    closed.push((conn.dp_conn, kind, at));
-                }
-            });
+            c.prune(
+                now,
+                policy.idle_timeout,
+                keep_alive,
+                alive,
+                |conn, at, reset| {
+                    if conn.dp_conn != NO_DP_CONN {
+                        let kind = if reset {
+                            CloseKind::Reset
+                        } else {
+                            CloseKind::Fin
+                        };
+                        closed.push((conn.dp_conn, kind, at));
+                    }
+                },
+            );
             self.dp_closed = closed;
             if !self.dp_closed.is_empty() {
                 self.apply_dp_closed();

@@ -90,3 +90,35 @@ pub fn sim_at_with_pod(scenario: &str, secs: u64, app: &str) -> (kubesim::sim::S
         .clone();
     (sim, pod)
 }
+
+/// Compares `actual` with the snapshot `tests/snapshots/<name>`; with `KUBESIM_BLESS=1` in the
+/// environment, writes `actual` there instead (review the diff before committing it).
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = root().join("tests").join("snapshots").join(name);
+    if std::env::var_os("KUBESIM_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().expect("snapshot folder")).expect("snapshot folder");
+        std::fs::write(&path, actual).expect("snapshot written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with KUBESIM_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the snapshot, first at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
+             (re-bless with KUBESIM_BLESS=1 if the change is intended)\n--- actual ---\n{actual}",
+            path.display(),
+            line + 1,
+            expected.lines().nth(line).unwrap_or("<end>"),
+            actual.lines().nth(line).unwrap_or("<end>"),
+        );
+    }
+}
