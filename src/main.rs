@@ -45,9 +45,10 @@ enum Command {
         json: bool,
     },
     /// Print the rules kube-proxy programmed on a node at a simulated instant, as the real tool
-    /// prints them (`iptables-save` for iptables mode, `nft list ruleset` for nftables mode).
+    /// prints them (`iptables-save` for iptables mode, `nft list ruleset` for nftables mode,
+    /// `ipvsadm -Ln` for IPVS mode).
     #[command(
-        after_help = "Examples:\n  kubesim rules scenarios/seed-tutorial-3-nodes.yaml --node node-2 --at 30s\n  kubesim rules scenarios/seed-tutorial.yaml --mode nftables"
+        after_help = "Examples:\n  kubesim rules scenarios/seed-tutorial-3-nodes.yaml --node node-2 --at 30s\n  kubesim rules scenarios/seed-tutorial.yaml --mode nftables\n  kubesim rules scenarios/ipvs-least-connection.yaml --at 30s"
     )]
     Rules {
         /// The scenario file.
@@ -59,7 +60,9 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
         /// The proxy mode to show (default: the scenario's `proxyMode`): iptables or nftables
-        /// (the rules that mode would program from the same Services and endpoints).
+        /// (the rules that mode would program from the same Services and endpoints), or ipvs
+        /// (only for a scenario that runs in IPVS mode: its tables hold the run's connection
+        /// counts).
         #[arg(long)]
         mode: Option<String>,
     },
@@ -244,9 +247,17 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
     let Some(t) = parse_at(at.as_deref(), &sim) else {
         return ExitCode::from(2);
     };
-    let mode = mode.unwrap_or_else(|| loaded.scenario.net.proxy_mode.as_str().to_string());
-    if mode != "iptables" && mode != "nftables" {
-        eprintln!("error: --mode {mode}: only iptables and nftables modes are simulated so far");
+    let running = loaded.scenario.net.proxy_mode.as_str();
+    let mode = mode.unwrap_or_else(|| running.to_string());
+    if !matches!(mode.as_str(), "iptables" | "nftables" | "ipvs") {
+        eprintln!("error: --mode {mode}: expected iptables, nftables or ipvs");
+        return ExitCode::from(2);
+    }
+    if mode == "ipvs" && running != "ipvs" {
+        eprintln!(
+            "error: --mode ipvs: {} runs kube-proxy in {running} mode; set spec.cluster.proxyMode: ipvs to see IPVS tables",
+            path.display()
+        );
         return ExitCode::from(2);
     }
     let nodes = &loaded.scenario.nodes;
@@ -269,6 +280,9 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
     let node_id = kubesim::model::cluster::NodeId(index as u32);
     let (text, synced) = match mode.as_str() {
         "nftables" => sim.nft_list_ruleset(node_id),
+        "ipvs" => sim
+            .ipvsadm(node_id)
+            .expect("an IPVS-mode run has IPVS tables"),
         _ => sim.iptables_save(node_id),
     };
     let synced = synced.map_or("never".to_string(), |s| s.to_string());

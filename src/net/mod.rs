@@ -10,6 +10,9 @@
 //!   prints them and walked to route a packet.
 //! - [`nftables`]: kube-proxy's nftables-mode table as data, printed as `nft list ruleset`
 //!   prints it and walked to route a packet.
+
+//! - [`ipvs`]: kube-proxy's IPVS mode: virtual servers, real servers and the kernel's
+//!   schedulers with their connection counts, printed as `ipvsadm -Ln` prints them.
 //!
 //! Knows nothing of YAML or files.
 
@@ -20,4 +23,6 @@ pub mod hash;
 pub mod ipam;
 pub mod iptables;
 pub mod nftables;
+
+pub mod ipvs;
 pub mod topology;

@@ -260,8 +260,9 @@ pub fn draw_distribution<DB: DrawingBackend>(
     // spread can be.
     let connections: u64 = outcome.streams.iter().map(|s| s.connections).sum();
     let mut subtitle = format!(
-        "seed {}, {} requests served by {} pod{} ({} connection{} opened)",
+        "seed {}, {}, {} requests served by {} pod{} ({} connection{} opened)",
         outcome.seed,
+        outcome.proxy,
         thousands(spread.total),
         n,
         if n == 1 { "" } else { "s" },

@@ -134,6 +134,7 @@ pub(crate) fn sample_outcome() -> Outcome {
     Outcome {
         scenario: "seed-tutorial".to_string(),
         seed: 42,
+        proxy: "iptables mode".to_string(),
         simulated: SimDuration::from_secs(60),
         warmup: SimDuration::ZERO,
         requests: RequestCounts {

@@ -827,15 +827,8 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         None | Some("iptables") => {}
         // GA since v1.33, not the default (`pkg/proxy/apis/config/types.go`).
         Some("nftables") => net.proxy_mode = ProxyMode::Nftables,
-        Some(m @ "ipvs") => {
-            net.proxy_mode = ProxyMode::Ipvs;
-            ctx.warn(
-                &format!("{p}.proxyMode"),
-                format!(
-                    "{m} mode is not simulated yet: requests are routed by iptables-mode rules"
-                ),
-            );
-        }
+        // Deprecated upstream in v1.35, still supported.
+        Some("ipvs") => net.proxy_mode = ProxyMode::Ipvs,
         Some(m) => ctx.err(
             &format!("{p}.proxyMode"),
             format!("unknown proxy mode {m:?}: expected iptables, ipvs or nftables"),
@@ -867,6 +860,11 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
             ctx.warn(
                 &format!("{p}.ipvsScheduler"),
                 "has no effect unless proxyMode is ipvs",
+            );
+        } else if !net.ipvs_scheduler.is_simulated() {
+            ctx.warn(
+                &format!("{p}.ipvsScheduler"),
+                format!("{s} is not simulated yet: connections are scheduled round-robin (rr)"),
             );
         }
     }

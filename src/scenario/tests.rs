@@ -590,13 +590,7 @@ spec:
     let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
     // The only warnings: what is accepted but not simulated yet.
     let warned: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
-    assert_eq!(warned.len(), 2, "{warned:?}");
-    assert!(
-        warned
-            .iter()
-            .any(|w| w.contains("ipvs mode is not simulated yet")),
-        "{warned:?}"
-    );
+    assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
         warned
             .iter()

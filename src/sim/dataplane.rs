@@ -9,18 +9,21 @@ use super::{Ev, Simulation};
 use crate::engine::{SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::{ServiceType, TrafficPolicy};
-use crate::net::config::ProxyMode;
+use crate::net::config::{NetConfig, ProxyMode};
 use crate::net::iptables::{
     AffinityTable, IptablesRules, NodeProxyInput, Packet, ProxyEndpoint, ProxyServicePort, Verdict,
 };
+use crate::net::ipvs::{CloseKind, IpvsConn, IpvsTable};
 use crate::net::nftables::NftRuleset;
 use crate::net::topology::{categorize_endpoints, TrafficPolicies};
+use crate::traffic::request::NO_DP_CONN;
 use ipnet::Ipv4Net;
 use rand::Rng;
 
 /// What a node's kube-proxy programmed, in the scenario's `proxyMode`.
 pub(super) enum DataPlane {
-    /// iptables mode; also IPVS mode, which is not simulated yet (a warning says so).
+    /// iptables mode; in IPVS mode the iptables-mode rules too (for `rules` and `trace`),
+    /// while the node's IPVS table routes.
     Iptables(IptablesRules),
     /// nftables mode: the `ip kube-proxy` table.
     Nftables(NftRuleset),
@@ -69,6 +72,8 @@ pub(super) struct NodeProxy {
     pub keys: Vec<(usize, usize)>,
     /// Syncs so far.
     pub syncs: u64,
+    /// IPVS mode: the node's virtual servers, which route instead of `rules`.
+    pub ipvs: Option<IpvsTable>,
 }
 
 impl NodeProxy {
@@ -89,8 +94,25 @@ impl NodeProxy {
             rng,
             last_sync: None,
             sync_pending: false,
+            ipvs: None,
         }
     }
+
+    /// A proxy in the scenario's mode (`spec.cluster.proxyMode`).
+    pub fn for_mode(rng: SimRng, net: &NetConfig) -> Self {
+        let mut p = NodeProxy::new(rng);
+        if net.proxy_mode == ProxyMode::Ipvs {
+            p.ipvs = Some(IpvsTable::new(net.ipvs_scheduler));
+        }
+        p
+    }
+}
+
+/// A connection counted by a node's IPVS, packed for the traffic layer (`dp_conn`): node
+/// (24 bits), virtual server (20), real server (20).
+pub(super) fn pack_ipvs_conn(node: NodeId, c: IpvsConn) -> u64 {
+    debug_assert!(c.vs < 1 << 20 && c.dest < 1 << 20);
+    (u64::from(node.0) << 40) | (u64::from(c.vs) << 20) | u64::from(c.dest)
 }
 
 impl Simulation {
@@ -131,6 +153,9 @@ impl Simulation {
             &input,
             self.scenario.net.service_cidr,
         );
+        if let Some(table) = &mut p.ipvs {
+            table.sync(&input, now.as_nanos(), &mut p.rng);
+        }
         p.input = input;
         p.keys = keys;
         p.endpoints = endpoints;
@@ -221,6 +246,42 @@ impl Simulation {
         pods.sort();
         pods.dedup();
         pods
+    }
+
+    /// `node`'s IPVS table as `ipvsadm -Ln` prints it now (connection counts at this instant),
+    /// and when kube-proxy last synced it; `None` unless the run is in IPVS mode.
+    pub fn ipvsadm(&mut self, node: NodeId) -> Option<(String, Option<SimTime>)> {
+        let now = self.queue.now().as_nanos();
+        let p = &mut self.proxies[node.index()];
+        let table = p.ipvs.as_mut()?;
+        table.graceful_check(now);
+        Some((table.render(now), p.last_sync))
+    }
+
+    /// `node`'s IPVS table (virtual servers, real servers, connection counts) as it stands;
+    /// `None` unless the run is in IPVS mode. For properties checked between events.
+    pub fn ipvs_table(&self, node: NodeId) -> Option<&IpvsTable> {
+        self.proxies[node.index()].ipvs.as_ref()
+    }
+
+    /// Whether the data plane counts connections (IPVS mode), so their ends must be told.
+    pub(super) fn dp_counts_connections(&self) -> bool {
+        self.scenario.net.proxy_mode == ProxyMode::Ipvs
+    }
+
+    /// A connection counted by IPVS ended at `at` (no-op for [`NO_DP_CONN`]).
+    pub(super) fn close_dp_conn(&mut self, dp: u64, kind: CloseKind, at: SimTime) {
+        if dp == NO_DP_CONN {
+            return;
+        }
+        let node = (dp >> 40) as usize;
+        let conn = IpvsConn {
+            vs: ((dp >> 20) & 0xF_FFFF) as u32,
+            dest: (dp & 0xF_FFFF) as u32,
+        };
+        if let Some(t) = self.proxies.get_mut(node).and_then(|p| p.ipvs.as_mut()) {
+            t.close(conn, kind, at.as_nanos());
+        }
     }
 
     /// How many times `node`'s kube-proxy has synced, and when it last did.

@@ -105,6 +105,8 @@ pub struct Simulation {
     node_ips: FxHashMap<Ipv4Addr, NodeId>,
     /// The Deployment controller's and the mid-run API requests' state.
     workload: workload::WorkloadState,
+    /// IPVS connections that ended, gathered while a client is borrowed (reused buffer).
+    dp_closed: Vec<(u64, crate::net::ipvs::CloseKind, SimTime)>,
     /// Bumped by every event that can create, start, stop or remove a pod (see
     /// [`Simulation::handle`]); in-cluster clients are matched to pods again when it moved.
     pods_version: u64,
@@ -154,7 +156,12 @@ impl Simulation {
         let proxies = scenario
             .nodes
             .iter()
-            .map(|n| NodeProxy::new(streams_rng.stream(&format!("kube-proxy/{}", n.name))))
+            .map(|n| {
+                NodeProxy::for_mode(
+                    streams_rng.stream(&format!("kube-proxy/{}", n.name)),
+                    &scenario.net,
+                )
+            })
             .collect();
         let metrics = Metrics::new(&scenario);
         let n_nodes = scenario.nodes.len();
@@ -187,6 +194,7 @@ impl Simulation {
             node_down_since: vec![None; n_nodes],
             node_ips,
             pods_version: 1,
+            dp_closed: Vec::new(),
             scenario,
         };
         let mut errors = Vec::new();

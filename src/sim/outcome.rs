@@ -11,6 +11,8 @@ use std::net::Ipv4Addr;
 pub struct Outcome {
     pub scenario: String,
     pub seed: u64,
+    /// kube-proxy's mode as the charts name it: `iptables mode`, `ipvs mode (rr)`.
+    pub proxy: String,
     /// The scenario's `duration`.
     pub simulated: SimDuration,
     /// Requests sent before this are left out of the figures.

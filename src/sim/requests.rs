@@ -10,13 +10,14 @@ use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
 use crate::net::iptables::{Packet, Verdict};
+use crate::net::ipvs::CloseKind;
 use crate::sim::outcome::{
     Latency, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome, ServicePortOutcome,
     StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
 use crate::traffic::client::{Client, Conn, Waiting};
-use crate::traffic::request::{FailReason, ReqRef, Request, NO_CONN};
+use crate::traffic::request::{FailReason, ReqRef, Request, NO_CONN, NO_DP_CONN};
 use crate::traffic::spec::{Arrival, ClientSource, Destination, StreamSpec};
 use rand::Rng;
 use rand_distr::{Distribution, Exp};
@@ -159,6 +160,8 @@ enum Route {
         pod: PodId,
         container: u16,
         one_way: SimDuration,
+        /// The data plane's handle for the new connection (IPVS counts it).
+        dp_conn: u64,
     },
     /// Failed at once (refused, no route, no DNS answer).
     Fail(FailReason),
@@ -217,7 +220,11 @@ impl Simulation {
                     // The client's pod went away, and with it its connections and the
                     // requests it was holding back for one.
                     c.alive = false;
-                    c.conns.clear();
+                    for conn in c.conns.drain(..) {
+                        if conn.dp_conn != NO_DP_CONN {
+                            self.dp_closed.push((conn.dp_conn, CloseKind::Reset, now));
+                        }
+                    }
                     orphaned.extend(c.waiting.drain(..).filter(|w| w.counted));
                 }
             }
@@ -235,6 +242,7 @@ impl Simulation {
                 self.metrics
                     .failed(si as u32, None, now, FailReason::ConnectionReset);
             }
+            self.apply_dp_closed();
         }
         let st = &mut self.streams[si];
         match st.live.len() {
@@ -261,8 +269,10 @@ impl Simulation {
                 pod,
                 container,
                 one_way,
+                dp_conn,
             } => {
-                let conn = if self.scenario.traffic[si].connections.reuse {
+                let reuse = self.scenario.traffic[si].connections.reuse;
+                let conn = if reuse {
                     let c = &mut self.streams[si].clients[client as usize];
                     let id = c.next_conn_id();
                     c.conns.push(Conn {
@@ -275,6 +285,7 @@ impl Simulation {
                         idle_since: now,
                         requests: 0,
                         opened: now,
+                        dp_conn,
                     });
                     id
                 } else {
@@ -292,6 +303,7 @@ impl Simulation {
                     counted,
                     server_pos: 0,
                     generation: 0,
+                    dp_conn: if reuse { NO_DP_CONN } else { dp_conn },
                 });
                 let handshake = one_way.saturating_mul(2);
                 self.queue.schedule_in_lane(
@@ -365,17 +377,30 @@ impl Simulation {
             };
             let now_ns = self.queue.now().as_nanos();
             let proxy = &mut self.proxies[entry.index()];
-            match proxy
-                .rules
-                .route(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns)
-            {
+            let (verdict, dp_conn) = match &mut proxy.ipvs {
+                Some(table) => {
+                    let (v, c) = table.route(&pkt, now_ns);
+                    (
+                        v,
+                        c.map_or(NO_DP_CONN, |c| super::dataplane::pack_ipvs_conn(entry, c)),
+                    )
+                }
+                None => (
+                    proxy
+                        .rules
+                        .route(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns),
+                    NO_DP_CONN,
+                ),
+            };
+            match verdict {
                 Verdict::Dnat {
                     endpoint_index,
                     service_port_index,
                     ..
                 } => {
                     let (pod, container) = proxy.endpoints[service_port_index][endpoint_index];
-                    return self.deliver(entry, one_way, pod, Some(container), dport);
+                    let route = self.deliver(entry, one_way, pod, Some(container), dport);
+                    return self.attach_dp_conn(route, dp_conn);
                 }
                 Verdict::Reject => return Route::Fail(FailReason::ConnectionRefused),
                 Verdict::Drop => return Route::Lost,
@@ -444,7 +469,47 @@ impl Simulation {
             pod,
             container,
             one_way,
+            dp_conn: NO_DP_CONN,
         }
+    }
+
+    /// Gives a delivered route its data-plane connection; a connection that failed on the
+    /// way ends at once (refused: a reset; lost: a handshake that never completes).
+    fn attach_dp_conn(&mut self, route: Route, dp: u64) -> Route {
+        if dp == NO_DP_CONN {
+            return route;
+        }
+        let now = self.queue.now();
+        match route {
+            Route::Pod {
+                pod,
+                container,
+                one_way,
+                ..
+            } => Route::Pod {
+                pod,
+                container,
+                one_way,
+                dp_conn: dp,
+            },
+            Route::Fail(_) => {
+                self.close_dp_conn(dp, CloseKind::Reset, now);
+                route
+            }
+            Route::Lost => {
+                self.close_dp_conn(dp, CloseKind::NeverEstablished, now);
+                route
+            }
+        }
+    }
+
+    /// Closes the IPVS connections gathered in `dp_closed`.
+    fn apply_dp_closed(&mut self) {
+        let mut closed = std::mem::take(&mut self.dp_closed);
+        for (dp, kind, at) in closed.drain(..) {
+            self.close_dp_conn(dp, kind, at);
+        }
+        self.dp_closed = closed;
     }
 
     pub(super) fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
@@ -515,7 +580,7 @@ impl Simulation {
             .is_some_and(|n| self.cluster.node(n).up);
         if !node_up {
             self.reqs.remove(r);
-            self.close_conn(&req);
+            self.close_conn(&req, CloseKind::Fin);
             self.lost(req.sent, req.stream, Some(req.pod), req.counted);
             return;
         }
@@ -525,7 +590,7 @@ impl Simulation {
             .and_then(Option::as_mut);
         let Some(server) = server.filter(|s| s.accepting || !on_new_conn) else {
             self.reqs.remove(r);
-            self.close_conn(&req);
+            self.close_conn(&req, CloseKind::Reset);
             if req.counted {
                 let reason = if on_new_conn {
                     FailReason::ConnectionRefused
@@ -608,7 +673,7 @@ impl Simulation {
         let latency = response_at - req.sent;
         let timeout = self.scenario.traffic[req.stream as usize].timeout;
         if latency > timeout {
-            self.close_conn(&req);
+            self.close_conn(&req, CloseKind::Fin);
             if req.counted {
                 let at = req.sent + timeout;
                 if at <= self.end {
@@ -641,24 +706,45 @@ impl Simulation {
     /// carried `maxRequests` or the server is shutting down.
     fn release_conn(&mut self, req: &Request, at: SimTime) {
         if req.conn == NO_CONN {
+            // One request per connection: the client closes it once the answer is in.
+            self.close_dp_conn(req.dp_conn, CloseKind::Fin, at);
             return;
         }
         let si = req.stream as usize;
-        let max = self.scenario.traffic[si].connections.max_requests;
+        let policy = self.scenario.traffic[si].connections;
         let accepting = self.servers[req.pod as usize][req.container as usize]
             .as_ref()
             .is_some_and(|s| s.accepting);
+        let keep_alive = self.servers[req.pod as usize][req.container as usize]
+            .as_ref()
+            .and_then(|s| self.behaviors[s.behavior as usize].keep_alive_timeout);
         let client = &mut self.streams[si].clients[req.client as usize];
         let mut close = !accepting;
+        let mut dp = NO_DP_CONN;
+        let mut idle_close = None;
         if let Some(c) = client.conn_mut(req.conn) {
             c.busy = false;
             c.idle_since = at;
             c.requests += 1;
-            close |= max.is_some_and(|m| c.requests >= m);
+            close |= policy.max_requests.is_some_and(|m| c.requests >= m);
+            dp = c.dp_conn;
+            idle_close = Some(Client::idle_close_at(c, policy.idle_timeout, keep_alive));
         }
         if close {
             client.conns.retain(|c| c.id != req.conn);
+            self.close_dp_conn(dp, CloseKind::Fin, at);
+        } else if let (true, Some(t)) = (dp != NO_DP_CONN, idle_close) {
+            // IPVS counts the connection until it closes: wake the client then, so an idle
+            // connection is closed on time, not at the client's next request.
+            self.queue.schedule(
+                t,
+                Ev::Dispatch {
+                    stream: req.stream,
+                    client: req.client,
+                },
+            );
         }
+        let client = &mut self.streams[si].clients[req.client as usize];
         if !client.waiting.is_empty() {
             self.queue.schedule(
                 at,
@@ -670,12 +756,17 @@ impl Simulation {
         }
     }
 
-    fn close_conn(&mut self, req: &Request) {
+    fn close_conn(&mut self, req: &Request, kind: CloseKind) {
+        let now = self.queue.now();
         if req.conn == NO_CONN {
+            self.close_dp_conn(req.dp_conn, kind, now);
             return;
         }
         let client = &mut self.streams[req.stream as usize].clients[req.client as usize];
+        let dp = client.conn_mut(req.conn).map_or(NO_DP_CONN, |c| c.dp_conn);
         client.conns.retain(|c| c.id != req.conn);
+        self.close_dp_conn(dp, kind, now);
+        let client = &mut self.streams[req.stream as usize].clients[req.client as usize];
         if !client.waiting.is_empty() {
             let now = self.queue.now();
             self.queue.schedule(
@@ -708,11 +799,33 @@ impl Simulation {
                 let p = self.cluster.pod(PodId(pod));
                 p.exists() && p.deleted.is_none()
             };
+            let ipvs = self.dp_counts_connections();
             let c = &mut self.streams[si].clients[client as usize];
-            if c.waiting.is_empty() {
+            if c.waiting.is_empty() && !ipvs {
                 return;
             }
-            c.prune(now, policy.idle_timeout, keep_alive, alive);
+            let mut closed = std::mem::take(&mut self.dp_closed);
+            c.prune(
+                now,
+                policy.idle_timeout,
+                keep_alive,
+                alive,
+                |conn, at, reset| {
+                    if conn.dp_conn != NO_DP_CONN {
+                        let kind = if reset {
+                            CloseKind::Reset
+                        } else {
+                            CloseKind::Fin
+                        };
+                        closed.push((conn.dp_conn, kind, at));
+                    }
+                },
+            );
+            self.dp_closed = closed;
+            if !self.dp_closed.is_empty() {
+                self.apply_dp_closed();
+            }
+            let c = &mut self.streams[si].clients[client as usize];
             let Some(w) = c.waiting.pop_front() else {
                 return;
             };
@@ -740,6 +853,7 @@ impl Simulation {
                     counted: w.counted,
                     server_pos: 0,
                     generation: 0,
+                    dp_conn: NO_DP_CONN,
                 });
                 self.queue
                     .schedule_in_lane(super::LANE_KEPT_ALIVE, now + one_way, Ev::ReachPod(r));
@@ -776,7 +890,12 @@ impl Simulation {
                 continue;
             };
             self.reqs.remove(r);
-            self.close_conn(&req);
+            let kind = if reason == FailReason::ConnectionReset {
+                CloseKind::Reset
+            } else {
+                CloseKind::Fin
+            };
+            self.close_conn(&req, kind);
             if reason == FailReason::Timeout {
                 self.lost(req.sent, req.stream, Some(req.pod), req.counted);
             } else if req.counted {
@@ -891,6 +1010,13 @@ impl Simulation {
         Outcome {
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,
+            proxy: match self.scenario.net.proxy_mode {
+                crate::net::config::ProxyMode::Ipvs => format!(
+                    "ipvs mode ({})",
+                    self.scenario.net.ipvs_scheduler.effective().as_str()
+                ),
+                mode => format!("{} mode", mode.as_str()),
+            },
             simulated: self.scenario.duration,
             warmup: self.scenario.warmup,
             requests: std::mem::take(&mut m.counts),

@@ -2,7 +2,10 @@
 //!
 //! The route is found by walking the entry node's rules as last synced (the same rules that
 //! route requests in a run), with the random draws of its `-m statistic` matches shown. A
-//! trace draws from its own stream (`trace`), so it leaves a run's choices untouched.
+//! trace draws from its own stream (`trace`), so it leaves a run's choices untouched. In IPVS
+//! mode the entry node's virtual server is found instead, and its scheduler's choice is shown
+//! with the reason; the trace works on a copy of the nodes' IPVS tables (so `-n` connections
+//! count on it, one after another, and the run's own counts stay as they were).
 
 use super::dataplane::DataPlane;
 use super::Simulation;
@@ -10,6 +13,7 @@ use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
 use crate::net::iptables::{AffinityTable, Packet, Verdict};
+use crate::net::ipvs::{IpvsTable, VsKind};
 use crate::traffic::client::EPHEMERAL_PORTS;
 use rand::RngCore;
 use std::fmt::Write as _;
@@ -81,18 +85,21 @@ impl Simulation {
         let mut rng = RngStreams::new(self.scenario.seed).stream("trace");
         // Headless DNS answers rotate per query; a trace leaves the rotation where it was.
         let dns_queries = self.dns_queries.get();
+        let mut ipvs: Vec<Option<IpvsTable>> =
+            self.proxies.iter().map(|p| p.ipvs.clone()).collect();
         let mut out = String::new();
         for i in 0..n.max(1) {
             if n > 1 {
                 let _ = writeln!(out, "== request {} of {n}", i + 1);
             }
-            self.trace_one(&mut out, client_pod, host, port, i, &mut rng);
+            self.trace_one(&mut out, client_pod, host, port, i, &mut rng, &mut ipvs);
             out.push('\n');
         }
         self.dns_queries.set(dns_queries);
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn trace_one(
         &self,
         out: &mut String,
@@ -101,6 +108,7 @@ impl Simulation {
         port: u16,
         i: usize,
         rng: &mut SimRng,
+        ipvs: &mut [Option<IpvsTable>],
     ) {
         let lat = self.scenario.net.latency;
         let now = self.queue.now();
@@ -204,6 +212,33 @@ impl Simulation {
                 protocol: Protocol::Tcp,
                 local_origin: false,
             };
+            if let Some(table) = ipvs[entry.index()].as_mut() {
+                let verdict = self.trace_ipvs(out, table, entry, &pkt, now);
+                match verdict {
+                    Verdict::Dnat {
+                        ip,
+                        port: to_port,
+                        masquerade,
+                        endpoint_index,
+                        service_port_index,
+                    } => {
+                        let (pod, _) = proxy.endpoints[service_port_index][endpoint_index];
+                        self.describe_delivery(
+                            out, &mut t, entry, pod, ip, to_port, masquerade, src, src_port,
+                        );
+                        return;
+                    }
+                    Verdict::Reject => {
+                        let _ = writeln!(out, "         no destination available: IPVS answers ICMP port unreachable (connection refused) after +{}", fmt_d(t.saturating_mul(2)));
+                        return;
+                    }
+                    Verdict::Drop => {
+                        let _ = writeln!(out, "         DROP: a Local traffic policy and no endpoint on this node for this source; the client times out");
+                        return;
+                    }
+                    Verdict::NotService => {}
+                }
+            }
             let mut affinity: AffinityTable = proxy.affinity.clone();
             let synced = proxy
                 .last_sync
@@ -248,8 +283,12 @@ impl Simulation {
                 rng,
                 draws: Vec::new(),
             };
-            let (verdict, steps) =
-                rules.route_traced(&pkt, &mut rec, &mut affinity, now.as_nanos());
+            let (verdict, steps) = if proxy.ipvs.is_some() {
+                // IPVS found no virtual server: the packet goes where its address says.
+                (Verdict::NotService, Vec::new())
+            } else {
+                rules.route_traced(&pkt, &mut rec, &mut affinity, now.as_nanos())
+            };
             for s in &steps {
                 let _ = writeln!(out, "           {:<6} {}", s.table.as_str(), s.rule);
             }
@@ -387,6 +426,89 @@ impl Simulation {
             .find(|s| s.obj.meta.name == svc && s.obj.meta.namespace == ns)
             .filter(|s| s.obj.spec.type_ == crate::model::objects::ServiceType::ExternalName)
             .and_then(|s| s.obj.spec.external_name.clone())
+    }
+
+    /// The entry node's IPVS for one packet: the virtual server matched, the scheduler's choice
+    /// and why, the masquerade mark. Counts the connection on `table` (the trace's copy).
+    fn trace_ipvs(
+        &self,
+        out: &mut String,
+        table: &mut IpvsTable,
+        entry: NodeId,
+        pkt: &Packet,
+        now: SimTime,
+    ) -> Verdict {
+        let now_ns = now.as_nanos();
+        let node = &self.cluster.node(entry).cfg.name;
+        let synced = self.proxies[entry.index()]
+            .last_sync
+            .map_or("never".to_string(), |s: SimTime| s.to_string());
+        table.graceful_check(now_ns);
+        let Some(v) = table.lookup(pkt.protocol, pkt.dst, pkt.dst_port) else {
+            let _ = writeln!(
+                out,
+                "         IPVS of {node} (synced at {synced}): no virtual server for {}:{}",
+                pkt.dst, pkt.dst_port
+            );
+            return Verdict::NotService;
+        };
+        let vs = &table.virtual_servers()[v as usize];
+        let kind = match vs.kind {
+            VsKind::ClusterIp => "ClusterIP",
+            VsKind::NodePort => "NodePort on the node's address",
+            VsKind::External => "LoadBalancer or external IP",
+        };
+        let persistent = vs
+            .persistent
+            .map(|t| format!(" persistent {t}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "         IPVS of {node} (synced at {synced}): virtual server TCP  {}:{} {}{persistent} ({}, {kind})",
+            vs.addr,
+            vs.port,
+            vs.scheduler.as_str(),
+            vs.service
+        );
+        let choice = vs.explain(pkt.src, pkt.dst, now_ns);
+        let service = vs.service.clone();
+        let vs_kind = vs.kind;
+        let (verdict, _) = table.route(pkt, now_ns);
+        if let Verdict::Dnat {
+            ip,
+            port,
+            masquerade,
+            ..
+        } = verdict
+        {
+            let _ = writeln!(
+                out,
+                "           scheduler {} -> real server {ip}:{port} (Masq: IPVS rewrites the destination)",
+                choice.reason
+            );
+            if masquerade {
+                let why = if pkt.src == ip {
+                    "the pod reaches itself: KUBE-LOOP-BACK"
+                } else {
+                    match vs_kind {
+                        VsKind::ClusterIp => {
+                            "the source is outside the pod network: KUBE-SERVICES ! -s clusterCIDR"
+                        }
+                        VsKind::NodePort => "externalTrafficPolicy Cluster: KUBE-NODE-PORT",
+                        VsKind::External => {
+                            "externalTrafficPolicy Cluster: KUBE-LOAD-BALANCER / KUBE-EXTERNAL-IP"
+                        }
+                    }
+                };
+                let _ = writeln!(
+                    out,
+                    "           iptables: KUBE-MARK-MASQ for {service} ({why}): MARK 0x4000"
+                );
+            }
+        } else if verdict == Verdict::Reject {
+            let _ = writeln!(out, "           scheduler {}", choice.reason);
+        }
+        verdict
     }
 
     /// The DNAT'd packet's last legs: the overlay hop if the pod is elsewhere, the source

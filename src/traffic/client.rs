@@ -28,6 +28,9 @@ pub struct Conn {
     pub idle_since: SimTime,
     pub requests: u32,
     pub opened: SimTime,
+    /// The data plane's handle for this connection (IPVS counts it), or
+    /// [`crate::traffic::request::NO_DP_CONN`]. Opaque to this layer.
+    pub dp_conn: u64,
 }
 
 /// A request waiting for a free connection.
@@ -88,28 +91,52 @@ impl Client {
 
     /// Drops connections that are closed by now: idle past `idle_timeout` (the client's) or
     /// past the server's keep-alive timeout, busy past the request's deadline (the client gave
-    /// up), or whose pod no longer serves (`alive` is false).
+    /// up), or whose pod no longer serves (`alive` is false). `on_close` hears of each with
+    /// the instant it closed and whether it ended with a reset (its pod went away).
     pub fn prune(
         &mut self,
         now: SimTime,
         idle_timeout: SimDuration,
         server_keep_alive: impl Fn(u32, u16) -> Option<SimDuration>,
         alive: impl Fn(u32) -> bool,
+        mut on_close: impl FnMut(&Conn, SimTime, bool),
     ) {
         self.conns.retain(|c| {
             if !alive(c.pod) {
+                on_close(c, now, true);
                 return false;
             }
             if c.busy {
-                return now < c.deadline;
+                let open = now < c.deadline;
+                if !open {
+                    on_close(c, c.deadline, false);
+                }
+                return open;
             }
             let idle = now.since(c.idle_since);
             let limit = match server_keep_alive(c.pod, c.container) {
                 Some(k) if k < idle_timeout => k,
                 _ => idle_timeout,
             };
-            idle < limit
+            let open = idle < limit;
+            if !open {
+                on_close(c, c.idle_since + limit, false);
+            }
+            open
         });
+    }
+
+    /// When an idle connection will be closed for idleness, if it stays idle.
+    pub fn idle_close_at(
+        c: &Conn,
+        idle_timeout: SimDuration,
+        server_keep_alive: Option<SimDuration>,
+    ) -> SimTime {
+        let limit = match server_keep_alive {
+            Some(k) if k < idle_timeout => k,
+            _ => idle_timeout,
+        };
+        c.idle_since + limit
     }
 
     /// The oldest idle connection (after [`prune`](Self::prune)).
@@ -147,6 +174,7 @@ mod tests {
             idle_since: SimTime::from_nanos(opened),
             requests: 0,
             opened: SimTime::from_nanos(opened),
+            dp_conn: crate::traffic::request::NO_DP_CONN,
         }
     }
 
@@ -161,6 +189,7 @@ mod tests {
             SimDuration::from_nanos(40),
             |_, _| None,
             |_| true,
+            |_, _, _| {},
         );
         assert_eq!(c.conns.len(), 1);
         // Past the busy one's deadline, it is closed too.
@@ -169,6 +198,7 @@ mod tests {
             SimDuration::from_nanos(40),
             |_, _| None,
             |_| true,
+            |_, _, _| {},
         );
         assert!(c.conns.is_empty());
     }

@@ -66,7 +66,13 @@ pub struct Request {
     pub server_pos: u32,
     /// Bumped each time the slot is reused, so stale events are recognised.
     pub generation: u32,
+    /// On a connection of its own (`conn == NO_CONN`): the data plane's handle for that
+    /// connection (IPVS counts it), or [`NO_DP_CONN`]. Opaque to this layer.
+    pub dp_conn: u64,
 }
+
+/// No data-plane connection handle (iptables mode keeps none).
+pub const NO_DP_CONN: u64 = u64::MAX;
 
 /// A handle to a request: slot and generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +174,7 @@ mod tests {
             counted: true,
             server_pos: 0,
             generation: 0,
+            dp_conn: NO_DP_CONN,
         }
     }
 

@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod connections;
+mod ipvs;
 mod lifecycle;
 mod properties;
 mod seed;
