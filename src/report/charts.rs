@@ -229,7 +229,10 @@ pub(super) fn header<DB: DrawingBackend>(
 }
 
 /// Pixel position of a chart coordinate inside `root`'s own coordinates.
-pub(super) fn to_root<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, backend: (i32, i32)) -> (i32, i32) {
+pub(super) fn to_root<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    backend: (i32, i32),
+) -> (i32, i32) {
     let (bx, by) = root.get_base_pixel();
     (backend.0 - bx, backend.1 - by)
 }

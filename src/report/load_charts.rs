@@ -121,8 +121,13 @@ pub fn draw_latency<DB: DrawingBackend>(
     for q in [0.5, 0.99, 0.999] {
         let a = to_root(root, chart.backend_coord(&(x_min, q)));
         let b = to_root(root, chart.backend_coord(&(x_max, q)));
-        root.draw(&DashedPathElement::new([a, b], 3, 5, MARKER.stroke_width(1)))
-            .map_err(de)?;
+        root.draw(&DashedPathElement::new(
+            [a, b],
+            3,
+            5,
+            MARKER.stroke_width(1),
+        ))
+        .map_err(de)?;
     }
     for (k, (_, points)) in streams.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
@@ -164,7 +169,12 @@ pub fn draw_latency<DB: DrawingBackend>(
         )?;
         text(
             root,
-            &format!("{} / {} / {}", ms_text(l.p50), ms_text(l.p99), ms_text(l.p999)),
+            &format!(
+                "{} / {} / {}",
+                ms_text(l.p50),
+                ms_text(l.p99),
+                ms_text(l.p999)
+            ),
             (ax + 44, y + 26),
             &style(12.0, false, MUTED, HPos::Left, VPos::Center),
         )?;
@@ -199,7 +209,11 @@ fn ms_text(ms: f64) -> String {
 fn load_pods(outcome: &Outcome) -> Vec<usize> {
     let t = &outcome.timeline;
     let mut pods: Vec<usize> = (0..outcome.pods.len())
-        .filter(|&p| t.utilisation.iter().any(|row| matches!(row.get(p), Some(Some(_)))))
+        .filter(|&p| {
+            t.utilisation
+                .iter()
+                .any(|row| matches!(row.get(p), Some(Some(_))))
+        })
         .collect();
     if pods.len() > 12 {
         pods.sort_by_key(|&p| std::cmp::Reverse(outcome.pods[p].served));
@@ -239,7 +253,10 @@ pub fn draw_load<DB: DrawingBackend>(
     let q_max = t
         .queue
         .iter()
-        .flat_map(|row| pods.iter().map(move |&p| row.get(p).copied().unwrap_or(0.0)))
+        .flat_map(|row| {
+            pods.iter()
+                .map(move |&p| row.get(p).copied().unwrap_or(0.0))
+        })
         .fold(0f64, f64::max);
     let q_top = (q_max * 1.1).max(1.0);
 
@@ -311,8 +328,13 @@ pub fn draw_load<DB: DrawingBackend>(
             let x = at.as_secs_f64();
             let a = to_root(root, chart.backend_coord(&(x, 0.0)));
             let b = to_root(root, chart.backend_coord(&(x, y_max)));
-            root.draw(&DashedPathElement::new([a, b], 5, 4, MARKER.stroke_width(1)))
-                .map_err(de)?;
+            root.draw(&DashedPathElement::new(
+                [a, b],
+                5,
+                4,
+                MARKER.stroke_width(1),
+            ))
+            .map_err(de)?;
         }
         charts.push(to_root(root, chart.backend_coord(&(0.0, y_max))).1);
     }

@@ -33,9 +33,9 @@ mod topology;
 pub use charts::{
     draw_distribution, draw_timeline, Chart, ChartSize, DrawError, DISTRIBUTION_SIZE, TIMELINE_SIZE,
 };
-pub use load_charts::{cdf_points, draw_latency, draw_load};
 pub use csv_out::{requests_by_pod_csv, timeline_csv};
 pub use format::{human_duration, instant};
+pub use load_charts::{cdf_points, draw_latency, draw_load};
 pub use output::{events_log, write_outputs, ReportError, OUTPUT_FILES};
 pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};

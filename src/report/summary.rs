@@ -156,7 +156,12 @@ pub enum TargetPort {
 impl Summary {
     pub fn of(outcome: &Outcome) -> Summary {
         let r = &outcome.requests;
-        let window = secs(outcome.simulated.as_nanos().saturating_sub(outcome.warmup.as_nanos()));
+        let window = secs(
+            outcome
+                .simulated
+                .as_nanos()
+                .saturating_sub(outcome.warmup.as_nanos()),
+        );
         let per_s = |n: u64| {
             if window > 0.0 {
                 round_to(n as f64 / window, 3)
@@ -395,7 +400,10 @@ mod tests {
         );
         // 7990 served in 60 s.
         assert_eq!(v["requests"]["throughput_per_s"], 133.167);
-        assert_eq!(v["traffic"][0]["failed_by_reason"]["connection_refused"], 10);
+        assert_eq!(
+            v["traffic"][0]["failed_by_reason"]["connection_refused"],
+            10
+        );
         assert_eq!(v["services"][0]["served"], 7990);
         assert_eq!(
             keys(&v["nodes"][0]),

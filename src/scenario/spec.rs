@@ -541,7 +541,9 @@ fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
         // A bare number is milliseconds; a number with a unit is a duration (`4.2ms`, `850us`).
         let with_unit = field.ends_with(|c: char| c.is_ascii_alphabetic() || c == 'µ');
         let parsed = if with_unit && field.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            SimDuration::parse(field).map(Some).map_err(|e| e.to_string())
+            SimDuration::parse(field)
+                .map(Some)
+                .map_err(|e| e.to_string())
         } else {
             match field.parse::<f64>() {
                 Ok(ms) if ms.is_finite() && ms >= 0.0 => {
@@ -580,7 +582,10 @@ fn profile(ctx: &mut Ctx, p: &str, raw: &RawProfile) -> Option<RateProfile> {
         }
     };
     let Some(raw_points) = raw.points.as_ref().filter(|v| !v.is_empty()) else {
-        ctx.err(&format!("{p}.points"), "required: at least one {at, rate} point");
+        ctx.err(
+            &format!("{p}.points"),
+            "required: at least one {at, rate} point",
+        );
         return None;
     };
     let mut points: Vec<(SimDuration, f64)> = Vec::new();
@@ -621,7 +626,10 @@ fn profile(ctx: &mut Ctx, p: &str, raw: &RawProfile) -> Option<RateProfile> {
         }
     }
     if ok && points.iter().all(|(_, r)| *r <= 0.0) {
-        ctx.err(&format!("{p}.points"), "every rate is 0: the stream would send nothing");
+        ctx.err(
+            &format!("{p}.points"),
+            "every rate is 0: the stream would send nothing",
+        );
         ok = false;
     }
     ok.then_some(RateProfile { shape, points })
@@ -645,14 +653,31 @@ fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
             _ => {
                 ctx.err(
                     &format!("{bp}.{key}"),
-                    format!("invalid value {:?}: expected a number from {lo} to {hi}", t.0),
+                    format!(
+                        "invalid value {:?}: expected a number from {lo} to {hi}",
+                        t.0
+                    ),
                 );
                 default
             }
         }
     };
-    let multiplier = number(ctx, "multiplier", b.and_then(|b| b.multiplier.as_ref()), 1.0, 100.0, 2.0);
-    let jitter = number(ctx, "jitter", b.and_then(|b| b.jitter.as_ref()), 0.0, 1.0, 0.0);
+    let multiplier = number(
+        ctx,
+        "multiplier",
+        b.and_then(|b| b.multiplier.as_ref()),
+        1.0,
+        100.0,
+        2.0,
+    );
+    let jitter = number(
+        ctx,
+        "jitter",
+        b.and_then(|b| b.jitter.as_ref()),
+        0.0,
+        1.0,
+        0.0,
+    );
     let budget = match &raw.budget {
         None => None,
         Some(t) => {
@@ -674,7 +699,10 @@ fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
         }
     };
     if raw.budget.is_none() && raw.min_retries_per_second.is_some() {
-        ctx.warn(&format!("{p}.minRetriesPerSecond"), "has no effect without budget");
+        ctx.warn(
+            &format!("{p}.minRetriesPerSecond"),
+            "has no effect without budget",
+        );
     }
     let min_per_second = ctx.at_least(
         &format!("{p}.minRetriesPerSecond"),
@@ -683,7 +711,11 @@ fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
         10,
     );
     let on = match &raw.on {
-        None => vec![FailReason::Timeout, FailReason::Http503, FailReason::ConnectionRefused],
+        None => vec![
+            FailReason::Timeout,
+            FailReason::Http503,
+            FailReason::ConnectionRefused,
+        ],
         Some(list) => {
             let mut on = Vec::new();
             for (i, name) in list.iter().enumerate() {

@@ -1,8 +1,8 @@
 //! Loading whole scenarios: the lesson's manifests, and each kind of mistake.
 
 use super::*;
-use crate::model::objects::{ImagePullPolicy, PortRef, ServiceType};
 use crate::engine::SimDuration;
+use crate::model::objects::{ImagePullPolicy, PortRef, ServiceType};
 use crate::traffic::spec::Destination;
 
 const SCENARIO: &str = r#"apiVersion: kubesim.dev/v1alpha1
@@ -669,7 +669,10 @@ fn empirical_latencies_take_units_and_bad_lines_name_file_and_line() {
         .err()
         .expect("a bad latency line fails")
         .to_string();
-    assert!(err.contains("bad.csv:3:") && err.contains("\"slow\""), "{err}");
+    assert!(
+        err.contains("bad.csv:3:") && err.contains("\"slow\""),
+        "{err}"
+    );
     assert!(err.contains("spec.behaviors[0].serviceTime.file"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

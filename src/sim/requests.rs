@@ -11,14 +11,14 @@ use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
 use crate::net::iptables::{Packet, Verdict};
 use crate::sim::outcome::{
-    Latency, LatencyCell, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome, ServicePortOutcome,
-    StreamOutcome, Timeline,
+    Latency, LatencyCell, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome,
+    ServicePortOutcome, StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
 use crate::traffic::client::{Client, Conn, Waiting};
-use crate::traffic::serve::{cpu_wall_time, Server};
 use crate::traffic::request::{FailReason, ReqRef, Request, NO_CONN};
 use crate::traffic::serve::Sampler;
+use crate::traffic::serve::{cpu_wall_time, Server};
 use crate::traffic::spec::{Arrival, ClientSource, Destination, RetryPolicy, StreamSpec};
 use rand::Rng;
 use rand_distr::{Distribution, Exp};
@@ -104,7 +104,12 @@ impl StreamState {
     /// the profile's highest rate, each kept with probability `rate(t) / highest`; constant
     /// arrivals are `1 / rate(now)` apart, and a zero rate waits for the next point whose rate
     /// is positive.
-    pub fn next_arrival(&mut self, spec: &StreamSpec, now: SimTime, stop: SimTime) -> Option<SimTime> {
+    pub fn next_arrival(
+        &mut self,
+        spec: &StreamSpec,
+        now: SimTime,
+        stop: SimTime,
+    ) -> Option<SimTime> {
         let Some(profile) = &spec.profile else {
             let t = now + self.next_gap();
             return (t < stop).then_some(t);
@@ -338,7 +343,14 @@ impl Metrics {
     /// A pod's servers changed at `now`: `busy` slots, `queued` requests and `slots` move by
     /// the deltas given.
     #[inline]
-    pub(super) fn load_change(&mut self, pod: u32, now: SimTime, busy: i64, queued: i64, slots: i64) {
+    pub(super) fn load_change(
+        &mut self,
+        pod: u32,
+        now: SimTime,
+        busy: i64,
+        queued: i64,
+        slots: i64,
+    ) {
         let l = &mut self.load[pod as usize];
         l.advance(now.as_nanos(), self.bucket_ns, self.warmup_ns);
         l.busy = l.busy.wrapping_add_signed(busy);
@@ -1021,11 +1033,7 @@ impl Simulation {
             let (sampler, rng) = &mut self.samplers[b];
             let mut d = sampler.sample(rng);
             if let Some(cpu) = self.behaviors[b].cpu_per_request {
-                d += cpu_wall_time(
-                    cpu,
-                    server.in_service.len() as u32,
-                    server.cpu_limit_millis,
-                );
+                d += cpu_wall_time(cpu, server.in_service.len() as u32, server.cpu_limit_millis);
             }
             if !d.is_zero() {
                 self.queue.schedule(now + d, Ev::Done(r));
@@ -1308,7 +1316,12 @@ impl Simulation {
         }
         let m = &mut self.metrics;
         m.counts.failed_by_reason = reasons_map(&m.by_reason);
-        for ((s, reasons), st) in m.streams.iter_mut().zip(&m.stream_reasons).zip(&self.streams) {
+        for ((s, reasons), st) in m
+            .streams
+            .iter_mut()
+            .zip(&m.stream_reasons)
+            .zip(&self.streams)
+        {
             s.failed_by_reason = reasons_map(reasons);
             if !st.reacts {
                 // No retries: each request is a user request.

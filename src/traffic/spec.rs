@@ -145,8 +145,8 @@ impl RateProfile {
         match self.shape {
             ProfileShape::Step => r0,
             ProfileShape::Linear => {
-                let f = (t.as_nanos() - t0.as_nanos()) as f64
-                    / (t1.as_nanos() - t0.as_nanos()) as f64;
+                let f =
+                    (t.as_nanos() - t0.as_nanos()) as f64 / (t1.as_nanos() - t0.as_nanos()) as f64;
                 r0 + (r1 - r0) * f
             }
         }
