@@ -1,5 +1,6 @@
 //! The charts: `distribution` (requests per replica against the fair share) and `timeline`
-//! (requests per pod over simulated time, failures in red, the scenario's events marked).
+//! (requests per pod over simulated time, failures in red, the scenario's events marked);
+//! `latency` and `load` are drawn in [`super::load_charts`].
 //!
 //! Each chart is drawn by one function generic over plotters' `DrawingBackend`, so the PNG and
 //! the SVG come from the same code. Text uses the embedded DejaVu Sans (see [`super::fonts`]),
@@ -38,7 +39,7 @@ pub const TIMELINE_SIZE: ChartSize = ChartSize {
 #[error("{0}")]
 pub struct DrawError(pub String);
 
-fn de(e: impl std::fmt::Display) -> DrawError {
+pub(super) fn de(e: impl std::fmt::Display) -> DrawError {
     DrawError(e.to_string())
 }
 
@@ -47,23 +48,32 @@ fn de(e: impl std::fmt::Display) -> DrawError {
 pub enum Chart {
     Distribution,
     Timeline,
+    Latency,
+    Load,
 }
 
 impl Chart {
-    pub const ALL: [Chart; 2] = [Chart::Distribution, Chart::Timeline];
+    pub const ALL: [Chart; 4] = [
+        Chart::Distribution,
+        Chart::Timeline,
+        Chart::Latency,
+        Chart::Load,
+    ];
 
     /// The file name without extension: `distribution`, `timeline`.
     pub fn stem(self) -> &'static str {
         match self {
             Chart::Distribution => "distribution",
             Chart::Timeline => "timeline",
+            Chart::Latency => "latency",
+            Chart::Load => "load",
         }
     }
 
     pub fn size(self) -> ChartSize {
         match self {
             Chart::Distribution => DISTRIBUTION_SIZE,
-            Chart::Timeline => TIMELINE_SIZE,
+            Chart::Timeline | Chart::Latency | Chart::Load => TIMELINE_SIZE,
         }
     }
 
@@ -76,6 +86,8 @@ impl Chart {
         match self {
             Chart::Distribution => draw_distribution(root, outcome),
             Chart::Timeline => draw_timeline(root, outcome),
+            Chart::Latency => super::load_charts::draw_latency(root, outcome),
+            Chart::Load => super::load_charts::draw_load(root, outcome),
         }
     }
 
@@ -96,18 +108,18 @@ impl Chart {
     }
 }
 
-const TEXT: RGBColor = RGBColor(33, 33, 33);
-const MUTED: RGBColor = RGBColor(105, 105, 105);
-const GRID: RGBColor = RGBColor(228, 228, 228);
-const AXIS: RGBColor = RGBColor(150, 150, 150);
+pub(super) const TEXT: RGBColor = RGBColor(33, 33, 33);
+pub(super) const MUTED: RGBColor = RGBColor(105, 105, 105);
+pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
+pub(super) const AXIS: RGBColor = RGBColor(150, 150, 150);
 const BAR: RGBColor = RGBColor(66, 126, 186);
 const FAIR: RGBColor = RGBColor(204, 102, 0);
 const FAILED: RGBColor = RGBColor(214, 39, 40);
-const MARKER: RGBColor = RGBColor(120, 120, 120);
+pub(super) const MARKER: RGBColor = RGBColor(120, 120, 120);
 
 /// Line colours for pods: Tableau 10 without its red (red means failed requests), then darker
 /// companions, cycling after that.
-const PALETTE: [RGBColor; 14] = [
+pub(super) const PALETTE: [RGBColor; 14] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -125,10 +137,10 @@ const PALETTE: [RGBColor; 14] = [
 ];
 
 /// Height of the title band at the top of every chart.
-const HEADER: u32 = 78;
+pub(super) const HEADER: u32 = 78;
 
 /// Draws `text` at `pos`, in the area's own pixel coordinates.
-fn text<DB: DrawingBackend>(
+pub(super) fn text<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     pos: (i32, i32),
@@ -143,7 +155,7 @@ fn text_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str, siz
 }
 
 /// `text` elided in the middle (`http-dep…x7k2p`) until it is at most `max` pixels wide.
-fn elide<DB: DrawingBackend>(
+pub(super) fn elide<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     size: f64,
@@ -195,7 +207,7 @@ fn common_dash_prefix(names: &[&str]) -> String {
 }
 
 /// Draws the title and the subtitle in the header band.
-fn header<DB: DrawingBackend>(
+pub(super) fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
@@ -217,7 +229,10 @@ fn header<DB: DrawingBackend>(
 }
 
 /// Pixel position of a chart coordinate inside `root`'s own coordinates.
-fn to_root<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, backend: (i32, i32)) -> (i32, i32) {
+pub(super) fn to_root<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    backend: (i32, i32),
+) -> (i32, i32) {
     let (bx, by) = root.get_base_pixel();
     (backend.0 - bx, backend.1 - by)
 }
@@ -407,7 +422,7 @@ fn count_label(v: f64) -> String {
 }
 
 /// Ticks on the time axis: whole seconds print without decimals, others with up to three.
-fn seconds_label(v: f64) -> String {
+pub(super) fn seconds_label(v: f64) -> String {
     let s = format!("{:.3}", v);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {

@@ -29,6 +29,9 @@ fn pod(name: &str, node: &str, ip: [u8; 4], served: u64, created_s: u64) -> PodO
         restarts: 0,
         status: "Running".to_string(),
         ready: "1/1".to_string(),
+        latency: Latency::default(),
+        utilisation: Some(0.1 + served as f64 / 10_000.0),
+        queue_mean: Some(served as f64 / 100_000.0),
     }
 }
 
@@ -150,8 +153,17 @@ pub(crate) fn sample_outcome() -> Outcome {
             sent: 8000,
             served: 7990,
             failed: 10,
-            latency: stream_latency,
+            latency: stream_latency.clone(),
             connections: 8000,
+            failed_by_reason: [("connection_refused".to_string(), 10)].into(),
+            retries: 0,
+            retries_denied: 0,
+            user_requests: crate::sim::outcome::UserRequests {
+                sent: 8000,
+                succeeded: 7990,
+                succeeded_first_attempt: 7990,
+                failed: 10,
+            },
         }],
         pods,
         services: vec![
@@ -170,6 +182,8 @@ pub(crate) fn sample_outcome() -> Outcome {
                 }],
                 selector: labels(),
                 endpoints: vec!["10.244.0.6:80".to_string(), "10.244.1.3:80".to_string()],
+                served: 7990,
+                latency: stream_latency,
             },
             ServiceOutcome {
                 name: "http-headless".to_string(),
@@ -186,6 +200,8 @@ pub(crate) fn sample_outcome() -> Outcome {
                 }],
                 selector: labels(),
                 endpoints: vec![],
+                served: 0,
+                latency: Latency::default(),
             },
         ],
         nodes: vec![
@@ -236,6 +252,18 @@ pub(crate) fn sample_outcome() -> Outcome {
         ],
         timeline: Timeline {
             bucket: SimDuration::from_secs(1),
+            utilisation: served
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|n| (*n > 0).then(|| *n as f64 / 80.0))
+                        .collect()
+                })
+                .collect(),
+            queue: served
+                .iter()
+                .map(|row| row.iter().map(|n| *n as f64 / 40.0).collect())
+                .collect(),
             served,
             failed,
         },

@@ -10,8 +10,8 @@
 //! - [`render_run`]: the terminal report (`kubectl get nodes/pods/svc/events`-style tables and
 //!   the spread of requests per pod).
 //! - [`summary_json`] (its serde types in [`summary`]), [`requests_by_pod_csv`], [`timeline_csv`], [`events_log`]: the files.
-//! - [`Chart`] ([`draw_distribution`], [`draw_timeline`]): the charts, as PNG, SVG or onto any
-//!   plotters backend.
+//! - [`Chart`] ([`draw_distribution`], [`draw_timeline`], [`draw_latency`], [`draw_load`]): the
+//!   charts, as PNG, SVG or onto any plotters backend.
 //! - [`topology_graph`] ([`topology_dot`], [`draw_topology`]): the cluster at the end as a
 //!   `petgraph` graph of nodes, pods, Services and endpoints, as DOT text and as a picture of the
 //!   three networks.
@@ -23,6 +23,7 @@ mod csv_out;
 mod fixture;
 mod fonts;
 mod format;
+mod load_charts;
 mod output;
 mod spread;
 pub mod summary;
@@ -34,6 +35,7 @@ pub use charts::{
 };
 pub use csv_out::{requests_by_pod_csv, timeline_csv};
 pub use format::{human_duration, instant};
+pub use load_charts::{cdf_points, draw_latency, draw_load};
 pub use output::{events_log, write_outputs, ReportError, OUTPUT_FILES};
 pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};

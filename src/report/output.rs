@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The files [`write_outputs`] writes, in the order it writes them.
-pub const OUTPUT_FILES: [&str; 11] = [
+pub const OUTPUT_FILES: [&str; 15] = [
     "summary.json",
     "requests_by_pod.csv",
     "timeline.csv",
@@ -28,6 +28,10 @@ pub const OUTPUT_FILES: [&str; 11] = [
     "distribution.svg",
     "timeline.png",
     "timeline.svg",
+    "latency.png",
+    "latency.svg",
+    "load.png",
+    "load.svg",
     "topology.dot",
     "topology.png",
     "topology.svg",

@@ -26,13 +26,15 @@ pub struct Summary {
     pub services: Vec<Service>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Requests {
     pub sent: u64,
     pub served: u64,
     pub failed: u64,
     pub in_flight: u64,
     pub failed_by_reason: BTreeMap<String, u64>,
+    /// Served per second of the measured window (`duration - warmup`).
+    pub throughput_per_s: f64,
 }
 
 /// Latency of served requests in milliseconds, rounded to the microsecond.
@@ -42,6 +44,7 @@ pub struct LatencyMsOut {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
+    pub p999: f64,
     pub max: f64,
 }
 
@@ -53,6 +56,7 @@ impl From<LatencyMs> for LatencyMsOut {
             p50: r(l.p50),
             p90: r(l.p90),
             p99: r(l.p99),
+            p999: r(l.p999),
             max: r(l.max),
         }
     }
@@ -67,6 +71,24 @@ pub struct Traffic {
     /// TCP connections the stream's clients opened.
     pub connections: u64,
     pub latency_ms: LatencyMsOut,
+    /// Served per second of the measured window.
+    pub throughput_per_s: f64,
+    pub failed_by_reason: BTreeMap<String, u64>,
+    /// Retries sent (counted in `sent` too) and retries the budget refused.
+    pub retries: u64,
+    pub retries_denied: u64,
+    /// Requests as users see them (a first attempt and its retries are one).
+    pub user_requests: UserRequestsOut,
+    /// User requests answered (at any attempt) per second of the measured window.
+    pub goodput_per_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UserRequestsOut {
+    pub sent: u64,
+    pub succeeded: u64,
+    pub succeeded_first_attempt: u64,
+    pub failed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,9 +115,14 @@ pub struct Pod {
     pub restarts: u32,
     /// The STATUS column of `kubectl get pods` at the end.
     pub status: String,
+    pub latency_ms: LatencyMsOut,
+    /// Busy slots over slots after warmup, while it had a running server; null if never.
+    pub utilisation: Option<f64>,
+    /// Requests waiting in its queue, time-weighted mean over the same time; null if never.
+    pub queue_mean: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub name: String,
     pub namespace: String,
@@ -104,6 +131,9 @@ pub struct Service {
     /// Null for a headless Service and for ExternalName.
     pub cluster_ip: Option<String>,
     pub ports: Vec<ServicePort>,
+    /// Requests served for the traffic streams addressed to it.
+    pub served: u64,
+    pub latency_ms: LatencyMsOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,6 +156,19 @@ pub enum TargetPort {
 impl Summary {
     pub fn of(outcome: &Outcome) -> Summary {
         let r = &outcome.requests;
+        let window = secs(
+            outcome
+                .simulated
+                .as_nanos()
+                .saturating_sub(outcome.warmup.as_nanos()),
+        );
+        let per_s = |n: u64| {
+            if window > 0.0 {
+                round_to(n as f64 / window, 3)
+            } else {
+                0.0
+            }
+        };
         Summary {
             scenario: outcome.scenario.clone(),
             seed: outcome.seed,
@@ -137,6 +180,7 @@ impl Summary {
                 failed: r.failed,
                 in_flight: r.in_flight,
                 failed_by_reason: r.failed_by_reason.clone(),
+                throughput_per_s: per_s(r.served),
             },
             latency_ms: outcome.latency.ms().into(),
             traffic: outcome
@@ -149,6 +193,17 @@ impl Summary {
                     failed: s.failed,
                     connections: s.connections,
                     latency_ms: s.latency.ms().into(),
+                    throughput_per_s: per_s(s.served),
+                    failed_by_reason: s.failed_by_reason.clone(),
+                    retries: s.retries,
+                    retries_denied: s.retries_denied,
+                    user_requests: UserRequestsOut {
+                        sent: s.user_requests.sent,
+                        succeeded: s.user_requests.succeeded,
+                        succeeded_first_attempt: s.user_requests.succeeded_first_attempt,
+                        failed: s.user_requests.failed,
+                    },
+                    goodput_per_s: per_s(s.user_requests.succeeded),
                 })
                 .collect(),
             nodes: outcome
@@ -174,6 +229,9 @@ impl Summary {
                     deleted_s: p.deleted.map(|t| secs(t.as_nanos())),
                     restarts: p.restarts,
                     status: p.status.clone(),
+                    latency_ms: p.latency.ms().into(),
+                    utilisation: p.utilisation.map(|u| round_to(u, 6)),
+                    queue_mean: p.queue_mean.map(|q| round_to(q, 6)),
                 })
                 .collect(),
             services: outcome
@@ -197,6 +255,8 @@ impl Summary {
                             protocol: p.protocol.as_str().to_string(),
                         })
                         .collect(),
+                    served: s.served,
+                    latency_ms: s.latency.ms().into(),
                 })
                 .collect(),
         }
@@ -269,13 +329,14 @@ mod tests {
                 "served",
                 "failed",
                 "in_flight",
-                "failed_by_reason"
+                "failed_by_reason",
+                "throughput_per_s"
             ])
         );
         assert_eq!(v["requests"]["failed_by_reason"]["connection_refused"], 10);
         assert_eq!(
             keys(&v["latency_ms"]),
-            sorted(vec!["mean", "p50", "p90", "p99", "max"])
+            sorted(vec!["mean", "p50", "p90", "p99", "p999", "max"])
         );
         assert_eq!(
             keys(&v["pods"][0]),
@@ -288,7 +349,10 @@ mod tests {
                 "created_s",
                 "deleted_s",
                 "restarts",
-                "status"
+                "status",
+                "latency_ms",
+                "utilisation",
+                "queue_mean"
             ])
         );
         assert_eq!(v["pods"].as_array().unwrap().len(), outcome.pods.len());
@@ -297,7 +361,15 @@ mod tests {
         assert!(v["pods"][4]["node"].is_null() && v["pods"][4]["ip"].is_null());
         assert_eq!(
             keys(&v["services"][0]),
-            sorted(vec!["name", "namespace", "type", "cluster_ip", "ports"])
+            sorted(vec![
+                "name",
+                "namespace",
+                "type",
+                "cluster_ip",
+                "ports",
+                "served",
+                "latency_ms"
+            ])
         );
         assert_eq!(
             keys(&v["services"][0]["ports"][0]),
@@ -317,9 +389,22 @@ mod tests {
                 "served",
                 "failed",
                 "connections",
-                "latency_ms"
+                "latency_ms",
+                "throughput_per_s",
+                "failed_by_reason",
+                "retries",
+                "retries_denied",
+                "user_requests",
+                "goodput_per_s"
             ])
         );
+        // 7990 served in 60 s.
+        assert_eq!(v["requests"]["throughput_per_s"], 133.167);
+        assert_eq!(
+            v["traffic"][0]["failed_by_reason"]["connection_refused"],
+            10
+        );
+        assert_eq!(v["services"][0]["served"], 7990);
         assert_eq!(
             keys(&v["nodes"][0]),
             sorted(vec!["name", "ip", "pod_cidr", "status"])
@@ -330,7 +415,7 @@ mod tests {
     #[test]
     fn floats_are_rounded() {
         let v: Value = serde_json::from_str(&summary_json(&sample_outcome())).unwrap();
-        for key in ["mean", "p50", "p90", "p99", "max"] {
+        for key in ["mean", "p50", "p90", "p99", "p999", "max"] {
             let x = v["latency_ms"][key].as_f64().unwrap();
             assert_eq!(x, round_to(x, 3), "{key} = {x} has more than 3 decimals");
             assert!(x > 0.0, "{key} = {x} in {}", v["latency_ms"]);

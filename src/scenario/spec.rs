@@ -10,8 +10,10 @@ use crate::model::config::{NodeConfig, RegistryConfig, Taint};
 use crate::model::objects::{Labels, Object, Resources};
 use crate::net::config::{IpvsScheduler, NetConfig, NetworkLatency, ProxyMode};
 use crate::sim::config::{Action, Pick, PodTarget, ProbeKind, Scenario, TimelineEvent};
+use crate::traffic::request::FailReason;
 use crate::traffic::spec::{
-    Arrival, Behavior, ClientSource, ConnectionPolicy, Destination, ServiceTime, StreamSpec,
+    Arrival, Behavior, ClientSource, ConnectionPolicy, Destination, ProfileShape, RateProfile,
+    RetryPolicy, ServiceTime, StreamSpec,
 };
 use ipnet::Ipv4Net;
 use serde::Deserialize;
@@ -153,6 +155,8 @@ pub struct RawBehavior {
     pub keep_alive_timeout: Option<Text>,
     pub exit_after: Option<Text>,
     pub exit_code: Option<i64>,
+    pub queue_limit: Option<i64>,
+    pub cpu_per_request: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +184,40 @@ pub struct RawStream {
     pub stop: Option<Text>,
     pub timeout: Option<Text>,
     pub connections: Option<RawConnections>,
+    pub profile: Option<RawProfile>,
+    pub users: Option<i64>,
+    pub think_time: Option<RawServiceTime>,
+    pub retries: Option<RawRetries>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProfile {
+    pub shape: Option<String>,
+    pub points: Option<Vec<RawPoint>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPoint {
+    pub at: Option<Text>,
+    pub rate: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawRetries {
+    pub max: Option<i64>,
+    pub backoff: Option<RawBackoff>,
+    pub budget: Option<Text>,
+    pub min_retries_per_second: Option<i64>,
+    pub on: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawBackoff {
+    pub initial: Option<Text>,
+    pub max: Option<Text>,
+    pub multiplier: Option<Text>,
+    pub jitter: Option<Text>,
 }
 
 /// `from: external` or `from: {selector: app=client}`.
@@ -500,31 +538,211 @@ fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
         if field.is_empty() || field.starts_with('#') {
             continue;
         }
-        match field.parse::<f64>() {
-            Ok(ms) if ms.is_finite() && ms >= 0.0 => {
-                out.push(SimDuration::from_secs_f64(ms / 1000.0))
+        // A bare number is milliseconds; a number with a unit is a duration (`4.2ms`, `850us`).
+        let with_unit = field.ends_with(|c: char| c.is_ascii_alphabetic() || c == 'µ');
+        let parsed = if with_unit && field.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            SimDuration::parse(field)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        } else {
+            match field.parse::<f64>() {
+                Ok(ms) if ms.is_finite() && ms >= 0.0 => {
+                    Ok(Some(SimDuration::from_secs_f64(ms / 1000.0)))
+                }
+                Ok(_) => Err("latency must be a non-negative number of milliseconds".to_string()),
+                Err(_) if out.is_empty() && i == 0 => Ok(None), // a header
+                Err(_) => Err(format!(
+                    "{field:?} is not a latency: expected milliseconds (4.2) or a duration (4.2ms)"
+                )),
             }
-            Ok(_) => {
-                return Err(format!(
-                    "{}:{}: latency must be a non-negative number of milliseconds",
-                    path.display(),
-                    i + 1
-                ))
-            }
-            Err(_) if out.is_empty() && i == 0 => {} // a header
-            Err(_) => {
-                return Err(format!(
-                    "{}:{}: {field:?} is not a number of milliseconds",
-                    path.display(),
-                    i + 1
-                ))
-            }
+        };
+        match parsed {
+            Ok(Some(d)) => out.push(d),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
         }
     }
     if out.is_empty() {
         return Err(format!("{} holds no latencies", path.display()));
     }
     Ok(out)
+}
+
+/// `profile: {shape: linear | step, points: [{at: 0s, rate: 100/s}, ...]}`.
+fn profile(ctx: &mut Ctx, p: &str, raw: &RawProfile) -> Option<RateProfile> {
+    let shape = match raw.shape.as_deref() {
+        None | Some("linear") => ProfileShape::Linear,
+        Some("step") => ProfileShape::Step,
+        Some(other) => {
+            ctx.err(
+                &format!("{p}.shape"),
+                format!("unknown shape {other:?}: expected linear or step"),
+            );
+            return None;
+        }
+    };
+    let Some(raw_points) = raw.points.as_ref().filter(|v| !v.is_empty()) else {
+        ctx.err(
+            &format!("{p}.points"),
+            "required: at least one {at, rate} point",
+        );
+        return None;
+    };
+    let mut points: Vec<(SimDuration, f64)> = Vec::new();
+    let mut ok = true;
+    for (i, pt) in raw_points.iter().enumerate() {
+        let pp = format!("{p}.points[{i}]");
+        let at = match &pt.at {
+            None => {
+                ctx.err(&format!("{pp}.at"), "required");
+                None
+            }
+            t => ctx.dur(&format!("{pp}.at"), t.as_ref()),
+        };
+        let rate = match &pt.rate {
+            None => {
+                ctx.err(&format!("{pp}.rate"), "required, e.g. 100/s or 0");
+                None
+            }
+            Some(t) if t.0.trim().trim_end_matches("/s").trim() == "0" => Some(0.0),
+            Some(t) => parse_rate(&t.0)
+                .map_err(|e| ctx.err(&format!("{pp}.rate"), e))
+                .ok(),
+        };
+        match (at, rate) {
+            (Some(at), Some(rate)) => {
+                if let Some((last, _)) = points.last() {
+                    if at <= *last {
+                        ctx.err(
+                            &format!("{pp}.at"),
+                            format!("must be after the previous point ({last})"),
+                        );
+                        ok = false;
+                    }
+                }
+                points.push((at, rate));
+            }
+            _ => ok = false,
+        }
+    }
+    if ok && points.iter().all(|(_, r)| *r <= 0.0) {
+        ctx.err(
+            &format!("{p}.points"),
+            "every rate is 0: the stream would send nothing",
+        );
+        ok = false;
+    }
+    ok.then_some(RateProfile { shape, points })
+}
+
+/// `retries: {max, backoff: {initial, max, multiplier, jitter}, budget, minRetriesPerSecond, on}`.
+fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
+    let max = ctx.at_least(&format!("{p}.max"), raw.max, 0, 3);
+    let b = raw.backoff.as_ref();
+    let bp = format!("{p}.backoff");
+    let initial = ctx
+        .dur(&format!("{bp}.initial"), b.and_then(|b| b.initial.as_ref()))
+        .unwrap_or(SimDuration::from_millis(100));
+    let max_backoff = ctx
+        .dur(&format!("{bp}.max"), b.and_then(|b| b.max.as_ref()))
+        .unwrap_or(SimDuration::from_secs(2));
+    let number = |ctx: &mut Ctx, key: &str, t: Option<&Text>, lo: f64, hi: f64, default: f64| {
+        let Some(t) = t else { return default };
+        match t.0.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= lo && v <= hi => v,
+            _ => {
+                ctx.err(
+                    &format!("{bp}.{key}"),
+                    format!(
+                        "invalid value {:?}: expected a number from {lo} to {hi}",
+                        t.0
+                    ),
+                );
+                default
+            }
+        }
+    };
+    let multiplier = number(
+        ctx,
+        "multiplier",
+        b.and_then(|b| b.multiplier.as_ref()),
+        1.0,
+        100.0,
+        2.0,
+    );
+    let jitter = number(
+        ctx,
+        "jitter",
+        b.and_then(|b| b.jitter.as_ref()),
+        0.0,
+        1.0,
+        0.0,
+    );
+    let budget = match &raw.budget {
+        None => None,
+        Some(t) => {
+            let txt = t.0.trim();
+            let v = match txt.strip_suffix('%') {
+                Some(pct) => pct.trim().parse::<f64>().ok().map(|v| v / 100.0),
+                None => txt.parse::<f64>().ok(),
+            };
+            match v {
+                Some(v) if v.is_finite() && v >= 0.0 => Some(v),
+                _ => {
+                    ctx.err(
+                        &format!("{p}.budget"),
+                        format!("invalid budget {txt:?}: expected a share of requests such as 20% or 0.2"),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    if raw.budget.is_none() && raw.min_retries_per_second.is_some() {
+        ctx.warn(
+            &format!("{p}.minRetriesPerSecond"),
+            "has no effect without budget",
+        );
+    }
+    let min_per_second = ctx.at_least(
+        &format!("{p}.minRetriesPerSecond"),
+        raw.min_retries_per_second,
+        0,
+        10,
+    );
+    let on = match &raw.on {
+        None => vec![
+            FailReason::Timeout,
+            FailReason::Http503,
+            FailReason::ConnectionRefused,
+        ],
+        Some(list) => {
+            let mut on = Vec::new();
+            for (i, name) in list.iter().enumerate() {
+                match FailReason::ALL.iter().find(|r| r.as_str() == name.as_str()) {
+                    Some(r) => on.push(*r),
+                    None => ctx.err(
+                        &format!("{p}.on[{i}]"),
+                        format!(
+                            "unknown failure {name:?}: expected one of {}",
+                            FailReason::ALL.map(FailReason::as_str).join(", ")
+                        ),
+                    ),
+                }
+            }
+            on
+        }
+    };
+    Some(RetryPolicy {
+        max,
+        initial,
+        max_backoff,
+        multiplier,
+        jitter,
+        budget,
+        min_per_second,
+        on,
+    })
 }
 
 fn cidr(ctx: &mut Ctx, path: &str, v: Option<&String>) -> Option<Ipv4Net> {
@@ -1093,6 +1311,11 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 1
             }
         };
+        let queue_limit = b
+            .queue_limit
+            .map(|_| ctx.at_least(&format!("{p}.queueLimit"), b.queue_limit, 0, 0));
+        let cpu_per_request =
+            ctx.positive_dur(&format!("{p}.cpuPerRequest"), b.cpu_per_request.as_ref());
         if let Some(service_time) = st {
             behaviors.push(Behavior {
                 image,
@@ -1101,6 +1324,8 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 keep_alive_timeout,
                 exit_after,
                 exit_code,
+                queue_limit,
+                cpu_per_request,
             });
         }
     }
@@ -1155,15 +1380,62 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 .map_err(|e| ctx.err(&format!("{p}.to"), e))
                 .ok(),
         };
-        let rate = match &s.rate {
-            None => {
-                ctx.err(&format!("{p}.rate"), "required, e.g. 100/s");
+        let profile = s
+            .profile
+            .as_ref()
+            .and_then(|pr| profile(ctx, &format!("{p}.profile"), pr));
+        let users = s
+            .users
+            .map(|_| ctx.at_least(&format!("{p}.users"), s.users, 1, 1));
+        let think_time = match &s.think_time {
+            None => Some(ServiceTime::Constant(SimDuration::ZERO)),
+            Some(st) => service_time(ctx, &format!("{p}.thinkTime"), st, base_dir),
+        };
+        if users.is_none() && s.think_time.is_some() {
+            ctx.warn(&format!("{p}.thinkTime"), "has no effect without users");
+        }
+        if users.is_some() && !matches!(s.from, None | Some(RawFrom::Name(_))) {
+            ctx.err(
+                &format!("{p}.users"),
+                "closed-loop users are external clients: use from: external",
+            );
+        }
+        if users.is_some() && s.profile.is_some() {
+            ctx.err(
+                &format!("{p}.profile"),
+                "a closed-loop stream (users) has no rate: remove profile or users",
+            );
+        }
+        let rate = match (&s.rate, users, &profile) {
+            (Some(_), Some(_), _) => {
+                ctx.warn(
+                    &format!("{p}.rate"),
+                    "ignored with users: a closed loop sends as fast as its users answer and think",
+                );
+                Some(0.0)
+            }
+            (None, Some(_), _) => Some(0.0),
+            (Some(_), None, Some(pr)) => {
+                ctx.warn(&format!("{p}.rate"), "ignored: profile sets the rate");
+                Some(pr.max_rate())
+            }
+            (None, None, Some(pr)) => Some(pr.max_rate()),
+            (None, None, None) if s.profile.is_some() => None,
+            (None, None, None) => {
+                ctx.err(
+                    &format!("{p}.rate"),
+                    "required, e.g. 100/s (or a profile, or users)",
+                );
                 None
             }
-            Some(t) => parse_rate(&t.0)
+            (Some(t), None, None) => parse_rate(&t.0)
                 .map_err(|e| ctx.err(&format!("{p}.rate"), e))
                 .ok(),
         };
+        let retries = s
+            .retries
+            .as_ref()
+            .and_then(|r| retries(ctx, &format!("{p}.retries"), r));
         let arrival = match s.arrival.as_deref() {
             None | Some("poisson") => Arrival::Poisson,
             Some("constant") => Arrival::Constant,
@@ -1227,8 +1499,12 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 );
             }
         }
-        if let (Some(from), Some(to), Some(rate)) = (from, to, rate) {
+        if let (Some(from), Some(to), Some(rate), Some(think_time)) = (from, to, rate, think_time) {
             traffic.push(StreamSpec {
+                profile,
+                users,
+                think_time,
+                retries,
                 name,
                 from,
                 clients,

@@ -1,6 +1,7 @@
 //! Loading whole scenarios: the lesson's manifests, and each kind of mistake.
 
 use super::*;
+use crate::engine::SimDuration;
 use crate::model::objects::{ImagePullPolicy, PortRef, ServiceType};
 use crate::traffic::spec::Destination;
 
@@ -628,6 +629,45 @@ fn manifests_load_after_inline_objects_and_empirical_latencies_are_read() {
         crate::traffic::spec::ServiceTime::Empirical(v) => assert_eq!(v.len(), 2),
         other => panic!("{other:?}"),
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn empirical_latencies_take_units_and_bad_lines_name_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("kubesim-empirical-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("good.csv"), "latency\n4.2ms\n850us\n3\n").unwrap();
+    std::fs::write(dir.join("bad.csv"), "latency\n4.2\nslow\n").unwrap();
+    let with = |file: &str| {
+        SCENARIO.replace(
+            "  traffic:",
+            &format!("  behaviors:\n    - image: aspnetcoreweb\n      queueLimit: 10\n      cpuPerRequest: 8ms\n      serviceTime: {{distribution: empirical, file: {file}}}\n  traffic:"),
+        ) + "---\n" + LESSON
+    };
+    let l = super::load_str(&with("good.csv"), "s.yaml", &dir).unwrap_or_else(|d| panic!("{d}"));
+    let b = &l.scenario.behaviors[0];
+    assert_eq!(b.queue_limit, Some(10));
+    assert_eq!(b.cpu_per_request, Some(SimDuration::from_millis(8)));
+    match &b.service_time {
+        crate::traffic::spec::ServiceTime::Empirical(v) => assert_eq!(
+            v,
+            &[
+                SimDuration::from_micros(4200),
+                SimDuration::from_micros(850),
+                SimDuration::from_millis(3)
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let err = super::load_str(&with("bad.csv"), "s.yaml", &dir)
+        .err()
+        .expect("a bad latency line fails")
+        .to_string();
+    assert!(
+        err.contains("bad.csv:3:") && err.contains("\"slow\""),
+        "{err}"
+    );
+    assert!(err.contains("spec.behaviors[0].serviceTime.file"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -350,7 +350,11 @@ impl Simulation {
             format!("Started container {}", c.name),
         );
         let b = self.behavior_for(&c.image);
-        self.servers[id.index()][i] = Some(Server::new(b, &self.behaviors[b as usize]));
+        let mut server = Server::new(b, &self.behaviors[b as usize]);
+        server.cpu_limit_millis = c.limits.cpu_millis;
+        self.metrics
+            .load_change(id.0, now, 0, 0, i64::from(server.concurrency));
+        self.servers[id.index()][i] = Some(server);
         self.cluster.pod_mut(id).containers[i] = ContainerState::Running { since: now };
         let k = &mut self.kubelet[id.index()].containers[i];
         k.epoch = k.epoch.wrapping_add(1);
@@ -526,6 +530,9 @@ impl Simulation {
     /// ready, and `restartPolicy` decides: restart now (the first time), after a back-off of
     /// 10 s doubling to 300 s (`CrashLoopBackOff`), or never.
     fn container_exit(&mut self, now: SimTime, id: PodId, i: usize, code: i32) {
+        if let Some(s) = &self.servers[id.index()][i] {
+            self.metrics.server_gone(id.0, now, s);
+        }
         let held: Vec<u32> = self.servers[id.index()][i]
             .as_mut()
             .map(|s| s.drain_all())

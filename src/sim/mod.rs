@@ -53,6 +53,17 @@ enum Ev {
     Done(ReqRef),
     /// A client with waiting requests may have a free connection.
     Dispatch { stream: u32, client: u32 },
+    /// A closed-loop user has thought and sends its next request.
+    UserSend { stream: u32, client: u32 },
+    /// A client retries a failed request (`attempt` ≥ 1); `counted` as the first attempt was.
+    Retry {
+        stream: u32,
+        client: u32,
+        attempt: u8,
+        counted: bool,
+    },
+    /// A request's deadline (streams that react to outcomes): the client gives up on it.
+    ClientTimeout(ReqRef),
     /// The `i`-th timeline event of the scenario.
     Timeline(u32),
     /// The kubelet's next step for a pod.
@@ -308,7 +319,14 @@ impl Simulation {
         // version then). A new kind of event counts as changing pods unless listed here.
         if !matches!(
             ev,
-            Ev::Arrival(_) | Ev::ReachPod(_) | Ev::Done(_) | Ev::Dispatch { .. } | Ev::ProxySync(_)
+            Ev::Arrival(_)
+                | Ev::ReachPod(_)
+                | Ev::Done(_)
+                | Ev::Dispatch { .. }
+                | Ev::ProxySync(_)
+                | Ev::UserSend { .. }
+                | Ev::Retry { .. }
+                | Ev::ClientTimeout(_)
         ) {
             self.pods_version += 1;
         }
@@ -317,6 +335,14 @@ impl Simulation {
             Ev::ReachPod(r) => self.on_reach_pod(now, r),
             Ev::Done(r) => self.on_done(now, r),
             Ev::Dispatch { stream, client } => self.on_dispatch(now, stream, client),
+            Ev::UserSend { stream, client } => self.on_user_send(now, stream, client),
+            Ev::Retry {
+                stream,
+                client,
+                attempt,
+                counted,
+            } => self.on_retry(now, stream, client, attempt, counted),
+            Ev::ClientTimeout(r) => self.on_client_timeout(now, r),
             Ev::Timeline(i) => self.on_timeline(now, i as usize),
             Ev::Kubelet(pod, step) => self.on_kubelet(now, pod, step),
             Ev::ProxySync(node) => self.on_proxy_sync(now, node),
@@ -328,9 +354,11 @@ impl Simulation {
     /// Sets up every stream's clients and schedules its first request.
     fn start_traffic(&mut self) {
         for (i, spec) in self.scenario.traffic.iter().enumerate() {
+            // A closed loop has one client address per user.
+            let n_clients = spec.users.unwrap_or(spec.clients).max(1);
             let clients = match &spec.from {
                 // Documentation addresses (RFC 5737 TEST-NET-3): clearly outside the cluster.
-                ClientSource::External => (0..spec.clients.max(1))
+                ClientSource::External => (0..n_clients)
                     .map(|c| {
                         Client::new(
                             Ipv4Addr::from(u32::from(Ipv4Addr::new(203, 0, 113, 1)) + c),
@@ -343,9 +371,25 @@ impl Simulation {
             };
             self.streams
                 .push(requests::StreamState::new(spec, clients, &self.streams_rng));
-            let first = SimTime::ZERO + spec.start;
-            if first < self.stream_stop(i) {
-                self.queue.schedule(first, Ev::Arrival(i as u32));
+            let start = SimTime::ZERO + spec.start;
+            let stop = self.stream_stop(i);
+            let stream = i as u32;
+            if spec.users.is_some() {
+                // Each user thinks once before its first request, so they do not all start
+                // together.
+                for client in 0..n_clients {
+                    let first = start + self.streams[i].think();
+                    if first < stop {
+                        self.queue.schedule(first, Ev::UserSend { stream, client });
+                    }
+                }
+            } else if spec.profile.is_some() {
+                let st = &mut self.streams[i];
+                if let Some(first) = st.next_arrival(spec, start, stop) {
+                    self.queue.schedule(first, Ev::Arrival(stream));
+                }
+            } else if start < stop {
+                self.queue.schedule(start, Ev::Arrival(stream));
             }
         }
     }

@@ -44,11 +44,36 @@ pub struct RequestCounts {
 }
 
 /// End-to-end latency of served requests, in nanoseconds (3 significant digits).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Latency(pub Histogram<u64>);
 
 /// The longest latency recorded as itself (one hour); longer ones are recorded as this.
 const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
+
+/// The latency of one (stream, pod) cell while the run goes on: the same buckets as
+/// [`Latency`] (1 ns, 3 significant digits), so cells add up exactly into per-stream,
+/// per-Service and per-pod figures, but 32-bit counts and a counts array that grows only as far
+/// as the largest latency seen (a cell with latencies up to 100 ms holds about 70 KB).
+#[derive(Debug, Clone)]
+pub struct LatencyCell(Histogram<u32>);
+
+impl Default for LatencyCell {
+    fn default() -> Self {
+        let mut h = Histogram::new_with_bounds(1, 2, 3).expect("valid bounds");
+        h.auto(true);
+        LatencyCell(h)
+    }
+}
+
+impl LatencyCell {
+    /// Records one latency, clamped to one hour. Allocates only when the largest latency so far
+    /// grows past the counts array (a handful of times per cell in a run).
+    #[inline]
+    pub fn record(&mut self, d: SimDuration) {
+        // Auto-resizing up to one hour cannot fail; a count saturates at u32::MAX.
+        let _ = self.0.record(d.as_nanos().min(LATENCY_MAX_NS));
+    }
+}
 
 impl Default for Latency {
     fn default() -> Self {
@@ -63,6 +88,7 @@ pub struct LatencyMs {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
+    pub p999: f64,
     pub max: f64,
 }
 
@@ -73,6 +99,20 @@ impl Latency {
     }
     pub fn count(&self) -> u64 {
         self.0.len()
+    }
+    /// Adds a cell's latencies, exactly: both have the same buckets, so each of the cell's
+    /// bucket values lands in the same bucket here.
+    pub fn add_cell(&mut self, cell: &LatencyCell) {
+        for v in cell.0.iter_recorded() {
+            self.0
+                .saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+        }
+    }
+    /// Adds another histogram's latencies, exactly.
+    pub fn add(&mut self, other: &Latency) {
+        self.0
+            .add(&other.0)
+            .expect("histograms with the same bounds add up");
     }
     pub fn ms(&self) -> LatencyMs {
         let h = &self.0;
@@ -85,6 +125,7 @@ impl Latency {
             p50: ms(h.value_at_quantile(0.50)),
             p90: ms(h.value_at_quantile(0.90)),
             p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
             max: ms(h.max()),
         }
     }
@@ -99,6 +140,28 @@ pub struct StreamOutcome {
     pub latency: Latency,
     /// TCP connections the stream's clients opened.
     pub connections: u64,
+    /// Failed requests by reason, as [`RequestCounts::failed_by_reason`].
+    pub failed_by_reason: BTreeMap<String, u64>,
+    /// Retries sent (attempts after the first; `sent` counts them too).
+    pub retries: u64,
+    /// Retries the retry budget refused.
+    pub retries_denied: u64,
+    /// Requests as the user sees them: one per first attempt, however many retries it took.
+    pub user_requests: UserRequests,
+}
+
+/// A stream's requests as its users see them. Without retries each request is one user
+/// request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserRequests {
+    /// First attempts sent after warmup.
+    pub sent: u64,
+    /// Answered, at the first attempt or a retry.
+    pub succeeded: u64,
+    /// Answered at the first attempt.
+    pub succeeded_first_attempt: u64,
+    /// Failed after the last attempt the client would make.
+    pub failed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +186,13 @@ pub struct PodOutcome {
     pub status: String,
     /// The READY column: `1/1`.
     pub ready: String,
+    /// Latency of the requests it served (after warmup).
+    pub latency: Latency,
+    /// Busy slots over slots (its containers' `concurrency`), averaged over the time after
+    /// warmup that it had a running server; `None` if it never had one then.
+    pub utilisation: Option<f64>,
+    /// Requests waiting in its queues, averaged over the same time; `None` likewise.
+    pub queue_mean: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +204,7 @@ pub struct ServicePortOutcome {
     pub node_port: Option<u16>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceOutcome {
     pub name: String,
     pub namespace: String,
@@ -147,6 +217,11 @@ pub struct ServiceOutcome {
     pub selector: Labels,
     /// Ready endpoints at the end, `IP:port`, in kube-proxy's order.
     pub endpoints: Vec<String>,
+    /// Requests served through it (after warmup): those of the traffic streams addressed to
+    /// it (by ClusterIP, NodePort, LoadBalancer or external IP, or DNS name).
+    pub served: u64,
+    /// Their latency.
+    pub latency: Latency,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,4 +244,9 @@ pub struct Timeline {
     pub served: Vec<Vec<u64>>,
     /// Failed requests per bucket, whichever pod (or none) they were meant for.
     pub failed: Vec<u64>,
+    /// `utilisation[bucket][pod]`: busy slots over slots in the bucket, time-weighted; `None`
+    /// when the pod had no running server in it.
+    pub utilisation: Vec<Vec<Option<f64>>>,
+    /// `queue[bucket][pod]`: requests waiting in its queues, time-weighted mean.
+    pub queue: Vec<Vec<f64>>,
 }

@@ -12,13 +12,15 @@ use crate::model::objects::Protocol;
 use crate::net::iptables::{Packet, Verdict};
 use crate::net::ipvs::CloseKind;
 use crate::sim::outcome::{
-    Latency, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome, ServicePortOutcome,
-    StreamOutcome, Timeline,
+    Latency, LatencyCell, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome,
+    ServicePortOutcome, StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
 use crate::traffic::client::{Client, Conn, Waiting};
 use crate::traffic::request::{FailReason, ReqRef, Request, NO_CONN, NO_DP_CONN};
-use crate::traffic::spec::{Arrival, ClientSource, Destination, StreamSpec};
+use crate::traffic::serve::Sampler;
+use crate::traffic::serve::{cpu_wall_time, Server};
+use crate::traffic::spec::{Arrival, ClientSource, Destination, RetryPolicy, StreamSpec};
 use rand::Rng;
 use rand_distr::{Distribution, Exp};
 use std::net::Ipv4Addr;
@@ -36,11 +38,25 @@ pub(super) struct StreamState {
     period: SimDuration,
     /// The `pods_version` its in-cluster clients were last matched at.
     pods_version: u64,
+    /// With a rate profile and Poisson arrivals: gaps at the profile's highest rate, thinned.
+    envelope: Option<(Exp<f64>, f64)>,
+    /// Closed loop or retries: the client acts when a request ends (see `attempt_ended`).
+    reacts: bool,
+    /// Think times of closed-loop users (stream `think/<name>`).
+    think: Option<(Sampler, SimRng)>,
+    /// Back-off jitter (stream `retries/<name>`).
+    retry_rng: Option<SimRng>,
+    budget: RetryBudget,
 }
 
 impl StreamState {
     pub fn new(spec: &StreamSpec, clients: Vec<Client>, rngs: &RngStreams) -> Self {
         let rate = spec.rate.max(f64::MIN_POSITIVE);
+        let envelope = spec.profile.as_ref().and_then(|p| {
+            let max = p.max_rate();
+            (max > 0.0 && spec.arrival == Arrival::Poisson)
+                .then(|| (Exp::new(max).expect("positive rate"), max))
+        });
         StreamState {
             live: (0..clients.len() as u32).collect(),
             clients,
@@ -52,6 +68,19 @@ impl StreamState {
             },
             period: SimDuration::from_secs_f64(1.0 / rate),
             pods_version: 0,
+            envelope,
+            reacts: spec.reacts_to_outcomes(),
+            think: spec.users.map(|_| {
+                (
+                    Sampler::new(&spec.think_time),
+                    rngs.stream(&format!("think/{}", spec.name)),
+                )
+            }),
+            retry_rng: spec
+                .retries
+                .as_ref()
+                .map(|_| rngs.stream(&format!("retries/{}", spec.name))),
+            budget: RetryBudget::default(),
         }
     }
 
@@ -62,19 +91,205 @@ impl StreamState {
             None => self.period.max(SimDuration::from_nanos(1)),
         }
     }
+
+    /// A closed-loop user's think time (zero for other streams).
+    pub fn think(&mut self) -> SimDuration {
+        match &mut self.think {
+            Some((sampler, rng)) => sampler.sample(rng),
+            None => SimDuration::ZERO,
+        }
+    }
+
+    /// The stream's next arrival after `now`, if before `stop`. Without a profile: a gap at
+    /// `rate`. With one, Poisson arrivals come from thinning (Lewis and Shedler): candidates at
+    /// the profile's highest rate, each kept with probability `rate(t) / highest`; constant
+    /// arrivals are `1 / rate(now)` apart, and a zero rate waits for the next point whose rate
+    /// is positive.
+    pub fn next_arrival(
+        &mut self,
+        spec: &StreamSpec,
+        now: SimTime,
+        stop: SimTime,
+    ) -> Option<SimTime> {
+        let Some(profile) = &spec.profile else {
+            let t = now + self.next_gap();
+            return (t < stop).then_some(t);
+        };
+        let one = SimDuration::from_nanos(1);
+        if let Some((exp, max)) = &self.envelope {
+            let mut t = now;
+            loop {
+                t += SimDuration::from_secs_f64(exp.sample(&mut self.arrivals)).max(one);
+                if t >= stop {
+                    return None;
+                }
+                let u: f64 = self.arrivals.random();
+                if u * max < profile.rate_at(t - SimTime::ZERO) {
+                    return Some(t);
+                }
+            }
+        }
+        let since = now - SimTime::ZERO;
+        let r = profile.rate_at(since);
+        let t = if r > 0.0 {
+            now + SimDuration::from_secs_f64(1.0 / r).max(one)
+        } else {
+            let (at, _) = profile
+                .points
+                .iter()
+                .find(|(at, rate)| *at > since && *rate > 0.0)?;
+            SimTime::ZERO + *at
+        };
+        (t < stop).then_some(t)
+    }
+}
+
+/// Finagle's retry budget (`RetryBudget(ttl = 10.seconds, minRetriesPerSec = 10,
+/// percentCanRetry = 0.2)` by default; finagle.github.io/blog/2016/02/08/retry-budgets): a
+/// retry is allowed while the retries of the last 10 s are fewer than `budget` times the first
+/// attempts of the last 10 s plus `minRetriesPerSecond x 10`. Counted in one-second slots.
+#[derive(Debug, Default)]
+struct RetryBudget {
+    second: u64,
+    firsts: [u64; 10],
+    retries: [u64; 10],
+}
+
+impl RetryBudget {
+    fn roll(&mut self, at: SimTime) -> usize {
+        let s = at.as_nanos() / 1_000_000_000;
+        if s > self.second {
+            for i in 1..=(s - self.second).min(10) {
+                let slot = ((self.second + i) % 10) as usize;
+                self.firsts[slot] = 0;
+                self.retries[slot] = 0;
+            }
+            self.second = s;
+        }
+        (self.second % 10) as usize
+    }
+
+    fn deposit(&mut self, at: SimTime) {
+        let slot = self.roll(at);
+        self.firsts[slot] += 1;
+    }
+
+    fn allows(&mut self, at: SimTime, policy: &RetryPolicy) -> bool {
+        let Some(share) = policy.budget else {
+            return true;
+        };
+        self.roll(at);
+        let firsts: u64 = self.firsts.iter().sum();
+        let retries: u64 = self.retries.iter().sum();
+        (retries as f64) < share * firsts as f64 + f64::from(policy.min_per_second) * 10.0
+    }
+
+    fn withdraw(&mut self, at: SimTime) {
+        let slot = self.roll(at);
+        self.retries[slot] += 1;
+    }
 }
 
 /// Figures aggregated as requests end (nothing is kept per request).
 pub(super) struct Metrics {
     counts: RequestCounts,
     by_reason: [u64; FailReason::ALL.len()],
-    latency: Latency,
     streams: Vec<StreamOutcome>,
+    /// Failures by reason, per stream.
+    stream_reasons: Vec<[u64; FailReason::ALL.len()]>,
+    /// `cells[stream][pod]`: the latency of what the pod served for the stream, made at its
+    /// first request. One record per served request; the per-stream, per-Service, per-pod and
+    /// overall histograms are sums of cells, made in `finish`.
+    cells: Vec<Vec<Option<LatencyCell>>>,
     pod_served: Vec<u64>,
     pod_failed: Vec<u64>,
     bucket_ns: u64,
+    buckets: usize,
+    warmup_ns: u64,
     timeline_served: Vec<Vec<u64>>,
     timeline_failed: Vec<u64>,
+    /// Busy slots, queue and slots of each pod, integrated over time.
+    load: Vec<PodLoad>,
+}
+
+/// What one pod's servers hold, integrated over simulated time: updated only when a slot, the
+/// queue or the number of slots changes, so the cost is per change, not per instant.
+#[derive(Debug, Clone)]
+struct PodLoad {
+    last_ns: u64,
+    busy: u64,
+    queued: u64,
+    slots: u64,
+    /// The bucket `last_ns` is in and where it ends.
+    bucket: usize,
+    bucket_end_ns: u64,
+    /// Per bucket: busy slot-ns, queued request-ns, slot-ns.
+    per_bucket: Vec<[u64; 3]>,
+    /// After warmup: busy slot-ns, queued request-ns, slot-ns, ns with a running server.
+    measured: [u64; 4],
+}
+
+impl PodLoad {
+    fn new(buckets: usize, bucket_ns: u64) -> Self {
+        PodLoad {
+            last_ns: 0,
+            busy: 0,
+            queued: 0,
+            slots: 0,
+            bucket: 0,
+            bucket_end_ns: bucket_ns,
+            per_bucket: vec![[0; 3]; buckets],
+            measured: [0; 4],
+        }
+    }
+
+    /// Integrates the current state from the last change up to `now_ns`.
+    #[inline]
+    fn advance(&mut self, now_ns: u64, bucket_ns: u64, warmup_ns: u64) {
+        if now_ns <= self.last_ns {
+            return;
+        }
+        if self.slots == 0 && self.busy == 0 && self.queued == 0 {
+            // Nothing to integrate; find the bucket again at the next change.
+            self.last_ns = now_ns;
+            self.bucket = usize::MAX;
+            return;
+        }
+        let last_bucket = self.per_bucket.len() - 1;
+        if self.bucket == usize::MAX {
+            self.bucket = ((self.last_ns / bucket_ns) as usize).min(last_bucket);
+            self.bucket_end_ns = (self.bucket as u64 + 1) * bucket_ns;
+        }
+        let mut t = self.last_ns;
+        loop {
+            let end = if self.bucket == last_bucket {
+                now_ns
+            } else {
+                now_ns.min(self.bucket_end_ns)
+            };
+            let dt = end - t;
+            let row = &mut self.per_bucket[self.bucket];
+            row[0] += self.busy * dt;
+            row[1] += self.queued * dt;
+            row[2] += self.slots * dt;
+            t = end;
+            if t >= now_ns {
+                break;
+            }
+            self.bucket += 1;
+            self.bucket_end_ns += bucket_ns;
+        }
+        if now_ns > warmup_ns {
+            let dt = now_ns - self.last_ns.max(warmup_ns);
+            self.measured[0] += self.busy * dt;
+            self.measured[1] += self.queued * dt;
+            self.measured[2] += self.slots * dt;
+            if self.slots > 0 {
+                self.measured[3] += dt;
+            }
+        }
+        self.last_ns = now_ns;
+    }
 }
 
 /// A bucket width giving at most about 120 buckets: 1, 2, 5, 10, 15, 30 s, then minutes.
@@ -96,7 +311,6 @@ impl Metrics {
         Metrics {
             counts: RequestCounts::default(),
             by_reason: [0; FailReason::ALL.len()],
-            latency: Latency::default(),
             streams: s
                 .traffic
                 .iter()
@@ -105,17 +319,55 @@ impl Metrics {
                     ..Default::default()
                 })
                 .collect(),
+            stream_reasons: vec![[0; FailReason::ALL.len()]; s.traffic.len()],
+            cells: vec![Vec::new(); s.traffic.len()],
             pod_served: Vec::new(),
             pod_failed: Vec::new(),
             bucket_ns: bucket.as_nanos(),
+            buckets: n,
+            warmup_ns: s.warmup.as_nanos(),
             timeline_served: vec![Vec::new(); n],
             timeline_failed: vec![0; n],
+            load: Vec::new(),
         }
     }
 
     pub fn add_pod(&mut self) {
         self.pod_served.push(0);
         self.pod_failed.push(0);
+        for row in &mut self.cells {
+            row.push(None);
+        }
+        self.load.push(PodLoad::new(self.buckets, self.bucket_ns));
+    }
+
+    /// A pod's servers changed at `now`: `busy` slots, `queued` requests and `slots` move by
+    /// the deltas given.
+    #[inline]
+    pub(super) fn load_change(
+        &mut self,
+        pod: u32,
+        now: SimTime,
+        busy: i64,
+        queued: i64,
+        slots: i64,
+    ) {
+        let l = &mut self.load[pod as usize];
+        l.advance(now.as_nanos(), self.bucket_ns, self.warmup_ns);
+        l.busy = l.busy.wrapping_add_signed(busy);
+        l.queued = l.queued.wrapping_add_signed(queued);
+        l.slots = l.slots.wrapping_add_signed(slots);
+    }
+
+    /// A pod's server stopped at `now`: its slots, and what it held, are gone.
+    pub(super) fn server_gone(&mut self, pod: u32, now: SimTime, server: &Server) {
+        self.load_change(
+            pod,
+            now,
+            -(server.in_service.len() as i64),
+            -(server.queue.len() as i64),
+            -i64::from(server.concurrency),
+        );
     }
 
     fn bucket(&self, at: SimTime) -> usize {
@@ -129,10 +381,10 @@ impl Metrics {
 
     fn served(&mut self, stream: u32, pod: u32, at: SimTime, latency: SimDuration) {
         self.counts.served += 1;
-        // The run's histogram is the sum of the streams' (added up in `finish`, exactly).
-        let s = &mut self.streams[stream as usize];
-        s.served += 1;
-        s.latency.record(latency);
+        self.streams[stream as usize].served += 1;
+        self.cells[stream as usize][pod as usize]
+            .get_or_insert_with(LatencyCell::default)
+            .record(latency);
         self.pod_served[pod as usize] += 1;
         let b = self.bucket(at);
         let row = &mut self.timeline_served[b];
@@ -145,12 +397,41 @@ impl Metrics {
     fn failed(&mut self, stream: u32, pod: Option<u32>, at: SimTime, reason: FailReason) {
         self.counts.failed += 1;
         self.by_reason[reason as usize] += 1;
+        self.stream_reasons[stream as usize][reason as usize] += 1;
         self.streams[stream as usize].failed += 1;
         if let Some(p) = pod {
             self.pod_failed[p as usize] += 1;
         }
         let b = self.bucket(at);
         self.timeline_failed[b] += 1;
+    }
+}
+
+/// Failures by reason as `failed_by_reason` lists them: reasons with a count, by name.
+fn reasons_map(counts: &[u64; FailReason::ALL.len()]) -> std::collections::BTreeMap<String, u64> {
+    FailReason::ALL
+        .iter()
+        .filter(|r| counts[**r as usize] > 0)
+        .map(|r| (r.as_str().to_string(), counts[*r as usize]))
+        .collect()
+}
+
+/// Who sent an attempt, for [`Simulation::attempt_ended`].
+struct Attempt {
+    stream: u32,
+    client: u32,
+    attempt: u8,
+    counted: bool,
+}
+
+impl From<Request> for Attempt {
+    fn from(r: Request) -> Self {
+        Attempt {
+            stream: r.stream,
+            client: r.client,
+            attempt: r.attempt,
+            counted: r.counted,
+        }
     }
 }
 
@@ -172,26 +453,170 @@ enum Route {
 impl Simulation {
     pub(super) fn on_arrival(&mut self, now: SimTime, stream: u32) {
         let si = stream as usize;
-        let gap = self.streams[si].next_gap();
-        if now + gap < self.stream_stop(si) {
+        let stop = self.stream_stop(si);
+        if let Some(next) = self.streams[si].next_arrival(&self.scenario.traffic[si], now, stop) {
             self.queue
-                .schedule_in_lane(super::LANE_ARRIVALS, now + gap, Ev::Arrival(stream));
+                .schedule_in_lane(super::LANE_ARRIVALS, next, Ev::Arrival(stream));
         }
         let counted = now >= self.warmup_end;
         let Some(client) = self.pick_client(si) else {
             // No client pod exists right now: nobody sends.
             return;
         };
+        self.send_attempt(now, stream, client, counted, 0);
+    }
+
+    /// A client sends a request: a first attempt (`attempt` 0) or a retry.
+    fn send_attempt(&mut self, now: SimTime, stream: u32, client: u32, counted: bool, attempt: u8) {
+        let si = stream as usize;
         if counted {
             self.metrics.sent(stream);
+            let s = &mut self.metrics.streams[si];
+            if attempt > 0 {
+                s.retries += 1;
+            } else {
+                s.user_requests.sent += 1;
+            }
+        }
+        if attempt == 0 && self.streams[si].reacts {
+            self.streams[si].budget.deposit(now);
         }
         if self.scenario.traffic[si].connections.reuse {
             self.streams[si].clients[client as usize]
                 .waiting
-                .push_back(Waiting { sent: now, counted });
+                .push_back(Waiting {
+                    sent: now,
+                    counted,
+                    attempt,
+                });
             self.on_dispatch(now, stream, client);
         } else {
-            self.send_on_new_connection(now, now, stream, client, counted, NO_CONN);
+            self.send_on_new_connection(now, now, stream, client, counted, NO_CONN, attempt);
+        }
+    }
+
+    /// A closed-loop user's next request.
+    pub(super) fn on_user_send(&mut self, now: SimTime, stream: u32, client: u32) {
+        let counted = now >= self.warmup_end;
+        self.send_attempt(now, stream, client, counted, 0);
+    }
+
+    /// A retry after its back-off.
+    pub(super) fn on_retry(
+        &mut self,
+        now: SimTime,
+        stream: u32,
+        client: u32,
+        attempt: u8,
+        counted: bool,
+    ) {
+        if !self.streams[stream as usize].clients[client as usize].alive {
+            return;
+        }
+        self.send_attempt(now, stream, client, counted, attempt);
+    }
+
+    /// The client's deadline for a request it still waits for: it gives up (`timeout`) and
+    /// closes the connection; the server, which does not know, still holds the request.
+    pub(super) fn on_client_timeout(&mut self, now: SimTime, r: ReqRef) {
+        let Some(req) = self.reqs.get_mut(r) else {
+            return;
+        };
+        if req.abandoned {
+            return;
+        }
+        req.abandoned = true;
+        let req = *req;
+        if req.counted {
+            self.metrics
+                .failed(req.stream, Some(req.pod), now, FailReason::Timeout);
+        }
+        // The client closes its side (FIN); the request's later end closes nothing again.
+        self.close_conn(&req, CloseKind::Fin);
+        self.attempt_ended(now, &req.into(), Some(FailReason::Timeout));
+    }
+
+    /// An attempt ended for its client at `at` (success, or the failure the client saw). For
+    /// streams that react to outcomes: a retry is scheduled if the policy, the attempt count
+    /// and the budget allow; otherwise the user's request is over (counted for goodput) and a
+    /// closed-loop user thinks, then sends its next one. Other streams return at once.
+    fn attempt_ended(&mut self, at: SimTime, a: &Attempt, failure: Option<FailReason>) {
+        let si = a.stream as usize;
+        if !self.streams[si].reacts {
+            return;
+        }
+        let at = at.max(self.queue.now());
+        if let (Some(reason), Some(policy)) = (failure, &self.scenario.traffic[si].retries) {
+            if u32::from(a.attempt) < policy.max
+                && a.attempt < u8::MAX
+                && policy.on.contains(&reason)
+            {
+                let st = &mut self.streams[si];
+                if !st.budget.allows(at, policy) {
+                    if a.counted {
+                        self.metrics.streams[si].retries_denied += 1;
+                    }
+                } else {
+                    // Back-off before retry n = attempt + 1: initial x multiplier^attempt,
+                    // capped, minus up to `jitter` of itself.
+                    let base = policy.initial.as_secs_f64()
+                        * libm::pow(policy.multiplier, f64::from(a.attempt));
+                    let capped = base.min(policy.max_backoff.as_secs_f64());
+                    let u: f64 = match &mut st.retry_rng {
+                        Some(rng) if policy.jitter > 0.0 => rng.random(),
+                        _ => 0.0,
+                    };
+                    let when = at + SimDuration::from_secs_f64(capped * (1.0 - policy.jitter * u));
+                    if when >= self.end {
+                        // Would retry after the end: the user's request is still in flight.
+                        return;
+                    }
+                    st.budget.withdraw(at);
+                    self.queue.schedule(
+                        when,
+                        Ev::Retry {
+                            stream: a.stream,
+                            client: a.client,
+                            attempt: a.attempt + 1,
+                            counted: a.counted,
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+        if a.counted {
+            let u = &mut self.metrics.streams[si].user_requests;
+            match failure {
+                None => {
+                    u.succeeded += 1;
+                    if a.attempt == 0 {
+                        u.succeeded_first_attempt += 1;
+                    }
+                }
+                Some(_) => u.failed += 1,
+            }
+        }
+        if self.scenario.traffic[si].users.is_some() {
+            let when = at + self.streams[si].think();
+            if when < self.stream_stop(si) {
+                self.queue.schedule(
+                    when,
+                    Ev::UserSend {
+                        stream: a.stream,
+                        client: a.client,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A request that is lost (`lost`), for a client that reacts: it learns at its deadline.
+    fn lost_attempt(&mut self, sent: SimTime, a: &Attempt, pod: Option<u32>) {
+        self.lost(sent, a.stream, pod, a.counted);
+        let deadline = sent + self.scenario.traffic[a.stream as usize].timeout;
+        if deadline <= self.end {
+            self.attempt_ended(deadline, a, Some(FailReason::Timeout));
         }
     }
 
@@ -253,6 +678,7 @@ impl Simulation {
     }
 
     /// Opens a connection (routing its SYN through the rules) and sends the request on it.
+    #[allow(clippy::too_many_arguments)]
     fn send_on_new_connection(
         &mut self,
         now: SimTime,
@@ -261,7 +687,14 @@ impl Simulation {
         client: u32,
         counted: bool,
         conn: u32,
+        attempt: u8,
     ) {
+        let a = Attempt {
+            stream,
+            client,
+            attempt,
+            counted,
+        };
         let si = stream as usize;
         let timeout = self.scenario.traffic[si].timeout;
         match self.route(si, client as usize) {
@@ -304,7 +737,10 @@ impl Simulation {
                     server_pos: 0,
                     generation: 0,
                     dp_conn: if reuse { NO_DP_CONN } else { dp_conn },
+                    attempt,
+                    abandoned: false,
                 });
+                self.client_deadline(sent, si, r);
                 let handshake = one_way.saturating_mul(2);
                 self.queue.schedule_in_lane(
                     super::LANE_NEW_CONNECTIONS,
@@ -316,8 +752,19 @@ impl Simulation {
                 if counted {
                     self.metrics.failed(stream, None, now, reason);
                 }
+                self.attempt_ended(now, &a, Some(reason));
             }
-            Route::Lost => self.lost(sent, stream, None, counted),
+            Route::Lost => self.lost_attempt(sent, &a, None),
+        }
+    }
+
+    /// For a stream that reacts to outcomes, the client's deadline for request `r`.
+    fn client_deadline(&mut self, sent: SimTime, si: usize, r: ReqRef) {
+        if self.streams[si].reacts {
+            let deadline = sent + self.scenario.traffic[si].timeout;
+            if deadline <= self.end {
+                self.queue.schedule(deadline, Ev::ClientTimeout(r));
+            }
         }
     }
 
@@ -580,8 +1027,11 @@ impl Simulation {
             .is_some_and(|n| self.cluster.node(n).up);
         if !node_up {
             self.reqs.remove(r);
-            self.close_conn(&req, CloseKind::Fin);
-            self.lost(req.sent, req.stream, Some(req.pod), req.counted);
+            // An abandoned request's connection was closed when its client gave up.
+            if !req.abandoned {
+                self.close_conn(&req, CloseKind::Fin);
+                self.lost_attempt(req.sent, &req.into(), Some(req.pod));
+            }
             return;
         }
         let on_new_conn = req.conn == NO_CONN || self.conn_requests(&req) == 0;
@@ -590,25 +1040,44 @@ impl Simulation {
             .and_then(Option::as_mut);
         let Some(server) = server.filter(|s| s.accepting || !on_new_conn) else {
             self.reqs.remove(r);
+            if req.abandoned {
+                return;
+            }
             self.close_conn(&req, CloseKind::Reset);
+            let reason = if on_new_conn {
+                FailReason::ConnectionRefused
+            } else {
+                FailReason::ConnectionReset
+            };
             if req.counted {
-                let reason = if on_new_conn {
-                    FailReason::ConnectionRefused
-                } else {
-                    FailReason::ConnectionReset
-                };
                 self.metrics.failed(req.stream, Some(req.pod), now, reason);
             }
+            self.attempt_ended(now, &req.into(), Some(reason));
             return;
         };
         if server.has_free_slot() {
             let pos = server.start(r.slot);
+            self.metrics.load_change(req.pod, now, 1, 0, 0);
             if let Some(q) = self.reqs.get_mut(r) {
                 q.server_pos = pos;
             }
             self.start_service(now, r);
+        } else if server.queue_full() {
+            // Turned away at once: 503 Service Unavailable, back to the client after `L`; the
+            // connection stays open (an HTTP answer, not a reset).
+            self.reqs.remove(r);
+            if req.abandoned {
+                return;
+            }
+            if req.counted {
+                self.metrics
+                    .failed(req.stream, Some(req.pod), now, FailReason::Http503);
+            }
+            self.release_conn(&req, now + req.one_way);
+            self.attempt_ended(now + req.one_way, &req.into(), Some(FailReason::Http503));
         } else {
             server.queue.push_back(r.slot);
+            self.metrics.load_change(req.pod, now, 0, 1, 0);
         }
     }
 
@@ -627,8 +1096,12 @@ impl Simulation {
             let server = self.servers[req.pod as usize][req.container as usize]
                 .as_ref()
                 .expect("serving pod has a server");
-            let (sampler, rng) = &mut self.samplers[server.behavior as usize];
-            let d = sampler.sample(rng);
+            let b = server.behavior as usize;
+            let (sampler, rng) = &mut self.samplers[b];
+            let mut d = sampler.sample(rng);
+            if let Some(cpu) = self.behaviors[b].cpu_per_request {
+                d += cpu_wall_time(cpu, server.in_service.len() as u32, server.cpu_limit_millis);
+            }
             if !d.is_zero() {
                 self.queue.schedule(now + d, Ev::Done(r));
                 return;
@@ -661,6 +1134,11 @@ impl Simulation {
             .map(|slot| self.reqs.by_slot(slot).expect("queued request is live").0);
         // Keep the position hints true: the request swapped into the freed position and the
         // one now last (the next from the queue, if any) moved.
+        if next.is_some() {
+            self.metrics.load_change(req.pod, now, 0, -1, 0);
+        } else {
+            self.metrics.load_change(req.pod, now, -1, 0, 0);
+        }
         let len = server.in_service.len() as u32;
         for pos in [req.server_pos, len.wrapping_sub(1)] {
             if let Some(&slot) = server.in_service.get(pos as usize) {
@@ -672,16 +1150,21 @@ impl Simulation {
         let response_at = now + req.one_way;
         let latency = response_at - req.sent;
         let timeout = self.scenario.traffic[req.stream as usize].timeout;
-        if latency > timeout {
+        if req.abandoned {
+            // The client gave up at its deadline and has counted it: nobody reads the answer.
+        } else if latency > timeout {
             self.close_conn(&req, CloseKind::Fin);
+            let at = req.sent + timeout;
             if req.counted {
-                let at = req.sent + timeout;
                 if at <= self.end {
                     self.metrics
                         .failed(req.stream, Some(req.pod), at, FailReason::Timeout);
                 } else {
                     self.metrics.counts.in_flight += 1;
                 }
+            }
+            if at <= self.end {
+                self.attempt_ended(at, &req.into(), Some(FailReason::Timeout));
             }
         } else {
             if req.counted {
@@ -693,6 +1176,9 @@ impl Simulation {
                 }
             }
             self.release_conn(&req, response_at);
+            if response_at <= self.end {
+                self.attempt_ended(response_at, &req.into(), None);
+            }
         }
         if next.is_none() && self.cluster.pod(PodId(req.pod)).deleted.is_some() {
             // The pod may go away now (in-cluster clients are matched again).
@@ -834,6 +1320,13 @@ impl Simulation {
                     self.metrics
                         .failed(stream, None, w.sent + timeout, FailReason::Timeout);
                 }
+                let a = Attempt {
+                    stream,
+                    client,
+                    attempt: w.attempt,
+                    counted: w.counted,
+                };
+                self.attempt_ended(w.sent + timeout, &a, Some(FailReason::Timeout));
                 continue;
             }
             if let Some(i) = c.oldest_idle() {
@@ -854,11 +1347,16 @@ impl Simulation {
                     server_pos: 0,
                     generation: 0,
                     dp_conn: NO_DP_CONN,
+                    attempt: w.attempt,
+                    abandoned: false,
                 });
+                self.client_deadline(w.sent, si, r);
                 self.queue
                     .schedule_in_lane(super::LANE_KEPT_ALIVE, now + one_way, Ev::ReachPod(r));
             } else if (c.conns.len() as u32) < policy.max_per_destination {
-                self.send_on_new_connection(now, w.sent, stream, client, w.counted, NO_CONN);
+                self.send_on_new_connection(
+                    now, w.sent, stream, client, w.counted, NO_CONN, w.attempt,
+                );
             } else {
                 c.waiting.push_front(w);
                 let wake = c
@@ -873,6 +1371,9 @@ impl Simulation {
 
     /// The pod's containers stop: every request they hold fails with `reason`.
     pub(super) fn kill_servers(&mut self, now: SimTime, pod: PodId, reason: FailReason) {
+        for s in self.servers[pod.index()].iter().flatten() {
+            self.metrics.server_gone(pod.0, now, s);
+        }
         let held: Vec<u32> = self.servers[pod.index()]
             .iter_mut()
             .flatten()
@@ -895,11 +1396,17 @@ impl Simulation {
             } else {
                 CloseKind::Fin
             };
+            if req.abandoned {
+                continue;
+            }
             self.close_conn(&req, kind);
             if reason == FailReason::Timeout {
-                self.lost(req.sent, req.stream, Some(req.pod), req.counted);
-            } else if req.counted {
-                self.metrics.failed(req.stream, Some(req.pod), now, reason);
+                self.lost_attempt(req.sent, &req.into(), Some(req.pod));
+            } else {
+                if req.counted {
+                    self.metrics.failed(req.stream, Some(req.pod), now, reason);
+                }
+                self.attempt_ended(now, &req.into(), Some(reason));
             }
         }
     }
@@ -908,7 +1415,7 @@ impl Simulation {
     /// counted as in flight; then the outcome is assembled.
     pub(super) fn finish(mut self) -> Outcome {
         let end = self.end;
-        let live: Vec<Request> = self.reqs.live().copied().collect();
+        let live: Vec<Request> = self.reqs.live().filter(|r| !r.abandoned).copied().collect();
         for req in live {
             self.lost(req.sent, req.stream, Some(req.pod), req.counted);
         }
@@ -928,15 +1435,52 @@ impl Simulation {
                 }
             }
         }
-        for reason in FailReason::ALL {
-            let m = &mut self.metrics;
-            let n = m.by_reason[reason as usize];
-            if n > 0 {
-                m.counts
-                    .failed_by_reason
-                    .insert(reason.as_str().to_string(), n);
+        let m = &mut self.metrics;
+        m.counts.failed_by_reason = reasons_map(&m.by_reason);
+        for ((s, reasons), st) in m
+            .streams
+            .iter_mut()
+            .zip(&m.stream_reasons)
+            .zip(&self.streams)
+        {
+            s.failed_by_reason = reasons_map(reasons);
+            if !st.reacts {
+                // No retries: each request is a user request.
+                s.user_requests.succeeded = s.served;
+                s.user_requests.succeeded_first_attempt = s.served;
+                s.user_requests.failed = s.failed;
             }
         }
+        // Latency: each cell once into its stream and its pod; the run's is the streams' sum.
+        let n_pods = self.cluster.pods.len();
+        let mut pod_latency = vec![Latency::default(); n_pods];
+        for (s, row) in m.streams.iter_mut().zip(&m.cells) {
+            for (pod, cell) in row.iter().enumerate() {
+                if let Some(cell) = cell {
+                    s.latency.add_cell(cell);
+                    pod_latency[pod].add_cell(cell);
+                }
+            }
+        }
+        let end_ns = end.as_nanos();
+        let measured_ns = end_ns.saturating_sub(m.warmup_ns);
+        let load: Vec<(Option<f64>, Option<f64>)> = m
+            .load
+            .iter_mut()
+            .map(|l| {
+                l.advance(end_ns, m.bucket_ns, m.warmup_ns);
+                let [busy, queued, slots, up] = l.measured;
+                if slots == 0 || up == 0 || measured_ns == 0 {
+                    (None, None)
+                } else {
+                    (
+                        Some(busy as f64 / slots as f64),
+                        Some(queued as f64 / up as f64),
+                    )
+                }
+            })
+            .collect();
+        let mut pod_latency = pod_latency.into_iter();
         let pods = self
             .cluster
             .pods
@@ -962,9 +1506,19 @@ impl Simulation {
                 restarts: p.restarts,
                 status: p.status(),
                 ready: p.ready_column(),
+                latency: pod_latency.next().unwrap_or_default(),
+                utilisation: load[i].0,
+                queue_mean: load[i].1,
             })
             .collect();
-        let services = self.service_outcomes();
+        let mut services = self.service_outcomes();
+        for si in 0..self.scenario.traffic.len() {
+            if let Some(i) = self.stream_service(si) {
+                let s = &self.metrics.streams[si];
+                services[i].served += s.served;
+                services[i].latency.add(&s.latency);
+            }
+        }
         let version = format!(
             "v{}.{}.0",
             self.scenario.kubernetes_version.0, self.scenario.kubernetes_version.1
@@ -988,14 +1542,38 @@ impl Simulation {
                 kubelet_version: version.clone(),
             })
             .collect();
-        let n_pods = self.cluster.pods.len();
         let m = &mut self.metrics;
+        let mut latency = Latency::default();
         for s in &m.streams {
-            m.latency
-                .0
-                .add(&s.latency.0)
-                .expect("histograms with the same bounds add up");
+            latency.add(&s.latency);
         }
+        let bucket_len = |b: usize| -> u64 {
+            let start = b as u64 * m.bucket_ns;
+            if b + 1 == m.buckets {
+                end_ns.saturating_sub(start).max(1)
+            } else {
+                m.bucket_ns
+            }
+        };
+        let utilisation = (0..m.buckets)
+            .map(|b| {
+                m.load
+                    .iter()
+                    .map(|l| {
+                        let [busy, _, slots] = l.per_bucket[b];
+                        (slots > 0).then(|| busy as f64 / slots as f64)
+                    })
+                    .collect()
+            })
+            .collect();
+        let queue = (0..m.buckets)
+            .map(|b| {
+                m.load
+                    .iter()
+                    .map(|l| l.per_bucket[b][1] as f64 / bucket_len(b) as f64)
+                    .collect()
+            })
+            .collect();
         let timeline = Timeline {
             bucket: SimDuration::from_nanos(m.bucket_ns),
             served: std::mem::take(&mut m.timeline_served)
@@ -1006,6 +1584,8 @@ impl Simulation {
                 })
                 .collect(),
             failed: std::mem::take(&mut m.timeline_failed),
+            utilisation,
+            queue,
         };
         Outcome {
             scenario: self.scenario.name.clone(),
@@ -1020,7 +1600,7 @@ impl Simulation {
             simulated: self.scenario.duration,
             warmup: self.scenario.warmup,
             requests: std::mem::take(&mut m.counts),
-            latency: std::mem::take(&mut m.latency),
+            latency,
             streams: std::mem::take(&mut m.streams),
             pods,
             services,
@@ -1033,6 +1613,40 @@ impl Simulation {
                 .map(|e| (SimTime::ZERO + e.at, e.action.label()))
                 .collect(),
             timeline,
+        }
+    }
+
+    /// The Service a stream addresses (index into the API server's Services): by ClusterIP
+    /// and port, NodeIP and nodePort, LoadBalancer or external IP and port, or DNS name (in
+    /// the namespace of its client pods, else `default`). `None` for a pod IP or no match.
+    fn stream_service(&self, si: usize) -> Option<usize> {
+        let services = &self.api.services;
+        match &self.scenario.traffic[si].to {
+            Destination::Addr(ip, port) => {
+                let node = self.node_by_ip(*ip).is_some();
+                services.iter().position(|s| {
+                    let ports = &s.obj.spec.ports;
+                    let by_port = ports.iter().any(|p| p.port == *port);
+                    (s.cluster_ip == Some(*ip) && by_port)
+                        || (node && s.node_ports.iter().any(|np| *np == Some(*port)))
+                        || ((s.load_balancer_ip == Some(*ip)
+                            || s.obj.spec.external_ips.contains(ip))
+                            && by_port)
+                })
+            }
+            Destination::Name(name, _) => {
+                let ns = self.streams[si]
+                    .clients
+                    .iter()
+                    .find_map(|c| c.pod)
+                    .map_or("default", |p| {
+                        self.cluster.pod(PodId(p)).meta.namespace.as_str()
+                    });
+                let (svc, ns) = crate::net::dns::service_name(name, ns)?;
+                services
+                    .iter()
+                    .position(|s| s.obj.meta.name == svc && s.obj.meta.namespace == ns)
+            }
         }
     }
 
@@ -1065,8 +1679,40 @@ impl Simulation {
                         .collect(),
                     selector: spec.selector.clone(),
                     endpoints,
+                    served: 0,
+                    latency: Latency::default(),
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_load_integrates_across_buckets_and_after_warmup() {
+        // Buckets of 10 ns, 3 of them; warmup ends at 5 ns.
+        let mut l = PodLoad::new(3, 10);
+        l.advance(2, 10, 5);
+        l.slots = 2;
+        l.busy = 1;
+        l.advance(12, 10, 5); // 1 busy of 2 slots from 2 to 12
+        l.queued = 3;
+        l.advance(30, 10, 5); // and 3 queued from 12 to 30
+        assert_eq!(l.per_bucket[0], [8, 0, 16]);
+        assert_eq!(l.per_bucket[1], [10, 24, 20]);
+        assert_eq!(l.per_bucket[2], [10, 30, 20]);
+        // After warmup (5 to 30): busy 25, queued 3 x 18, slots 2 x 25, up 25.
+        assert_eq!(l.measured, [25, 54, 50, 25]);
+        // Idle with no slots: nothing integrates, and the bucket is found again later.
+        l.slots = 0;
+        l.busy = 0;
+        l.queued = 0;
+        l.advance(31, 10, 5);
+        l.slots = 1;
+        l.advance(35, 10, 5);
+        assert_eq!(l.per_bucket[2], [10, 30, 24]);
     }
 }

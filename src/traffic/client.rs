@@ -38,6 +38,8 @@ pub struct Conn {
 pub struct Waiting {
     pub sent: SimTime,
     pub counted: bool,
+    /// 0 for a first attempt, else the retry's number.
+    pub attempt: u8,
 }
 
 /// One client address of a stream.

@@ -6,3 +6,4 @@ pub mod client;
 pub mod request;
 pub mod serve;
 pub mod spec;
+pub mod theory;

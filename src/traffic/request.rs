@@ -20,15 +20,19 @@ pub enum FailReason {
     NoRoute,
     /// The name did not resolve.
     DnsFailure,
+    /// The server's queue was full (`behaviors[].queueLimit`): it answered 503 Service
+    /// Unavailable at once.
+    Http503,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 5] = [
+    pub const ALL: [FailReason; 6] = [
         FailReason::ConnectionRefused,
         FailReason::Timeout,
         FailReason::ConnectionReset,
         FailReason::NoRoute,
         FailReason::DnsFailure,
+        FailReason::Http503,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl FailReason {
             FailReason::ConnectionReset => "connection_reset",
             FailReason::NoRoute => "no_route",
             FailReason::DnsFailure => "dns_failure",
+            FailReason::Http503 => "http_503",
         }
     }
 }
@@ -69,6 +74,12 @@ pub struct Request {
     /// On a connection of its own (`conn == NO_CONN`): the data plane's handle for that
     /// connection (IPVS counts it), or [`NO_DP_CONN`]. Opaque to this layer.
     pub dp_conn: u64,
+
+    /// 0 for the first attempt, then the retry's number.
+    pub attempt: u8,
+    /// The client gave up at its deadline (streams that react to outcomes): the server still
+    /// holds the request and finishes it, but nobody waits for the answer.
+    pub abandoned: bool,
 }
 
 /// No data-plane connection handle (iptables mode keeps none).
@@ -175,6 +186,9 @@ mod tests {
             server_pos: 0,
             generation: 0,
             dp_conn: NO_DP_CONN,
+
+            attempt: 0,
+            abandoned: false,
         }
     }
 

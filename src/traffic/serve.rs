@@ -65,6 +65,24 @@ impl Sampler {
 /// A request handle as the server sees it (an index into the request slab).
 pub type ReqId = u32;
 
+/// The wall time of a request's CPU work under a CPU limit: CFS bandwidth control lets a
+/// container's cgroup run `limit x cfs_period` of CPU time per `cfs_period` (the kubelet sets
+/// `cpu.cfs_quota_us = milliCPU x 100 ms / 1000`, `MilliCPUToQuota` in
+/// kubernetes/kubernetes `pkg/kubelet/cm/helpers_linux.go`; the kernel's
+/// `Documentation/scheduler/sched-bwc.rst`). kubesim takes the fluid view of that quota: the
+/// limit is shared equally among the requests in service (processor sharing), each getting at
+/// most one core, and a request's share is fixed when it starts (with `busy` requests in
+/// service, itself included). Without a limit (`limit_millis` 0) each request has a core.
+pub fn cpu_wall_time(cpu: SimDuration, busy: u32, limit_millis: u64) -> SimDuration {
+    let demand = u64::from(busy.max(1)) * 1000;
+    if limit_millis == 0 || demand <= limit_millis {
+        return cpu;
+    }
+    // cpu x demand / limit, in integer nanoseconds (no float reaches the output).
+    let ns = u128::from(cpu.as_nanos()) * u128::from(demand) / u128::from(limit_millis);
+    SimDuration::from_nanos(ns.min(u128::from(u64::MAX)) as u64)
+}
+
 /// One container's server: `concurrency` slots and a FIFO queue of waiting requests.
 #[derive(Debug, Clone)]
 pub struct Server {
@@ -74,6 +92,10 @@ pub struct Server {
     pub queue: VecDeque<ReqId>,
     /// Accepting new connections (false once the container stops or begins to terminate).
     pub accepting: bool,
+    /// Requests that may wait; `u32::MAX`: no limit (`behaviors[].queueLimit`).
+    pub queue_limit: u32,
+    /// The container's `resources.limits.cpu` in millicores; 0: none.
+    pub cpu_limit_millis: u64,
 }
 
 impl Server {
@@ -84,7 +106,14 @@ impl Server {
             in_service: Vec::with_capacity(b.concurrency.max(1) as usize),
             queue: VecDeque::new(),
             accepting: true,
+            queue_limit: b.queue_limit.unwrap_or(u32::MAX),
+            cpu_limit_millis: 0,
         }
+    }
+
+    /// Whether a request that finds every slot busy must be turned away (HTTP 503).
+    pub fn queue_full(&self) -> bool {
+        self.queue.len() as u64 >= u64::from(self.queue_limit)
     }
 
     pub fn has_free_slot(&self) -> bool {
@@ -163,6 +192,30 @@ mod tests {
             / n as f64;
         // Standard error of the mean is 5ms/sqrt(n) = 0.011 ms; allow 5 of them.
         assert!((mean * 1e3 - 5.0).abs() < 0.056, "mean {mean}");
+    }
+
+    #[test]
+    fn cpu_limit_shares_the_quota_among_busy_slots() {
+        let ms = SimDuration::from_millis;
+        // No limit, or demand within it: the CPU time itself.
+        assert_eq!(cpu_wall_time(ms(8), 4, 0), ms(8));
+        assert_eq!(cpu_wall_time(ms(8), 2, 2000), ms(8));
+        // 4 busy on a 1-core limit: a quarter core each, four times as long.
+        assert_eq!(cpu_wall_time(ms(8), 4, 1000), ms(32));
+        // 1 busy on 500m: half a core.
+        assert_eq!(cpu_wall_time(ms(8), 1, 500), ms(16));
+    }
+
+    #[test]
+    fn queue_limit_turns_away_past_it() {
+        let mut b = Behavior::instant("x");
+        b.queue_limit = Some(1);
+        let mut s = Server::new(0, &b);
+        s.start(1);
+        assert!(!s.queue_full());
+        s.queue.push_back(2);
+        assert!(s.queue_full());
+        assert!(!Server::new(0, &Behavior::instant("x")).queue_full());
     }
 
     #[test]

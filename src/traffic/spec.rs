@@ -38,6 +38,12 @@ pub struct Behavior {
     pub exit_after: Option<SimDuration>,
     /// The exit code when it does (default 1).
     pub exit_code: i32,
+    /// Requests that may wait for a slot; one more is answered at once with HTTP 503.
+    /// `None`: no limit.
+    pub queue_limit: Option<u32>,
+    /// CPU time one request needs (`cpuPerRequest`), on top of its `serviceTime`; slowed down
+    /// by the container's CPU limit (see `serve::cpu_wall_time`). `None`: no CPU model.
+    pub cpu_per_request: Option<SimDuration>,
 }
 
 impl Behavior {
@@ -50,6 +56,8 @@ impl Behavior {
             keep_alive_timeout: None,
             exit_after: None,
             exit_code: 1,
+            queue_limit: None,
+            cpu_per_request: None,
         }
     }
 }
@@ -103,6 +111,73 @@ impl Default for ConnectionPolicy {
     }
 }
 
+/// How a `profile`'s rate goes from one point to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileShape {
+    /// Straight lines between the points (ramps).
+    Linear,
+    /// Each point's rate holds until the next point (steps).
+    Step,
+}
+
+/// `traffic[].profile`: the stream's rate over time, as `(instant from the scenario's start,
+/// requests per second)` points in time order. Before the first point the first rate holds,
+/// after the last the last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateProfile {
+    pub shape: ProfileShape,
+    /// At least one point, instants strictly increasing, rates ≥ 0 with one > 0.
+    pub points: Vec<(SimDuration, f64)>,
+}
+
+impl RateProfile {
+    /// The rate at `t` (requests per second).
+    pub fn rate_at(&self, t: SimDuration) -> f64 {
+        let p = &self.points;
+        let i = p.partition_point(|(at, _)| *at <= t);
+        if i == 0 {
+            return p[0].1;
+        }
+        if i == p.len() {
+            return p[i - 1].1;
+        }
+        let ((t0, r0), (t1, r1)) = (p[i - 1], p[i]);
+        match self.shape {
+            ProfileShape::Step => r0,
+            ProfileShape::Linear => {
+                let f =
+                    (t.as_nanos() - t0.as_nanos()) as f64 / (t1.as_nanos() - t0.as_nanos()) as f64;
+                r0 + (r1 - r0) * f
+            }
+        }
+    }
+
+    /// The highest rate anywhere (the thinning envelope).
+    pub fn max_rate(&self) -> f64 {
+        self.points.iter().map(|p| p.1).fold(0.0, f64::max)
+    }
+}
+
+/// `traffic[].retries`: the client sends a failed request again, after a back-off, while the
+/// retry budget allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries per request at most (attempts = 1 + max).
+    pub max: u32,
+    /// Back-off before retry `n` (1-based): `initial x multiplier^(n-1)`, capped at `max_backoff`,
+    /// then reduced by up to `jitter` of itself (uniformly): `jitter: 1` is "full jitter".
+    pub initial: SimDuration,
+    pub max_backoff: SimDuration,
+    pub multiplier: f64,
+    pub jitter: f64,
+    /// Retries allowed as a share of first attempts over the last 10 s, on top of
+    /// `min_per_second` (Finagle's `RetryBudget`); `None`: no budget.
+    pub budget: Option<f64>,
+    pub min_per_second: u32,
+    /// Which failures are retried.
+    pub on: Vec<super::request::FailReason>,
+}
+
 /// One entry of `spec.traffic`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamSpec {
@@ -120,4 +195,20 @@ pub struct StreamSpec {
     /// Default 30 s.
     pub timeout: SimDuration,
     pub connections: ConnectionPolicy,
+    /// The rate over time; `None`: `rate` throughout.
+    pub profile: Option<RateProfile>,
+    /// Closed loop: this many users, each sending one request, waiting for its answer (or its
+    /// failure, after any retries), thinking for `think_time`, and again. `None`: open loop
+    /// at `rate`.
+    pub users: Option<u32>,
+    pub think_time: ServiceTime,
+    pub retries: Option<RetryPolicy>,
+}
+
+impl StreamSpec {
+    /// Whether the client acts when each request ends (closed loop or retries): such streams
+    /// time out requests at their deadline instead of when the answer would have come.
+    pub fn reacts_to_outcomes(&self) -> bool {
+        self.users.is_some() || self.retries.is_some()
+    }
 }

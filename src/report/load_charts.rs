@@ -1,0 +1,413 @@
+//! The capacity charts: `latency` (the distribution of each stream's latency as a CDF on a
+//! logarithmic millisecond axis) and `load` (each pod's utilisation and queue length over
+//! simulated time, the scenario's events marked).
+//!
+//! Like the other charts, each is one function generic over plotters' `DrawingBackend`, with the
+//! embedded font; both draw only what the [`Outcome`] holds.
+
+use super::charts::{
+    de, header, seconds_label, text, to_root, DrawError, AXIS, GRID, HEADER, MARKER, MUTED,
+    PALETTE, TEXT,
+};
+use super::fonts::{ensure_registered, font, style};
+use super::format::thousands;
+use crate::sim::outcome::{Latency, Outcome};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+
+/// The points of a latency CDF, `(ms, fraction at or below)`, thinned to at most about 400
+/// points spread evenly on the logarithmic axis.
+pub fn cdf_points(latency: &Latency) -> Vec<(f64, f64)> {
+    let h = &latency.0;
+    let total = h.len();
+    if total == 0 {
+        return Vec::new();
+    }
+    let lo = (h.min().max(1) as f64).ln();
+    let hi = (h.max().max(2) as f64).ln();
+    let step = ((hi - lo) / 400.0).max(1e-9);
+    let mut points = Vec::new();
+    let mut seen = 0u64;
+    let mut last_ln = f64::NEG_INFINITY;
+    let mut it = h.iter_recorded().peekable();
+    while let Some(v) = it.next() {
+        seen += v.count_at_value();
+        let ns = v.value_iterated_to().max(1);
+        let ln = (ns as f64).ln();
+        if ln - last_ln >= step || it.peek().is_none() {
+            points.push((ns as f64 / 1e6, seen as f64 / total as f64));
+            last_ln = ln;
+        }
+    }
+    points
+}
+
+/// `latency`: one CDF line per stream that served requests, x on a log scale in ms; the
+/// legend gives each stream's p50, p99 and p99.9.
+pub fn draw_latency<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    outcome: &Outcome,
+) -> Result<(), DrawError> {
+    ensure_registered();
+    root.fill(&WHITE).map_err(de)?;
+    let streams: Vec<(usize, Vec<(f64, f64)>)> = outcome
+        .streams
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, cdf_points(&s.latency)))
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    header(
+        root,
+        &format!("{}: latency of served requests", outcome.scenario),
+        &format!(
+            "seed {}, {} served after warmup; share of requests answered within x (log scale)",
+            outcome.seed,
+            thousands(outcome.requests.served)
+        ),
+    )?;
+    let (_, body) = root.split_vertically(HEADER);
+    let legend_width = 330u32;
+    let (w, _) = body.dim_in_pixel();
+    let (plot_area, legend_area) = body.split_horizontally(w.saturating_sub(legend_width));
+    let (x_min, x_max) = streams
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
+        .fold((f64::INFINITY, 0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (x_min, x_max) = if streams.is_empty() {
+        (0.1, 100.0)
+    } else {
+        // Whole decades around the data, so the axis ticks are 0.1, 1, 10, ...
+        let lo = libm::pow(10.0, libm::floor(libm::log10(x_min.max(1e-6))));
+        let hi = libm::pow(10.0, libm::ceil(libm::log10(x_max.max(lo * 10.0))));
+        (lo, hi.max(lo * 10.0))
+    };
+    let mut chart = ChartBuilder::on(&plot_area)
+        .margin_left(16)
+        .margin_right(16)
+        .margin_top(14)
+        .margin_bottom(8)
+        .x_label_area_size(52)
+        .y_label_area_size(66)
+        .build_cartesian_2d((x_min..x_max).log_scale(), 0f64..1.0)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_labels(10)
+        .y_labels(11)
+        .x_label_formatter(&|v| ms_label(*v))
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .x_desc("latency (ms, log scale)")
+        .y_desc("requests answered within")
+        .axis_desc_style(font(15.0, false).color(&TEXT))
+        .label_style(font(13.0, false).color(&MUTED))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .draw()
+        .map_err(de)?;
+    if streams.is_empty() {
+        let (cx, cy) = to_root(root, chart.backend_coord(&(1.0, 0.5)));
+        text(
+            root,
+            "no requests served",
+            (cx, cy),
+            &style(18.0, false, MUTED, HPos::Center, VPos::Center),
+        )?;
+    }
+    // Dotted guides at p50, p99 and p99.9.
+    for q in [0.5, 0.99, 0.999] {
+        let a = to_root(root, chart.backend_coord(&(x_min, q)));
+        let b = to_root(root, chart.backend_coord(&(x_max, q)));
+        root.draw(&DashedPathElement::new(
+            [a, b],
+            3,
+            5,
+            MARKER.stroke_width(1),
+        ))
+        .map_err(de)?;
+    }
+    for (k, (_, points)) in streams.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        // A step line: the CDF holds its value until the next recorded latency.
+        let mut steps = Vec::with_capacity(points.len() * 2);
+        let mut prev = 0.0;
+        for &(x, y) in points {
+            steps.push((x, prev));
+            steps.push((x, y));
+            prev = y;
+        }
+        chart
+            .draw_series(LineSeries::new(steps, colour.stroke_width(2)))
+            .map_err(de)?;
+    }
+    let (_, plot_top) = to_root(root, chart.backend_coord(&(x_min, 1.0)));
+    let (ax, _) = to_root(root, legend_area.get_base_pixel());
+    let mut y = plot_top + 4;
+    text(
+        root,
+        "streams (p50 / p99 / p99.9 ms)",
+        (ax + 8, y),
+        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
+    )?;
+    y += 28;
+    for (k, (i, _)) in streams.iter().enumerate() {
+        let s = &outcome.streams[*i];
+        let l = s.latency.ms();
+        root.draw(&PathElement::new(
+            [(ax + 8, y + 8), (ax + 36, y + 8)],
+            PALETTE[k % PALETTE.len()].stroke_width(3),
+        ))
+        .map_err(de)?;
+        text(
+            root,
+            &s.name,
+            (ax + 44, y + 8),
+            &style(13.0, false, TEXT, HPos::Left, VPos::Center),
+        )?;
+        text(
+            root,
+            &format!(
+                "{} / {} / {}",
+                ms_text(l.p50),
+                ms_text(l.p99),
+                ms_text(l.p999)
+            ),
+            (ax + 44, y + 26),
+            &style(12.0, false, MUTED, HPos::Left, VPos::Center),
+        )?;
+        y += 46;
+    }
+    Ok(())
+}
+
+/// Ticks on the log axis: `0.01`, `0.1`, `1`, `10`, `100`, `1000`.
+fn ms_label(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{}", libm::round(v) as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// A latency in the legend: three significant figures at most.
+fn ms_text(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
+/// Pods drawn in the load chart: those that had a running server at some point, in creation
+/// order, the busiest 12 if there are more.
+fn load_pods(outcome: &Outcome) -> Vec<usize> {
+    let t = &outcome.timeline;
+    let mut pods: Vec<usize> = (0..outcome.pods.len())
+        .filter(|&p| {
+            t.utilisation
+                .iter()
+                .any(|row| matches!(row.get(p), Some(Some(_))))
+        })
+        .collect();
+    if pods.len() > 12 {
+        pods.sort_by_key(|&p| std::cmp::Reverse(outcome.pods[p].served));
+        pods.truncate(12);
+        pods.sort_unstable();
+    }
+    pods
+}
+
+/// `load`: per pod, the share of its slots busy (top) and the requests waiting in its queue
+/// (bottom), per time bucket, time-weighted; dashed lines at the scenario's events.
+pub fn draw_load<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    outcome: &Outcome,
+) -> Result<(), DrawError> {
+    ensure_registered();
+    root.fill(&WHITE).map_err(de)?;
+    let t = &outcome.timeline;
+    let buckets = t.utilisation.len();
+    let bucket_s = t.bucket.as_secs_f64().max(1e-9);
+    let x_max = outcome.simulated.as_secs_f64().max(bucket_s);
+    let pods = load_pods(outcome);
+    header(
+        root,
+        &format!("{}: load per pod over time", outcome.scenario),
+        &format!(
+            "seed {}, time-weighted per {} bucket; utilisation = busy slots / concurrency",
+            outcome.seed, t.bucket
+        ),
+    )?;
+    let (_, body) = root.split_vertically(HEADER);
+    let legend_width = 270u32;
+    let (w, h) = body.dim_in_pixel();
+    let (plots, legend_area) = body.split_horizontally(w.saturating_sub(legend_width));
+    let (top, bottom) = plots.split_vertically(h / 2);
+    let mid = |b: usize| ((b as f64 + 0.5) * bucket_s).min(x_max);
+    let q_max = t
+        .queue
+        .iter()
+        .flat_map(|row| {
+            pods.iter()
+                .map(move |&p| row.get(p).copied().unwrap_or(0.0))
+        })
+        .fold(0f64, f64::max);
+    let q_top = (q_max * 1.1).max(1.0);
+
+    let mut charts = Vec::new();
+    for (area, y_max, desc, is_util) in [
+        (&top, 1.05, "utilisation", true),
+        (&bottom, q_top, "queue length (requests)", false),
+    ] {
+        let mut chart = ChartBuilder::on(area)
+            .margin_left(16)
+            .margin_right(12)
+            .margin_top(10)
+            .margin_bottom(6)
+            .x_label_area_size(if is_util { 20 } else { 46 })
+            .y_label_area_size(66)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .map_err(de)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_labels(12)
+            .y_labels(6)
+            .x_label_formatter(&|v| seconds_label(*v))
+            .y_desc(desc)
+            .axis_desc_style(font(15.0, false).color(&TEXT))
+            .label_style(font(13.0, false).color(&MUTED))
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .axis_style(AXIS);
+        if is_util {
+            mesh.y_label_formatter(&|v| format!("{:.0}%", v * 100.0));
+        } else {
+            mesh.x_desc("simulated time (s)");
+        }
+        mesh.draw().map_err(de)?;
+        for (k, &p) in pods.iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            // Segments where the pod had a server (utilisation) or existed (queue).
+            let mut segment: Vec<(f64, f64)> = Vec::new();
+            let mut segments = Vec::new();
+            for b in 0..buckets {
+                let value = if is_util {
+                    t.utilisation[b].get(p).copied().flatten()
+                } else {
+                    t.utilisation[b]
+                        .get(p)
+                        .copied()
+                        .flatten()
+                        .map(|_| t.queue[b].get(p).copied().unwrap_or(0.0))
+                };
+                match value {
+                    Some(v) => segment.push((mid(b), v)),
+                    None if !segment.is_empty() => segments.push(std::mem::take(&mut segment)),
+                    None => {}
+                }
+            }
+            segments.push(segment);
+            for s in segments.into_iter().filter(|s| !s.is_empty()) {
+                if s.len() == 1 {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(s[0], 3, colour.filled())))
+                        .map_err(de)?;
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(s, colour.stroke_width(2)))
+                        .map_err(de)?;
+                }
+            }
+        }
+        for (at, _) in &outcome.markers {
+            let x = at.as_secs_f64();
+            let a = to_root(root, chart.backend_coord(&(x, 0.0)));
+            let b = to_root(root, chart.backend_coord(&(x, y_max)));
+            root.draw(&DashedPathElement::new(
+                [a, b],
+                5,
+                4,
+                MARKER.stroke_width(1),
+            ))
+            .map_err(de)?;
+        }
+        charts.push(to_root(root, chart.backend_coord(&(0.0, y_max))).1);
+    }
+    if pods.is_empty() {
+        let (cx, cy) = to_root(root, plots.get_base_pixel());
+        let (pw, ph) = plots.dim_in_pixel();
+        text(
+            root,
+            "no pod had a running server",
+            (cx + pw as i32 / 2, cy + ph as i32 / 2),
+            &style(18.0, false, MUTED, HPos::Center, VPos::Center),
+        )?;
+    }
+
+    let (ax, _) = to_root(root, legend_area.get_base_pixel());
+    let mut y = charts.first().copied().unwrap_or(HEADER as i32);
+    text(
+        root,
+        "pods",
+        (ax + 8, y),
+        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
+    )?;
+    y += 26;
+    for (k, &p) in pods.iter().enumerate() {
+        root.draw(&PathElement::new(
+            [(ax + 8, y + 8), (ax + 36, y + 8)],
+            PALETTE[k % PALETTE.len()].stroke_width(3),
+        ))
+        .map_err(de)?;
+        let pod = &outcome.pods[p];
+        let util = pod
+            .utilisation
+            .map_or("-".to_string(), |u| format!("{:.0}%", u * 100.0));
+        text(
+            root,
+            &super::charts::elide(root, &pod.name, 12.0, legend_width - 52),
+            (ax + 44, y + 8),
+            &style(12.0, false, TEXT, HPos::Left, VPos::Center),
+        )?;
+        text(
+            root,
+            &format!("mean {util} busy"),
+            (ax + 44, y + 24),
+            &style(11.0, false, MUTED, HPos::Left, VPos::Center),
+        )?;
+        y += 40;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SimDuration;
+
+    #[test]
+    fn cdf_ends_at_one_and_rises() {
+        let mut l = Latency::default();
+        for i in 1..=1000u64 {
+            l.record(SimDuration::from_micros(i * 10));
+        }
+        let p = cdf_points(&l);
+        assert!(p.len() > 10 && p.len() <= 402, "{} points", p.len());
+        assert!(p.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(p.last().unwrap().1, 1.0);
+        assert!((p.last().unwrap().0 - 10.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn log_axis_labels() {
+        assert_eq!(ms_label(0.1), "0.1");
+        assert_eq!(ms_label(10.0), "10");
+        assert_eq!(ms_text(123.4), "123");
+        assert_eq!(ms_text(1.234), "1.23");
+    }
+}
