@@ -660,8 +660,7 @@ fn empirical_latencies_take_units_and_bad_lines_name_file_and_line() {
         other => panic!("{other:?}"),
     }
     let err = super::load_str(&with("bad.csv"), "s.yaml", &dir)
-        .err()
-        .expect("a bad latency line fails")
+        .expect_err("a bad latency line fails")
         .to_string();
     assert!(
         err.contains("bad.csv:3:") && err.contains("\"slow\""),

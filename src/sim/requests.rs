@@ -220,75 +220,105 @@ struct PodLoad {
     busy: u64,
     queued: u64,
     slots: u64,
-    /// The bucket `last_ns` is in and where it ends.
+    /// The bucket `last_ns` is in.
     bucket: usize,
-    bucket_end_ns: u64,
-    /// Per bucket: busy slot-ns, queued request-ns, slot-ns.
-    per_bucket: Vec<[u64; 3]>,
-    /// After warmup: busy slot-ns, queued request-ns, slot-ns, ns with a running server.
-    measured: [u64; 4],
+    /// How far the fast path may integrate into `bucket`: its end, or the warmup's end if that
+    /// comes first; 0 after an idle spell (the bucket is found again).
+    limit_ns: u64,
+    /// Per bucket: busy slot-ns, queued request-ns, slot-ns, ns with a running server.
+    per_bucket: Vec<[u64; 4]>,
+    /// The totals of `per_bucket` when warmup ended (`None` until then).
+    at_warmup: Option<[u64; 4]>,
 }
 
 impl PodLoad {
-    fn new(buckets: usize, bucket_ns: u64) -> Self {
+    fn new(buckets: usize, warmup_ns: u64) -> Self {
         PodLoad {
             last_ns: 0,
             busy: 0,
             queued: 0,
             slots: 0,
             bucket: 0,
-            bucket_end_ns: bucket_ns,
-            per_bucket: vec![[0; 3]; buckets],
-            measured: [0; 4],
+            limit_ns: 0,
+            per_bucket: vec![[0; 4]; buckets],
+            at_warmup: (warmup_ns == 0).then_some([0; 4]),
         }
+    }
+
+    fn totals(&self) -> [u64; 4] {
+        self.per_bucket.iter().fold([0; 4], |mut t, row| {
+            for (a, b) in t.iter_mut().zip(row) {
+                *a += b;
+            }
+            t
+        })
+    }
+
+    /// The integrals after warmup (call after the last `advance`).
+    fn measured(&self) -> [u64; 4] {
+        let (total, w) = (self.totals(), self.at_warmup.unwrap_or(self.totals()));
+        [0, 1, 2, 3].map(|i| total[i] - w[i])
     }
 
     /// Integrates the current state from the last change up to `now_ns`.
     #[inline]
     fn advance(&mut self, now_ns: u64, bucket_ns: u64, warmup_ns: u64) {
-        if now_ns <= self.last_ns {
-            return;
-        }
-        if self.slots == 0 && self.busy == 0 && self.queued == 0 {
-            // Nothing to integrate; find the bucket again at the next change.
-            self.last_ns = now_ns;
-            self.bucket = usize::MAX;
-            return;
-        }
-        let last_bucket = self.per_bucket.len() - 1;
-        if self.bucket == usize::MAX {
-            self.bucket = ((self.last_ns / bucket_ns) as usize).min(last_bucket);
-            self.bucket_end_ns = (self.bucket as u64 + 1) * bucket_ns;
-        }
-        let mut t = self.last_ns;
-        loop {
-            let end = if self.bucket == last_bucket {
-                now_ns
-            } else {
-                now_ns.min(self.bucket_end_ns)
-            };
-            let dt = end - t;
+        if now_ns <= self.limit_ns {
+            // The common case: within the current bucket (and on the same side of warmup).
+            let dt = now_ns.saturating_sub(self.last_ns);
             let row = &mut self.per_bucket[self.bucket];
             row[0] += self.busy * dt;
             row[1] += self.queued * dt;
             row[2] += self.slots * dt;
-            t = end;
-            if t >= now_ns {
-                break;
-            }
-            self.bucket += 1;
-            self.bucket_end_ns += bucket_ns;
+            row[3] += if self.slots > 0 { dt } else { 0 };
+            self.last_ns = self.last_ns.max(now_ns);
+            return;
         }
-        if now_ns > warmup_ns {
-            let dt = now_ns - self.last_ns.max(warmup_ns);
-            self.measured[0] += self.busy * dt;
-            self.measured[1] += self.queued * dt;
-            self.measured[2] += self.slots * dt;
-            if self.slots > 0 {
-                self.measured[3] += dt;
+        self.advance_across(now_ns, bucket_ns, warmup_ns);
+    }
+
+    /// [`advance`](Self::advance) across bucket boundaries, the warmup's end, or from idle.
+    #[inline(never)]
+    fn advance_across(&mut self, now_ns: u64, bucket_ns: u64, warmup_ns: u64) {
+        if now_ns <= self.last_ns {
+            return;
+        }
+        let last_bucket = self.per_bucket.len() - 1;
+        let bucket_of = |t: u64| ((t / bucket_ns) as usize).min(last_bucket);
+        let bucket_end = |b: usize| {
+            if b == last_bucket {
+                u64::MAX
+            } else {
+                (b as u64 + 1) * bucket_ns
+            }
+        };
+        let idle = self.slots == 0 && self.busy == 0 && self.queued == 0;
+        let mut t = self.last_ns;
+        while t < now_ns {
+            let b = bucket_of(t);
+            let mut end = now_ns.min(bucket_end(b));
+            if self.at_warmup.is_none() && t < warmup_ns {
+                end = end.min(warmup_ns);
+            }
+            if !idle {
+                let dt = end - t;
+                let row = &mut self.per_bucket[b];
+                row[0] += self.busy * dt;
+                row[1] += self.queued * dt;
+                row[2] += self.slots * dt;
+                row[3] += if self.slots > 0 { dt } else { 0 };
+            }
+            t = end;
+            if self.at_warmup.is_none() && t >= warmup_ns {
+                self.at_warmup = Some(self.totals());
             }
         }
         self.last_ns = now_ns;
+        self.bucket = bucket_of(now_ns);
+        self.limit_ns = match self.at_warmup {
+            None => bucket_end(self.bucket).min(warmup_ns),
+            Some(_) => bucket_end(self.bucket),
+        };
     }
 }
 
@@ -338,7 +368,7 @@ impl Metrics {
         for row in &mut self.cells {
             row.push(None);
         }
-        self.load.push(PodLoad::new(self.buckets, self.bucket_ns));
+        self.load.push(PodLoad::new(self.buckets, self.warmup_ns));
     }
 
     /// A pod's servers changed at `now`: `busy` slots, `queued` requests and `slots` move by
@@ -540,11 +570,17 @@ impl Simulation {
     /// streams that react to outcomes: a retry is scheduled if the policy, the attempt count
     /// and the budget allow; otherwise the user's request is over (counted for goodput) and a
     /// closed-loop user thinks, then sends its next one. Other streams return at once.
+    #[inline]
     fn attempt_ended(&mut self, at: SimTime, a: &Attempt, failure: Option<FailReason>) {
-        let si = a.stream as usize;
-        if !self.streams[si].reacts {
-            return;
+        if self.streams[a.stream as usize].reacts {
+            self.client_reacts(at, a, failure);
         }
+    }
+
+    /// [`attempt_ended`](Self::attempt_ended) for a stream that reacts.
+    #[inline(never)]
+    fn client_reacts(&mut self, at: SimTime, a: &Attempt, failure: Option<FailReason>) {
+        let si = a.stream as usize;
         let at = at.max(self.queue.now());
         if let (Some(reason), Some(policy)) = (failure, &self.scenario.traffic[si].retries) {
             if u32::from(a.attempt) < policy.max
@@ -1096,10 +1132,9 @@ impl Simulation {
             let server = self.servers[req.pod as usize][req.container as usize]
                 .as_ref()
                 .expect("serving pod has a server");
-            let b = server.behavior as usize;
-            let (sampler, rng) = &mut self.samplers[b];
+            let (sampler, rng) = &mut self.samplers[server.behavior as usize];
             let mut d = sampler.sample(rng);
-            if let Some(cpu) = self.behaviors[b].cpu_per_request {
+            if let Some(cpu) = server.cpu_per_request {
                 d += cpu_wall_time(cpu, server.in_service.len() as u32, server.cpu_limit_millis);
             }
             if !d.is_zero() {
@@ -1469,7 +1504,7 @@ impl Simulation {
             .iter_mut()
             .map(|l| {
                 l.advance(end_ns, m.bucket_ns, m.warmup_ns);
-                let [busy, queued, slots, up] = l.measured;
+                let [busy, queued, slots, up] = l.measured();
                 if slots == 0 || up == 0 || measured_ns == 0 {
                     (None, None)
                 } else {
@@ -1560,7 +1595,7 @@ impl Simulation {
                 m.load
                     .iter()
                     .map(|l| {
-                        let [busy, _, slots] = l.per_bucket[b];
+                        let [busy, _, slots, _] = l.per_bucket[b];
                         (slots > 0).then(|| busy as f64 / slots as f64)
                     })
                     .collect()
@@ -1628,7 +1663,7 @@ impl Simulation {
                     let ports = &s.obj.spec.ports;
                     let by_port = ports.iter().any(|p| p.port == *port);
                     (s.cluster_ip == Some(*ip) && by_port)
-                        || (node && s.node_ports.iter().any(|np| *np == Some(*port)))
+                        || (node && s.node_ports.contains(&Some(*port)))
                         || ((s.load_balancer_ip == Some(*ip)
                             || s.obj.spec.external_ips.contains(ip))
                             && by_port)
@@ -1694,18 +1729,19 @@ mod tests {
     #[test]
     fn pod_load_integrates_across_buckets_and_after_warmup() {
         // Buckets of 10 ns, 3 of them; warmup ends at 5 ns.
-        let mut l = PodLoad::new(3, 10);
+        let mut l = PodLoad::new(3, 5);
         l.advance(2, 10, 5);
         l.slots = 2;
         l.busy = 1;
         l.advance(12, 10, 5); // 1 busy of 2 slots from 2 to 12
         l.queued = 3;
+        l.advance(14, 10, 5); // the fast path, within bucket 1
         l.advance(30, 10, 5); // and 3 queued from 12 to 30
-        assert_eq!(l.per_bucket[0], [8, 0, 16]);
-        assert_eq!(l.per_bucket[1], [10, 24, 20]);
-        assert_eq!(l.per_bucket[2], [10, 30, 20]);
+        assert_eq!(l.per_bucket[0], [8, 0, 16, 8]);
+        assert_eq!(l.per_bucket[1], [10, 24, 20, 10]);
+        assert_eq!(l.per_bucket[2], [10, 30, 20, 10]);
         // After warmup (5 to 30): busy 25, queued 3 x 18, slots 2 x 25, up 25.
-        assert_eq!(l.measured, [25, 54, 50, 25]);
+        assert_eq!(l.measured(), [25, 54, 50, 25]);
         // Idle with no slots: nothing integrates, and the bucket is found again later.
         l.slots = 0;
         l.busy = 0;
@@ -1713,6 +1749,6 @@ mod tests {
         l.advance(31, 10, 5);
         l.slots = 1;
         l.advance(35, 10, 5);
-        assert_eq!(l.per_bucket[2], [10, 30, 24]);
+        assert_eq!(l.per_bucket[2], [10, 30, 24, 14]);
     }
 }

@@ -96,6 +96,8 @@ pub struct Server {
     pub queue_limit: u32,
     /// The container's `resources.limits.cpu` in millicores; 0: none.
     pub cpu_limit_millis: u64,
+    /// `behaviors[].cpuPerRequest`, kept here so that starting a request reads one struct.
+    pub cpu_per_request: Option<SimDuration>,
 }
 
 impl Server {
@@ -108,6 +110,7 @@ impl Server {
             accepting: true,
             queue_limit: b.queue_limit.unwrap_or(u32::MAX),
             cpu_limit_millis: 0,
+            cpu_per_request: b.cpu_per_request,
         }
     }
 
