@@ -38,7 +38,7 @@ pub const TIMELINE_SIZE: ChartSize = ChartSize {
 #[error("{0}")]
 pub struct DrawError(pub String);
 
-fn de(e: impl std::fmt::Display) -> DrawError {
+pub(super) fn de(e: impl std::fmt::Display) -> DrawError {
     DrawError(e.to_string())
 }
 
@@ -96,18 +96,18 @@ impl Chart {
     }
 }
 
-const TEXT: RGBColor = RGBColor(33, 33, 33);
-const MUTED: RGBColor = RGBColor(105, 105, 105);
-const GRID: RGBColor = RGBColor(228, 228, 228);
-const AXIS: RGBColor = RGBColor(150, 150, 150);
+pub(super) const TEXT: RGBColor = RGBColor(33, 33, 33);
+pub(super) const MUTED: RGBColor = RGBColor(105, 105, 105);
+pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
+pub(super) const AXIS: RGBColor = RGBColor(150, 150, 150);
 const BAR: RGBColor = RGBColor(66, 126, 186);
 const FAIR: RGBColor = RGBColor(204, 102, 0);
-const FAILED: RGBColor = RGBColor(214, 39, 40);
+pub(super) const FAILED: RGBColor = RGBColor(214, 39, 40);
 const MARKER: RGBColor = RGBColor(120, 120, 120);
 
 /// Line colours for pods: Tableau 10 without its red (red means failed requests), then darker
 /// companions, cycling after that.
-const PALETTE: [RGBColor; 14] = [
+pub(super) const PALETTE: [RGBColor; 14] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -125,10 +125,10 @@ const PALETTE: [RGBColor; 14] = [
 ];
 
 /// Height of the title band at the top of every chart.
-const HEADER: u32 = 78;
+pub(super) const HEADER: u32 = 78;
 
 /// Draws `text` at `pos`, in the area's own pixel coordinates.
-fn text<DB: DrawingBackend>(
+pub(super) fn text<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     pos: (i32, i32),
@@ -137,7 +137,11 @@ fn text<DB: DrawingBackend>(
     area.draw_text(text, style, pos).map_err(de)
 }
 
-fn text_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str, size: f64) -> u32 {
+pub(super) fn text_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    size: f64,
+) -> u32 {
     area.estimate_text_size(text, &font(size, false).into())
         .map_or(0, |(w, _)| w)
 }
@@ -195,7 +199,7 @@ fn common_dash_prefix(names: &[&str]) -> String {
 }
 
 /// Draws the title and the subtitle in the header band.
-fn header<DB: DrawingBackend>(
+pub(super) fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
@@ -217,7 +221,10 @@ fn header<DB: DrawingBackend>(
 }
 
 /// Pixel position of a chart coordinate inside `root`'s own coordinates.
-fn to_root<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, backend: (i32, i32)) -> (i32, i32) {
+pub(super) fn to_root<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    backend: (i32, i32),
+) -> (i32, i32) {
     let (bx, by) = root.get_base_pixel();
     (backend.0 - bx, backend.1 - by)
 }

@@ -9,4 +9,5 @@ mod lifecycle;
 mod properties;
 mod seed;
 mod services;
+mod sweep;
 mod util;
