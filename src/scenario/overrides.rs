@@ -143,13 +143,21 @@ fn named<'a>(names: impl Iterator<Item = Option<&'a str>>, rest: &str) -> Option
 
 /// The kind of thing a key addresses, for "not found" messages.
 pub(crate) fn describe_missing(o: &Override) -> String {
+    let hint = |what: &str, example: &str| {
+        format!(
+            "no {what} matches: write it as the key's prefix, a dot and the field, e.g. {example}"
+        )
+    };
     match o.key.split_once('/') {
-        Some(("traffic", rest)) => format!("no traffic stream whose name starts {rest:?} followed by a field (e.g. traffic/browser.rate)"),
-        Some(("behavior", rest)) => format!("no behavior whose image starts {rest:?} followed by a field (e.g. behavior/web.concurrency)"),
-        Some(("node", rest)) => format!("no node whose name starts {rest:?} followed by a field (e.g. node/n1.allocatable.cpu)"),
-        Some((kind, rest)) => {
+        Some(("traffic", _)) => hint("traffic stream name", "traffic/browser.rate"),
+        Some(("behavior", _)) => hint("behavior image", "behavior/web.concurrency"),
+        Some(("node", _)) => hint("node name", "node/node-1.allocatable.cpu"),
+        Some((kind, _)) => {
             if OBJECT_KINDS.iter().any(|k| k.eq_ignore_ascii_case(kind)) {
-                format!("no {kind} whose name starts {rest:?} followed by a field, in a document of its own (e.g. deployment/web.replicas)")
+                hint(
+                    &format!("{kind} written in a document of its own"),
+                    &format!("{}/web.replicas", kind.to_ascii_lowercase()),
+                )
             } else {
                 format!("unknown key prefix {kind:?}: use deployment/, service/, replicaset/, pod/, traffic/, behavior/, node/, events, or a Scenario spec path such as cluster.proxyMode")
             }

@@ -272,7 +272,7 @@ fn bad_sets_and_slos_exit_2_naming_the_culprit_and_slo_exit_codes() {
     let cases: [(&[&str], &str); 5] = [
         (
             &["sweep", s, "--set", "deployment/nope.replicas=1,2"],
-            "--set deployment/nope.replicas=1: no deployment",
+            "--set deployment/nope.replicas=1: no deployment written in a document of its own matches",
         ),
         (
             &["sweep", s, "--set", "deployment/web.replicas=-1,2"],
