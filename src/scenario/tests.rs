@@ -953,3 +953,34 @@ mod overrides {
         );
     }
 }
+
+/// `events=none` empties the timeline; `events=FILE` takes the list from a file, checked
+/// like one written in the scenario.
+#[test]
+fn the_timeline_can_be_swept() {
+    let dir = std::env::temp_dir().join(format!("kubesim-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("loss.yaml");
+    std::fs::write(&file, "- at: 5s\n  nodeDown: {node: docker-desktop}\n- at: 9s\n  nodeUp: {node: docker-desktop}\n").unwrap();
+    let text = format!(
+        "{}  events:\n    - at: 1s\n      deletePod: {{selector: app=http-label, pick: random}}\n---\n{LESSON}",
+        SCENARIO
+    );
+    let load = |v: &str| {
+        load_str_with(
+            &text,
+            "s.yaml",
+            Path::new("."),
+            &[Override::new("events", v)],
+        )
+    };
+    assert_eq!(load("all").unwrap().scenario.events.len(), 1);
+    assert_eq!(load("none").unwrap().scenario.events.len(), 0);
+    let from_file = load(file.to_str().unwrap()).unwrap().scenario.events;
+    assert_eq!(from_file.len(), 2);
+    assert_eq!(from_file[1].at, crate::engine::SimDuration::from_secs(9));
+    std::fs::write(&file, "- at: soon\n  nodeDown: {node: docker-desktop}\n").unwrap();
+    let e = load(file.to_str().unwrap()).unwrap_err().to_string();
+    assert!(e.contains("value set by --set events="), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
