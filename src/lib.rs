@@ -13,7 +13,10 @@
 //!   node's data plane and the traffic, and produces a [`sim::Outcome`].
 //! - [`scenario`]: loads and validates YAML (the `kind: Scenario` document and Kubernetes
 //!   manifests) into a [`sim::Scenario`], with file, line and column for every problem.
-//! - [`report`]: turns an outcome into tables, `summary.json`, CSV files and charts.
+//! - [`sweep`]: capacity sweeps: a grid of `--set` variants of a scenario run in parallel,
+//!   seeds derived from each cell's parameters, SLO verdicts, M/M/c closed forms.
+//! - [`report`]: turns an outcome into tables, `summary.json`, CSV files and charts, and a
+//!   sweep into `sweep.csv`, `sweep.json` and its charts.
 //!
 //! The `kubesim` binary (`src/main.rs`) is glue: arguments, output folders, exit codes.
 //!
@@ -27,4 +30,5 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod traffic;

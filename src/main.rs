@@ -43,6 +43,61 @@ enum Command {
         /// Print summary.json to standard output instead of the tables.
         #[arg(long)]
         json: bool,
+        /// Check the run against an SLO, e.g. 'p99<200ms,errors<0.1%'; exit 1 when missed.
+        #[arg(long, value_name = "EXPR")]
+        slo: Option<String>,
+    },
+    /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
+    /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
+    ///
+    /// Each --set KEY=VALUES adds an axis; the grid is every combination. Keys:
+    /// deployment/NAME.replicas (any spec field of a Deployment, Service, ReplicaSet or Pod),
+    /// traffic/NAME.rate (any field of a stream), behavior/IMAGE.concurrency, node/NAME.FIELD,
+    /// events (none, all, or a YAML file with a list of events), or a Scenario spec path such
+    /// as cluster.proxyMode. VALUES: 1,2,4 or 1..12 or 500/s..4000/s:500/s. Each cell's seeds
+    /// come from the base seed and the cell's own values. Exits 1 when no cell meets the SLO.
+    #[command(
+        after_help = "Example:\n  kubesim sweep scenarios/capacity-plan.yaml \\\n    --set deployment/web.replicas=1..10 --set traffic/browser.rate=350/s..2800/s:350/s \\\n    --slo 'p99<75ms,errors<0.1%' --replications 3"
+    )]
+    Sweep {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// KEY=VALUES: an axis of the grid (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUES", required = true)]
+        set: Vec<String>,
+        /// Service-level objective, e.g. 'p99<200ms,errors<0.1%' (metrics: mean, p50, p90,
+        /// p99, p99.9, max, errors, throughput).
+        #[arg(long, value_name = "EXPR")]
+        slo: Option<String>,
+        /// Runs per cell, each with its own derived seed; figures are means with 95% intervals.
+        #[arg(long, default_value_t = 1)]
+        replications: u32,
+        /// Runs at once (default: all cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Overrides the base seed (default: the scenario's `spec.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run only shard I of N (I from 0, round robin over the cells) and write a shard file
+        /// for `kubesim merge`; `auto/N` takes I from $JOB_COMPLETION_INDEX (an Indexed Job).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Output folder (default: output/<scenario name>-sweep, or
+        /// output/<scenario name>-sweep-shard-I-of-N for a shard).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Join the shard folders of a sharded sweep into the files the unsharded sweep writes.
+    #[command(
+        after_help = "Example:\n  kubesim merge results/shard-0 results/shard-1 results/shard-2 --out output/capacity-sweep"
+    )]
+    Merge {
+        /// Shard folders (each holding sweep-shard.json) or shard files.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder (default: output/<scenario name>-sweep).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print the rules kube-proxy programmed on a node at a simulated instant, as the real tool
     /// prints them (`iptables-save` for iptables mode, `nft list ruleset` for nftables mode,
@@ -104,7 +159,28 @@ fn main() -> ExitCode {
             seed,
             out,
             json,
-        } => run(&scenario, seed, out, json),
+            slo,
+        } => run(&scenario, seed, out, json, slo.as_deref()),
+        Command::Sweep {
+            scenario,
+            set,
+            slo,
+            replications,
+            jobs,
+            seed,
+            shard,
+            out,
+        } => sweep(&SweepArgs {
+            path: scenario,
+            set,
+            slo,
+            replications,
+            jobs,
+            seed,
+            shard,
+            out,
+        }),
+        Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Check { scenario } => check(&scenario),
         Command::Rules {
             scenario,
@@ -159,11 +235,28 @@ fn locate(loaded: &Loaded, e: &ApiError, path: &Path) -> Diagnostic {
     Diagnostic::error(&file, line, col, e.to_string())
 }
 
-fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> ExitCode {
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    json: bool,
+    slo: Option<&str>,
+) -> ExitCode {
+    let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --slo {:?}: {e}", slo.unwrap_or_default());
+            return ExitCode::from(2);
+        }
+    };
     let Some((loaded, sim)) = prepare(path, seed) else {
         return ExitCode::from(2);
     };
     let outcome = sim.run();
+    let verdict = slo.as_ref().map(|s| {
+        let figures = kubesim::sweep::RepFigures::of(&outcome);
+        s.verdict(std::slice::from_ref(&figures))
+    });
     let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
     if json {
         print!("{}", kubesim::report::summary_json(&outcome));
@@ -175,7 +268,19 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> Exit
             if !json {
                 println!("\nWrote {} files to {}/", files.len(), dir.display());
             }
-            ExitCode::SUCCESS
+            match (verdict, &slo) {
+                (Some(v), Some(s)) if v != kubesim::sweep::slo::Verdict::Pass => {
+                    eprintln!("SLO {} missed", s.text);
+                    ExitCode::from(1)
+                }
+                (Some(_), Some(s)) => {
+                    if !json {
+                        println!("SLO {} met", s.text);
+                    }
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", dir.display());
@@ -292,4 +397,204 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
     );
     print!("{text}");
     ExitCode::SUCCESS
+}
+
+/// `kubesim sweep`'s arguments as typed.
+struct SweepArgs {
+    path: PathBuf,
+    set: Vec<String>,
+    slo: Option<String>,
+    replications: u32,
+    jobs: Option<usize>,
+    seed: Option<u64>,
+    shard: Option<String>,
+    out: Option<PathBuf>,
+}
+
+/// `I/N` or `auto/N` (I from `$JOB_COMPLETION_INDEX`).
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| "expected I/N (e.g. 0/4) or auto/N".to_string())?;
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("{n:?}: N must be a whole number of shards, at least 1"))?;
+    let i: usize = if i == "auto" {
+        let v = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+            "auto needs $JOB_COMPLETION_INDEX (set by Kubernetes in an Indexed Job)".to_string()
+        })?;
+        v.trim()
+            .parse()
+            .map_err(|_| format!("$JOB_COMPLETION_INDEX {v:?} is not a whole number"))?
+    } else {
+        i.parse()
+            .map_err(|_| format!("{i:?}: I must be a whole number (from 0) or auto"))?
+    };
+    if i >= n {
+        return Err(format!("shard {i} of {n}: I counts from 0 to N-1"));
+    }
+    Ok((i, n))
+}
+
+fn sweep(a: &SweepArgs) -> ExitCode {
+    use kubesim::sweep;
+    let axes = match sweep::parse_sets(&a.set) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let slo = match a.slo.as_deref().map(sweep::slo::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: --slo {:?}: {e}",
+                a.slo.as_deref().unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if a.replications == 0 {
+        eprintln!("error: --replications must be at least 1");
+        return ExitCode::from(2);
+    }
+    if a.jobs == Some(0) {
+        eprintln!("error: --jobs must be at least 1");
+        return ExitCode::from(2);
+    }
+    let shard = match a.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: --shard {}: {e}",
+                a.shard.as_deref().unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let base = match scenario::load(&a.path) {
+        Ok(l) => l,
+        Err(diags) => {
+            for d in diags.iter() {
+                eprintln!("{d}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    for w in &base.warnings {
+        eprintln!("{w}");
+    }
+    let plan = sweep::Plan {
+        scenario: base.scenario.name.clone(),
+        seed: a.seed.unwrap_or(base.scenario.seed),
+        axes,
+        replications: a.replications,
+        slo,
+    };
+    let cells = plan.shard_cells(shard);
+    let scenarios = match sweep::prepare(&a.path, &plan, &cells, |l, e| locate(l, e, &a.path)) {
+        Ok(s) => s,
+        Err(e) => {
+            for p in e.problems {
+                eprintln!("{p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let total = cells.len() as u64 * u64::from(plan.replications);
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} sweep {pos}/{len} runs [{bar:40}] {elapsed_precise} elapsed, ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let jobs = a.jobs.unwrap_or(0);
+    let results = sweep::run(&plan, &cells, &scenarios, jobs, &|| bar.inc(1));
+    bar.finish_and_clear();
+    if let Some((i, n)) = shard {
+        let dir = a.out.clone().unwrap_or_else(|| {
+            Path::new("output").join(format!("{}-sweep-shard-{i}-of-{n}", plan.scenario))
+        });
+        return match kubesim::report::sweep::write_shard(&plan, (i, n), &results, &dir) {
+            Ok(p) => {
+                println!(
+                    "shard {i}/{n}: {} of {} cell(s), {} run(s) each; wrote {}",
+                    results.len(),
+                    plan.cells().len(),
+                    plan.replications,
+                    p.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", plan.scenario)));
+    finish_sweep(&plan, &results, &dir)
+}
+
+/// Writes a whole sweep's files, prints its summary; exit 1 when an SLO was given and no cell
+/// meets it.
+fn finish_sweep(
+    plan: &kubesim::sweep::Plan,
+    results: &[kubesim::sweep::CellResult],
+    dir: &Path,
+) -> ExitCode {
+    let analysis = kubesim::sweep::analyse(plan, results);
+    print!("{}", kubesim::report::sweep::sweep_summary(plan, &analysis));
+    match kubesim::report::sweep::write_sweep(plan, results, dir) {
+        Ok(files) => println!("\nWrote {} files to {}/", files.len(), dir.display()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if plan.slo.is_some() && !analysis.any_pass() {
+        eprintln!("no cell meets the SLO");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
+    let mut files = Vec::new();
+    for d in dirs {
+        let path = if d.is_dir() {
+            d.join(kubesim::report::sweep::SHARD_FILE)
+        } else {
+            d.clone()
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(t) => files.push((path.display().to_string(), t)),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (plan, results) = match kubesim::report::sweep::merge_shards(&files) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = out.unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", plan.scenario)));
+    finish_sweep(&plan, &results, &dir)
 }

@@ -114,7 +114,7 @@ pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
 pub(super) const AXIS: RGBColor = RGBColor(150, 150, 150);
 const BAR: RGBColor = RGBColor(66, 126, 186);
 const FAIR: RGBColor = RGBColor(204, 102, 0);
-const FAILED: RGBColor = RGBColor(214, 39, 40);
+pub(super) const FAILED: RGBColor = RGBColor(214, 39, 40);
 pub(super) const MARKER: RGBColor = RGBColor(120, 120, 120);
 
 /// Line colours for pods: Tableau 10 without its red (red means failed requests), then darker
@@ -149,7 +149,11 @@ pub(super) fn text<DB: DrawingBackend>(
     area.draw_text(text, style, pos).map_err(de)
 }
 
-fn text_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str, size: f64) -> u32 {
+pub(super) fn text_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    size: f64,
+) -> u32 {
     area.estimate_text_size(text, &font(size, false).into())
         .map_or(0, |(w, _)| w)
 }

@@ -16,6 +16,8 @@
 //!   `petgraph` graph of nodes, pods, Services and endpoints, as DOT text and as a picture of the
 //!   three networks.
 //! - [`write_outputs`]: all of the above into an output folder, atomically.
+//! - [`sweep`]: a capacity sweep's `sweep.csv`, `sweep.json`, heatmap and p99 charts, and the
+//!   shard files `kubesim merge` joins; [`SweepChart`] draws the charts.
 
 mod charts;
 mod csv_out;
@@ -27,6 +29,8 @@ mod load_charts;
 mod output;
 mod spread;
 pub mod summary;
+pub mod sweep;
+mod sweep_charts;
 mod tables;
 mod topology;
 
@@ -39,6 +43,7 @@ pub use load_charts::{cdf_points, draw_latency, draw_load};
 pub use output::{events_log, write_outputs, ReportError, OUTPUT_FILES};
 pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};
+pub use sweep_charts::{charts_for, SweepChart};
 pub use tables::{
     events_table, exists_at_end, nodes_table, pods_table, ports_column, render_run,
     requests_summary, services_table, services_table_at, spread_table, traffic_table,

@@ -56,7 +56,7 @@ pub enum ReportError {
     BadPath { path: PathBuf },
 }
 
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
     move |source| ReportError::Io {
         path: path.to_path_buf(),
         source,
@@ -77,6 +77,16 @@ pub fn events_log(outcome: &Outcome) -> String {
 /// Writes every file of [`OUTPUT_FILES`] into `dir` (made if absent, replaced if present),
 /// atomically as the module explains, and returns their final paths in that order.
 pub fn write_outputs(outcome: &Outcome, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    write_folder(dir, |tmp| write_all(outcome, tmp))?;
+    Ok(OUTPUT_FILES.iter().map(|f| dir.join(f)).collect())
+}
+
+/// Makes the folder `dir` atomically, as the module explains: `fill` writes into an empty
+/// temporary folder, which then replaces `dir`.
+pub(crate) fn write_folder(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = dir
         .file_name()
@@ -98,7 +108,7 @@ pub fn write_outputs(outcome: &Outcome, dir: &Path) -> Result<Vec<PathBuf>, Repo
     let tmp = parent.join(format!(".{name}.tmp-{unique}"));
     fs::create_dir(&tmp).map_err(io_error(&tmp))?;
 
-    if let Err(e) = write_all(outcome, &tmp) {
+    if let Err(e) = fill(&tmp) {
         // Best effort: the error that matters is the one that stopped the writing.
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
@@ -121,7 +131,7 @@ pub fn write_outputs(outcome: &Outcome, dir: &Path) -> Result<Vec<PathBuf>, Repo
         let _ = fs::remove_dir_all(&tmp);
         return Err(io_error(dir)(e));
     }
-    Ok(OUTPUT_FILES.iter().map(|f| dir.join(f)).collect())
+    Ok(())
 }
 
 /// Writes every output file into `dir`, an empty folder.

@@ -49,6 +49,10 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        if self.line == 0 {
+            // No place in the file (a file that cannot be read, a `--set` naming nothing).
+            return write!(f, "{}: {sev}: {}", self.file, self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {sev}: {}",

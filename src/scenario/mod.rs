@@ -15,12 +15,14 @@
 
 mod convert;
 mod diag;
+mod overrides;
 pub mod quantity;
 mod spec;
 pub mod validate;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceMap};
+pub use overrides::Override;
 pub use spec::{parse_destination, parse_rate, parse_selector};
 pub use yaml::Pos;
 
@@ -44,6 +46,12 @@ pub struct Loaded {
 
 /// Loads the scenario file at `path`; manifests and data files are found relative to it.
 pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+    load_with(path, &[])
+}
+
+/// Loads the scenario file at `path` with `--set` overrides applied to its YAML before
+/// anything is parsed (see the `overrides` module): every check applies to the new values.
+pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(
@@ -56,19 +64,32 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
     let base = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    load_str(&text, &file, &base)
+    load_str_with(&text, &file, &base, overrides)
 }
 
 /// Loads scenario text as if read from `file_name` in `base_dir`.
 pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, Diagnostics> {
+    load_str_with(text, file_name, base_dir, &[])
+}
+
+/// [`load_str`] with `--set` overrides.
+pub fn load_str_with(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    overrides: &[Override],
+) -> Result<Loaded, Diagnostics> {
     let mut l = Loader {
         diags: Vec::new(),
         files: vec![file_name.to_string()],
+        overrides: overrides.to_vec(),
+        used: vec![false; overrides.len()],
+        notes: Vec::new(),
     };
     let mut pending = Vec::new();
     let mut scenario_doc: Option<(Doc, PosMap, serde_yaml::Value)> = None;
-    for doc in yaml::split_documents(text) {
-        match l.document(&doc, file_name, &mut pending) {
+    for mut doc in yaml::split_documents(text) {
+        match l.document(&mut doc, file_name, &mut pending) {
             Some((pos, v)) if scenario_doc.is_none() => scenario_doc = Some((doc, pos, v)),
             Some((pos, _)) => l.at(file_name, doc.line_offset, &pos, "kind", |m| {
                 Diagnostic::error(
@@ -116,8 +137,8 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
                 }
                 Ok(t) => {
                     l.files.push(shown.clone());
-                    for doc in yaml::split_documents(&t) {
-                        if let Some((p, _)) = l.document(&doc, &shown, &mut pending) {
+                    for mut doc in yaml::split_documents(&t) {
+                        if let Some((p, _)) = l.document(&mut doc, &shown, &mut pending) {
                             l.at(&shown, doc.line_offset, &p, "kind", |m| {
                                 Diagnostic::error("", 0, 0, format!("{m}: a Scenario document in a manifest file: it belongs in the scenario file"))
                             });
@@ -167,6 +188,23 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
         };
         timeline = spec::finish_events(&mut ctx, events, &objects);
     }
+    for (o, used) in l.overrides.iter().zip(&l.used) {
+        if !used {
+            l.diags.push(Diagnostic::error(
+                file_name,
+                0,
+                0,
+                format!("{}: {}", o.shown(), overrides::describe_missing(o)),
+            ));
+        }
+    }
+    for d in &mut l.diags {
+        for (file, line, note) in &l.notes {
+            if d.file == *file && d.line == *line && !d.message.contains(note.as_str()) {
+                d.message = format!("{} ({note})", d.message);
+            }
+        }
+    }
     let files = l.files;
     let mut diags = l.diags;
     diags.sort_by_key(|d| {
@@ -214,6 +252,11 @@ enum K8s {
 struct Loader {
     diags: Vec<Diagnostic>,
     files: Vec<String>,
+    /// `--set` overrides, and whether each has found its field.
+    overrides: Vec<Override>,
+    used: Vec<bool>,
+    /// Lines an override changed, `(file, line, note)`: diagnostics there name the override.
+    notes: Vec<(String, usize, String)>,
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
@@ -255,11 +298,11 @@ impl Loader {
     /// returned for the caller.
     fn document(
         &mut self,
-        doc: &Doc,
+        doc: &mut Doc,
         file: &str,
         pending: &mut Vec<Pending>,
     ) -> Option<(PosMap, serde_yaml::Value)> {
-        let value: serde_yaml::Value = match serde_yaml::from_str(&doc.text) {
+        let mut value: serde_yaml::Value = match serde_yaml::from_str(&doc.text) {
             Ok(v) => v,
             Err(e) => {
                 let (msg, p) = yaml::yaml_error(&e);
@@ -276,7 +319,33 @@ impl Loader {
         if value.is_null() {
             return None;
         }
-        let pos = PosMap::build(&doc.text);
+        if !self.overrides.is_empty() && value.is_mapping() {
+            let edits = overrides::apply(doc, &value, &self.overrides, &mut self.used);
+            doc.inserted = edits.inserted;
+            for e in edits.errors {
+                self.diags.push(Diagnostic::error(file, 0, 0, e));
+            }
+            for t in edits.touched {
+                self.notes
+                    .push((file.to_string(), t.doc_line + doc.line_offset, t.note));
+            }
+            match serde_yaml::from_str(&doc.text) {
+                Ok(v) => value = v,
+                Err(e) => {
+                    let (msg, p) = yaml::yaml_error(&e);
+                    let p = p.unwrap_or(Pos { line: 1, col: 1 });
+                    self.diags.push(Diagnostic::error(
+                        file,
+                        doc.original_line(p.line) + doc.line_offset,
+                        p.col,
+                        msg,
+                    ));
+                    return None;
+                }
+            }
+        }
+        let mut pos = PosMap::build(&doc.text);
+        pos.unshift(doc);
         if !value.is_mapping() {
             self.at(file, doc.line_offset, &pos, "", |_| {
                 Diagnostic::error(
@@ -548,7 +617,7 @@ impl Loader {
                 let p = p.unwrap_or(Pos { line: 1, col: 1 });
                 self.diags.push(Diagnostic::error(
                     file,
-                    p.line + doc.line_offset,
+                    doc.original_line(p.line) + doc.line_offset,
                     p.col,
                     format!("Scenario: {msg}"),
                 ));

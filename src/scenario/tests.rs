@@ -905,3 +905,115 @@ fn an_event_may_name_a_deployment_an_earlier_event_applies() {
         crate::sim::config::Action::Apply(_)
     ));
 }
+
+/// `--set` overrides: the new value goes through the same checks, and errors name it.
+mod overrides {
+    use super::*;
+
+    fn load_set(sets: &[(&str, &str)]) -> Result<Loaded, Diagnostics> {
+        let text = format!("{SCENARIO}---\n{LESSON}");
+        let o: Vec<Override> = sets.iter().map(|(k, v)| Override::new(*k, *v)).collect();
+        load_str_with(&text, "s.yaml", Path::new("."), &o)
+    }
+
+    fn replicas(l: &Loaded) -> u32 {
+        l.scenario
+            .objects
+            .iter()
+            .find_map(|o| match o {
+                crate::model::objects::Object::Deployment(d) => Some(d.replicas),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn written_and_missing_fields_are_set() {
+        let l = load_set(&[
+            ("deployment/http-deployment.replicas", "7"),
+            ("traffic/browser.rate", "250/s"),
+            ("traffic/browser.clients", "9"),
+            ("cluster.proxyMode", "iptables"),
+        ])
+        .unwrap();
+        assert_eq!(replicas(&l), 7);
+        assert_eq!(l.scenario.traffic[0].clients, 9);
+        assert!((l.scenario.traffic[0].rate - 250.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_at_its_field_naming_the_set() {
+        let e = load_set(&[("deployment/http-deployment.replicas", "-1")]).unwrap_err();
+        let msg = e.to_string();
+        // `replicas:` is line 8 of the Deployment, which starts after the 15-line Scenario
+        // document and its `---`.
+        assert!(msg.contains("s.yaml:24:3: error:"), "{msg}");
+        assert!(
+            msg.contains("(value set by --set deployment/http-deployment.replicas=-1)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_inserted_key_leaves_later_positions_as_written() {
+        // `clients` is not written: it is inserted, and an error further down the same
+        // document still points at the line as written (`rate`, line 15).
+        let e = load_set(&[
+            ("traffic/browser.clients", "2"),
+            ("traffic/browser.rate", "fast"),
+        ])
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("s.yaml:15:7: error:"), "{msg}");
+        assert!(msg.contains("--set traffic/browser.rate=fast"), "{msg}");
+    }
+
+    #[test]
+    fn a_key_that_names_nothing_is_an_error() {
+        let e = load_set(&[
+            ("deployment/nope.replicas", "2"),
+            ("traffic/nope.rate", "1/s"),
+        ])
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("s.yaml: error: --set deployment/nope.replicas=2: no deployment"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("--set traffic/nope.rate=1/s: no traffic stream"),
+            "{msg}"
+        );
+    }
+}
+
+/// `events=none` empties the timeline; `events=FILE` takes the list from a file, checked
+/// like one written in the scenario.
+#[test]
+fn the_timeline_can_be_swept() {
+    let dir = std::env::temp_dir().join(format!("kubesim-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("loss.yaml");
+    std::fs::write(&file, "- at: 5s\n  nodeDown: {node: docker-desktop}\n- at: 9s\n  nodeUp: {node: docker-desktop}\n").unwrap();
+    let text = format!(
+        "{}  events:\n    - at: 1s\n      deletePod: {{selector: app=http-label, pick: random}}\n---\n{LESSON}",
+        SCENARIO
+    );
+    let load = |v: &str| {
+        load_str_with(
+            &text,
+            "s.yaml",
+            Path::new("."),
+            &[Override::new("events", v)],
+        )
+    };
+    assert_eq!(load("all").unwrap().scenario.events.len(), 1);
+    assert_eq!(load("none").unwrap().scenario.events.len(), 0);
+    let from_file = load(file.to_str().unwrap()).unwrap().scenario.events;
+    assert_eq!(from_file.len(), 2);
+    assert_eq!(from_file[1].at, crate::engine::SimDuration::from_secs(9));
+    std::fs::write(&file, "- at: soon\n  nodeDown: {node: docker-desktop}\n").unwrap();
+    let e = load(file.to_str().unwrap()).unwrap_err().to_string();
+    assert!(e.contains("value set by --set events="), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -24,6 +24,16 @@ pub(crate) struct Doc {
     pub text: String,
     /// Lines of the file before the document's first line.
     pub line_offset: usize,
+    /// Lines a `--set` override inserted into `text` (1-based, `text`'s numbering).
+    pub inserted: Vec<usize>,
+}
+
+impl Doc {
+    /// The line of the document as written for a line of `text` (they differ after a
+    /// `--set` inserted a line); an inserted line maps to the line that followed it.
+    pub fn original_line(&self, line: usize) -> usize {
+        line - self.inserted.iter().filter(|&&i| i < line).count()
+    }
 }
 
 fn is_marker(line: &str, marker: &str) -> bool {
@@ -45,6 +55,7 @@ pub(crate) fn split_documents(text: &str) -> Vec<Doc> {
                 docs.push(Doc {
                     text: std::mem::take(&mut cur),
                     line_offset: cur_start,
+                    inserted: Vec::new(),
                 });
             }
             cur.clear();
@@ -70,6 +81,7 @@ pub(crate) fn split_documents(text: &str) -> Vec<Doc> {
         docs.push(Doc {
             text: cur,
             line_offset: cur_start,
+            inserted: Vec::new(),
         });
     }
     docs
@@ -102,6 +114,17 @@ impl PosMap {
             return PosMap::default();
         }
         PosMap { map: rec.map }
+    }
+
+    /// Maps key lines back to the document as written after `--set` inserted `inserted`
+    /// lines (see [`Doc::original_line`]).
+    pub fn unshift(&mut self, doc: &Doc) {
+        if doc.inserted.is_empty() {
+            return;
+        }
+        for n in self.map.values_mut() {
+            n.key.line = doc.original_line(n.key.line);
+        }
     }
 
     pub fn get(&self, path: &str) -> Option<&NodePos> {

@@ -13,4 +13,6 @@ mod queueing;
 mod seed;
 mod services;
 mod snapshots;
+
+mod sweep;
 mod util;
