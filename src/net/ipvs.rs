@@ -612,8 +612,7 @@ fn wrr_schedule(
     let mut restarted = false;
     loop {
         let start = if cur == n { 0 } else { cur + 1 };
-        for p in start..n {
-            let d = list[p];
+        for (p, &d) in list.iter().enumerate().skip(start) {
             if i64::from(dests[d as usize].weight) >= *cw {
                 *cl = Some(d);
                 return Some(d);

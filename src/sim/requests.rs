@@ -1236,25 +1236,26 @@ impl Simulation {
         let accepting = self.servers[req.pod as usize][req.container as usize]
             .as_ref()
             .is_some_and(|s| s.accepting);
-        let keep_alive = self.servers[req.pod as usize][req.container as usize]
-            .as_ref()
-            .and_then(|s| self.behaviors[s.behavior as usize].keep_alive_timeout);
         let client = &mut self.streams[si].clients[req.client as usize];
         let mut close = !accepting;
         let mut dp = NO_DP_CONN;
-        let mut idle_close = None;
+        let mut idle_since = at;
         if let Some(c) = client.conn_mut(req.conn) {
             c.busy = false;
             c.idle_since = at;
             c.requests += 1;
             close |= policy.max_requests.is_some_and(|m| c.requests >= m);
             dp = c.dp_conn;
-            idle_close = Some(Client::idle_close_at(c, policy.idle_timeout, keep_alive));
+            idle_since = c.idle_since;
         }
         if close {
             client.conns.retain(|c| c.id != req.conn);
             self.close_dp_conn(dp, CloseKind::Fin, at);
-        } else if let (true, Some(t)) = (dp != NO_DP_CONN, idle_close) {
+        } else if dp != NO_DP_CONN {
+            let keep_alive = self.servers[req.pod as usize][req.container as usize]
+                .as_ref()
+                .and_then(|s| self.behaviors[s.behavior as usize].keep_alive_timeout);
+            let t = Client::idle_close_at(idle_since, policy.idle_timeout, keep_alive);
             // IPVS counts the connection until it closes: wake the client then, so an idle
             // connection is closed on time, not at the client's next request.
             self.queue.schedule(

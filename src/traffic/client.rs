@@ -130,7 +130,7 @@ impl Client {
 
     /// When an idle connection will be closed for idleness, if it stays idle.
     pub fn idle_close_at(
-        c: &Conn,
+        idle_since: SimTime,
         idle_timeout: SimDuration,
         server_keep_alive: Option<SimDuration>,
     ) -> SimTime {
@@ -138,7 +138,7 @@ impl Client {
             Some(k) if k < idle_timeout => k,
             _ => idle_timeout,
         };
-        c.idle_since + limit
+        idle_since + limit
     }
 
     /// The oldest idle connection (after [`prune`](Self::prune)).

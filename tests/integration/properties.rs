@@ -281,7 +281,10 @@ proptest! {
 
 /// A cluster in IPVS mode with rr: nodes, replicas, and streams of outside clients to some
 /// nodes' NodePort, with or without kept-alive connections.
-fn ipvs_cluster() -> impl Strategy<Value = (usize, usize, Vec<(usize, u32, u32, bool)>, u64)> {
+/// A stream of outside clients: (node index, clients, requests/s, kept-alive connections).
+type IpvsStream = (usize, u32, u32, bool);
+
+fn ipvs_cluster() -> impl Strategy<Value = (usize, usize, Vec<IpvsStream>, u64)> {
     (1usize..=3, 1usize..=5).prop_flat_map(|(nodes, replicas)| {
         (
             Just(nodes),
