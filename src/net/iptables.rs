@@ -1305,10 +1305,13 @@ impl IptablesRules {
                 _ => {}
             }
         }
-        let masquerade = matches!(
-            cx.chain(self.nat_postrouting, &mut st),
-            Flow::Stop(Target::Masquerade)
-        );
+        // A packet delivered to the node itself goes PREROUTING -> INPUT and never reaches
+        // POSTROUTING (checked on a real kernel by `.ci/kernel-rules`).
+        let masquerade = !(dst_local && !pkt.local_origin)
+            && matches!(
+                cx.chain(self.nat_postrouting, &mut st),
+                Flow::Stop(Target::Masquerade)
+            );
         let v = match dnat {
             Some((ip, port, service_port_index, endpoint_index)) => Verdict::Dnat {
                 ip,

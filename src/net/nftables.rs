@@ -1091,7 +1091,14 @@ impl NftRuleset {
             }
         }
         let mut masquerade = false;
-        for &c in &self.hooks[Hook::Postrouting as usize] {
+        // A packet delivered to the node itself goes PREROUTING -> INPUT and never reaches
+        // POSTROUTING (checked on a real kernel by `.ci/kernel-rules`).
+        let postrouting: &[NftChainId] = if dst_local && !pkt.local_origin {
+            &[]
+        } else {
+            &self.hooks[Hook::Postrouting as usize]
+        };
+        for &c in postrouting {
             if let Flow::Stop(Final::Masquerade) = cx.chain(c, &mut st) {
                 masquerade = true;
             }

@@ -900,7 +900,11 @@ impl Simulation {
                         // To this node, on a port no rule claims and nothing listens on: the
                         // kernel answers the SYN with a reset.
                         Some(n) if n == entry => return Route::Fail(FailReason::ConnectionRefused),
-                        _ => return Route::Fail(FailReason::NoRoute),
+                        // No rule claims it and it is none of the node's addresses (say a
+                        // ClusterIP port the Service does not have, in iptables mode): the node
+                        // forwards it to its default route, where nothing answers. Seen on a
+                        // real kernel by `.ci/kernel-rules`.
+                        _ => return Route::Lost,
                     }
                 }
             }

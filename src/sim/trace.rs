@@ -407,8 +407,12 @@ impl Simulation {
                         );
                         Some(n)
                     }
-                    _ => {
+                    Some(n) if n == entry => {
                         let _ = writeln!(out, "         no rule matched and nothing listens on {dst}:{port}: the node answers with a TCP reset (connection refused)");
+                        None
+                    }
+                    _ => {
+                        let _ = writeln!(out, "         no rule matched and {dst} is not an address of this node: it leaves by the node's default route, where nothing answers; the client times out");
                         None
                     }
                 }
