@@ -1307,7 +1307,7 @@ impl IptablesRules {
         }
         // A packet delivered to the node itself goes PREROUTING -> INPUT and never reaches
         // POSTROUTING (checked on a real kernel by `.ci/kernel-rules`).
-        let masquerade = !(dst_local && !pkt.local_origin)
+        let masquerade = (!dst_local || pkt.local_origin)
             && matches!(
                 cx.chain(self.nat_postrouting, &mut st),
                 Flow::Stop(Target::Masquerade)
