@@ -358,3 +358,92 @@ proptest! {
         prop_assert!(total > 0);
     }
 }
+
+/// One ClusterIP Service with `sessionAffinity: ClientIP` (`timeout_s`) over `n` ready pods.
+fn affinity_input(n: usize, timeout_s: u32) -> kubesim::net::iptables::NodeProxyInput {
+    use kubesim::net::iptables::{NodeProxyInput, ProxyEndpoint, ProxyServicePort};
+    NodeProxyInput {
+        node_name: "node-1".into(),
+        node_ip: Ipv4Addr::new(192, 168, 0, 24),
+        pod_cidr: "10.244.0.0/24".parse().unwrap(),
+        cluster_cidr: "10.244.0.0/16".parse().unwrap(),
+        services: vec![ProxyServicePort {
+            namespace: "default".into(),
+            name: "http-svc".into(),
+            port_name: None,
+            protocol: kubesim::model::objects::Protocol::Tcp,
+            cluster_ip: Some(Ipv4Addr::new(10, 96, 24, 104)),
+            port: 8080,
+            node_port: None,
+            external_ips: Vec::new(),
+            load_balancer_ips: Vec::new(),
+            external_policy_local: false,
+            internal_policy_local: false,
+            affinity_timeout_seconds: Some(timeout_s),
+            endpoints: (0..n)
+                .map(|i| ProxyEndpoint {
+                    ip: Ipv4Addr::new(10, 244, 0, 2 + i as u8),
+                    port: 80,
+                    is_local: true,
+                    ready: true,
+                    serving: true,
+                    terminating: false,
+                })
+                .collect(),
+        }],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, rng_seed: RngSeed::Fixed(21), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `sessionAffinity: ClientIP`, in iptables (`-m recent`) and nftables (affinity sets) mode:
+    /// while its pods stay ready, every new connection of a client made less than
+    /// `timeoutSeconds` after its previous one goes to the pod the previous one went to. Gaps
+    /// of up to twice the timeout are generated, so entries also expire and clients move.
+    #[test]
+    fn client_ip_affinity_keeps_a_client_on_one_pod_within_the_timeout(
+        n in 2usize..6,
+        timeout_s in 1u32..60,
+        steps in prop::collection::vec((0u8..4, 0u32..2000), 1..80),
+        seed in any::<u64>(),
+    ) {
+        use kubesim::net::iptables::{AffinityTable, IptablesRules, Packet, Verdict};
+        use kubesim::net::nftables::NftRuleset;
+        use rand::SeedableRng;
+        let input = affinity_input(n, timeout_s);
+        let ipt = IptablesRules::build(&input);
+        let nft = NftRuleset::build(&input, "10.96.0.0/12".parse().unwrap());
+        for mode in ["iptables", "nftables"] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut affinity = AffinityTable::new();
+            // Per client: the pod of its last connection and when it was made.
+            let mut last: [Option<(Ipv4Addr, u64)>; 4] = [None; 4];
+            let mut now: u64 = 0;
+            for &(client, gap) in &steps {
+                // A gap of 0 to 2 x timeout, in thousandths of the timeout.
+                now += u64::from(timeout_s) * 1_000_000_000 * u64::from(gap) / 1000;
+                let pkt = Packet {
+                    src: Ipv4Addr::new(10, 244, 1, 10 + client),
+                    src_port: 40000,
+                    dst: Ipv4Addr::new(10, 96, 24, 104),
+                    dst_port: 8080,
+                    protocol: kubesim::model::objects::Protocol::Tcp,
+                    local_origin: false,
+                };
+                let v = match mode {
+                    "iptables" => ipt.route(&pkt, &mut rng, &mut affinity, now),
+                    _ => nft.route(&pkt, &mut rng, &mut affinity, now),
+                };
+                let Verdict::Dnat { ip, .. } = v else {
+                    return Err(TestCaseError::fail(format!("{mode}: no DNAT: {v:?}")));
+                };
+                if let Some((pod, at)) = last[client as usize] {
+                    let within = now - at < u64::from(timeout_s) * 1_000_000_000;
+                    prop_assert!(!within || ip == pod, "{mode}: client {client} moved from {pod} to {ip} {} ns after its last connection (timeout {timeout_s} s)", now - at);
+                }
+                last[client as usize] = Some((ip, now));
+            }
+        }
+    }
+}
