@@ -1865,17 +1865,17 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn ip(s: &str) -> Ipv4Addr {
+    pub(crate) fn ip(s: &str) -> Ipv4Addr {
         s.parse().unwrap()
     }
 
-    fn ep(addr: &str, port: u16, local: bool) -> ProxyEndpoint {
+    pub(crate) fn ep(addr: &str, port: u16, local: bool) -> ProxyEndpoint {
         ProxyEndpoint {
             ip: ip(addr),
             port,
@@ -1886,7 +1886,12 @@ mod tests {
         }
     }
 
-    fn svc(name: &str, cluster_ip: &str, port: u16, eps: Vec<ProxyEndpoint>) -> ProxyServicePort {
+    pub(crate) fn svc(
+        name: &str,
+        cluster_ip: &str,
+        port: u16,
+        eps: Vec<ProxyEndpoint>,
+    ) -> ProxyServicePort {
         ProxyServicePort {
             namespace: "default".into(),
             name: name.into(),
@@ -1904,7 +1909,7 @@ mod tests {
         }
     }
 
-    fn node(services: Vec<ProxyServicePort>) -> NodeProxyInput {
+    pub(crate) fn node(services: Vec<ProxyServicePort>) -> NodeProxyInput {
         NodeProxyInput {
             node_name: "node-1".into(),
             node_ip: ip("192.168.0.24"),

@@ -1454,48 +1454,8 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn ip(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    fn ep(addr: &str, port: u16, local: bool) -> ProxyEndpoint {
-        ProxyEndpoint {
-            ip: ip(addr),
-            port,
-            is_local: local,
-            ready: true,
-            serving: true,
-            terminating: false,
-        }
-    }
-
-    fn svc(name: &str, cluster_ip: &str, port: u16, eps: Vec<ProxyEndpoint>) -> ProxyServicePort {
-        ProxyServicePort {
-            namespace: "default".into(),
-            name: name.into(),
-            port_name: None,
-            protocol: Protocol::Tcp,
-            cluster_ip: Some(ip(cluster_ip)),
-            port,
-            node_port: None,
-            external_ips: vec![],
-            load_balancer_ips: vec![],
-            external_policy_local: false,
-            internal_policy_local: false,
-            affinity_timeout_seconds: None,
-            endpoints: eps,
-        }
-    }
-
-    fn node(services: Vec<ProxyServicePort>) -> NodeProxyInput {
-        NodeProxyInput {
-            node_name: "node-1".into(),
-            node_ip: ip("192.168.0.24"),
-            pod_cidr: "10.244.0.0/24".parse().unwrap(),
-            cluster_cidr: "10.244.0.0/16".parse().unwrap(),
-            services,
-        }
-    }
+    // The same fixtures as iptables mode: both modes are built from one input.
+    use crate::net::iptables::tests::{ep, ip, node, svc};
 
     fn build(services: Vec<ProxyServicePort>) -> NftRuleset {
         NftRuleset::build(&node(services), "10.96.0.0/12".parse().unwrap())
