@@ -51,12 +51,10 @@ pub enum Step {
     /// Container `container` starts again after its back-off, unless something restarted it
     /// since (its epoch moved on).
     Restart { container: u16, epoch: u32 },
-    /// Container `container`'s process exits with `code` (its behaviour's `exitAfter`).
-    Exit {
-        container: u16,
-        epoch: u32,
-        code: i32,
-    },
+    /// Container `container`'s process exits (its behaviour's `exitAfter`), with its
+    /// behaviour's `exitCode` (looked up then, so that the step stays small: the event queue
+    /// holds millions).
+    Exit { container: u16, epoch: u32 },
     /// A probe of container `container` runs.
     Probe {
         container: u16,
@@ -290,12 +288,11 @@ impl Simulation {
                 self.cluster.pod_mut(id).restarts += 1;
                 self.start_container(now, id, i as usize);
             }
-            Step::Exit {
-                container,
-                epoch,
-                code,
-            } => {
+            Step::Exit { container, epoch } => {
                 if self.kubelet[id.index()].containers[container as usize].epoch == epoch {
+                    // The behaviour the container started with (its image does not change).
+                    let image = &self.cluster.pod(id).spec.containers[container as usize].image;
+                    let code = self.behaviors[self.behavior_for(image) as usize].exit_code;
                     self.container_exit(now, id, container as usize, code);
                 }
             }
@@ -383,7 +380,6 @@ impl Simulation {
             let step = Step::Exit {
                 container: i as u16,
                 epoch,
-                code: behavior.exit_code,
             };
             self.queue.schedule(now + after, Ev::Kubelet(id, step));
         }

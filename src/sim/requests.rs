@@ -513,6 +513,7 @@ impl Simulation {
         }
         if self.scenario.traffic[si].connections.reuse {
             self.streams[si].clients[client as usize]
+                .pool
                 .waiting
                 .push_back(Waiting {
                     sent: now,
@@ -681,12 +682,12 @@ impl Simulation {
                     // The client's pod went away, and with it its connections and the
                     // requests it was holding back for one.
                     c.alive = false;
-                    for conn in c.conns.drain(..) {
+                    for conn in c.pool.conns.drain(..) {
                         if conn.dp_conn != NO_DP_CONN {
                             self.dp_closed.push((conn.dp_conn, CloseKind::Reset, now));
                         }
                     }
-                    orphaned.extend(c.waiting.drain(..).filter(|w| w.counted));
+                    orphaned.extend(c.pool.waiting.drain(..).filter(|w| w.counted));
                 }
             }
             for (id, ip) in live {
@@ -744,7 +745,7 @@ impl Simulation {
                 let conn = if reuse {
                     let c = &mut self.streams[si].clients[client as usize];
                     let id = c.next_conn_id();
-                    c.conns.push(Conn {
+                    c.pool.conns.push(Conn {
                         id,
                         pod: pod.0,
                         container,
@@ -1123,7 +1124,8 @@ impl Simulation {
 
     fn conn_requests(&self, req: &Request) -> u32 {
         let c = &self.streams[req.stream as usize].clients[req.client as usize];
-        c.conns
+        c.pool
+            .conns
             .iter()
             .find(|c| c.id == req.conn)
             .map_or(0, |c| c.requests)
@@ -1253,7 +1255,7 @@ impl Simulation {
             idle_since = c.idle_since;
         }
         if close {
-            client.conns.retain(|c| c.id != req.conn);
+            client.pool.conns.retain(|c| c.id != req.conn);
             self.close_dp_conn(dp, CloseKind::Fin, at);
         } else if dp != NO_DP_CONN {
             let keep_alive = self.servers[req.pod as usize][req.container as usize]
@@ -1271,7 +1273,7 @@ impl Simulation {
             );
         }
         let client = &mut self.streams[si].clients[req.client as usize];
-        if !client.waiting.is_empty() {
+        if !client.pool.waiting.is_empty() {
             self.queue.schedule(
                 at,
                 Ev::Dispatch {
@@ -1290,10 +1292,10 @@ impl Simulation {
         }
         let client = &mut self.streams[req.stream as usize].clients[req.client as usize];
         let dp = client.conn_mut(req.conn).map_or(NO_DP_CONN, |c| c.dp_conn);
-        client.conns.retain(|c| c.id != req.conn);
+        client.pool.conns.retain(|c| c.id != req.conn);
         self.close_dp_conn(dp, kind, now);
         let client = &mut self.streams[req.stream as usize].clients[req.client as usize];
-        if !client.waiting.is_empty() {
+        if !client.pool.waiting.is_empty() {
             let now = self.queue.now();
             self.queue.schedule(
                 now,
@@ -1327,7 +1329,7 @@ impl Simulation {
             };
             let ipvs = self.dp_counts_connections();
             let c = &mut self.streams[si].clients[client as usize];
-            if c.waiting.is_empty() && !ipvs {
+            if c.pool.waiting.is_empty() && !ipvs {
                 return;
             }
             let mut closed = std::mem::take(&mut self.dp_closed);
@@ -1352,7 +1354,7 @@ impl Simulation {
                 self.apply_dp_closed();
             }
             let c = &mut self.streams[si].clients[client as usize];
-            let Some(w) = c.waiting.pop_front() else {
+            let Some(w) = c.pool.waiting.pop_front() else {
                 return;
             };
             if now >= w.sent + timeout {
@@ -1370,7 +1372,7 @@ impl Simulation {
                 continue;
             }
             if let Some(i) = c.oldest_idle() {
-                let conn = &mut c.conns[i];
+                let conn = &mut c.pool.conns[i];
                 conn.busy = true;
                 conn.deadline = w.sent + timeout;
                 let (pod, container, one_way, id) =
@@ -1393,12 +1395,12 @@ impl Simulation {
                 self.client_deadline(w.sent, si, r);
                 self.queue
                     .schedule_in_lane(super::LANE_KEPT_ALIVE, now + one_way, Ev::ReachPod(r));
-            } else if (c.conns.len() as u32) < policy.max_per_destination {
+            } else if (c.pool.conns.len() as u32) < policy.max_per_destination {
                 self.send_on_new_connection(
                     now, w.sent, stream, client, w.counted, NO_CONN, w.attempt,
                 );
             } else {
-                c.waiting.push_front(w);
+                c.pool.waiting.push_front(w);
                 let wake = c
                     .earliest_deadline()
                     .unwrap_or(now)
@@ -1464,7 +1466,7 @@ impl Simulation {
             let waiting: Vec<Waiting> = self.streams[si]
                 .clients
                 .iter()
-                .flat_map(|c| c.waiting.iter().copied())
+                .flat_map(|c| c.pool.waiting.iter().copied())
                 .collect();
             for w in waiting.into_iter().filter(|w| w.counted) {
                 if w.sent + timeout <= end {
