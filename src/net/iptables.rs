@@ -1865,59 +1865,12 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::net::testkit::{ep, ip, node, svc};
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
-
-    pub(crate) fn ip(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    pub(crate) fn ep(addr: &str, port: u16, local: bool) -> ProxyEndpoint {
-        ProxyEndpoint {
-            ip: ip(addr),
-            port,
-            is_local: local,
-            ready: true,
-            serving: true,
-            terminating: false,
-        }
-    }
-
-    pub(crate) fn svc(
-        name: &str,
-        cluster_ip: &str,
-        port: u16,
-        eps: Vec<ProxyEndpoint>,
-    ) -> ProxyServicePort {
-        ProxyServicePort {
-            namespace: "default".into(),
-            name: name.into(),
-            port_name: None,
-            protocol: Protocol::Tcp,
-            cluster_ip: Some(ip(cluster_ip)),
-            port,
-            node_port: None,
-            external_ips: vec![],
-            load_balancer_ips: vec![],
-            external_policy_local: false,
-            internal_policy_local: false,
-            affinity_timeout_seconds: None,
-            endpoints: eps,
-        }
-    }
-
-    pub(crate) fn node(services: Vec<ProxyServicePort>) -> NodeProxyInput {
-        NodeProxyInput {
-            node_name: "node-1".into(),
-            node_ip: ip("192.168.0.24"),
-            pod_cidr: "10.244.0.0/24".parse().unwrap(),
-            cluster_cidr: "10.244.0.0/16".parse().unwrap(),
-            services,
-        }
-    }
 
     fn pkt(src: &str, dst: &str, dport: u16) -> Packet {
         Packet {
