@@ -684,50 +684,34 @@ impl IptablesRules {
                         .proto_dport(proto, Some(sp.port)),
                 );
             }
-            // External IPs.
-            for &eip in &sp.external_ips {
-                if has_endpoints {
-                    let ext = b.chain(Nat, &ext_name, false);
-                    b.push(
-                        nat_services,
-                        Rule::new(Target::Jump(ext))
-                            .dst(eip)
-                            .comment(format!("{spn} external IP"))
-                            .proto_dport(proto, Some(sp.port)),
-                    );
-                }
-                if !has_external {
-                    b.push(
-                        f_external,
-                        Rule::new(ext_filter.0)
-                            .dst(eip)
-                            .comment(ext_filter.1.clone())
-                            .proto_dport(proto, Some(sp.port)),
-                    );
-                }
-            }
-            // Load-balancer IPs (no loadBalancerSourceRanges, so no KUBE-FW chain).
-            for &lbip in &sp.load_balancer_ips {
-                if has_endpoints {
-                    let ext = b.chain(Nat, &ext_name, false);
-                    b.push(
-                        nat_services,
-                        Rule::new(Target::Jump(ext))
-                            .dst(lbip)
-                            .comment(format!("{spn} loadbalancer IP"))
-                            .proto_dport(proto, Some(sp.port)),
-                    );
-                }
-            }
-            if !has_external {
-                for &lbip in &sp.load_balancer_ips {
-                    b.push(
-                        f_external,
-                        Rule::new(ext_filter.0)
-                            .dst(lbip)
-                            .comment(ext_filter.1.clone())
-                            .proto_dport(proto, Some(sp.port)),
-                    );
+            // External destinations, in upstream's order (pkg/proxy/iptables/proxier.go):
+            // external IPs, then load-balancer IPs (no loadBalancerSourceRanges, so no KUBE-FW
+            // chain). Each jumps to KUBE-EXT when the Service has endpoints, and is refused or
+            // dropped in KUBE-EXTERNAL-SERVICES when none may take external traffic.
+            for (ips, what) in [
+                (&sp.external_ips, "external IP"),
+                (&sp.load_balancer_ips, "loadbalancer IP"),
+            ] {
+                for &ip in ips {
+                    if has_endpoints {
+                        let ext = b.chain(Nat, &ext_name, false);
+                        b.push(
+                            nat_services,
+                            Rule::new(Target::Jump(ext))
+                                .dst(ip)
+                                .comment(format!("{spn} {what}"))
+                                .proto_dport(proto, Some(sp.port)),
+                        );
+                    }
+                    if !has_external {
+                        b.push(
+                            f_external,
+                            Rule::new(ext_filter.0)
+                                .dst(ip)
+                                .comment(ext_filter.1.clone())
+                                .proto_dport(proto, Some(sp.port)),
+                        );
+                    }
                 }
             }
             // NodePort.
