@@ -665,24 +665,24 @@ impl IptablesRules {
                 ((Target::Drop, c.clone()), (Target::Drop, c))
             };
 
+            // A rule for the Service port at one of its addresses: `-d ip -p proto --dport port`.
+            let at = |target: Target, ip: Ipv4Addr, comment: String| {
+                Rule::new(target)
+                    .dst(ip)
+                    .comment(comment)
+                    .proto_dport(proto, Some(sp.port))
+            };
             // ClusterIP.
             if has_internal {
                 let internal = b.chain(Nat, internal_name, false);
+                let comment = format!("{spn} cluster IP");
                 b.push(
                     nat_services,
-                    Rule::new(Target::Jump(internal))
-                        .dst(cluster_ip)
-                        .comment(format!("{spn} cluster IP"))
-                        .proto_dport(proto, Some(sp.port)),
+                    at(Target::Jump(internal), cluster_ip, comment),
                 );
             } else {
-                b.push(
-                    f_services,
-                    Rule::new(int_filter.0)
-                        .dst(cluster_ip)
-                        .comment(int_filter.1.clone())
-                        .proto_dport(proto, Some(sp.port)),
-                );
+                let (target, comment) = int_filter;
+                b.push(f_services, at(target, cluster_ip, comment));
             }
             // External destinations, in upstream's order (pkg/proxy/iptables/proxier.go):
             // external IPs, then load-balancer IPs (no loadBalancerSourceRanges, so no KUBE-FW
@@ -697,20 +697,12 @@ impl IptablesRules {
                         let ext = b.chain(Nat, &ext_name, false);
                         b.push(
                             nat_services,
-                            Rule::new(Target::Jump(ext))
-                                .dst(ip)
-                                .comment(format!("{spn} {what}"))
-                                .proto_dport(proto, Some(sp.port)),
+                            at(Target::Jump(ext), ip, format!("{spn} {what}")),
                         );
                     }
                     if !has_external {
-                        b.push(
-                            f_external,
-                            Rule::new(ext_filter.0)
-                                .dst(ip)
-                                .comment(ext_filter.1.clone())
-                                .proto_dport(proto, Some(sp.port)),
-                        );
+                        let (target, comment) = ext_filter.clone();
+                        b.push(f_external, at(target, ip, comment));
                     }
                 }
             }
