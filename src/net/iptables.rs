@@ -665,69 +665,45 @@ impl IptablesRules {
                 ((Target::Drop, c.clone()), (Target::Drop, c))
             };
 
+            // A rule for the Service port at one of its addresses: `-d ip -p proto --dport port`.
+            let at = |target: Target, ip: Ipv4Addr, comment: String| {
+                Rule::new(target)
+                    .dst(ip)
+                    .comment(comment)
+                    .proto_dport(proto, Some(sp.port))
+            };
             // ClusterIP.
             if has_internal {
                 let internal = b.chain(Nat, internal_name, false);
+                let comment = format!("{spn} cluster IP");
                 b.push(
                     nat_services,
-                    Rule::new(Target::Jump(internal))
-                        .dst(cluster_ip)
-                        .comment(format!("{spn} cluster IP"))
-                        .proto_dport(proto, Some(sp.port)),
+                    at(Target::Jump(internal), cluster_ip, comment),
                 );
             } else {
-                b.push(
-                    f_services,
-                    Rule::new(int_filter.0)
-                        .dst(cluster_ip)
-                        .comment(int_filter.1.clone())
-                        .proto_dport(proto, Some(sp.port)),
-                );
+                let (target, comment) = int_filter;
+                b.push(f_services, at(target, cluster_ip, comment));
             }
-            // External IPs.
-            for &eip in &sp.external_ips {
-                if has_endpoints {
-                    let ext = b.chain(Nat, &ext_name, false);
-                    b.push(
-                        nat_services,
-                        Rule::new(Target::Jump(ext))
-                            .dst(eip)
-                            .comment(format!("{spn} external IP"))
-                            .proto_dport(proto, Some(sp.port)),
-                    );
-                }
-                if !has_external {
-                    b.push(
-                        f_external,
-                        Rule::new(ext_filter.0)
-                            .dst(eip)
-                            .comment(ext_filter.1.clone())
-                            .proto_dport(proto, Some(sp.port)),
-                    );
-                }
-            }
-            // Load-balancer IPs (no loadBalancerSourceRanges, so no KUBE-FW chain).
-            for &lbip in &sp.load_balancer_ips {
-                if has_endpoints {
-                    let ext = b.chain(Nat, &ext_name, false);
-                    b.push(
-                        nat_services,
-                        Rule::new(Target::Jump(ext))
-                            .dst(lbip)
-                            .comment(format!("{spn} loadbalancer IP"))
-                            .proto_dport(proto, Some(sp.port)),
-                    );
-                }
-            }
-            if !has_external {
-                for &lbip in &sp.load_balancer_ips {
-                    b.push(
-                        f_external,
-                        Rule::new(ext_filter.0)
-                            .dst(lbip)
-                            .comment(ext_filter.1.clone())
-                            .proto_dport(proto, Some(sp.port)),
-                    );
+            // External destinations, in upstream's order (pkg/proxy/iptables/proxier.go):
+            // external IPs, then load-balancer IPs (no loadBalancerSourceRanges, so no KUBE-FW
+            // chain). Each jumps to KUBE-EXT when the Service has endpoints, and is refused or
+            // dropped in KUBE-EXTERNAL-SERVICES when none may take external traffic.
+            for (ips, what) in [
+                (&sp.external_ips, "external IP"),
+                (&sp.load_balancer_ips, "loadbalancer IP"),
+            ] {
+                for &ip in ips {
+                    if has_endpoints {
+                        let ext = b.chain(Nat, &ext_name, false);
+                        b.push(
+                            nat_services,
+                            at(Target::Jump(ext), ip, format!("{spn} {what}")),
+                        );
+                    }
+                    if !has_external {
+                        let (target, comment) = ext_filter.clone();
+                        b.push(f_external, at(target, ip, comment));
+                    }
                 }
             }
             // NodePort.
@@ -1865,59 +1841,12 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::net::testkit::{ep, ip, node, svc};
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
-
-    pub(crate) fn ip(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    pub(crate) fn ep(addr: &str, port: u16, local: bool) -> ProxyEndpoint {
-        ProxyEndpoint {
-            ip: ip(addr),
-            port,
-            is_local: local,
-            ready: true,
-            serving: true,
-            terminating: false,
-        }
-    }
-
-    pub(crate) fn svc(
-        name: &str,
-        cluster_ip: &str,
-        port: u16,
-        eps: Vec<ProxyEndpoint>,
-    ) -> ProxyServicePort {
-        ProxyServicePort {
-            namespace: "default".into(),
-            name: name.into(),
-            port_name: None,
-            protocol: Protocol::Tcp,
-            cluster_ip: Some(ip(cluster_ip)),
-            port,
-            node_port: None,
-            external_ips: vec![],
-            load_balancer_ips: vec![],
-            external_policy_local: false,
-            internal_policy_local: false,
-            affinity_timeout_seconds: None,
-            endpoints: eps,
-        }
-    }
-
-    pub(crate) fn node(services: Vec<ProxyServicePort>) -> NodeProxyInput {
-        NodeProxyInput {
-            node_name: "node-1".into(),
-            node_ip: ip("192.168.0.24"),
-            pod_cidr: "10.244.0.0/24".parse().unwrap(),
-            cluster_cidr: "10.244.0.0/16".parse().unwrap(),
-            services,
-        }
-    }
 
     fn pkt(src: &str, dst: &str, dport: u16) -> Packet {
         Packet {

@@ -1207,39 +1207,17 @@ mod tests {
         assert_eq!(v.connect(CLIENT, VIP, 38 * SECOND_NS + 1), Some(1 - first));
     }
 
+    /// The lesson's Service on node-1 with its NodePort 30001, over local pods `10.244.0.{e}:80`.
     fn input(endpoints: &[u8]) -> NodeProxyInput {
-        use crate::net::iptables::ProxyEndpoint;
-        NodeProxyInput {
-            node_name: "node-1".into(),
-            node_ip: Ipv4Addr::new(192, 168, 0, 24),
-            pod_cidr: "10.244.0.0/24".parse().unwrap(),
-            cluster_cidr: "10.244.0.0/16".parse().unwrap(),
-            services: vec![ProxyServicePort {
-                namespace: "default".into(),
-                name: "http-svc".into(),
-                port_name: None,
-                protocol: Protocol::Tcp,
-                cluster_ip: Some(Ipv4Addr::new(10, 96, 24, 104)),
-                port: 8080,
-                node_port: Some(30001),
-                external_ips: vec![],
-                load_balancer_ips: vec![],
-                external_policy_local: false,
-                internal_policy_local: false,
-                affinity_timeout_seconds: None,
-                endpoints: endpoints
-                    .iter()
-                    .map(|&e| ProxyEndpoint {
-                        ip: ip(e),
-                        port: 80,
-                        is_local: true,
-                        ready: true,
-                        serving: true,
-                        terminating: false,
-                    })
-                    .collect(),
-            }],
-        }
+        use crate::net::testkit::{ep, node, svc};
+        let eps = endpoints
+            .iter()
+            .map(|&e| ep(&ip(e).to_string(), 80, true))
+            .collect();
+        node(vec![ProxyServicePort {
+            node_port: Some(30001),
+            ..svc("http-svc", "10.96.24.104", 8080, eps)
+        }])
     }
 
     fn nodeport(t: &IpvsTable) -> &VirtualServer {

@@ -25,4 +25,7 @@ pub mod iptables;
 pub mod nftables;
 
 pub mod ipvs;
+// Fixtures for kube-proxy input, public for the integration tests; not kubesim's API.
+#[doc(hidden)]
+pub mod testkit;
 pub mod topology;

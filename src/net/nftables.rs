@@ -1455,7 +1455,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     // The same fixtures as iptables mode: both modes are built from one input.
-    use crate::net::iptables::tests::{ep, ip, node, svc};
+    use crate::net::testkit::{ep, ip, node, svc};
 
     fn build(services: Vec<ProxyServicePort>) -> NftRuleset {
         NftRuleset::build(&node(services), "10.96.0.0/12".parse().unwrap())

@@ -12,6 +12,8 @@ use super::fonts::{ensure_registered, font, style};
 use super::format::{percent, thousands};
 use super::spread::Spread;
 use crate::sim::outcome::Outcome;
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -232,6 +234,95 @@ pub(super) fn header<DB: DrawingBackend>(
     )
 }
 
+/// A chart's mesh with the axes every chart shares: descriptions in 15 px, tick labels muted in
+/// 13 px, a light grid at the labelled ticks only, grey axis lines. The caller adds the ticks,
+/// their labels and the descriptions, then draws it.
+pub(super) fn styled_mesh<'a, 'b, X, Y, XT, YT, DB>(
+    chart: &'b mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> MeshStyle<'a, 'b, X, Y, DB>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+{
+    let mut mesh = chart.configure_mesh();
+    mesh.axis_desc_style(font(15.0, false).color(&TEXT))
+        .label_style(font(13.0, false).color(&MUTED))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS);
+    mesh
+}
+
+/// The note centred at `at` (root pixels) on a plot with nothing to draw.
+pub(super) fn empty_note<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    note: &str,
+    at: (i32, i32),
+) -> Result<(), DrawError> {
+    text(
+        root,
+        note,
+        at,
+        &style(18.0, false, MUTED, HPos::Center, VPos::Center),
+    )
+}
+
+/// The dashed grey line that marks one of the scenario's events, from `a` to `b` (root pixels).
+pub(super) fn event_line<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    a: (i32, i32),
+    b: (i32, i32),
+) -> Result<(), DrawError> {
+    root.draw(&DashedPathElement::new(
+        [a, b],
+        5,
+        4,
+        MARKER.stroke_width(1),
+    ))
+    .map_err(de)
+}
+
+/// A legend's heading, its top left corner at `(left, y)` (root pixels).
+pub(super) fn legend_heading<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    heading: &str,
+    (left, y): (i32, i32),
+) -> Result<(), DrawError> {
+    text(
+        root,
+        heading,
+        (left, y),
+        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
+    )
+}
+
+/// One line of a legend, its top left corner at `(left, y)` (root pixels): a swatch of the
+/// series' colour (none for `None`) and `label` in `size` px beside it. Returns the x where
+/// the label starts, for a line of detail under it.
+pub(super) fn legend_entry<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (left, y): (i32, i32),
+    colour: Option<RGBColor>,
+    label: &str,
+    size: f64,
+) -> Result<i32, DrawError> {
+    if let Some(colour) = colour {
+        root.draw(&PathElement::new(
+            [(left, y + 8), (left + 28, y + 8)],
+            colour.stroke_width(3),
+        ))
+        .map_err(de)?;
+    }
+    text(
+        root,
+        label,
+        (left + 36, y + 8),
+        &style(size, false, TEXT, HPos::Left, VPos::Center),
+    )?;
+    Ok(left + 36)
+}
+
 /// Pixel position of a chart coordinate inside `root`'s own coordinates.
 pub(super) fn to_root<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -315,30 +406,18 @@ pub fn draw_distribution<DB: DrawingBackend>(
         .y_label_area_size(y_label_area)
         .build_cartesian_2d(0f64..n.max(1) as f64, 0f64..y_max)
         .map_err(de)?;
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
         .y_label_formatter(&|v| count_label(*v))
         .y_desc("requests served")
-        .axis_desc_style(font(15.0, false).color(&TEXT))
-        .label_style(font(13.0, false).color(&MUTED))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .axis_style(AXIS)
         .draw()
         .map_err(de)?;
 
     if n == 0 {
         let (cx, cy) = to_root(root, chart.backend_coord(&(0.5, 0.5)));
-        let note = "no pod served any request";
-        return text(
-            root,
-            note,
-            (cx, cy),
-            &style(18.0, false, MUTED, HPos::Center, VPos::Center),
-        );
+        return empty_note(root, "no pod served any request", (cx, cy));
     }
 
     chart
@@ -590,8 +669,7 @@ pub fn draw_timeline<DB: DrawingBackend>(
         .y_label_area_size(y_label_area as u32)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)
         .map_err(de)?;
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .x_labels(12)
         .y_labels(8)
         .x_label_formatter(&|v| seconds_label(*v))
@@ -602,11 +680,6 @@ pub fn draw_timeline<DB: DrawingBackend>(
         } else {
             format!("requests per {}", t.bucket)
         })
-        .axis_desc_style(font(15.0, false).color(&TEXT))
-        .label_style(font(13.0, false).color(&MUTED))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .axis_style(AXIS)
         .draw()
         .map_err(de)?;
 
@@ -614,13 +687,7 @@ pub fn draw_timeline<DB: DrawingBackend>(
     // until the later of its deletion and its last served request.
     if spread.pods.is_empty() && !any_failed {
         let (cx, cy) = to_root(root, chart.backend_coord(&(x_max / 2.0, y_max / 2.0)));
-        let note = "no requests in the timeline";
-        text(
-            root,
-            note,
-            (cx, cy),
-            &style(18.0, false, MUTED, HPos::Center, VPos::Center),
-        )?;
+        empty_note(root, "no requests in the timeline", (cx, cy))?;
     }
     let mid = |b: usize| (b as f64 + 0.5) * bucket_s;
     let bucket_of = |ns: u64| ((ns / bucket_ns) as usize).min(buckets.saturating_sub(1));
@@ -664,9 +731,7 @@ pub fn draw_timeline<DB: DrawingBackend>(
     for m in &placed {
         let row_bottom = plot_top - 4 - (m.row as i32) * ROW as i32;
         let x = m.x + shift;
-        let line = [(x, row_bottom - 12), (x, plot_bottom)];
-        root.draw(&DashedPathElement::new(line, 5, 4, MARKER.stroke_width(1)))
-            .map_err(de)?;
+        event_line(root, (x, row_bottom - 12), (x, plot_bottom))?;
         let label_x = match m.anchor {
             HPos::Right => x - 4,
             _ => x + 4,
@@ -694,24 +759,19 @@ fn draw_legend<DB: DrawingBackend>(
     let (ax, ay) = to_root(root, area.get_base_pixel());
     let left = ax + 8;
     let mut y = plot_top.max(ay + 8);
-    text(
-        root,
-        "pods",
-        (left, y),
-        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
-    )?;
+    legend_heading(root, "pods", (left, y))?;
     y += 26;
     const STEP: i32 = 22;
     let bottom = ay + h as i32 - 60;
     let name_width = w.saturating_sub(8 + 36 + 12);
-    let mut entries: Vec<(String, RGBColor)> = spread
+    let mut entries: Vec<(String, Option<RGBColor>)> = spread
         .pods
         .iter()
         .enumerate()
-        .map(|(k, p)| (p.name.clone(), PALETTE[k % PALETTE.len()]))
+        .map(|(k, p)| (p.name.clone(), Some(PALETTE[k % PALETTE.len()])))
         .collect();
     if any_failed {
-        entries.push(("failed requests".to_string(), FAILED));
+        entries.push(("failed requests".to_string(), Some(FAILED)));
     }
     let room = ((bottom - y) / STEP).max(1) as usize;
     let hidden = entries.len().saturating_sub(room);
@@ -721,23 +781,11 @@ fn draw_legend<DB: DrawingBackend>(
         entries.truncate(room.saturating_sub(1 + usize::from(failed.is_some())));
         let shown = entries.len();
         entries.extend(failed);
-        entries.push((format!("+{} more pods", spread.pods.len() - shown), WHITE));
+        entries.push((format!("+{} more pods", spread.pods.len() - shown), None));
     }
     for (label, colour) in entries {
-        if colour != WHITE {
-            root.draw(&PathElement::new(
-                [(left, y + 8), (left + 28, y + 8)],
-                colour.stroke_width(3),
-            ))
-            .map_err(de)?;
-        }
         let label = elide(root, &label, 12.0, name_width);
-        text(
-            root,
-            &label,
-            (left + 36, y + 8),
-            &style(12.0, false, TEXT, HPos::Left, VPos::Center),
-        )?;
+        legend_entry(root, (left, y), colour, &label, 12.0)?;
         y += STEP;
     }
     Ok(())

@@ -6,10 +6,10 @@
 //! embedded font; both draw only what the [`Outcome`] holds.
 
 use super::charts::{
-    de, header, seconds_label, text, to_root, DrawError, AXIS, GRID, HEADER, MARKER, MUTED,
-    PALETTE, TEXT,
+    de, elide, empty_note, event_line, header, legend_entry, legend_heading, seconds_label,
+    styled_mesh, text, to_root, DrawError, HEADER, MARKER, MUTED, PALETTE,
 };
-use super::fonts::{ensure_registered, font, style};
+use super::fonts::{ensure_registered, style};
 use super::format::thousands;
 use crate::sim::outcome::{Latency, Outcome};
 use plotters::coord::Shift;
@@ -93,29 +93,18 @@ pub fn draw_latency<DB: DrawingBackend>(
         .y_label_area_size(66)
         .build_cartesian_2d((x_min..x_max).log_scale(), 0f64..1.0)
         .map_err(de)?;
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .x_labels(10)
         .y_labels(11)
         .x_label_formatter(&|v| ms_label(*v))
         .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
         .x_desc("latency (ms, log scale)")
         .y_desc("requests answered within")
-        .axis_desc_style(font(15.0, false).color(&TEXT))
-        .label_style(font(13.0, false).color(&MUTED))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .axis_style(AXIS)
         .draw()
         .map_err(de)?;
     if streams.is_empty() {
         let (cx, cy) = to_root(root, chart.backend_coord(&(1.0, 0.5)));
-        text(
-            root,
-            "no requests served",
-            (cx, cy),
-            &style(18.0, false, MUTED, HPos::Center, VPos::Center),
-        )?;
+        empty_note(root, "no requests served", (cx, cy))?;
     }
     // Dotted guides at p50, p99 and p99.9.
     for q in [0.5, 0.99, 0.999] {
@@ -146,27 +135,13 @@ pub fn draw_latency<DB: DrawingBackend>(
     let (_, plot_top) = to_root(root, chart.backend_coord(&(x_min, 1.0)));
     let (ax, _) = to_root(root, legend_area.get_base_pixel());
     let mut y = plot_top + 4;
-    text(
-        root,
-        "streams (p50 / p99 / p99.9 ms)",
-        (ax + 8, y),
-        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
-    )?;
+    legend_heading(root, "streams (p50 / p99 / p99.9 ms)", (ax + 8, y))?;
     y += 28;
     for (k, (i, _)) in streams.iter().enumerate() {
         let s = &outcome.streams[*i];
         let l = s.latency.ms();
-        root.draw(&PathElement::new(
-            [(ax + 8, y + 8), (ax + 36, y + 8)],
-            PALETTE[k % PALETTE.len()].stroke_width(3),
-        ))
-        .map_err(de)?;
-        text(
-            root,
-            &s.name,
-            (ax + 44, y + 8),
-            &style(13.0, false, TEXT, HPos::Left, VPos::Center),
-        )?;
+        let colour = PALETTE[k % PALETTE.len()];
+        let x = legend_entry(root, (ax + 8, y), Some(colour), &s.name, 13.0)?;
         text(
             root,
             &format!(
@@ -175,7 +150,7 @@ pub fn draw_latency<DB: DrawingBackend>(
                 ms_text(l.p99),
                 ms_text(l.p999)
             ),
-            (ax + 44, y + 26),
+            (x, y + 26),
             &style(12.0, false, MUTED, HPos::Left, VPos::Center),
         )?;
         y += 46;
@@ -274,16 +249,11 @@ pub fn draw_load<DB: DrawingBackend>(
             .y_label_area_size(66)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)
             .map_err(de)?;
-        let mut mesh = chart.configure_mesh();
+        let mut mesh = styled_mesh(&mut chart);
         mesh.x_labels(12)
             .y_labels(6)
             .x_label_formatter(&|v| seconds_label(*v))
-            .y_desc(desc)
-            .axis_desc_style(font(15.0, false).color(&TEXT))
-            .label_style(font(13.0, false).color(&MUTED))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(AXIS);
+            .y_desc(desc);
         if is_util {
             mesh.y_label_formatter(&|v| format!("{:.0}%", v * 100.0));
         } else {
@@ -328,56 +298,36 @@ pub fn draw_load<DB: DrawingBackend>(
             let x = at.as_secs_f64();
             let a = to_root(root, chart.backend_coord(&(x, 0.0)));
             let b = to_root(root, chart.backend_coord(&(x, y_max)));
-            root.draw(&DashedPathElement::new(
-                [a, b],
-                5,
-                4,
-                MARKER.stroke_width(1),
-            ))
-            .map_err(de)?;
+            event_line(root, a, b)?;
         }
         charts.push(to_root(root, chart.backend_coord(&(0.0, y_max))).1);
     }
     if pods.is_empty() {
         let (cx, cy) = to_root(root, plots.get_base_pixel());
         let (pw, ph) = plots.dim_in_pixel();
-        text(
+        empty_note(
             root,
             "no pod had a running server",
             (cx + pw as i32 / 2, cy + ph as i32 / 2),
-            &style(18.0, false, MUTED, HPos::Center, VPos::Center),
         )?;
     }
 
     let (ax, _) = to_root(root, legend_area.get_base_pixel());
     let mut y = charts.first().copied().unwrap_or(HEADER as i32);
-    text(
-        root,
-        "pods",
-        (ax + 8, y),
-        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
-    )?;
+    legend_heading(root, "pods", (ax + 8, y))?;
     y += 26;
     for (k, &p) in pods.iter().enumerate() {
-        root.draw(&PathElement::new(
-            [(ax + 8, y + 8), (ax + 36, y + 8)],
-            PALETTE[k % PALETTE.len()].stroke_width(3),
-        ))
-        .map_err(de)?;
         let pod = &outcome.pods[p];
         let util = pod
             .utilisation
             .map_or("-".to_string(), |u| format!("{:.0}%", u * 100.0));
-        text(
-            root,
-            &super::charts::elide(root, &pod.name, 12.0, legend_width - 52),
-            (ax + 44, y + 8),
-            &style(12.0, false, TEXT, HPos::Left, VPos::Center),
-        )?;
+        let name = elide(root, &pod.name, 12.0, legend_width - 52);
+        let colour = PALETTE[k % PALETTE.len()];
+        let x = legend_entry(root, (ax + 8, y), Some(colour), &name, 12.0)?;
         text(
             root,
             &format!("mean {util} busy"),
-            (ax + 44, y + 24),
+            (x, y + 24),
             &style(11.0, false, MUTED, HPos::Left, VPos::Center),
         )?;
         y += 40;

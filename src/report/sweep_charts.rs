@@ -3,7 +3,9 @@
 //! that meet the SLO and cells that do not) and `sweep_p99` (p99 against the other axis, a line
 //! per replica count, the SLO's p99 bound dashed). Drawn for grids of one or two axes.
 
-use super::charts::{de, header, text, to_root, DrawError, AXIS, HEADER, MUTED, PALETTE, TEXT};
+use super::charts::{
+    de, header, styled_mesh, text, to_root, DrawError, AXIS, HEADER, MUTED, PALETTE, TEXT,
+};
 use super::fonts::{ensure_registered, font, style};
 use crate::sweep::slo::{Metric, Verdict};
 use crate::sweep::{replicas_axis, Analysis, CellSummary, Plan};
@@ -416,19 +418,13 @@ fn p99_lines<DB: DrawingBackend>(
         .y_label_area_size(90)
         .build_cartesian_2d(-0.5f64..nx as f64 - 0.5, (lo..hi).log_scale())
         .map_err(de)?;
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(10)
         .y_label_formatter(&|v| ms_label(*v))
         .x_desc(plan.axes[xa].key.as_str())
         .y_desc("p99 latency (ms, log scale)")
-        .axis_desc_style(font(15.0, false).color(&TEXT))
-        .label_style(font(13.0, false).color(&MUTED))
-        .bold_line_style(RGBColor(228, 228, 228))
-        .light_line_style(TRANSPARENT)
-        .axis_style(AXIS)
         .draw()
         .map_err(de)?;
     for (xi, v) in plan.axes[xa].values.iter().enumerate() {

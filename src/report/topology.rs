@@ -233,6 +233,56 @@ fn dot_id(node: &TopoNode) -> String {
     }
 }
 
+/// The pods `node` runs, in creation order (the graph's order), not petgraph's newest-first
+/// edge order.
+fn pods_on(g: &Graph<TopoNode, TopoEdge>, node: NodeIndex) -> Vec<NodeIndex> {
+    let mut pods: Vec<NodeIndex> = g
+        .edges_directed(node, Direction::Outgoing)
+        .filter(|e| matches!(e.weight(), TopoEdge::Runs))
+        .map(|e| e.target())
+        .collect();
+    pods.sort();
+    pods
+}
+
+/// The pods no node runs, in creation order.
+fn unscheduled_pods(g: &Graph<TopoNode, TopoEdge>) -> Vec<NodeIndex> {
+    g.node_indices()
+        .filter(|&ix| {
+            matches!(g[ix], TopoNode::Pod { .. })
+                && g.edges_directed(ix, Direction::Incoming)
+                    .all(|e| !matches!(e.weight(), TopoEdge::Runs))
+        })
+        .collect()
+}
+
+/// A vertex's DOT statement without its `;`: its id, `label`, then `attrs` (each with its `, `).
+fn vertex(node: &TopoNode, label: &str, attrs: &str) -> String {
+    format!("{} [label={}{attrs}]", q(&dot_id(node)), q(label))
+}
+
+/// Opens the DOT `subgraph id {` (`id` written as given) of one of the three networks, at
+/// `indent`: a rounded frame filled with `fill`, its outline and `label` in `colour`, `extra`
+/// attributes (each with its `; `) after the label.
+fn open_network(
+    out: &mut String,
+    indent: &str,
+    id: &str,
+    label: &str,
+    extra: &str,
+    (colour, fill): (&str, &str),
+) {
+    let _ = writeln!(out, "{indent}subgraph {id} {{");
+    let _ = writeln!(
+        out,
+        "{indent}  label={}; {extra}style=\"rounded,filled\"; color={}; fillcolor={}; fontcolor={};",
+        q(label),
+        q(colour),
+        q(fill),
+        q(colour)
+    );
+}
+
 fn target_port(p: &ServicePortOutcome) -> String {
     match &p.target_port {
         PortRef::Number(n) => n.to_string(),
@@ -291,13 +341,14 @@ pub fn topology_dot(outcome: &Outcome) -> String {
     out.push_str("  edge [fontname=\"DejaVu Sans\", fontsize=10];\n");
 
     // ClusterIP network: the Services.
-    let _ = writeln!(out, "\n  subgraph cluster_clusterip {{");
-    let _ = writeln!(
-        out,
-        "    label=\"ClusterIP network: virtual Service addresses\"; style=\"rounded,filled\"; color={}; fillcolor={}; fontcolor={};",
-        q(CLUSTER_HEX),
-        q(CLUSTER_FILL_HEX),
-        q(CLUSTER_HEX)
+    out.push('\n');
+    open_network(
+        &mut out,
+        "  ",
+        "cluster_clusterip",
+        "ClusterIP network: virtual Service addresses",
+        "",
+        (CLUSTER_HEX, CLUSTER_FILL_HEX),
     );
     for ix in g.node_indices() {
         if let TopoNode::Service {
@@ -323,25 +374,21 @@ pub fn topology_dot(outcome: &Outcome) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(
-                out,
-                "    {} [label={}, color={}{extra}];",
-                q(&dot_id(&g[ix])),
-                q(&label.join("\n")),
-                q(CLUSTER_HEX)
-            );
+            let attrs = format!(", color={}{extra}", q(CLUSTER_HEX));
+            let _ = writeln!(out, "    {};", vertex(&g[ix], &label.join("\n"), &attrs));
         }
     }
     out.push_str("  }\n");
 
     // NodeIP network: one cluster per node, its pods inside its Pod network.
-    let _ = writeln!(out, "\n  subgraph cluster_nodeip {{");
-    let _ = writeln!(
-        out,
-        "    label=\"NodeIP network: the nodes' own addresses\"; labelloc=b; style=\"rounded,filled\"; color={}; fillcolor={}; fontcolor={};",
-        q(NODEIP_HEX),
-        q(NODEIP_FILL_HEX),
-        q(NODEIP_HEX)
+    out.push('\n');
+    open_network(
+        &mut out,
+        "  ",
+        "cluster_nodeip",
+        "NodeIP network: the nodes' own addresses",
+        "labelloc=b; ",
+        (NODEIP_HEX, NODEIP_FILL_HEX),
     );
     let pod_line = |ix: NodeIndex| -> Option<String> {
         match &g[ix] {
@@ -359,11 +406,10 @@ pub fn topology_dot(outcome: &Outcome) -> String {
                 } else {
                     format!(", tooltip={}", q(namespace))
                 };
-                Some(format!(
-                    "{} [label={}, color={}{ns}]",
-                    q(&dot_id(&g[ix])),
-                    q(&label),
-                    q(POD_HEX)
+                Some(vertex(
+                    &g[ix],
+                    &label,
+                    &format!(", color={}{ns}", q(POD_HEX)),
                 ))
             }
             _ => None,
@@ -394,34 +440,21 @@ pub fn topology_dot(outcome: &Outcome) -> String {
             .collect();
         let mut nic = vec![format!("{ip}")];
         nic.extend(node_ports);
-        let _ = writeln!(
-            out,
-            "      {} [label={}, shape=box, style=filled, color={}, fillcolor={}];",
-            q(&dot_id(&g[ix])),
-            q(&nic.join("\n")),
+        let attrs = format!(
+            ", shape=box, style=filled, color={}, fillcolor={}",
             q(NODEIP_HEX),
             q(NODEIP_FILL_HEX)
         );
-        let _ = writeln!(
-            out,
-            "      subgraph {} {{",
-            q(&format!("cluster_{name}_pods"))
+        let _ = writeln!(out, "      {};", vertex(&g[ix], &nic.join("\n"), &attrs));
+        open_network(
+            &mut out,
+            "      ",
+            &q(&format!("cluster_{name}_pods")),
+            &format!("Pod network {pod_cidr}"),
+            "",
+            (POD_HEX, POD_FILL_HEX),
         );
-        let _ = writeln!(
-            out,
-            "        label={}; style=\"rounded,filled\"; color={}; fillcolor={}; fontcolor={};",
-            q(&format!("Pod network {pod_cidr}")),
-            q(POD_HEX),
-            q(POD_FILL_HEX),
-            q(POD_HEX)
-        );
-        // Pods in creation order (the graph's order), not petgraph's newest-first edge order.
-        let mut pods: Vec<NodeIndex> = g
-            .edges_directed(ix, Direction::Outgoing)
-            .filter(|e| matches!(e.weight(), TopoEdge::Runs))
-            .map(|e| e.target())
-            .collect();
-        pods.sort();
+        let pods = pods_on(&g, ix);
         if pods.is_empty() {
             let _ = writeln!(
                 out,
@@ -449,14 +482,7 @@ pub fn topology_dot(outcome: &Outcome) -> String {
     out.push_str("  }\n");
 
     // Pods without a node, and endpoint addresses that are neither pods nor nodes.
-    let unscheduled: Vec<NodeIndex> = g
-        .node_indices()
-        .filter(|&ix| {
-            matches!(g[ix], TopoNode::Pod { .. })
-                && g.edges_directed(ix, Direction::Incoming)
-                    .all(|e| !matches!(e.weight(), TopoEdge::Runs))
-        })
-        .collect();
+    let unscheduled = unscheduled_pods(&g);
     if !unscheduled.is_empty() {
         out.push_str("\n  subgraph cluster_unscheduled {\n");
         out.push_str("    label=\"not scheduled\"; style=\"rounded,dashed\"; color=\"#888888\";\n");
@@ -469,12 +495,8 @@ pub fn topology_dot(outcome: &Outcome) -> String {
     }
     for ix in g.node_indices() {
         if let TopoNode::Address { address } = &g[ix] {
-            let _ = writeln!(
-                out,
-                "  {} [label={}, shape=ellipse, style=dashed];",
-                q(&dot_id(&g[ix])),
-                q(address)
-            );
+            let attrs = ", shape=ellipse, style=dashed";
+            let _ = writeln!(out, "  {};", vertex(&g[ix], address, attrs));
         }
     }
 
@@ -728,25 +750,11 @@ fn plan(outcome: &Outcome) -> Plan {
         .node_indices()
         .filter(|&ix| matches!(g[ix], TopoNode::Node { .. }))
         .collect();
-    let pods_of = |node: NodeIndex| -> Vec<NodeIndex> {
-        let mut pods: Vec<NodeIndex> = g
-            .edges_directed(node, Direction::Outgoing)
-            .filter(|e| matches!(e.weight(), TopoEdge::Runs))
-            .map(|e| e.target())
-            .collect();
-        pods.sort();
-        pods
-    };
-    let unscheduled: Vec<NodeIndex> = g
-        .node_indices()
-        .filter(|&ix| {
-            matches!(g[ix], TopoNode::Pod { .. })
-                && g.edges_directed(ix, Direction::Incoming)
-                    .all(|e| !matches!(e.weight(), TopoEdge::Runs))
-        })
+    let unscheduled = unscheduled_pods(&g);
+    let mut column_pods: Vec<(Option<NodeIndex>, Vec<NodeIndex>)> = node_ixs
+        .iter()
+        .map(|&n| (Some(n), pods_on(&g, n)))
         .collect();
-    let mut column_pods: Vec<(Option<NodeIndex>, Vec<NodeIndex>)> =
-        node_ixs.iter().map(|&n| (Some(n), pods_of(n))).collect();
     if !unscheduled.is_empty() {
         column_pods.push((None, unscheduled));
     }

@@ -212,20 +212,24 @@ impl Simulation {
                 protocol: Protocol::Tcp,
                 local_origin: false,
             };
+            // What a verdict does to the packet, whichever data plane gave it.
+            let hop = move |out: &mut String, t: &mut SimDuration, verdict, nft| {
+                self.verdict_hop(
+                    out,
+                    t,
+                    entry,
+                    &proxy.endpoints,
+                    verdict,
+                    (src, src_port, dst, port),
+                    client_pod.is_some(),
+                    nft,
+                )
+            };
             if let Some(table) = ipvs[entry.index()].as_mut() {
-                let verdict = self.trace_ipvs(out, table, entry, &pkt, now);
-                match verdict {
-                    Verdict::Dnat {
-                        ip,
-                        port: to_port,
-                        masquerade,
-                        endpoint_index,
-                        service_port_index,
-                    } => {
-                        let (pod, _) = proxy.endpoints[service_port_index][endpoint_index];
-                        self.describe_delivery(
-                            out, &mut t, entry, pod, ip, to_port, masquerade, src, src_port,
-                        );
+                match self.trace_ipvs(out, table, entry, &pkt, now) {
+                    dnat @ Verdict::Dnat { .. } => {
+                        // Delivered as a rule's DNAT is (`verdict_hop` never routes a DNAT on).
+                        hop(out, &mut t, dnat, false);
                         return;
                     }
                     Verdict::Reject => {
@@ -261,16 +265,7 @@ impl Simulation {
                             let _ = writeln!(out, "             = {d}");
                         }
                     }
-                    match self.verdict_hop(
-                        out,
-                        &mut t,
-                        entry,
-                        &proxy.endpoints,
-                        verdict,
-                        (src, src_port, dst, port),
-                        client_pod.is_some(),
-                        true,
-                    ) {
+                    match hop(out, &mut t, verdict, true) {
                         Some(n) => {
                             entry = n;
                             continue;
@@ -321,16 +316,7 @@ impl Simulation {
                     );
                 }
             }
-            match self.verdict_hop(
-                out,
-                &mut t,
-                entry,
-                &proxy.endpoints,
-                verdict,
-                (src, src_port, dst, port),
-                client_pod.is_some(),
-                false,
-            ) {
+            match hop(out, &mut t, verdict, false) {
                 Some(n) => entry = n,
                 None => return,
             }

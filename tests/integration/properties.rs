@@ -361,37 +361,15 @@ proptest! {
 
 /// One ClusterIP Service with `sessionAffinity: ClientIP` (`timeout_s`) over `n` ready pods.
 fn affinity_input(n: usize, timeout_s: u32) -> kubesim::net::iptables::NodeProxyInput {
-    use kubesim::net::iptables::{NodeProxyInput, ProxyEndpoint, ProxyServicePort};
-    NodeProxyInput {
-        node_name: "node-1".into(),
-        node_ip: Ipv4Addr::new(192, 168, 0, 24),
-        pod_cidr: "10.244.0.0/24".parse().unwrap(),
-        cluster_cidr: "10.244.0.0/16".parse().unwrap(),
-        services: vec![ProxyServicePort {
-            namespace: "default".into(),
-            name: "http-svc".into(),
-            port_name: None,
-            protocol: kubesim::model::objects::Protocol::Tcp,
-            cluster_ip: Some(Ipv4Addr::new(10, 96, 24, 104)),
-            port: 8080,
-            node_port: None,
-            external_ips: Vec::new(),
-            load_balancer_ips: Vec::new(),
-            external_policy_local: false,
-            internal_policy_local: false,
-            affinity_timeout_seconds: Some(timeout_s),
-            endpoints: (0..n)
-                .map(|i| ProxyEndpoint {
-                    ip: Ipv4Addr::new(10, 244, 0, 2 + i as u8),
-                    port: 80,
-                    is_local: true,
-                    ready: true,
-                    serving: true,
-                    terminating: false,
-                })
-                .collect(),
-        }],
-    }
+    use kubesim::net::iptables::ProxyServicePort;
+    use kubesim::net::testkit::{ep, node, svc};
+    let eps = (0..n)
+        .map(|i| ep(&format!("10.244.0.{}", 2 + i), 80, true))
+        .collect();
+    node(vec![ProxyServicePort {
+        affinity_timeout_seconds: Some(timeout_s),
+        ..svc("http-svc", "10.96.24.104", 8080, eps)
+    }])
 }
 
 proptest! {
