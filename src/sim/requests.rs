@@ -16,7 +16,7 @@ use crate::sim::outcome::{
     ServicePortOutcome, StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
-use crate::traffic::client::{Client, Conn, Waiting};
+use crate::traffic::client::{Client, Conn, Pool, Waiting};
 use crate::traffic::request::{FailReason, ReqRef, Request, NO_CONN, NO_DP_CONN};
 use crate::traffic::serve::Sampler;
 use crate::traffic::serve::{cpu_wall_time, Server};
@@ -30,6 +30,9 @@ pub(super) struct StreamState {
     /// Every client the stream ever had; an index stays valid for the whole run (requests and
     /// events hold it), so a client whose pod went away is marked dead, never removed.
     pub clients: Vec<Client>,
+    /// `pools[i]`: client `i`'s kept-alive connections and waiting requests, apart from the
+    /// clients so that those (read for every request) stay small.
+    pub pools: Vec<Pool>,
     /// Indices of the clients still alive, in order.
     live: Vec<u32>,
     arrivals: SimRng,
@@ -59,6 +62,7 @@ impl StreamState {
         });
         StreamState {
             live: (0..clients.len() as u32).collect(),
+            pools: clients.iter().map(|_| Pool::default()).collect(),
             clients,
             arrivals: rngs.stream(&format!("arrivals/{}", spec.name)),
             picks: rngs.stream(&format!("clients/{}", spec.name)),
@@ -512,8 +516,7 @@ impl Simulation {
             self.streams[si].budget.deposit(now);
         }
         if self.scenario.traffic[si].connections.reuse {
-            self.streams[si].clients[client as usize]
-                .pool
+            self.streams[si].pools[client as usize]
                 .waiting
                 .push_back(Waiting {
                     sent: now,
@@ -677,22 +680,23 @@ impl Simulation {
             let now = self.queue.now();
             let st = &mut self.streams[si];
             let mut orphaned = Vec::new();
-            for c in st.clients.iter_mut().filter(|c| c.alive) {
-                if !live.iter().any(|(id, _)| Some(*id) == c.pod) {
+            for (c, pool) in st.clients.iter_mut().zip(&mut st.pools) {
+                if c.alive && !live.iter().any(|(id, _)| Some(*id) == c.pod) {
                     // The client's pod went away, and with it its connections and the
                     // requests it was holding back for one.
                     c.alive = false;
-                    for conn in c.pool.conns.drain(..) {
+                    for conn in pool.conns.drain(..) {
                         if conn.dp_conn != NO_DP_CONN {
                             self.dp_closed.push((conn.dp_conn, CloseKind::Reset, now));
                         }
                     }
-                    orphaned.extend(c.pool.waiting.drain(..).filter(|w| w.counted));
+                    orphaned.extend(pool.waiting.drain(..).filter(|w| w.counted));
                 }
             }
             for (id, ip) in live {
                 if !st.clients.iter().any(|c| c.alive && c.pod == Some(id)) {
                     st.clients.push(Client::new(ip, Some(id)));
+                    st.pools.push(Pool::default());
                 }
             }
             st.live = (0..st.clients.len() as u32)
@@ -743,9 +747,9 @@ impl Simulation {
             } => {
                 let reuse = self.scenario.traffic[si].connections.reuse;
                 let conn = if reuse {
-                    let c = &mut self.streams[si].clients[client as usize];
+                    let c = &mut self.streams[si].pools[client as usize];
                     let id = c.next_conn_id();
-                    c.pool.conns.push(Conn {
+                    c.conns.push(Conn {
                         id,
                         pod: pod.0,
                         container,
@@ -1123,9 +1127,8 @@ impl Simulation {
     }
 
     fn conn_requests(&self, req: &Request) -> u32 {
-        let c = &self.streams[req.stream as usize].clients[req.client as usize];
-        c.pool
-            .conns
+        let c = &self.streams[req.stream as usize].pools[req.client as usize];
+        c.conns
             .iter()
             .find(|c| c.id == req.conn)
             .map_or(0, |c| c.requests)
@@ -1242,7 +1245,7 @@ impl Simulation {
         let accepting = self.servers[req.pod as usize][req.container as usize]
             .as_ref()
             .is_some_and(|s| s.accepting);
-        let client = &mut self.streams[si].clients[req.client as usize];
+        let client = &mut self.streams[si].pools[req.client as usize];
         let mut close = !accepting;
         let mut dp = NO_DP_CONN;
         let mut idle_since = at;
@@ -1255,13 +1258,13 @@ impl Simulation {
             idle_since = c.idle_since;
         }
         if close {
-            client.pool.conns.retain(|c| c.id != req.conn);
+            client.conns.retain(|c| c.id != req.conn);
             self.close_dp_conn(dp, CloseKind::Fin, at);
         } else if dp != NO_DP_CONN {
             let keep_alive = self.servers[req.pod as usize][req.container as usize]
                 .as_ref()
                 .and_then(|s| self.behaviors[s.behavior as usize].keep_alive_timeout);
-            let t = Client::idle_close_at(idle_since, policy.idle_timeout, keep_alive);
+            let t = Pool::idle_close_at(idle_since, policy.idle_timeout, keep_alive);
             // IPVS counts the connection until it closes: wake the client then, so an idle
             // connection is closed on time, not at the client's next request.
             self.queue.schedule(
@@ -1272,8 +1275,8 @@ impl Simulation {
                 },
             );
         }
-        let client = &mut self.streams[si].clients[req.client as usize];
-        if !client.pool.waiting.is_empty() {
+        let client = &mut self.streams[si].pools[req.client as usize];
+        if !client.waiting.is_empty() {
             self.queue.schedule(
                 at,
                 Ev::Dispatch {
@@ -1290,12 +1293,12 @@ impl Simulation {
             self.close_dp_conn(req.dp_conn, kind, now);
             return;
         }
-        let client = &mut self.streams[req.stream as usize].clients[req.client as usize];
+        let client = &mut self.streams[req.stream as usize].pools[req.client as usize];
         let dp = client.conn_mut(req.conn).map_or(NO_DP_CONN, |c| c.dp_conn);
-        client.pool.conns.retain(|c| c.id != req.conn);
+        client.conns.retain(|c| c.id != req.conn);
         self.close_dp_conn(dp, kind, now);
-        let client = &mut self.streams[req.stream as usize].clients[req.client as usize];
-        if !client.pool.waiting.is_empty() {
+        let client = &mut self.streams[req.stream as usize].pools[req.client as usize];
+        if !client.waiting.is_empty() {
             let now = self.queue.now();
             self.queue.schedule(
                 now,
@@ -1328,8 +1331,8 @@ impl Simulation {
                 p.exists() && p.deleted.is_none()
             };
             let ipvs = self.dp_counts_connections();
-            let c = &mut self.streams[si].clients[client as usize];
-            if c.pool.waiting.is_empty() && !ipvs {
+            let c = &mut self.streams[si].pools[client as usize];
+            if c.waiting.is_empty() && !ipvs {
                 return;
             }
             let mut closed = std::mem::take(&mut self.dp_closed);
@@ -1353,8 +1356,8 @@ impl Simulation {
             if !self.dp_closed.is_empty() {
                 self.apply_dp_closed();
             }
-            let c = &mut self.streams[si].clients[client as usize];
-            let Some(w) = c.pool.waiting.pop_front() else {
+            let c = &mut self.streams[si].pools[client as usize];
+            let Some(w) = c.waiting.pop_front() else {
                 return;
             };
             if now >= w.sent + timeout {
@@ -1372,7 +1375,7 @@ impl Simulation {
                 continue;
             }
             if let Some(i) = c.oldest_idle() {
-                let conn = &mut c.pool.conns[i];
+                let conn = &mut c.conns[i];
                 conn.busy = true;
                 conn.deadline = w.sent + timeout;
                 let (pod, container, one_way, id) =
@@ -1395,12 +1398,12 @@ impl Simulation {
                 self.client_deadline(w.sent, si, r);
                 self.queue
                     .schedule_in_lane(super::LANE_KEPT_ALIVE, now + one_way, Ev::ReachPod(r));
-            } else if (c.pool.conns.len() as u32) < policy.max_per_destination {
+            } else if (c.conns.len() as u32) < policy.max_per_destination {
                 self.send_on_new_connection(
                     now, w.sent, stream, client, w.counted, NO_CONN, w.attempt,
                 );
             } else {
-                c.pool.waiting.push_front(w);
+                c.waiting.push_front(w);
                 let wake = c
                     .earliest_deadline()
                     .unwrap_or(now)
@@ -1464,9 +1467,9 @@ impl Simulation {
         for si in 0..self.streams.len() {
             let timeout = self.scenario.traffic[si].timeout;
             let waiting: Vec<Waiting> = self.streams[si]
-                .clients
+                .pools
                 .iter()
-                .flat_map(|c| c.pool.waiting.iter().copied())
+                .flat_map(|p| p.waiting.iter().copied())
                 .collect();
             for w in waiting.into_iter().filter(|w| w.counted) {
                 if w.sent + timeout <= end {
