@@ -4,7 +4,9 @@
 //! Numbers: counts are summed over a cell's replications; latencies are means over them in
 //! milliseconds with three decimals; `p99_ci95_ms` is the half-width of the 95% Student-t
 //! interval of the replications' p99 (empty with one replication); `slo_pass` is `true`,
-//! `false` or `unsure` (empty without `--slo`). A shard file holds the plan and its cells'
+//! `false` or `unsure` (empty without `--slo`); then `p999_ms` (mean), `max_ms` (the largest
+//! of any replication) and `served_per_s` (served requests per second of measured time,
+//! mean), after the older columns so that they keep their places. A shard file holds the plan and its cells'
 //! per-replication figures as integers, so a merge reproduces an unsharded sweep's files byte
 //! for byte.
 
@@ -51,6 +53,9 @@ pub fn sweep_csv(plan: &Plan, analysis: &Analysis) -> String {
             "p99_ms",
             "p99_ci95_ms",
             "slo_pass",
+            "p999_ms",
+            "max_ms",
+            "served_per_s",
         ]
         .map(String::from),
     );
@@ -69,6 +74,9 @@ pub fn sweep_csv(plan: &Plan, analysis: &Analysis) -> String {
             c.verdict
                 .map(|v| v.as_str().to_string())
                 .unwrap_or_default(),
+            ms3(c.p999_ms),
+            ms3(c.max_ms),
+            ms3(c.served_per_s),
         ]);
         w.write_record(&row).expect("writing to memory");
     }
@@ -144,6 +152,9 @@ struct CellJson<'a> {
     p99_ms: f64,
     p99_ci95_ms: Option<f64>,
     slo_pass: Option<&'static str>,
+    p999_ms: f64,
+    max_ms: f64,
+    served_per_s: f64,
     seeds: Vec<u64>,
 }
 
@@ -189,6 +200,9 @@ pub fn sweep_json(plan: &Plan, results: &[CellResult], analysis: &Analysis) -> S
             p99_ms: r(c.p99_ms),
             p99_ci95_ms: c.p99_ci95_ms.map(r),
             slo_pass: c.verdict.map(|v| v.as_str()),
+            p999_ms: r(c.p999_ms),
+            max_ms: r(c.max_ms),
+            served_per_s: r(c.served_per_s),
             seeds: res.reps.iter().map(|x| x.seed).collect(),
         })
         .collect();

@@ -157,6 +157,15 @@ pub struct RepFigures {
 }
 
 impl RepFigures {
+    /// Served requests per second of measured time (0 when nothing was measured).
+    pub fn served_per_s(&self) -> f64 {
+        if self.measured_ns == 0 {
+            0.0
+        } else {
+            self.served as f64 / (self.measured_ns as f64 / 1e9)
+        }
+    }
+
     pub fn of(outcome: &Outcome) -> RepFigures {
         let h = &outcome.latency.0;
         let q = |x: f64| {
@@ -291,7 +300,9 @@ pub fn run(
 }
 
 /// A cell's figures as reported: counts summed over the replications, latencies (ms) averaged
-/// over them, the p99's 95% interval half-width when there are several, and the verdict.
+/// over them (the largest latency is the largest of any replication), the p99's 95% interval
+/// half-width when there are several, served requests per second of measured time (averaged),
+/// and the verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellSummary {
     pub index: usize,
@@ -304,6 +315,9 @@ pub struct CellSummary {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub p99_ci95_ms: Option<f64>,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub served_per_s: f64,
     pub verdict: Option<slo::Verdict>,
 }
 
@@ -368,6 +382,9 @@ pub fn analyse(plan: &Plan, results: &[CellResult]) -> Analysis {
                 p90_ms: mean(ms(|x| x.p90_ns)),
                 p99_ms: p99,
                 p99_ci95_ms: ci,
+                p999_ms: mean(ms(|x| x.p999_ns)),
+                max_ms: r.reps.iter().map(|x| x.max_ns).max().unwrap_or(0) as f64 / 1e6,
+                served_per_s: mean(r.reps.iter().map(RepFigures::served_per_s).collect()),
                 verdict: plan.slo.as_ref().map(|s| s.verdict(&r.reps)),
             }
         })

@@ -186,7 +186,22 @@ fn output_is_the_same_whatever_the_number_of_jobs_and_merged_shards_equal_it() {
     assert!(!dir.join("partial").exists());
 
     let csv = String::from_utf8(one[0].1.clone()).unwrap();
-    assert!(csv.starts_with("duration,deployment/web.replicas,traffic/browser.rate,sent,served,failed,mean_ms,p50_ms,p90_ms,p99_ms,p99_ci95_ms,slo_pass\n6s,2,700/s,"), "{csv}");
+    assert!(csv.starts_with("duration,deployment/web.replicas,traffic/browser.rate,sent,served,failed,mean_ms,p50_ms,p90_ms,p99_ms,p99_ci95_ms,slo_pass,p999_ms,max_ms,served_per_s\n6s,2,700/s,"), "{csv}");
+    // The tail columns agree with the others: p99 <= p99.9 <= max, and the served rate is the
+    // served count over the measured time of all replications (6 s less the 3 s warmup).
+    let json: serde_json::Value = serde_json::from_slice(&files(&dir.join("merged"))[1].1).unwrap();
+    let reps = json["plan"]["replications"].as_f64().unwrap();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| f[i].parse::<f64>().unwrap();
+        let (served, p99, p999, max, rate) = (num(4), num(9), num(12), num(13), num(14));
+        assert!(p99 <= p999 && p999 <= max, "{line}");
+        let want = served / reps / 3.0;
+        assert!(
+            (rate - want).abs() <= 0.001 * want.max(1.0),
+            "{line}: {rate} vs {want}"
+        );
+    }
 }
 
 #[test]
