@@ -278,6 +278,8 @@ pub struct Deployment {
     pub selector: LabelSelector,
     pub template: PodTemplate,
     pub rolling_update: RollingUpdate,
+    /// `strategy.type: Recreate`: every old pod goes before any new one starts.
+    pub recreate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

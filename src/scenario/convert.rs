@@ -281,6 +281,7 @@ pub fn deployment(d: &apps::Deployment) -> Deployment {
             max_surge: int_or_percent(ru.and_then(|r| r.max_surge.as_ref())),
             max_unavailable: int_or_percent(ru.and_then(|r| r.max_unavailable.as_ref())),
         },
+        recreate: spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate"),
         meta,
     }
 }

@@ -16,8 +16,9 @@
 //! The Deployment controller runs whenever the spec of a Deployment changes and whenever one
 //! of its pods turns ready or goes away ([`Simulation::pod_became_ready`],
 //! [`Simulation::pod_removed`]): upstream's controller is woken by the ReplicaSet status
-//! updates those cause, with no delay of its own. Not modelled: the `Recreate` strategy
-//! (every Deployment rolls), `paused`, `minReadySeconds` (0: ready is available),
+//! updates those cause, with no delay of its own. `strategy.type: Recreate` scales every old
+//! ReplicaSet to 0 and the new one up once their pods are gone (`recreate.go`). Not modelled:
+//! `paused`, `minReadySeconds` (0: ready is available),
 //! `progressDeadlineSeconds`, `revisionHistoryLimit` (old ReplicaSets stay, at 0 replicas) and
 //! upstream's proportional scaling of several ReplicaSets during a rollout (kubesim gives the
 //! whole difference to the newest).
@@ -374,6 +375,10 @@ impl Simulation {
         let Some(new_rs) = self.cluster.deployments[d.index()].current else {
             return;
         };
+        if self.cluster.deployments[d.index()].spec.recreate {
+            self.sync_recreate(d, new_rs);
+            return;
+        }
         let spec = &self.cluster.deployments[d.index()].spec;
         let replicas = spec.replicas;
         let (surge, _) = fenceposts(&spec.rolling_update, replicas);
@@ -442,6 +447,33 @@ impl Simulation {
         }
     }
 
+    /// One pass of `rolloutRecreate` (`pkg/controller/deployment/recreate.go`): every old
+    /// ReplicaSet is scaled to 0 at once, and the new one is scaled to `replicas` only when no
+    /// pod of an old one is left. Terminating pods count until they are gone (upstream's
+    /// `oldPodsRunning`; the Deployment docs: "Successful removal is awaited before any Pod of
+    /// the new revision is created", kubernetes/website
+    /// `content/en/docs/concepts/workloads/controllers/deployment.md`), so nothing serves in
+    /// between. Upstream creates the new ReplicaSet only then; kubesim has it from the start,
+    /// at 0 replicas.
+    fn sync_recreate(&mut self, d: DeployId, new_rs: RsId) {
+        let old: Vec<RsId> = self
+            .replica_sets_of(d)
+            .into_iter()
+            .filter(|r| *r != new_rs)
+            .collect();
+        for &rs in &old {
+            self.scale_rs(d, rs, 0);
+        }
+        if old
+            .iter()
+            .any(|&rs| self.cluster.pods_of(rs).next().is_some())
+        {
+            return; // Old pods still there: their removal runs this again.
+        }
+        let replicas = self.cluster.deployments[d.index()].spec.replicas;
+        self.scale_rs(d, new_rs, replicas);
+    }
+
     /// A new pod template: find or create its ReplicaSet (`<deployment>-<pod-template-hash>`;
     /// an old ReplicaSet with the same template comes back, as on a rollback) and roll.
     fn roll_out(&mut self, d: DeployId, template: PodTemplate) {
@@ -494,6 +526,11 @@ impl Simulation {
         };
         let before = self.cluster.deployments[d.index()].spec.replicas;
         self.cluster.deployments[d.index()].spec.replicas = replicas;
+        if self.cluster.deployments[d.index()].spec.recreate {
+            // Only the new ReplicaSet ever runs pods: the controller sizes it.
+            self.reconcile_deployment(d);
+            return;
+        }
         let Some(newest) = self.cluster.deployments[d.index()].current else {
             return;
         };
@@ -955,6 +992,70 @@ spec:
         assert!(running
             .iter()
             .all(|p| p.name.starts_with(&format!("{first}-"))));
+    }
+
+    /// `strategy.type: Recreate`: the old ReplicaSet goes to 0 at once and the new one comes
+    /// up only once the old pods are gone (they first finish what they hold), so until the new
+    /// pods are up requests are refused. The same rollout with the default RollingUpdate
+    /// surges at once and refuses nothing.
+    #[test]
+    fn recreate_removes_every_old_pod_before_any_new_one_starts() {
+        let rollout = |recreate: bool| {
+            let mut s = scenario(
+                1,
+                3,
+                "  behaviors:\n    - {image: \"web:1\", serviceTime: {distribution: constant, value: 1500ms}, concurrency: 64}\n  events:\n    - at: 10s\n      setImage: {deployment: web, container: web, image: web:2}\n    - at: 30s\n      scale: {deployment: web, replicas: 2}\n  traffic:\n    - {name: b, from: external, clients: 4, to: 10.0.0.10:30001, rate: 50/s, start: 2s}\n",
+            );
+            for o in &mut s.objects {
+                if let crate::model::objects::Object::Deployment(d) = o {
+                    d.recreate = recreate;
+                }
+            }
+            run(s)
+        };
+        // (time, message) of each ScalingReplicaSet event.
+        let scaling = |o: &Outcome| -> Vec<(f64, String)> {
+            o.events
+                .iter()
+                .filter(|e| e.reason == "ScalingReplicaSet")
+                .map(|e| (e.at.as_secs_f64(), e.message.clone()))
+                .collect()
+        };
+        let refused = |o: &Outcome| {
+            o.requests
+                .failed_by_reason
+                .get("connection_refused")
+                .copied()
+                .unwrap_or(0)
+        };
+
+        let o = rollout(true);
+        let ev = scaling(&o);
+        // Created at 0 s; at 10 s the old ReplicaSet goes to 0 and nothing else happens.
+        assert!(
+            ev[0].1.ends_with("from 0 to 3") && ev[1].1.ends_with("from 3 to 0"),
+            "{ev:?}"
+        );
+        assert_eq!(ev[1].0, 10.0, "{ev:?}");
+        let old = ev[1].1.split(' ').nth(4).unwrap().to_string();
+        // The new one comes up in one step once the old pods are gone: they finish the
+        // requests they hold (1.5 s each) after SIGTERM.
+        let (t_up, up) = &ev[2];
+        assert!(!up.contains(&old) && up.ends_with("from 0 to 3"), "{ev:?}");
+        assert!(*t_up > 10.0 && *t_up <= 11.5, "{ev:?}");
+        assert!(refused(&o) > 0, "nothing served in the gap");
+        // The scale at 30 s sizes the new ReplicaSet.
+        assert!(
+            ev[3].1.ends_with("from 3 to 2") && ev[3].0 == 30.0,
+            "{ev:?}"
+        );
+        assert_eq!(o.pods.iter().filter(|p| p.status == "Running").count(), 2);
+
+        // RollingUpdate: the new ReplicaSet starts at 10 s, beside the old one.
+        let o = rollout(false);
+        let ev = scaling(&o);
+        assert!(ev[1].0 == 10.0 && ev[1].1.contains("Scaled up"), "{ev:?}");
+        assert_eq!(refused(&o), 0);
     }
 
     #[test]
