@@ -34,7 +34,7 @@ pub fn sweep_files(plan: &Plan) -> Vec<String> {
     files
 }
 
-fn ms3(x: f64) -> String {
+fn dec3(x: f64) -> String {
     format!("{:.3}", round_to(x, 3))
 }
 
@@ -66,17 +66,17 @@ pub fn sweep_csv(plan: &Plan, analysis: &Analysis) -> String {
             c.sent.to_string(),
             c.served.to_string(),
             c.failed.to_string(),
-            ms3(c.mean_ms),
-            ms3(c.p50_ms),
-            ms3(c.p90_ms),
-            ms3(c.p99_ms),
-            c.p99_ci95_ms.map(ms3).unwrap_or_default(),
+            dec3(c.mean_ms),
+            dec3(c.p50_ms),
+            dec3(c.p90_ms),
+            dec3(c.p99_ms),
+            c.p99_ci95_ms.map(dec3).unwrap_or_default(),
             c.verdict
                 .map(|v| v.as_str().to_string())
                 .unwrap_or_default(),
-            ms3(c.p999_ms),
-            ms3(c.max_ms),
-            ms3(c.served_per_s),
+            dec3(c.p999_ms),
+            dec3(c.max_ms),
+            dec3(c.served_per_s),
         ]);
         w.write_record(&row).expect("writing to memory");
     }

@@ -838,6 +838,15 @@ spec:
     /// A scenario on `nodes` nodes (`n0` at 10.0.0.10, `n1`, ...) with the `web` Deployment
     /// and its NodePort Service, plus `extra` under `spec:` (events, traffic).
     fn scenario(nodes: usize, replicas: u32, extra: &str) -> crate::sim::Scenario {
+        scenario_with(
+            nodes,
+            &APP.replace("REPLICAS", &replicas.to_string()),
+            extra,
+        )
+    }
+
+    /// [`scenario`] with the objects' YAML given (`APP` edited).
+    fn scenario_with(nodes: usize, app: &str, extra: &str) -> crate::sim::Scenario {
         let nodes: String = (0..nodes)
             .map(|i| {
                 format!(
@@ -847,8 +856,7 @@ spec:
             })
             .collect();
         let text = format!(
-            "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 60s\n  cluster:\n    nodes:\n{nodes}{extra}{}",
-            APP.replace("REPLICAS", &replicas.to_string())
+            "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 60s\n  cluster:\n    nodes:\n{nodes}{extra}{app}"
         );
         crate::scenario::load_str(&text, "t.yaml", Path::new("."))
             .unwrap_or_else(|d| panic!("{d}"))
@@ -1000,17 +1008,17 @@ spec:
     /// surges at once and refuses nothing.
     #[test]
     fn recreate_removes_every_old_pod_before_any_new_one_starts() {
-        let rollout = |recreate: bool| {
-            let mut s = scenario(
+        // The strategy as written in the Deployment (`spec.strategy.type`).
+        let rollout = |strategy: &str| {
+            let app = APP.replace(
+                "replicas: REPLICAS",
+                &format!("replicas: 3\n  strategy: {{type: {strategy}}}"),
+            );
+            let s = scenario_with(
                 1,
-                3,
+                &app,
                 "  behaviors:\n    - {image: \"web:1\", serviceTime: {distribution: constant, value: 1500ms}, concurrency: 64}\n  events:\n    - at: 10s\n      setImage: {deployment: web, container: web, image: web:2}\n    - at: 30s\n      scale: {deployment: web, replicas: 2}\n  traffic:\n    - {name: b, from: external, clients: 4, to: 10.0.0.10:30001, rate: 50/s, start: 2s}\n",
             );
-            for o in &mut s.objects {
-                if let crate::model::objects::Object::Deployment(d) = o {
-                    d.recreate = recreate;
-                }
-            }
             run(s)
         };
         // (time, message) of each ScalingReplicaSet event.
@@ -1029,7 +1037,7 @@ spec:
                 .unwrap_or(0)
         };
 
-        let o = rollout(true);
+        let o = rollout("Recreate");
         let ev = scaling(&o);
         // Created at 0 s; at 10 s the old ReplicaSet goes to 0 and nothing else happens.
         assert!(
@@ -1052,7 +1060,7 @@ spec:
         assert_eq!(o.pods.iter().filter(|p| p.status == "Running").count(), 2);
 
         // RollingUpdate: the new ReplicaSet starts at 10 s, beside the old one.
-        let o = rollout(false);
+        let o = rollout("RollingUpdate");
         let ev = scaling(&o);
         assert!(ev[1].0 == 10.0 && ev[1].1.contains("Scaled up"), "{ev:?}");
         assert_eq!(refused(&o), 0);
