@@ -85,6 +85,7 @@ pub fn load_str_with(
         overrides: overrides.to_vec(),
         used: vec![false; overrides.len()],
         notes: Vec::new(),
+        rejected: spec::Rejected::default(),
     };
     let mut pending = Vec::new();
     let mut scenario_doc: Option<(Doc, PosMap, serde_yaml::Value)> = None;
@@ -186,7 +187,7 @@ pub fn load_str_with(
             pos,
             diags: &mut l.diags,
         };
-        timeline = spec::finish_events(&mut ctx, events, &objects);
+        timeline = spec::finish_events(&mut ctx, events, &objects, &l.rejected);
     }
     for (o, used) in l.overrides.iter().zip(&l.used) {
         if !used {
@@ -237,6 +238,7 @@ struct Pending {
     prefix: String,
     positions: PosMap,
     kind: &'static str,
+    namespace: String,
     name: String,
     value: K8s,
 }
@@ -257,6 +259,8 @@ struct Loader {
     used: Vec<bool>,
     /// Lines an override changed, `(file, line, note)`: diagnostics there name the override.
     notes: Vec<(String, usize, String)>,
+    /// Objects written but rejected, so that events naming them are not reported again.
+    rejected: spec::Rejected,
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
@@ -268,6 +272,11 @@ const SIMULATED: [(&str, &str); 5] = [
     ("Namespace", "v1"),
 ];
 
+/// An object's namespace as written, `default` when it names none.
+fn namespace_of(v: &serde_yaml::Value) -> &str {
+    str_at(v, &["metadata", "namespace"]).unwrap_or("default")
+}
+
 fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
     for k in path {
@@ -277,6 +286,13 @@ fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
 }
 
 impl Loader {
+    /// Records that the object in `value` was rejected (its error is reported).
+    fn reject(&mut self, value: &serde_yaml::Value) {
+        let kind = str_at(value, &["kind"]).unwrap_or("");
+        let name = str_at(value, &["metadata", "name"]).unwrap_or("");
+        self.rejected.add(kind, namespace_of(value), name);
+    }
+
     /// Pushes a diagnostic located at `path` of a document (or its nearest ancestor).
     fn at(
         &mut self,
@@ -313,6 +329,7 @@ impl Loader {
                     p.col,
                     msg,
                 ));
+                self.rejected.add_unknown();
                 return None;
             }
         };
@@ -340,6 +357,7 @@ impl Loader {
                         p.col,
                         msg,
                     ));
+                    self.rejected.add_unknown();
                     return None;
                 }
             }
@@ -355,6 +373,7 @@ impl Loader {
                     "expected a mapping: a Kubernetes object or the Scenario",
                 )
             });
+            self.rejected.add_unknown();
             return None;
         }
         if str_at(&value, &["kind"]) == Some("Scenario") {
@@ -395,6 +414,7 @@ impl Loader {
                     format!("error validating data: [{}]", missing.join(", ")),
                 )
             });
+            self.reject(value);
             return;
         }
         if kind == "List" || (kind.ends_with("List") && value.get("items").is_some()) {
@@ -479,6 +499,7 @@ impl Loader {
                     format!("no matches for kind {kind:?} in version {api_version:?} (use apiVersion: {want})"),
                 )
             });
+            self.reject(value);
             return;
         }
         let mut unknown = Vec::new();
@@ -508,10 +529,12 @@ impl Loader {
                 prefix: prefix.to_string(),
                 positions: pos.clone(),
                 kind,
+                namespace: namespace_of(value).to_string(),
                 name,
                 value: v,
             }),
             Err(e) => {
+                self.reject(value);
                 let (msg, p) = yaml::yaml_error(&e);
                 // A missing required field is what the API server reports as `Required value`.
                 if let Some((path, field)) = missing_field(&msg) {
@@ -572,6 +595,7 @@ impl Loader {
                     format!("{p}: error validating data: [{}]", missing.join(", ")),
                 )
             });
+            self.reject(&value);
             return None;
         }
         if kind.ends_with("List") {
@@ -673,6 +697,7 @@ impl Loader {
             self.at(&file, p.line_offset, &p.positions, &path, |_| {
                 Diagnostic::error("", 0, 0, message)
             });
+            self.rejected.add(p.kind, &p.namespace, &p.name);
             return None;
         }
         Some(match &p.value {

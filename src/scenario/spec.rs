@@ -1869,15 +1869,52 @@ fn event(
     })
 }
 
+/// Objects the scenario wrote that failed to load (their errors are reported): an event that
+/// names one is not reported again as naming a missing object.
+#[derive(Debug, Default)]
+pub struct Rejected {
+    /// `(kind, namespace, name)` of each rejected object whose name could be read.
+    named: BTreeSet<(String, String, String)>,
+    /// A document failed before its kind or name could be read: it may be any object.
+    unknown: bool,
+}
+
+impl Rejected {
+    /// Records a rejected object; an empty `kind` or `name` (not readable) could be any.
+    pub fn add(&mut self, kind: &str, namespace: &str, name: &str) {
+        if kind.is_empty() || name.is_empty() {
+            self.unknown = true;
+        } else {
+            self.named
+                .insert((kind.to_string(), namespace.to_string(), name.to_string()));
+        }
+    }
+
+    /// Records a document that failed before anything in it could be read.
+    pub fn add_unknown(&mut self) {
+        self.unknown = true;
+    }
+
+    /// Whether the object `kind` `namespace/name` may be one that was rejected.
+    pub fn covers(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.unknown
+            || self
+                .named
+                .contains(&(kind.to_string(), namespace.to_string(), name.to_string()))
+    }
+}
+
 /// The timeline in time order (events at one instant keep their written order), after
 /// checking the Deployments and Services that events name: each must be one of the scenario's
 /// objects or applied by an earlier event (Deployments are looked up in namespace `default`,
 /// as `scale` does). `events` pairs each event with its parsed `apply` object, if any; an
-/// `apply` whose object was rejected (`None`) is dropped (its error is already reported).
+/// `apply` whose object was rejected (`None`) is dropped (its error is already reported), and
+/// so is an event naming an object that was written but `rejected`: one mistake, one error.
 pub fn finish_events(
     ctx: &mut Ctx,
     events: Vec<(ResolvedEvent, Option<Object>)>,
     objects: &[Object],
+    rejected: &Rejected,
 ) -> Vec<TimelineEvent> {
     let mut events = events;
     // A stable sort: events at one instant keep their written order.
@@ -1930,6 +1967,9 @@ pub fn finish_events(
                 "Deployment"
             };
             if !known.contains(&(kind, ns.to_string(), name.clone())) {
+                if rejected.covers(kind, ns, name) {
+                    continue;
+                }
                 ctx.err(
                     &format!("{}.{action_key}.{field}", e.path),
                     format!(

@@ -906,6 +906,37 @@ fn an_event_may_name_a_deployment_an_earlier_event_applies() {
     ));
 }
 
+/// A Deployment that fails to load is reported once: the events that name it do not add a
+/// "no deployment" error each, while an event naming another, truly missing one still does.
+#[test]
+fn an_event_naming_a_rejected_object_adds_no_second_error() {
+    let events = r#"    - at: 1s
+      setImage: {deployment: http-deployment, container: aspnetcoreweb, image: "a:2"}
+    - at: 2s
+      rolloutRestart: {deployment: http-deployment}
+    - at: 3s
+      scale: {deployment: nope, replicas: 1}
+"#;
+    // Rejected by validation (a misspelt strategy) and by its type (replicas not a number):
+    // its name is known. A duplicate key fails the whole document before any name in it can
+    // be read, so it may be any object and `nope` is not reported either.
+    let broken = [
+        ("  replicas: 3\n  strategy: {type: Recreat}", true),
+        ("  replicas: three", true),
+        ("  replicas: 3\n  replicas: 4", false),
+    ];
+    for (to, name_known) in broken {
+        let text = with_events(events).replacen("  replicas: 3", to, 1);
+        let msgs: Vec<String> = errors(&text).iter().map(|d| d.message.clone()).collect();
+        let nope = msgs.iter().any(|m| m.contains("no deployment \"nope\""));
+        let cascade = msgs
+            .iter()
+            .any(|m| m.contains("\"http-deployment\" in namespace"));
+        assert!(!cascade && nope == name_known, "{msgs:#?}");
+        assert_eq!(msgs.len(), 1 + usize::from(name_known), "{msgs:#?}");
+    }
+}
+
 /// `--set` overrides: the new value goes through the same checks, and errors name it.
 mod overrides {
     use super::*;
