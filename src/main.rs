@@ -59,34 +59,7 @@ enum Command {
     #[command(
         after_help = "Example:\n  kubesim sweep scenarios/capacity-plan.yaml \\\n    --set deployment/web.replicas=1..10 --set traffic/browser.rate=350/s..2800/s:350/s \\\n    --slo 'p99<75ms,errors<0.1%' --replications 3"
     )]
-    Sweep {
-        /// The scenario file.
-        scenario: PathBuf,
-        /// KEY=VALUES: an axis of the grid (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUES", required = true)]
-        set: Vec<String>,
-        /// Service-level objective, e.g. 'p99<200ms,errors<0.1%' (metrics: mean, p50, p90,
-        /// p99, p99.9, max, errors, throughput).
-        #[arg(long, value_name = "EXPR")]
-        slo: Option<String>,
-        /// Runs per cell, each with its own derived seed; figures are means with 95% intervals.
-        #[arg(long, default_value_t = 1)]
-        replications: u32,
-        /// Runs at once (default: all cores).
-        #[arg(long, short = 'j')]
-        jobs: Option<usize>,
-        /// Overrides the base seed (default: the scenario's `spec.seed`).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Run only shard I of N (I from 0, round robin over the cells) and write a shard file
-        /// for `kubesim merge`; `auto/N` takes I from $JOB_COMPLETION_INDEX (an Indexed Job).
-        #[arg(long, value_name = "I/N")]
-        shard: Option<String>,
-        /// Output folder (default: output/<scenario name>-sweep, or
-        /// output/<scenario name>-sweep-shard-I-of-N for a shard).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Sweep(SweepArgs),
     /// Join the shard folders of a sharded sweep into the files the unsharded sweep writes.
     #[command(
         after_help = "Example:\n  kubesim merge results/shard-0 results/shard-1 results/shard-2 --out output/capacity-sweep"
@@ -168,25 +141,7 @@ fn main() -> ExitCode {
             json,
             slo,
         } => run(&scenario, seed, out, json, slo.as_deref()),
-        Command::Sweep {
-            scenario,
-            set,
-            slo,
-            replications,
-            jobs,
-            seed,
-            shard,
-            out,
-        } => sweep(&SweepArgs {
-            path: scenario,
-            set,
-            slo,
-            replications,
-            jobs,
-            seed,
-            shard,
-            out,
-        }),
+        Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Check { scenario } => check(&scenario),
         Command::Rules {
@@ -406,15 +361,34 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
     ExitCode::SUCCESS
 }
 
-/// `kubesim sweep`'s arguments as typed.
+/// `kubesim sweep`'s arguments.
+#[derive(clap::Args, Debug)]
 struct SweepArgs {
-    path: PathBuf,
+    /// The scenario file.
+    scenario: PathBuf,
+    /// KEY=VALUES: an axis of the grid (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUES", required = true)]
     set: Vec<String>,
+    /// Service-level objective, e.g. 'p99<200ms,errors<0.1%' (metrics: mean, p50, p90,
+    /// p99, p99.9, max, errors, throughput).
+    #[arg(long, value_name = "EXPR")]
     slo: Option<String>,
+    /// Runs per cell, each with its own derived seed; figures are means with 95% intervals.
+    #[arg(long, default_value_t = 1)]
     replications: u32,
+    /// Runs at once (default: all cores).
+    #[arg(long, short = 'j')]
     jobs: Option<usize>,
+    /// Overrides the base seed (default: the scenario's `spec.seed`).
+    #[arg(long)]
     seed: Option<u64>,
+    /// Run only shard I of N (I from 0, round robin over the cells) and write a shard file
+    /// for `kubesim merge`; `auto/N` takes I from $JOB_COMPLETION_INDEX (an Indexed Job).
+    #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Output folder (default: output/<scenario name>-sweep, or
+    /// output/<scenario name>-sweep-shard-I-of-N for a shard).
+    #[arg(long)]
     out: Option<PathBuf>,
 }
 
@@ -482,7 +456,7 @@ fn sweep(a: &SweepArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let base = match scenario::load(&a.path) {
+    let base = match scenario::load(&a.scenario) {
         Ok(l) => l,
         Err(diags) => {
             for d in diags.iter() {
@@ -502,15 +476,16 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         slo,
     };
     let cells = plan.shard_cells(shard);
-    let scenarios = match sweep::prepare(&a.path, &plan, &cells, |l, e| locate(l, e, &a.path)) {
-        Ok(s) => s,
-        Err(e) => {
-            for p in e.problems {
-                eprintln!("{p}");
+    let scenarios =
+        match sweep::prepare(&a.scenario, &plan, &cells, |l, e| locate(l, e, &a.scenario)) {
+            Ok(s) => s,
+            Err(e) => {
+                for p in e.problems {
+                    eprintln!("{p}");
+                }
+                return ExitCode::from(2);
             }
-            return ExitCode::from(2);
-        }
-    };
+        };
     let total = cells.len() as u64 * u64::from(plan.replications);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = indicatif::ProgressBar::new(total);
