@@ -2,7 +2,7 @@
 //! CPU limit, each checked against what it must give. Fixed seeds; statistical checks state
 //! their tolerance.
 
-use crate::util::{load, load_text, root, run};
+use crate::util::{load, load_text, root, run, SRV_SERVICE};
 use kubesim::report::Summary;
 
 /// A one-node cluster with one pod of `srv` (`behavior` is the YAML of its behaviour, after
@@ -41,15 +41,8 @@ spec:
           image: srv
           ports: [{{containerPort: 8080}}]
           resources: {{limits: {{cpu: 500m}}}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: srv}}
-spec:
-  type: NodePort
-  selector: {{app: srv}}
-  ports: [{{port: 80, targetPort: 8080, nodePort: 30080}}]
-"#
+{srv_service}"#,
+        srv_service = SRV_SERVICE
     )
 }
 

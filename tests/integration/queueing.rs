@@ -8,7 +8,7 @@
 //! bound on its half-width relative to the theory), so a test cannot pass by being vague.
 //! Fixed seeds: the runs are deterministic and the tests never flake.
 
-use crate::util::load_text;
+use crate::util::{load_text, SRV_SERVICE};
 use kubesim::sim::{Outcome, Simulation};
 use kubesim::traffic::theory;
 
@@ -53,15 +53,8 @@ spec:
     metadata: {{labels: {{app: srv}}}}
     spec:
       containers: [{{name: srv, image: srv, ports: [{{containerPort: 8080}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: srv}}
-spec:
-  type: NodePort
-  selector: {{app: srv}}
-  ports: [{{port: 80, targetPort: 8080, nodePort: 30080}}]
-"#,
+{srv_service}"#,
+        srv_service = SRV_SERVICE,
         total = secs + 5
     )
 }

@@ -5,6 +5,18 @@ use kubesim::sim::{Outcome, Simulation};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The NodePort Service `srv` (port 80 to the pods' 8080, node port 30080) in front of the
+/// pods labelled `app: srv`, as a YAML document to end a test scenario with.
+pub const SRV_SERVICE: &str = "---
+apiVersion: v1
+kind: Service
+metadata: {name: srv}
+spec:
+  type: NodePort
+  selector: {app: srv}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+";
+
 /// The repository root (where `scenarios/` lives).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
