@@ -280,6 +280,8 @@ pub struct Deployment {
     pub rolling_update: RollingUpdate,
     /// `strategy.type: Recreate`: every old pod goes before any new one starts.
     pub recreate: bool,
+    /// `minReadySeconds`: how long a pod must have been ready to count as available.
+    pub min_ready: SimDuration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

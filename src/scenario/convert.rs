@@ -282,6 +282,8 @@ pub fn deployment(d: &apps::Deployment) -> Deployment {
             max_unavailable: int_or_percent(ru.and_then(|r| r.max_unavailable.as_ref())),
         },
         recreate: spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate"),
+        // Validation refused a negative value.
+        min_ready: SimDuration::from_secs(spec.min_ready_seconds.unwrap_or(0).max(0) as u64),
         meta,
     }
 }

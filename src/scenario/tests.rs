@@ -213,6 +213,39 @@ spec:
     );
 }
 
+/// `minReadySeconds` is checked as `ValidateDeploymentSpec` does, against the defaulted
+/// `progressDeadlineSeconds` (600) too; a valid one loads into the model.
+#[test]
+fn min_ready_seconds_are_validated_against_the_progress_deadline() {
+    let with = |fields: &str| with_objects(&LESSON.replacen("  replicas: 3", fields, 1));
+    let msg = |fields: &str| {
+        let errs = errors(&with(fields));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        errs[0].message.clone()
+    };
+    assert_eq!(
+        msg("  replicas: 3\n  minReadySeconds: -1"),
+        "The Deployment \"http-deployment\" is invalid: spec.minReadySeconds: Invalid value: -1: must be greater than or equal to 0"
+    );
+    assert_eq!(
+        msg("  replicas: 3\n  minReadySeconds: 600"),
+        "The Deployment \"http-deployment\" is invalid: spec.progressDeadlineSeconds: Invalid value: 600: must be greater than minReadySeconds"
+    );
+    assert_eq!(
+        msg("  replicas: 3\n  revisionHistoryLimit: -2"),
+        "The Deployment \"http-deployment\" is invalid: spec.revisionHistoryLimit: Invalid value: -2: must be greater than or equal to 0"
+    );
+    let l = load(&with(
+        "  replicas: 3\n  minReadySeconds: 600\n  progressDeadlineSeconds: 601",
+    ))
+    .unwrap_or_else(|d| panic!("{d}"));
+    let min_ready = l.scenario.objects.iter().find_map(|o| match o {
+        crate::model::objects::Object::Deployment(d) => Some(d.min_ready),
+        _ => None,
+    });
+    assert_eq!(min_ready, Some(crate::engine::SimDuration::from_secs(600)));
+}
+
 #[test]
 fn a_restart_policy_other_than_always_is_refused_in_templates() {
     let text = with_objects(&LESSON.replacen(

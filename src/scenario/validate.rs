@@ -864,6 +864,22 @@ pub fn deployment(d: &apps::Deployment, has_selector: bool) -> Vec<FieldError> {
             }
         }
     }
+    // `ValidateDeploymentSpec` (`pkg/apis/apps/validation/validation.go`), after
+    // `SetDefaults_Deployment` gave `progressDeadlineSeconds` its 600.
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    nonneg("spec.minReadySeconds", min_ready.into(), &mut errs);
+    if let Some(limit) = spec.revision_history_limit {
+        nonneg("spec.revisionHistoryLimit", limit.into(), &mut errs);
+    }
+    let deadline = spec.progress_deadline_seconds.unwrap_or(600);
+    nonneg("spec.progressDeadlineSeconds", deadline.into(), &mut errs);
+    if deadline <= min_ready {
+        errs.push(invalid(
+            "spec.progressDeadlineSeconds",
+            BadValue::Int(deadline.into()),
+            "must be greater than minReadySeconds",
+        ));
+    }
     errs
 }
 
@@ -879,12 +895,19 @@ pub fn replica_set(r: &apps::ReplicaSet, has_selector: bool) -> Vec<FieldError> 
     );
     match &r.spec {
         None => errs.push(required("spec.selector", "")),
-        Some(spec) => replicated(
-            spec.replicas,
-            has_selector.then_some(&spec.selector),
-            spec.template.as_ref(),
-            &mut errs,
-        ),
+        Some(spec) => {
+            replicated(
+                spec.replicas,
+                has_selector.then_some(&spec.selector),
+                spec.template.as_ref(),
+                &mut errs,
+            );
+            nonneg(
+                "spec.minReadySeconds",
+                spec.min_ready_seconds.unwrap_or(0).into(),
+                &mut errs,
+            );
+        }
     }
     errs
 }

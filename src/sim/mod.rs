@@ -80,6 +80,8 @@ enum Ev {
     NodeMonitor,
     /// A pod on an unreachable node is evicted (its toleration ran out).
     Evict(PodId),
+    /// A pod has been ready for its Deployment's `minReadySeconds`: it may now be available.
+    Available(PodId),
 }
 
 /// Event queue lanes (`EventQueue::schedule_in_lane`) for events that are mostly scheduled in
@@ -354,6 +356,7 @@ impl Simulation {
             Ev::ProxySync(node) => self.on_proxy_sync(now, node),
             Ev::NodeMonitor => self.on_node_monitor(now),
             Ev::Evict(pod) => self.on_evict(now, pod),
+            Ev::Available(pod) => self.pod_may_be_available(pod),
         }
     }
 

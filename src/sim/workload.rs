@@ -17,14 +17,15 @@
 //! of its pods turns ready or goes away ([`Simulation::pod_became_ready`],
 //! [`Simulation::pod_removed`]): upstream's controller is woken by the ReplicaSet status
 //! updates those cause, with no delay of its own. `strategy.type: Recreate` scales every old
-//! ReplicaSet to 0 and the new one up once their pods are gone (`recreate.go`). Not modelled:
-//! `paused`, `minReadySeconds` (0: ready is available),
-//! `progressDeadlineSeconds`, `revisionHistoryLimit` (old ReplicaSets stay, at 0 replicas) and
+//! ReplicaSet to 0 and the new one up once their pods are gone (`recreate.go`). A pod counts
+//! as available once it has been ready for `minReadySeconds`; a pod turning ready schedules
+//! [`Ev::Available`](super::Ev) for then, so the rollout goes on on time. Not modelled:
+//! `paused`, `progressDeadlineSeconds`, `revisionHistoryLimit` (old ReplicaSets stay, at 0 replicas) and
 //! upstream's proportional scaling of several ReplicaSets during a rollout (kubesim gives the
 //! whole difference to the newest).
 
 use super::Simulation;
-use crate::engine::{RngStreams, SimRng, SimTime};
+use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{DeployId, NodeId, PodId, RsId};
 use crate::model::names;
 use crate::model::objects::{
@@ -259,6 +260,21 @@ impl Simulation {
     /// A pod turned ready: its Deployment's rollout may go on.
     pub(super) fn pod_became_ready(&mut self, id: PodId) {
         if let Some(d) = self.deployment_of(id) {
+            // Upstream's ReplicaSet controller looks again `minReadySeconds` later
+            // (`AddAfter` in `pkg/controller/replicaset/replica_set.go`), and the status it
+            // writes then wakes the Deployment controller.
+            let min_ready = self.cluster.deployments[d.index()].spec.min_ready;
+            if !min_ready.is_zero() {
+                let at = self.queue.now() + min_ready;
+                self.queue.schedule(at, super::Ev::Available(id));
+            }
+            self.reconcile_deployment(d);
+        }
+    }
+
+    /// `minReadySeconds` after a pod turned ready: its rollout may go on if it still is.
+    pub(super) fn pod_may_be_available(&mut self, id: PodId) {
+        if let Some(d) = self.deployment_of(id) {
             self.reconcile_deployment(d);
         }
     }
@@ -337,12 +353,24 @@ impl Simulation {
         self.cluster.replica_sets[rs.index()].replicas
     }
 
-    /// `status.availableReplicas`: active (not terminating) pods that are ready
-    /// (`minReadySeconds` 0).
+    /// `status.availableReplicas`: active (not terminating) pods that have been ready for the
+    /// Deployment's `minReadySeconds` (`podutil.IsPodAvailable`, `pkg/api/v1/pod/util.go`:
+    /// ready since `LastTransitionTime`, available once that plus `minReadySeconds` is not
+    /// after now).
     fn rs_available(&self, rs: RsId) -> u32 {
+        let min_ready = self.cluster.replica_sets[rs.index()]
+            .owner
+            .map_or(SimDuration::ZERO, |d| {
+                self.cluster.deployments[d.index()].spec.min_ready
+            });
+        let now = self.queue.now();
         self.cluster
             .pods_of(rs)
-            .filter(|(_, p)| p.deleted.is_none() && p.ready)
+            .filter(|(_, p)| {
+                p.deleted.is_none()
+                    && p.ready
+                    && p.ready_since.is_some_and(|t| t + min_ready <= now)
+            })
             .count() as u32
     }
 
@@ -1064,6 +1092,40 @@ spec:
         let ev = scaling(&o);
         assert!(ev[1].0 == 10.0 && ev[1].1.contains("Scaled up"), "{ev:?}");
         assert_eq!(refused(&o), 0);
+    }
+
+    /// `minReadySeconds`: an old pod goes only once a new one has been ready that long, so a
+    /// rollout of 3, one pod at a time (maxSurge 1, maxUnavailable 0), waits 10 s more at each step.
+    #[test]
+    fn min_ready_seconds_hold_the_rollout_until_new_pods_are_available() {
+        let rollout = |min_ready: u32| {
+            let app = APP.replace(
+                "replicas: REPLICAS",
+                &format!("replicas: 3\n  minReadySeconds: {min_ready}\n  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}"),
+            );
+            let s = scenario_with(
+                1,
+                &app,
+                "  events:\n    - at: 10s\n      setImage: {deployment: web, container: web, image: web:2}\n",
+            );
+            let o = run(s);
+            // When each "Scaled down" of the old ReplicaSet happened.
+            o.events
+                .iter()
+                .filter(|e| e.reason == "ScalingReplicaSet" && e.message.contains("down"))
+                .map(|e| e.at.as_secs_f64())
+                .collect::<Vec<_>>()
+        };
+        let plain = rollout(0);
+        let held = rollout(10);
+        assert_eq!((plain.len(), held.len()), (3, 3), "{plain:?} {held:?}");
+        // Each step waits for a new pod to start (1 s), then with minReadySeconds 10 s more.
+        for (i, (p, h)) in plain.iter().zip(&held).enumerate() {
+            let extra = h - p;
+            let want = 10.0 * (i + 1) as f64;
+            assert!((extra - want).abs() < 1e-9, "step {i}: {p} s vs {h} s");
+        }
+        assert!(held[2] < 60.0, "the rollout ends within the run: {held:?}");
     }
 
     #[test]
