@@ -171,6 +171,24 @@ pub enum ProbeHandler {
     Grpc { port: u16 },
 }
 
+/// Which of a container's probes: liveness, readiness or startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Liveness,
+    Readiness,
+    Startup,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "liveness",
+            ProbeKind::Readiness => "readiness",
+            ProbeKind::Startup => "startup",
+        }
+    }
+}
+
 /// A probe with upstream defaults applied: period 10 s, timeout 1 s, failure threshold 3,
 /// success threshold 1, initial delay 0 (`pkg/apis/core/v1/defaults.go`, `SetDefaults_Probe`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +212,17 @@ pub struct Container {
     pub readiness_probe: Option<Probe>,
     pub liveness_probe: Option<Probe>,
     pub startup_probe: Option<Probe>,
+}
+
+impl Container {
+    /// The container's `kind` probe, if it has one.
+    pub fn probe(&self, kind: ProbeKind) -> Option<&Probe> {
+        match kind {
+            ProbeKind::Liveness => self.liveness_probe.as_ref(),
+            ProbeKind::Readiness => self.readiness_probe.as_ref(),
+            ProbeKind::Startup => self.startup_probe.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

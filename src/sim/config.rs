@@ -65,23 +65,7 @@ pub enum Pick {
     Newest,
 }
 
-/// Which probe a `failProbe` event makes fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeKind {
-    Liveness,
-    Readiness,
-    Startup,
-}
-
-impl ProbeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeKind::Liveness => "liveness",
-            ProbeKind::Readiness => "readiness",
-            ProbeKind::Startup => "startup",
-        }
-    }
-}
+pub use crate::model::objects::ProbeKind;
 
 /// What happens at a timeline instant.
 #[derive(Debug, Clone, PartialEq)]

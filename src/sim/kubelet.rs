@@ -12,7 +12,7 @@ use crate::model::cluster::{ContainerState, NodeId, PodId, PodPhase, WaitingReas
 use crate::model::config::normalize_image;
 use crate::model::objects::{ImagePullPolicy, Probe, ProbeHandler, RestartPolicy};
 use crate::sim::config::ProbeKind;
-use crate::traffic::request::FailReason;
+use crate::traffic::request::{FailReason, Request};
 use crate::traffic::serve::Server;
 
 /// From a pod's node assignment to its containers running: sandbox creation plus container
@@ -61,6 +61,13 @@ pub enum Step {
         kind: ProbeKind,
         epoch: u32,
     },
+    /// `timeoutSeconds` after container `container`'s `kind` probe was sent to its server:
+    /// it failed unless answered by then.
+    ProbeDeadline {
+        container: u16,
+        kind: ProbeKind,
+        epoch: u32,
+    },
     /// The container exited after its graceful shutdown; the pod object goes away.
     Terminated,
 }
@@ -87,6 +94,9 @@ pub(super) struct ContainerKubelet {
     runs: [ProbeRun; 3],
     /// Until when each probe fails (`failProbe`).
     failing_until: [SimTime; 3],
+    /// When each probe now out at the server was sent (HTTP probes of a container with a
+    /// server; `None`: none out).
+    probing: [Option<SimTime>; 3],
 }
 
 /// What the kubelet remembers of one pod.
@@ -113,8 +123,25 @@ fn slot(kind: ProbeKind) -> usize {
     }
 }
 
-/// What a failing probe reports, as the kubelet's prober words it for a hung server.
-fn probe_failure(kind: ProbeKind, probe: &Probe, ip: Option<std::net::Ipv4Addr>) -> String {
+/// How the server answered a probe that reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProbeAnswer {
+    /// 200: a success.
+    Ok,
+    /// Nothing listens (the server is shutting down): the connection is refused.
+    Refused,
+    /// The server's queue is full: 503 Service Unavailable.
+    Unavailable,
+}
+
+/// What a failing probe reports, as the kubelet's prober words it: for a hung server (no
+/// `answer` within `timeoutSeconds`), or for the answer that came.
+fn probe_failure(
+    kind: ProbeKind,
+    probe: &Probe,
+    ip: Option<std::net::Ipv4Addr>,
+    answer: Option<ProbeAnswer>,
+) -> String {
     let what = match kind {
         ProbeKind::Liveness => "Liveness",
         ProbeKind::Readiness => "Readiness",
@@ -127,7 +154,14 @@ fn probe_failure(kind: ProbeKind, probe: &Probe, ip: Option<std::net::Ipv4Addr>)
                 crate::model::objects::PortRef::Number(n) => n.to_string(),
                 crate::model::objects::PortRef::Name(n) => n.clone(),
             };
-            format!("Get \"http://{ip}:{port}{path}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
+            // `pkg/probe/http/http.go`: the client's error, or the status it got.
+            match answer {
+                Some(ProbeAnswer::Unavailable) => "HTTP probe failed with statuscode: 503".into(),
+                Some(ProbeAnswer::Refused) => format!(
+                    "Get \"http://{ip}:{port}{path}\": dial tcp {ip}:{port}: connect: connection refused"
+                ),
+                _ => format!("Get \"http://{ip}:{port}{path}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"),
+            }
         }
         ProbeHandler::TcpSocket { port } => {
             let port = match port {
@@ -301,6 +335,11 @@ impl Simulation {
                 kind,
                 epoch,
             } => self.on_probe(now, id, container as usize, kind, epoch),
+            Step::ProbeDeadline {
+                container,
+                kind,
+                epoch,
+            } => self.on_probe_deadline(now, id, container as usize, kind, epoch),
             Step::Terminated => self.pod_gone(now, id),
         }
     }
@@ -357,6 +396,7 @@ impl Simulation {
         k.epoch = k.epoch.wrapping_add(1);
         k.started = Some(now);
         k.runs = [ProbeRun::default(); 3];
+        k.probing = [None; 3];
         k.started_ok = c.startup_probe.is_none();
         k.ready = k.started_ok && c.readiness_probe.is_none();
         let epoch = k.epoch;
@@ -409,20 +449,25 @@ impl Simulation {
         }
     }
 
+    /// Container `i`'s `kind` probe as its spec defines it.
+    fn probe_spec(&self, id: PodId, i: usize, kind: ProbeKind) -> Option<&Probe> {
+        self.cluster.pod(id).spec.containers[i].probe(kind)
+    }
+
     fn on_probe(&mut self, now: SimTime, id: PodId, i: usize, kind: ProbeKind, epoch: u32) {
         let pod = self.cluster.pod(id);
         let k = &self.kubelet[id.index()].containers[i];
         if k.epoch != epoch || !matches!(pod.containers[i], ContainerState::Running { .. }) {
             return;
         }
-        let spec = std::sync::Arc::clone(&pod.spec);
-        let c = &spec.containers[i];
-        let probe = match kind {
-            ProbeKind::Liveness => c.liveness_probe.as_ref(),
-            ProbeKind::Readiness => c.readiness_probe.as_ref(),
-            ProbeKind::Startup => c.startup_probe.as_ref(),
+        // Startup probing stops once it passed (a tick may still be due from before).
+        if kind == ProbeKind::Startup && k.started_ok {
+            return;
         }
-        .expect("a probe event exists only for a defined probe");
+        let probe = self
+            .probe_spec(id, i, kind)
+            .expect("a probe event exists only for a defined probe")
+            .clone();
         let next = Ev::Kubelet(
             id,
             Step::Probe {
@@ -431,13 +476,160 @@ impl Simulation {
                 epoch,
             },
         );
-        // Liveness and readiness wait for the startup probe; startup stops once it passed.
+        // Liveness and readiness wait for the startup probe.
         let waiting = kind != ProbeKind::Startup && !k.started_ok;
         if waiting {
             self.queue.schedule(now + probe.period, next);
             return;
         }
-        let ok = now >= k.failing_until[slot(kind)];
+        let forced = now < k.failing_until[slot(kind)];
+        let in_flight = k.probing[slot(kind)].is_some();
+        let to_server = matches!(probe.handler, ProbeHandler::HttpGet { .. })
+            && self.servers[id.index()].get(i).is_some_and(Option::is_some);
+        if to_server && !forced {
+            // An HTTP GET to the container's server: the answer (or the timeout) decides.
+            // The prober waits for one probe before it sends the next, so a tick that finds
+            // one still out is skipped.
+            self.queue.schedule(now + probe.period, next);
+            if !in_flight {
+                self.send_probe(now, id, i, kind, epoch, probe.timeout);
+            }
+            return;
+        }
+        if self.probe_result(now, id, i, kind, !forced, None) {
+            self.queue.schedule(now + probe.period, next);
+        }
+    }
+
+    /// Sends container `i`'s `kind` probe to its server, as the prober does: a new connection
+    /// from the node (one same-node hop each way, the handshake first), and a deadline at
+    /// `timeoutSeconds` (`pkg/probe/http/http.go`: the client's `Timeout`).
+    fn send_probe(
+        &mut self,
+        now: SimTime,
+        id: PodId,
+        i: usize,
+        kind: ProbeKind,
+        epoch: u32,
+        timeout: SimDuration,
+    ) {
+        let one_way = self.latency().same_node;
+        let r = self.reqs.insert(crate::traffic::request::Request {
+            stream: 0,
+            client: epoch,
+            sent: now,
+            pod: id.0,
+            container: i as u16,
+            conn: crate::traffic::request::NO_CONN,
+            one_way,
+            counted: false,
+            server_pos: 0,
+            generation: 0,
+            dp_conn: crate::traffic::request::NO_DP_CONN,
+            attempt: 0,
+            abandoned: false,
+            probe: Some(kind),
+        });
+        self.kubelet[id.index()].containers[i].probing[slot(kind)] = Some(now);
+        self.queue
+            .schedule(now + one_way.saturating_mul(3), Ev::ReachPod(r));
+        let deadline = Step::ProbeDeadline {
+            container: i as u16,
+            kind,
+            epoch,
+        };
+        self.queue
+            .schedule(now + timeout, Ev::Kubelet(id, deadline));
+    }
+
+    /// The probe in flight, if it is the one sent at `sent` in the container's run `epoch`:
+    /// taken out (it is decided now).
+    fn take_probe(
+        &mut self,
+        id: PodId,
+        i: usize,
+        kind: ProbeKind,
+        epoch: u32,
+        sent: SimTime,
+    ) -> bool {
+        let k = &mut self.kubelet[id.index()].containers[i];
+        let ours = k.epoch == epoch && k.probing[slot(kind)] == Some(sent);
+        if ours {
+            k.probing[slot(kind)] = None;
+        }
+        ours
+    }
+
+    /// `timeoutSeconds` after a probe was sent: if no answer came, it failed.
+    fn on_probe_deadline(
+        &mut self,
+        now: SimTime,
+        id: PodId,
+        i: usize,
+        kind: ProbeKind,
+        epoch: u32,
+    ) {
+        let Some(timeout) = self.probe_spec(id, i, kind).map(|p| p.timeout) else {
+            return;
+        };
+        let sent = SimTime::from_nanos(now.as_nanos() - timeout.as_nanos());
+        if self.take_probe(id, i, kind, epoch, sent) {
+            self.probe_result(now, id, i, kind, false, None);
+        }
+    }
+
+    /// The server's answer to a probe reached the kubelet at `at` (refused and 503 answers
+    /// too). Applied now, if no later than the deadline; a later one was already failed.
+    pub(super) fn probe_answered(&mut self, at: SimTime, req: &Request, answer: ProbeAnswer) {
+        let (id, i) = (PodId(req.pod), req.container as usize);
+        let kind = req.probe.expect("a probe's request");
+        let Some(timeout) = self.probe_spec(id, i, kind).map(|p| p.timeout) else {
+            return;
+        };
+        if at.since(req.sent) > timeout {
+            return;
+        }
+        let pod = self.cluster.pod(id);
+        // The kubelet acts on it only while the container runs, on a live node, in a pod that
+        // is not being deleted (as its probe events do).
+        let acting = matches!(pod.containers[i], ContainerState::Running { .. })
+            && pod.deleted.is_none()
+            && pod.node.is_some_and(|n| self.cluster.node(n).up);
+        if !self.take_probe(id, i, kind, req.client, req.sent) || !acting {
+            return;
+        }
+        let now = self.queue.now();
+        self.probe_result(now, id, i, kind, answer == ProbeAnswer::Ok, Some(answer));
+    }
+
+    /// The server holding a probe stopped: the kubelet drops it (its container is going).
+    pub(super) fn probe_forgotten(&mut self, req: &Request) {
+        let kind = req.probe.expect("a probe's request");
+        self.take_probe(
+            PodId(req.pod),
+            req.container as usize,
+            kind,
+            req.client,
+            req.sent,
+        );
+    }
+
+    /// Counts one result of container `i`'s `kind` probe and acts on the thresholds (a
+    /// timeout when `answer` is `None`). Returns whether probing goes on: not after a startup
+    /// probe passed, nor after a liveness or startup failure killed the container.
+    fn probe_result(
+        &mut self,
+        now: SimTime,
+        id: PodId,
+        i: usize,
+        kind: ProbeKind,
+        ok: bool,
+        answer: Option<ProbeAnswer>,
+    ) -> bool {
+        let pod = self.cluster.pod(id);
+        let spec = std::sync::Arc::clone(&pod.spec);
+        let c = &spec.containers[i];
+        let probe = c.probe(kind).expect("a result only for a defined probe");
         let k = &mut self.kubelet[id.index()].containers[i];
         let run = &mut k.runs[slot(kind)];
         if ok {
@@ -454,7 +646,7 @@ impl Simulation {
                 now,
                 object.clone(),
                 "Unhealthy",
-                probe_failure(kind, probe, pod.ip),
+                probe_failure(kind, probe, pod.ip, answer),
             );
         }
         match kind {
@@ -462,7 +654,7 @@ impl Simulation {
                 k.started_ok = true;
                 k.ready = c.readiness_probe.is_none();
                 self.update_pod_ready(now, id);
-                return;
+                return false;
             }
             ProbeKind::Readiness => {
                 if ok && run.successes >= probe.success_threshold {
@@ -481,11 +673,11 @@ impl Simulation {
                     );
                     self.log.normal(now, object, "Killing", msg);
                     self.container_exit(now, id, i, EXIT_SIGKILL);
-                    return;
+                    return false;
                 }
             }
         }
-        self.queue.schedule(now + probe.period, next);
+        true
     }
 
     /// `failProbe`: the container's `kind` probe fails until `now + duration`.

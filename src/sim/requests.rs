@@ -5,6 +5,7 @@
 //! SYN-ACK take `2L`, the request reaches the pod at `3L`, the answer is back `L` after the
 //! server finishes. On a kept-alive connection the handshake is skipped.
 
+use super::kubelet::ProbeAnswer;
 use super::{Ev, Simulation};
 use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
@@ -780,6 +781,7 @@ impl Simulation {
                     dp_conn: if reuse { NO_DP_CONN } else { dp_conn },
                     attempt,
                     abandoned: false,
+                    probe: None,
                 });
                 self.client_deadline(sent, si, r);
                 let handshake = one_way.saturating_mul(2);
@@ -1072,6 +1074,10 @@ impl Simulation {
             .is_some_and(|n| self.cluster.node(n).up);
         if !node_up {
             self.reqs.remove(r);
+            if req.probe.is_some() {
+                // The kubelet is down with its node: nobody reads the answer.
+                return;
+            }
             // An abandoned request's connection was closed when its client gave up.
             if !req.abandoned {
                 self.close_conn(&req, CloseKind::Fin);
@@ -1085,6 +1091,10 @@ impl Simulation {
             .and_then(Option::as_mut);
         let Some(server) = server.filter(|s| s.accepting || !on_new_conn) else {
             self.reqs.remove(r);
+            if req.probe.is_some() {
+                self.probe_answered(now, &req, ProbeAnswer::Refused);
+                return;
+            }
             if req.abandoned {
                 return;
             }
@@ -1111,6 +1121,10 @@ impl Simulation {
             // Turned away at once: 503 Service Unavailable, back to the client after `L`; the
             // connection stays open (an HTTP answer, not a reset).
             self.reqs.remove(r);
+            if req.probe.is_some() {
+                self.probe_answered(now + req.one_way, &req, ProbeAnswer::Unavailable);
+                return;
+            }
             if req.abandoned {
                 return;
             }
@@ -1193,10 +1207,12 @@ impl Simulation {
         }
         let response_at = now + req.one_way;
         let latency = response_at - req.sent;
-        let timeout = self.scenario.traffic[req.stream as usize].timeout;
-        if req.abandoned {
+        if req.probe.is_some() {
+            self.probe_answered(response_at, &req, ProbeAnswer::Ok);
+        } else if req.abandoned {
             // The client gave up at its deadline and has counted it: nobody reads the answer.
-        } else if latency > timeout {
+        } else if latency > self.scenario.traffic[req.stream as usize].timeout {
+            let timeout = self.scenario.traffic[req.stream as usize].timeout;
             self.close_conn(&req, CloseKind::Fin);
             let at = req.sent + timeout;
             if req.counted {
@@ -1394,6 +1410,7 @@ impl Simulation {
                     dp_conn: NO_DP_CONN,
                     attempt: w.attempt,
                     abandoned: false,
+                    probe: None,
                 });
                 self.client_deadline(w.sent, si, r);
                 self.queue
@@ -1436,6 +1453,12 @@ impl Simulation {
                 continue;
             };
             self.reqs.remove(r);
+            if req.probe.is_some() {
+                // The server stopped with the container (or the pod is going): the kubelet
+                // forgets the probe; the container's next start probes afresh.
+                self.probe_forgotten(&req);
+                continue;
+            }
             let kind = if reason == FailReason::ConnectionReset {
                 CloseKind::Reset
             } else {

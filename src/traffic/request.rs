@@ -4,6 +4,7 @@
 //! follows the number of requests in flight, not the number sent.
 
 use crate::engine::{SimDuration, SimTime};
+use crate::model::objects::ProbeKind;
 
 /// Why a request failed, as `summary.json`'s `failed_by_reason` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,10 +51,11 @@ impl FailReason {
 /// Marks a request that is not on a kept-alive connection.
 pub const NO_CONN: u32 = u32::MAX;
 
-/// A request in flight.
+/// A request in flight: a traffic stream's, or the kubelet's probe of a container.
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
     pub stream: u32,
+    /// The client in the stream; for a probe, the container's epoch when it was sent.
     pub client: u32,
     /// When the client wanted to send it (before waiting for a connection, if it had to).
     pub sent: SimTime,
@@ -80,6 +82,9 @@ pub struct Request {
     /// The client gave up at its deadline (streams that react to outcomes): the server still
     /// holds the request and finishes it, but nobody waits for the answer.
     pub abandoned: bool,
+    /// Sent by the kubelet as this probe of `container` (`stream` is unused then): its answer
+    /// goes to the kubelet, not to a client, and it counts in no figure.
+    pub probe: Option<ProbeKind>,
 }
 
 /// No data-plane connection handle (iptables mode keeps none).
@@ -189,7 +194,14 @@ mod tests {
 
             attempt: 0,
             abandoned: false,
+            probe: None,
         }
+    }
+
+    /// A slab slot (liveness and request) is one 64-byte cache line.
+    #[test]
+    fn request_slots_fill_one_cache_line() {
+        assert_eq!(std::mem::size_of::<(bool, Request)>(), 64);
     }
 
     #[test]

@@ -354,3 +354,106 @@ fn a_node_reboot_during_a_crash_loop_starts_the_container_once() {
         o.requests.served + o.requests.failed + o.requests.in_flight
     );
 }
+
+/// One node, two pods of `srv` (one request at a time, 100 ms each: 10 requests/s per pod)
+/// with `probe` under the container, fed `rate` requests/s from 5 s to 20 s; `behavior` is
+/// added to the behaviour (e.g. a queue limit).
+fn probed(probe: &str, rate: u32, behavior: &str) -> Outcome {
+    let text = format!(
+        r#"apiVersion: kubesim.dev/v1alpha1
+kind: Scenario
+metadata: {{name: probes}}
+spec:
+  seed: 3
+  duration: 40s
+  cluster:
+    nodes: [{{name: node-1, ip: 192.168.0.24}}]
+  behaviors:
+    - image: srv
+      serviceTime: {{distribution: constant, value: 100ms}}
+      concurrency: 1
+{behavior}
+  traffic:
+    - {{name: s, from: external, clients: 20, to: 192.168.0.24:30080, rate: {rate}/s, start: 5s, stop: 20s, timeout: 1h}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: srv}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: srv}}}}
+  template:
+    metadata: {{labels: {{app: srv}}}}
+    spec:
+      containers:
+        - name: srv
+          image: srv
+          ports: [{{containerPort: 8080}}]
+{probe}
+{SRV_SERVICE}"#
+    );
+    run(&load_text(&text))
+}
+
+const READINESS: &str = "          readinessProbe:\n            httpGet: {path: /healthz, port: 8080}\n            periodSeconds: 2\n            timeoutSeconds: 1";
+
+/// An HTTP probe is a request to the container's server: under three times the load the
+/// pods can serve, it waits in the queue past its `timeoutSeconds`, so the pods turn not
+/// ready and the Service refuses; after the load they are ready again. At a tenth of that
+/// load nothing fails.
+#[test]
+fn an_overloaded_server_fails_its_http_readiness_probe() {
+    let o = probed(READINESS, 60, "");
+    let unhealthy = find(&o, "Unhealthy");
+    assert!(!unhealthy.is_empty());
+    assert!(
+        unhealthy.iter().all(|e| e.message.starts_with("Readiness probe failed: Get \"http://10.244.0.")
+            && e.message.ends_with(":8080/healthz\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)")),
+        "{unhealthy:?}"
+    );
+    let first = unhealthy
+        .iter()
+        .map(|e| secs(e.at))
+        .fold(f64::MAX, f64::min);
+    assert!(first > 5.0 && first < 20.0, "first failure at {first} s");
+    // Three failures in a row (the default threshold) and the Service has no endpoint left.
+    let refused = o
+        .requests
+        .failed_by_reason
+        .get("connection_refused")
+        .copied();
+    assert!(refused.unwrap_or(0) > 0, "{:?}", o.requests);
+    // The load stops at 20 s and the queues drain: the probes pass again well before the
+    // end (40 s; one every 2 s would fail to the end otherwise).
+    let last = unhealthy.iter().map(|e| secs(e.at)).fold(0.0, f64::max);
+    assert!(last > 20.0 && last < 34.0, "last failure at {last} s");
+
+    let calm = probed(READINESS, 6, "");
+    assert!(find(&calm, "Unhealthy").is_empty());
+    assert_eq!(calm.requests.failed, 0, "{:?}", calm.requests);
+}
+
+/// With a queue limit the server answers a probe it has no room for with 503 at once, and
+/// the kubelet says so; an overloaded liveness probe restarts the container.
+#[test]
+fn a_full_queue_answers_probes_with_503_and_liveness_restarts() {
+    let o = probed(READINESS, 60, "      queueLimit: 2");
+    let unhealthy = find(&o, "Unhealthy");
+    assert!(
+        unhealthy
+            .iter()
+            .any(|e| e.message == "Readiness probe failed: HTTP probe failed with statuscode: 503"),
+        "{unhealthy:?}"
+    );
+
+    let liveness = READINESS.replace("readinessProbe", "livenessProbe");
+    let o = probed(&liveness, 60, "");
+    let killing = find(&o, "Killing");
+    assert!(
+        killing
+            .iter()
+            .any(|e| e.message == "Container srv failed liveness probe, will be restarted"),
+        "{killing:?}"
+    );
+    assert!(o.pods.iter().any(|p| p.restarts > 0), "{:?}", o.pods);
+}
