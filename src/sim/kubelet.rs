@@ -580,6 +580,8 @@ impl Simulation {
 
     /// The server's answer to a probe reached the kubelet at `at` (refused and 503 answers
     /// too). Applied now, if no later than the deadline; a later one was already failed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn probe_answered(&mut self, at: SimTime, req: &Request, answer: ProbeAnswer) {
         let (id, i) = (PodId(req.pod), req.container as usize);
         let kind = req.probe.expect("a probe's request");
@@ -603,6 +605,8 @@ impl Simulation {
     }
 
     /// The server holding a probe stopped: the kubelet drops it (its container is going).
+    #[cold]
+    #[inline(never)]
     pub(super) fn probe_forgotten(&mut self, req: &Request) {
         let kind = req.probe.expect("a probe's request");
         self.take_probe(
