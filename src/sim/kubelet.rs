@@ -483,7 +483,8 @@ impl Simulation {
             return;
         }
         let forced = now < k.failing_until[slot(kind)];
-        let in_flight = k.probing[slot(kind)].is_some();
+        // One out past its deadline is stale: its deadline passed unseen (the node was down).
+        let in_flight = k.probing[slot(kind)].is_some_and(|sent| now < sent + probe.timeout);
         let to_server = matches!(probe.handler, ProbeHandler::HttpGet { .. })
             && self.servers[id.index()].get(i).is_some_and(Option::is_some);
         if to_server && !forced {
