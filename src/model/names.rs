@@ -31,9 +31,12 @@ pub fn fnv32a(bytes: &[u8]) -> u32 {
 /// The `pod-template-hash` of a template: `SafeEncodeString(fmt.Sprint(fnv32a(template)))`
 /// as in `controller.ComputeHash`. Upstream hashes Go's `spew` dump of the template, which
 /// cannot be reproduced outside Go; kubesim hashes its own canonical rendering, so the value
-/// has upstream's shape (1 to 10 characters from `4-9bcdf`) but not its exact bytes.
+/// has upstream's shape (1 to 10 characters from `4-9bcdf`) but not its exact bytes. Fields
+/// the model gained later are left out of the rendering while unset, so that a template
+/// without them keeps the name it had (names appear in the docs and in users' notes).
 pub fn pod_template_hash(template: &PodTemplate) -> String {
-    safe_encode(&fnv32a(format!("{template:?}").as_bytes()).to_string())
+    let rendering = format!("{template:?}").replace(", pre_stop: None", "");
+    safe_encode(&fnv32a(rendering.as_bytes()).to_string())
 }
 
 /// A 5-character random suffix (`utilrand.String(5)`).

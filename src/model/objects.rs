@@ -212,6 +212,8 @@ pub struct Container {
     pub readiness_probe: Option<Probe>,
     pub liveness_probe: Option<Probe>,
     pub startup_probe: Option<Probe>,
+    /// How long the `preStop` hook runs before the container gets SIGTERM (`None`: no hook).
+    pub pre_stop: Option<SimDuration>,
 }
 
 impl Container {

@@ -201,6 +201,35 @@ fn container(c: &core::Container, host_network: bool) -> Container {
         readiness_probe: c.readiness_probe.as_ref().map(probe),
         liveness_probe: c.liveness_probe.as_ref().map(probe),
         startup_probe: c.startup_probe.as_ref().map(probe),
+        pre_stop: c
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.as_ref())
+            .map(pre_stop),
+    }
+}
+
+/// How long a `preStop` hook runs: a `sleep` action's seconds, an `exec` of `sleep N` (alone
+/// or through `sh -c`) N seconds; any other hook is taken as instant (kubesim cannot know).
+fn pre_stop(h: &core::LifecycleHandler) -> SimDuration {
+    if let Some(s) = &h.sleep {
+        return SimDuration::from_secs(s.seconds.max(0) as u64);
+    }
+    let command = h.exec.as_ref().and_then(|e| e.command.as_ref());
+    let words: Vec<&str> = match command.map(Vec::as_slice) {
+        Some([sh, c, script]) if sh.ends_with("sh") && c == "-c" => {
+            script.split_whitespace().collect()
+        }
+        Some(args) => args.iter().map(String::as_str).collect(),
+        None => Vec::new(),
+    };
+    match words.as_slice() {
+        [sleep, n] if *sleep == "sleep" || sleep.ends_with("/sleep") => n
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(SimDuration::ZERO, SimDuration::from_secs_f64),
+        _ => SimDuration::ZERO,
     }
 }
 

@@ -213,6 +213,37 @@ spec:
     );
 }
 
+/// A `preStop` sleep must fit in the grace period, and a hook names exactly one handler
+/// (`validateSleepAction`, `validateHandler`).
+#[test]
+fn pre_stop_hooks_are_validated_against_the_grace_period() {
+    let hook = |h: &str| {
+        let lesson = LESSON.replacen(
+            "        - containerPort: 80",
+            &format!("        - containerPort: 80\n        lifecycle:\n          preStop: {h}"),
+            1,
+        );
+        assert_ne!(lesson, LESSON, "the hook was not inserted");
+        with_objects(&lesson)
+    };
+    let msgs =
+        |h: &str| -> Vec<String> { errors(&hook(h)).iter().map(|d| d.message.clone()).collect() };
+    assert_eq!(
+        msgs("{sleep: {seconds: 40}}"),
+        ["The Deployment \"http-deployment\" is invalid: spec.template.spec.containers[0].lifecycle.preStop.sleep: Invalid value: 40: must be non-negative and less than terminationGracePeriodSeconds (30)"]
+    );
+    assert_eq!(
+        msgs("{}"),
+        ["The Deployment \"http-deployment\" is invalid: spec.template.spec.containers[0].lifecycle.preStop: Required value: must specify a handler type"]
+    );
+    let l = load(&hook("{sleep: {seconds: 30}}")).unwrap_or_else(|d| panic!("{d}"));
+    let pre_stop = l.scenario.objects.iter().find_map(|o| match o {
+        crate::model::objects::Object::Deployment(d) => d.template.spec.containers[0].pre_stop,
+        _ => None,
+    });
+    assert_eq!(pre_stop, Some(crate::engine::SimDuration::from_secs(30)));
+}
+
 /// `minReadySeconds` is checked as `ValidateDeploymentSpec` does, against the defaulted
 /// `progressDeadlineSeconds` (600) too; a valid one loads into the model.
 #[test]

@@ -536,7 +536,45 @@ fn probe(pr: &core::Probe, path: &str, liveness_or_startup: bool, errs: &mut Vec
     }
 }
 
-fn container(c: &core::Container, path: &str, host_network: bool, errs: &mut Vec<FieldError>) {
+/// `validateLifecycle` and `validateHandler` (`pkg/apis/core/validation/validation.go`): one
+/// handler per hook, and a `sleep` that fits in the grace period (`validateSleepAction`, with
+/// `PodLifecycleSleepActionAllowZero`, GA in v1.34).
+fn lifecycle(l: &core::Lifecycle, path: &str, grace: i64, errs: &mut Vec<FieldError>) {
+    for (hook, h) in [("postStart", &l.post_start), ("preStop", &l.pre_stop)] {
+        let Some(h) = h else { continue };
+        let hp = format!("{path}.{hook}");
+        let handlers = [
+            h.exec.is_some(),
+            h.http_get.is_some(),
+            h.tcp_socket.is_some(),
+            h.sleep.is_some(),
+        ];
+        match handlers.iter().filter(|x| **x).count() {
+            0 => errs.push(required(&hp, "must specify a handler type")),
+            1 => {}
+            _ => errs.push(forbidden(&hp, "may not specify more than 1 handler type")),
+        }
+        if let Some(s) = &h.sleep {
+            if s.seconds < 0 || s.seconds > grace {
+                errs.push(invalid(
+                    &format!("{hp}.sleep"),
+                    BadValue::Int(s.seconds),
+                    &format!(
+                        "must be non-negative and less than terminationGracePeriodSeconds ({grace})"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn container(
+    c: &core::Container,
+    path: &str,
+    host_network: bool,
+    grace: i64,
+    errs: &mut Vec<FieldError>,
+) {
     if c.name.is_empty() {
         errs.push(required(&format!("{path}.name"), ""));
     } else {
@@ -618,6 +656,9 @@ fn container(c: &core::Container, path: &str, host_network: bool, errs: &mut Vec
             }
         }
     }
+    if let Some(l) = &c.lifecycle {
+        lifecycle(l, &format!("{path}.lifecycle"), grace, errs);
+    }
     if let Some(p) = &c.liveness_probe {
         probe(p, &format!("{path}.livenessProbe"), true, errs);
     }
@@ -632,6 +673,8 @@ fn container(c: &core::Container, path: &str, host_network: bool, errs: &mut Vec
 /// `ValidatePodSpec` for what kubesim reads, at `path` (`spec` or `spec.template.spec`).
 pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
     let host_network = s.host_network.unwrap_or(false);
+    // `SetDefaults_PodSpec`: 30 s.
+    let grace = s.termination_grace_period_seconds.unwrap_or(30);
     if s.containers.is_empty() {
         errs.push(required(&format!("{path}.containers"), ""));
     }
@@ -644,13 +687,14 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
                 BadValue::Str(c.name.clone()),
             ));
         }
-        container(c, &cp, host_network, errs);
+        container(c, &cp, host_network, grace, errs);
     }
     for (i, c) in s.init_containers.iter().flatten().enumerate() {
         container(
             c,
             &format!("{path}.initContainers[{i}]"),
             host_network,
+            grace,
             errs,
         );
     }

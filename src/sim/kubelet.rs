@@ -68,6 +68,9 @@ pub enum Step {
         kind: ProbeKind,
         epoch: u32,
     },
+    /// Container `container`'s `preStop` hook of a terminating pod ended: it gets SIGTERM, and
+    /// its server stops accepting connections.
+    PreStopDone { container: u16 },
     /// The container exited after its graceful shutdown; the pod object goes away.
     Terminated,
 }
@@ -104,6 +107,8 @@ pub(super) struct ContainerKubelet {
 pub(super) struct PodKubelet {
     pub image_failures: u32,
     pub containers: Vec<ContainerKubelet>,
+    /// While terminating: when the last `preStop` hook ends (the pod cannot go before).
+    pub pre_stop_until: SimTime,
 }
 
 impl PodKubelet {
@@ -111,6 +116,7 @@ impl PodKubelet {
         PodKubelet {
             image_failures: 0,
             containers: vec![ContainerKubelet::default(); containers],
+            pre_stop_until: SimTime::ZERO,
         }
     }
 }
@@ -185,7 +191,7 @@ impl Simulation {
         if !pod.exists() || !self.cluster.node(node).up {
             return;
         }
-        if pod.deleted.is_some() && step != Step::Terminated {
+        if pod.deleted.is_some() && !matches!(step, Step::Terminated | Step::PreStopDone { .. }) {
             return;
         }
         let object = format!("pod/{}", pod.meta.name);
@@ -340,6 +346,15 @@ impl Simulation {
                 kind,
                 epoch,
             } => self.on_probe_deadline(now, id, container as usize, kind, epoch),
+            Step::PreStopDone { container } => {
+                if let Some(s) = self.servers[id.index()]
+                    .get_mut(container as usize)
+                    .and_then(Option::as_mut)
+                {
+                    s.accepting = false;
+                }
+                self.maybe_finish_termination(now, id);
+            }
             Step::Terminated => self.pod_gone(now, id),
         }
     }

@@ -30,6 +30,10 @@ pub const NODE_MONITOR_PERIOD: SimDuration = SimDuration::from_secs(5);
 /// Default `tolerationSeconds` for not-ready/unreachable
 /// (`plugin/pkg/admission/defaulttolerationseconds`).
 pub const DEFAULT_TOLERATION: SimDuration = SimDuration::from_secs(300);
+/// The least time a container gets between SIGTERM (after its `preStop` hook) and SIGKILL,
+/// whatever the grace period ("always give containers a minimal shutdown window",
+/// `minimumGracePeriodInSeconds` in `pkg/kubelet/kuberuntime/kuberuntime_container.go`).
+pub const MIN_GRACE_AFTER_HOOK: SimDuration = SimDuration::from_secs(2);
 
 impl Simulation {
     /// `node-monitor-grace-period`: 50 s since v1.32, 40 s before
@@ -333,9 +337,11 @@ impl Simulation {
     }
 
     /// Graceful deletion (`kubectl delete pod`, eviction, scale-down): the pod turns
-    /// `Terminating`, its endpoints turn not-ready and terminating at once, the container
-    /// gets SIGTERM, stops accepting connections and finishes what it holds; it is killed
-    /// at the end of `terminationGracePeriodSeconds` if still busy.
+    /// `Terminating` and its endpoints turn not-ready and terminating at once. Each container
+    /// runs its `preStop` hook (serving as before meanwhile), then gets SIGTERM: it stops
+    /// accepting connections and finishes what it holds. It is killed at the end of
+    /// `terminationGracePeriodSeconds` if still busy, and no sooner than 2 s after SIGTERM
+    /// ([`MIN_GRACE_AFTER_HOOK`]).
     pub(super) fn terminate_pod(&mut self, id: PodId) {
         let now = self.queue.now();
         let pod = self.cluster.pod(id);
@@ -346,6 +352,12 @@ impl Simulation {
         let grace = pod.spec.termination_grace_period;
         let node_up = pod.node.is_some_and(|n| self.cluster.node(n).up);
         let names: Vec<String> = pod.spec.containers.iter().map(|c| c.name.clone()).collect();
+        let hooks: Vec<SimDuration> = pod
+            .spec
+            .containers
+            .iter()
+            .map(|c| c.pre_stop.unwrap_or_default().min(grace))
+            .collect();
         let running = pod.running();
         self.cluster.pod_mut(id).deleted = Some(now);
         if running && node_up {
@@ -358,19 +370,35 @@ impl Simulation {
                 );
             }
         }
-        for s in self.servers[id.index()].iter_mut().flatten() {
-            s.accepting = false;
+        let mut hook_end = now;
+        for (i, server) in self.servers[id.index()].iter_mut().enumerate() {
+            let hook = hooks.get(i).copied().unwrap_or_default();
+            if hook.is_zero() || !running || !node_up {
+                if let Some(s) = server {
+                    s.accepting = false;
+                }
+            } else {
+                let done = Step::PreStopDone {
+                    container: i as u16,
+                };
+                self.queue.schedule(now + hook, Ev::Kubelet(id, done));
+                hook_end = hook_end.max(now + hook);
+            }
         }
+        self.kubelet[id.index()].pre_stop_until = hook_end;
         self.endpoints_changed();
         if !node_up {
             // Nobody on the node to stop it: it stays Terminating until the node returns.
             return;
         }
-        if self.servers_idle(id) {
+        if hook_end == now && self.servers_idle(id) {
             self.pod_gone(now, id);
         } else {
+            // SIGKILL once the grace period is over, but never less than 2 s after SIGTERM.
+            let hook = hook_end.since(now);
+            let kill = hook + grace.saturating_sub(hook).max(MIN_GRACE_AFTER_HOOK);
             self.queue
-                .schedule(now + grace, Ev::Kubelet(id, Step::Terminated));
+                .schedule(now + kill, Ev::Kubelet(id, Step::Terminated));
         }
     }
 
@@ -385,6 +413,7 @@ impl Simulation {
     pub(super) fn maybe_finish_termination(&mut self, now: SimTime, id: PodId) {
         if self.cluster.pod(id).deleted.is_some()
             && self.cluster.pod(id).exists()
+            && now >= self.kubelet[id.index()].pre_stop_until
             && self.servers_idle(id)
         {
             self.pod_gone(now, id);

@@ -392,6 +392,10 @@ impl Simulation {
             format!("Scaled {dir} replica set {rs_name} from {from} to {to}"),
         );
         self.reconcile_replica_set(rs);
+        // The ReplicaSet's update wakes the Deployment controller again (its informer's
+        // update handler enqueues the owner), so a rollout goes on at once, not only when a
+        // victim has left: a terminating pod no longer counts.
+        self.reconcile_deployment(d);
     }
 
     /// One pass of `rolloutRolling`: scale the new ReplicaSet up within `maxSurge`, then the

@@ -457,3 +457,45 @@ fn a_full_queue_answers_probes_with_503_and_liveness_restarts() {
     );
     assert!(o.pods.iter().any(|p| p.restarts > 0), "{:?}", o.pods);
 }
+
+/// A `preStop` hook keeps a terminating pod serving while the nodes catch up: the rollout
+/// restart in `rolling-update.yaml` that refuses connections without one refuses none with a
+/// 5 s sleep, written as the `sleep` action or as `sh -c "sleep 5"`. The rollout does not
+/// wait for the hooks: a terminating pod does not count against `maxSurge`.
+#[test]
+fn a_pre_stop_sleep_keeps_a_rollout_from_refusing_connections() {
+    let text = scenario_text("rolling-update.yaml");
+    let probe = "          periodSeconds: 2\n";
+    let with_hook = |hook: &str| {
+        let t = text.replacen(
+            probe,
+            &format!("{probe}        lifecycle:\n          preStop:\n            {hook}\n"),
+            1,
+        );
+        assert_ne!(t, text, "the hook was not inserted");
+        run(&load_text(&t))
+    };
+    let refused = |o: &Outcome| {
+        o.requests
+            .failed_by_reason
+            .get("connection_refused")
+            .copied()
+            .unwrap_or(0)
+    };
+    let plain = run(&load_text(&text));
+    assert!(refused(&plain) > 100, "{:?}", plain.requests);
+    for hook in [
+        "sleep: {seconds: 5}",
+        "exec: {command: [\"/bin/sh\", \"-c\", \"sleep 5\"]}",
+    ] {
+        let o = with_hook(hook);
+        assert_eq!(refused(&o), 0, "{hook}: {:?}", o.requests);
+        // All six old pods were deleted, in as many steps as without the hook, and the
+        // rollout restart at 60 s is over within 10 s (it does not wait for the hooks).
+        let deleted: Vec<f64> = o.pods.iter().filter_map(|p| p.deleted.map(secs)).collect();
+        assert_eq!(deleted.len(), 6, "{:?}", o.pods);
+        let scaled_up = |o: &Outcome| times(o, "ScalingReplicaSet", "deployment/http-deployment");
+        assert_eq!(scaled_up(&o).len(), scaled_up(&plain).len());
+        assert!(scaled_up(&o).last() < Some(&70.0), "{:?}", scaled_up(&o));
+    }
+}
