@@ -499,3 +499,37 @@ fn a_pre_stop_sleep_keeps_a_rollout_from_refusing_connections() {
         assert!(scaled_up(&o).last() < Some(&70.0), "{:?}", scaled_up(&o));
     }
 }
+
+/// `probe-overload.yaml` as its header tells it: under the spike the liveness probe restarts
+/// every container at once and what they held is reset; the readiness probe alone refuses
+/// instead; without probes nothing fails.
+#[test]
+fn probe_overload_trades_latency_for_errors() {
+    let text = scenario_text("probe-overload.yaml");
+    let without = |probe: &str| {
+        let i = text
+            .find(&format!("        {probe}:"))
+            .expect("the probe is in the scenario");
+        let j = i + text[i..].find("---").expect("a document follows");
+        format!("{}{}", &text[..i], &text[j..])
+    };
+    let failed = |o: &Outcome, reason: &str| o.requests.failed_by_reason.get(reason).copied();
+
+    let both = run(&load_text(&text));
+    let killed: Vec<&ClusterEvent> = find(&both, "Killing");
+    assert_eq!(killed.len(), 3, "{killed:?}");
+    assert!(killed.iter().all(|e| (20.0..40.0).contains(&secs(e.at))));
+    assert!(
+        failed(&both, "connection_reset") > Some(5_000),
+        "{:?}",
+        both.requests
+    );
+
+    let readiness_only = run(&load_text(&without("livenessProbe")));
+    assert!(find(&readiness_only, "Killing").is_empty());
+    assert_eq!(failed(&readiness_only, "connection_reset"), None);
+    assert!(failed(&readiness_only, "connection_refused") > Some(5_000));
+
+    let none = run(&load_text(&without("readinessProbe")));
+    assert_eq!(none.requests.failed, 0, "{:?}", none.requests);
+}
