@@ -12,7 +12,7 @@ use crate::model::cluster::{ContainerState, NodeId, PodId, PodPhase, WaitingReas
 use crate::model::config::normalize_image;
 use crate::model::objects::{ImagePullPolicy, Probe, ProbeHandler, RestartPolicy};
 use crate::sim::config::ProbeKind;
-use crate::traffic::request::{FailReason, Request};
+use crate::traffic::request::{FailReason, Request, NO_CONN, NO_DP_CONN};
 use crate::traffic::serve::Server;
 
 /// From a pod's node assignment to its containers running: sandbox creation plus container
@@ -530,18 +530,18 @@ impl Simulation {
         timeout: SimDuration,
     ) {
         let one_way = self.latency().same_node;
-        let r = self.reqs.insert(crate::traffic::request::Request {
+        let r = self.reqs.insert(Request {
             stream: 0,
             client: epoch,
             sent: now,
             pod: id.0,
             container: i as u16,
-            conn: crate::traffic::request::NO_CONN,
+            conn: NO_CONN,
             one_way,
             counted: false,
             server_pos: 0,
             generation: 0,
-            dp_conn: crate::traffic::request::NO_DP_CONN,
+            dp_conn: NO_DP_CONN,
             attempt: 0,
             abandoned: false,
             probe: Some(kind),
