@@ -481,8 +481,9 @@ impl Simulation {
         }
         let probe = self
             .probe_spec(id, i, kind)
-            .expect("a probe event exists only for a defined probe")
-            .clone();
+            .expect("a probe event exists only for a defined probe");
+        let (period, timeout) = (probe.period, probe.timeout);
+        let http = matches!(probe.handler, ProbeHandler::HttpGet { .. });
         let next = Ev::Kubelet(
             id,
             Step::Probe {
@@ -494,26 +495,25 @@ impl Simulation {
         // Liveness and readiness wait for the startup probe.
         let waiting = kind != ProbeKind::Startup && !k.started_ok;
         if waiting {
-            self.queue.schedule(now + probe.period, next);
+            self.queue.schedule(now + period, next);
             return;
         }
         let forced = now < k.failing_until[slot(kind)];
         // One out past its deadline is stale: its deadline passed unseen (the node was down).
-        let in_flight = k.probing[slot(kind)].is_some_and(|sent| now < sent + probe.timeout);
-        let to_server = matches!(probe.handler, ProbeHandler::HttpGet { .. })
-            && self.servers[id.index()].get(i).is_some_and(Option::is_some);
+        let in_flight = k.probing[slot(kind)].is_some_and(|sent| now < sent + timeout);
+        let to_server = http && self.servers[id.index()].get(i).is_some_and(Option::is_some);
         if to_server && !forced {
             // An HTTP GET to the container's server: the answer (or the timeout) decides.
             // The prober waits for one probe before it sends the next, so a tick that finds
             // one still out is skipped.
-            self.queue.schedule(now + probe.period, next);
+            self.queue.schedule(now + period, next);
             if !in_flight {
-                self.send_probe(now, id, i, kind, epoch, probe.timeout);
+                self.send_probe(now, id, i, kind, epoch, timeout);
             }
             return;
         }
         if self.probe_result(now, id, i, kind, !forced, None) {
-            self.queue.schedule(now + probe.period, next);
+            self.queue.schedule(now + period, next);
         }
     }
 

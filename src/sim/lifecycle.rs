@@ -370,19 +370,18 @@ impl Simulation {
                 );
             }
         }
+        // The hooks run where a kubelet runs the container; a container without a server
+        // (no behaviour) still holds the pod back for its hook.
         let mut hook_end = now;
-        for (i, server) in self.servers[id.index()].iter_mut().enumerate() {
-            let hook = hooks.get(i).copied().unwrap_or_default();
-            if hook.is_zero() || !running || !node_up {
-                if let Some(s) = server {
-                    s.accepting = false;
-                }
-            } else {
+        for (i, hook) in hooks.into_iter().enumerate() {
+            if running && node_up && !hook.is_zero() {
                 let done = Step::PreStopDone {
                     container: i as u16,
                 };
                 self.queue.schedule(now + hook, Ev::Kubelet(id, done));
                 hook_end = hook_end.max(now + hook);
+            } else if let Some(Some(s)) = self.servers[id.index()].get_mut(i) {
+                s.accepting = false;
             }
         }
         self.kubelet[id.index()].pre_stop_until = hook_end;

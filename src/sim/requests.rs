@@ -1209,11 +1209,26 @@ impl Simulation {
         let latency = response_at - req.sent;
         if req.probe.is_some() {
             self.probe_answered(response_at, &req, ProbeAnswer::Ok);
-        } else if req.abandoned {
-            // The client gave up at its deadline and has counted it: nobody reads the answer.
-        } else if latency > self.scenario.traffic[req.stream as usize].timeout {
-            let timeout = self.scenario.traffic[req.stream as usize].timeout;
-            self.close_conn(&req, CloseKind::Fin);
+        } else if !req.abandoned {
+            // (An abandoned request's client gave up at its deadline and has counted it:
+            // nobody reads the answer.)
+            self.answer_client(&req, response_at, latency);
+        }
+        if next.is_none() && self.cluster.pod(PodId(req.pod)).deleted.is_some() {
+            // The pod may go away now (in-cluster clients are matched again).
+            self.pods_version += 1;
+            self.maybe_finish_termination(now, PodId(req.pod));
+        }
+        next
+    }
+
+    /// The server's answer to `req` reaches its client at `response_at`: served, or a
+    /// timeout if it came later than the stream's `timeout`.
+    #[inline]
+    fn answer_client(&mut self, req: &Request, response_at: SimTime, latency: SimDuration) {
+        let timeout = self.scenario.traffic[req.stream as usize].timeout;
+        if latency > timeout {
+            self.close_conn(req, CloseKind::Fin);
             let at = req.sent + timeout;
             if req.counted {
                 if at <= self.end {
@@ -1224,7 +1239,7 @@ impl Simulation {
                 }
             }
             if at <= self.end {
-                self.attempt_ended(at, &req.into(), Some(FailReason::Timeout));
+                self.attempt_ended(at, &(*req).into(), Some(FailReason::Timeout));
             }
         } else {
             if req.counted {
@@ -1235,17 +1250,11 @@ impl Simulation {
                     self.metrics.counts.in_flight += 1;
                 }
             }
-            self.release_conn(&req, response_at);
+            self.release_conn(req, response_at);
             if response_at <= self.end {
-                self.attempt_ended(response_at, &req.into(), None);
+                self.attempt_ended(response_at, &(*req).into(), None);
             }
         }
-        if next.is_none() && self.cluster.pod(PodId(req.pod)).deleted.is_some() {
-            // The pod may go away now (in-cluster clients are matched again).
-            self.pods_version += 1;
-            self.maybe_finish_termination(now, PodId(req.pod));
-        }
-        next
     }
 
     /// The answer reached the client: its connection is idle again, or closed when it has
