@@ -2,6 +2,7 @@
 
 use crate::engine::{SimDuration, SimTime};
 use crate::model::objects::{Labels, PortRef, Protocol, ServiceType};
+use crate::traffic::request::FailReason;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -41,6 +42,16 @@ pub struct RequestCounts {
     pub in_flight: u64,
     /// By reason: `connection_refused`, `timeout`, `connection_reset`, `no_route`, ...
     pub failed_by_reason: BTreeMap<String, u64>,
+}
+
+impl RequestCounts {
+    /// How many failed with `reason` (0 when none did).
+    pub fn failed_with(&self, reason: FailReason) -> u64 {
+        self.failed_by_reason
+            .get(reason.as_str())
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 /// End-to-end latency of served requests, in nanoseconds (3 significant digits).

@@ -841,6 +841,7 @@ fn selector_json(labels: &crate::model::objects::Labels) -> String {
 mod tests {
     use super::*;
     use crate::sim::Outcome;
+    use crate::traffic::request::FailReason;
     use std::path::Path;
 
     const APP: &str = r#"---
@@ -866,6 +867,11 @@ spec:
   selector: {app: web}
   ports: [{port: 8080, targetPort: 80, nodePort: 30001}]
 "#;
+
+    /// [`APP`] with 3 replicas and `spec` (YAML lines) added to the Deployment's spec.
+    fn app_of_3(spec: &str) -> String {
+        APP.replace("replicas: REPLICAS", &format!("replicas: 3\n  {spec}"))
+    }
 
     /// A scenario on `nodes` nodes (`n0` at 10.0.0.10, `n1`, ...) with the `web` Deployment
     /// and its NodePort Service, plus `extra` under `spec:` (events, traffic).
@@ -1042,10 +1048,7 @@ spec:
     fn recreate_removes_every_old_pod_before_any_new_one_starts() {
         // The strategy as written in the Deployment (`spec.strategy.type`).
         let rollout = |strategy: &str| {
-            let app = APP.replace(
-                "replicas: REPLICAS",
-                &format!("replicas: 3\n  strategy: {{type: {strategy}}}"),
-            );
+            let app = app_of_3(&format!("strategy: {{type: {strategy}}}"));
             let s = scenario_with(
                 1,
                 &app,
@@ -1061,13 +1064,7 @@ spec:
                 .map(|e| (e.at.as_secs_f64(), e.message.clone()))
                 .collect()
         };
-        let refused = |o: &Outcome| {
-            o.requests
-                .failed_by_reason
-                .get("connection_refused")
-                .copied()
-                .unwrap_or(0)
-        };
+        let refused = |o: &Outcome| o.requests.failed_with(FailReason::ConnectionRefused);
 
         let o = rollout("Recreate");
         let ev = scaling(&o);
@@ -1103,10 +1100,7 @@ spec:
     #[test]
     fn min_ready_seconds_hold_the_rollout_until_new_pods_are_available() {
         let rollout = |min_ready: u32| {
-            let app = APP.replace(
-                "replicas: REPLICAS",
-                &format!("replicas: 3\n  minReadySeconds: {min_ready}\n  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}"),
-            );
+            let app = app_of_3(&format!("minReadySeconds: {min_ready}\n  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}"));
             let s = scenario_with(
                 1,
                 &app,
@@ -1270,12 +1264,7 @@ spec:
         );
         let o = run(s);
         assert!(o.services.iter().all(|s| s.name != "web-svc"));
-        let refused = o
-            .requests
-            .failed_by_reason
-            .get("connection_refused")
-            .copied()
-            .unwrap_or(0);
+        let refused = o.requests.failed_with(FailReason::ConnectionRefused);
         // About 40 s at 20/s after the rules change; none before.
         assert!(refused > 700, "{:?}", o.requests.failed_by_reason);
         assert!(o.requests.served > 300);

@@ -4,6 +4,7 @@ use crate::util::*;
 use kubesim::engine::SimTime;
 use kubesim::sim::outcome::ClusterEvent;
 use kubesim::sim::Outcome;
+use kubesim::traffic::request::FailReason;
 
 fn secs(t: SimTime) -> f64 {
     t.as_secs_f64()
@@ -80,12 +81,7 @@ fn a_lost_node_turns_not_ready_then_its_pods_are_replaced_elsewhere() {
     assert_eq!(http(&before).cluster_ip, http(&o.services).cluster_ip);
     assert_eq!(http(&before).ports, http(&o.services).ports);
     // Connections sent to the dead pod before it left the endpoints timed out.
-    let timeouts = o
-        .requests
-        .failed_by_reason
-        .get("timeout")
-        .copied()
-        .unwrap_or(0);
+    let timeouts = o.requests.failed_with(FailReason::Timeout);
     assert!(timeouts > 500, "{:?}", o.requests.failed_by_reason);
     assert_eq!(o.requests.failed, timeouts);
     assert_eq!(
@@ -173,12 +169,7 @@ fn a_deleted_pods_requests_stop_within_the_propagation_delay() {
             "  cluster:\n    endpointSliceBatchPeriod: 3s\n",
         )
     });
-    let refused = o
-        .requests
-        .failed_by_reason
-        .get("connection_refused")
-        .copied()
-        .unwrap_or(0);
+    let refused = o.requests.failed_with(FailReason::ConnectionRefused);
     assert!(
         (700..=1300).contains(&refused),
         "a third of 3 s at 1000/s: {refused}"
@@ -375,22 +366,8 @@ spec:
 {behavior}
   traffic:
     - {{name: s, from: external, clients: 20, to: 192.168.0.24:30080, rate: {rate}/s, start: 5s, stop: 20s, timeout: 1h}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: srv}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: srv}}}}
-  template:
-    metadata: {{labels: {{app: srv}}}}
-    spec:
-      containers:
-        - name: srv
-          image: srv
-          ports: [{{containerPort: 8080}}]
-{probe}
-{SRV_SERVICE}"#
+{app}"#,
+        app = srv_app(2, probe)
     );
     run(&load_text(&text))
 }
@@ -417,12 +394,8 @@ fn an_overloaded_server_fails_its_http_readiness_probe() {
         .fold(f64::MAX, f64::min);
     assert!(first > 5.0 && first < 20.0, "first failure at {first} s");
     // Three failures in a row (the default threshold) and the Service has no endpoint left.
-    let refused = o
-        .requests
-        .failed_by_reason
-        .get("connection_refused")
-        .copied();
-    assert!(refused.unwrap_or(0) > 0, "{:?}", o.requests);
+    let refused = o.requests.failed_with(FailReason::ConnectionRefused);
+    assert!(refused > 0, "{:?}", o.requests);
     // The load stops at 20 s and the queues drain: the probes pass again well before the
     // end (40 s; one every 2 s would fail to the end otherwise).
     let last = unhealthy.iter().map(|e| secs(e.at)).fold(0.0, f64::max);
@@ -475,13 +448,7 @@ fn a_pre_stop_sleep_keeps_a_rollout_from_refusing_connections() {
         assert_ne!(t, text, "the hook was not inserted");
         run(&load_text(&t))
     };
-    let refused = |o: &Outcome| {
-        o.requests
-            .failed_by_reason
-            .get("connection_refused")
-            .copied()
-            .unwrap_or(0)
-    };
+    let refused = |o: &Outcome| o.requests.failed_with(FailReason::ConnectionRefused);
     let plain = run(&load_text(&text));
     assert!(refused(&plain) > 100, "{:?}", plain.requests);
     for hook in [
@@ -513,22 +480,22 @@ fn probe_overload_trades_latency_for_errors() {
         let j = i + text[i..].find("---").expect("a document follows");
         format!("{}{}", &text[..i], &text[j..])
     };
-    let failed = |o: &Outcome, reason: &str| o.requests.failed_by_reason.get(reason).copied();
 
     let both = run(&load_text(&text));
     let killed: Vec<&ClusterEvent> = find(&both, "Killing");
     assert_eq!(killed.len(), 3, "{killed:?}");
     assert!(killed.iter().all(|e| (20.0..40.0).contains(&secs(e.at))));
     assert!(
-        failed(&both, "connection_reset") > Some(5_000),
+        both.requests.failed_with(FailReason::ConnectionReset) > 5_000,
         "{:?}",
         both.requests
     );
 
     let readiness_only = run(&load_text(&without("livenessProbe")));
     assert!(find(&readiness_only, "Killing").is_empty());
-    assert_eq!(failed(&readiness_only, "connection_reset"), None);
-    assert!(failed(&readiness_only, "connection_refused") > Some(5_000));
+    let requests = &readiness_only.requests;
+    assert_eq!(requests.failed_with(FailReason::ConnectionReset), 0);
+    assert!(requests.failed_with(FailReason::ConnectionRefused) > 5_000);
 
     let none = run(&load_text(&without("readinessProbe")));
     assert_eq!(none.requests.failed, 0, "{:?}", none.requests);

@@ -2,7 +2,7 @@
 //! CPU limit, each checked against what it must give. Fixed seeds; statistical checks state
 //! their tolerance.
 
-use crate::util::{load, load_text, root, run, SRV_SERVICE};
+use crate::util::{load, load_text, root, run, srv_app};
 use kubesim::report::Summary;
 
 /// A one-node cluster with one pod of `srv` (`behavior` is the YAML of its behaviour, after
@@ -26,23 +26,8 @@ spec:
     - name: s
       to: 192.168.0.24:30080
 {stream}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: srv}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: srv}}}}
-  template:
-    metadata: {{labels: {{app: srv}}}}
-    spec:
-      containers:
-        - name: srv
-          image: srv
-          ports: [{{containerPort: 8080}}]
-          resources: {{limits: {{cpu: 500m}}}}
-{srv_service}"#,
-        srv_service = SRV_SERVICE
+{app}"#,
+        app = srv_app(1, "          resources: {limits: {cpu: 500m}}")
     )
 }
 

@@ -8,7 +8,7 @@
 //! bound on its half-width relative to the theory), so a test cannot pass by being vague.
 //! Fixed seeds: the runs are deterministic and the tests never flake.
 
-use crate::util::{load_text, SRV_SERVICE};
+use crate::util::{load_text, srv_app};
 use kubesim::sim::{Outcome, Simulation};
 use kubesim::traffic::theory;
 
@@ -42,19 +42,8 @@ spec:
       rate: {rate}/s
       start: 2s
       timeout: 1h
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: srv}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: srv}}}}
-  template:
-    metadata: {{labels: {{app: srv}}}}
-    spec:
-      containers: [{{name: srv, image: srv, ports: [{{containerPort: 8080}}]}}]
-{srv_service}"#,
-        srv_service = SRV_SERVICE,
+{app}"#,
+        app = srv_app(replicas, ""),
         total = secs + 5
     )
 }

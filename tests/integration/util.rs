@@ -5,17 +5,38 @@ use kubesim::sim::{Outcome, Simulation};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The NodePort Service `srv` (port 80 to the pods' 8080, node port 30080) in front of the
-/// pods labelled `app: srv`, as a YAML document to end a test scenario with.
-pub const SRV_SERVICE: &str = "---
+/// The Deployment `srv` (`replicas` pods labelled `app: srv`, each one container `srv` of
+/// image `srv` listening on 8080, with `container` as more lines of that container's YAML)
+/// and its NodePort Service `srv` (port 80 to the pods' 8080, node port 30080), as YAML
+/// documents to end a test scenario with.
+pub fn srv_app(replicas: u32, container: &str) -> String {
+    format!(
+        r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: srv}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: srv}}}}
+  template:
+    metadata: {{labels: {{app: srv}}}}
+    spec:
+      containers:
+        - name: srv
+          image: srv
+          ports: [{{containerPort: 8080}}]
+{container}
+---
 apiVersion: v1
 kind: Service
-metadata: {name: srv}
+metadata: {{name: srv}}
 spec:
   type: NodePort
-  selector: {app: srv}
-  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
-";
+  selector: {{app: srv}}
+  ports: [{{port: 80, targetPort: 8080, nodePort: 30080}}]
+"#
+    )
+}
 
 /// The repository root (where `scenarios/` lives).
 pub fn root() -> PathBuf {
