@@ -97,10 +97,21 @@ pub struct ReqRef {
     pub generation: u32,
 }
 
+/// One slot of the [`Slab`]: whether it holds a live request, and the request. Aligned to a
+/// cache line, which it fills (`tests::a_slot_is_one_cache_line`): unaligned, most slots
+/// straddled two lines, and every request read at its events touched both (measured: see
+/// docs/performance.md, round 6).
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct Slot {
+    live: bool,
+    req: Request,
+}
+
 /// Requests in flight, in reusable slots.
 #[derive(Debug, Default)]
 pub struct Slab {
-    slots: Vec<(bool, Request)>,
+    slots: Vec<Slot>,
     free: Vec<u32>,
 }
 
@@ -108,15 +119,15 @@ impl Slab {
     pub fn insert(&mut self, mut r: Request) -> ReqRef {
         if let Some(slot) = self.free.pop() {
             let entry = &mut self.slots[slot as usize];
-            r.generation = entry.1.generation.wrapping_add(1);
-            *entry = (true, r);
+            r.generation = entry.req.generation.wrapping_add(1);
+            *entry = Slot { live: true, req: r };
             ReqRef {
                 slot,
                 generation: r.generation,
             }
         } else {
             r.generation = 0;
-            self.slots.push((true, r));
+            self.slots.push(Slot { live: true, req: r });
             ReqRef {
                 slot: (self.slots.len() - 1) as u32,
                 generation: 0,
@@ -126,18 +137,18 @@ impl Slab {
 
     /// The live request behind `r`, or `None` if it has ended since.
     pub fn get(&self, r: ReqRef) -> Option<&Request> {
-        let (live, req) = self.slots.get(r.slot as usize)?;
+        let Slot { live, req } = self.slots.get(r.slot as usize)?;
         (*live && req.generation == r.generation).then_some(req)
     }
 
     pub fn get_mut(&mut self, r: ReqRef) -> Option<&mut Request> {
-        let (live, req) = self.slots.get_mut(r.slot as usize)?;
+        let Slot { live, req } = self.slots.get_mut(r.slot as usize)?;
         (*live && req.generation == r.generation).then_some(req)
     }
 
     /// The live request in `slot`, whatever its generation.
     pub fn by_slot(&self, slot: u32) -> Option<(ReqRef, &Request)> {
-        let (live, req) = self.slots.get(slot as usize)?;
+        let Slot { live, req } = self.slots.get(slot as usize)?;
         live.then_some((
             ReqRef {
                 slot,
@@ -149,12 +160,12 @@ impl Slab {
 
     /// The live request in `slot`, whatever its generation, to update.
     pub fn by_slot_mut(&mut self, slot: u32) -> Option<&mut Request> {
-        let (live, req) = self.slots.get_mut(slot as usize)?;
+        let Slot { live, req } = self.slots.get_mut(slot as usize)?;
         live.then_some(req)
     }
 
     pub fn remove(&mut self, r: ReqRef) -> Option<Request> {
-        let (live, req) = self.slots.get_mut(r.slot as usize)?;
+        let Slot { live, req } = self.slots.get_mut(r.slot as usize)?;
         if !*live || req.generation != r.generation {
             return None;
         }
@@ -165,7 +176,7 @@ impl Slab {
 
     /// Requests still in flight.
     pub fn live(&self) -> impl Iterator<Item = &Request> {
-        self.slots.iter().filter(|(live, _)| *live).map(|(_, r)| r)
+        self.slots.iter().filter(|s| s.live).map(|s| &s.req)
     }
 
     /// Slots allocated so far: the peak number of requests in flight.
@@ -198,10 +209,11 @@ mod tests {
         }
     }
 
-    /// A slab slot (liveness and request) is one 64-byte cache line.
+    /// A slab slot (liveness and request) is one 64-byte cache line, and starts one.
     #[test]
-    fn request_slots_fill_one_cache_line() {
-        assert_eq!(std::mem::size_of::<(bool, Request)>(), 64);
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
     }
 
     #[test]
