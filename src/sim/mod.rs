@@ -34,7 +34,7 @@ use crate::model::objects::Object;
 use crate::net::ipam::{node_pod_cidrs, HostLocalIpam};
 use crate::traffic::client::Client;
 use crate::traffic::request::{ReqRef, Slab};
-use crate::traffic::serve::{Sampler, Server};
+use crate::traffic::serve::{SampleStream, Sampler, Server};
 use crate::traffic::spec::{Behavior, ClientSource};
 use apiserver::ApiServer;
 use dataplane::NodeProxy;
@@ -108,7 +108,7 @@ pub struct Simulation {
     proxies: Vec<NodeProxy>,
     /// Behaviours by index; the last is the instant default.
     behaviors: Vec<Behavior>,
-    samplers: Vec<(Sampler, SimRng)>,
+    samplers: Vec<SampleStream>,
     /// `servers[pod][container]`, present while the container runs.
     servers: Vec<Vec<Option<Server>>>,
     streams: Vec<requests::StreamState>,
@@ -166,7 +166,7 @@ impl Simulation {
         let samplers = behaviors
             .iter()
             .map(|b| {
-                (
+                SampleStream::new(
                     Sampler::new(&b.service_time),
                     streams_rng.stream(&format!("service-time/{}", b.image)),
                 )

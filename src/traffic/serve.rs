@@ -62,6 +62,63 @@ impl Sampler {
     }
 }
 
+/// How many samples a [`SampleStream`] draws at once.
+const AHEAD: usize = 64;
+
+/// A [`Sampler`] with a random stream of its own, drawn [`AHEAD`] samples at a time.
+///
+/// The stream serves nothing else, so drawing ahead gives exactly the samples, in exactly the
+/// order, that drawing one at a time would; only the cost changes (a tight loop keeps the
+/// generator and the ziggurat's tables hot; measured in docs/performance.md, round 6).
+#[derive(Debug, Clone)]
+pub struct SampleStream {
+    sampler: Sampler,
+    rng: SimRng,
+    ahead: [SimDuration; AHEAD],
+    /// The next unused sample in `ahead`; `AHEAD` when all are used.
+    next: usize,
+}
+
+impl SampleStream {
+    pub fn new(sampler: Sampler, rng: SimRng) -> Self {
+        SampleStream {
+            sampler,
+            rng,
+            ahead: [SimDuration::ZERO; AHEAD],
+            next: AHEAD,
+        }
+    }
+
+    /// The next sample.
+    #[inline]
+    pub fn sample(&mut self) -> SimDuration {
+        if self.next == AHEAD {
+            self.refill();
+        }
+        let d = self.ahead[self.next];
+        self.next += 1;
+        d
+    }
+
+    #[inline(never)]
+    fn refill(&mut self) {
+        let rng = &mut self.rng;
+        match &self.sampler {
+            Sampler::Exponential(e) => {
+                for d in &mut self.ahead {
+                    *d = SimDuration::from_secs_f64(e.sample(rng));
+                }
+            }
+            s => {
+                for d in &mut self.ahead {
+                    *d = s.sample(rng);
+                }
+            }
+        }
+        self.next = 0;
+    }
+}
+
 /// A request handle as the server sees it (an index into the request slab).
 pub type ReqId = u32;
 
@@ -165,6 +222,38 @@ impl Server {
 mod tests {
     use super::*;
     use crate::engine::RngStreams;
+
+    /// Drawing ahead changes nothing: the same samples in the same order as one at a time,
+    /// for every kind of sampler, across several refills.
+    #[test]
+    fn a_sample_stream_draws_what_its_sampler_would() {
+        let ms = SimDuration::from_millis;
+        let kinds = [
+            ServiceTime::Constant(ms(3)),
+            ServiceTime::Exponential { mean: ms(5) },
+            ServiceTime::LogNormal {
+                median: ms(4),
+                p99: ms(40),
+            },
+            ServiceTime::Uniform {
+                min: ms(1),
+                max: ms(9),
+            },
+            ServiceTime::Empirical(vec![ms(1), ms(2), ms(7)]),
+        ];
+        for st in &kinds {
+            let s = Sampler::new(st);
+            let mut one_at_a_time = RngStreams::new(11).stream("s");
+            let mut ahead = SampleStream::new(s.clone(), RngStreams::new(11).stream("s"));
+            for i in 0..3 * AHEAD + 5 {
+                assert_eq!(
+                    ahead.sample(),
+                    s.sample(&mut one_at_a_time),
+                    "{st:?}, sample {i}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn lognormal_hits_its_median_and_p99() {
