@@ -9,7 +9,7 @@
 //! overlap are moved to another row.
 
 use super::fonts::{ensure_registered, font, style};
-use super::format::{percent, thousands};
+use super::format::{count_tenths, percent, thousands};
 use super::spread::Spread;
 use crate::sim::outcome::Outcome;
 use plotters::chart::MeshStyle;
@@ -380,10 +380,7 @@ pub fn draw_distribution<DB: DrawingBackend>(
         if connections == 1 { "" } else { "s" }
     );
     if n > 0 {
-        subtitle.push_str(&format!(
-            ", fair share {}",
-            thousands(libm::round(fair) as u64)
-        ));
+        subtitle.push_str(&format!(", fair share {}", count_tenths(fair)));
     }
     if shortened {
         subtitle.push_str(&format!(", pods named {prefix}…"));
@@ -487,7 +484,7 @@ pub fn draw_distribution<DB: DrawingBackend>(
     let fair_value = style(13.0, false, FAIR, HPos::Left, VPos::Top);
     text(
         root,
-        &format!("{:.1}", fair),
+        &count_tenths(fair),
         (right + 8, fair_y + 3),
         &fair_value,
     )?;
@@ -834,6 +831,35 @@ mod tests {
         assert_eq!(seconds_label(10.0), "10");
         assert_eq!(seconds_label(2.5), "2.5");
         assert_eq!(seconds_label(0.25), "0.25");
+    }
+
+    /// The distribution chart prints the fair share as the table does, in its subtitle and
+    /// beside its line: `1,997.5` for 7,990 requests over 4 pods, `1,998` for 7,992.
+    #[test]
+    fn the_fair_share_reads_the_same_in_subtitle_and_label() {
+        let svg = |outcome: &Outcome| {
+            let mut out = String::new();
+            {
+                let size = Chart::Distribution.size();
+                let root = SVGBackend::with_string(&mut out, (size.width, size.height))
+                    .into_drawing_area();
+                draw_distribution(&root, outcome).unwrap();
+                root.present().unwrap();
+            }
+            out
+        };
+        let half = svg(&sample_outcome());
+        assert_eq!(half.matches("1,997.5").count(), 2, "{half}");
+        assert!(
+            !half.contains("1,998") && !half.contains("1997.5"),
+            "{half}"
+        );
+        let mut whole = sample_outcome();
+        whole.pods[1].served += 2;
+        let whole = svg(&whole);
+        assert_eq!(whole.matches("\n1,998\n").count(), 1, "{whole}");
+        assert!(whole.contains("fair share 1,998"), "{whole}");
+        assert!(!whole.contains("1998.0"), "{whole}");
     }
 
     /// Renders both charts, PNG and SVG, for the sample outcome; `KUBESIM_CHART_DIR` keeps them

@@ -138,6 +138,25 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
+/// A count that may have a fraction, such as the fair share, as the tables and charts print it:
+/// digits grouped like [`thousands`], and one decimal only when it is not a whole number
+/// (`21,624`, `1,997.5`, `333.3`). The decimal is Rust's `{:.1}` of the value, as printed
+/// before the grouping was added.
+pub(crate) fn count_tenths(x: f64) -> String {
+    let x = x.max(0.0);
+    if x == libm::trunc(x) {
+        return thousands(x as u64);
+    }
+    let fixed = format!("{x:.1}");
+    match fixed.split_once('.') {
+        Some((int, tenth)) => match int.parse::<u64>() {
+            Ok(int) => format!("{}.{tenth}", thousands(int)),
+            Err(_) => fixed,
+        },
+        None => fixed,
+    }
+}
+
 /// `part / whole` as a percentage with one decimal: `33.4%`; `-` when `whole` is zero.
 pub(crate) fn percent(part: f64, whole: f64) -> String {
     if whole <= 0.0 {
@@ -185,6 +204,12 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(6000), "6,000");
         assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(count_tenths(21624.0), "21,624");
+        assert_eq!(count_tenths(64871.0 / 3.0), "21,623.7");
+        assert_eq!(count_tenths(1000.0 / 3.0), "333.3");
+        assert_eq!(count_tenths(1997.5), "1,997.5");
+        assert_eq!(count_tenths(999.96), "1,000.0");
+        assert_eq!(count_tenths(0.0), "0");
         assert_eq!(instant(SimTime::from_nanos(12_345_600_000)), "12.346s");
         assert_eq!(round_to(1.23456, 3), 1.235);
         assert_eq!(percent(1.0, 3.0), "33.3%");

@@ -4,7 +4,7 @@
 //! Columns are laid out as kubectl's tabwriter does (3 spaces of padding, left-aligned), and
 //! states print as kubectl prints them. AGE is measured at the end of the simulated run.
 
-use super::format::{human_duration, instant, percent, tabwrite, thousands, Align};
+use super::format::{count_tenths, human_duration, instant, percent, tabwrite, thousands, Align};
 use super::spread::Spread;
 use crate::engine::SimTime;
 use crate::sim::outcome::{EventType, Outcome, PodOutcome, ServiceOutcome};
@@ -221,7 +221,7 @@ pub fn spread_table(outcome: &Outcome) -> String {
                 p.ip.map_or_else(|| NONE.to_string(), |ip| ip.to_string()),
                 thousands(p.served),
                 percent(p.served as f64, total),
-                format!("{fair:.1}"),
+                count_tenths(fair),
                 format!("{:+.1}%", 100.0 * (p.served as f64 - fair) / fair),
             ]
         })
@@ -451,9 +451,27 @@ mod tests {
             "{spread}"
         );
         assert!(
-            spread.contains("1997.5"),
+            spread.contains("1,997.5"),
             "fair share is 7,990 / 4 pods:\n{spread}"
         );
         println!("{report}");
+    }
+
+    /// The fair share reads like the other counts: grouped digits, and no `.0` when the pods'
+    /// total divides evenly (the seed run's `21,624`, not `21624.0`).
+    #[test]
+    fn the_fair_share_column_groups_digits_like_the_counts() {
+        let mut outcome = sample_outcome();
+        // 7,990 + 2 = 7,992 over 4 pods: exactly 1,998.
+        outcome.pods[1].served += 2;
+        let spread = spread_table(&outcome);
+        let fair: Vec<&str> = spread
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("TOTAL"))
+            .map(|l| l.split_whitespace().nth(5).unwrap())
+            .collect();
+        assert_eq!(fair, ["1,998"; 4], "{spread}");
+        assert!(!spread.contains("1998.0"), "{spread}");
     }
 }

@@ -689,9 +689,9 @@ impl Loader {
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
             let path = if p.prefix.is_empty() {
-                first.path.clone()
+                first.location().to_string()
             } else {
-                format!("{}.{}", p.prefix, first.path)
+                format!("{}.{}", p.prefix, first.location())
             };
             let file = p.file.clone();
             self.at(&file, p.line_offset, &p.positions, &path, |_| {

@@ -277,6 +277,36 @@ fn min_ready_seconds_are_validated_against_the_progress_deadline() {
     assert_eq!(min_ready, Some(crate::engine::SimDuration::from_secs(600)));
 }
 
+/// The deadline error names `spec.progressDeadlineSeconds`, as the API server does; when the
+/// deadline was defaulted (600) it points at the `minReadySeconds` line the user wrote, not at
+/// `spec:`; a written deadline is pointed at itself.
+#[test]
+fn a_defaulted_progress_deadline_error_points_at_min_ready_seconds() {
+    let text =
+        with_objects(&LESSON.replacen("  replicas: 3", "  replicas: 3\n  minReadySeconds: 600", 1));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Deployment \"http-deployment\" is invalid: spec.progressDeadlineSeconds: Invalid value: 600: must be greater than minReadySeconds"
+    );
+    assert_eq!(errs[0].line, line_of(&text, "minReadySeconds: 600"));
+    assert_eq!(errs[0].column, 3);
+
+    let text = with_objects(&LESSON.replacen(
+        "  replicas: 3",
+        "  replicas: 3\n  minReadySeconds: 600\n  progressDeadlineSeconds: 300",
+        1,
+    ));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Deployment \"http-deployment\" is invalid: spec.progressDeadlineSeconds: Invalid value: 300: must be greater than minReadySeconds"
+    );
+    assert_eq!(errs[0].line, line_of(&text, "progressDeadlineSeconds: 300"));
+}
+
 #[test]
 fn a_restart_policy_other_than_always_is_refused_in_templates() {
     let text = with_objects(&LESSON.replacen(

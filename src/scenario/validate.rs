@@ -50,6 +50,23 @@ fn json<T: serde::Serialize + ?Sized>(v: &T) -> BadValue {
 pub struct FieldError {
     pub path: String,
     pub body: String,
+    /// Where in the source the error points when that is not `path`: the field the user
+    /// wrote, when `path` itself was defaulted and so is nowhere in the file. The message
+    /// keeps `path`, as the API server words it.
+    pub at: Option<String>,
+}
+
+impl FieldError {
+    /// The same error, located at `path` in the source (its message unchanged).
+    pub fn located_at(mut self, path: &str) -> Self {
+        self.at = Some(path.into());
+        self
+    }
+
+    /// The field path to point at in the source: [`FieldError::at`] if set, else `path`.
+    pub fn location(&self) -> &str {
+        self.at.as_deref().unwrap_or(&self.path)
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -69,24 +86,28 @@ fn with_detail(mut s: String, detail: &str) -> String {
 pub fn required(path: &str, detail: &str) -> FieldError {
     FieldError {
         path: path.into(),
+        at: None,
         body: with_detail("Required value".into(), detail),
     }
 }
 pub fn forbidden(path: &str, detail: &str) -> FieldError {
     FieldError {
         path: path.into(),
+        at: None,
         body: with_detail("Forbidden".into(), detail),
     }
 }
 pub fn invalid(path: &str, value: BadValue, detail: &str) -> FieldError {
     FieldError {
         path: path.into(),
+        at: None,
         body: with_detail(format!("Invalid value: {value}"), detail),
     }
 }
 pub fn duplicate(path: &str, value: BadValue) -> FieldError {
     FieldError {
         path: path.into(),
+        at: None,
         body: format!("Duplicate value: {value}"),
     }
 }
@@ -97,6 +118,7 @@ pub fn unsupported(path: &str, value: &str, supported: &[&str]) -> FieldError {
         .collect();
     FieldError {
         path: path.into(),
+        at: None,
         body: with_detail(
             format!("Unsupported value: {}", BadValue::Str(value.into())),
             &format!("supported values: {}", quoted.join(", ")),
@@ -918,11 +940,18 @@ pub fn deployment(d: &apps::Deployment, has_selector: bool) -> Vec<FieldError> {
     let deadline = spec.progress_deadline_seconds.unwrap_or(600);
     nonneg("spec.progressDeadlineSeconds", deadline.into(), &mut errs);
     if deadline <= min_ready {
-        errs.push(invalid(
+        let e = invalid(
             "spec.progressDeadlineSeconds",
             BadValue::Int(deadline.into()),
             "must be greater than minReadySeconds",
-        ));
+        );
+        // A defaulted deadline is nowhere in the file: point at the `minReadySeconds` written
+        // (it must have been, to reach 600).
+        errs.push(if spec.progress_deadline_seconds.is_none() {
+            e.located_at("spec.minReadySeconds")
+        } else {
+            e
+        });
     }
     errs
 }

@@ -10,7 +10,9 @@ use super::{Ev, Simulation};
 use crate::engine::{SimDuration, SimTime};
 use crate::model::cluster::{ContainerState, NodeId, PodId, PodPhase, WaitingReason};
 use crate::model::config::normalize_image;
-use crate::model::objects::{ImagePullPolicy, Probe, ProbeHandler, RestartPolicy};
+use crate::model::objects::{
+    Container, ImagePullPolicy, PortRef, Probe, ProbeHandler, RestartPolicy,
+};
 use crate::sim::config::ProbeKind;
 use crate::traffic::request::{FailReason, Request, NO_CONN, NO_DP_CONN};
 use crate::traffic::serve::Server;
@@ -140,11 +142,30 @@ pub(super) enum ProbeAnswer {
     Unavailable,
 }
 
-/// What a failing probe reports, as the kubelet's prober words it: for a hung server (no
-/// `answer` within `timeoutSeconds`), or for the answer that came.
+/// The port a probe of `container` dials, as its messages show it: a number as written, a name
+/// resolved to the number of the container's port of that name, as the kubelet does before it
+/// probes (`probe.ResolveContainerPort` in `pkg/probe/util.go`, called by
+/// `NewRequestForHTTPGetAction` in `pkg/probe/http/request.go` for `httpGet` and by `runProbe`
+/// in `pkg/kubelet/prober/prober.go` for `tcpSocket`). Only the probed container's own ports
+/// count. A name it does not declare stays as written (upstream the probe errors instead;
+/// kubesim does not model that).
+fn probe_port(port: &PortRef, container: &Container) -> String {
+    match port {
+        PortRef::Number(n) => n.to_string(),
+        PortRef::Name(name) => container
+            .ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .map_or_else(|| name.clone(), |p| p.container_port.to_string()),
+    }
+}
+
+/// What a failing probe of `container` reports, as the kubelet's prober words it: for a hung
+/// server (no `answer` within `timeoutSeconds`), or for the answer that came.
 fn probe_failure(
     kind: ProbeKind,
     probe: &Probe,
+    container: &Container,
     ip: Option<std::net::Ipv4Addr>,
     answer: Option<ProbeAnswer>,
 ) -> String {
@@ -156,10 +177,7 @@ fn probe_failure(
     let ip = ip.map(|i| i.to_string()).unwrap_or_default();
     let detail = match &probe.handler {
         ProbeHandler::HttpGet { path, port } => {
-            let port = match port {
-                crate::model::objects::PortRef::Number(n) => n.to_string(),
-                crate::model::objects::PortRef::Name(n) => n.clone(),
-            };
+            let port = probe_port(port, container);
             // `pkg/probe/http/http.go`: the client's error, or the status it got.
             match answer {
                 Some(ProbeAnswer::Unavailable) => "HTTP probe failed with statuscode: 503".into(),
@@ -170,10 +188,7 @@ fn probe_failure(
             }
         }
         ProbeHandler::TcpSocket { port } => {
-            let port = match port {
-                crate::model::objects::PortRef::Number(n) => n.to_string(),
-                crate::model::objects::PortRef::Name(n) => n.clone(),
-            };
+            let port = probe_port(port, container);
             format!("dial tcp {ip}:{port}: i/o timeout")
         }
         ProbeHandler::Exec { command } => format!("command {:?} timed out", command.join(" ")),
@@ -666,7 +681,7 @@ impl Simulation {
                 now,
                 object.clone(),
                 "Unhealthy",
-                probe_failure(kind, probe, pod.ip, answer),
+                probe_failure(kind, probe, c, pod.ip, answer),
             );
         }
         match kind {
@@ -831,6 +846,73 @@ pub fn backoff(base: SimDuration, max: SimDuration, n: u32) -> SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::objects::{ContainerPort, Protocol, Resources};
+
+    /// A container `web` with ports `http` (80) and 9090 (no name), probed by `handler`.
+    fn probed(handler: ProbeHandler) -> (Container, Probe) {
+        let port = |name: Option<&str>, n| ContainerPort {
+            name: name.map(str::to_string),
+            container_port: n,
+            host_port: None,
+            protocol: Protocol::Tcp,
+        };
+        let container = Container {
+            name: "web".into(),
+            image: "nginx".into(),
+            image_pull_policy: ImagePullPolicy::IfNotPresent,
+            ports: vec![port(None, 9090), port(Some("http"), 80)],
+            requests: Resources::default(),
+            limits: Resources::default(),
+            readiness_probe: None,
+            liveness_probe: None,
+            startup_probe: None,
+            pre_stop: None,
+        };
+        let probe = Probe {
+            handler,
+            initial_delay: SimDuration::ZERO,
+            period: SimDuration::from_secs(10),
+            timeout: SimDuration::from_secs(1),
+            success_threshold: 1,
+            failure_threshold: 3,
+        };
+        (container, probe)
+    }
+
+    /// A probe on a named port reports the port's number, as the kubelet resolves it before
+    /// it dials (`probe.ResolveContainerPort`), for `httpGet` and `tcpSocket` alike.
+    #[test]
+    fn a_named_probe_port_shows_its_number_in_the_message() {
+        let ip = Some(std::net::Ipv4Addr::new(10, 244, 0, 5));
+        let (c, p) = probed(ProbeHandler::HttpGet {
+            path: "/".into(),
+            port: PortRef::Name("http".into()),
+        });
+        assert_eq!(
+            probe_failure(ProbeKind::Readiness, &p, &c, ip, Some(ProbeAnswer::Refused)),
+            "Readiness probe failed: Get \"http://10.244.0.5:80/\": dial tcp 10.244.0.5:80: connect: connection refused"
+        );
+        assert_eq!(
+            probe_failure(ProbeKind::Liveness, &p, &c, ip, None),
+            "Liveness probe failed: Get \"http://10.244.0.5:80/\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        );
+        let (c, p) = probed(ProbeHandler::TcpSocket {
+            port: PortRef::Name("http".into()),
+        });
+        assert_eq!(
+            probe_failure(ProbeKind::Startup, &p, &c, ip, None),
+            "Startup probe failed: dial tcp 10.244.0.5:80: i/o timeout"
+        );
+        // A number is shown as written; a name the container does not declare stays a name.
+        let (c, p) = probed(ProbeHandler::TcpSocket {
+            port: PortRef::Number(9090),
+        });
+        assert_eq!(
+            probe_failure(ProbeKind::Liveness, &p, &c, ip, None),
+            "Liveness probe failed: dial tcp 10.244.0.5:9090: i/o timeout"
+        );
+        assert_eq!(probe_port(&PortRef::Name("admin".into()), &c), "admin");
+    }
 
     #[test]
     fn backoff_doubles_to_the_cap() {

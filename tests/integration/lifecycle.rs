@@ -350,7 +350,12 @@ fn a_node_reboot_during_a_crash_loop_starts_the_container_once() {
 /// with `probe` under the container, fed `rate` requests/s from 5 s to 20 s; `behavior` is
 /// added to the behaviour (e.g. a queue limit).
 fn probed(probe: &str, rate: u32, behavior: &str) -> Outcome {
-    let text = format!(
+    run(&load_text(&probed_text(probe, rate, behavior)))
+}
+
+/// The scenario text of [`probed`].
+fn probed_text(probe: &str, rate: u32, behavior: &str) -> String {
+    format!(
         r#"apiVersion: kubesim.dev/v1alpha1
 kind: Scenario
 metadata: {{name: probes}}
@@ -368,8 +373,7 @@ spec:
     - {{name: s, from: external, clients: 20, to: 192.168.0.24:30080, rate: {rate}/s, start: 5s, stop: 20s, timeout: 1h}}
 {app}"#,
         app = srv_app(2, probe)
-    );
-    run(&load_text(&text))
+    )
 }
 
 const READINESS: &str = "          readinessProbe:\n            httpGet: {path: /healthz, port: 8080}\n            periodSeconds: 2\n            timeoutSeconds: 1";
@@ -404,6 +408,28 @@ fn an_overloaded_server_fails_its_http_readiness_probe() {
     let calm = probed(READINESS, 6, "");
     assert!(find(&calm, "Unhealthy").is_empty());
     assert_eq!(calm.requests.failed, 0, "{:?}", calm.requests);
+}
+
+/// A probe on a named port (`port: http`) is reported with the port's number, as the kubelet
+/// resolves the name against the container's ports before it dials.
+#[test]
+fn a_probe_on_a_named_port_reports_its_number() {
+    let named = READINESS.replace("port: 8080}", "port: http}");
+    let text = probed_text(&named, 60, "").replace(
+        "ports: [{containerPort: 8080}]",
+        "ports: [{name: http, containerPort: 8080}]",
+    );
+    assert!(text.contains("port: http}") && text.contains("name: http, containerPort: 8080"));
+    let o = run(&load_text(&text));
+    let unhealthy = find(&o, "Unhealthy");
+    assert!(!unhealthy.is_empty());
+    assert!(
+        unhealthy.iter().all(|e| e
+            .message
+            .starts_with("Readiness probe failed: Get \"http://10.244.0.")
+            && e.message.contains(":8080/healthz\": ")),
+        "{unhealthy:?}"
+    );
 }
 
 /// With a queue limit the server answers a probe it has no room for with 503 at once, and
