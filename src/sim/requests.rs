@@ -214,6 +214,9 @@ pub(super) struct Metrics {
     pod_failed: Vec<u64>,
     bucket_ns: u64,
     buckets: usize,
+    /// The bucket an answer last fell in, and its span `[start, end)` in ns: nearly every
+    /// answer falls in the same one as the last, which spares a division per request.
+    last_bucket: (usize, u64, u64),
     warmup_ns: u64,
     timeline_served: Vec<Vec<u64>>,
     timeline_failed: Vec<u64>,
@@ -364,6 +367,7 @@ impl Metrics {
             pod_failed: Vec::new(),
             bucket_ns: bucket.as_nanos(),
             buckets: n,
+            last_bucket: (0, 0, 0),
             warmup_ns: s.warmup.as_nanos(),
             timeline_served: vec![Vec::new(); n],
             timeline_failed: vec![0; n],
@@ -409,8 +413,23 @@ impl Metrics {
         );
     }
 
-    fn bucket(&self, at: SimTime) -> usize {
-        ((at.as_nanos() / self.bucket_ns) as usize).min(self.timeline_failed.len() - 1)
+    #[inline]
+    fn bucket(&mut self, at: SimTime) -> usize {
+        let t = at.as_nanos();
+        let (b, start, end) = self.last_bucket;
+        if start <= t && t < end {
+            return b;
+        }
+        let last = self.timeline_failed.len() - 1;
+        let b = ((t / self.bucket_ns) as usize).min(last);
+        let start = b as u64 * self.bucket_ns;
+        let end = if b == last {
+            u64::MAX
+        } else {
+            start + self.bucket_ns
+        };
+        self.last_bucket = (b, start, end);
+        b
     }
 
     fn sent(&mut self, stream: u32) {
