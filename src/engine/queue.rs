@@ -111,6 +111,12 @@ impl<E> Wheel<E> {
 
     #[inline]
     fn push(&mut self, s: Scheduled<E>) {
+        self.push_inlined(s);
+    }
+
+    /// [`push`](Self::push) for [`EventQueue::schedule_inlined`].
+    #[inline(always)]
+    fn push_inlined(&mut self, s: Scheduled<E>) {
         let abs = s.at.as_nanos() >> SLOT_SHIFT;
         let i = (abs & SLOT_MASK) as usize;
         let slot = &mut self.slots[i];
@@ -336,6 +342,22 @@ impl<E> EventQueue<E> {
         self.file(s);
     }
 
+    /// [`schedule`](Self::schedule), inlined into the caller down to the slot it files the
+    /// event in, for the one call on the hot path that goes to the wheel (a request's end of
+    /// service). Called, `file` received the event through memory and copied it with wider
+    /// loads than the stores that wrote it: a store-forwarding stall (`perf annotate`: about 5%
+    /// of the seed model's time, docs/performance.md round 6). Inlining every `schedule` that
+    /// far made the event handlers slower (larger), so only this one is.
+    #[inline(always)]
+    pub fn schedule_inlined(&mut self, at: SimTime, event: E) {
+        let s = self.stamp(at, event);
+        if Wheel::<E>::reaches(self.now.as_nanos(), s.at.as_nanos()) {
+            self.wheel.push_inlined(s);
+        } else {
+            self.heap.file(s);
+        }
+    }
+
     /// Schedules `event` at `at` (not earlier than [`now`](Self::now)) through FIFO lane
     /// `lane` if it is not earlier than the lane's last event, else like
     /// [`schedule`](Self::schedule). Same order either way: the lane only saves work.
@@ -521,6 +543,8 @@ mod tests {
                 let at = SimTime::from_nanos(now + delay);
                 if lanes && r % 4 != 0 {
                     q.schedule_in_lane(((r >> 3) % 3) as usize, at, step);
+                } else if (r >> 5) % 2 == 0 {
+                    q.schedule_inlined(at, step);
                 } else {
                     q.schedule(at, step);
                 }

@@ -1193,7 +1193,7 @@ impl Simulation {
                 d += cpu_wall_time(cpu, server.in_service.len() as u32, server.cpu_limit_millis);
             }
             if !d.is_zero() {
-                self.queue.schedule(now + d, Ev::Done(r));
+                self.queue.schedule_inlined(now + d, Ev::Done(r));
                 return;
             }
             match self.complete(now, r) {
