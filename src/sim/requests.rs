@@ -36,16 +36,10 @@ pub(super) struct StreamState {
     pub pools: Vec<Pool>,
     /// Indices of the clients still alive, in order.
     live: Vec<u32>,
-    /// Draws for thinning a rate profile (stream `arrivals/<name>`).
-    arrivals: SimRng,
+    arrivals: Arrivals,
     picks: SimRng,
-    /// Poisson gaps without a profile, from the same stream (a stream has one or the other).
-    interarrival: Option<SampleStream>,
-    period: SimDuration,
     /// The `pods_version` its in-cluster clients were last matched at.
     pods_version: u64,
-    /// With a rate profile and Poisson arrivals: gaps at the profile's highest rate, thinned.
-    envelope: Option<(Exp<f64>, f64)>,
     /// Closed loop or retries: the client acts when a request ends (see `attempt_ended`).
     reacts: bool,
     /// Think times of closed-loop users (stream `think/<name>`).
@@ -55,30 +49,45 @@ pub(super) struct StreamState {
     budget: RetryBudget,
 }
 
+/// How a stream's arrivals are timed; the random ones draw from the stream `arrivals/<name>`.
+/// One per stream, read at every arrival: kept inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
+enum Arrivals {
+    /// Poisson at a fixed rate: exponential gaps, drawn ahead.
+    Poisson(SampleStream),
+    /// Poisson under a rate profile: candidates at the profile's highest rate `max`, thinned.
+    Thinned {
+        rng: SimRng,
+        exp: Exp<f64>,
+        max: f64,
+    },
+    /// No randomness: gaps of this period without a profile, of `1 / rate(now)` with one.
+    Regular(SimDuration),
+}
+
 impl StreamState {
     pub fn new(spec: &StreamSpec, clients: Vec<Client>, rngs: &RngStreams) -> Self {
         let rate = spec.rate.max(f64::MIN_POSITIVE);
-        let envelope = spec.profile.as_ref().and_then(|p| {
-            let max = p.max_rate();
-            (max > 0.0 && spec.arrival == Arrival::Poisson)
-                .then(|| (Exp::new(max).expect("positive rate"), max))
-        });
+        let rng = || rngs.stream(&format!("arrivals/{}", spec.name));
+        let arrivals = match (&spec.profile, spec.arrival) {
+            (None, Arrival::Poisson) => Arrivals::Poisson(SampleStream::new(
+                Sampler::Exponential(Exp::new(rate).expect("positive rate")),
+                rng(),
+            )),
+            (Some(p), Arrival::Poisson) if p.max_rate() > 0.0 => Arrivals::Thinned {
+                rng: rng(),
+                exp: Exp::new(p.max_rate()).expect("positive rate"),
+                max: p.max_rate(),
+            },
+            _ => Arrivals::Regular(SimDuration::from_secs_f64(1.0 / rate)),
+        };
         StreamState {
             live: (0..clients.len() as u32).collect(),
             pools: clients.iter().map(|_| Pool::default()).collect(),
             clients,
-            arrivals: rngs.stream(&format!("arrivals/{}", spec.name)),
+            arrivals,
             picks: rngs.stream(&format!("clients/{}", spec.name)),
-            interarrival: match spec.arrival {
-                Arrival::Poisson if spec.profile.is_none() => Some(SampleStream::new(
-                    Sampler::Exponential(Exp::new(rate).expect("positive rate")),
-                    rngs.stream(&format!("arrivals/{}", spec.name)),
-                )),
-                _ => None,
-            },
-            period: SimDuration::from_secs_f64(1.0 / rate),
             pods_version: 0,
-            envelope,
             reacts: spec.reacts_to_outcomes(),
             think: spec.users.map(|_| {
                 (
@@ -91,13 +100,6 @@ impl StreamState {
                 .as_ref()
                 .map(|_| rngs.stream(&format!("retries/{}", spec.name))),
             budget: RetryBudget::default(),
-        }
-    }
-
-    fn next_gap(&mut self) -> SimDuration {
-        match &mut self.interarrival {
-            Some(gaps) => gaps.sample().max(SimDuration::from_nanos(1)),
-            None => self.period.max(SimDuration::from_nanos(1)),
         }
     }
 
@@ -120,34 +122,37 @@ impl StreamState {
         now: SimTime,
         stop: SimTime,
     ) -> Option<SimTime> {
-        let Some(profile) = &spec.profile else {
-            let t = now + self.next_gap();
-            return (t < stop).then_some(t);
-        };
         let one = SimDuration::from_nanos(1);
-        if let Some((exp, max)) = &self.envelope {
-            let mut t = now;
-            loop {
-                t += SimDuration::from_secs_f64(exp.sample(&mut self.arrivals)).max(one);
-                if t >= stop {
-                    return None;
-                }
-                let u: f64 = self.arrivals.random();
-                if u * max < profile.rate_at(t - SimTime::ZERO) {
-                    return Some(t);
+        let t = match (&mut self.arrivals, &spec.profile) {
+            (Arrivals::Poisson(gaps), _) => now + gaps.sample().max(one),
+            (Arrivals::Regular(period), None) => now + (*period).max(one),
+            (Arrivals::Thinned { rng, exp, max }, Some(profile)) => {
+                let mut t = now;
+                loop {
+                    t += SimDuration::from_secs_f64(exp.sample(rng)).max(one);
+                    if t >= stop {
+                        return None;
+                    }
+                    let u: f64 = rng.random();
+                    if u * *max < profile.rate_at(t - SimTime::ZERO) {
+                        return Some(t);
+                    }
                 }
             }
-        }
-        let since = now - SimTime::ZERO;
-        let r = profile.rate_at(since);
-        let t = if r > 0.0 {
-            now + SimDuration::from_secs_f64(1.0 / r).max(one)
-        } else {
-            let (at, _) = profile
-                .points
-                .iter()
-                .find(|(at, rate)| *at > since && *rate > 0.0)?;
-            SimTime::ZERO + *at
+            (_, Some(profile)) => {
+                let since = now - SimTime::ZERO;
+                let r = profile.rate_at(since);
+                if r > 0.0 {
+                    now + SimDuration::from_secs_f64(1.0 / r).max(one)
+                } else {
+                    let (at, _) = profile
+                        .points
+                        .iter()
+                        .find(|(at, rate)| *at > since && *rate > 0.0)?;
+                    SimTime::ZERO + *at
+                }
+            }
+            (Arrivals::Thinned { .. }, None) => unreachable!("built only for a rate profile"),
         };
         (t < stop).then_some(t)
     }
