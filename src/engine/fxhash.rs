@@ -12,6 +12,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// A `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// A `HashSet` with [`FxHasher`]: only for sets that are looked up, never iterated.
+pub type FxHashSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
+
 /// The hasher: one multiply per word of input.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FxHasher {

@@ -11,7 +11,7 @@ mod queue;
 mod rng;
 mod time;
 
-pub use fxhash::{FxHashMap, FxHasher};
+pub use fxhash::{FxHashMap, FxHashSet, FxHasher};
 pub use queue::{EventQueue, Scheduled, LANES};
 pub use rng::{RngStreams, SimRng};
 pub use time::{ParseDurationError, SimDuration, SimTime};

@@ -1,8 +1,33 @@
 //! The route cache: earlier walks replayed as per-key decision trees.
 
-use super::walk::{NoTrace, Recording};
+use super::walk::{Draws, NoTrace, Recording, RngDraws};
 use super::*;
 use rand::Rng;
+
+/// Rules a [`RouteCache`] can walk: a whole node's ([`IptablesRules`]) or a view of shared
+/// pieces ([`super::shared::NodeRules`]).
+pub(super) trait Walker {
+    /// The walk, indexed, untraced; also whether it evaluated a `-m recent` match.
+    fn walk_plain<D: Draws>(
+        &self,
+        pkt: &Packet,
+        draws: &mut D,
+        affinity: &mut AffinityTable,
+        now_ns: u64,
+    ) -> (Verdict, bool);
+}
+
+impl Walker for IptablesRules {
+    fn walk_plain<D: Draws>(
+        &self,
+        pkt: &Packet,
+        draws: &mut D,
+        affinity: &mut AffinityTable,
+        now_ns: u64,
+    ) -> (Verdict, bool) {
+        self.walk(pkt, draws, affinity, now_ns, &mut NoTrace, true)
+    }
+}
 
 /// What the walk depends on when no `-m recent` match is met (see
 /// [`IptablesRules::route_cached`]).
@@ -12,7 +37,7 @@ pub(super) struct RouteKey {
     pub(super) dst_port: u16,
     pub(super) protocol: Protocol,
     pub(super) local_origin: bool,
-    pub(super) src_class: u64,
+    pub(super) src_class: u128,
 }
 
 /// A node of a key's decision tree (indices into [`RouteCache::nodes`]).
@@ -119,7 +144,7 @@ impl RouteCache {
     /// outcomes drawn on the way down) and adds the branch walked to the tree.
     pub(super) fn extend(
         &mut self,
-        rules: &IptablesRules,
+        rules: &impl Walker,
         pkt: &Packet,
         rng: &mut impl Rng,
         affinity: &mut AffinityTable,
@@ -127,7 +152,9 @@ impl RouteCache {
     ) -> Verdict {
         if self.at == NO_NODE {
             // Not cached (a `-m recent` key, or the cache is full): nothing was drawn.
-            return rules.route(pkt, rng, affinity, now_ns);
+            return rules
+                .walk_plain(pkt, &mut RngDraws(rng), affinity, now_ns)
+                .0;
         }
         let (root, mut at) = (self.root, self.at);
         // A branch not walked yet: walk it, replaying the outcomes already drawn.
@@ -136,7 +163,7 @@ impl RouteCache {
             rng,
             path: Vec::new(),
         };
-        let (v, recent) = rules.walk(pkt, &mut rec, affinity, now_ns, &mut NoTrace, true);
+        let (v, recent) = rules.walk_plain(pkt, &mut rec, affinity, now_ns);
         let path = rec.path;
         if recent {
             self.nodes[root as usize] = CacheNode::Walk;
@@ -158,4 +185,3 @@ impl RouteCache {
         v
     }
 }
-

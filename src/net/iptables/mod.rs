@@ -250,6 +250,14 @@ impl Rule {
         self.matchers.push(Matcher::Comment(c.into()));
         self
     }
+    /// A comment, unless kube-proxy is in large cluster mode (which leaves it out).
+    fn comment_unless(self, large_cluster: bool, c: impl FnOnce() -> String) -> Rule {
+        if large_cluster {
+            self
+        } else {
+            self.comment(c())
+        }
+    }
     fn m(mut self, m: Matcher) -> Rule {
         self.matchers.push(m);
         self
@@ -404,15 +412,17 @@ fn saved_probability(p: f64) -> String {
     format!("{:.11}", stored / 2_147_483_648.0)
 }
 
-
 mod build;
 mod cache;
 mod compiled;
 mod render;
+pub mod shared;
 mod walk;
 
+pub use build::{fixed, large_cluster_mode, port_key, LARGE_CLUSTER_ENDPOINTS};
 use cache::{RouteCache, RouteKey};
 use compiled::{build_index, Compiled, MaskedCidr};
+pub use shared::{FixedRules, NodeRules, PortRules, SharedRules};
 
 #[cfg(test)]
 mod tests {
@@ -439,6 +449,10 @@ mod tests {
         (0..r.chain(id).rules.len())
             .map(|i| r.rule_text(id, i))
             .collect()
+    }
+
+    pub(crate) fn three_endpoints() -> Vec<ProxyEndpoint> {
+        three()
     }
 
     fn three() -> Vec<ProxyEndpoint> {
@@ -811,7 +825,7 @@ COMMIT
         }
     }
 
-    fn arb_input() -> impl Strategy<Value = NodeProxyInput> {
+    pub(crate) fn arb_input() -> impl Strategy<Value = NodeProxyInput> {
         let arb_ep =
             (0u8..4, 0u8..6, any::<bool>(), 0u8..4).prop_map(|(n, h, local, cond)| ProxyEndpoint {
                 ip: Ipv4Addr::new(10, 244, n, 2 + h),
@@ -858,7 +872,7 @@ COMMIT
         })
     }
 
-    fn arb_packet() -> impl Strategy<Value = Packet> {
+    pub(crate) fn arb_packet() -> impl Strategy<Value = Packet> {
         let dsts = prop_oneof![
             (10u8..13).prop_map(|h| Ipv4Addr::new(10, 96, 0, h)),
             Just(Ipv4Addr::new(192, 168, 0, 24)),
@@ -940,4 +954,3 @@ COMMIT
         }
     }
 }
-

@@ -32,105 +32,7 @@ impl IptablesRules {
     }
 
     fn write_rule(&self, out: &mut String, chain: &Chain, r: &Rule) {
-        let _ = write!(out, "-A {}", chain.name);
-        for (flag, c) in [("-s", r.src), ("-d", r.dst)] {
-            if let Some(c) = c {
-                let neg = if c.negate { " !" } else { "" };
-                let _ = write!(
-                    out,
-                    "{neg} {flag} {}/{}",
-                    Ipv4Addr::from(c.network),
-                    c.prefix
-                );
-            }
-        }
-        if let Some(p) = r.protocol {
-            let _ = write!(out, " -p {}", p.lower());
-        }
-        for m in &r.matchers {
-            match m {
-                Matcher::Comment(c) => {
-                    let _ = write!(out, " -m comment --comment \"{}\"", c.replace('"', "\\\""));
-                }
-                Matcher::Port { protocol, dport } => {
-                    let _ = write!(out, " -m {}", protocol.lower());
-                    if let Some(d) = dport {
-                        let _ = write!(out, " --dport {d}");
-                    }
-                }
-                Matcher::AddrTypeLocal { source } => {
-                    let dir = if *source { "src" } else { "dst" };
-                    let _ = write!(out, " -m addrtype --{dir}-type LOCAL");
-                }
-                Matcher::Mark {
-                    value,
-                    mask,
-                    negate,
-                } => {
-                    let neg = if *negate { " !" } else { "" };
-                    let _ = write!(out, " -m mark{neg} --mark {value:#x}/{mask:#x}");
-                }
-                Matcher::CtState { states, negate } => {
-                    let neg = if *negate { " !" } else { "" };
-                    let names: Vec<&str> = [
-                        (ctstate::INVALID, "INVALID"),
-                        (ctstate::NEW, "NEW"),
-                        (ctstate::RELATED, "RELATED"),
-                        (ctstate::ESTABLISHED, "ESTABLISHED"),
-                        (ctstate::DNAT, "DNAT"),
-                    ]
-                    .iter()
-                    .filter(|(bit, _)| states & bit != 0)
-                    .map(|(_, n)| *n)
-                    .collect();
-                    let _ = write!(out, " -m conntrack{neg} --ctstate {}", names.join(","));
-                }
-                Matcher::Statistic { probability } => {
-                    let _ = write!(
-                        out,
-                        " -m statistic --mode random --probability {}",
-                        saved_probability(*probability)
-                    );
-                }
-                Matcher::RecentCheck { list, seconds } => {
-                    let _ = write!(
-                        out,
-                        " -m recent --rcheck --seconds {seconds} --reap --name {} --mask 255.255.255.255 --rsource",
-                        chain_name("KUBE-SEP-", &list.0)
-                    );
-                }
-                Matcher::RecentSet { list } => {
-                    let _ = write!(
-                        out,
-                        " -m recent --set --name {} --mask 255.255.255.255 --rsource",
-                        chain_name("KUBE-SEP-", &list.0)
-                    );
-                }
-            }
-        }
-        match r.target {
-            Target::None => {}
-            Target::Jump(c) => {
-                let _ = write!(out, " -j {}", self.chain(c).name);
-            }
-            Target::Goto(c) => {
-                let _ = write!(out, " -g {}", self.chain(c).name);
-            }
-            Target::Return => out.push_str(" -j RETURN"),
-            Target::Accept => out.push_str(" -j ACCEPT"),
-            Target::Drop => out.push_str(" -j DROP"),
-            Target::Reject => out.push_str(" -j REJECT --reject-with icmp-port-unreachable"),
-            Target::MarkOr(v) => {
-                let _ = write!(out, " -j MARK --set-xmark {v:#x}/{v:#x}");
-            }
-            Target::MarkXor(v) => {
-                let _ = write!(out, " -j MARK --set-xmark {v:#x}/0x0");
-            }
-            Target::Masquerade => out.push_str(" -j MASQUERADE --random-fully"),
-            Target::Dnat { ip, port, .. } => {
-                let _ = write!(out, " -j DNAT --to-destination {ip}:{port}");
-            }
-        }
+        write_rule(out, &chain.name, r, |c| self.chain(c).name.as_str());
     }
 
     /// The nat and filter tables as `iptables-save` prints them: built-in chains first with
@@ -177,5 +79,113 @@ impl IptablesRules {
         }
         out
     }
+}
 
+/// A rule as `iptables-save` prints it, `-A CHAIN ...`, with `target` naming the chains it
+/// jumps to.
+pub(super) fn write_rule<'a>(
+    out: &mut String,
+    chain: &str,
+    r: &Rule,
+    target: impl Fn(ChainId) -> &'a str,
+) {
+    let _ = write!(out, "-A {chain}");
+    for (flag, c) in [("-s", r.src), ("-d", r.dst)] {
+        if let Some(c) = c {
+            let neg = if c.negate { " !" } else { "" };
+            let _ = write!(
+                out,
+                "{neg} {flag} {}/{}",
+                Ipv4Addr::from(c.network),
+                c.prefix
+            );
+        }
+    }
+    if let Some(p) = r.protocol {
+        let _ = write!(out, " -p {}", p.lower());
+    }
+    for m in &r.matchers {
+        match m {
+            Matcher::Comment(c) => {
+                let _ = write!(out, " -m comment --comment \"{}\"", c.replace('"', "\\\""));
+            }
+            Matcher::Port { protocol, dport } => {
+                let _ = write!(out, " -m {}", protocol.lower());
+                if let Some(d) = dport {
+                    let _ = write!(out, " --dport {d}");
+                }
+            }
+            Matcher::AddrTypeLocal { source } => {
+                let dir = if *source { "src" } else { "dst" };
+                let _ = write!(out, " -m addrtype --{dir}-type LOCAL");
+            }
+            Matcher::Mark {
+                value,
+                mask,
+                negate,
+            } => {
+                let neg = if *negate { " !" } else { "" };
+                let _ = write!(out, " -m mark{neg} --mark {value:#x}/{mask:#x}");
+            }
+            Matcher::CtState { states, negate } => {
+                let neg = if *negate { " !" } else { "" };
+                let names: Vec<&str> = [
+                    (ctstate::INVALID, "INVALID"),
+                    (ctstate::NEW, "NEW"),
+                    (ctstate::RELATED, "RELATED"),
+                    (ctstate::ESTABLISHED, "ESTABLISHED"),
+                    (ctstate::DNAT, "DNAT"),
+                ]
+                .iter()
+                .filter(|(bit, _)| states & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+                let _ = write!(out, " -m conntrack{neg} --ctstate {}", names.join(","));
+            }
+            Matcher::Statistic { probability } => {
+                let _ = write!(
+                    out,
+                    " -m statistic --mode random --probability {}",
+                    saved_probability(*probability)
+                );
+            }
+            Matcher::RecentCheck { list, seconds } => {
+                let _ = write!(
+                    out,
+                    " -m recent --rcheck --seconds {seconds} --reap --name {} --mask 255.255.255.255 --rsource",
+                    chain_name("KUBE-SEP-", &list.0)
+                );
+            }
+            Matcher::RecentSet { list } => {
+                let _ = write!(
+                    out,
+                    " -m recent --set --name {} --mask 255.255.255.255 --rsource",
+                    chain_name("KUBE-SEP-", &list.0)
+                );
+            }
+        }
+    }
+    match r.target {
+        Target::None => {}
+        Target::Jump(c) => {
+            let _ = write!(out, " -j {}", target(c));
+        }
+        Target::Goto(c) => {
+            let _ = write!(out, " -g {}", target(c));
+        }
+        Target::Return => out.push_str(" -j RETURN"),
+        Target::Accept => out.push_str(" -j ACCEPT"),
+        Target::Drop => out.push_str(" -j DROP"),
+        Target::Reject => out.push_str(" -j REJECT --reject-with icmp-port-unreachable"),
+        Target::MarkOr(v) => {
+            let _ = write!(out, " -j MARK --set-xmark {v:#x}/{v:#x}");
+        }
+        Target::MarkXor(v) => {
+            let _ = write!(out, " -j MARK --set-xmark {v:#x}/0x0");
+        }
+        Target::Masquerade => out.push_str(" -j MASQUERADE --random-fully"),
+        Target::Dnat { ip, port, .. } => {
+            let _ = write!(out, " -j DNAT --to-destination {ip}:{port}");
+        }
+    }
 }

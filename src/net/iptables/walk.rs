@@ -52,6 +52,7 @@ impl IptablesRules {
         let Some(src_class) = self.src_class(pkt.src) else {
             return self.route(pkt, rng, affinity, now_ns);
         };
+        let src_class = u128::from(src_class);
         let key = RouteKey {
             dst: u32::from(pkt.dst),
             dst_port: pkt.dst_port,
@@ -170,14 +171,6 @@ impl IptablesRules {
         tracer: &mut T,
         indexed: bool,
     ) -> (Verdict, bool) {
-        let mut st = WalkState {
-            src: u32::from(pkt.src),
-            dst: u32::from(pkt.dst),
-            dport: pkt.dst_port,
-            protocol: pkt.protocol,
-            mark: 0,
-            dnat: false,
-        };
         let mut cx = Walk {
             rules: self,
             draws,
@@ -187,61 +180,176 @@ impl IptablesRules {
             tracer,
             indexed,
         };
-        let nat_entry = if pkt.local_origin {
-            self.nat_output
-        } else {
-            self.nat_prerouting
-        };
-        let mut dnat = None;
-        if let Flow::Stop(Target::Dnat {
+        walk_hooks(&mut cx, pkt, |ip| self.is_local(ip))
+    }
+}
+
+/// What [`walk_hooks`] needs: a way to evaluate a chain of the node's rules.
+pub(super) trait Chains {
+    /// Evaluates chain `id` (a [`fixed`](super::build::fixed) chain when called from here).
+    fn chain(&mut self, id: ChainId, st: &mut WalkState) -> Flow;
+    /// Whether a `-m recent` match was evaluated so far.
+    fn recent(&self) -> bool;
+}
+
+/// A connection's first packet through the hooks, as netfilter passes it: nat `PREROUTING`
+/// (or `OUTPUT` for a local one), the filter hooks for where it goes after DNAT, nat
+/// `POSTROUTING`. Also whether a `-m recent` match was evaluated.
+pub(super) fn walk_hooks(
+    cx: &mut impl Chains,
+    pkt: &Packet,
+    is_local: impl Fn(u32) -> bool,
+) -> (Verdict, bool) {
+    use super::build::fixed;
+    let mut st = WalkState {
+        src: u32::from(pkt.src),
+        dst: u32::from(pkt.dst),
+        dport: pkt.dst_port,
+        protocol: pkt.protocol,
+        mark: 0,
+        dnat: false,
+    };
+    let nat_entry = if pkt.local_origin {
+        fixed::NAT_OUTPUT
+    } else {
+        fixed::NAT_PREROUTING
+    };
+    let mut dnat = None;
+    if let Flow::Stop(Target::Dnat {
+        ip,
+        port,
+        service_port_index,
+        endpoint_index,
+    }) = cx.chain(nat_entry, &mut st)
+    {
+        st.dst = u32::from(ip);
+        st.dport = port;
+        st.dnat = true;
+        dnat = Some((ip, port, service_port_index, endpoint_index));
+    }
+    let dst_local = is_local(st.dst);
+    let hooks = if pkt.local_origin {
+        [
+            Some(fixed::FILTER_OUTPUT),
+            dst_local.then_some(fixed::FILTER_INPUT),
+        ]
+    } else if dst_local {
+        [Some(fixed::FILTER_INPUT), None]
+    } else {
+        [Some(fixed::FILTER_FORWARD), None]
+    };
+    for hook in hooks.into_iter().flatten() {
+        match cx.chain(hook, &mut st) {
+            Flow::Stop(Target::Drop) => return (Verdict::Drop, cx.recent()),
+            Flow::Stop(Target::Reject) => return (Verdict::Reject, cx.recent()),
+            _ => {}
+        }
+    }
+    // A packet delivered to the node itself goes PREROUTING -> INPUT and never reaches
+    // POSTROUTING (checked on a real kernel by `.ci/kernel-rules`).
+    let masquerade = (!dst_local || pkt.local_origin)
+        && matches!(
+            cx.chain(fixed::NAT_POSTROUTING, &mut st),
+            Flow::Stop(Target::Masquerade)
+        );
+    let v = match dnat {
+        Some((ip, port, service_port_index, endpoint_index)) => Verdict::Dnat {
             ip,
             port,
-            service_port_index,
+            masquerade,
             endpoint_index,
-        }) = cx.chain(nat_entry, &mut st)
-        {
-            st.dst = u32::from(ip);
-            st.dport = port;
-            st.dnat = true;
-            dnat = Some((ip, port, service_port_index, endpoint_index));
+            service_port_index,
+        },
+        None => Verdict::NotService,
+    };
+    (v, cx.recent())
+}
+
+/// What a matching rule's target does to the walk: `None` to go on with the next rule.
+#[inline]
+pub(super) fn apply_target(
+    target: Target,
+    st: &mut WalkState,
+    jump: impl FnOnce(ChainId, &mut WalkState) -> Flow,
+) -> Option<Flow> {
+    match target {
+        Target::None => None,
+        Target::Jump(c) => match jump(c, st) {
+            Flow::Stop(t) => Some(Flow::Stop(t)),
+            Flow::Continue => None,
+        },
+        Target::Goto(c) => Some(jump(c, st)),
+        Target::Return => Some(Flow::Continue),
+        Target::MarkOr(v) => {
+            st.mark |= v;
+            None
         }
-        let dst_local = self.is_local(st.dst);
-        let hooks = if pkt.local_origin {
-            [
-                Some(self.filter_output),
-                dst_local.then_some(self.filter_input),
-            ]
-        } else if dst_local {
-            [Some(self.filter_input), None]
-        } else {
-            [Some(self.filter_forward), None]
-        };
-        for hook in hooks.into_iter().flatten() {
-            match cx.chain(hook, &mut st) {
-                Flow::Stop(Target::Drop) => return (Verdict::Drop, cx.recent),
-                Flow::Stop(Target::Reject) => return (Verdict::Reject, cx.recent),
-                _ => {}
-            }
+        Target::MarkXor(v) => {
+            st.mark ^= v;
+            None
         }
-        // A packet delivered to the node itself goes PREROUTING -> INPUT and never reaches
-        // POSTROUTING (checked on a real kernel by `.ci/kernel-rules`).
-        let masquerade = (!dst_local || pkt.local_origin)
-            && matches!(
-                cx.chain(self.nat_postrouting, &mut st),
-                Flow::Stop(Target::Masquerade)
-            );
-        let v = match dnat {
-            Some((ip, port, service_port_index, endpoint_index)) => Verdict::Dnat {
-                ip,
-                port,
-                masquerade,
-                endpoint_index,
-                service_port_index,
-            },
-            None => Verdict::NotService,
-        };
-        (v, cx.recent)
+        t @ (Target::Accept
+        | Target::Drop
+        | Target::Reject
+        | Target::Masquerade
+        | Target::Dnat { .. }) => Some(Flow::Stop(t)),
     }
+}
+
+/// Whether `r` (its match modules in `matchers`) matches the packet in `st`; draws for a
+/// `-m statistic` match, reads and writes `-m recent` lists (and sets `recent`).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(super) fn rule_matches<D: Draws>(
+    r: &CompiledRule,
+    matchers: &[CompiledMatcher],
+    st: &WalkState,
+    is_local: impl Fn(u32) -> bool,
+    draws: &mut D,
+    recent: &mut bool,
+    affinity: &mut AffinityTable,
+    now_ns: u64,
+) -> bool {
+    if r.protocol.is_some_and(|p| p != st.protocol)
+        || !r.dst.matches(st.dst)
+        || !r.src.matches(st.src)
+    {
+        return false;
+    }
+    let (m_start, m_end) = r.matchers;
+    for m in &matchers[m_start as usize..m_end as usize] {
+        let ok = match m {
+            CompiledMatcher::Port { protocol, dport } => {
+                *protocol == st.protocol && dport.is_none_or(|d| d == st.dport)
+            }
+            CompiledMatcher::AddrTypeLocal { source } => {
+                is_local(if *source { st.src } else { st.dst })
+            }
+            CompiledMatcher::Mark {
+                value,
+                mask,
+                negate,
+            } => ((st.mark & mask) == *value) != *negate,
+            CompiledMatcher::CtState { states, negate } => {
+                let have = ctstate::NEW | if st.dnat { ctstate::DNAT } else { 0 };
+                (have & states != 0) != *negate
+            }
+            CompiledMatcher::Statistic { probability } => draws.draw(*probability),
+            CompiledMatcher::RecentCheck { list, seconds } => {
+                *recent = true;
+                affinity.rcheck(*list, st.src, *seconds, now_ns)
+            }
+            CompiledMatcher::RecentSet { list } => {
+                *recent = true;
+                affinity.set(*list, st.src, now_ns);
+                true
+            }
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// Where the outcome of each `-m statistic` rule comes from.
@@ -251,7 +359,7 @@ pub(super) trait Draws {
 }
 
 /// One `rng.random::<f64>()` per rule: what netfilter's `statistic` module does.
-pub(super) struct RngDraws<'a, R>(&'a mut R);
+pub(super) struct RngDraws<'a, R>(pub(super) &'a mut R);
 
 impl<R: Rng> Draws for RngDraws<'_, R> {
     #[inline(always)]
@@ -292,7 +400,6 @@ impl Draws for ForcedOutcomes {
         hit
     }
 }
-
 
 pub(super) struct WalkState {
     pub(super) src: u32,
@@ -345,7 +452,7 @@ pub(super) struct Walk<'a, D, T> {
     pub(super) indexed: bool,
 }
 
-impl<D: Draws, T: Tracer> Walk<'_, D, T> {
+impl<D: Draws, T: Tracer> Chains for Walk<'_, D, T> {
     fn chain(&mut self, id: ChainId, st: &mut WalkState) -> Flow {
         let rules = self.rules;
         let (start, end) = rules.compiled.chains[id.0 as usize];
@@ -362,24 +469,19 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
         }
         while i < chain.len() {
             let r = &chain[i];
-            if self.matches(r, st) {
+            if rule_matches(
+                r,
+                &rules.compiled.matchers,
+                st,
+                |ip| rules.is_local(ip),
+                self.draws,
+                &mut self.recent,
+                self.affinity,
+                self.now_ns,
+            ) {
                 self.tracer.hit(rules, id, i);
-                match r.target {
-                    Target::None => {}
-                    Target::Jump(c) => {
-                        if let Flow::Stop(t) = self.chain(c, st) {
-                            return Flow::Stop(t);
-                        }
-                    }
-                    Target::Goto(c) => return self.chain(c, st),
-                    Target::Return => return Flow::Continue,
-                    Target::MarkOr(v) => st.mark |= v,
-                    Target::MarkXor(v) => st.mark ^= v,
-                    t @ (Target::Accept
-                    | Target::Drop
-                    | Target::Reject
-                    | Target::Masquerade
-                    | Target::Dnat { .. }) => return Flow::Stop(t),
+                if let Some(flow) = apply_target(r.target, st, |c, st| self.chain(c, st)) {
+                    return flow;
                 }
             }
             i += 1;
@@ -387,47 +489,7 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
         Flow::Continue
     }
 
-    #[inline]
-    fn matches(&mut self, r: &CompiledRule, st: &WalkState) -> bool {
-        if r.protocol.is_some_and(|p| p != st.protocol)
-            || !r.dst.matches(st.dst)
-            || !r.src.matches(st.src)
-        {
-            return false;
-        }
-        let (m_start, m_end) = r.matchers;
-        for m in &self.rules.compiled.matchers[m_start as usize..m_end as usize] {
-            let ok = match m {
-                CompiledMatcher::Port { protocol, dport } => {
-                    *protocol == st.protocol && dport.is_none_or(|d| d == st.dport)
-                }
-                CompiledMatcher::AddrTypeLocal { source } => {
-                    self.rules.is_local(if *source { st.src } else { st.dst })
-                }
-                CompiledMatcher::Mark {
-                    value,
-                    mask,
-                    negate,
-                } => ((st.mark & mask) == *value) != *negate,
-                CompiledMatcher::CtState { states, negate } => {
-                    let have = ctstate::NEW | if st.dnat { ctstate::DNAT } else { 0 };
-                    (have & states != 0) != *negate
-                }
-                CompiledMatcher::Statistic { probability } => self.draws.draw(*probability),
-                CompiledMatcher::RecentCheck { list, seconds } => {
-                    self.recent = true;
-                    self.affinity.rcheck(*list, st.src, *seconds, self.now_ns)
-                }
-                CompiledMatcher::RecentSet { list } => {
-                    self.recent = true;
-                    self.affinity.set(*list, st.src, self.now_ns);
-                    true
-                }
-            };
-            if !ok {
-                return false;
-            }
-        }
-        true
+    fn recent(&self) -> bool {
+        self.recent
     }
 }
