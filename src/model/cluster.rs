@@ -207,6 +207,9 @@ pub struct Cluster {
     pub replica_sets: Vec<ReplicaSet>,
     pub deployments: Vec<DeploymentState>,
     pub namespaces: Vec<String>,
+    /// Pods changed since the last [`Cluster::take_touched`], and a flag per pod.
+    touched: Vec<PodId>,
+    touched_flag: Vec<bool>,
 }
 
 impl Cluster {
@@ -246,8 +249,32 @@ impl Cluster {
         &self.pods[id.index()]
     }
 
+    /// The pod, to change it; the change is noted for [`take_touched`](Self::take_touched).
     pub fn pod_mut(&mut self, id: PodId) -> &mut Pod {
+        self.touch(id);
         &mut self.pods[id.index()]
+    }
+
+    /// Notes that pod `id` changed (or was created) since the last
+    /// [`take_touched`](Self::take_touched).
+    pub fn touch(&mut self, id: PodId) {
+        let i = id.index();
+        if self.touched_flag.len() <= i {
+            self.touched_flag.resize(i + 1, false);
+        }
+        if !self.touched_flag[i] {
+            self.touched_flag[i] = true;
+            self.touched.push(id);
+        }
+    }
+
+    /// The pods changed or created since the last call, in the order first touched: what the
+    /// EndpointSlice controller has to look at again.
+    pub fn take_touched(&mut self) -> Vec<PodId> {
+        for id in &self.touched {
+            self.touched_flag[id.index()] = false;
+        }
+        std::mem::take(&mut self.touched)
     }
 
     /// Pods that still exist, in creation order.

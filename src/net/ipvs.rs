@@ -171,6 +171,10 @@ pub struct VirtualServer {
     /// puts a new destination at the head.
     list: Vec<u32>,
     sched: SchedState,
+    /// rr: where the last pick sits in `list` (checked before use: the list may change).
+    rr_hint: u32,
+    /// Picks since every server's lingering connections were last expired.
+    since_sweep: u32,
     /// Persistence templates by client address: (destination, expiry ns). Looked up only.
     templates: FxHashMap<u32, (u32, u64)>,
 }
@@ -205,6 +209,8 @@ impl VirtualServer {
             removed: false,
             dests: Vec::new(),
             list: Vec::new(),
+            rr_hint: 0,
+            since_sweep: 0,
             sched: match scheduler {
                 IpvsScheduler::Wrr => SchedState::Wrr {
                     cl: None,
@@ -364,8 +370,18 @@ impl VirtualServer {
     /// The scheduler's pick for a new connection from `src` to `dst` (the kernel's
     /// `schedule`); `None` is "no destination available".
     pub fn schedule(&mut self, src: Ipv4Addr, dst: Ipv4Addr, now_ns: u64) -> Option<u32> {
-        for &d in &self.list {
-            self.dests[d as usize].expire(now_ns);
+        // Only lc, wlc, sed and nq read the inactive counts, so only they expire every
+        // server's lingering connections at each pick (the kernel's are O(n) too). rr, wrr,
+        // sh and dh cost O(1) a connection, as the kernel's do: they sweep once per as many
+        // picks as there are servers, which keeps the lists short at O(1) a pick.
+        self.since_sweep += 1;
+        if matches!(self.sched, SchedState::Stateless)
+            || self.since_sweep as usize >= self.list.len()
+        {
+            self.since_sweep = 0;
+            for &d in &self.list {
+                self.dests[d as usize].expire(now_ns);
+            }
         }
         let usable = |d: &Dest| d.weight > 0;
         match &mut self.sched {
@@ -373,12 +389,21 @@ impl VirtualServer {
                 // ip_vs_rr_schedule: from the entry after the last pick, once round the list.
                 let n = self.list.len();
                 let start = at
-                    .and_then(|a| self.list.iter().position(|&x| x == a))
+                    .and_then(|a| {
+                        // Where the last pick sits: at its hint unless the list changed.
+                        let hint = self.rr_hint as usize;
+                        if self.list.get(hint) == Some(&a) {
+                            Some(hint)
+                        } else {
+                            self.list.iter().position(|&x| x == a)
+                        }
+                    })
                     .map_or(0, |p| p + 1);
-                let pick = (0..n)
-                    .map(|i| self.list[(start + i) % n])
-                    .find(|&d| usable(&self.dests[d as usize]))?;
+                let (i, pick) = (0..n)
+                    .map(|i| ((start + i) % n, self.list[(start + i) % n]))
+                    .find(|&(_, d)| usable(&self.dests[d as usize]))?;
                 *at = Some(pick);
+                self.rr_hint = i as u32;
                 Some(pick)
             }
             SchedState::Wrr { cl, cw, mw, di } => {

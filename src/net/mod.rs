@@ -7,12 +7,13 @@
 //! - [`dns`]: how a pod's resolver turns a name into a Service.
 //! - [`hash`]: kube-proxy's chain-name hashes.
 //! - [`iptables`]: kube-proxy's iptables-mode rules as data, printed as `iptables-save`
-//!   prints them and walked to route a packet.
+//!   prints them and walked to route a packet; held once for every node as shared pieces
+//!   ([`iptables::shared`]).
 //! - [`nftables`]: kube-proxy's nftables-mode table as data, printed as `nft list ruleset`
 //!   prints it and walked to route a packet.
-
 //! - [`ipvs`]: kube-proxy's IPVS mode: virtual servers, real servers and the kernel's
 //!   schedulers with their connection counts, printed as `ipvsadm -Ln` prints them.
+//! - [`sync_time`]: how long a sync takes to reach the kernel, by mode and ruleset size.
 //!
 //! Knows nothing of YAML or files.
 
@@ -22,9 +23,9 @@ pub mod dns;
 pub mod hash;
 pub mod ipam;
 pub mod iptables;
-pub mod nftables;
-
 pub mod ipvs;
+pub mod nftables;
+pub mod sync_time;
 // Fixtures for kube-proxy input, public for the integration tests; not kubesim's API.
 #[doc(hidden)]
 pub mod testkit;

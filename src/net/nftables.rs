@@ -194,19 +194,39 @@ pub struct NftChain {
     pub rules: Vec<NftRule>,
 }
 
-/// One node's `table ip kube-proxy`.
+/// One node's `table ip kube-proxy`: a table that nodes seeing the same Services and
+/// endpoints share, and the node's own addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NftRuleset {
+    table: std::sync::Arc<NftTable>,
     node_name: String,
+    /// The node's IP: the one element of `nodeport-ips` (`--nodeport-addresses primary`).
+    node_ip: u32,
+    /// The node's local addresses: its IP and its pod CIDR's `.0` (`flannel.1`) and `.1`
+    /// (`cni0`); `127.0.0.0/8` is local too.
+    local_addrs: [u32; 3],
+}
+
+/// The table's sets and chains, the same on every node whose kube-proxy sees the same Services
+/// and endpoints (the node's own address, in `nodeport-ips`, is the [`NftRuleset`]'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftTable {
     /// In creation order, which is the order `nft list` prints them in.
     sets: Vec<NftSet>,
     /// In creation order (a fresh kube-proxy's first sync).
     chains: Vec<NftChain>,
-    /// The node's local addresses: its IP and its pod CIDR's `.0` (`flannel.1`) and `.1`
-    /// (`cni0`); `127.0.0.0/8` is local too.
-    local_addrs: [u32; 3],
     /// Base chains per hook, in priority order.
     hooks: [Vec<NftChainId>; 5],
+    /// The `nodeport-ips` set, whose element is the node's IP.
+    nodeport_ips: NftSetId,
+}
+
+impl std::ops::Deref for NftRuleset {
+    type Target = NftTable;
+    /// The table's sets, chains and hooks read as the ruleset's own.
+    fn deref(&self) -> &NftTable {
+        &self.table
+    }
 }
 
 /// One matched rule of a traced walk, with what it looked up or drew.
@@ -732,11 +752,28 @@ impl NftRuleset {
         }
         let net = u32::from(input.pod_cidr.trunc().network());
         NftRuleset {
+            table: std::sync::Arc::new(NftTable {
+                sets: b.sets,
+                chains: b.chains,
+                hooks,
+                nodeport_ips,
+            }),
             node_name: input.node_name.clone(),
-            sets: b.sets,
-            chains: b.chains,
+            node_ip: u32::from(input.node_ip),
             local_addrs: [u32::from(input.node_ip), net, net.wrapping_add(1)],
-            hooks,
+        }
+    }
+
+    /// The same table on another node (`node_name`, `node_ip`, `pod_cidr`), sharing its sets
+    /// and chains: right for every node whose kube-proxy sees the same Services and endpoints
+    /// (no port with a `Local` policy has endpoints on either node).
+    pub fn for_node(&self, node_name: &str, node_ip: Ipv4Addr, pod_cidr: Ipv4Net) -> NftRuleset {
+        let net = u32::from(pod_cidr.trunc().network());
+        NftRuleset {
+            table: self.table.clone(),
+            node_name: node_name.to_string(),
+            node_ip: u32::from(node_ip),
+            local_addrs: [u32::from(node_ip), net, net.wrapping_add(1)],
         }
     }
 
@@ -843,7 +880,7 @@ impl NftRuleset {
     pub fn render(&self) -> String {
         let mut out = String::from("table ip kube-proxy {\n\tcomment \"rules for kube-proxy\"\n");
         let mut delim = "";
-        for s in &self.sets {
+        for (si, s) in self.sets.iter().enumerate() {
             out.push_str(delim);
             delim = "\n";
             let kind = if matches!(s.data, SetData::AddrProtoPort(_) | SetData::ProtoPort(_)) {
@@ -866,6 +903,9 @@ impl NftRuleset {
                 let _ = writeln!(out, "\t\tcomment \"{c}\"");
             }
             let elems: Vec<String> = match &s.data {
+                SetData::Addrs(_) if si == self.nodeport_ips.0 as usize => {
+                    vec![Ipv4Addr::from(self.node_ip).to_string()]
+                }
                 SetData::Addrs(a) => a.iter().map(|&ip| Ipv4Addr::from(ip).to_string()).collect(),
                 SetData::AddrProtoPort(m) => {
                     let mut v: Vec<_> = m.iter().collect();
@@ -1301,28 +1341,30 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
                     Stmt::Vmap(key, map) => {
                         let found = match (&rules.sets[map.0 as usize].data, key) {
                             (SetData::AddrProtoPort(m), VmapKey::AddrProtoPort) => {
-                                m.get(&(st.dst, proto_number(st.proto), st.dport)).map(|e| {
-                                    (
-                                        e,
-                                        format!(
-                                            "{} . {} . {}",
-                                            Ipv4Addr::from(st.dst),
-                                            st.proto.lower(),
-                                            st.dport
-                                        ),
-                                    )
-                                })
+                                m.get(&(st.dst, proto_number(st.proto), st.dport))
                             }
-                            (SetData::ProtoPort(m), VmapKey::ProtoPort) => m
-                                .get(&(proto_number(st.proto), st.dport))
-                                .map(|e| (e, format!("{} . {}", st.proto.lower(), st.dport))),
+                            (SetData::ProtoPort(m), VmapKey::ProtoPort) => {
+                                m.get(&(proto_number(st.proto), st.dport))
+                            }
                             _ => None,
                         };
                         // No element: the rule does not match.
-                        let Some((elem, key_text)) = found else {
+                        let Some(elem) = found else {
                             continue 'rules;
                         };
                         if T::ON {
+                            // The key as nft prints it, only when tracing.
+                            let key_text = match key {
+                                VmapKey::AddrProtoPort => format!(
+                                    "{} . {} . {}",
+                                    Ipv4Addr::from(st.dst),
+                                    st.proto.lower(),
+                                    st.dport
+                                ),
+                                VmapKey::ProtoPort => {
+                                    format!("{} . {}", st.proto.lower(), st.dport)
+                                }
+                            };
                             let detail = format!(
                                 "@{} has {key_text} : {}",
                                 rules.set_name(*map),
@@ -1364,6 +1406,7 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
         let rules = self.rules;
         match *e {
             Expr::CtStateNew => true,
+            Expr::DaddrIn(s) if s == rules.nodeport_ips => st.dst == rules.node_ip,
             Expr::DaddrIn(s) => match &rules.sets[s.0 as usize].data {
                 SetData::Addrs(a) => a.contains(&st.dst),
                 _ => false,

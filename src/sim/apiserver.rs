@@ -85,6 +85,9 @@ pub struct ApiServer {
     node_ports: NodePortAllocator,
     lb_pool: Vec<Ipv4Addr>,
     pub services: Vec<ServiceState>,
+    /// Bumped by every change to `services` (created, deleted, updated, given an address), so
+    /// the EndpointSlice controller and kube-proxy see that Services changed.
+    pub version: u64,
 }
 
 impl ApiServer {
@@ -95,6 +98,7 @@ impl ApiServer {
             node_ports: NodePortAllocator::new(NODE_PORT_RANGE.0, NODE_PORT_RANGE.1),
             lb_pool: lb_pool.map(|n| n.hosts().collect()).unwrap_or_default(),
             services: Vec::new(),
+            version: 0,
         }
     }
 
@@ -255,6 +259,7 @@ impl ApiServer {
         } else {
             None
         };
+        self.version += 1;
         self.services.push(ServiceState {
             obj,
             cluster_ip,
@@ -275,6 +280,7 @@ impl ApiServer {
             .iter()
             .position(|s| s.obj.meta.namespace == namespace && s.obj.meta.name == name)?;
         let s = self.services.remove(i);
+        self.version += 1;
         if let Some(ip) = s.cluster_ip {
             self.cluster_ips.release(ip);
         }

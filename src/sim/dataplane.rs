@@ -4,107 +4,264 @@
 //! controller updates the slice after its batch period (0 by default), and each node's kube-proxy
 //! re-programs its rules at its next sync, at most once per `minSyncPeriod` (1 s; upstream's
 //! `BoundedFrequencyRunner`). Until then the node routes by its old rules.
+//!
+//! What a sync reads is a [`Generation`]: every service port with its endpoints, as they stand
+//! at that instant, built once however many nodes sync then, and from the previous one by
+//! rebuilding only the Services whose pods changed (the EndpointSlice controller tracks which,
+//! [`super::endpointslices`]). In iptables and IPVS mode it carries the rules every node shares
+//! ([`SharedRules`]); a node's rules ([`NodeRules`]) are those plus its own pieces for the ports
+//! with a `Local` traffic policy that have endpoints on it. So a sync costs what changed, as
+//! kube-proxy's partial syncs do (KEP-3453), and the rules of 5,000 nodes are held about once.
 
+use super::endpointslices::Changed;
 use super::{Ev, Simulation};
-use crate::engine::{SimRng, SimTime};
+use crate::engine::{FxHashMap, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::{ServiceType, TrafficPolicy};
 use crate::net::config::{NetConfig, ProxyMode};
+use crate::net::iptables::shared::port_destinations;
 use crate::net::iptables::{
-    AffinityTable, IptablesRules, NodeProxyInput, Packet, ProxyEndpoint, ProxyServicePort, Verdict,
+    large_cluster_mode, port_key, AffinityTable, FixedRules, IptablesRules, NodeProxyInput,
+    NodeRules, Packet, PortRules, ProxyEndpoint, ProxyServicePort, SharedRules, Verdict,
 };
 use crate::net::ipvs::{CloseKind, IpvsConn, IpvsTable};
 use crate::net::nftables::NftRuleset;
+use crate::net::sync_time::{sync_duration, RulesetSize};
 use crate::net::topology::{categorize_endpoints, TrafficPolicies};
 use crate::traffic::request::NO_DP_CONN;
 use ipnet::Ipv4Net;
-use rand::Rng;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// One service port as kube-proxy read it at a sync.
+#[derive(Debug)]
+pub(super) struct PortState {
+    /// The Service (index into the API server's Services at that time) and its port.
+    pub service: usize,
+    pub port: usize,
+    /// The port and its endpoints, every `is_local` false (a node's view sets its own).
+    pub input: ProxyServicePort,
+    /// Where each endpoint runs, and which pod and container it is.
+    pub nodes: Vec<NodeId>,
+    pub pods: Vec<(PodId, u16)>,
+    /// Its rules differ on the nodes that run its endpoints (it uses node-local endpoints).
+    pub local_dependent: bool,
+    /// Its iptables piece as built for a node with none of its endpoints (iptables and IPVS
+    /// modes).
+    pub piece: Option<Arc<PortRules>>,
+}
+
+impl PortState {
+    /// The port as the kube-proxy of `node` sees it.
+    fn on(&self, node: NodeId) -> ProxyServicePort {
+        let mut sp = self.input.clone();
+        for (e, n) in sp.endpoints.iter_mut().zip(&self.nodes) {
+            e.is_local = *n == node;
+        }
+        sp
+    }
+}
+
+/// What every node's kube-proxy reads at one sync instant.
+#[derive(Debug)]
+pub(super) struct Generation {
+    /// The service ports with a ClusterIP, in the Services' order, each Service's ports in
+    /// order (the order of a node's [`NodeProxyInput::services`]).
+    pub ports: Vec<Arc<PortState>>,
+    /// The rules every node shares (iptables and IPVS modes).
+    shared: Option<Arc<SharedRules>>,
+    /// nftables mode: the table of a node with no endpoint of a node-local-dependent port,
+    /// which every such node shares.
+    nft: Option<NftRuleset>,
+    /// A position in kube-proxy's order (the shared rules') → the index in `ports`.
+    pos_to_port: Arc<[u32]>,
+    /// The index in `ports` → the position in kube-proxy's order.
+    port_to_pos: Vec<u32>,
+    /// The node-local-dependent ports (indices into `ports`) with endpoints on each node.
+    local_by_node: FxHashMap<NodeId, Vec<u32>>,
+    /// kube-proxy's large cluster mode (more than 1,000 endpoints).
+    large: bool,
+}
+
+impl Generation {
+    fn empty(fixed: &Arc<FixedRules>, net: &NetConfig) -> Generation {
+        Generation {
+            ports: Vec::new(),
+            shared: Some(Arc::new(SharedRules::new(
+                fixed.clone(),
+                Vec::new(),
+                net.cluster_cidr,
+            ))),
+            nft: None,
+            pos_to_port: Arc::from(Vec::new()),
+            port_to_pos: Vec::new(),
+            local_by_node: FxHashMap::default(),
+            large: false,
+        }
+    }
+
+    /// The pod and container behind endpoint `endpoint` of port `port` (an index into
+    /// `ports`).
+    pub fn pod(&self, port: usize, endpoint: usize) -> (PodId, u16) {
+        self.ports[port].pods[endpoint]
+    }
+
+    /// What the kube-proxy of `node` reads: every port with its endpoints' `is_local` set.
+    pub fn node_input(&self, sim: &Simulation, node: NodeId) -> NodeProxyInput {
+        let n = sim.cluster.node(node);
+        NodeProxyInput {
+            node_name: n.cfg.name.clone(),
+            node_ip: n.cfg.ip,
+            pod_cidr: sim.pod_cidrs[node.index()],
+            cluster_cidr: sim.scenario.net.cluster_cidr,
+            services: self.ports.iter().map(|p| p.on(node)).collect(),
+        }
+    }
+
+    /// How many rules each node's iptables holds in all, fixed chains included (IPVS and
+    /// iptables modes; `None` otherwise).
+    pub fn iptables_rule_count(&self) -> Option<usize> {
+        self.shared.as_ref().map(|s| s.rule_count())
+    }
+}
+
+/// kube-proxy's state shared by every node: the EndpointSlices it reads and the latest
+/// [`Generation`].
+pub(super) struct ProxyState {
+    fixed: Arc<FixedRules>,
+    pub slices: super::endpointslices::EndpointSlices,
+    current: Arc<Generation>,
+    /// How many nodes have a sync pending (when all have, a change asks nothing more).
+    pending: usize,
+    /// The work done so far, counted (for tests that prove how it grows).
+    pub work: ProxyWork,
+}
+
+/// What kube-proxy's side of the simulation has built so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyWork {
+    /// Generations built (distinct sync instants at which something had changed).
+    pub generations: u64,
+    /// Service ports read from the EndpointSlices anew.
+    pub ports_read: u64,
+    /// iptables pieces built (shared and node-local), and the rules in them.
+    pub pieces_built: u64,
+    pub rules_built: u64,
+    /// Node syncs.
+    pub node_syncs: u64,
+}
+
+impl ProxyState {
+    pub fn new(net: &NetConfig) -> ProxyState {
+        let fixed = Arc::new(FixedRules::new());
+        let current = Arc::new(Generation::empty(&fixed, net));
+        ProxyState {
+            fixed,
+            slices: Default::default(),
+            current,
+            pending: 0,
+            work: ProxyWork::default(),
+        }
+    }
+}
 
 /// What a node's kube-proxy programmed, in the scenario's `proxyMode`.
 pub(super) enum DataPlane {
     /// iptables mode; in IPVS mode the iptables-mode rules too (for `rules` and `trace`),
     /// while the node's IPVS table routes.
-    Iptables(IptablesRules),
+    Iptables(NodeRules),
     /// nftables mode: the `ip kube-proxy` table.
     Nftables(NftRuleset),
-}
-
-impl DataPlane {
-    /// The rules kube-proxy in `mode` programs from `input`.
-    pub fn build(mode: ProxyMode, input: &NodeProxyInput, service_cidr: Ipv4Net) -> DataPlane {
-        match mode {
-            ProxyMode::Nftables => DataPlane::Nftables(NftRuleset::build(input, service_cidr)),
-            ProxyMode::Iptables | ProxyMode::Ipvs => {
-                DataPlane::Iptables(IptablesRules::build(input))
-            }
-        }
-    }
-
-    /// Routes a connection's first packet by walking these rules (iptables: through its
-    /// route cache, proven equal to the walk).
-    #[inline]
-    pub fn route(
-        &mut self,
-        pkt: &Packet,
-        rng: &mut impl Rng,
-        affinity: &mut AffinityTable,
-        now_ns: u64,
-    ) -> Verdict {
-        match self {
-            DataPlane::Iptables(r) => r.route_cached(pkt, rng, affinity, now_ns),
-            DataPlane::Nftables(r) => r.route(pkt, rng, affinity, now_ns),
-        }
-    }
 }
 
 /// One node's kube-proxy: the rules it last programmed and what they point at.
 pub(super) struct NodeProxy {
     pub rules: DataPlane,
-    /// `endpoints[service port][endpoint]`: the pod and container behind each endpoint of the
-    /// rules' input, in the same order.
-    pub endpoints: Vec<Vec<(PodId, u16)>>,
+    /// What the rules were built from.
+    pub gen: Arc<Generation>,
+    /// This node's own iptables pieces of the ports that depend on it, with the port state
+    /// each was built from (kept while that port is unchanged).
+    local_pieces: Vec<(Arc<PortState>, Arc<PortRules>)>,
     pub affinity: AffinityTable,
     pub rng: SimRng,
+    /// When the rules in force reached the kernel.
     pub last_sync: Option<SimTime>,
+    /// When the last sync started (`minSyncPeriod` counts from there).
+    started: Option<SimTime>,
+    /// A sync on its way to the kernel, and when it gets there.
+    programming: Option<Arc<Generation>>,
+    busy_until: Option<SimTime>,
     pub sync_pending: bool,
-    /// What the rules were built from, and which Service port each entry is.
-    pub input: NodeProxyInput,
-    pub keys: Vec<(usize, usize)>,
-    /// Syncs so far.
+    /// Syncs programmed so far, and syncs started (their EndpointSlices read).
     pub syncs: u64,
+    reads: u64,
     /// IPVS mode: the node's virtual servers, which route instead of `rules`.
     pub ipvs: Option<IpvsTable>,
 }
 
 impl NodeProxy {
-    pub fn new(rng: SimRng) -> Self {
+    /// A proxy in the scenario's mode (`spec.cluster.proxyMode`), before its first sync: its
+    /// rules hold only kube-proxy's fixed chains.
+    pub fn for_mode(
+        rng: SimRng,
+        net: &NetConfig,
+        state: &ProxyState,
+        node: &crate::model::config::NodeConfig,
+        pod_cidr: Ipv4Net,
+    ) -> Self {
+        let gen = state.current.clone();
+        let shared = gen
+            .shared
+            .clone()
+            .expect("the empty generation has iptables rules");
         NodeProxy {
-            rules: DataPlane::Iptables(IptablesRules::default()),
-            input: NodeProxyInput {
-                node_name: String::new(),
-                node_ip: std::net::Ipv4Addr::UNSPECIFIED,
-                pod_cidr: Default::default(),
-                cluster_cidr: Default::default(),
-                services: Vec::new(),
-            },
-            keys: Vec::new(),
-            syncs: 0,
-            endpoints: Vec::new(),
+            rules: DataPlane::Iptables(NodeRules::new(
+                &node.name,
+                node.ip,
+                pod_cidr,
+                shared,
+                Vec::new(),
+            )),
+            gen,
+            local_pieces: Vec::new(),
             affinity: AffinityTable::default(),
             rng,
             last_sync: None,
+            started: None,
+            programming: None,
+            busy_until: None,
             sync_pending: false,
-            ipvs: None,
+            syncs: 0,
+            reads: 0,
+            ipvs: (net.proxy_mode == ProxyMode::Ipvs).then(|| IpvsTable::new(net.ipvs_scheduler)),
         }
     }
 
-    /// A proxy in the scenario's mode (`spec.cluster.proxyMode`).
-    pub fn for_mode(rng: SimRng, net: &NetConfig) -> Self {
-        let mut p = NodeProxy::new(rng);
-        if net.proxy_mode == ProxyMode::Ipvs {
-            p.ipvs = Some(IpvsTable::new(net.ipvs_scheduler));
+    /// Routes a connection's first packet by walking these rules (through the route cache,
+    /// proven equal to the walk); a DNAT names the port by its index in [`Generation::ports`].
+    #[inline]
+    pub fn route(&mut self, pkt: &Packet, now_ns: u64) -> Verdict {
+        match &mut self.rules {
+            DataPlane::Iptables(r) => {
+                match r.route_cached(pkt, &mut self.rng, &mut self.affinity, now_ns) {
+                    Verdict::Dnat {
+                        ip,
+                        port,
+                        masquerade,
+                        endpoint_index,
+                        service_port_index,
+                    } => Verdict::Dnat {
+                        ip,
+                        port,
+                        masquerade,
+                        endpoint_index,
+                        service_port_index: self.gen.pos_to_port[service_port_index] as usize,
+                    },
+                    v => v,
+                }
+            }
+            DataPlane::Nftables(r) => r.route(pkt, &mut self.rng, &mut self.affinity, now_ns),
         }
-        p
     }
 }
 
@@ -118,6 +275,9 @@ pub(super) fn pack_ipvs_conn(node: NodeId, c: IpvsConn) -> u64 {
 impl Simulation {
     /// Something that EndpointSlices depend on changed: every node's kube-proxy will sync.
     pub(super) fn endpoints_changed(&mut self) {
+        if self.kube_proxy.pending == self.proxies.len() {
+            return;
+        }
         for n in 0..self.proxies.len() {
             self.request_sync(NodeId(n as u32));
         }
@@ -132,33 +292,333 @@ impl Simulation {
             return;
         }
         p.sync_pending = true;
+        self.kube_proxy.pending += 1;
         // The EndpointSlice controller writes the change after its batch period; the proxy
         // then syncs at once, unless it synced less than `minSyncPeriod` ago.
         let slice_at = now + self.scenario.net.endpoint_slice_batch_period;
-        let at = match p.last_sync {
+        let at = match p.started {
             Some(last) if last + min > slice_at => last + min,
             _ => slice_at,
         };
         self.queue.schedule(at, Ev::ProxySync(node));
     }
 
+    /// The service ports and endpoints as they stand now: the latest generation, or a new one
+    /// when a Service or a pod changed since.
+    fn generation(&mut self) -> Arc<Generation> {
+        let ps = &mut self.kube_proxy;
+        ps.slices.refresh(&self.api, &mut self.cluster);
+        if !ps.slices.any_changed() {
+            return ps.current.clone();
+        }
+        let changed = ps.slices.take_changed();
+        let prev = ps.current.clone();
+        let mode = self.scenario.net.proxy_mode;
+        // Each port: the previous generation's when its Service did not change, else read
+        // anew.
+        let mut read: Vec<Result<Arc<PortState>, PortState>> = Vec::new();
+        let mut k = 0usize;
+        for (si, svc) in self.api.services.iter().enumerate() {
+            if svc.cluster_ip.is_none() || svc.obj.spec.type_ == ServiceType::ExternalName {
+                continue;
+            }
+            let same = match &changed {
+                Changed::All => false,
+                Changed::Some(l) => l.binary_search(&si).is_err(),
+            };
+            for pi in 0..svc.obj.spec.ports.len() {
+                if same {
+                    let p = prev.ports[k].clone();
+                    debug_assert_eq!((p.service, p.port), (si, pi));
+                    read.push(Ok(p));
+                } else {
+                    read.push(Err(self.port_state(si, pi)));
+                    self.kube_proxy.work.ports_read += 1;
+                }
+                k += 1;
+            }
+        }
+        let total: usize = read
+            .iter()
+            .map(|r| match r {
+                Ok(p) => p.input.endpoints.len(),
+                Err(p) => p.input.endpoints.len(),
+            })
+            .sum();
+        // kube-proxy's large cluster mode changes every port's rules: a flip rebuilds them all.
+        let large = large_cluster_mode(total);
+        let cidr = self.scenario.net.cluster_cidr;
+        let with_rules = mode != ProxyMode::Nftables;
+        let built = std::cell::Cell::new((0u64, 0u64));
+        let build = |p: &PortState| {
+            with_rules.then(|| {
+                let piece = PortRules::build(&p.input, cidr, large);
+                let (n, r) = built.get();
+                built.set((n + 1, r + piece.rule_count() as u64));
+                Arc::new(piece)
+            })
+        };
+        let ports: Vec<Arc<PortState>> = read
+            .into_iter()
+            .map(|r| match r {
+                Ok(old) if large == prev.large => old,
+                Ok(old) => {
+                    let mut p = PortState {
+                        service: old.service,
+                        port: old.port,
+                        input: old.input.clone(),
+                        nodes: old.nodes.clone(),
+                        pods: old.pods.clone(),
+                        local_dependent: old.local_dependent,
+                        piece: None,
+                    };
+                    p.piece = build(&p);
+                    Arc::new(p)
+                }
+                Err(mut fresh) => {
+                    fresh.piece = build(&fresh);
+                    Arc::new(fresh)
+                }
+            })
+            .collect();
+        let (n, r) = built.get();
+        let work = &mut self.kube_proxy.work;
+        work.generations += 1;
+        work.pieces_built += n;
+        work.rules_built += r;
+        let mut order: Vec<((String, &'static str), u32)> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (port_key(&p.input), i as u32))
+            .collect();
+        order.sort();
+        let pos_to_port: Vec<u32> = order.iter().map(|(_, i)| *i).collect();
+        let mut port_to_pos = vec![0u32; ports.len()];
+        for (pos, &i) in pos_to_port.iter().enumerate() {
+            port_to_pos[i as usize] = pos as u32;
+        }
+        let shared = with_rules.then(|| {
+            let pieces = pos_to_port
+                .iter()
+                .map(|&i| {
+                    let p = &ports[i as usize];
+                    (
+                        port_destinations(&p.input),
+                        p.piece.clone().expect("built in this mode"),
+                    )
+                })
+                .collect();
+            Arc::new(SharedRules::new(
+                self.kube_proxy.fixed.clone(),
+                pieces,
+                cidr,
+            ))
+        });
+        let mut local_by_node: FxHashMap<NodeId, Vec<u32>> = FxHashMap::default();
+        for (i, p) in ports.iter().enumerate() {
+            if p.local_dependent {
+                let mut nodes = p.nodes.clone();
+                nodes.sort_unstable();
+                nodes.dedup();
+                for n in nodes {
+                    local_by_node.entry(n).or_default().push(i as u32);
+                }
+            }
+        }
+        let nft = (mode == ProxyMode::Nftables).then(|| {
+            let nowhere = NodeProxyInput {
+                node_name: String::new(),
+                node_ip: Ipv4Addr::UNSPECIFIED,
+                pod_cidr: Ipv4Net::default(),
+                cluster_cidr: cidr,
+                services: ports.iter().map(|p| p.input.clone()).collect(),
+            };
+            NftRuleset::build(&nowhere, self.scenario.net.service_cidr)
+        });
+        let gen = Arc::new(Generation {
+            ports,
+            shared,
+            nft,
+            pos_to_port: Arc::from(pos_to_port),
+            port_to_pos,
+            local_by_node,
+            large,
+        });
+        self.kube_proxy.current = gen.clone();
+        gen
+    }
+
+    /// Port `pi` of Service `si` and its endpoints from the EndpointSlices (`ready` = serving
+    /// and not terminating; `serving` follows the pod's Ready condition; `terminating` once it
+    /// has a deletion timestamp).
+    fn port_state(&self, si: usize, pi: usize) -> PortState {
+        let svc = &self.api.services[si];
+        let spec = &svc.obj.spec;
+        let port = &spec.ports[pi];
+        let mut endpoints = Vec::new();
+        let mut nodes = Vec::new();
+        let mut pods = Vec::new();
+        for &id in self.kube_proxy.slices.selected(si) {
+            let pod = self.cluster.pod(id);
+            let (Some(ip), Some(pod_node)) = (pod.ip, pod.node) else {
+                continue;
+            };
+            if pod.gone_at.is_some() {
+                continue;
+            }
+            let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else {
+                continue;
+            };
+            let terminating = pod.deleted.is_some();
+            let serving = pod.ready || (spec.publish_not_ready_addresses && pod.running());
+            endpoints.push(ProxyEndpoint {
+                ip,
+                port: target,
+                is_local: false,
+                ready: serving && !terminating,
+                serving,
+                terminating,
+            });
+            nodes.push(pod_node);
+            pods.push((id, container as u16));
+        }
+        let input = ProxyServicePort {
+            namespace: svc.obj.meta.namespace.clone(),
+            name: svc.obj.meta.name.clone(),
+            port_name: port.name.clone(),
+            protocol: port.protocol,
+            cluster_ip: svc.cluster_ip,
+            port: port.port,
+            node_port: svc.node_ports[pi],
+            external_ips: spec.external_ips.clone(),
+            load_balancer_ips: svc.load_balancer_ip.into_iter().collect(),
+            external_policy_local: spec.external_traffic_policy == TrafficPolicy::Local,
+            internal_policy_local: spec.internal_traffic_policy == TrafficPolicy::Local,
+            affinity_timeout_seconds: spec
+                .session_affinity_timeout
+                .map(|d| (d.as_nanos() / 1_000_000_000) as u32),
+            endpoints,
+        };
+        let externally_accessible = input.node_port.is_some()
+            || !input.external_ips.is_empty()
+            || !input.load_balancer_ips.is_empty();
+        let local_dependent = TrafficPolicies {
+            internal_local: input.internal_policy_local,
+            external_local: input.external_policy_local && externally_accessible,
+            externally_accessible,
+        }
+        .uses_local_endpoints();
+        PortState {
+            service: si,
+            port: pi,
+            input,
+            nodes,
+            pods,
+            local_dependent,
+            piece: None,
+        }
+    }
+
+    /// A node's kube-proxy syncs: it reads the EndpointSlices now and programs its rules,
+    /// which take effect once the kernel has them ([`crate::net::sync_time`]); until then the
+    /// node routes by its old rules.
     pub(super) fn on_proxy_sync(&mut self, now: SimTime, node: NodeId) {
-        let (input, endpoints, keys) = self.proxy_input(node);
+        if let Some(busy) = self.proxies[node.index()].busy_until.filter(|b| *b > now) {
+            // Syncs run one at a time (`BoundedFrequencyRunner`): this one starts when the last
+            // one is in the kernel.
+            self.queue.schedule(busy, Ev::ProxySync(node));
+            return;
+        }
+        let gen = self.generation();
+        let mode = self.scenario.net.proxy_mode;
         let p = &mut self.proxies[node.index()];
+        if p.sync_pending {
+            self.kube_proxy.pending -= 1;
+        }
         p.sync_pending = false;
+        p.started = Some(now);
+        p.reads += 1;
+        self.kube_proxy.work.node_syncs += 1;
+        let size = RulesetSize {
+            iptables_rules: gen.iptables_rule_count().unwrap_or(0),
+            service_ports: gen.ports.len(),
+        };
+        let took = sync_duration(mode, size);
+        if took.is_zero() {
+            self.program(now, node, gen);
+        } else {
+            let p = &mut self.proxies[node.index()];
+            p.busy_until = Some(now + took);
+            p.programming = Some(gen);
+            self.queue.schedule(now + took, Ev::ProxyProgrammed(node));
+        }
+    }
+
+    /// A sync's rules reached the kernel of `node`.
+    pub(super) fn on_proxy_programmed(&mut self, now: SimTime, node: NodeId) {
+        if let Some(gen) = self.proxies[node.index()].programming.take() {
+            self.program(now, node, gen);
+        }
+    }
+
+    /// `node`'s rules from now on are those of `gen`.
+    fn program(&mut self, now: SimTime, node: NodeId, gen: Arc<Generation>) {
+        let mode = self.scenario.net.proxy_mode;
+        // A node's own input: for IPVS, and for nftables on a node its ports depend on.
+        let own = mode == ProxyMode::Ipvs
+            || (mode == ProxyMode::Nftables && gen.local_by_node.contains_key(&node));
+        let input = own.then(|| gen.node_input(self, node));
+        let cfg = &self.scenario.nodes[node.index()];
+        let pod_cidr = self.pod_cidrs[node.index()];
+        let p = &mut self.proxies[node.index()];
         p.last_sync = Some(now);
         p.syncs += 1;
-        p.rules = DataPlane::build(
-            self.scenario.net.proxy_mode,
-            &input,
-            self.scenario.net.service_cidr,
-        );
-        if let Some(table) = &mut p.ipvs {
-            table.sync(&input, now.as_nanos(), &mut p.rng);
+        p.rules = match (&gen.shared, &input) {
+            (Some(shared), _) => {
+                // This node's own pieces: those of the ports that depend on it, kept from the
+                // last sync while the port is unchanged.
+                let mut kept = std::mem::take(&mut p.local_pieces);
+                let mut local = Vec::new();
+                for &i in gen.local_by_node.get(&node).map_or(&[][..], Vec::as_slice) {
+                    let port = &gen.ports[i as usize];
+                    let piece = match kept.iter().position(|(s, _)| Arc::ptr_eq(s, port)) {
+                        Some(j) => kept.swap_remove(j).1,
+                        None => {
+                            let piece = PortRules::build(
+                                &port.on(node),
+                                self.scenario.net.cluster_cidr,
+                                gen.large,
+                            );
+                            self.kube_proxy.work.pieces_built += 1;
+                            self.kube_proxy.work.rules_built += piece.rule_count() as u64;
+                            Arc::new(piece)
+                        }
+                    };
+                    local.push((gen.port_to_pos[i as usize], piece.clone()));
+                    p.local_pieces.push((port.clone(), piece));
+                }
+                DataPlane::Iptables(NodeRules::new(
+                    &cfg.name,
+                    cfg.ip,
+                    pod_cidr,
+                    shared.clone(),
+                    local,
+                ))
+            }
+            (None, Some(input)) => {
+                DataPlane::Nftables(NftRuleset::build(input, self.scenario.net.service_cidr))
+            }
+            (None, None) => DataPlane::Nftables(
+                gen.nft
+                    .as_ref()
+                    .expect("nftables mode builds the shared table")
+                    .for_node(&cfg.name, cfg.ip, pod_cidr),
+            ),
+        };
+        if let (Some(table), Some(input)) = (&mut p.ipvs, &input) {
+            table.sync(input, now.as_nanos(), &mut p.rng);
         }
-        p.input = input;
-        p.keys = keys;
-        p.endpoints = endpoints;
+        p.gen = gen;
     }
 
     /// The pods a new connection to port `port` of the `service`-th Service can reach through
@@ -166,10 +626,15 @@ impl Simulation {
     /// none, the serving-and-terminating ones; `pkg/proxy/topology.go`).
     pub fn routable_pods(&self, node: NodeId, service: usize, port: usize) -> Vec<PodId> {
         let p = &self.proxies[node.index()];
-        let Some(k) = p.keys.iter().position(|key| *key == (service, port)) else {
+        let Some(ps) = p
+            .gen
+            .ports
+            .iter()
+            .find(|ps| (ps.service, ps.port) == (service, port))
+        else {
             return Vec::new();
         };
-        let sp = &p.input.services[k];
+        let sp = &ps.input;
         let policies = TrafficPolicies {
             internal_local: sp.internal_policy_local,
             external_local: sp.external_policy_local,
@@ -182,7 +647,7 @@ impl Simulation {
             .cluster
             .unwrap_or_default()
             .into_iter()
-            .map(|i| p.endpoints[k][i].0)
+            .map(|i| ps.pods[i].0)
             .collect()
     }
 
@@ -193,11 +658,18 @@ impl Simulation {
     pub fn iptables_save(&self, node: NodeId) -> (String, Option<SimTime>) {
         let p = &self.proxies[node.index()];
         let text = match &p.rules {
-            DataPlane::Iptables(r) if p.last_sync.is_some() => r.render(),
             _ if p.last_sync.is_none() => IptablesRules::default().render(),
-            _ => IptablesRules::build(&p.input).render(),
+            DataPlane::Iptables(r) => r.render(),
+            DataPlane::Nftables(_) => self.whole_iptables_rules(node).render(),
         };
         (text, p.last_sync)
+    }
+
+    /// `node`'s rules as one whole [`IptablesRules`] (for `trace`, which lists every rule
+    /// matched), built from what its kube-proxy last read: DNATs name ports by their index in
+    /// [`Generation::ports`].
+    pub(super) fn whole_iptables_rules(&self, node: NodeId) -> IptablesRules {
+        IptablesRules::build(&self.proxies[node.index()].gen.node_input(self, node))
     }
 
     /// `node`'s `ip kube-proxy` table in nftables mode, as `nft list ruleset` prints it, and
@@ -207,9 +679,11 @@ impl Simulation {
         let p = &self.proxies[node.index()];
         let text = match &p.rules {
             DataPlane::Nftables(r) => r.render(),
-            DataPlane::Iptables(_) => {
-                NftRuleset::build(&p.input, self.scenario.net.service_cidr).render()
-            }
+            DataPlane::Iptables(_) => NftRuleset::build(
+                &p.gen.node_input(self, node),
+                self.scenario.net.service_cidr,
+            )
+            .render(),
         };
         (text, p.last_sync)
     }
@@ -221,8 +695,8 @@ impl Simulation {
     pub fn rule_targets(
         &self,
         node: NodeId,
-        src: std::net::Ipv4Addr,
-        dst: std::net::Ipv4Addr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
         dport: u16,
     ) -> Vec<PodId> {
         let p = &self.proxies[node.index()];
@@ -237,11 +711,14 @@ impl Simulation {
         let now = self.queue.now().as_nanos();
         let targets = match &p.rules {
             DataPlane::Nftables(r) => r.dnat_targets(&pkt, &AffinityTable::new(), now),
-            DataPlane::Iptables(r) => r.dnat_targets(&pkt, &AffinityTable::new(), now),
+            DataPlane::Iptables(_) => {
+                self.whole_iptables_rules(node)
+                    .dnat_targets(&pkt, &AffinityTable::new(), now)
+            }
         };
         let mut pods: Vec<PodId> = targets
             .into_iter()
-            .map(|(s, e)| p.endpoints[s][e].0)
+            .map(|(s, e)| p.gen.pod(s, e).0)
             .collect();
         pods.sort();
         pods.dedup();
@@ -284,88 +761,39 @@ impl Simulation {
         }
     }
 
-    /// How many times `node`'s kube-proxy has synced, and when it last did.
+    /// What kube-proxy's side has built so far, counted.
+    pub fn proxy_work(&self) -> ProxyWork {
+        self.kube_proxy.work
+    }
+
+    /// How many syncs of `node`'s kube-proxy have started: each read the EndpointSlices as they
+    /// stood then, and its rules take effect when it is programmed ([`proxy_syncs`](Self::proxy_syncs)).
+    pub fn proxy_reads(&self, node: NodeId) -> u64 {
+        self.proxies[node.index()].reads
+    }
+
+    /// How many syncs of `node`'s kube-proxy have reached its kernel, and when the last did.
     pub fn proxy_syncs(&self, node: NodeId) -> (u64, Option<SimTime>) {
         let p = &self.proxies[node.index()];
         (p.syncs, p.last_sync)
     }
 
-    /// What kube-proxy on `node` sees now: every Service port with a ClusterIP, and its
-    /// endpoints from the EndpointSlices (`ready` = serving and not terminating; `serving`
-    /// follows the pod's Ready condition; `terminating` once it has a deletion timestamp).
-    #[allow(clippy::type_complexity)]
-    pub(super) fn proxy_input(
-        &self,
-        node: NodeId,
-    ) -> (NodeProxyInput, Vec<Vec<(PodId, u16)>>, Vec<(usize, usize)>) {
-        let n = self.cluster.node(node);
-        let mut services = Vec::new();
-        let mut all_endpoints = Vec::new();
-        let mut keys = Vec::new();
-        for (si, svc) in self.api.services.iter().enumerate() {
-            let Some(cluster_ip) = svc.cluster_ip else {
-                continue;
-            };
-            if svc.obj.spec.type_ == ServiceType::ExternalName {
-                continue;
+    /// The index of Service `namespace/name` in the API server's list, through an index kept
+    /// for the list's version (so a name lookup does not scan every Service).
+    pub(super) fn service_index(&self, namespace: &str, name: &str) -> Option<usize> {
+        let mut cache = self.service_names.borrow_mut();
+        if cache.0 != Some(self.api.version) {
+            let mut by_ns: FxHashMap<String, FxHashMap<String, usize>> = FxHashMap::default();
+            for (i, s) in self.api.services.iter().enumerate() {
+                by_ns
+                    .entry(s.obj.meta.namespace.clone())
+                    .or_default()
+                    .entry(s.obj.meta.name.clone())
+                    .or_insert(i);
             }
-            let spec = &svc.obj.spec;
-            for (pi, port) in spec.ports.iter().enumerate() {
-                let mut endpoints = Vec::new();
-                let mut pods = Vec::new();
-                for (id, pod) in self.cluster.pods_matching(&svc.obj.meta.namespace, |l| {
-                    crate::model::objects::service_selects(&spec.selector, l)
-                }) {
-                    let (Some(ip), Some(pod_node)) = (pod.ip, pod.node) else {
-                        continue;
-                    };
-                    if pod.gone_at.is_some() {
-                        continue;
-                    }
-                    let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else {
-                        continue;
-                    };
-                    let terminating = pod.deleted.is_some();
-                    let serving = pod.ready || (spec.publish_not_ready_addresses && pod.running());
-                    endpoints.push(ProxyEndpoint {
-                        ip,
-                        port: target,
-                        is_local: pod_node == node,
-                        ready: serving && !terminating,
-                        serving,
-                        terminating,
-                    });
-                    pods.push((id, container as u16));
-                }
-                services.push(ProxyServicePort {
-                    namespace: svc.obj.meta.namespace.clone(),
-                    name: svc.obj.meta.name.clone(),
-                    port_name: port.name.clone(),
-                    protocol: port.protocol,
-                    cluster_ip: Some(cluster_ip),
-                    port: port.port,
-                    node_port: svc.node_ports[pi],
-                    external_ips: spec.external_ips.clone(),
-                    load_balancer_ips: svc.load_balancer_ip.into_iter().collect(),
-                    external_policy_local: spec.external_traffic_policy == TrafficPolicy::Local,
-                    internal_policy_local: spec.internal_traffic_policy == TrafficPolicy::Local,
-                    affinity_timeout_seconds: spec
-                        .session_affinity_timeout
-                        .map(|d| (d.as_nanos() / 1_000_000_000) as u32),
-                    endpoints,
-                });
-                all_endpoints.push(pods);
-                keys.push((si, pi));
-            }
+            *cache = (Some(self.api.version), by_ns);
         }
-        let input = NodeProxyInput {
-            node_name: n.cfg.name.clone(),
-            node_ip: n.cfg.ip,
-            pod_cidr: self.pod_cidrs[node.index()],
-            cluster_cidr: self.scenario.net.cluster_cidr,
-            services,
-        };
-        (input, all_endpoints, keys)
+        cache.1.get(namespace)?.get(name).copied()
     }
 
     /// The ready endpoints of a Service's first port now, `IP:port`, sorted as strings (the

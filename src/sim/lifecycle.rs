@@ -265,6 +265,7 @@ impl Simulation {
             restarts: 0,
             unschedulable_reason: None,
         });
+        self.cluster.touch(id);
         self.servers.push(vec![None; n]);
         self.kubelet.push(super::kubelet::PodKubelet::new(n));
         self.metrics.add_pod();

@@ -16,6 +16,7 @@
 pub mod apiserver;
 pub mod config;
 mod dataplane;
+mod endpointslices;
 mod kubelet;
 mod lifecycle;
 pub mod outcome;
@@ -25,6 +26,7 @@ mod workload;
 
 pub use apiserver::ApiError;
 pub use config::Scenario;
+pub use dataplane::ProxyWork;
 pub use outcome::Outcome;
 
 use crate::engine::{EventQueue, FxHashMap, RngStreams, SimRng, SimTime};
@@ -76,6 +78,8 @@ enum Ev {
     Kubelet(PodId, kubelet::Step),
     /// A node's kube-proxy syncs its rules.
     ProxySync(NodeId),
+    /// A sync's rules reached the node's kernel.
+    ProxyProgrammed(NodeId),
     /// The node lifecycle controller's periodic check (every 5 s).
     NodeMonitor,
     /// A pod on an unreachable node is evicted (its toleration ran out).
@@ -106,6 +110,11 @@ pub struct Simulation {
     pod_cidrs: Vec<Ipv4Net>,
     ipams: Vec<HostLocalIpam>,
     proxies: Vec<NodeProxy>,
+    /// kube-proxy's state shared by every node (EndpointSlices, the latest generation).
+    kube_proxy: dataplane::ProxyState,
+    /// Services by namespace and name, for the API server's list version it was built for.
+    #[allow(clippy::type_complexity)]
+    service_names: std::cell::RefCell<(Option<u64>, FxHashMap<String, FxHashMap<String, usize>>)>,
     /// Behaviours by index; the last is the instant default.
     behaviors: Vec<Behavior>,
     samplers: Vec<SampleStream>,
@@ -172,13 +181,18 @@ impl Simulation {
                 )
             })
             .collect();
+        let kube_proxy = dataplane::ProxyState::new(&scenario.net);
         let proxies = scenario
             .nodes
             .iter()
-            .map(|n| {
+            .zip(&pod_cidrs)
+            .map(|(n, cidr)| {
                 NodeProxy::for_mode(
                     streams_rng.stream(&format!("kube-proxy/{}", n.name)),
                     &scenario.net,
+                    &kube_proxy,
+                    n,
+                    *cidr,
                 )
             })
             .collect();
@@ -202,6 +216,8 @@ impl Simulation {
             pod_cidrs,
             ipams,
             proxies,
+            kube_proxy,
+            service_names: Default::default(),
             behaviors,
             samplers,
             servers: Vec::new(),
@@ -332,6 +348,7 @@ impl Simulation {
                 | Ev::Done(_)
                 | Ev::Dispatch { .. }
                 | Ev::ProxySync(_)
+                | Ev::ProxyProgrammed(_)
                 | Ev::UserSend { .. }
                 | Ev::Retry { .. }
                 | Ev::ClientTimeout(_)
@@ -354,6 +371,7 @@ impl Simulation {
             Ev::Timeline(i) => self.on_timeline(now, i as usize),
             Ev::Kubelet(pod, step) => self.on_kubelet(now, pod, step),
             Ev::ProxySync(node) => self.on_proxy_sync(now, node),
+            Ev::ProxyProgrammed(node) => self.on_proxy_programmed(now, node),
             Ev::NodeMonitor => self.on_node_monitor(now),
             Ev::Evict(pod) => self.on_evict(now, pod),
             Ev::Available(pod) => self.pod_may_be_available(pod),

@@ -924,12 +924,7 @@ impl Simulation {
                         c.map_or(NO_DP_CONN, |c| super::dataplane::pack_ipvs_conn(entry, c)),
                     )
                 }
-                None => (
-                    proxy
-                        .rules
-                        .route(&pkt, &mut proxy.rng, &mut proxy.affinity, now_ns),
-                    NO_DP_CONN,
-                ),
+                None => (proxy.route(&pkt, now_ns), NO_DP_CONN),
             };
             match verdict {
                 Verdict::Dnat {
@@ -937,7 +932,7 @@ impl Simulation {
                     service_port_index,
                     ..
                 } => {
-                    let (pod, container) = proxy.endpoints[service_port_index][endpoint_index];
+                    let (pod, container) = proxy.gen.pod(service_port_index, endpoint_index);
                     let route = self.deliver(entry, one_way, pod, Some(container), dport, to);
                     if dp_conn == NO_DP_CONN {
                         return route;
@@ -1079,12 +1074,8 @@ impl Simulation {
     /// ExternalName is a CNAME out of the cluster, which kubesim cannot follow.
     pub(super) fn resolve(&self, name: &str, client_ns: &str) -> Option<Ipv4Addr> {
         let (svc, ns) = crate::net::dns::service_name(name, client_ns)?;
-        let (i, s) = self
-            .api
-            .services
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.obj.meta.name == svc && s.obj.meta.namespace == ns)?;
+        let i = self.service_index(ns, svc)?;
+        let s = &self.api.services[i];
         if let Some(ip) = s.cluster_ip {
             return Some(ip);
         }

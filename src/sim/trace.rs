@@ -218,7 +218,7 @@ impl Simulation {
                     out,
                     t,
                     entry,
-                    &proxy.endpoints,
+                    &proxy.gen,
                     verdict,
                     (src, src_port, dst, port),
                     client_pod.is_some(),
@@ -252,8 +252,14 @@ impl Simulation {
                 "         rules of {} (synced at {synced}):",
                 self.cluster.node(entry).cfg.name
             );
+            let whole;
             let rules = match &proxy.rules {
-                DataPlane::Iptables(rules) => rules,
+                DataPlane::Iptables(_) => {
+                    // The whole rules as the node's kube-proxy wrote them, to list every rule
+                    // the packet meets.
+                    whole = self.whole_iptables_rules(entry);
+                    &whole
+                }
                 DataPlane::Nftables(table) => {
                     // nftables mode: each rule matched in `ip kube-proxy`, with the map
                     // element it found or the `numgen` value it drew.
@@ -331,7 +337,7 @@ impl Simulation {
         out: &mut String,
         t: &mut SimDuration,
         entry: NodeId,
-        endpoints: &[Vec<(PodId, u16)>],
+        gen: &super::dataplane::Generation,
         verdict: Verdict,
         (src, src_port, dst, port): (Ipv4Addr, u16, Ipv4Addr, u16),
         from_pod: bool,
@@ -346,7 +352,7 @@ impl Simulation {
                 endpoint_index,
                 service_port_index,
             } => {
-                let (pod, _) = endpoints[service_port_index][endpoint_index];
+                let (pod, _) = gen.pod(service_port_index, endpoint_index);
                 self.describe_delivery(out, t, entry, pod, ip, to_port, masquerade, src, src_port);
                 None
             }

@@ -745,6 +745,7 @@ impl Simulation {
         };
         let s = self.api.services.remove(j);
         self.api.services.insert(i, s);
+        self.api.version += 1;
         if let Err((_, e)) = result {
             self.log
                 .warning(now, format!("service/{name}"), "FailedApply", e.to_string());

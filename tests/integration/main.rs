@@ -10,6 +10,7 @@ mod lifecycle;
 mod load;
 mod properties;
 mod queueing;
+mod scale;
 mod seed;
 mod services;
 mod snapshots;

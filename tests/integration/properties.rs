@@ -199,7 +199,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 16, rng_seed: RngSeed::Fixed(12), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// At every moment, in each proxy mode, each node routes a Service's new connections to
-    /// exactly the pods that were selected and ready when that node's kube-proxy last synced:
+    /// exactly the pods that were selected and ready when that node's kube-proxy last synced
+    /// (when the sync in force started: its rules reach the kernel a little later):
     /// both the endpoints its proxy took (`routable_pods`) and every DNAT its rules can make
     /// for a pod calling the ClusterIP (`rule_targets`, all random draws explored). So routing
     /// never reaches a pod outside the selector or not ready in the data plane's view.
@@ -212,14 +213,22 @@ proptest! {
         let cluster_ip = sim.services()[svc].cluster_ip.unwrap();
         let nodes = sim.cluster().nodes.len();
         let mut seen = vec![0u64; nodes];
+        let mut read = vec![0u64; nodes];
+        // What a sync read when it started, until it is programmed.
+        let mut pending: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); nodes];
         let mut want: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); nodes];
         while sim.step().is_some() {
             for (n, w) in want.iter_mut().enumerate() {
                 let node = kubesim::model::cluster::NodeId(n as u32);
+                let reads = sim.proxy_reads(node);
+                if reads != read[n] {
+                    read[n] = reads;
+                    pending[n] = expected_endpoints(&sim, svc);
+                }
                 let (syncs, _) = sim.proxy_syncs(node);
                 if syncs != seen[n] {
                     seen[n] = syncs;
-                    *w = expected_endpoints(&sim, svc);
+                    *w = pending[n].clone();
                 }
                 let got: BTreeSet<u32> = sim.routable_pods(node, svc, 0).into_iter().map(|p| p.0).collect();
                 prop_assert_eq!(&got, &*w, "{} node {} at {}", mode, n, sim.now());

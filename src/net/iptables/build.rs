@@ -308,7 +308,7 @@ pub(super) fn write_port<S: Sink>(
         return;
     };
     let proto = sp.protocol;
-    let h = port_proto_hash(&spn, proto_s);
+    let h = port_proto_hash(spn, proto_s);
     let svc_name = chain_name("KUBE-SVC-", &h);
     let svl_name = chain_name("KUBE-SVL-", &h);
     let ext_name = chain_name("KUBE-EXT-", &h);
@@ -483,7 +483,7 @@ pub(super) fn write_port<S: Sink>(
     // SEP chain names of the sorted endpoints.
     let sep_hashes: Vec<[u8; 16]> = eps
         .iter()
-        .map(|(s, _)| endpoint_hash(&spn, proto_s, s))
+        .map(|(s, _)| endpoint_hash(spn, proto_s, s))
         .collect();
     let mut sep_ids: Vec<Option<ChainId>> = vec![None; eps.len()];
     for &k in &cat.all_reachable {

@@ -202,10 +202,17 @@ impl PortRules {
     }
 }
 
-/// The destinations of a service port, which the index finds it by: `(address, port,
-/// protocol)` for its ClusterIP, external IPs and load-balancer IPs, `(port, protocol)` for its
-/// NodePort (on any local address).
-pub fn port_destinations(sp: &ProxyServicePort) -> (Vec<(u32, u16, Protocol)>, Option<u16>) {
+/// The destinations of a service port, which the index finds it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDestinations {
+    /// `(address, port, protocol)` of its ClusterIP, external IPs and load-balancer IPs.
+    pub addrs: Vec<(u32, u16, Protocol)>,
+    /// Its NodePort (on any local address), with the port's protocol.
+    pub node_port: Option<(u16, Protocol)>,
+}
+
+/// A service port's [`PortDestinations`].
+pub fn port_destinations(sp: &ProxyServicePort) -> PortDestinations {
     let mut dsts: Vec<(u32, u16, Protocol)> = sp
         .cluster_ip
         .iter()
@@ -215,7 +222,10 @@ pub fn port_destinations(sp: &ProxyServicePort) -> (Vec<(u32, u16, Protocol)>, O
         .collect();
     dsts.sort_unstable();
     dsts.dedup();
-    (dsts, sp.node_port)
+    PortDestinations {
+        addrs: dsts,
+        node_port: sp.node_port.map(|np| (np, sp.protocol)),
+    }
 }
 
 /// One sync's rules for every node: each service port's piece (as built for a node with none of
@@ -241,7 +251,7 @@ impl SharedRules {
     /// order ([`super::build::port_key`]).
     pub fn new(
         fixed: Arc<FixedRules>,
-        ports: Vec<((Vec<(u32, u16, Protocol)>, Option<u16>), Arc<PortRules>)>,
+        ports: Vec<(PortDestinations, Arc<PortRules>)>,
         cluster_cidr: Ipv4Net,
     ) -> SharedRules {
         let cidr = cluster_cidr.trunc();
@@ -260,16 +270,13 @@ impl SharedRules {
             }
         }
         let mut pieces = Vec::with_capacity(ports.len());
-        for (pos, ((dsts, node_port), piece)) in ports.into_iter().enumerate() {
+        for (pos, (dsts, piece)) in ports.into_iter().enumerate() {
             let pos = pos as u32;
-            for d in dsts {
+            for d in dsts.addrs {
                 by_dst.entry(d).or_default().push(pos);
             }
-            if let Some(np) = node_port {
-                let proto = piece_protocol(&piece);
-                if let Some(proto) = proto {
-                    by_node_port.entry((np, proto)).or_default().push(pos);
-                }
+            if let Some(key) = dsts.node_port {
+                by_node_port.entry(key).or_default().push(pos);
             }
             for &key in &piece.src_nets {
                 if seen.insert(key) {
@@ -321,11 +328,6 @@ impl SharedRules {
             }
         }
     }
-}
-
-/// The protocol of a port's piece: that of its first rule with one.
-fn piece_protocol(p: &PortRules) -> Option<Protocol> {
-    p.compiled.rules.iter().find_map(|r| r.protocol)
 }
 
 /// One node's rules: a sync's [`SharedRules`], the node's own pieces for the ports whose rules

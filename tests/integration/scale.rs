@@ -1,0 +1,91 @@
+//! How kubesim's work grows with the cluster, proven by counting work, never by timing.
+
+use crate::util::load_text;
+use kubesim::engine::{SimDuration, SimTime};
+use kubesim::sim::{ProxyWork, Simulation};
+
+/// `nodes` nodes and `services` Deployments of 2 replicas, each behind its own ClusterIP
+/// Service; one pod of `app-0` is deleted at 10 s; 20 s in all.
+fn cluster(nodes: usize, services: usize, proxy_mode: &str) -> String {
+    let mut s = format!(
+        "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: scale}}\nspec:\n  duration: 20s\n  cluster:\n    proxyMode: {proxy_mode}\n    nodes:\n"
+    );
+    for i in 0..nodes {
+        s += &format!(
+            "      - {{name: node-{i}, ip: 192.168.{}.{}}}\n",
+            i / 200,
+            i % 200 + 1
+        );
+    }
+    s += "  events:\n    - at: 10s\n      deletePod: {selector: app=app-0, pick: oldest}\n";
+    for k in 0..services {
+        s += &format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app-{k}}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: app-{k}}}}}\n  template:\n    metadata: {{labels: {{app: app-{k}}}}}\n    spec:\n      containers: [{{name: web, image: nginx:1.27, ports: [{{containerPort: 80}}]}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc-{k}}}\nspec:\n  selector: {{app: app-{k}}}\n  ports: [{{port: 80}}]\n"
+        );
+    }
+    s
+}
+
+/// The work kube-proxy's side did: until 9 s (start-up), and from then to the end (one pod
+/// deleted and replaced).
+fn work(nodes: usize, services: usize, mode: &str) -> (ProxyWork, ProxyWork) {
+    let loaded = load_text(&cluster(nodes, services, mode));
+    let mut sim = Simulation::new(loaded.scenario).expect("valid cluster");
+    sim.run_until(SimTime::ZERO + SimDuration::from_secs(9));
+    let start = sim.proxy_work();
+    sim.run_until(SimTime::ZERO + SimDuration::from_secs(20));
+    let all = sim.proxy_work();
+    let after = ProxyWork {
+        generations: all.generations - start.generations,
+        ports_read: all.ports_read - start.ports_read,
+        pieces_built: all.pieces_built - start.pieces_built,
+        rules_built: all.rules_built - start.rules_built,
+        node_syncs: all.node_syncs - start.node_syncs,
+    };
+    (start, after)
+}
+
+/// kube-proxy's rules are built once for the cluster, not once per node: the same Services on
+/// four times the nodes build exactly the same rules; twice the Services build twice the
+/// rules. A pod replaced later rebuilds its own Service's rules only, whatever the size.
+#[test]
+fn rules_are_built_per_service_change_not_per_node() {
+    let (small, small_after) = work(10, 50, "iptables");
+    let (wide, wide_after) = work(40, 50, "iptables");
+    let (big, big_after) = work(20, 100, "iptables");
+    let (bigger, bigger_after) = work(40, 200, "iptables");
+    // Start-up: the rules built do not depend on the number of nodes...
+    assert_eq!(wide.rules_built, small.rules_built, "{small:?} vs {wide:?}");
+    assert!(wide.node_syncs > small.node_syncs);
+    // ...and grow in proportion to the Services (within 10 %: the fixed chains and the
+    // syncs' timing vary a little).
+    for (a, b) in [(small, big), (big, bigger)] {
+        let ratio = b.rules_built as f64 / a.rules_built as f64;
+        assert!((1.8..=2.2).contains(&ratio), "{a:?} -> {b:?}: x{ratio:.2}");
+    }
+    // A deleted pod and its replacement re-read and rebuild one Service port each time the
+    // Service changes, at every size.
+    for after in [small_after, wide_after, big_after, bigger_after] {
+        assert!(after.ports_read >= 1, "{after:?}");
+        assert_eq!(after.pieces_built, after.ports_read, "{after:?}");
+        assert!(
+            after.ports_read <= 4,
+            "only app-0's Service changes: {after:?}"
+        );
+    }
+    assert_eq!(small_after.rules_built, bigger_after.rules_built);
+}
+
+/// nftables mode reads the Services the same way: what a change costs does not grow with
+/// the Services.
+#[test]
+fn nftables_reads_only_the_changed_services() {
+    let (_, small_after) = work(10, 50, "nftables");
+    let (_, big_after) = work(20, 200, "nftables");
+    assert!(small_after.ports_read >= 1 && small_after.ports_read <= 4);
+    assert_eq!(small_after.ports_read, big_after.ports_read);
+    assert_eq!(
+        big_after.pieces_built, 0,
+        "nftables mode builds no iptables pieces"
+    );
+}
