@@ -152,12 +152,12 @@ pub struct ProxyWork {
 }
 
 impl ProxyState {
-    pub fn new(net: &NetConfig) -> ProxyState {
+    pub fn new(net: &NetConfig, slice_names: SimRng) -> ProxyState {
         let fixed = Arc::new(FixedRules::new());
         let current = Arc::new(Generation::empty(&fixed, net));
         ProxyState {
             fixed,
-            slices: Default::default(),
+            slices: super::endpointslices::EndpointSlices::new(slice_names),
             current,
             pending: 0,
             work: ProxyWork::default(),
@@ -275,6 +275,8 @@ pub(super) fn pack_ipvs_conn(node: NodeId, c: IpvsConn) -> u64 {
 impl Simulation {
     /// Something that EndpointSlices depend on changed: every node's kube-proxy will sync.
     pub(super) fn endpoints_changed(&mut self) {
+        // The EndpointSlice controller writes the change (its batch period is 0 by default).
+        self.kube_proxy.slices.refresh(&self.api, &mut self.cluster);
         if self.kube_proxy.pending == self.proxies.len() {
             return;
         }
@@ -759,6 +761,13 @@ impl Simulation {
         if let Some(t) = self.proxies.get_mut(node).and_then(|p| p.ipvs.as_mut()) {
             t.close(conn, kind, at.as_nanos());
         }
+    }
+
+    /// The EndpointSlices of the `service`-th Service (of [`services`](Self::services)), as
+    /// the controller last wrote them.
+    pub fn endpoint_slices(&self, service: usize) -> &[super::endpointslices::EndpointSlice] {
+        let svc = &self.api.services[service].obj.meta;
+        self.kube_proxy.slices.slices_of(&svc.namespace, &svc.name)
     }
 
     /// What kube-proxy's side has built so far, counted.

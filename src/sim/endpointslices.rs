@@ -9,11 +9,28 @@
 //! to the Services themselves (created, deleted, updated) makes it select again from scratch.
 //! What each endpoint looks like (address, conditions) is read by kube-proxy's side
 //! (`dataplane`) for the Services marked changed.
+//!
+//! Each Service's endpoints are also cut into EndpointSlices of at most
+//! [`MAX_ENDPOINTS_PER_SLICE`], placed as upstream's reconciler places them
+//! ([`reconcile_slices`]), so a change touches the slices that hold the changed endpoints, not
+//! every slice. kube-proxy merges a Service's slices into one list, so the cut changes no rule.
 
 use super::apiserver::ApiServer;
-use crate::engine::FxHashMap;
+use crate::engine::{FxHashMap, SimRng};
 use crate::model::cluster::{Cluster, PodId};
 use crate::model::objects::service_selects;
+
+/// `--max-endpoints-per-slice` default (`cmd/kube-controller-manager/app/options/
+/// endpointslicecontroller.go`: "Defaults to 100").
+pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
+
+/// One EndpointSlice: its name (`<service>-<5 random characters>`, the API server's
+/// `generateName`) and the pods of its endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSlice {
+    pub name: String,
+    pub pods: Vec<PodId>,
+}
 
 /// Which live pods each Service selects, and which Services changed since they were last read.
 #[derive(Debug, Default)]
@@ -31,6 +48,10 @@ pub(super) struct EndpointSlices {
     changed_list: Vec<usize>,
     /// Every Service changed (the Services themselves did).
     all_changed: bool,
+    /// Each Service's EndpointSlices (by Service name, as slices outlive a reordering of the
+    /// Services), and the stream their names are drawn from.
+    slices: FxHashMap<(String, String), Vec<EndpointSlice>>,
+    rng: Option<SimRng>,
 }
 
 /// Which Services changed since they were last read.
@@ -43,13 +64,32 @@ pub(super) enum Changed {
 }
 
 impl EndpointSlices {
-    /// Takes in the pods touched since the last call and any change to the Services.
+    /// An empty controller whose slice names come from `rng`.
+    pub fn new(rng: SimRng) -> EndpointSlices {
+        EndpointSlices {
+            rng: Some(rng),
+            ..EndpointSlices::default()
+        }
+    }
+
+    /// Takes in the pods touched since the last call and any change to the Services, and
+    /// reconciles the slices of the Services that changed.
     pub fn refresh(&mut self, api: &ApiServer, cluster: &mut Cluster) {
         let touched = cluster.take_touched();
         if self.seen_version != Some(api.version) {
             self.reselect(api, cluster);
+            self.slices.retain(|(ns, name), _| {
+                api.services
+                    .iter()
+                    .any(|s| s.obj.meta.namespace == *ns && s.obj.meta.name == *name)
+            });
+            for s in 0..api.services.len() {
+                self.reconcile(api, cluster, s);
+            }
             return;
         }
+
+        let mut now_changed = Vec::new();
         for id in touched {
             let pod = cluster.pod(id);
             let ns = &pod.meta.namespace;
@@ -69,6 +109,7 @@ impl EndpointSlices {
                         }
                         _ => {}
                     }
+                    now_changed.push(s);
                     if !self.changed[s] {
                         self.changed[s] = true;
                         self.changed_list.push(s);
@@ -76,6 +117,43 @@ impl EndpointSlices {
                 }
             }
         }
+        // The slices of the Services whose pods changed in this pass.
+        now_changed.sort_unstable();
+        now_changed.dedup();
+        for s in now_changed {
+            self.reconcile(api, cluster, s);
+        }
+    }
+
+    /// Brings Service `s`'s slices in line with its endpoints: the selected pods that have an
+    /// address.
+    fn reconcile(&mut self, api: &ApiServer, cluster: &Cluster, s: usize) {
+        let svc = &api.services[s].obj;
+        if svc.spec.selector.is_empty() {
+            return;
+        }
+        let desired: Vec<PodId> = self.selected[s]
+            .iter()
+            .copied()
+            .filter(|&p| cluster.pod(p).ip.is_some())
+            .collect();
+        let key = (svc.meta.namespace.clone(), svc.meta.name.clone());
+        let slices = self.slices.entry(key).or_default();
+        let rng = self.rng.as_mut().expect("made with a name stream");
+        reconcile_slices(slices, &desired, || {
+            format!(
+                "{}-{}",
+                svc.meta.name,
+                crate::model::names::random_suffix(rng)
+            )
+        });
+    }
+
+    /// Service `namespace/name`'s EndpointSlices, as of the last refresh.
+    pub fn slices_of(&self, namespace: &str, name: &str) -> &[EndpointSlice] {
+        self.slices
+            .get(&(namespace.to_string(), name.to_string()))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Selects from scratch: every Service against every live pod, through the label index.
@@ -132,5 +210,120 @@ impl EndpointSlices {
     /// Whether any Service changed since the last [`take_changed`](Self::take_changed).
     pub fn any_changed(&self) -> bool {
         self.all_changed || !self.changed_list.is_empty()
+    }
+}
+
+/// Places a Service's endpoints (`desired`, in any order) into its slices as upstream's
+/// reconciler does (`staging/src/k8s.io/endpointslice/reconciler.go`,
+/// `reconcileByPortMapping`): endpoints no longer wanted leave their slice (a slice left empty
+/// is deleted); the new ones fill the slices changed in this pass first, fullest first, then
+/// the unchanged slice closest to full that can take them all, then new slices of at most
+/// [`MAX_ENDPOINTS_PER_SLICE`]; nothing is rebalanced. With no endpoint at all one empty
+/// placeholder slice remains. `name` gives a new slice its name.
+pub fn reconcile_slices(
+    slices: &mut Vec<EndpointSlice>,
+    desired: &[PodId],
+    mut name: impl FnMut() -> String,
+) {
+    let want: std::collections::BTreeSet<PodId> = desired.iter().copied().collect();
+    let mut placed = std::collections::BTreeSet::new();
+    // Endpoints no longer wanted leave their slice; (slice, changed in this pass).
+    let mut kept: Vec<(EndpointSlice, bool)> = Vec::new();
+    for mut sl in slices.drain(..) {
+        let n = sl.pods.len();
+        sl.pods.retain(|p| want.contains(p) && placed.insert(*p));
+        let changed = sl.pods.len() != n;
+        if !(changed && sl.pods.is_empty()) {
+            kept.push((sl, changed));
+        }
+    }
+    let mut rest = want.iter().copied().filter(|p| !placed.contains(p));
+    // The slices changed in this pass fill up first, the fullest first.
+    let mut order: Vec<usize> = (0..kept.len()).filter(|&i| kept[i].1).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(kept[i].0.pods.len()));
+    for i in order {
+        while kept[i].0.pods.len() < MAX_ENDPOINTS_PER_SLICE {
+            match rest.next() {
+                Some(p) => kept[i].0.pods.push(p),
+                None => break,
+            }
+        }
+    }
+    let mut rest: Vec<PodId> = rest.collect();
+    if !rest.is_empty() && rest.len() < MAX_ENDPOINTS_PER_SLICE {
+        // Fewer than a slice's worth: the unchanged slice closest to full that takes them all.
+        let fit = (0..kept.len())
+            .filter(|&i| !kept[i].1 && kept[i].0.pods.len() + rest.len() <= MAX_ENDPOINTS_PER_SLICE)
+            .max_by_key(|&i| (kept[i].0.pods.len(), std::cmp::Reverse(i)));
+        if let Some(i) = fit {
+            kept[i].0.pods.append(&mut rest);
+        }
+    }
+    for chunk in rest.chunks(MAX_ENDPOINTS_PER_SLICE) {
+        kept.push((
+            EndpointSlice {
+                name: name(),
+                pods: chunk.to_vec(),
+            },
+            true,
+        ));
+    }
+    if kept.is_empty() {
+        kept.push((
+            EndpointSlice {
+                name: name(),
+                pods: Vec::new(),
+            },
+            true,
+        ));
+    }
+    *slices = kept.into_iter().map(|(s, _)| s).collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pods(r: std::ops::Range<u32>) -> Vec<PodId> {
+        r.map(PodId).collect()
+    }
+
+    fn sizes(s: &[EndpointSlice]) -> Vec<usize> {
+        s.iter().map(|x| x.pods.len()).collect()
+    }
+
+    #[test]
+    fn endpoints_are_cut_into_slices_of_at_most_100_and_change_slice_by_slice() {
+        let mut n = 0;
+        let mut name = || {
+            n += 1;
+            format!("web-{n}")
+        };
+        let mut slices = Vec::new();
+        reconcile_slices(&mut slices, &pods(0..250), &mut name);
+        assert_eq!(sizes(&slices), [100, 100, 50]);
+        // One endpoint goes and its replacement comes: only the slice that held it changes.
+        let before = slices.clone();
+        let mut desired = pods(0..250);
+        desired.retain(|p| p.0 != 150);
+        desired.push(PodId(250));
+        reconcile_slices(&mut slices, &desired, &mut name);
+        assert_eq!(sizes(&slices), [100, 100, 50]);
+        assert_eq!(slices[0], before[0]);
+        assert_eq!(slices[2], before[2]);
+        assert!(slices[1].pods.contains(&PodId(250)) && !slices[1].pods.contains(&PodId(150)));
+        // Ten more: the unchanged slice closest to full that can take them all.
+        let mut more = desired.clone();
+        more.extend(pods(251..261));
+        reconcile_slices(&mut slices, &more, &mut name);
+        assert_eq!(sizes(&slices), [100, 100, 60]);
+        // 150 more: new slices, nothing rebalanced.
+        more.extend(pods(261..411));
+        reconcile_slices(&mut slices, &more, &mut name);
+        assert_eq!(sizes(&slices), [100, 100, 60, 100, 50]);
+        assert_eq!(slices[3].name, "web-4");
+        // All gone: one empty placeholder.
+        reconcile_slices(&mut slices, &[], &mut name);
+        assert_eq!(sizes(&slices), [0]);
     }
 }

@@ -27,6 +27,7 @@ mod workload;
 pub use apiserver::ApiError;
 pub use config::Scenario;
 pub use dataplane::ProxyWork;
+pub use endpointslices::{EndpointSlice, MAX_ENDPOINTS_PER_SLICE};
 pub use outcome::Outcome;
 
 use crate::engine::{EventQueue, FxHashMap, RngStreams, SimRng, SimTime};
@@ -181,7 +182,8 @@ impl Simulation {
                 )
             })
             .collect();
-        let kube_proxy = dataplane::ProxyState::new(&scenario.net);
+        let kube_proxy =
+            dataplane::ProxyState::new(&scenario.net, streams_rng.stream("endpointslice-names"));
         let proxies = scenario
             .nodes
             .iter()

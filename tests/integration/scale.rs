@@ -89,3 +89,29 @@ fn nftables_reads_only_the_changed_services() {
         "nftables mode builds no iptables pieces"
     );
 }
+
+/// A Service's endpoints come in EndpointSlices of at most 100, and a pod replaced (the old
+/// one still terminating, the new one added) changes one slice, not all (upstream's
+/// reconciler, `reconcileByPortMapping`).
+#[test]
+fn endpoint_slices_hold_100_and_change_one_at_a_time() {
+    let text = cluster(3, 1, "iptables").replace("replicas: 2", "replicas: 250");
+    let mut sim = Simulation::new(load_text(&text).scenario).expect("valid cluster");
+    let svc = sim
+        .services()
+        .iter()
+        .position(|s| s.obj.meta.name == "svc-0")
+        .expect("svc-0 exists");
+    sim.run_until(SimTime::ZERO + SimDuration::from_secs(9));
+    let before = sim.endpoint_slices(svc).to_vec();
+    let sizes: Vec<usize> = before.iter().map(|s| s.pods.len()).collect();
+    assert_eq!(sizes, [100, 100, 50], "{before:?}");
+    assert!(before
+        .iter()
+        .all(|s| s.name.starts_with("svc-0-") && s.name.len() == 11));
+    sim.run_until(SimTime::ZERO + SimDuration::from_secs(20));
+    let after = sim.endpoint_slices(svc);
+    let same = before.iter().zip(after).filter(|(a, b)| a == b).count();
+    assert_eq!(after.len(), 3);
+    assert_eq!(same, 2, "one slice changed, the others kept: {after:?}");
+}
