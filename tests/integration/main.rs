@@ -5,6 +5,8 @@
 mod cli;
 mod cluster;
 mod connections;
+mod generate;
+mod hostile_h5;
 mod ipvs;
 mod lifecycle;
 mod load;
