@@ -492,6 +492,12 @@ metadata:
   namespace: default
   resourceVersion: "1234"
   uid: 3f1c7b1e-0000-0000-0000-000000000000
+  generation: 1
+  ownerReferences:
+  - apiVersion: v1
+    kind: Namespace
+    name: default
+    uid: 0b6f1c2e-0000-0000-0000-000000000000
 spec:
   clusterIP: 10.96.120.7
   clusterIPs:
@@ -512,9 +518,71 @@ spec:
   type: NodePort
 status:
   loadBalancer: {}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  annotations:
+    deployment.kubernetes.io/revision: "1"
+  creationTimestamp: "2024-01-01T00:00:00Z"
+  generation: 1
+  labels:
+    app: http-label
+  name: http-deployment
+  namespace: default
+  resourceVersion: "1300"
+  uid: 7d2a9c4e-0000-0000-0000-000000000000
+spec:
+  progressDeadlineSeconds: 600
+  replicas: 3
+  revisionHistoryLimit: 10
+  selector:
+    matchLabels:
+      app: http-label
+  strategy:
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 25%
+    type: RollingUpdate
+  template:
+    metadata:
+      creationTimestamp: null
+      labels:
+        app: http-label
+    spec:
+      containers:
+      - image: aspnetcoreweb
+        imagePullPolicy: IfNotPresent
+        name: aspnetcoreweb
+        ports:
+        - containerPort: 80
+          protocol: TCP
+        resources: {}
+        terminationMessagePath: /dev/termination-log
+        terminationMessagePolicy: File
+      dnsPolicy: ClusterFirst
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext: {}
+      terminationGracePeriodSeconds: 30
+status:
+  availableReplicas: 3
+  conditions:
+  - lastTransitionTime: "2024-01-01T00:00:05Z"
+    lastUpdateTime: "2024-01-01T00:00:05Z"
+    message: Deployment has minimum availability.
+    reason: MinimumReplicasAvailable
+    status: "True"
+    type: Available
+  observedGeneration: 1
+  readyReplicas: 3
+  replicas: 3
+  updatedReplicas: 3
 "#;
+    // Under kubectl's default strict validation: server-set fields are fields of the schema.
     let l = load(&with_objects(objects)).unwrap_or_else(|d| panic!("{d}"));
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(l.scenario.objects.len(), 2);
 }
 
 #[test]

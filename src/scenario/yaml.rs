@@ -717,15 +717,51 @@ fn position_len(s: &str) -> Option<usize> {
     }
 }
 
-/// A YAML syntax error: its message with no position in it, and its position in the
-/// document's text, if it has one.
+/// A YAML syntax error: libyaml's message (as kubectl prints it) with no position in it and,
+/// for the usual slips, what to look at; and its position in the document's text, if any.
 pub(crate) fn yaml_error(e: &serde_yaml::Error) -> (String, Option<Pos>) {
     let p = e.location().map(|l| Pos {
         line: l.line(),
         col: l.column(),
     });
-    (without_positions(&e.to_string()), p)
+    let msg = without_positions(&e.to_string());
+    let hint = SYNTAX_HINTS
+        .iter()
+        .find(|(problem, _)| msg.starts_with(problem))
+        .map(|(_, h)| h);
+    match hint {
+        Some(h) => (format!("{msg} ({h})"), p),
+        None => (msg, p),
+    }
 }
+
+/// libyaml's problems (`scanner.c`, `parser.c`) that a slip of the hand causes, and where to look.
+const SYNTAX_HINTS: [(&str, &str); 6] = [
+    (
+        "did not find expected key",
+        "check this line's indentation against the lines above it",
+    ),
+    (
+        "mapping values are not allowed in this context",
+        "a `key: value` where only a value can be: indent this line under its key, or quote a value that holds `: `",
+    ),
+    (
+        "found character that cannot start any token",
+        "YAML indents with spaces, not tabs; quote a value that starts with `@` or a backquote",
+    ),
+    (
+        "found a tab character that violates indentation",
+        "YAML indents with spaces, not tabs",
+    ),
+    (
+        "did not find expected ',' or ']'",
+        "a `[` not closed, or a comma missing between items",
+    ),
+    (
+        "did not find expected '-' indicator",
+        "a list item not aligned with the items above it",
+    ),
+];
 
 #[cfg(test)]
 mod tests {

@@ -235,6 +235,21 @@ fn replcas_is_an_error_under_strict_a_warning_under_warn_and_nothing_under_ignor
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     let o = kubesim(&dir, &["check", "s.yaml", "--validate=warn"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // `run` and `sweep` take the flag too.
+    let o = kubesim(&dir, &["run", "s.yaml", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = kubesim(&dir, &["run", "s.yaml", "--out", "out", "--validate=warn"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sweep = ["sweep", "s.yaml", "--set", "duration=2s,3s", "--out", "sw"];
+    let o = kubesim(&dir, &sweep);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("strict decoding error"),
+        "{}",
+        stderr(&o)
+    );
+    let o = kubesim(&dir, &[&sweep[..], &["--validate=ignore"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]
@@ -295,7 +310,9 @@ fn a_yaml_error_in_the_scenario_document_is_one_message_at_one_position() {
     assert_eq!(
         err.trim_end(),
         format!(
-            "s.yaml:{}:7: error: mapping values are not allowed in this context",
+            "s.yaml:{}:7: error: mapping values are not allowed in this context (a `key: value` \
+             where only a value can be: indent this line under its key, or quote a value that \
+             holds `: `)",
             line_of(&text, "bad: [1,")
         )
     );

@@ -17,3 +17,4 @@ mod snapshots;
 
 mod sweep;
 mod util;
+mod yaml_layouts;
