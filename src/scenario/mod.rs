@@ -37,6 +37,7 @@ use diag::ObjectSource;
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use validate::FieldError;
 use yaml::{Doc, PosMap};
 
@@ -182,7 +183,7 @@ pub fn load_str_opts(
         unreadable: 0,
     };
     let mut pending = Vec::new();
-    let mut scenario_doc: Option<(Doc, PosMap, serde_yaml::Value)> = None;
+    let mut scenario_doc: Option<(Doc, Arc<PosMap>, serde_yaml::Value)> = None;
     for mut doc in yaml::split_documents(text) {
         match l.document(&mut doc, file_name, &mut pending) {
             Some((pos, v)) if scenario_doc.is_none() => scenario_doc = Some((doc, pos, v)),
@@ -341,7 +342,8 @@ struct Pending {
     file: String,
     line_offset: usize,
     prefix: String,
-    positions: PosMap,
+    /// The whole document's, shared by the items of a `List`.
+    positions: Arc<PosMap>,
     kind: &'static str,
     namespace: String,
     name: String,
@@ -493,7 +495,7 @@ impl Loader {
         doc: &mut Doc,
         file: &str,
         pending: &mut Vec<Pending>,
-    ) -> Option<(PosMap, serde_yaml::Value)> {
+    ) -> Option<(Arc<PosMap>, serde_yaml::Value)> {
         let mut value = match yaml::read_value(&doc.text) {
             Ok(v) => v,
             Err(e) => {
@@ -524,6 +526,7 @@ impl Loader {
         }
         let mut pos = PosMap::build(&doc.text);
         pos.unshift(doc);
+        let pos = Arc::new(pos);
         if !value.is_mapping() {
             self.at(file, doc.line_offset, &pos, "", |_| {
                 Diagnostic::error(
@@ -562,7 +565,7 @@ impl Loader {
         &mut self,
         line_offset: usize,
         file: &str,
-        pos: &PosMap,
+        pos: &Arc<PosMap>,
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
     ) {
@@ -640,7 +643,7 @@ impl Loader {
         &mut self,
         line_offset: usize,
         file: &str,
-        pos: &PosMap,
+        pos: &Arc<PosMap>,
         prefix: &str,
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
@@ -744,7 +747,7 @@ impl Loader {
             file: file.to_string(),
             line_offset,
             prefix: prefix.to_string(),
-            positions: pos.clone(),
+            positions: Arc::clone(pos),
             kind,
             namespace: namespace_of(value).to_string(),
             name,
@@ -759,7 +762,7 @@ impl Loader {
     fn inline_object(
         &mut self,
         doc: &Doc,
-        pos: &PosMap,
+        pos: &Arc<PosMap>,
         scenario: &serde_yaml::Value,
         file: &str,
         path: &str,
