@@ -3,7 +3,7 @@
 //! Exit codes: 0 success, 1 the run found what it was asked to check for, 2 bad input or usage.
 
 use clap::{Parser, Subcommand};
-use kubesim::scenario::{self, Diagnostic, Loaded};
+use kubesim::scenario::{self, Diagnostic, FieldValidation, LoadOptions, Loaded};
 use kubesim::sim::{ApiError, Simulation};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +46,8 @@ enum Command {
         /// Check the run against an SLO, e.g. 'p99<200ms,errors<0.1%'; exit 1 when missed.
         #[arg(long, value_name = "EXPR")]
         slo: Option<String>,
+        #[command(flatten)]
+        validate: Validate,
     },
     /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
@@ -93,6 +95,8 @@ enum Command {
         /// counts).
         #[arg(long)]
         mode: Option<String>,
+        #[command(flatten)]
+        validate: Validate,
     },
     /// Follow new connections hop by hop: the node they enter, each rule matched with its
     /// random draws, DNAT to a pod, the overlay hop, the SNAT source the pod sees.
@@ -114,6 +118,8 @@ enum Command {
         /// How many new connections to follow.
         #[arg(short = 'n', long = "count", default_value_t = 1)]
         count: usize,
+        #[command(flatten)]
+        validate: Validate,
     },
     /// Write a large cluster as an ordinary scenario file: nodes, one Deployment per Service
     /// (the first Service a NodePort), an outside client calling it, within Kubernetes'
@@ -128,7 +134,26 @@ enum Command {
     Check {
         /// The scenario file.
         scenario: PathBuf,
+        #[command(flatten)]
+        validate: Validate,
     },
+}
+
+/// kubectl's `--validate`, on every command that loads a scenario.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct Validate {
+    /// Unknown or duplicate fields in Kubernetes objects and in the Scenario document: strict
+    /// (or true; the default, as kubectl's) makes them errors, warn makes them warnings, ignore
+    /// (or false) drops them.
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "strict",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "strict"
+    )]
+    validate: FieldValidation,
 }
 
 fn main() -> ExitCode {
@@ -147,30 +172,48 @@ fn main() -> ExitCode {
             out,
             json,
             slo,
-        } => run(&scenario, seed, out, json, slo.as_deref()),
+            validate,
+        } => run(
+            &scenario,
+            seed,
+            out,
+            json,
+            slo.as_deref(),
+            validate.validate,
+        ),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
-        Command::Check { scenario } => check(&scenario),
+        Command::Check { scenario, validate } => check(&scenario, validate.validate),
         Command::Generate(args) => generate(&args),
         Command::Rules {
             scenario,
             node,
             at,
             mode,
-        } => rules(&scenario, node, at, mode),
+            validate,
+        } => rules(&scenario, node, at, mode, validate.validate),
         Command::Trace {
             scenario,
             to,
             from,
             at,
             count,
-        } => trace(&scenario, &to, &from, at, count),
+            validate,
+        } => trace(&scenario, &to, &from, at, count, validate.validate),
     }
 }
 
 /// Loads and validates; prints every problem. `None` means exit 2.
-fn prepare(path: &Path, seed: Option<u64>) -> Option<(Loaded, Simulation)> {
-    let mut loaded = match scenario::load(path) {
+fn prepare(
+    path: &Path,
+    seed: Option<u64>,
+    validate: FieldValidation,
+) -> Option<(Loaded, Simulation)> {
+    let options = LoadOptions {
+        validate,
+        ..LoadOptions::default()
+    };
+    let mut loaded = match scenario::load_opts(path, &options) {
         Ok(l) => l,
         Err(diags) => {
             for d in diags.iter() {
@@ -211,6 +254,7 @@ fn run(
     out: Option<PathBuf>,
     json: bool,
     slo: Option<&str>,
+    validate: FieldValidation,
 ) -> ExitCode {
     let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
@@ -219,7 +263,7 @@ fn run(
             return ExitCode::from(2);
         }
     };
-    let Some((loaded, sim)) = prepare(path, seed) else {
+    let Some((loaded, sim)) = prepare(path, seed, validate) else {
         return ExitCode::from(2);
     };
     let outcome = sim.run();
@@ -259,8 +303,8 @@ fn run(
     }
 }
 
-fn check(path: &Path) -> ExitCode {
-    let Some((loaded, sim)) = prepare(path, None) else {
+fn check(path: &Path, validate: FieldValidation) -> ExitCode {
+    let Some((loaded, sim)) = prepare(path, None, validate) else {
         return ExitCode::from(2);
     };
     println!(
@@ -290,8 +334,15 @@ fn parse_at(at: Option<&str>, sim: &Simulation) -> Option<kubesim::engine::SimTi
     }
 }
 
-fn trace(path: &Path, to: &str, from: &str, at: Option<String>, count: usize) -> ExitCode {
-    let Some((_, mut sim)) = prepare(path, None) else {
+fn trace(
+    path: &Path,
+    to: &str,
+    from: &str,
+    at: Option<String>,
+    count: usize,
+    validate: FieldValidation,
+) -> ExitCode {
+    let Some((_, mut sim)) = prepare(path, None, validate) else {
         return ExitCode::from(2);
     };
     let Some(t) = parse_at(at.as_deref(), &sim) else {
@@ -315,8 +366,14 @@ fn trace(path: &Path, to: &str, from: &str, at: Option<String>, count: usize) ->
     }
 }
 
-fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<String>) -> ExitCode {
-    let Some((loaded, mut sim)) = prepare(path, None) else {
+fn rules(
+    path: &Path,
+    node: Option<String>,
+    at: Option<String>,
+    mode: Option<String>,
+    validate: FieldValidation,
+) -> ExitCode {
+    let Some((loaded, mut sim)) = prepare(path, None, validate) else {
         return ExitCode::from(2);
     };
     let Some(t) = parse_at(at.as_deref(), &sim) else {
@@ -477,6 +534,8 @@ struct SweepArgs {
     /// output/<scenario name>-sweep-shard-I-of-N for a shard).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    validate: Validate,
 }
 
 /// `I/N` or `auto/N` (I from `$JOB_COMPLETION_INDEX`).
@@ -543,7 +602,11 @@ fn sweep(a: &SweepArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let base = match scenario::load(&a.scenario) {
+    let options = LoadOptions {
+        validate: a.validate.validate,
+        ..LoadOptions::default()
+    };
+    let base = match scenario::load_opts(&a.scenario, &options) {
         Ok(l) => l,
         Err(diags) => {
             for d in diags.iter() {
@@ -563,16 +626,17 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         slo,
     };
     let cells = plan.shard_cells(shard);
-    let scenarios =
-        match sweep::prepare(&a.scenario, &plan, &cells, |l, e| locate(l, e, &a.scenario)) {
-            Ok(s) => s,
-            Err(e) => {
-                for p in e.problems {
-                    eprintln!("{p}");
-                }
-                return ExitCode::from(2);
+    let scenarios = match sweep::prepare(&a.scenario, &plan, &cells, a.validate.validate, |l, e| {
+        locate(l, e, &a.scenario)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            for p in e.problems {
+                eprintln!("{p}");
             }
-        };
+            return ExitCode::from(2);
+        }
+    };
     let total = cells.len() as u64 * u64::from(plan.replications);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = indicatif::ProgressBar::new(total);

@@ -3,6 +3,7 @@
 
 use super::yaml::{parent_path, PosMap};
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -103,7 +104,8 @@ pub(crate) struct ObjectSource {
     pub line_offset: usize,
     /// Field path prefix of the object in its document (`items[2]` inside a `kind: List`).
     pub prefix: String,
-    pub positions: PosMap,
+    /// The positions of the object's whole document, shared by the items of a `List`.
+    pub positions: Arc<PosMap>,
 }
 
 /// Field positions of every object, so that a later stage (the simulated API server's

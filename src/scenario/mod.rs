@@ -5,9 +5,13 @@
 //! `spec.manifests`. Objects are parsed with `k8s-openapi`'s real types, checked with the API
 //! server's own validation messages (`The Service "x" is invalid: ...`), defaulted as upstream
 //! defaults them, and converted into the model's types; every problem is collected with its
-//! file, line and column before the load fails, and unknown keys become warnings naming their
-//! path. A [`SourceMap`] keeps where each object's fields were written, so that later stages
-//! (the simulated API server's allocation conflicts) can point at them too.
+//! file, line and column before the load fails. Unknown and duplicate fields, in objects and in
+//! the Scenario document, are errors in the API server's strict-decoding words by default, as
+//! kubectl's `--validate=strict` makes them ([`FieldValidation`] relaxes them to warnings or
+//! nothing); a kind no API server serves is kubectl's `no matches for kind` error, one that
+//! exists upstream but is not simulated a note. A [`SourceMap`] keeps where each object's
+//! fields were written, so that later stages (the simulated API server's allocation conflicts)
+//! can point at them too.
 //!
 //! It knows YAML, files and the API's static rules. It does not know what happens when the
 //! objects are applied: allocation of ClusterIPs and NodePorts and their conflicts, names
@@ -16,6 +20,7 @@
 mod convert;
 mod diag;
 pub mod generate;
+mod kinds;
 mod overrides;
 pub mod quantity;
 mod spec;
@@ -33,8 +38,52 @@ use diag::ObjectSource;
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use validate::FieldError;
 use yaml::{Doc, PosMap};
+
+/// How unknown and duplicate fields of Kubernetes objects and of the Scenario document are
+/// treated: kubectl's `--validate` (`staging/src/k8s.io/kubectl/pkg/cmd/util/helpers.go`,
+/// `GetValidationDirective`), whose default is `strict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    /// An error, as the API server's strict decoding makes it (`strict decoding error:
+    /// unknown field "spec.replcas"`); nothing runs.
+    #[default]
+    Strict,
+    /// A warning (`unknown field "spec.replcas"`); the field is dropped and the run goes on.
+    Warn,
+    /// Dropped without a word.
+    Ignore,
+}
+
+impl std::str::FromStr for FieldValidation {
+    type Err = String;
+
+    /// kubectl's values: `strict` (or `true`), `warn`, `ignore` (or `false`); `true` and `false`
+    /// in every spelling Go's `strconv.ParseBool` takes.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "strict" | "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(FieldValidation::Strict),
+            "warn" => Ok(FieldValidation::Warn),
+            "ignore" | "0" | "f" | "F" | "false" | "FALSE" | "False" => {
+                Ok(FieldValidation::Ignore)
+            }
+            _ => Err(format!(
+                "invalid - validate option {s:?}; must be one of: strict (or true), warn, ignore (or false)"
+            )),
+        }
+    }
+}
+
+/// How to load a scenario: kubectl's `--validate` and `--set` overrides.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub validate: FieldValidation,
+    /// Applied to the YAML before anything is parsed (see the `overrides` module): every check
+    /// applies to the new values.
+    pub overrides: Vec<Override>,
+}
 
 /// A scenario that passed every check, with the warnings found on the way.
 #[derive(Debug, Clone)]
@@ -45,32 +94,57 @@ pub struct Loaded {
     pub sources: SourceMap,
 }
 
-/// Loads the scenario file at `path`; manifests and data files are found relative to it.
+/// Loads the scenario file at `path` with strict field validation; manifests and data files
+/// are found relative to it.
 pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
-    load_with(path, &[])
+    load_opts(path, &LoadOptions::default())
 }
 
 /// Loads the scenario file at `path` with `--set` overrides applied to its YAML before
 /// anything is parsed (see the `overrides` module): every check applies to the new values.
 pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Loaded, Diagnostics> {
+    load_opts(
+        path,
+        &LoadOptions {
+            overrides: overrides.to_vec(),
+            ..LoadOptions::default()
+        },
+    )
+}
+
+/// Loads the scenario file at `path` as `options` say.
+pub fn load_opts(path: &Path, options: &LoadOptions) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::error(
-            &file,
-            0,
-            0,
-            format!("cannot read scenario: {e}"),
-        )])
+    let text = read_text(path).map_err(|e| {
+        Diagnostics(vec![match e {
+            ReadError::Io(e) => {
+                Diagnostic::error(&file, 0, 0, format!("cannot read scenario: {e}"))
+            }
+            ReadError::NotUtf8(p, msg) => Diagnostic::error(&file, p.line, p.col, msg),
+        }])
     })?;
     let base = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    load_str_with(&text, &file, &base, overrides)
+    load_str_opts(&text, &file, &base, options)
+}
+
+/// Why a YAML file gave no text.
+enum ReadError {
+    Io(std::io::Error),
+    /// The first byte that is not UTF-8: its position and a message.
+    NotUtf8(Pos, String),
+}
+
+/// A YAML file's text: UTF-8, as kubectl reads YAML.
+fn read_text(path: &Path) -> Result<String, ReadError> {
+    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    yaml::decode_utf8(bytes).map_err(|(p, msg)| ReadError::NotUtf8(p, msg))
 }
 
 /// Loads scenario text as if read from `file_name` in `base_dir`.
 pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, Diagnostics> {
-    load_str_with(text, file_name, base_dir, &[])
+    load_str_opts(text, file_name, base_dir, &LoadOptions::default())
 }
 
 /// [`load_str`] with `--set` overrides.
@@ -80,6 +154,25 @@ pub fn load_str_with(
     base_dir: &Path,
     overrides: &[Override],
 ) -> Result<Loaded, Diagnostics> {
+    load_str_opts(
+        text,
+        file_name,
+        base_dir,
+        &LoadOptions {
+            overrides: overrides.to_vec(),
+            ..LoadOptions::default()
+        },
+    )
+}
+
+/// [`load_str`] as `options` say.
+pub fn load_str_opts(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    options: &LoadOptions,
+) -> Result<Loaded, Diagnostics> {
+    let overrides = &options.overrides;
     let mut l = Loader {
         diags: Vec::new(),
         files: vec![file_name.to_string()],
@@ -87,9 +180,11 @@ pub fn load_str_with(
         used: vec![false; overrides.len()],
         notes: Vec::new(),
         rejected: spec::Rejected::default(),
+        validate: options.validate,
+        unreadable: 0,
     };
     let mut pending = Vec::new();
-    let mut scenario_doc: Option<(Doc, PosMap, serde_yaml::Value)> = None;
+    let mut scenario_doc: Option<(Doc, Arc<PosMap>, serde_yaml::Value)> = None;
     for mut doc in yaml::split_documents(text) {
         match l.document(&mut doc, file_name, &mut pending) {
             Some((pos, v)) if scenario_doc.is_none() => scenario_doc = Some((doc, pos, v)),
@@ -105,6 +200,8 @@ pub fn load_str_with(
         }
     }
     let resolved = match &scenario_doc {
+        // A document that is not YAML may be the Scenario: its error is the one to fix.
+        None if l.unreadable > 0 => None,
         None => {
             l.diags.push(Diagnostic::error(
                 file_name,
@@ -117,7 +214,7 @@ pub fn load_str_with(
             ));
             None
         }
-        Some((doc, pos, _)) => l.scenario(doc, pos, file_name, base_dir),
+        Some((doc, pos, value)) => l.scenario(doc, pos, value, file_name, base_dir),
     };
     if let Some(r) = &resolved {
         for (m, field) in &r.manifests {
@@ -127,8 +224,8 @@ pub fn load_str_with(
                 .expect("resolved");
             let path = base_dir.join(m);
             let shown = path.display().to_string();
-            match std::fs::read_to_string(&path) {
-                Err(e) => {
+            match read_text(&path) {
+                Err(ReadError::Io(e)) => {
                     let at = pos.locate(field).unwrap_or(Pos { line: 1, col: 1 });
                     l.diags.push(Diagnostic::error(
                         file_name,
@@ -136,6 +233,10 @@ pub fn load_str_with(
                         at.col,
                         format!("{field}: cannot read manifest {shown}: {e}"),
                     ));
+                }
+                Err(ReadError::NotUtf8(p, msg)) => {
+                    l.files.push(shown.clone());
+                    l.diags.push(Diagnostic::error(&shown, p.line, p.col, msg));
                 }
                 Ok(t) => {
                     l.files.push(shown.clone());
@@ -171,13 +272,18 @@ pub fn load_str_with(
     // conversion as the documents; then the Deployments and Services that events name are
     // checked against the objects.
     let mut timeline = Vec::new();
-    if let (Some(r), Some((doc, pos, _))) = (&resolved, &scenario_doc) {
+    if let (Some(r), Some((doc, pos, value))) = (&resolved, &scenario_doc) {
         let mut events = Vec::new();
         for e in &r.events {
             let obj = match e.action {
-                spec::EventAction::Apply => {
-                    l.inline_object(doc, pos, file_name, &format!("{}.apply", e.path), cidr)
-                }
+                spec::EventAction::Apply => l.inline_object(
+                    doc,
+                    pos,
+                    value,
+                    file_name,
+                    &format!("{}.apply", e.path),
+                    cidr,
+                ),
                 spec::EventAction::Ready(_) => None,
             };
             events.push((e.clone(), obj));
@@ -237,10 +343,13 @@ struct Pending {
     file: String,
     line_offset: usize,
     prefix: String,
-    positions: PosMap,
+    /// The whole document's, shared by the items of a `List`.
+    positions: Arc<PosMap>,
     kind: &'static str,
     namespace: String,
     name: String,
+    /// `spec.selector` is written (`k8s-openapi` fills a missing one with an empty selector).
+    has_selector: bool,
     value: K8s,
 }
 
@@ -262,6 +371,9 @@ struct Loader {
     notes: Vec<(String, usize, String)>,
     /// Objects written but rejected, so that events naming them are not reported again.
     rejected: spec::Rejected,
+    validate: FieldValidation,
+    /// Documents that are not YAML (their error is reported).
+    unreadable: usize,
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
@@ -286,6 +398,22 @@ fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
     cur.as_str()
 }
 
+/// `Deployment "web"`, or `Deployment` for an object without a name.
+fn shown(kind: &str, name: &str) -> String {
+    if name.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} {name:?}")
+    }
+}
+
+/// Server-set fields of a `kubectl get -o yaml` export that strict decoding does not check
+/// here: a newer API server's status or managedFields may hold fields the 1.34 schema lacks,
+/// and the API server ignores them on create.
+fn server_set(path: &str) -> bool {
+    path == "status" || path.starts_with("status.") || path.starts_with("metadata.managedFields")
+}
+
 impl Loader {
     /// Records that the object in `value` was rejected (its error is reported).
     fn reject(&mut self, value: &serde_yaml::Value) {
@@ -304,11 +432,61 @@ impl Loader {
         make: impl FnOnce(&str) -> Diagnostic,
     ) {
         let p = pos.locate(path).unwrap_or(Pos { line: 1, col: 1 });
-        let mut d = make(path);
+        self.push_at(file, line_offset, p, make(path));
+    }
+
+    fn push_at(&mut self, file: &str, line_offset: usize, p: Pos, mut d: Diagnostic) {
         d.file = file.to_string();
         d.line = p.line + line_offset;
         d.column = p.col;
         self.diags.push(d);
+    }
+
+    /// Unknown and duplicate fields of one object (or the Scenario) at `prefix` of its
+    /// document, as `--validate` says: errors in the API server's words under `strict`
+    /// (`{what}: strict decoding error: unknown field "spec.replcas"`, one per field, at
+    /// its key), warnings under `warn`. `skip` leaves out duplicates that belong to another
+    /// object (an `apply` event's, a List item's). Whether any was an error.
+    #[allow(clippy::too_many_arguments)]
+    fn strict_fields(
+        &mut self,
+        file: &str,
+        line_offset: usize,
+        pos: &PosMap,
+        prefix: &str,
+        what: &str,
+        unknown: &[String],
+        skip: impl Fn(&str) -> bool,
+    ) -> bool {
+        if self.validate == FieldValidation::Ignore {
+            return false;
+        }
+        // `sigs.k8s.io/json` (`internal/golang/encoding/json/kubernetes_patch.go`) words
+        // them `unknown field "spec.replcas"` and `duplicate field "spec.replicas"`.
+        let mut found: Vec<(Pos, String)> = Vec::new();
+        for u in unknown.iter().filter(|u| !server_set(u)) {
+            let p = pos
+                .locate(&join_path(prefix, u))
+                .unwrap_or(Pos { line: 1, col: 1 });
+            found.push((p, format!("unknown field {u:?}")));
+        }
+        for (d, p) in pos.duplicates_under(prefix) {
+            if !server_set(d) && !skip(d) {
+                found.push((p, format!("duplicate field {d:?}")));
+            }
+        }
+        found.sort();
+        let strict = self.validate == FieldValidation::Strict;
+        for (p, f) in &found {
+            let d = if strict {
+                // `runtime.NewStrictDecodingError` (`k8s.io/apimachinery/pkg/runtime/error.go`).
+                Diagnostic::error("", 0, 0, format!("{what}: strict decoding error: {f}"))
+            } else {
+                Diagnostic::warning("", 0, 0, f.clone())
+            };
+            self.push_at(file, line_offset, *p, d);
+        }
+        strict && !found.is_empty()
     }
 
     /// Parses one document: Kubernetes objects go to `pending`; a Scenario document is
@@ -318,19 +496,11 @@ impl Loader {
         doc: &mut Doc,
         file: &str,
         pending: &mut Vec<Pending>,
-    ) -> Option<(PosMap, serde_yaml::Value)> {
-        let mut value: serde_yaml::Value = match serde_yaml::from_str(&doc.text) {
+    ) -> Option<(Arc<PosMap>, serde_yaml::Value)> {
+        let mut value = match yaml::read_value(&doc.text) {
             Ok(v) => v,
             Err(e) => {
-                let (msg, p) = yaml::yaml_error(&e);
-                let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                self.diags.push(Diagnostic::error(
-                    file,
-                    p.line + doc.line_offset,
-                    p.col,
-                    msg,
-                ));
-                self.rejected.add_unknown();
+                self.syntax_error(doc, file, &e);
                 return None;
             }
         };
@@ -347,24 +517,17 @@ impl Loader {
                 self.notes
                     .push((file.to_string(), t.doc_line + doc.line_offset, t.note));
             }
-            match serde_yaml::from_str(&doc.text) {
+            match yaml::read_value(&doc.text) {
                 Ok(v) => value = v,
                 Err(e) => {
-                    let (msg, p) = yaml::yaml_error(&e);
-                    let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                    self.diags.push(Diagnostic::error(
-                        file,
-                        doc.original_line(p.line) + doc.line_offset,
-                        p.col,
-                        msg,
-                    ));
-                    self.rejected.add_unknown();
+                    self.syntax_error(doc, file, &e);
                     return None;
                 }
             }
         }
         let mut pos = PosMap::build(&doc.text);
         pos.unshift(doc);
+        let pos = Arc::new(pos);
         if !value.is_mapping() {
             self.at(file, doc.line_offset, &pos, "", |_| {
                 Diagnostic::error(
@@ -380,91 +543,108 @@ impl Loader {
         if str_at(&value, &["kind"]) == Some("Scenario") {
             return Some((pos, value));
         }
-        self.object_doc(&doc.text, doc.line_offset, file, &pos, "", &value, pending);
+        self.object_doc(doc.line_offset, file, &pos, &value, pending);
         None
     }
 
-    /// One object (or a `List` of them) at `prefix` of a document whose text is `text`.
-    #[allow(clippy::too_many_arguments)]
+    /// A document that is not YAML: libyaml's message at its one position.
+    fn syntax_error(&mut self, doc: &Doc, file: &str, e: &serde_yaml::Error) {
+        let (msg, p) = yaml::yaml_error(e);
+        let p = p.unwrap_or(Pos { line: 1, col: 1 });
+        self.diags.push(Diagnostic::error(
+            file,
+            doc.original_line(p.line) + doc.line_offset,
+            p.col,
+            msg,
+        ));
+        self.rejected.add_unknown();
+        self.unreadable += 1;
+    }
+
+    /// One object document (or a `List` of objects).
     fn object_doc(
         &mut self,
-        text: &str,
         line_offset: usize,
         file: &str,
-        pos: &PosMap,
-        prefix: &str,
+        pos: &Arc<PosMap>,
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
     ) {
-        let join = |f: &str| join_path(prefix, f);
         let kind = str_at(value, &["kind"]).unwrap_or("");
         let api_version = str_at(value, &["apiVersion"]).unwrap_or("");
         if kind.is_empty() || api_version.is_empty() {
-            let mut missing = Vec::new();
-            if api_version.is_empty() {
-                missing.push("apiVersion not set");
-            }
-            if kind.is_empty() {
-                missing.push("kind not set");
-            }
-            self.at(file, line_offset, pos, prefix, |_| {
-                Diagnostic::error(
-                    "",
-                    0,
-                    0,
-                    format!("error validating data: [{}]", missing.join(", ")),
-                )
-            });
-            self.reject(value);
+            self.missing_type(file, line_offset, pos, "", value, api_version, kind);
             return;
         }
         if kind == "List" || (kind.ends_with("List") && value.get("items").is_some()) {
+            let in_item = |d: &str| d.starts_with("items[");
+            self.strict_fields(file, line_offset, pos, "", kind, &[], in_item);
             let Some(items) = value.get("items").and_then(|i| i.as_sequence()) else {
                 if value.get("items").is_some_and(|i| !i.is_null()) {
-                    self.at(file, line_offset, pos, &join("items"), |p| {
+                    self.at(file, line_offset, pos, "items", |p| {
                         Diagnostic::error("", 0, 0, format!("{p}: expected a list of objects"))
                     });
                 }
                 return;
             };
             for (i, item) in items.iter().enumerate() {
-                let ip = join(&format!("items[{i}]"));
+                let ip = format!("items[{i}]");
                 if !item.is_mapping() {
                     self.at(file, line_offset, pos, &ip, |p| {
                         Diagnostic::error("", 0, 0, format!("{p}: expected an object"))
                     });
                     continue;
                 }
-                let Some(node) = pos.get(&ip) else { continue };
-                // Each item is parsed from its own text, laid out at its lines and columns.
-                let (item_text, before) = yaml::cut_node(text, node);
                 // Positions stay those of the whole document, under the item's prefix.
-                self.object_at(
-                    &item_text,
-                    before,
-                    line_offset,
-                    file,
-                    pos,
-                    &ip,
-                    item,
-                    pending,
-                );
+                self.object_at(line_offset, file, pos, &ip, item, pending);
             }
             return;
         }
-        self.object_at(text, 0, line_offset, file, pos, prefix, value, pending);
+        self.object_at(line_offset, file, pos, "", value, pending);
     }
 
-    /// Parses one object with its `k8s-openapi` type. `text` is laid out with `text_lines`
-    /// lines before it in the document, which has `line_offset` lines before it in `file`.
+    /// `error validating data: [apiVersion not set, kind not set]`, kubectl's words for an
+    /// object without them.
     #[allow(clippy::too_many_arguments)]
+    fn missing_type(
+        &mut self,
+        file: &str,
+        line_offset: usize,
+        pos: &PosMap,
+        prefix: &str,
+        value: &serde_yaml::Value,
+        api_version: &str,
+        kind: &str,
+    ) {
+        let mut missing = Vec::new();
+        if api_version.is_empty() {
+            missing.push("apiVersion not set");
+        }
+        if kind.is_empty() {
+            missing.push("kind not set");
+        }
+        let lead = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}: ")
+        };
+        self.at(file, line_offset, pos, prefix, |_| {
+            Diagnostic::error(
+                "",
+                0,
+                0,
+                format!("{lead}error validating data: [{}]", missing.join(", ")),
+            )
+        });
+        self.reject(value);
+    }
+
+    /// Parses one object, written at `prefix` of its document, with its `k8s-openapi` type.
     fn object_at(
         &mut self,
-        text: &str,
-        text_lines: usize,
         line_offset: usize,
         file: &str,
-        pos: &PosMap,
+        pos: &Arc<PosMap>,
         prefix: &str,
         value: &serde_yaml::Value,
         pending: &mut Vec<Pending>,
@@ -475,70 +655,65 @@ impl Loader {
         let name = str_at(value, &["metadata", "name"])
             .unwrap_or("")
             .to_string();
-        let Some(&(kind, want)) = SIMULATED.iter().find(|(k, _)| *k == kind) else {
-            let shown = if name.is_empty() {
-                String::new()
-            } else {
-                format!(" {name:?}")
-            };
-            self.at(file, line_offset, pos, &join("kind"), |_| {
-                Diagnostic::warning(
-                    "",
-                    0,
-                    0,
-                    format!("skipping {kind}{shown} ({api_version}): kind not simulated; kubesim simulates Deployment, ReplicaSet, Pod, Service and Namespace"),
-                )
-            });
+        let simulated = SIMULATED
+            .iter()
+            .find(|(k, v)| *k == kind && *v == api_version);
+        let Some(&(kind, _)) = simulated else {
+            match kinds::classify(api_version, kind) {
+                kinds::KindMatch::NoMatch { hint } => {
+                    // `meta.NoKindMatchError` (`k8s.io/apimachinery/pkg/api/meta/errors.go`),
+                    // which kubectl prints for a kind no API server serves.
+                    let hint = hint.map_or(String::new(), |h| format!(" ({h})"));
+                    self.at(file, line_offset, pos, &join("kind"), |_| {
+                        Diagnostic::error(
+                            "",
+                            0,
+                            0,
+                            format!(
+                                "no matches for kind {kind:?} in version {api_version:?}{hint}"
+                            ),
+                        )
+                    });
+                    self.reject(value);
+                }
+                found => {
+                    let what = if found == kinds::KindMatch::Custom {
+                        "a custom resource, not simulated"
+                    } else {
+                        "kind not simulated"
+                    };
+                    let named = if name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {name:?}")
+                    };
+                    self.at(file, line_offset, pos, &join("kind"), |_| {
+                        Diagnostic::warning(
+                            "",
+                            0,
+                            0,
+                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, Pod, Service and Namespace"),
+                        )
+                    });
+                }
+            }
             return;
         };
-        if api_version != want {
-            self.at(file, line_offset, pos, &join("apiVersion"), |_| {
-                Diagnostic::error(
-                    "",
-                    0,
-                    0,
-                    format!("no matches for kind {kind:?} in version {api_version:?} (use apiVersion: {want})"),
-                )
-            });
-            self.reject(value);
-            return;
-        }
         let mut unknown = Vec::new();
         let parsed = match kind {
-            "Deployment" => typed(text, &mut unknown).map(|v| K8s::Deployment(Box::new(v))),
-            "ReplicaSet" => typed(text, &mut unknown).map(|v| K8s::ReplicaSet(Box::new(v))),
-            "Pod" => typed(text, &mut unknown).map(|v| K8s::Pod(Box::new(v))),
-            "Service" => typed(text, &mut unknown).map(|v| K8s::Service(Box::new(v))),
-            _ => typed(text, &mut unknown).map(|v| K8s::Namespace(Box::new(v))),
+            "Deployment" => yaml::typed(value, &mut unknown).map(|v| K8s::Deployment(Box::new(v))),
+            "ReplicaSet" => yaml::typed(value, &mut unknown).map(|v| K8s::ReplicaSet(Box::new(v))),
+            "Pod" => yaml::typed(value, &mut unknown).map(|v| K8s::Pod(Box::new(v))),
+            "Service" => yaml::typed(value, &mut unknown).map(|v| K8s::Service(Box::new(v))),
+            _ => yaml::typed(value, &mut unknown).map(|v| K8s::Namespace(Box::new(v))),
         };
-        // Server-set fields of `kubectl get -o yaml` exports are ignored without a word.
-        for u in unknown {
-            if u == "status" || u.starts_with("status.") || u.starts_with("metadata.managedFields")
-            {
-                continue;
-            }
-            // The whole path, so a field of a List item or an `apply` event is unambiguous.
-            let path = join(&u);
-            self.at(file, line_offset, pos, &path, |p| {
-                Diagnostic::warning("", 0, 0, format!("unknown field {p:?}"))
-            });
-        }
-        match parsed {
-            Ok(v) => pending.push(Pending {
-                file: file.to_string(),
-                line_offset,
-                prefix: prefix.to_string(),
-                positions: pos.clone(),
-                kind,
-                namespace: namespace_of(value).to_string(),
-                name,
-                value: v,
-            }),
+        let v = match parsed {
+            Ok(v) => v,
             Err(e) => {
+                // As the API server, a decoding error is the only one reported.
                 self.reject(value);
-                let (msg, p) = yaml::yaml_error(&e);
                 // A missing required field is what the API server reports as `Required value`.
-                if let Some((path, field)) = missing_field(&msg) {
+                if let Some((path, field)) = missing_field(&e.message) {
                     let fe = validate::required(&path_join(&path, &field), "");
                     let message =
                         validate::invalid_object_message(kind, &name, std::slice::from_ref(&fe));
@@ -547,56 +722,58 @@ impl Loader {
                     });
                     return;
                 }
-                let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                let shown = if name.is_empty() {
-                    kind.to_string()
-                } else {
-                    format!("{kind} {name:?}")
-                };
-                self.diags.push(Diagnostic::error(
-                    file,
-                    p.line + text_lines + line_offset,
-                    p.col,
-                    format!("{shown} cannot be handled as a {kind}: {msg}"),
-                ));
+                let p = pos
+                    .locate_value(&join(&e.path))
+                    .unwrap_or(Pos { line: 1, col: 1 });
+                let d = Diagnostic::error(
+                    "",
+                    0,
+                    0,
+                    format!(
+                        "{} cannot be handled as a {kind}: {}",
+                        shown(kind, &name),
+                        e.message
+                    ),
+                );
+                self.push_at(file, line_offset, p, d);
+                return;
             }
+        };
+        let what = format!("{} cannot be handled as a {kind}", shown(kind, &name));
+        if self.strict_fields(file, line_offset, pos, prefix, &what, &unknown, |_| false) {
+            self.reject(value);
+            return;
         }
+        pending.push(Pending {
+            file: file.to_string(),
+            line_offset,
+            prefix: prefix.to_string(),
+            positions: Arc::clone(pos),
+            kind,
+            namespace: namespace_of(value).to_string(),
+            name,
+            has_selector: value.get("spec").and_then(|s| s.get("selector")).is_some(),
+            value: v,
+        });
     }
 
     /// The Kubernetes object written inline at `path` of the Scenario document (an `apply`
     /// event), parsed, validated and converted as a document of its own would be, with
-    /// positions and unknown-field warnings under `path`.
+    /// positions and unknown fields under `path`.
     fn inline_object(
         &mut self,
         doc: &Doc,
-        pos: &PosMap,
+        pos: &Arc<PosMap>,
+        scenario: &serde_yaml::Value,
         file: &str,
         path: &str,
         service_cidr: ipnet::Ipv4Net,
     ) -> Option<Object> {
-        let node = pos.get(path)?;
-        let (text, before) = yaml::cut_node(&doc.text, node);
-        // It parsed as part of the document, so it parses alone.
-        let value: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
-        let kind = str_at(&value, &["kind"]).unwrap_or("");
-        let api_version = str_at(&value, &["apiVersion"]).unwrap_or("");
+        let value = yaml::value_at(scenario, path)?;
+        let kind = str_at(value, &["kind"]).unwrap_or("");
+        let api_version = str_at(value, &["apiVersion"]).unwrap_or("");
         if kind.is_empty() || api_version.is_empty() {
-            let mut missing = Vec::new();
-            if api_version.is_empty() {
-                missing.push("apiVersion not set");
-            }
-            if kind.is_empty() {
-                missing.push("kind not set");
-            }
-            self.at(file, doc.line_offset, pos, path, |p| {
-                Diagnostic::error(
-                    "",
-                    0,
-                    0,
-                    format!("{p}: error validating data: [{}]", missing.join(", ")),
-                )
-            });
-            self.reject(&value);
+            self.missing_type(file, doc.line_offset, pos, path, value, api_version, kind);
             return None;
         }
         if kind.ends_with("List") {
@@ -613,16 +790,7 @@ impl Loader {
             return None;
         }
         let mut pending = Vec::new();
-        self.object_at(
-            &text,
-            before,
-            doc.line_offset,
-            file,
-            pos,
-            path,
-            &value,
-            &mut pending,
-        );
+        self.object_at(doc.line_offset, file, pos, path, value, &mut pending);
         let p = pending.pop()?;
         self.object(&p, service_cidr)
     }
@@ -631,35 +799,38 @@ impl Loader {
         &mut self,
         doc: &Doc,
         pos: &PosMap,
+        value: &serde_yaml::Value,
         file: &str,
         base_dir: &Path,
     ) -> Option<spec::Resolved> {
         let mut unknown = Vec::new();
-        let raw: spec::RawScenario = match typed(&doc.text, &mut unknown) {
+        let raw: spec::RawScenario = match yaml::typed(value, &mut unknown) {
             Ok(r) => r,
             Err(e) => {
-                let (msg, p) = yaml::yaml_error(&e);
-                let p = p.unwrap_or(Pos { line: 1, col: 1 });
-                self.diags.push(Diagnostic::error(
+                let p = pos.locate_value(&e.path).unwrap_or(Pos { line: 1, col: 1 });
+                self.push_at(
                     file,
-                    doc.original_line(p.line) + doc.line_offset,
-                    p.col,
-                    format!("Scenario: {msg}"),
-                ));
-                // Still report unknown keys seen before the error.
-                for u in unknown {
-                    self.at(file, doc.line_offset, pos, &u, |_| {
-                        Diagnostic::warning("", 0, 0, format!("unknown field {u:?}"))
-                    });
-                }
+                    doc.line_offset,
+                    p,
+                    Diagnostic::error("", 0, 0, format!("Scenario: {}", e.message)),
+                );
                 return None;
             }
         };
-        for u in unknown {
-            self.at(file, doc.line_offset, pos, &u, |_| {
-                Diagnostic::warning("", 0, 0, format!("unknown field {u:?}"))
-            });
-        }
+        let name = str_at(value, &["metadata", "name"]).unwrap_or("");
+        let what = format!(
+            "{} cannot be handled as a Scenario",
+            shown("Scenario", name)
+        );
+        // The objects of `apply` events have their own fields, checked with them.
+        let in_apply = |d: &str| {
+            d.strip_prefix("spec.events[")
+                .and_then(|r| r.split_once(']'))
+                .is_some_and(|(_, r)| {
+                    r == ".apply" || r.starts_with(".apply.") || r.starts_with(".apply[")
+                })
+        };
+        self.strict_fields(file, doc.line_offset, pos, "", &what, &unknown, in_apply);
         let mut ctx = spec::Ctx {
             file,
             line_offset: doc.line_offset,
@@ -672,28 +843,16 @@ impl Loader {
     /// Validates and converts one object; `None` (with an error) when the API server would
     /// reject it.
     fn object(&mut self, p: &Pending, service_cidr: ipnet::Ipv4Net) -> Option<Object> {
-        let field = |f: &str| {
-            if p.prefix.is_empty() {
-                f.to_string()
-            } else {
-                format!("{}.{f}", p.prefix)
-            }
-        };
-        let has_selector = p.positions.get(&field("spec.selector")).is_some();
         let errs: Vec<FieldError> = match &p.value {
-            K8s::Deployment(d) => validate::deployment(d, has_selector),
-            K8s::ReplicaSet(r) => validate::replica_set(r, has_selector),
+            K8s::Deployment(d) => validate::deployment(d, p.has_selector),
+            K8s::ReplicaSet(r) => validate::replica_set(r, p.has_selector),
             K8s::Pod(o) => validate::pod(o),
             K8s::Service(s) => validate::service(s, service_cidr),
             K8s::Namespace(n) => validate::namespace(n),
         };
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
-            let path = if p.prefix.is_empty() {
-                first.location().to_string()
-            } else {
-                format!("{}.{}", p.prefix, first.location())
-            };
+            let path = join_path(&p.prefix, first.location());
             let file = p.file.clone();
             self.at(&file, p.line_offset, &p.positions, &path, |_| {
                 Diagnostic::error("", 0, 0, message)
@@ -709,15 +868,6 @@ impl Loader {
             K8s::Namespace(n) => Object::Namespace(convert::object_meta(&n.metadata, false)),
         })
     }
-}
-
-/// Deserializes `text` as `T`, collecting the paths of fields `T` does not know.
-fn typed<T: serde::de::DeserializeOwned>(
-    text: &str,
-    unknown: &mut Vec<String>,
-) -> Result<T, serde_yaml::Error> {
-    let de = serde_yaml::Deserializer::from_str(text);
-    serde_ignored::deserialize(de, |p| unknown.push(yaml::ignored_path(&p)))
 }
 
 fn path_join(a: &str, b: &str) -> String {

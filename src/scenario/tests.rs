@@ -154,19 +154,109 @@ fn a_mistyped_template_label_gives_the_selector_message_at_its_line() {
     );
 }
 
+fn load_validating(text: &str, validate: FieldValidation) -> Result<Loaded, Diagnostics> {
+    let options = LoadOptions {
+        validate,
+        ..LoadOptions::default()
+    };
+    load_str_opts(text, "s.yaml", Path::new("."), &options)
+}
+
+/// kubectl's default `--validate=strict`: the API server's strict decoding error, at the key.
 #[test]
-fn a_typo_in_a_field_name_is_a_warning_naming_its_path() {
+fn a_typo_in_a_field_name_is_an_error_naming_its_path() {
     let text = with_objects(&LESSON.replacen("replicas: 3", "replcas: 3", 1));
-    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "Deployment \"http-deployment\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replcas\""
+    );
+    assert_eq!(
+        (errs[0].line, errs[0].column),
+        (line_of(&text, "replcas"), 3)
+    );
+}
+
+#[test]
+fn under_validate_warn_a_typo_is_a_warning_and_under_ignore_nothing() {
+    let text = with_objects(&LESSON.replacen("replicas: 3", "replcas: 3", 1));
+    let l = load_validating(&text, FieldValidation::Warn).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
     let w = &l.warnings[0];
     assert_eq!(w.severity, Severity::Warning);
-    assert!(w.message.contains("spec.replcas"), "{}", w.message);
+    assert_eq!(w.message, "unknown field \"spec.replcas\"");
     assert_eq!((w.line, w.column), (line_of(&text, "replcas"), 3));
     let Object::Deployment(d) = &l.scenario.objects[0] else {
         panic!()
     };
     assert_eq!(d.replicas, 1, "the default applies");
+    let l = load_validating(&text, FieldValidation::Ignore).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
+fn a_duplicate_field_is_an_error_and_its_last_value_counts_under_warn() {
+    let text = with_objects(&LESSON.replacen("replicas: 3", "replicas: 3\n  replicas: 5", 1));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .message
+            .ends_with("strict decoding error: duplicate field \"spec.replicas\""),
+        "{}",
+        errs[0].message
+    );
+    assert_eq!(errs[0].line, line_of(&text, "replicas: 5"));
+    let l = load_validating(&text, FieldValidation::Warn).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(l.warnings[0].message, "duplicate field \"spec.replicas\"");
+    let Object::Deployment(d) = &l.scenario.objects[0] else {
+        panic!()
+    };
+    assert_eq!(
+        d.replicas, 5,
+        "the last value wins, as Go's decoders have it"
+    );
+}
+
+#[test]
+fn scenario_keys_are_validated_strictly_too() {
+    let text = with_objects(LESSON).replacen(
+        "  duration: 60s",
+        "  duration: 60s\n  durration: 9s\n  duration: 61s",
+        1,
+    );
+    let errs = errors(&text);
+    let msgs: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "Scenario \"seed-tutorial\" cannot be handled as a Scenario: strict decoding error: unknown field \"spec.durration\"",
+            "Scenario \"seed-tutorial\" cannot be handled as a Scenario: strict decoding error: duplicate field \"spec.duration\"",
+        ]
+    );
+    assert_eq!(errs[0].line, line_of(&text, "durration"));
+    assert_eq!(errs[1].line, line_of(&text, "duration: 61s"));
+    let l = load_validating(&text, FieldValidation::Warn).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(l.warnings.len(), 2);
+    assert_eq!(l.scenario.duration, SimDuration::from_secs(61));
+}
+
+#[test]
+fn validate_takes_kubectls_values() {
+    for (s, v) in [
+        ("strict", FieldValidation::Strict),
+        ("true", FieldValidation::Strict),
+        ("warn", FieldValidation::Warn),
+        ("ignore", FieldValidation::Ignore),
+        ("false", FieldValidation::Ignore),
+    ] {
+        assert_eq!(s.parse::<FieldValidation>(), Ok(v));
+    }
+    assert_eq!(
+        "foo".parse::<FieldValidation>().unwrap_err(),
+        "invalid - validate option \"foo\"; must be one of: strict (or true), warn, ignore (or false)"
+    );
 }
 
 #[test]
@@ -402,6 +492,12 @@ metadata:
   namespace: default
   resourceVersion: "1234"
   uid: 3f1c7b1e-0000-0000-0000-000000000000
+  generation: 1
+  ownerReferences:
+  - apiVersion: v1
+    kind: Namespace
+    name: default
+    uid: 0b6f1c2e-0000-0000-0000-000000000000
 spec:
   clusterIP: 10.96.120.7
   clusterIPs:
@@ -422,9 +518,71 @@ spec:
   type: NodePort
 status:
   loadBalancer: {}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  annotations:
+    deployment.kubernetes.io/revision: "1"
+  creationTimestamp: "2024-01-01T00:00:00Z"
+  generation: 1
+  labels:
+    app: http-label
+  name: http-deployment
+  namespace: default
+  resourceVersion: "1300"
+  uid: 7d2a9c4e-0000-0000-0000-000000000000
+spec:
+  progressDeadlineSeconds: 600
+  replicas: 3
+  revisionHistoryLimit: 10
+  selector:
+    matchLabels:
+      app: http-label
+  strategy:
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 25%
+    type: RollingUpdate
+  template:
+    metadata:
+      creationTimestamp: null
+      labels:
+        app: http-label
+    spec:
+      containers:
+      - image: aspnetcoreweb
+        imagePullPolicy: IfNotPresent
+        name: aspnetcoreweb
+        ports:
+        - containerPort: 80
+          protocol: TCP
+        resources: {}
+        terminationMessagePath: /dev/termination-log
+        terminationMessagePolicy: File
+      dnsPolicy: ClusterFirst
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext: {}
+      terminationGracePeriodSeconds: 30
+status:
+  availableReplicas: 3
+  conditions:
+  - lastTransitionTime: "2024-01-01T00:00:05Z"
+    lastUpdateTime: "2024-01-01T00:00:05Z"
+    message: Deployment has minimum availability.
+    reason: MinimumReplicasAvailable
+    status: "True"
+    type: Available
+  observedGeneration: 1
+  readyReplicas: 3
+  replicas: 3
+  updatedReplicas: 3
 "#;
+    // Under kubectl's default strict validation: server-set fields are fields of the schema.
     let l = load(&with_objects(objects)).unwrap_or_else(|d| panic!("{d}"));
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(l.scenario.objects.len(), 2);
 }
 
 #[test]
@@ -965,11 +1123,11 @@ fn an_applied_object_is_checked_like_a_document_with_positions() {
             .find(|x| x.message.contains(m))
             .unwrap_or_else(|| panic!("{m} missing from:\n{}", msgs.join("\n")))
     };
-    let w = find("unknown field \"spec.events[0].apply.spec.prots\"");
-    assert!(!w.is_error());
-    assert_eq!(w.line, line_of(&text, "prots: []"));
-    let e = find("The Service \"bad\" is invalid: spec.ports[0].port: Invalid value: 70000");
-    assert_eq!(e.line, line_of(&text, "ports: [{port: 70000}]"));
+    let e = find("Service \"bad\" cannot be handled as a Service: strict decoding error: unknown field \"spec.prots\"");
+    assert!(e.is_error());
+    assert_eq!(e.line, line_of(&text, "prots: []"));
+    // Strict decoding rejects the object before its validation, as the API server does.
+    assert!(d.iter().all(|x| !x.message.contains("is invalid")));
     assert!(!find("skipping ConfigMap \"c\"").is_error());
     let e = find("spec.events[2].apply: error validating data: [apiVersion not set]");
     assert_eq!(e.line, line_of(&text, "apply: {kind: Service}"));
@@ -1011,13 +1169,14 @@ fn an_event_naming_a_rejected_object_adds_no_second_error() {
     - at: 3s
       scale: {deployment: nope, replicas: 1}
 "#;
-    // Rejected by validation (a misspelt strategy) and by its type (replicas not a number):
-    // its name is known. A duplicate key fails the whole document before any name in it can
-    // be read, so it may be any object and `nope` is not reported either.
+    // Rejected by validation (a misspelt strategy), by its type (replicas not a number) and
+    // by strict decoding (a duplicate key): its name is known. A document that is not YAML
+    // may be any object, so `nope` is not reported then.
     let broken = [
         ("  replicas: 3\n  strategy: {type: Recreat}", true),
         ("  replicas: three", true),
-        ("  replicas: 3\n  replicas: 4", false),
+        ("  replicas: 3\n  replicas: 4", true),
+        ("  replicas: [3", false),
     ];
     for (to, name_known) in broken {
         let text = with_events(events).replacen("  replicas: 3", to, 1);

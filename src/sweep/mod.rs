@@ -213,12 +213,13 @@ pub struct SweepError {
     pub problems: Vec<String>,
 }
 
-/// Loads every cell's scenario (with its overrides and seed `rep 0`), reporting every distinct
-/// problem at once.
+/// Loads every cell's scenario (with its overrides and seed `rep 0`, unknown and duplicate
+/// fields as `validate` says), reporting every distinct problem at once.
 pub fn prepare(
     path: &Path,
     plan: &Plan,
     cells: &[Cell],
+    validate: scenario::FieldValidation,
     locate: impl Fn(&scenario::Loaded, &crate::sim::ApiError) -> Diagnostic,
 ) -> Result<Vec<Scenario>, SweepError> {
     let mut out = Vec::new();
@@ -236,7 +237,11 @@ pub fn prepare(
         }
     };
     for cell in cells {
-        match scenario::load_with(path, &plan.overrides(cell)) {
+        let options = scenario::LoadOptions {
+            validate,
+            overrides: plan.overrides(cell),
+        };
+        match scenario::load_opts(path, &options) {
             Err(diags) => {
                 for d in diags.errors() {
                     push(d.to_string(), cell);

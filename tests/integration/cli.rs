@@ -54,17 +54,52 @@ fn a_template_label_typo_gives_the_api_servers_selector_message() {
     }
 }
 
+/// kubectl's default `--validate=strict`: an error in the API server's words; `warn` makes it
+/// a warning, `ignore` silences it, on every command that loads a scenario.
 #[test]
-fn a_misspelt_field_is_a_warning_naming_its_path() {
+fn a_misspelt_field_is_an_error_naming_its_path_unless_validate_relaxes_it() {
     let dir = temp_dir("replcas");
     let file = seed_variant(&dir, |s| s.replace("  replicas: 3 #", "  replcas: 3 #"));
+    let line = line_of(&file, "replcas");
     let o = kubesim(&dir, &["check", &file]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(2));
     let want = format!(
-        "{file}:{}:3: warning: unknown field \"spec.replcas\"",
-        line_of(&file, "replcas")
+        "{file}:{line}:3: error: Deployment \"http-deployment\" cannot be handled as a Deployment: \
+         strict decoding error: unknown field \"spec.replcas\""
     );
-    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end(), want);
+    let warning = format!("{file}:{line}:3: warning: unknown field \"spec.replcas\"");
+    for args in [
+        vec!["check", &file, "--validate=warn"],
+        vec!["rules", &file, "--validate=warn"],
+        vec![
+            "trace",
+            &file,
+            "--to",
+            "192.168.0.24:30001",
+            "--validate=warn",
+        ],
+    ] {
+        let o = kubesim(&dir, &args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&warning), "{args:?}: {}", stderr(&o));
+    }
+    for v in ["--validate=ignore", "--validate=false"] {
+        let o = kubesim(&dir, &["check", &file, v]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(!stderr(&o).contains("replcas"), "{}", stderr(&o));
+    }
+    for v in ["--validate", "--validate=true", "--validate=strict"] {
+        let o = kubesim(&dir, &["check", &file, v]);
+        assert_eq!(o.status.code(), Some(2), "{v}");
+    }
+    let o = kubesim(&dir, &["check", &file, "--validate=foo"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid - validate option \"foo\"; must be one of: strict (or true), warn, ignore (or false)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod cluster;
 mod connections;
 mod generate;
 mod hostile_h5;
+mod hostile_yaml;
 mod ipvs;
 mod lifecycle;
 mod load;
@@ -19,3 +20,4 @@ mod snapshots;
 
 mod sweep;
 mod util;
+mod yaml_layouts;

@@ -41,7 +41,14 @@ fn capacity_plan_min_replicas_agree_with_mmc() {
     };
     let cells = plan.cells();
     assert_eq!(cells.len(), 80);
-    let scenarios = sweep::prepare(&path, &plan, &cells, |_, e| panic!("{e}")).unwrap();
+    let scenarios = sweep::prepare(
+        &path,
+        &plan,
+        &cells,
+        kubesim::scenario::FieldValidation::Strict,
+        |_, e| panic!("{e}"),
+    )
+    .unwrap();
     let results = sweep::run(&plan, &cells, &scenarios, 2, &|| {});
     let analysis = sweep::analyse(&plan, &results);
 
