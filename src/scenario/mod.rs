@@ -15,6 +15,7 @@
 
 mod convert;
 mod diag;
+pub mod files;
 mod overrides;
 pub mod quantity;
 mod spec;
@@ -53,7 +54,7 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
 /// anything is parsed (see the `overrides` module): every check applies to the new values.
 pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files::read_text(path).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(
             &file,
             0,
@@ -126,7 +127,7 @@ pub fn load_str_with(
                 .expect("resolved");
             let path = base_dir.join(m);
             let shown = path.display().to_string();
-            match std::fs::read_to_string(&path) {
+            match files::read_text(&path) {
                 Err(e) => {
                     let at = pos.locate(field).unwrap_or(Pos { line: 1, col: 1 });
                     l.diags.push(Diagnostic::error(

@@ -525,7 +525,7 @@ pub fn parse_destination(s: &str) -> Result<Destination, String> {
 }
 
 fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = super::files::read_text(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
