@@ -7,6 +7,7 @@
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::{Child, Command, Output, Stdio};
 
 /// A scenario of two seconds (two pods behind a NodePort, 100 requests/s) as `dir/name`, with
@@ -206,6 +207,7 @@ fn an_older_kubesims_output_folder_is_replaced() {
 }
 
 /// Hidden entries of `dir` (temporary and set-aside folders), sorted.
+#[cfg(unix)]
 fn hidden(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
@@ -240,6 +242,7 @@ fn signal(child: &Child, signal: libc::c_int) {
 }
 
 /// Waits for the child, failing the test (not hanging it) if it runs past `secs` seconds.
+#[cfg(unix)]
 fn wait_at_most(mut child: Child, secs: u64, what: &str) -> Output {
     for _ in 0..secs * 20 {
         if child.try_wait().unwrap().is_some() {
