@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod connections;
+mod fuzz_corpus;
 mod hostile_cli;
 mod ipvs;
 mod lifecycle;
