@@ -1,6 +1,8 @@
 //! The `kubesim` command: arguments, output folders and exit codes; the library does the work.
 //!
-//! Exit codes: 0 success, 1 the run found what it was asked to check for, 2 bad input or usage.
+//! Exit codes: 0 success, 1 the run found what it was asked to check for, 2 bad input or usage
+//! (including an output folder refused); a run ended by SIGINT or SIGTERM removes the output
+//! folder it was writing and ends by the signal (a shell reports 130 or 143).
 
 use clap::{Parser, Subcommand};
 use kubesim::scenario::{self, Diagnostic, FieldValidation, LoadOptions, Loaded};
@@ -115,7 +117,7 @@ enum Command {
         /// The simulated instant (default: the end of the scenario).
         #[arg(long)]
         at: Option<String>,
-        /// How many new connections to follow.
+        /// How many new connections to follow (at most 10,000).
         #[arg(short = 'n', long = "count", default_value_t = 1)]
         count: usize,
         #[command(flatten)]
@@ -165,6 +167,12 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run { .. } | Command::Sweep(_) | Command::Merge { .. }
+    ) {
+        remove_unfinished_output_on_signals();
+    }
     match cli.command {
         Command::Run {
             scenario,
@@ -201,6 +209,46 @@ fn main() -> ExitCode {
             validate,
         } => trace(&scenario, &to, &from, at, count, validate.validate),
     }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows): removes the output folder being written,
+/// then ends as the signal would have (a shell reports 130 for SIGINT, 143 for SIGTERM).
+fn remove_unfinished_output_on_signals() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(mut signals) => {
+                std::thread::spawn(move || {
+                    if let Some(signal) = signals.forever().next() {
+                        kubesim::report::remove_unfinished();
+                        // Dies by the signal, so that a shell or a script sees it was
+                        // interrupted; exits with 128 + the signal if that fails.
+                        let _ = signal_hook::low_level::emulate_default_handler(signal);
+                        std::process::exit(128 + signal);
+                    }
+                });
+            }
+            Err(e) => eprintln!(
+                "warning: cannot handle signals ({e}): an interrupted run may leave a hidden temporary folder beside its output"
+            ),
+        }
+    }
+    #[cfg(windows)]
+    {
+        if let Err(e) = ctrlc::set_handler(|| {
+            kubesim::report::remove_unfinished();
+            std::process::exit(130);
+        }) {
+            eprintln!("warning: cannot handle Ctrl-C ({e}): an interrupted run may leave a hidden temporary folder beside its output");
+        }
+    }
+}
+
+/// Prints why an output folder is refused (or could not be written); exit 2.
+fn output_error(e: &kubesim::report::ReportError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 /// Loads and validates; prints every problem. `None` means exit 2.
@@ -266,12 +314,15 @@ fn run(
     let Some((loaded, sim)) = prepare(path, seed, validate) else {
         return ExitCode::from(2);
     };
+    let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
+    if let Err(e) = kubesim::report::check_output(&dir, &[path.to_path_buf()]) {
+        return output_error(&e);
+    }
     let outcome = sim.run();
     let verdict = slo.as_ref().map(|s| {
         let figures = kubesim::sweep::RepFigures::of(&outcome);
         s.verdict(std::slice::from_ref(&figures))
     });
-    let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
     if json {
         print!("{}", kubesim::report::summary_json(&outcome));
     } else {
@@ -296,10 +347,7 @@ fn run(
                 _ => ExitCode::SUCCESS,
             }
         }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", dir.display());
-            ExitCode::from(2)
-        }
+        Err(e) => output_error(&e),
     }
 }
 
@@ -323,16 +371,37 @@ fn check(path: &Path, validate: FieldValidation) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--at` as an instant, or the end of the scenario; `None` (after printing why) if malformed.
-fn parse_at(at: Option<&str>, sim: &Simulation) -> Option<kubesim::engine::SimTime> {
+/// `--at` as an instant, or the end of the scenario; `None` (after printing why) if malformed
+/// or past the end.
+fn parse_at(
+    at: Option<&str>,
+    loaded: &Loaded,
+    sim: &Simulation,
+) -> Option<kubesim::engine::SimTime> {
     match at.map(kubesim::engine::SimDuration::parse).transpose() {
-        Ok(at) => Some(at.map_or(sim.end(), |d| kubesim::engine::SimTime::ZERO + d)),
+        Ok(None) => Some(sim.end()),
+        Ok(Some(d)) if d <= sim.end() - kubesim::engine::SimTime::ZERO => {
+            Some(kubesim::engine::SimTime::ZERO + d)
+        }
+        Ok(Some(_)) => {
+            eprintln!(
+                "error: --at {}: past the end of scenario {} (duration {})",
+                at.unwrap_or_default(),
+                loaded.scenario.name,
+                sim.end() - kubesim::engine::SimTime::ZERO
+            );
+            None
+        }
         Err(e) => {
             eprintln!("error: --at: {e}");
             None
         }
     }
 }
+
+/// The most connections `trace -n` follows: far more than anyone reads, and few enough that
+/// the trace's text stays in memory.
+const MAX_TRACE_COUNT: usize = 10_000;
 
 fn trace(
     path: &Path,
@@ -342,10 +411,14 @@ fn trace(
     count: usize,
     validate: FieldValidation,
 ) -> ExitCode {
-    let Some((_, mut sim)) = prepare(path, None, validate) else {
+    if count > MAX_TRACE_COUNT {
+        eprintln!("error: -n {count}: a trace follows at most {MAX_TRACE_COUNT} connections");
+        return ExitCode::from(2);
+    }
+    let Some((loaded, mut sim)) = prepare(path, None, validate) else {
         return ExitCode::from(2);
     };
-    let Some(t) = parse_at(at.as_deref(), &sim) else {
+    let Some(t) = parse_at(at.as_deref(), &loaded, &sim) else {
         return ExitCode::from(2);
     };
     sim.run_until(t);
@@ -376,7 +449,7 @@ fn rules(
     let Some((loaded, mut sim)) = prepare(path, None, validate) else {
         return ExitCode::from(2);
     };
-    let Some(t) = parse_at(at.as_deref(), &sim) else {
+    let Some(t) = parse_at(at.as_deref(), &loaded, &sim) else {
         return ExitCode::from(2);
     };
     let running = loaded.scenario.net.proxy_mode.as_str();
@@ -618,6 +691,15 @@ fn sweep(a: &SweepArgs) -> ExitCode {
     for w in &base.warnings {
         eprintln!("{w}");
     }
+    let dir = a.out.clone().unwrap_or_else(|| match shard {
+        Some((i, n)) => {
+            Path::new("output").join(format!("{}-sweep-shard-{i}-of-{n}", base.scenario.name))
+        }
+        None => Path::new("output").join(format!("{}-sweep", base.scenario.name)),
+    });
+    if let Err(e) = kubesim::report::check_output(&dir, std::slice::from_ref(&a.scenario)) {
+        return output_error(&e);
+    }
     let plan = sweep::Plan {
         scenario: base.scenario.name.clone(),
         seed: a.seed.unwrap_or(base.scenario.seed),
@@ -655,9 +737,6 @@ fn sweep(a: &SweepArgs) -> ExitCode {
     let results = sweep::run(&plan, &cells, &scenarios, jobs, &|| bar.inc(1));
     bar.finish_and_clear();
     if let Some((i, n)) = shard {
-        let dir = a.out.clone().unwrap_or_else(|| {
-            Path::new("output").join(format!("{}-sweep-shard-{i}-of-{n}", plan.scenario))
-        });
         return match kubesim::report::sweep::write_shard(&plan, (i, n), &results, &dir) {
             Ok(p) => {
                 println!(
@@ -669,16 +748,9 @@ fn sweep(a: &SweepArgs) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
+            Err(e) => output_error(&e),
         };
     }
-    let dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", plan.scenario)));
     finish_sweep(&plan, &results, &dir)
 }
 
@@ -693,10 +765,7 @@ fn finish_sweep(
     print!("{}", kubesim::report::sweep::sweep_summary(plan, &analysis));
     match kubesim::report::sweep::write_sweep(plan, results, dir) {
         Ok(files) => println!("\nWrote {} files to {}/", files.len(), dir.display()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return output_error(&e),
     }
     if plan.slo.is_some() && !analysis.any_pass() {
         eprintln!("no cell meets the SLO");
@@ -713,7 +782,7 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
         } else {
             d.clone()
         };
-        match std::fs::read_to_string(&path) {
+        match scenario::files::read_text(&path) {
             Ok(t) => files.push((path.display().to_string(), t)),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", path.display());
@@ -729,5 +798,9 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
         }
     };
     let dir = out.unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", plan.scenario)));
+    let inputs: Vec<PathBuf> = files.iter().map(|(f, _)| PathBuf::from(f)).collect();
+    if let Err(e) = kubesim::report::check_output(&dir, &inputs) {
+        return output_error(&e);
+    }
     finish_sweep(&plan, &results, &dir)
 }

@@ -40,7 +40,10 @@ pub use charts::{
 pub use csv_out::{requests_by_pod_csv, timeline_csv};
 pub use format::{human_duration, instant};
 pub use load_charts::{cdf_points, draw_latency, draw_load};
-pub use output::{events_log, write_outputs, ReportError, OUTPUT_FILES};
+pub use output::{
+    check_output, events_log, remove_unfinished, write_outputs, ReportError, LEGACY_FILES,
+    MARKER_FILE, OUTPUT_FILES,
+};
 pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};
 pub use sweep_charts::{charts_for, SweepChart};

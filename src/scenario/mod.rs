@@ -19,6 +19,7 @@
 
 mod convert;
 mod diag;
+pub mod files;
 pub mod generate;
 mod kinds;
 mod overrides;
@@ -131,14 +132,16 @@ pub fn load_opts(path: &Path, options: &LoadOptions) -> Result<Loaded, Diagnosti
 
 /// Why a YAML file gave no text.
 enum ReadError {
-    Io(std::io::Error),
+    /// Not a regular file, too large, or refused by the operating system.
+    Io(files::FileError),
     /// The first byte that is not UTF-8: its position and a message.
     NotUtf8(Pos, String),
 }
 
-/// A YAML file's text: UTF-8, as kubectl reads YAML.
+/// A YAML file's text: UTF-8, as kubectl reads YAML; read as [`files::read_bytes`] reads
+/// (regular files only, at most 64 MiB).
 fn read_text(path: &Path) -> Result<String, ReadError> {
-    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    let bytes = files::read_bytes(path).map_err(ReadError::Io)?;
     yaml::decode_utf8(bytes).map_err(|(p, msg)| ReadError::NotUtf8(p, msg))
 }
 

@@ -230,7 +230,7 @@ fn events_text(value: &str) -> Result<Option<String>, String> {
         _ => {}
     }
     let path = Path::new(value);
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::files::read_text(path).map_err(|e| {
         format!(
             "cannot read {}: {e} (values: none, all, or a YAML file holding a list of events)",
             path.display()

@@ -100,8 +100,14 @@ pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
         num = num
             .checked_mul(10u128.pow(exp10 as u32))
             .ok_or(QuantityError("quantity too large"))?;
-    } else {
+    } else if exp10 >= -38 {
         den = 10u128.pow((-exp10) as u32);
+    } else {
+        // Below 10^-14 (at most 24 digits times 10^-39 or less): u128 cannot hold 10^39, and
+        // upstream rounds such a value up to its smallest unit, so only whether it is zero
+        // matters (found by the quantity fuzz target: `1e-40` overflowed).
+        num = num.min(1);
+        den = 10u128.pow(38);
     }
     Ok(Quantity {
         negative: negative && num != 0,
@@ -154,6 +160,8 @@ mod tests {
         assert_eq!(parse("1.5Ki").unwrap().value(), Some(1536));
         assert!(parse("-1").unwrap().negative);
         assert_eq!(parse("-1").unwrap().value(), None);
+        assert_eq!(parse("1e-40").unwrap().millis(), Some(1), "rounds up");
+        assert_eq!(parse("0e-40").unwrap().millis(), Some(0));
         for bad in ["", "abc", "1.2.3", "1Qi", "1e", "1 Mi", "."] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

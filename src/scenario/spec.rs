@@ -496,7 +496,8 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = num.parse().map_err(|_| {
         format!("invalid rate {s:?}: expected a number per unit, e.g. 100/s, 6000/m, 2.5/s")
     })?;
-    if !v.is_finite() || v <= 0.0 {
+    // Checked after the division: `1e-321/h` is above 0, its value per second is not.
+    if !v.is_finite() || v / per <= 0.0 {
         return Err(format!("invalid rate {s:?}: must be greater than 0"));
     }
     Ok(v / per)
@@ -525,7 +526,7 @@ pub fn parse_destination(s: &str) -> Result<Destination, String> {
 }
 
 fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = super::files::read_text(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -2020,6 +2021,10 @@ mod tests {
         assert_eq!(parse_rate("2.5/s"), Ok(2.5));
         assert!(parse_rate("-5/s").is_err());
         assert!(parse_rate("5/d").is_err());
+        assert!(
+            parse_rate("1e-321/h").is_err(),
+            "zero per second (fuzz target rate)"
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 mod cli;
 mod cluster;
 mod connections;
+mod fuzz_corpus;
 mod generate;
+mod hostile_cli;
 mod hostile_h5;
 mod hostile_yaml;
 mod ipvs;

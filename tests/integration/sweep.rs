@@ -100,10 +100,11 @@ fn capacity_plan_min_replicas_agree_with_mmc() {
     }
 }
 
-/// Every file of an output folder, by name.
+/// Every file of an output folder, by name, but kubesim's marker (`.kubesim-output`).
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
         .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != kubesim::report::MARKER_FILE)
         .map(|e| {
             let e = e.unwrap();
             (
@@ -181,6 +182,8 @@ fn output_is_the_same_whatever_the_number_of_jobs_and_merged_shards_equal_it() {
         one == files(&dir.join("merged")),
         "merged shards differ from the unsharded sweep"
     );
+    let marker = |d: &str| fs::read(dir.join(d).join(kubesim::report::MARKER_FILE)).unwrap();
+    assert_eq!(marker("one"), marker("merged"));
 
     // A missing shard is refused, and nothing is written.
     let o = kubesim(&dir, &["merge", "shard-0", "shard-2", "--out", "partial"]);
