@@ -46,6 +46,10 @@ enum Command {
         /// Check the run against an SLO, e.g. 'p99<200ms,errors<0.1%'; exit 1 when missed.
         #[arg(long, value_name = "EXPR")]
         slo: Option<String>,
+        /// Run even when the estimated work is beyond about an hour of one core (see
+        /// `kubesim check`).
+        #[arg(long)]
+        force: bool,
     },
     /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
@@ -93,6 +97,10 @@ enum Command {
         /// counts).
         #[arg(long)]
         mode: Option<String>,
+        /// Run even when the estimated work is beyond about an hour of one core (see
+        /// `kubesim check`).
+        #[arg(long)]
+        force: bool,
     },
     /// Follow new connections hop by hop: the node they enter, each rule matched with its
     /// random draws, DNAT to a pod, the overlay hop, the SNAT source the pod sees.
@@ -114,6 +122,10 @@ enum Command {
         /// How many new connections to follow.
         #[arg(short = 'n', long = "count", default_value_t = 1)]
         count: usize,
+        /// Run even when the estimated work is beyond about an hour of one core (see
+        /// `kubesim check`).
+        #[arg(long)]
+        force: bool,
     },
     /// Validate a scenario without running it: YAML, the API server's validation, and the
     /// allocation of ClusterIPs and NodePorts with their conflicts.
@@ -140,7 +152,8 @@ fn main() -> ExitCode {
             out,
             json,
             slo,
-        } => run(&scenario, seed, out, json, slo.as_deref()),
+            force,
+        } => run(&scenario, seed, out, json, slo.as_deref(), force),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Check { scenario } => check(&scenario),
@@ -149,19 +162,23 @@ fn main() -> ExitCode {
             node,
             at,
             mode,
-        } => rules(&scenario, node, at, mode),
+            force,
+        } => rules(&scenario, node, at, mode, force),
         Command::Trace {
             scenario,
             to,
             from,
             at,
             count,
-        } => trace(&scenario, &to, &from, at, count),
+            force,
+        } => trace(&scenario, &to, &from, at, count, force),
     }
 }
 
-/// Loads and validates; prints every problem. `None` means exit 2.
-fn prepare(path: &Path, seed: Option<u64>) -> Option<(Loaded, Simulation)> {
+/// Loads and validates; prints every problem. `None` means exit 2. With `gate`, a run whose
+/// estimated work is beyond an hour is refused before anything is built, unless `gate` is
+/// `Some(true)` (`--force`).
+fn prepare(path: &Path, seed: Option<u64>, gate: Option<bool>) -> Option<(Loaded, Simulation)> {
     let mut loaded = match scenario::load(path) {
         Ok(l) => l,
         Err(diags) => {
@@ -177,6 +194,11 @@ fn prepare(path: &Path, seed: Option<u64>) -> Option<(Loaded, Simulation)> {
     if let Some(seed) = seed {
         loaded.scenario.seed = seed;
     }
+    if let Some(force) = gate {
+        if !within_estimate(&loaded, None, force) {
+            return None;
+        }
+    }
     match Simulation::new(loaded.scenario.clone()) {
         Ok(sim) => Some((loaded, sim)),
         Err(errors) => {
@@ -185,6 +207,30 @@ fn prepare(path: &Path, seed: Option<u64>) -> Option<(Loaded, Simulation)> {
             }
             None
         }
+    }
+}
+
+/// Whether the run to `until` (the end when `None`) may go ahead: within its estimated work,
+/// or forced. Prints the refusal when not.
+fn within_estimate(
+    loaded: &Loaded,
+    until: Option<kubesim::engine::SimDuration>,
+    force: bool,
+) -> bool {
+    let estimate = match until {
+        Some(t) if t < loaded.scenario.duration => loaded.estimate.until(t),
+        _ => loaded.estimate.clone(),
+    };
+    let what = match until {
+        Some(t) if t < loaded.scenario.duration => format!("the run to {t}"),
+        _ => "the run".to_string(),
+    };
+    match estimate.refusal(&what) {
+        Some(d) if !force => {
+            eprintln!("{d}");
+            false
+        }
+        _ => true,
     }
 }
 
@@ -203,6 +249,7 @@ fn run(
     out: Option<PathBuf>,
     json: bool,
     slo: Option<&str>,
+    force: bool,
 ) -> ExitCode {
     let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
@@ -211,10 +258,18 @@ fn run(
             return ExitCode::from(2);
         }
     };
-    let Some((loaded, sim)) = prepare(path, seed) else {
+    let Some((loaded, sim)) = prepare(path, seed, Some(force)) else {
         return ExitCode::from(2);
     };
-    let outcome = sim.run();
+    let outcome = match sim.run_checked() {
+        Ok(o) => o,
+        Err(e) => {
+            let file = path.display().to_string();
+            let d = scenario::estimate::overloaded(&loaded.estimate, e.at, e.in_flight, &file);
+            eprintln!("{d}");
+            return ExitCode::from(2);
+        }
+    };
     let verdict = slo.as_ref().map(|s| {
         let figures = kubesim::sweep::RepFigures::of(&outcome);
         s.verdict(std::slice::from_ref(&figures))
@@ -252,9 +307,19 @@ fn run(
 }
 
 fn check(path: &Path) -> ExitCode {
-    let Some((loaded, sim)) = prepare(path, None) else {
+    let Some((loaded, sim)) = prepare(path, None, None) else {
         return ExitCode::from(2);
     };
+    // Valid, but `run` would refuse it: say so, and why, without failing the check.
+    if let Some(d) = loaded.estimate.refusal("the run") {
+        let mut w = d;
+        w.severity = kubesim::scenario::Severity::Warning;
+        w.message = w.message.replace(
+            "pass --force to run it anyway",
+            "`run` and `sweep` refuse it unless given --force",
+        );
+        eprintln!("{w}");
+    }
     println!(
         "{}: valid. {} node(s), {} object(s), {} traffic stream(s), {} timeline event(s).",
         path.display(),
@@ -282,13 +347,23 @@ fn parse_at(at: Option<&str>, sim: &Simulation) -> Option<kubesim::engine::SimTi
     }
 }
 
-fn trace(path: &Path, to: &str, from: &str, at: Option<String>, count: usize) -> ExitCode {
-    let Some((_, mut sim)) = prepare(path, None) else {
+fn trace(
+    path: &Path,
+    to: &str,
+    from: &str,
+    at: Option<String>,
+    count: usize,
+    force: bool,
+) -> ExitCode {
+    let Some((loaded, mut sim)) = prepare(path, None, None) else {
         return ExitCode::from(2);
     };
     let Some(t) = parse_at(at.as_deref(), &sim) else {
         return ExitCode::from(2);
     };
+    if !within_estimate(&loaded, Some(t - kubesim::engine::SimTime::ZERO), force) {
+        return ExitCode::from(2);
+    }
     sim.run_until(t);
     let from = match from {
         "external" => kubesim::sim::trace::TraceFrom::External,
@@ -307,13 +382,22 @@ fn trace(path: &Path, to: &str, from: &str, at: Option<String>, count: usize) ->
     }
 }
 
-fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<String>) -> ExitCode {
-    let Some((loaded, mut sim)) = prepare(path, None) else {
+fn rules(
+    path: &Path,
+    node: Option<String>,
+    at: Option<String>,
+    mode: Option<String>,
+    force: bool,
+) -> ExitCode {
+    let Some((loaded, mut sim)) = prepare(path, None, None) else {
         return ExitCode::from(2);
     };
     let Some(t) = parse_at(at.as_deref(), &sim) else {
         return ExitCode::from(2);
     };
+    if !within_estimate(&loaded, Some(t - kubesim::engine::SimTime::ZERO), force) {
+        return ExitCode::from(2);
+    }
     let running = loaded.scenario.net.proxy_mode.as_str();
     let mode = mode.unwrap_or_else(|| running.to_string());
     if !matches!(mode.as_str(), "iptables" | "nftables" | "ipvs") {
@@ -390,6 +474,9 @@ struct SweepArgs {
     /// output/<scenario name>-sweep-shard-I-of-N for a shard).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run cells whose estimated work is beyond about an hour of one core each.
+    #[arg(long)]
+    force: bool,
 }
 
 /// `I/N` or `auto/N` (I from `$JOB_COMPLETION_INDEX`).
@@ -442,6 +529,14 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         eprintln!("error: --replications must be at least 1");
         return ExitCode::from(2);
     }
+    if a.replications > sweep::MAX_REPLICATIONS {
+        eprintln!(
+            "error: --replications {}: more than {}, kubesim's bound",
+            a.replications,
+            sweep::MAX_REPLICATIONS
+        );
+        return ExitCode::from(2);
+    }
     if a.jobs == Some(0) {
         eprintln!("error: --jobs must be at least 1");
         return ExitCode::from(2);
@@ -476,16 +571,27 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         slo,
     };
     let cells = plan.shard_cells(shard);
-    let scenarios =
-        match sweep::prepare(&a.scenario, &plan, &cells, |l, e| locate(l, e, &a.scenario)) {
-            Ok(s) => s,
-            Err(e) => {
-                for p in e.problems {
-                    eprintln!("{p}");
-                }
-                return ExitCode::from(2);
+    let runs = cells.len() as u64 * u64::from(plan.replications);
+    if runs > sweep::MAX_RUNS {
+        eprintln!(
+            "error: {} cell(s) x {} replication(s) = {runs} runs: more than {}, kubesim's bound on one sweep (shard it with --shard I/N)",
+            cells.len(),
+            plan.replications,
+            sweep::MAX_RUNS
+        );
+        return ExitCode::from(2);
+    }
+    let scenarios = match sweep::prepare(&a.scenario, &plan, &cells, a.force, |l, e| {
+        locate(l, e, &a.scenario)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            for p in e.problems {
+                eprintln!("{p}");
             }
-        };
+            return ExitCode::from(2);
+        }
+    };
     let total = cells.len() as u64 * u64::from(plan.replications);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let b = indicatif::ProgressBar::new(total);
@@ -503,6 +609,15 @@ fn sweep(a: &SweepArgs) -> ExitCode {
     let jobs = a.jobs.unwrap_or(0);
     let results = sweep::run(&plan, &cells, &scenarios, jobs, &|| bar.inc(1));
     bar.finish_and_clear();
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            for p in e.problems {
+                eprintln!("{}: error: {p}", a.scenario.display());
+            }
+            return ExitCode::from(2);
+        }
+    };
     if let Some((i, n)) = shard {
         let dir = a.out.clone().unwrap_or_else(|| {
             Path::new("output").join(format!("{}-sweep-shard-{i}-of-{n}", plan.scenario))

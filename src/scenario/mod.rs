@@ -15,6 +15,8 @@
 
 mod convert;
 mod diag;
+pub mod estimate;
+pub mod limits;
 mod overrides;
 pub mod quantity;
 mod spec;
@@ -42,6 +44,8 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// Where each of `scenario.objects` was written.
     pub sources: SourceMap,
+    /// The work a run would do (`run` refuses one beyond an hour unless forced).
+    pub estimate: estimate::Estimate,
 }
 
 /// Loads the scenario file at `path`; manifests and data files are found relative to it.
@@ -166,6 +170,9 @@ pub fn load_str_with(
             });
         }
     }
+    let mut totals = limits::Totals::default();
+    l.diags
+        .extend(limits::document_totals(&objects, &sources, &mut totals));
     // Timeline events: `apply` objects go through the same parsing, validation and
     // conversion as the documents; then the Deployments and Services that events name are
     // checked against the objects.
@@ -187,7 +194,8 @@ pub fn load_str_with(
             pos,
             diags: &mut l.diags,
         };
-        timeline = spec::finish_events(&mut ctx, events, &objects, &l.rejected);
+        timeline = spec::finish_events(&mut ctx, events, &objects, &l.rejected, &mut totals);
+        spec::check_effects(&mut ctx, r, &objects, &timeline);
     }
     for (o, used) in l.overrides.iter().zip(&l.used) {
         if !used {
@@ -224,10 +232,18 @@ pub fn load_str_with(
     let mut scenario = resolved.expect("checked").scenario;
     scenario.objects = objects;
     scenario.events = timeline;
+    let estimate = match &scenario_doc {
+        Some((doc, pos, _)) => {
+            let locate = estimate::locator(file_name, doc.line_offset, pos);
+            estimate::of(&scenario, &sources, &locate)
+        }
+        None => estimate::Estimate::default(),
+    };
     Ok(Loaded {
         scenario,
         warnings: diags,
         sources,
+        estimate,
     })
 }
 

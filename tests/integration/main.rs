@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod connections;
+mod hostile_sizes;
 mod ipvs;
 mod lifecycle;
 mod load;

@@ -41,8 +41,8 @@ fn capacity_plan_min_replicas_agree_with_mmc() {
     };
     let cells = plan.cells();
     assert_eq!(cells.len(), 80);
-    let scenarios = sweep::prepare(&path, &plan, &cells, |_, e| panic!("{e}")).unwrap();
-    let results = sweep::run(&plan, &cells, &scenarios, 2, &|| {});
+    let scenarios = sweep::prepare(&path, &plan, &cells, false, |_, e| panic!("{e}")).unwrap();
+    let results = sweep::run(&plan, &cells, &scenarios, 2, &|| {}).unwrap();
     let analysis = sweep::analyse(&plan, &results);
 
     // The scenario's server: concurrency 2, exponential service with mean 5 ms.
