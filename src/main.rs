@@ -50,6 +50,10 @@ enum Command {
         slo: Option<String>,
         #[command(flatten)]
         validate: Validate,
+        /// Run even when the estimated work is beyond about an hour of one core (see
+        /// `kubesim check`).
+        #[arg(long)]
+        force: bool,
     },
     /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
@@ -99,6 +103,10 @@ enum Command {
         mode: Option<String>,
         #[command(flatten)]
         validate: Validate,
+        /// Run even when the estimated work is beyond about an hour of one core (see
+        /// `kubesim check`).
+        #[arg(long)]
+        force: bool,
     },
     /// Follow new connections hop by hop: the node they enter, each rule matched with its
     /// random draws, DNAT to a pod, the overlay hop, the SNAT source the pod sees.
@@ -122,6 +130,10 @@ enum Command {
         count: usize,
         #[command(flatten)]
         validate: Validate,
+        /// Run even when the estimated work is beyond about an hour of one core (see
+        /// `kubesim check`).
+        #[arg(long)]
+        force: bool,
     },
     /// Write a large cluster as an ordinary scenario file: nodes, one Deployment per Service
     /// (the first Service a NodePort), an outside client calling it, within Kubernetes'
@@ -181,6 +193,7 @@ fn main() -> ExitCode {
             json,
             slo,
             validate,
+            force,
         } => run(
             &scenario,
             seed,
@@ -188,6 +201,7 @@ fn main() -> ExitCode {
             json,
             slo.as_deref(),
             validate.validate,
+            force,
         ),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
@@ -199,7 +213,8 @@ fn main() -> ExitCode {
             at,
             mode,
             validate,
-        } => rules(&scenario, node, at, mode, validate.validate),
+            force,
+        } => rules(&scenario, node, at, mode, validate.validate, force),
         Command::Trace {
             scenario,
             to,
@@ -207,7 +222,8 @@ fn main() -> ExitCode {
             at,
             count,
             validate,
-        } => trace(&scenario, &to, &from, at, count, validate.validate),
+            force,
+        } => trace(&scenario, &to, &from, at, count, validate.validate, force),
     }
 }
 
@@ -251,11 +267,14 @@ fn output_error(e: &kubesim::report::ReportError) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Loads and validates; prints every problem. `None` means exit 2.
+/// Loads and validates; prints every problem. `None` means exit 2. With `gate`, a run whose
+/// estimated work is beyond an hour is refused before anything is built, unless `gate` is
+/// `Some(true)` (`--force`).
 fn prepare(
     path: &Path,
     seed: Option<u64>,
     validate: FieldValidation,
+    gate: Option<bool>,
 ) -> Option<(Loaded, Simulation)> {
     let options = LoadOptions {
         validate,
@@ -276,6 +295,11 @@ fn prepare(
     if let Some(seed) = seed {
         loaded.scenario.seed = seed;
     }
+    if let Some(force) = gate {
+        if !within_estimate(&loaded, None, force) {
+            return None;
+        }
+    }
     match Simulation::new(loaded.scenario.clone()) {
         Ok(sim) => Some((loaded, sim)),
         Err(errors) => {
@@ -284,6 +308,30 @@ fn prepare(
             }
             None
         }
+    }
+}
+
+/// Whether the run to `until` (the end when `None`) may go ahead: within its estimated work,
+/// or forced. Prints the refusal when not.
+fn within_estimate(
+    loaded: &Loaded,
+    until: Option<kubesim::engine::SimDuration>,
+    force: bool,
+) -> bool {
+    let estimate = match until {
+        Some(t) if t < loaded.scenario.duration => loaded.estimate.until(t),
+        _ => loaded.estimate.clone(),
+    };
+    let what = match until {
+        Some(t) if t < loaded.scenario.duration => format!("the run to {t}"),
+        _ => "the run".to_string(),
+    };
+    match estimate.refusal(&what) {
+        Some(d) if !force => {
+            eprintln!("{d}");
+            false
+        }
+        _ => true,
     }
 }
 
@@ -303,6 +351,7 @@ fn run(
     json: bool,
     slo: Option<&str>,
     validate: FieldValidation,
+    force: bool,
 ) -> ExitCode {
     let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
@@ -311,14 +360,22 @@ fn run(
             return ExitCode::from(2);
         }
     };
-    let Some((loaded, sim)) = prepare(path, seed, validate) else {
+    let Some((loaded, sim)) = prepare(path, seed, validate, Some(force)) else {
         return ExitCode::from(2);
     };
     let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
     if let Err(e) = kubesim::report::check_output(&dir, &[path.to_path_buf()]) {
         return output_error(&e);
     }
-    let outcome = sim.run();
+    let outcome = match sim.run_checked() {
+        Ok(o) => o,
+        Err(e) => {
+            let file = path.display().to_string();
+            let d = scenario::estimate::overloaded(&loaded.estimate, e.at, e.in_flight, &file);
+            eprintln!("{d}");
+            return ExitCode::from(2);
+        }
+    };
     let verdict = slo.as_ref().map(|s| {
         let figures = kubesim::sweep::RepFigures::of(&outcome);
         s.verdict(std::slice::from_ref(&figures))
@@ -352,9 +409,19 @@ fn run(
 }
 
 fn check(path: &Path, validate: FieldValidation) -> ExitCode {
-    let Some((loaded, sim)) = prepare(path, None, validate) else {
+    let Some((loaded, sim)) = prepare(path, None, validate, None) else {
         return ExitCode::from(2);
     };
+    // Valid, but `run` would refuse it: say so, and why, without failing the check.
+    if let Some(d) = loaded.estimate.refusal("the run") {
+        let mut w = d;
+        w.severity = kubesim::scenario::Severity::Warning;
+        w.message = w.message.replace(
+            "pass --force to run it anyway",
+            "`run` and `sweep` refuse it unless given --force",
+        );
+        eprintln!("{w}");
+    }
     println!(
         "{}: valid. {} node(s), {} object(s), {} traffic stream(s), {} timeline event(s).",
         path.display(),
@@ -410,17 +477,21 @@ fn trace(
     at: Option<String>,
     count: usize,
     validate: FieldValidation,
+    force: bool,
 ) -> ExitCode {
     if count > MAX_TRACE_COUNT {
         eprintln!("error: -n {count}: a trace follows at most {MAX_TRACE_COUNT} connections");
         return ExitCode::from(2);
     }
-    let Some((loaded, mut sim)) = prepare(path, None, validate) else {
+    let Some((loaded, mut sim)) = prepare(path, None, validate, None) else {
         return ExitCode::from(2);
     };
     let Some(t) = parse_at(at.as_deref(), &loaded, &sim) else {
         return ExitCode::from(2);
     };
+    if !within_estimate(&loaded, Some(t - kubesim::engine::SimTime::ZERO), force) {
+        return ExitCode::from(2);
+    }
     sim.run_until(t);
     let from = match from {
         "external" => kubesim::sim::trace::TraceFrom::External,
@@ -445,13 +516,17 @@ fn rules(
     at: Option<String>,
     mode: Option<String>,
     validate: FieldValidation,
+    force: bool,
 ) -> ExitCode {
-    let Some((loaded, mut sim)) = prepare(path, None, validate) else {
+    let Some((loaded, mut sim)) = prepare(path, None, validate, None) else {
         return ExitCode::from(2);
     };
     let Some(t) = parse_at(at.as_deref(), &loaded, &sim) else {
         return ExitCode::from(2);
     };
+    if !within_estimate(&loaded, Some(t - kubesim::engine::SimTime::ZERO), force) {
+        return ExitCode::from(2);
+    }
     let running = loaded.scenario.net.proxy_mode.as_str();
     let mode = mode.unwrap_or_else(|| running.to_string());
     if !matches!(mode.as_str(), "iptables" | "nftables" | "ipvs") {
@@ -609,6 +684,9 @@ struct SweepArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     validate: Validate,
+    /// Run cells whose estimated work is beyond about an hour of one core each.
+    #[arg(long)]
+    force: bool,
 }
 
 /// `I/N` or `auto/N` (I from `$JOB_COMPLETION_INDEX`).
@@ -661,6 +739,14 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         eprintln!("error: --replications must be at least 1");
         return ExitCode::from(2);
     }
+    if a.replications > sweep::MAX_REPLICATIONS {
+        eprintln!(
+            "error: --replications {}: more than {}, kubesim's bound",
+            a.replications,
+            sweep::MAX_REPLICATIONS
+        );
+        return ExitCode::from(2);
+    }
     if a.jobs == Some(0) {
         eprintln!("error: --jobs must be at least 1");
         return ExitCode::from(2);
@@ -708,9 +794,24 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         slo,
     };
     let cells = plan.shard_cells(shard);
-    let scenarios = match sweep::prepare(&a.scenario, &plan, &cells, a.validate.validate, |l, e| {
-        locate(l, e, &a.scenario)
-    }) {
+    let runs = cells.len() as u64 * u64::from(plan.replications);
+    if runs > sweep::MAX_RUNS {
+        eprintln!(
+            "error: {} cell(s) x {} replication(s) = {runs} runs: more than {}, kubesim's bound on one sweep (shard it with --shard I/N)",
+            cells.len(),
+            plan.replications,
+            sweep::MAX_RUNS
+        );
+        return ExitCode::from(2);
+    }
+    let scenarios = match sweep::prepare(
+        &a.scenario,
+        &plan,
+        &cells,
+        a.validate.validate,
+        a.force,
+        |l, e| locate(l, e, &a.scenario),
+    ) {
         Ok(s) => s,
         Err(e) => {
             for p in e.problems {
@@ -736,6 +837,15 @@ fn sweep(a: &SweepArgs) -> ExitCode {
     let jobs = a.jobs.unwrap_or(0);
     let results = sweep::run(&plan, &cells, &scenarios, jobs, &|| bar.inc(1));
     bar.finish_and_clear();
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            for p in e.problems {
+                eprintln!("{}: error: {p}", a.scenario.display());
+            }
+            return ExitCode::from(2);
+        }
+    };
     if let Some((i, n)) = shard {
         return match kubesim::report::sweep::write_shard(&plan, (i, n), &results, &dir) {
             Ok(p) => {

@@ -37,17 +37,19 @@ impl SimTime {
 impl SimDuration {
     pub const ZERO: SimDuration = SimDuration(0);
 
+    // The constructors saturate at `u64::MAX` nanoseconds (584 years), as additions do, so a
+    // count of seconds taken from input (`terminationGracePeriodSeconds`, an int64) cannot wrap.
     pub const fn from_nanos(ns: u64) -> Self {
         SimDuration(ns)
     }
     pub const fn from_micros(us: u64) -> Self {
-        SimDuration(us * NS_PER_US)
+        SimDuration(us.saturating_mul(NS_PER_US))
     }
     pub const fn from_millis(ms: u64) -> Self {
-        SimDuration(ms * NS_PER_MS)
+        SimDuration(ms.saturating_mul(NS_PER_MS))
     }
     pub const fn from_secs(s: u64) -> Self {
-        SimDuration(s * NS_PER_S)
+        SimDuration(s.saturating_mul(NS_PER_S))
     }
     /// Rounds to the nearest nanosecond; negative and NaN inputs give zero.
     pub fn from_secs_f64(s: f64) -> Self {

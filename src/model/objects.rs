@@ -153,12 +153,19 @@ pub struct Resources {
     pub memory_bytes: u64,
 }
 
+/// A sum of requests saturates at `math.MaxInt64`, where a quantity's own value saturates
+/// (upstream's `MilliValue`/`Value`), so no sum overflows and one more request added to it
+/// (`used + want` in the scheduler) still fits in a `u64`.
 impl std::ops::Add for Resources {
     type Output = Resources;
     fn add(self, other: Resources) -> Resources {
+        const MAX: u64 = i64::MAX as u64;
         Resources {
-            cpu_millis: self.cpu_millis + other.cpu_millis,
-            memory_bytes: self.memory_bytes + other.memory_bytes,
+            cpu_millis: self.cpu_millis.saturating_add(other.cpu_millis).min(MAX),
+            memory_bytes: self
+                .memory_bytes
+                .saturating_add(other.memory_bytes)
+                .min(MAX),
         }
     }
 }

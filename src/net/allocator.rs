@@ -283,6 +283,81 @@ impl NodePortAllocator {
     }
 }
 
+/// The load-balancer address pool (`spec.cluster.loadBalancerIPs`): its host addresses handed
+/// out lowest free first (kubesim's model of a bare-metal load balancer, docs/fidelity.md).
+/// The range is never enumerated: only the addresses in use are held, so `0.0.0.0/0` costs
+/// what a `/28` costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerPool {
+    /// The first host address.
+    first: u32,
+    /// Host addresses in the pool (at most 2^32).
+    size: u64,
+    /// Offsets from `first` in use.
+    used: BTreeSet<u32>,
+    /// No offset below this is free.
+    low: u64,
+}
+
+impl LoadBalancerPool {
+    /// The hosts of `net`: without the network and broadcast addresses, except in a /31 or
+    /// /32, whose every address is a host (as `ipnet`'s `hosts` counts them).
+    pub fn new(net: Ipv4Net) -> Self {
+        let net = net.trunc();
+        let total = 1u64 << (32 - net.prefix_len());
+        let (first, size) = if net.prefix_len() >= 31 {
+            (u32::from(net.network()), total)
+        } else {
+            (u32::from(net.network()) + 1, total - 2)
+        };
+        LoadBalancerPool {
+            first,
+            size,
+            used: BTreeSet::new(),
+            low: 0,
+        }
+    }
+
+    /// The lowest free address, now taken; `None` when every address is in use.
+    pub fn allocate(&mut self) -> Option<Ipv4Addr> {
+        while self.low < self.size && self.used.contains(&(self.low as u32)) {
+            self.low += 1;
+        }
+        if self.low >= self.size {
+            return None;
+        }
+        let off = self.low as u32;
+        self.used.insert(off);
+        self.low += 1;
+        Some(Ipv4Addr::from(self.first + off))
+    }
+
+    /// Takes `ip` if it is in the pool and free; whether it was.
+    pub fn take(&mut self, ip: Ipv4Addr) -> bool {
+        self.offset(ip).is_some_and(|o| self.used.insert(o))
+    }
+
+    /// Frees `ip`; an address not held or not in the pool is a no-op.
+    pub fn release(&mut self, ip: Ipv4Addr) {
+        if let Some(o) = self.offset(ip) {
+            if self.used.remove(&o) {
+                self.low = self.low.min(u64::from(o));
+            }
+        }
+    }
+
+    fn offset(&self, ip: Ipv4Addr) -> Option<u32> {
+        let v = u64::from(u32::from(ip));
+        let first = u64::from(self.first);
+        (v >= first && v - first < self.size).then(|| (v - first) as u32)
+    }
+
+    /// Addresses in use.
+    pub fn used(&self) -> usize {
+        self.used.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +451,35 @@ mod tests {
         }
         p.release(30080);
         assert!(!p.has(30080));
+    }
+
+    /// The issue's `loadBalancerIPs: 0.0.0.0/0` enumerated 2^32 addresses (16 GiB) before
+    /// the first Service: the pool now holds only what is in use.
+    #[test]
+    fn load_balancer_pool_is_never_enumerated() {
+        let mut all = LoadBalancerPool::new("0.0.0.0/0".parse().unwrap());
+        assert_eq!(all.allocate(), Some(ip("0.0.0.1")));
+        assert_eq!(all.allocate(), Some(ip("0.0.0.2")));
+        assert_eq!(all.used(), 2);
+        let mut p = LoadBalancerPool::new("192.168.0.240/30".parse().unwrap());
+        assert_eq!(p.allocate(), Some(ip("192.168.0.241")));
+        assert_eq!(p.allocate(), Some(ip("192.168.0.242")));
+        assert_eq!(p.allocate(), None, "network and broadcast are not hosts");
+        p.release(ip("192.168.0.241"));
+        assert_eq!(p.allocate(), Some(ip("192.168.0.241")), "lowest free first");
+        p.release(ip("10.0.0.1"));
+        assert!(!p.take(ip("192.168.0.242")), "in use");
+        let mut one = LoadBalancerPool::new("10.1.1.1/32".parse().unwrap());
+        assert_eq!(one.allocate(), Some(ip("10.1.1.1")));
+        assert_eq!(one.allocate(), None);
+        let mut two = LoadBalancerPool::new("10.1.1.0/31".parse().unwrap());
+        assert_eq!(two.allocate(), Some(ip("10.1.1.0")));
+        assert_eq!(two.allocate(), Some(ip("10.1.1.1")));
+        // The same addresses `ipnet`'s `hosts` lists, in the same order.
+        let net: Ipv4Net = "10.2.0.0/28".parse().unwrap();
+        let mut q = LoadBalancerPool::new(net);
+        let got: Vec<Ipv4Addr> = std::iter::from_fn(|| q.allocate()).collect();
+        assert_eq!(got, net.hosts().collect::<Vec<_>>());
     }
 
     #[test]

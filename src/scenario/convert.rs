@@ -284,8 +284,10 @@ fn int_or_percent(v: Option<&IntOrString>) -> IntOrPercent {
         Some(IntOrString::Int(n)) => IntOrPercent::Count((*n).max(0) as u32),
         Some(IntOrString::String(s)) => s
             .strip_suffix('%')
-            .and_then(|n| n.parse().ok())
-            .map_or(IntOrPercent::Percent(25), IntOrPercent::Percent),
+            .and_then(|n| n.parse::<u64>().ok().or(Some(u64::MAX)))
+            .map_or(IntOrPercent::Percent(25), |n| {
+                IntOrPercent::Percent(u32::try_from(n).unwrap_or(u32::MAX))
+            }),
         None => IntOrPercent::Percent(25),
     }
 }

@@ -19,9 +19,11 @@
 
 mod convert;
 mod diag;
+pub mod estimate;
 pub mod files;
 pub mod generate;
 mod kinds;
+pub mod limits;
 mod overrides;
 pub mod quantity;
 mod spec;
@@ -93,6 +95,8 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// Where each of `scenario.objects` was written.
     pub sources: SourceMap,
+    /// The work a run would do (`run` refuses one beyond an hour unless forced).
+    pub estimate: estimate::Estimate,
 }
 
 /// Loads the scenario file at `path` with strict field validation; manifests and data files
@@ -271,6 +275,9 @@ pub fn load_str_opts(
             });
         }
     }
+    let mut totals = limits::Totals::default();
+    l.diags
+        .extend(limits::document_totals(&objects, &sources, &mut totals));
     // Timeline events: `apply` objects go through the same parsing, validation and
     // conversion as the documents; then the Deployments and Services that events name are
     // checked against the objects.
@@ -297,7 +304,8 @@ pub fn load_str_opts(
             pos,
             diags: &mut l.diags,
         };
-        timeline = spec::finish_events(&mut ctx, events, &objects, &l.rejected);
+        timeline = spec::finish_events(&mut ctx, events, &objects, &l.rejected, &mut totals);
+        spec::check_effects(&mut ctx, r, &objects, &timeline);
     }
     for (o, used) in l.overrides.iter().zip(&l.used) {
         if !used {
@@ -334,10 +342,18 @@ pub fn load_str_opts(
     let mut scenario = resolved.expect("checked").scenario;
     scenario.objects = objects;
     scenario.events = timeline;
+    let estimate = match &scenario_doc {
+        Some((doc, pos, _)) => {
+            let locate = estimate::locator(file_name, doc.line_offset, pos);
+            estimate::of(&scenario, &sources, &locate)
+        }
+        None => estimate::Estimate::default(),
+    };
     Ok(Loaded {
         scenario,
         warnings: diags,
         sources,
+        estimate,
     })
 }
 

@@ -2,6 +2,7 @@
 //! into the simulation's types, every problem named by its field path and position.
 
 use super::diag::Diagnostic;
+use super::limits;
 use super::quantity;
 use super::validate;
 use super::yaml::PosMap;
@@ -437,14 +438,47 @@ impl Ctx<'_> {
         }
         Some(d)
     }
-    fn at_least(&mut self, path: &str, v: Option<i64>, min: i64, default: u32) -> u32 {
+    /// An integer from `min` to `max` (kubesim's bound), or `default` when absent.
+    fn bounded(&mut self, path: &str, v: Option<i64>, min: i64, max: i64, default: u32) -> u32 {
         match v {
             None => default,
-            Some(n) if n < min || n > u32::MAX as i64 => {
+            Some(n) if n < min => {
                 self.err(path, format!("invalid value {n}: must be at least {min}"));
                 default
             }
-            Some(n) => n as u32,
+            Some(n) if n > max => {
+                self.err(path, limits::above(format!("invalid value {n}"), max));
+                default
+            }
+            Some(n) => u32::try_from(n).unwrap_or(default),
+        }
+    }
+    /// Whether the list at `path` has at most `max` entries; an error naming the bound if not.
+    fn list_fits(&mut self, path: &str, len: usize, max: usize) -> bool {
+        if len > max {
+            self.err(path, limits::above(format!("{len} entries"), max));
+            return false;
+        }
+        true
+    }
+    /// A stream's rate, checked against kubesim's bound.
+    fn rate(&mut self, path: &str, text: &str) -> Option<f64> {
+        match parse_rate(text) {
+            Ok(r) if r > limits::RATE_PER_SECOND => {
+                self.err(
+                    path,
+                    limits::above(
+                        format!("rate {text:?}"),
+                        format_args!("{}/s", limits::RATE_PER_SECOND),
+                    ),
+                );
+                None
+            }
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.err(path, e);
+                None
+            }
         }
     }
 }
@@ -558,6 +592,13 @@ fn empirical(path: &Path) -> Result<Vec<SimDuration>, String> {
             }
         };
         match parsed {
+            Ok(Some(_)) if out.len() == limits::SAMPLES => {
+                return Err(format!(
+                    "{}: more than {} latencies, kubesim's bound (see docs/scenario-format.md)",
+                    path.display(),
+                    limits::SAMPLES
+                ))
+            }
             Ok(Some(d)) => out.push(d),
             Ok(None) => {}
             Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
@@ -589,6 +630,13 @@ fn profile(ctx: &mut Ctx, p: &str, raw: &RawProfile) -> Option<RateProfile> {
         );
         return None;
     };
+    if !ctx.list_fits(
+        &format!("{p}.points"),
+        raw_points.len(),
+        limits::PROFILE_POINTS,
+    ) {
+        return None;
+    }
     let mut points: Vec<(SimDuration, f64)> = Vec::new();
     let mut ok = true;
     for (i, pt) in raw_points.iter().enumerate() {
@@ -606,9 +654,7 @@ fn profile(ctx: &mut Ctx, p: &str, raw: &RawProfile) -> Option<RateProfile> {
                 None
             }
             Some(t) if t.0.trim().trim_end_matches("/s").trim() == "0" => Some(0.0),
-            Some(t) => parse_rate(&t.0)
-                .map_err(|e| ctx.err(&format!("{pp}.rate"), e))
-                .ok(),
+            Some(t) => ctx.rate(&format!("{pp}.rate"), &t.0),
         };
         match (at, rate) {
             (Some(at), Some(rate)) => {
@@ -638,7 +684,7 @@ fn profile(ctx: &mut Ctx, p: &str, raw: &RawProfile) -> Option<RateProfile> {
 
 /// `retries: {max, backoff: {initial, max, multiplier, jitter}, budget, minRetriesPerSecond, on}`.
 fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
-    let max = ctx.at_least(&format!("{p}.max"), raw.max, 0, 3);
+    let max = ctx.bounded(&format!("{p}.max"), raw.max, 0, limits::RETRIES, 3);
     let b = raw.backoff.as_ref();
     let bp = format!("{p}.backoff");
     let initial = ctx
@@ -705,10 +751,11 @@ fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
             "has no effect without budget",
         );
     }
-    let min_per_second = ctx.at_least(
+    let min_per_second = ctx.bounded(
         &format!("{p}.minRetriesPerSecond"),
         raw.min_retries_per_second,
         0,
+        limits::COUNT,
         10,
     );
     let on = match &raw.on {
@@ -719,7 +766,8 @@ fn retries(ctx: &mut Ctx, p: &str, raw: &RawRetries) -> Option<RetryPolicy> {
         ],
         Some(list) => {
             let mut on = Vec::new();
-            for (i, name) in list.iter().enumerate() {
+            ctx.list_fits(&format!("{p}.on"), list.len(), limits::LIST);
+            for (i, name) in list.iter().enumerate().take(limits::LIST) {
                 match FailReason::ALL.iter().find(|r| r.as_str() == name.as_str()) {
                     Some(r) => on.push(*r),
                     None => ctx.err(
@@ -770,6 +818,37 @@ fn cidr(ctx: &mut Ctx, path: &str, v: Option<&String>) -> Option<Ipv4Net> {
     }
 }
 
+/// Every node gets a `/node_cidr_mask` range of the cluster CIDR, in order
+/// (`net::ipam::node_pod_cidrs`): more nodes than ranges is an error at `clusterCIDR`, or, with
+/// the default range, at the first node left without one. Upstream such a node gets no
+/// `podCIDR` (`CIDRNotAvailable`) and never turns Ready.
+fn node_ranges(ctx: &mut Ctx, c: &RawCluster, net: &NetConfig, nodes: usize) {
+    let bits = u32::from(
+        net.node_cidr_mask
+            .saturating_sub(net.cluster_cidr.prefix_len()),
+    );
+    let ranges = 1u64.checked_shl(bits).unwrap_or(u64::MAX);
+    if nodes as u64 <= ranges {
+        return;
+    }
+    let what = format!(
+        "{nodes} nodes need {nodes} /{} pod ranges, and clusterCIDR {} holds {ranges}",
+        net.node_cidr_mask, net.cluster_cidr
+    );
+    // The smallest range that holds them all, e.g. /11 for 5,000 nodes in /24s.
+    let need = u64::BITS - (nodes as u64 - 1).leading_zeros();
+    let prefix = u32::from(net.node_cidr_mask).saturating_sub(need);
+    let hint = format!("use a /{prefix} or larger, such as 10.0.0.0/{prefix}");
+    if c.cluster_cidr.is_some() {
+        ctx.err("spec.cluster.clusterCIDR", format!("{what}: {hint}"));
+    } else {
+        ctx.err(
+            &format!("spec.cluster.nodes[{ranges}]"),
+            format!("no pod range left for this node: {what} (the default): set spec.cluster.clusterCIDR, {hint}"),
+        );
+    }
+}
+
 /// The Scenario document resolved; `objects` are filled in by the caller.
 pub struct Resolved {
     pub scenario: Scenario,
@@ -778,6 +857,8 @@ pub struct Resolved {
     /// `spec.events` in the order written; the caller parses the `apply` objects, checks
     /// Deployment names against the objects ([`finish_events`]) and fills `scenario.events`.
     pub events: Vec<ResolvedEvent>,
+    /// The field path of each of `scenario.behaviors` (`spec.behaviors[2]`).
+    pub behavior_paths: Vec<String>,
 }
 
 /// A timeline event resolved as far as the Scenario document alone allows.
@@ -913,6 +994,13 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
     if raw.is_empty() {
         ctx.err(base, "must list at least one node");
     }
+    if raw.len() > limits::NODES {
+        ctx.err(
+            base,
+            limits::above(format!("{} nodes", raw.len()), limits::NODES),
+        );
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let mut names = BTreeSet::new();
     let mut ips = BTreeSet::new();
@@ -983,7 +1071,20 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
             false,
         );
         // kubelet `maxPods` default (`pkg/kubelet/apis/config/v1beta1/defaults.go`).
-        let max_pods = ctx.at_least(&format!("{ap}.pods"), a.and_then(|a| a.pods), 1, 110);
+        let max_pods = ctx.bounded(
+            &format!("{ap}.pods"),
+            a.and_then(|a| a.pods),
+            1,
+            limits::PODS_PER_NODE,
+            110,
+        );
+        for (key, len) in [
+            ("labels", n.labels.as_ref().map_or(0, BTreeMap::len)),
+            ("taints", n.taints.as_ref().map_or(0, Vec::len)),
+            ("images", n.images.as_ref().map_or(0, Vec::len)),
+        ] {
+            ctx.list_fits(&format!("{p}.{key}"), len, limits::LIST);
+        }
         let mut labels: Labels = n.labels.clone().unwrap_or_default();
         for (k, v) in &labels {
             if let Some(m) = validate::label_key(k)
@@ -1194,9 +1295,19 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             ctx.err("spec.duration", "required, e.g. 60s");
             SimDuration::ZERO
         }
-        Some(t) => ctx
-            .positive_dur("spec.duration", Some(t))
-            .unwrap_or(SimDuration::ZERO),
+        Some(t) => match ctx.positive_dur("spec.duration", Some(t)) {
+            Some(d) if d > limits::DURATION => {
+                ctx.err(
+                    "spec.duration",
+                    limits::above(
+                        format!("duration {:?}", t.0),
+                        format_args!("{} (a year)", limits::DURATION),
+                    ),
+                );
+                SimDuration::ZERO
+            }
+            d => d.unwrap_or(SimDuration::ZERO),
+        },
     };
     let warmup = ctx
         .dur("spec.warmup", spec.warmup.as_ref())
@@ -1243,6 +1354,8 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         Vec::new()
     };
     let mut coredns = false;
+    let addons = cluster.and_then(|c| c.addons.as_ref()).map_or(0, Vec::len);
+    ctx.list_fits("spec.cluster.addons", addons, limits::LIST);
     for (i, a) in cluster
         .and_then(|c| c.addons.as_ref())
         .into_iter()
@@ -1263,6 +1376,14 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             ),
         }
     }
+    if let Some(images) = spec.registry.as_ref().and_then(|r| r.images.as_ref()) {
+        ctx.list_fits("spec.registry.images", images.len(), limits::LIST);
+    }
+    ctx.list_fits(
+        "spec.manifests",
+        spec.manifests.as_ref().map_or(0, Vec::len),
+        limits::LIST,
+    );
     let registry = spec.registry.as_ref().map(|r| RegistryConfig {
         images: r.images.clone().unwrap_or_default(),
         pull_time: ctx
@@ -1278,8 +1399,17 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         .collect();
 
     let mut behaviors = Vec::new();
+    let mut behavior_paths = Vec::new();
     let mut images = BTreeSet::new();
-    for (i, b) in spec.behaviors.iter().flatten().enumerate() {
+    let n_behaviors = spec.behaviors.as_ref().map_or(0, Vec::len);
+    ctx.list_fits("spec.behaviors", n_behaviors, limits::BEHAVIORS);
+    for (i, b) in spec
+        .behaviors
+        .iter()
+        .flatten()
+        .enumerate()
+        .take(limits::BEHAVIORS)
+    {
         let p = format!("spec.behaviors[{i}]");
         let Some(image) = b.image.clone().filter(|s| !s.is_empty()) else {
             ctx.err(&format!("{p}.image"), "required");
@@ -1295,7 +1425,13 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             None => Some(ServiceTime::Constant(SimDuration::ZERO)),
             Some(st) => service_time(ctx, &format!("{p}.serviceTime"), st, base_dir),
         };
-        let concurrency = ctx.at_least(&format!("{p}.concurrency"), b.concurrency, 1, 1);
+        let concurrency = ctx.bounded(
+            &format!("{p}.concurrency"),
+            b.concurrency,
+            1,
+            limits::CONCURRENCY,
+            1,
+        );
         let keep_alive_timeout = ctx.positive_dur(
             &format!("{p}.keepAliveTimeout"),
             b.keep_alive_timeout.as_ref(),
@@ -1312,12 +1448,19 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 1
             }
         };
-        let queue_limit = b
-            .queue_limit
-            .map(|_| ctx.at_least(&format!("{p}.queueLimit"), b.queue_limit, 0, 0));
+        let queue_limit = b.queue_limit.map(|_| {
+            ctx.bounded(
+                &format!("{p}.queueLimit"),
+                b.queue_limit,
+                0,
+                limits::QUEUE_LIMIT,
+                0,
+            )
+        });
         let cpu_per_request =
             ctx.positive_dur(&format!("{p}.cpuPerRequest"), b.cpu_per_request.as_ref());
         if let Some(service_time) = st {
+            behavior_paths.push(p.clone());
             behaviors.push(Behavior {
                 image,
                 service_time,
@@ -1333,7 +1476,17 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
 
     let mut traffic = Vec::new();
     let mut stream_names = BTreeSet::new();
-    for (i, s) in spec.traffic.iter().flatten().enumerate() {
+    let n_streams = spec.traffic.as_ref().map_or(0, Vec::len);
+    ctx.list_fits("spec.traffic", n_streams, limits::STREAMS);
+    // Clients and users of the streams so far, against their bound together.
+    let mut all_clients: i64 = 0;
+    for (i, s) in spec
+        .traffic
+        .iter()
+        .flatten()
+        .enumerate()
+        .take(limits::STREAMS)
+    {
         let p = format!("spec.traffic[{i}]");
         let name = s
             .name
@@ -1371,7 +1524,7 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 }
             },
         };
-        let clients = ctx.at_least(&format!("{p}.clients"), s.clients, 1, 1);
+        let clients = ctx.bounded(&format!("{p}.clients"), s.clients, 1, limits::CLIENTS, 1);
         let to = match &s.to {
             None => {
                 ctx.err(&format!("{p}.to"), "required, e.g. 192.168.0.24:30001");
@@ -1387,7 +1540,24 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             .and_then(|pr| profile(ctx, &format!("{p}.profile"), pr));
         let users = s
             .users
-            .map(|_| ctx.at_least(&format!("{p}.users"), s.users, 1, 1));
+            .map(|_| ctx.bounded(&format!("{p}.users"), s.users, 1, limits::CLIENTS, 1));
+        // One address per user, or `clients` addresses (in-cluster clients are pods).
+        let (key, n) = match (users, &s.from) {
+            (Some(u), _) => ("users", u),
+            (None, Some(RawFrom::Selector(_))) => ("clients", 0),
+            (None, _) => ("clients", clients),
+        };
+        let before = all_clients;
+        all_clients += i64::from(n);
+        if before <= limits::CLIENTS && all_clients > limits::CLIENTS {
+            ctx.err(
+                &format!("{p}.{key}"),
+                limits::above(
+                    format!("{all_clients} clients and users in the streams so far"),
+                    limits::CLIENTS,
+                ),
+            );
+        }
         let think_time = match &s.think_time {
             None => Some(ServiceTime::Constant(SimDuration::ZERO)),
             Some(st) => service_time(ctx, &format!("{p}.thinkTime"), st, base_dir),
@@ -1429,9 +1599,7 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
                 );
                 None
             }
-            (Some(t), None, None) => parse_rate(&t.0)
-                .map_err(|e| ctx.err(&format!("{p}.rate"), e))
-                .ok(),
+            (Some(t), None, None) => ctx.rate(&format!("{p}.rate"), &t.0),
         };
         let retries = s
             .retries
@@ -1480,17 +1648,24 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         if let Some(c) = &s.connections {
             let cp = format!("{p}.connections");
             connections.reuse = c.reuse.unwrap_or(false);
-            connections.max_requests = c
-                .max_requests
-                .map(|_| ctx.at_least(&format!("{cp}.maxRequests"), c.max_requests, 1, 1));
+            connections.max_requests = c.max_requests.map(|_| {
+                ctx.bounded(
+                    &format!("{cp}.maxRequests"),
+                    c.max_requests,
+                    1,
+                    limits::COUNT,
+                    1,
+                )
+            });
             if let Some(t) = ctx.positive_dur(&format!("{cp}.idleTimeout"), c.idle_timeout.as_ref())
             {
                 connections.idle_timeout = t;
             }
-            connections.max_per_destination = ctx.at_least(
+            connections.max_per_destination = ctx.bounded(
                 &format!("{cp}.maxPerDestination"),
                 c.max_per_destination,
                 1,
+                limits::CONNECTIONS_PER_CLIENT,
                 connections.max_per_destination,
             );
             if !connections.reuse && (c.max_requests.is_some() || c.idle_timeout.is_some()) {
@@ -1520,11 +1695,17 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         }
     }
 
+    if let Some(c) = cluster {
+        node_ranges(ctx, c, &net, nodes.len());
+    }
     let node_names: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let n_events = spec.events.as_ref().map_or(0, Vec::len);
+    ctx.list_fits("spec.events", n_events, limits::EVENTS);
     let events = spec
         .events
         .iter()
         .flatten()
+        .take(limits::EVENTS)
         .enumerate()
         .filter_map(|(i, e)| event(ctx, &format!("spec.events[{i}]"), e, &node_names, duration))
         .collect();
@@ -1547,6 +1728,100 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         },
         manifests,
         events,
+        behavior_paths,
+    }
+}
+
+/// Warnings for what the Scenario document asks that the objects make pointless: a behaviour
+/// for an image no container runs (matching is by the image as written), and a node that may
+/// hold more pods than its pod range has addresses when the objects write that many pods
+/// (upstream, and here, the pods past it fail with `FailedCreatePodSandBox`).
+pub fn check_effects(ctx: &mut Ctx, r: &Resolved, objects: &[Object], timeline: &[TimelineEvent]) {
+    // With an error somewhere the objects may be incomplete: no guesses about what they run.
+    if ctx.diags.iter().any(Diagnostic::is_error) {
+        return;
+    }
+    let applied = timeline.iter().filter_map(|e| match &e.action {
+        Action::Apply(o) => Some(o.as_ref()),
+        _ => None,
+    });
+    let all: Vec<&Object> = objects.iter().chain(applied).collect();
+    let templates: Vec<&crate::model::objects::PodSpec> = all
+        .iter()
+        .filter_map(|o| match o {
+            Object::Deployment(d) => Some(&d.template.spec),
+            Object::ReplicaSet(r) => Some(&r.template.spec),
+            Object::Pod(p) => Some(&p.spec),
+            _ => None,
+        })
+        .collect();
+    let mut images: BTreeSet<&str> = templates
+        .iter()
+        .flat_map(|t| t.containers.iter().map(|c| c.image.as_str()))
+        .collect();
+    images.extend(timeline.iter().filter_map(|e| match &e.action {
+        Action::SetImage { image, .. } => Some(image.as_str()),
+        _ => None,
+    }));
+    for (b, path) in r.scenario.behaviors.iter().zip(&r.behavior_paths) {
+        if !images.contains(b.image.as_str()) {
+            let shown: Vec<&str> = images.iter().take(5).copied().collect();
+            let more = images.len().saturating_sub(shown.len());
+            let list = match (shown.is_empty(), more) {
+                (true, _) => "no container runs any image".to_string(),
+                (false, 0) => format!("the containers run {}", shown.join(", ")),
+                (false, k) => format!("the containers run {} and {k} more", shown.join(", ")),
+            };
+            ctx.warn(
+                &format!("{path}.image"),
+                format!(
+                    "no container runs image {:?} ({list}; a behaviour matches the image exactly as written): the behaviour changes nothing",
+                    b.image
+                ),
+            );
+        }
+    }
+    // Pods that take an address from their node's range.
+    let pods: u64 = all
+        .iter()
+        .map(|o| match o {
+            Object::Deployment(d) if !d.template.spec.host_network => u64::from(d.replicas),
+            Object::ReplicaSet(r) if !r.template.spec.host_network => u64::from(r.replicas),
+            Object::Pod(p) if !p.spec.host_network => 1,
+            _ => 0,
+        })
+        .sum();
+    let net = &r.scenario.net;
+    // host-local hands out network + 2 ..= broadcast - 1 (`net::ipam::HostLocalIpam`).
+    let usable = (1u64 << (32 - u32::from(net.node_cidr_mask))).saturating_sub(3);
+    let over: Vec<usize> = r
+        .scenario
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| u64::from(n.max_pods) > usable)
+        .map(|(i, _)| i)
+        .collect();
+    if let (Some(&first), true) = (over.first(), pods > usable) {
+        let n = &r.scenario.nodes[first];
+        let range = net
+            .cluster_cidr
+            .subnets(net.node_cidr_mask)
+            .ok()
+            .and_then(|mut s| s.nth(first))
+            .map_or_else(String::new, |c| format!(" {c}"));
+        let others = match over.len() - 1 {
+            0 => String::new(),
+            1 => " (and 1 more node alike)".to_string(),
+            k => format!(" (and {k} more nodes alike)"),
+        };
+        ctx.warn(
+            &format!("spec.cluster.nodes[{first}].allocatable.pods"),
+            format!(
+                "node {:?} may hold {} pods but its pod range{range} (a /{} of clusterCIDR {}) has {usable} addresses for pods, and the objects make {pods} pods: those past {usable} on one node fail with FailedCreatePodSandBox (no IP addresses available in range set){others}",
+                n.name, n.max_pods, net.node_cidr_mask, net.cluster_cidr
+            ),
+        );
     }
 }
 
@@ -1783,10 +2058,17 @@ fn event(
                     ctx.err(&format!("{ap}.replicas"), "required");
                     None
                 }
-                Some(r) if !(0..=i64::from(i32::MAX)).contains(&r) => {
+                Some(r) if r < 0 => {
                     ctx.err(
                         &format!("{ap}.replicas"),
                         format!("invalid value {r}: must be greater than or equal to 0"),
+                    );
+                    None
+                }
+                Some(r) if r > limits::PODS => {
+                    ctx.err(
+                        &format!("{ap}.replicas"),
+                        limits::above(format!("invalid value {r}"), limits::PODS),
                     );
                     None
                 }
@@ -1870,6 +2152,158 @@ fn event(
     })
 }
 
+/// A pod that may exist during the run, as an object written or applied describes it.
+struct PodShape {
+    /// A bare Pod's name, or the `<owner>-` its generated names start with.
+    name: String,
+    /// Whether `name` is the whole name (a bare Pod).
+    exact: bool,
+    labels: crate::model::objects::Labels,
+    containers: Vec<crate::model::objects::Container>,
+}
+
+impl PodShape {
+    fn of(o: &Object) -> Option<PodShape> {
+        let (name, exact, t) = match o {
+            Object::Deployment(d) => (format!("{}-", d.meta.name), false, &d.template),
+            Object::ReplicaSet(r) => (format!("{}-", r.meta.name), false, &r.template),
+            Object::Pod(p) => {
+                return Some(PodShape {
+                    name: p.meta.name.clone(),
+                    exact: true,
+                    labels: p.meta.labels.clone(),
+                    containers: p.spec.containers.clone(),
+                })
+            }
+            _ => return None,
+        };
+        Some(PodShape {
+            name,
+            exact,
+            labels: t.meta.labels.clone(),
+            containers: t.spec.containers.clone(),
+        })
+    }
+
+    /// Whether a pod of this shape can be the one `target` names or selects.
+    fn may_be(&self, target: &PodTarget) -> bool {
+        match target {
+            PodTarget::Name(n) if self.exact => *n == self.name,
+            PodTarget::Name(n) => n.starts_with(&self.name),
+            // The ReplicaSet controller adds `pod-template-hash`; any value may match it.
+            PodTarget::Selector { selector, .. } => selector.iter().all(|(k, v)| {
+                (k == "pod-template-hash" && !self.exact) || self.labels.get(k) == Some(v)
+            }),
+        }
+    }
+}
+
+/// A warning for a `deletePod`, `killContainer` or `failProbe` event that no pod the objects
+/// can make would answer: it would do nothing when it fires.
+fn warn_if_no_pod(ctx: &mut Ctx, path: &str, action: &Action, shapes: &[PodShape]) {
+    let (key, name_key, target) = match action {
+        Action::DeletePod(t) => ("deletePod", "name", t),
+        Action::KillContainer { target, .. } => ("killContainer", "pod", target),
+        Action::FailProbe { target, .. } => ("failProbe", "pod", target),
+        _ => return,
+    };
+    let ap = format!("{path}.{key}");
+    let candidates: Vec<&PodShape> = shapes.iter().filter(|s| s.may_be(target)).collect();
+    if candidates.is_empty() {
+        let (field, what) = match target {
+            PodTarget::Name(n) => (
+                name_key,
+                format!("no pod named {n:?} can exist (no bare Pod has that name, and no Deployment or ReplicaSet names its pods with a prefix of it)"),
+            ),
+            PodTarget::Selector { .. } => (
+                "selector",
+                format!(
+                    "{} matches the labels of no pod the scenario's objects make{}",
+                    target.label(),
+                    known_labels(shapes)
+                ),
+            ),
+        };
+        ctx.warn(
+            &format!("{ap}.{field}"),
+            format!("{what}: the event changes nothing"),
+        );
+        return;
+    }
+    match action {
+        Action::KillContainer {
+            container: Some(c), ..
+        } if !candidates
+            .iter()
+            .any(|s| s.containers.iter().any(|x| &x.name == c)) =>
+        {
+            let names: BTreeSet<&str> = candidates
+                .iter()
+                .flat_map(|s| s.containers.iter().map(|x| x.name.as_str()))
+                .collect();
+            ctx.warn(
+                &format!("{ap}.container"),
+                format!(
+                    "no pod {} can pick has a container named {c:?} (its containers: {}): the event changes nothing",
+                    target.label(),
+                    names.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        Action::FailProbe { probe, .. }
+            if !candidates
+                .iter()
+                .any(|s| s.containers.iter().any(|x| x.probe(*probe).is_some())) =>
+        {
+            ctx.warn(
+                &format!("{ap}.probe"),
+                format!(
+                    "no container of the pods {} can pick has a {} probe: the event changes nothing",
+                    target.label(),
+                    probe_name(*probe)
+                ),
+            );
+        }
+        _ => {}
+    }
+}
+
+fn probe_name(p: ProbeKind) -> &'static str {
+    match p {
+        ProbeKind::Liveness => "liveness",
+        ProbeKind::Readiness => "readiness",
+        ProbeKind::Startup => "startup",
+    }
+}
+
+/// ` (pod labels: app=web; app=db)`: the label sets a selector could match, a few of them.
+fn known_labels(shapes: &[PodShape]) -> String {
+    let mut sets: Vec<String> = shapes
+        .iter()
+        .map(|s| {
+            s.labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .filter(|l| !l.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if sets.is_empty() {
+        return String::new();
+    }
+    let more = sets.len().saturating_sub(5);
+    sets.truncate(5);
+    let tail = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    format!(" (pod labels: {}{tail})", sets.join("; "))
+}
+
 /// Objects the scenario wrote that failed to load (their errors are reported): an event that
 /// names one is not reported again as naming a missing object.
 #[derive(Debug, Default)]
@@ -1896,6 +2330,11 @@ impl Rejected {
         self.unknown = true;
     }
 
+    /// Whether any object was rejected.
+    pub fn any(&self) -> bool {
+        self.unknown || !self.named.is_empty()
+    }
+
     /// Whether the object `kind` `namespace/name` may be one that was rejected.
     pub fn covers(&self, kind: &str, namespace: &str, name: &str) -> bool {
         self.unknown
@@ -1911,29 +2350,50 @@ impl Rejected {
 /// as `scale` does). `events` pairs each event with its parsed `apply` object, if any; an
 /// `apply` whose object was rejected (`None`) is dropped (its error is already reported), and
 /// so is an event naming an object that was written but `rejected`: one mistake, one error.
+///
+/// An `apply` object counts toward `totals` (kubesim's bounds on pods, Services, ...). An event
+/// aimed at pods that no object written or applied before it can make (a selector no pod
+/// template's labels satisfy, a container name or a probe no such pod has) gets a warning: it
+/// would change nothing.
 pub fn finish_events(
     ctx: &mut Ctx,
     events: Vec<(ResolvedEvent, Option<Object>)>,
     objects: &[Object],
     rejected: &Rejected,
+    totals: &mut limits::Totals,
 ) -> Vec<TimelineEvent> {
     let mut events = events;
     // A stable sort: events at one instant keep their written order.
     events.sort_by_key(|(e, _)| e.at);
     let key = |o: &Object| (o.kind(), o.meta().namespace.clone(), o.meta().name.clone());
     let mut known: BTreeSet<(&str, String, String)> = objects.iter().map(key).collect();
+    let mut shapes: Vec<PodShape> = objects.iter().filter_map(PodShape::of).collect();
     let mut out = Vec::new();
     for (e, obj) in events {
         let action = match e.action {
             EventAction::Apply => match obj {
                 Some(o) => {
+                    for (field, msg) in totals.add(&o) {
+                        let at = format!("{}.apply", e.path);
+                        let path = if field.is_empty() {
+                            at
+                        } else {
+                            format!("{at}.{field}")
+                        };
+                        ctx.err(&path, msg);
+                    }
                     known.insert(key(&o));
+                    shapes.extend(PodShape::of(&o));
                     Action::Apply(Box::new(o))
                 }
                 None => continue,
             },
             EventAction::Ready(a) => a,
         };
+        // With an object rejected, the pods it would make are unknown: no guesses then.
+        if !rejected.any() {
+            warn_if_no_pod(ctx, &e.path, &action, &shapes);
+        }
         let named = match &action {
             Action::Scale { deployment, .. } => {
                 Some(("scale", "deployment", "Deployment", "default", deployment))

@@ -10,6 +10,7 @@
 //! nodePort range and ClusterIP range checks are upstream allocation-time errors too, but
 //! stateless, so they are reported here with the allocator's message.
 
+use super::limits;
 use super::quantity;
 use ipnet::Ipv4Net;
 use k8s_openapi::api::apps::v1 as apps;
@@ -111,6 +112,29 @@ pub fn duplicate(path: &str, value: BadValue) -> FieldError {
         body: format!("Duplicate value: {value}"),
     }
 }
+/// A value above one of kubesim's bounds (`limits`), in the API server's `Invalid value`
+/// shape: `spec.replicas: Invalid value: 2147483647: must be less than or equal to 300000,
+/// kubesim's bound (...)`.
+pub fn above_bound(path: &str, value: i64, max: i64) -> FieldError {
+    invalid(
+        path,
+        BadValue::Int(value),
+        &format!("must be less than or equal to {max}, {BOUND_NOTE}"),
+    )
+}
+
+/// A list longer than one of kubesim's bounds, in the shape of upstream's `field.TooMany`.
+pub fn too_many(path: &str, len: usize, max: usize) -> FieldError {
+    FieldError {
+        path: path.into(),
+        at: None,
+        body: format!("Too many: {len}: must have at most {max} items, {BOUND_NOTE}"),
+    }
+}
+
+/// What follows a bound in messages.
+const BOUND_NOTE: &str = "kubesim's bound (see docs/scenario-format.md)";
+
 pub fn unsupported(path: &str, value: &str, supported: &[&str]) -> FieldError {
     let quoted: Vec<String> = supported
         .iter()
@@ -620,6 +644,10 @@ fn container(
             ));
         }
     }
+    let n_ports = c.ports.as_ref().map_or(0, Vec::len);
+    if n_ports > limits::PORTS {
+        errs.push(too_many(&format!("{path}.ports"), n_ports, limits::PORTS));
+    }
     let mut names = BTreeSet::new();
     for (i, p) in c.ports.iter().flatten().enumerate() {
         let pp = format!("{path}.ports[{i}]");
@@ -665,8 +693,7 @@ fn container(
         );
         for (k, q) in &req {
             if let Some(l) = lim.get(k) {
-                // Compare exactly: scale both to nano-units.
-                if q.ceil_scaled(9) > l.ceil_scaled(9) {
+                if q.cmp_value(l) == std::cmp::Ordering::Greater {
                     let raw = &r.requests.as_ref().expect("parsed from it")[k].0;
                     let lraw = &r.limits.as_ref().expect("parsed from it")[k].0;
                     errs.push(invalid(
@@ -700,6 +727,19 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
     if s.containers.is_empty() {
         errs.push(required(&format!("{path}.containers"), ""));
     }
+    let n_init = s.init_containers.as_ref().map_or(0, Vec::len);
+    if s.containers.len() + n_init > limits::CONTAINERS_PER_POD {
+        let (key, n) = if s.containers.len() > limits::CONTAINERS_PER_POD {
+            ("containers", s.containers.len())
+        } else {
+            ("initContainers", s.containers.len() + n_init)
+        };
+        errs.push(too_many(
+            &format!("{path}.{key}"),
+            n,
+            limits::CONTAINERS_PER_POD,
+        ));
+    }
     let mut names = BTreeSet::new();
     for (i, c) in s.containers.iter().enumerate() {
         let cp = format!("{path}.containers[{i}]");
@@ -730,7 +770,11 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
         }
     }
     if let Some(t) = s.termination_grace_period_seconds {
-        nonneg(&format!("{path}.terminationGracePeriodSeconds"), t, errs);
+        let p = format!("{path}.terminationGracePeriodSeconds");
+        nonneg(&p, t, errs);
+        if t > limits::GRACE_SECONDS {
+            errs.push(above_bound(&p, t, limits::GRACE_SECONDS));
+        }
     }
     labels(
         s.node_selector.as_ref(),
@@ -820,6 +864,9 @@ fn replicated(
 ) {
     if let Some(r) = replicas {
         nonneg("spec.replicas", r.into(), errs);
+        if i64::from(r) > limits::PODS {
+            errs.push(above_bound("spec.replicas", r.into(), limits::PODS));
+        }
     }
     match selector {
         None => errs.push(required("spec.selector", "")),
@@ -854,8 +901,12 @@ fn int_or_percent(v: &IntOrString, path: &str, errs: &mut Vec<FieldError>) -> Op
             nonneg(path, (*n).into(), errs);
             Some((false, (*n).into()))
         }
-        IntOrString::String(s) => match s.strip_suffix('%').and_then(|n| n.parse::<i64>().ok()) {
-            Some(n) => Some((true, n)),
+        // `IsValidPercent`: `^[0-9]+%$`; a value beyond int64 is held at its largest.
+        IntOrString::String(s) => match s
+            .strip_suffix('%')
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            Some(n) => Some((true, n.parse::<i64>().unwrap_or(i64::MAX))),
             None => {
                 errs.push(invalid(
                     path,
@@ -1051,6 +1102,9 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
     }
     if type_ == "ExternalName" && spec.external_name.as_deref().unwrap_or("").is_empty() {
         errs.push(required("spec.externalName", ""));
+    }
+    if ports.len() > limits::PORTS {
+        errs.push(too_many("spec.ports", ports.len(), limits::PORTS));
     }
     let mut names = BTreeSet::new();
     let mut node_ports = BTreeSet::new();

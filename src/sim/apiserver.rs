@@ -9,7 +9,8 @@ use crate::model::objects::{
     ServiceType, TrafficPolicy,
 };
 use crate::net::allocator::{
-    cluster_ip_field_error, node_port_field_error, ClusterIpAllocator, NodePortAllocator,
+    cluster_ip_field_error, node_port_field_error, ClusterIpAllocator, LoadBalancerPool,
+    NodePortAllocator,
 };
 use ipnet::Ipv4Net;
 use std::fmt;
@@ -83,7 +84,7 @@ pub struct ApiServer {
     pub service_cidr: Ipv4Net,
     cluster_ips: ClusterIpAllocator,
     node_ports: NodePortAllocator,
-    lb_pool: Vec<Ipv4Addr>,
+    lb_pool: Option<LoadBalancerPool>,
     pub services: Vec<ServiceState>,
     /// Bumped by every change to `services` (created, deleted, updated, given an address), so
     /// the EndpointSlice controller and kube-proxy see that Services changed.
@@ -96,7 +97,7 @@ impl ApiServer {
             service_cidr,
             cluster_ips: ClusterIpAllocator::new(service_cidr),
             node_ports: NodePortAllocator::new(NODE_PORT_RANGE.0, NODE_PORT_RANGE.1),
-            lb_pool: lb_pool.map(|n| n.hosts().collect()).unwrap_or_default(),
+            lb_pool: lb_pool.map(LoadBalancerPool::new),
             services: Vec::new(),
             version: 0,
         }
@@ -250,12 +251,7 @@ impl ApiServer {
             return Err(err(first_field.unwrap_or_default(), problems));
         }
         let load_balancer_ip = if obj.spec.type_ == ServiceType::LoadBalancer {
-            let used: Vec<Ipv4Addr> = self
-                .services
-                .iter()
-                .filter_map(|s| s.load_balancer_ip)
-                .collect();
-            self.lb_pool.iter().copied().find(|ip| !used.contains(ip))
+            self.lb_pool.as_mut().and_then(LoadBalancerPool::allocate)
         } else {
             None
         };
@@ -287,7 +283,25 @@ impl ApiServer {
         for port in s.node_ports.iter().flatten() {
             self.node_ports.release(*port);
         }
+        if let (Some(pool), Some(ip)) = (&mut self.lb_pool, s.load_balancer_ip) {
+            pool.release(ip);
+        }
         Some(s)
+    }
+
+    /// Gives Service `i` the load-balancer address `ip` (one it held before), releasing the
+    /// one it has.
+    pub fn set_load_balancer_ip(&mut self, i: usize, ip: Option<Ipv4Addr>) {
+        let s = &mut self.services[i];
+        if let Some(pool) = &mut self.lb_pool {
+            if let Some(old) = s.load_balancer_ip {
+                pool.release(old);
+            }
+            if let Some(ip) = ip {
+                pool.take(ip);
+            }
+        }
+        s.load_balancer_ip = ip;
     }
 }
 

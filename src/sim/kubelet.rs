@@ -736,15 +736,8 @@ impl Simulation {
         container: Option<&str>,
         code: i32,
     ) {
-        let pod = self.cluster.pod(id);
-        let i = match container {
-            None => 0,
-            Some(name) => match pod.spec.containers.iter().position(|c| c.name == name) {
-                Some(i) => i,
-                None => return,
-            },
-        };
-        if matches!(pod.containers[i], ContainerState::Running { .. }) && pod.deleted.is_none() {
+        // Not a container of the pod, or not running: a `Warning` event, nothing else.
+        if let Some(i) = self.container_to_kill(now, id, container) {
             self.container_exit(now, id, i, code);
         }
     }

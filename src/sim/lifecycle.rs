@@ -444,11 +444,10 @@ impl Simulation {
     pub(super) fn on_timeline(&mut self, now: SimTime, i: usize) {
         let action = self.scenario.events[i].action.clone();
         match action {
-            Action::DeletePod(target) => {
-                if let Some(id) = self.pick_pod(&target) {
-                    self.delete_pod(id);
-                }
-            }
+            Action::DeletePod(target) => match self.pick_pod(&target) {
+                Some(id) => self.delete_pod(id),
+                None => self.warn_no_pod(now, "deletePod", &target),
+            },
             Action::NodeDown { node } => {
                 if let Some(n) = self.cluster.node_by_name(&node) {
                     self.node_down(now, n);
@@ -463,20 +462,21 @@ impl Simulation {
                 target,
                 container,
                 exit_code,
-            } => {
-                if let Some(id) = self.pick_pod(&target) {
-                    self.kill_container(now, id, container.as_deref(), exit_code);
-                }
-            }
+            } => match self.pick_pod(&target) {
+                Some(id) => self.kill_container(now, id, container.as_deref(), exit_code),
+                None => self.warn_no_pod(now, "killContainer", &target),
+            },
             Action::FailProbe {
                 target,
                 probe,
                 duration,
-            } => {
-                if let Some(id) = self.pick_pod(&target) {
-                    self.fail_probe(now, id, probe, duration);
+            } => match self.pick_pod(&target) {
+                Some(id) if self.has_probe(now, id, probe) => {
+                    self.fail_probe(now, id, probe, duration)
                 }
-            }
+                Some(_) => {}
+                None => self.warn_no_pod(now, "failProbe", &target),
+            },
             other => self.on_workload_action(now, other),
         }
     }

@@ -19,6 +19,7 @@ mod dataplane;
 mod endpointslices;
 mod kubelet;
 mod lifecycle;
+mod noop;
 pub mod outcome;
 mod requests;
 pub mod trace;
@@ -139,6 +140,20 @@ pub struct Simulation {
     /// Bumped by every event that can create, start, stop or remove a pod (see
     /// [`Simulation::handle`]); in-cluster clients are matched to pods again when it moved.
     pods_version: u64,
+    /// When the run stopped at the bound on requests in flight, and how many it held.
+    overloaded: Option<(SimTime, usize)>,
+}
+
+/// A run stopped because its servers fell so far behind that more requests were held at once
+/// than [`MAX_IN_FLIGHT`](crate::traffic::request::MAX_IN_FLIGHT).
+#[derive(Debug)]
+pub struct Overloaded {
+    /// When it stopped.
+    pub at: SimTime,
+    /// Requests held then.
+    pub in_flight: usize,
+    /// The figures up to then.
+    pub outcome: Outcome,
 }
 
 impl Simulation {
@@ -232,6 +247,7 @@ impl Simulation {
             node_ips,
             pods_version: 1,
             dp_closed: Vec::new(),
+            overloaded: None,
             scenario,
         };
         let mut errors = Vec::new();
@@ -299,12 +315,42 @@ impl Simulation {
         &self.cluster
     }
 
-    /// Replays the scenario to its end and returns the figures.
-    pub fn run(mut self) -> Outcome {
+    /// Replays the scenario to its end and returns the figures. A run stopped early by the
+    /// bound on requests in flight gives its figures so far (see [`run_checked`](Self::run_checked)).
+    pub fn run(self) -> Outcome {
+        self.run_checked().unwrap_or_else(|o| o.outcome)
+    }
+
+    /// [`run`](Self::run), or [`Overloaded`] when more requests than
+    /// [`MAX_IN_FLIGHT`](crate::traffic::request::MAX_IN_FLIGHT) were held at once and the run
+    /// stopped there.
+    pub fn run_checked(mut self) -> Result<Outcome, Box<Overloaded>> {
         while let Some((now, ev)) = self.queue.pop_until(self.end) {
             self.handle(now, ev);
         }
-        self.finish()
+        match self.overloaded {
+            None => Ok(self.finish()),
+            Some((at, in_flight)) => Err(Box::new(Overloaded {
+                at,
+                in_flight,
+                outcome: self.finish(),
+            })),
+        }
+    }
+
+    /// Lowers the bound on requests held at once (tests of a run stopped by it, which the real
+    /// bound would make allocate hundreds of megabytes).
+    #[doc(hidden)]
+    pub fn set_in_flight_bound(&mut self, bound: usize) {
+        self.reqs.set_bound(bound);
+    }
+
+    /// Stops the run at `now`: more requests are held than kubesim holds.
+    fn stop_overloaded(&mut self, now: SimTime) {
+        if self.overloaded.is_none() {
+            self.overloaded = Some((now, self.reqs.held()));
+            self.end = now;
+        }
     }
 
     /// Handles the next event if it is due by the end of the scenario; returns its instant.
@@ -358,6 +404,9 @@ impl Simulation {
             self.pods_version += 1;
         }
         match ev {
+            // Requests pile up only when arrivals outrun the servers: past the bound on
+            // requests held at once the run stops (`run_checked` reports it).
+            Ev::Arrival(_) if self.reqs.is_full() => self.stop_overloaded(now),
             Ev::Arrival(stream) => self.on_arrival(now, stream),
             Ev::ReachPod(r) => self.on_reach_pod(now, r),
             Ev::Done(r) => self.on_done(now, r),

@@ -72,7 +72,8 @@ pub fn fenceposts(ru: &RollingUpdate, replicas: u32) -> (u32, u32) {
         IntOrPercent::Count(n) => n,
         IntOrPercent::Percent(p) => {
             let x = u64::from(p) * u64::from(replicas);
-            (if round_up { x.div_ceil(100) } else { x / 100 }) as u32
+            let v = if round_up { x.div_ceil(100) } else { x / 100 };
+            u32::try_from(v).unwrap_or(u32::MAX)
         }
     };
     let surge = scaled(ru.max_surge, true);
@@ -734,7 +735,7 @@ impl Simulation {
                     .api
                     .create_service(back, None, &mut rng)
                     .expect("what was released can be taken again");
-                self.api.services[j].load_balancer_ip = old.load_balancer_ip;
+                self.api.set_load_balancer_ip(j, old.load_balancer_ip);
                 Err((j, e))
             }
         };

@@ -43,7 +43,18 @@ pub struct Plan {
     pub slo: Option<slo::Slo>,
 }
 
-/// Parses `KEY=VALUES` flags into axes; errors name the flag.
+/// Cells a sweep's grid may have: kubesim's bound (each cell is a whole run, loaded and
+/// checked before any runs; a real capacity grid has tens to thousands).
+pub const MAX_CELLS: usize = 100_000;
+
+/// `--replications` at most: kubesim's bound (a 95% interval needs a handful).
+pub const MAX_REPLICATIONS: u32 = 1_000;
+
+/// Runs (cells times replications) one `kubesim sweep` may make: kubesim's bound.
+pub const MAX_RUNS: u64 = 1_000_000;
+
+/// Parses `KEY=VALUES` flags into axes; errors name the flag. A grid of more than
+/// [`MAX_CELLS`] cells is an error naming the axes' sizes.
 pub fn parse_sets(sets: &[String]) -> Result<Vec<Axis>, String> {
     let mut axes: Vec<Axis> = Vec::new();
     for s in sets {
@@ -67,7 +78,37 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<Axis>, String> {
             values,
         });
     }
+    let cells = axes
+        .iter()
+        .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
+        .filter(|n| *n <= MAX_CELLS);
+    if cells.is_none() {
+        let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+        let total: f64 = axes.iter().map(|a| a.values.len() as f64).product();
+        return Err(format!(
+            "--set: the grid has {} cells ({}): more than {MAX_CELLS} (kubesim's bound on a sweep)",
+            crate::sweep::fmt_count(total),
+            sizes.join(" x ")
+        ));
+    }
     Ok(axes)
+}
+
+/// A count for a message: grouped digits up to a trillion, else `1.0e15`.
+fn fmt_count(n: f64) -> String {
+    if n < 1e12 {
+        let s = format!("{n:.0}");
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else {
+        format!("{n:.1e}")
+    }
 }
 
 /// One cell of the grid: its index (row-major, first axis slowest) and a value per axis.
@@ -214,12 +255,14 @@ pub struct SweepError {
 }
 
 /// Loads every cell's scenario (with its overrides and seed `rep 0`, unknown and duplicate
-/// fields as `validate` says), reporting every distinct problem at once.
+/// fields as `validate` says), reporting every distinct problem at once. Unless `force`, a cell
+/// whose estimated work is beyond about an hour (`scenario::estimate`) is a problem too.
 pub fn prepare(
     path: &Path,
     plan: &Plan,
     cells: &[Cell],
     validate: scenario::FieldValidation,
+    force: bool,
     locate: impl Fn(&scenario::Loaded, &crate::sim::ApiError) -> Diagnostic,
 ) -> Result<Vec<Scenario>, SweepError> {
     let mut out = Vec::new();
@@ -247,13 +290,16 @@ pub fn prepare(
                     push(d.to_string(), cell);
                 }
             }
-            Ok(loaded) => match Simulation::new(loaded.scenario.clone()) {
-                Ok(_) => out.push(loaded.scenario),
-                Err(errors) => {
-                    for e in errors {
-                        push(locate(&loaded, &e).to_string(), cell);
+            Ok(loaded) => match loaded.estimate.refusal("the cell's run") {
+                Some(d) if !force => push(d.to_string(), cell),
+                _ => match Simulation::new(loaded.scenario.clone()) {
+                    Ok(_) => out.push(loaded.scenario),
+                    Err(errors) => {
+                        for e in errors {
+                            push(locate(&loaded, &e).to_string(), cell);
+                        }
                     }
-                }
+                },
             },
         }
     }
@@ -265,14 +311,16 @@ pub fn prepare(
 }
 
 /// Runs every replication of `cells` (whose scenarios `prepare` gave) on `jobs` threads
-/// (0: all cores), calling `progress` after each run. Results are in cell order.
+/// (0: all cores), calling `progress` after each run. Results are in cell order. A run that
+/// stops at the bound on requests in flight (`Simulation::run_checked`) fails the sweep: its
+/// figures would be of a part of the run.
 pub fn run(
     plan: &Plan,
     cells: &[Cell],
     scenarios: &[Scenario],
     jobs: usize,
     progress: &(dyn Fn() + Sync),
-) -> Vec<CellResult> {
+) -> Result<Vec<CellResult>, SweepError> {
     use rayon::prelude::*;
     let work: Vec<(usize, u32)> = (0..cells.len())
         .flat_map(|i| (0..plan.replications).map(move |r| (i, r)))
@@ -281,27 +329,43 @@ pub fn run(
         .num_threads(jobs)
         .build()
         .expect("a thread pool can be built");
-    let figures: Vec<RepFigures> = pool.install(|| {
+    let figures: Vec<Result<RepFigures, String>> = pool.install(|| {
         work.par_iter()
             .map(|&(i, r)| {
                 let mut s = scenarios[i].clone();
                 s.seed = plan.seed(&cells[i], r);
                 let sim = Simulation::new(s).expect("checked by prepare");
-                let f = RepFigures::of(&sim.run());
+                let f = sim.run_checked().map(|o| RepFigures::of(&o)).map_err(|e| {
+                    format!(
+                        "cell {} (replication {r}): the run stopped at {}: {} requests were held at once, more than {}, kubesim's bound: the servers fall ever further behind the arrivals; lower the rate, add replicas or concurrency, or give the behaviour a queueLimit",
+                        cells[i].index,
+                        e.at,
+                        e.in_flight,
+                        crate::traffic::request::MAX_IN_FLIGHT
+                    )
+                });
                 progress();
                 f
             })
             .collect()
     });
+    let problems: Vec<String> = figures
+        .iter()
+        .filter_map(|f| f.as_ref().err().cloned())
+        .collect();
+    if !problems.is_empty() {
+        return Err(SweepError { problems });
+    }
+    let figures: Vec<RepFigures> = figures.into_iter().flatten().collect();
     let per = plan.replications as usize;
-    cells
+    Ok(cells
         .iter()
         .enumerate()
         .map(|(i, c)| CellResult {
             index: c.index,
             reps: figures[i * per..(i + 1) * per].to_vec(),
         })
-        .collect()
+        .collect())
 }
 
 /// A cell's figures as reported: counts summed over the replications, latencies (ms) averaged
@@ -512,6 +576,19 @@ mod tests {
         assert!(parse_sets(&["a=1..x".into()])
             .unwrap_err()
             .starts_with("--set a=1..x:"));
+    }
+
+    /// The sweep of 10^6 cells is refused before any cell is made.
+    #[test]
+    fn grids_beyond_the_bound_are_errors() {
+        let e = parse_sets(&["a=1..1000".into(), "b=1..1000".into()]).unwrap_err();
+        assert_eq!(
+            e,
+            "--set: the grid has 1,000,000 cells (1000 x 1000): more than 100000 (kubesim's bound on a sweep)"
+        );
+        let axes: Vec<String> = (0..8).map(|i| format!("k{i}=1..10000")).collect();
+        assert!(parse_sets(&axes).unwrap_err().contains("1.0e32 cells"));
+        assert!(parse_sets(&["a=1..100".into(), "b=1..1000".into()]).is_ok());
     }
 
     #[test]

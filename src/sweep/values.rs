@@ -3,7 +3,11 @@
 //! (`1,2,4..8`). Each value is kept as text, as it would be written in the scenario; the
 //! scenario loader checks it when the cell is loaded.
 
-/// Expands VALUES into the values of one grid axis, in order.
+/// Values one axis may have: kubesim's bound (the grid's is [`super::MAX_CELLS`]).
+pub const MAX_VALUES: usize = 10_000;
+
+/// Expands VALUES into the values of one grid axis, in order; more than [`MAX_VALUES`] is an
+/// error.
 pub fn expand(values: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for item in values.split(',') {
@@ -13,24 +17,29 @@ pub fn expand(values: &str) -> Result<Vec<String>, String> {
         }
         match item.split_once("..") {
             None => out.push(item.to_string()),
-            Some((a, rest)) => out.extend(range(item, a, rest)?),
+            Some((a, rest)) => out.extend(range(item, a, rest, MAX_VALUES - out.len())?),
+        }
+        if out.len() > MAX_VALUES {
+            return Err(format!(
+                "{values:?}: more than {MAX_VALUES} values (kubesim's bound on one axis)"
+            ));
         }
     }
     Ok(out)
 }
 
-/// A number and the unit written after it: `500/s` → (500, "/s"), `1.5` → (1.5, "").
-fn number_unit(s: &str) -> Option<(f64, &str, usize)> {
+/// A number as written and the unit after it: `500/s` → ("500", "/s").
+fn number_unit(s: &str) -> Option<(&str, &str)> {
     let s = s.trim();
     let end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(end);
-    let decimals = num.split_once('.').map_or(0, |(_, d)| d.len());
-    num.parse::<f64>().ok().map(|n| (n, unit, decimals))
+    num.parse::<f64>().ok().map(|_| (num, unit))
 }
 
-fn range(item: &str, a: &str, rest: &str) -> Result<Vec<String>, String> {
+/// A range of at most `room` values.
+fn range(item: &str, a: &str, rest: &str, room: usize) -> Result<Vec<String>, String> {
     let (b, step) = match rest.split_once(':') {
         Some((b, s)) => (b, Some(s)),
         None => (rest, None),
@@ -38,19 +47,51 @@ fn range(item: &str, a: &str, rest: &str) -> Result<Vec<String>, String> {
     let bad = |why: &str| {
         format!("{item:?}: {why} (ranges: 1..12, or START..END:STEP with one unit, e.g. 500/s..4000/s:500/s)")
     };
-    let (x0, u0, d0) = number_unit(a).ok_or_else(|| bad("the start is not a number"))?;
-    let (x1, u1, d1) = number_unit(b).ok_or_else(|| bad("the end is not a number"))?;
-    let (dx, ud, dd) = match step {
+    let (n0, u0) = number_unit(a).ok_or_else(|| bad("the start is not a number"))?;
+    let (n1, u1) = number_unit(b).ok_or_else(|| bad("the end is not a number"))?;
+    let (nd, ud) = match step {
         Some(s) => number_unit(s).ok_or_else(|| bad("the step is not a number"))?,
         None => {
-            if d0 > 0 || d1 > 0 {
+            if n0.contains('.') || n1.contains('.') {
                 return Err(bad("a range without a step takes integers"));
             }
-            (1.0, u0, 0)
+            ("1", u0)
         }
     };
     if u0 != u1 || u0 != ud {
         return Err(bad("start, end and step must have the same unit"));
+    }
+    let too_many = || {
+        bad(&format!(
+            "more than {MAX_VALUES} values (kubesim's bound on one axis)"
+        ))
+    };
+    // Whole numbers are counted exactly; a range of them never loses a value to rounding.
+    if ![n0, n1, nd].iter().any(|n| n.contains('.')) {
+        let int = |n: &str, what: &str| {
+            n.parse::<u64>()
+                .map_err(|_| bad(&format!("the {what} is too large (at most {})", u64::MAX)))
+        };
+        let (x0, x1, dx) = (int(n0, "start")?, int(n1, "end")?, int(nd, "step")?);
+        if dx == 0 {
+            return Err(bad("the step must be positive"));
+        }
+        if x1 < x0 {
+            return Err(bad("the end is before the start"));
+        }
+        let count = ((x1 - x0) / dx).checked_add(1);
+        let Some(count) = count.filter(|c| *c <= room as u64) else {
+            return Err(too_many());
+        };
+        return Ok((0..count).map(|k| format!("{}{u0}", x0 + k * dx)).collect());
+    }
+    let (x0, x1, dx): (f64, f64, f64) = (
+        n0.parse().expect("checked"),
+        n1.parse().expect("checked"),
+        nd.parse().expect("checked"),
+    );
+    if !(x0.is_finite() && x1.is_finite() && dx.is_finite()) {
+        return Err(bad("a number is too large"));
     }
     if dx <= 0.0 {
         return Err(bad("the step must be positive"));
@@ -58,12 +99,16 @@ fn range(item: &str, a: &str, rest: &str) -> Result<Vec<String>, String> {
     if x1 < x0 {
         return Err(bad("the end is before the start"));
     }
-    let decimals = d0.max(d1).max(dd);
-    let count = libm::floor((x1 - x0) / dx + 1e-9) as u64 + 1;
-    if count > 10_000 {
-        return Err(bad("more than 10000 values"));
+    let decimals = [n0, n1, nd]
+        .iter()
+        .map(|n| n.split_once('.').map_or(0, |(_, d)| d.len()))
+        .max()
+        .unwrap_or(0);
+    let count = libm::floor((x1 - x0) / dx + 1e-9) + 1.0;
+    if count.is_nan() || count > room as f64 {
+        return Err(too_many());
     }
-    Ok((0..count)
+    Ok((0..count as u64)
         .map(|k| {
             let x = x0 + k as f64 * dx;
             format!("{x:.decimals$}{u0}")
@@ -100,5 +145,29 @@ mod tests {
         assert!(expand("1..x").unwrap_err().contains("end is not a number"));
         assert!(expand("1,,2").unwrap_err().contains("empty value"));
         assert!(expand("1..3:0").unwrap_err().contains("positive"));
+        assert!(expand("0.1..0.3:0").unwrap_err().contains("positive"));
+    }
+
+    /// The issue's `0..18446744073709551615` gave 0 cells (the count wrapped): now an error,
+    /// and no range is ever expanded past the bound.
+    #[test]
+    fn ranges_beyond_the_bound_are_errors() {
+        let e = expand("0..18446744073709551615").unwrap_err();
+        assert!(e.contains("more than 10000 values"), "{e}");
+        let e = expand("0..18446744073709551616").unwrap_err();
+        assert!(e.contains("too large"), "{e}");
+        assert!(expand("1..10000").is_ok());
+        assert!(expand("1..10001").is_err());
+        assert!(
+            expand("0..5000,1..5001").is_err(),
+            "the bound is on the whole axis"
+        );
+        assert!(expand("0.5..1000000000.5:0.5").is_err());
+        assert!(expand("0..1:0.00000001").is_err());
+        // Large whole numbers are exact (an f64 would round them).
+        assert_eq!(
+            expand("9007199254740993..9007199254740995").unwrap(),
+            ["9007199254740993", "9007199254740994", "9007199254740995"]
+        );
     }
 }

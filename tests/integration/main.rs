@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod generate;
 mod hostile_cli;
 mod hostile_h5;
+mod hostile_sizes;
 mod hostile_yaml;
 mod ipvs;
 mod lifecycle;

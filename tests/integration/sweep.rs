@@ -46,10 +46,11 @@ fn capacity_plan_min_replicas_agree_with_mmc() {
         &plan,
         &cells,
         kubesim::scenario::FieldValidation::Strict,
+        false,
         |_, e| panic!("{e}"),
     )
     .unwrap();
-    let results = sweep::run(&plan, &cells, &scenarios, 2, &|| {});
+    let results = sweep::run(&plan, &cells, &scenarios, 2, &|| {}).unwrap();
     let analysis = sweep::analyse(&plan, &results);
 
     // The scenario's server: concurrency 2, exponential service with mean 5 ms.
