@@ -46,6 +46,10 @@ enum Command {
         /// Check the run against an SLO, e.g. 'p99<200ms,errors<0.1%'; exit 1 when missed.
         #[arg(long, value_name = "EXPR")]
         slo: Option<String>,
+        /// List every row of every table (by default a long table lists its largest rows and
+        /// says how many it left out); the files are always complete.
+        #[arg(long)]
+        all: bool,
     },
     /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
@@ -121,6 +125,10 @@ enum Command {
     Check {
         /// The scenario file.
         scenario: PathBuf,
+        /// List every Service (by default a long table lists the first and says how many it
+        /// left out).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -140,10 +148,11 @@ fn main() -> ExitCode {
             out,
             json,
             slo,
-        } => run(&scenario, seed, out, json, slo.as_deref()),
+            all,
+        } => run(&scenario, seed, out, json, slo.as_deref(), rows(all)),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
-        Command::Check { scenario } => check(&scenario),
+        Command::Check { scenario, all } => check(&scenario, rows(all)),
         Command::Rules {
             scenario,
             node,
@@ -157,6 +166,15 @@ fn main() -> ExitCode {
             at,
             count,
         } => trace(&scenario, &to, &from, at, count),
+    }
+}
+
+/// `--all`: every row of every table, else each long table summarised.
+fn rows(all: bool) -> kubesim::report::Rows {
+    if all {
+        kubesim::report::Rows::All
+    } else {
+        kubesim::report::Rows::Summary
     }
 }
 
@@ -203,6 +221,7 @@ fn run(
     out: Option<PathBuf>,
     json: bool,
     slo: Option<&str>,
+    rows: kubesim::report::Rows,
 ) -> ExitCode {
     let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
@@ -223,7 +242,7 @@ fn run(
     if json {
         print!("{}", kubesim::report::summary_json(&outcome));
     } else {
-        print!("{}", kubesim::report::render_run(&outcome));
+        print!("{}", kubesim::report::render_run(&outcome, rows));
     }
     match kubesim::report::write_outputs(&outcome, &dir) {
         Ok(files) => {
@@ -251,7 +270,7 @@ fn run(
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, rows: kubesim::report::Rows) -> ExitCode {
     let Some((loaded, sim)) = prepare(path, None) else {
         return ExitCode::from(2);
     };
@@ -266,7 +285,7 @@ fn check(path: &Path) -> ExitCode {
     println!();
     print!(
         "{}",
-        kubesim::report::services_table_at(&sim.service_outcomes(), Default::default())
+        kubesim::report::services_table_at(&sim.service_outcomes(), Default::default(), rows)
     );
     ExitCode::SUCCESS
 }

@@ -3,7 +3,7 @@
 //! that meet the SLO and cells that do not) and `sweep_p99` (p99 against the other axis, a line
 //! per replica count, the SLO's p99 bound dashed). Drawn for grids of one or two axes.
 
-use super::charts::{
+use super::chart_style::{
     de, header, styled_mesh, text, to_root, DrawError, AXIS, HEADER, MUTED, PALETTE, TEXT,
 };
 use super::fonts::{ensure_registered, font, style};
