@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod connections;
+mod hostile_charts;
 mod ipvs;
 mod lifecycle;
 mod load;
