@@ -54,6 +54,10 @@ enum Command {
         /// `kubesim check`).
         #[arg(long)]
         force: bool,
+        /// List every row of every table (by default a long table lists its largest rows and
+        /// says how many it left out); the files are always complete.
+        #[arg(long)]
+        all: bool,
     },
     /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
@@ -150,6 +154,10 @@ enum Command {
         scenario: PathBuf,
         #[command(flatten)]
         validate: Validate,
+        /// List every Service (by default a long table lists the first and says how many it
+        /// left out).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -194,6 +202,7 @@ fn main() -> ExitCode {
             slo,
             validate,
             force,
+            all,
         } => run(
             &scenario,
             seed,
@@ -202,10 +211,15 @@ fn main() -> ExitCode {
             slo.as_deref(),
             validate.validate,
             force,
+            rows(all),
         ),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
-        Command::Check { scenario, validate } => check(&scenario, validate.validate),
+        Command::Check {
+            scenario,
+            validate,
+            all,
+        } => check(&scenario, validate.validate, rows(all)),
         Command::Generate(args) => generate(&args),
         Command::Rules {
             scenario,
@@ -224,6 +238,15 @@ fn main() -> ExitCode {
             validate,
             force,
         } => trace(&scenario, &to, &from, at, count, validate.validate, force),
+    }
+}
+
+/// `--all`: every row of every table, else each long table summarised.
+fn rows(all: bool) -> kubesim::report::Rows {
+    if all {
+        kubesim::report::Rows::All
+    } else {
+        kubesim::report::Rows::Summary
     }
 }
 
@@ -352,6 +375,7 @@ fn run(
     slo: Option<&str>,
     validate: FieldValidation,
     force: bool,
+    rows: kubesim::report::Rows,
 ) -> ExitCode {
     let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
@@ -383,7 +407,7 @@ fn run(
     if json {
         print!("{}", kubesim::report::summary_json(&outcome));
     } else {
-        print!("{}", kubesim::report::render_run(&outcome));
+        print!("{}", kubesim::report::render_run(&outcome, rows));
     }
     match kubesim::report::write_outputs(&outcome, &dir) {
         Ok(files) => {
@@ -408,7 +432,7 @@ fn run(
     }
 }
 
-fn check(path: &Path, validate: FieldValidation) -> ExitCode {
+fn check(path: &Path, validate: FieldValidation, rows: kubesim::report::Rows) -> ExitCode {
     let Some((loaded, sim)) = prepare(path, None, validate, None) else {
         return ExitCode::from(2);
     };
@@ -433,7 +457,7 @@ fn check(path: &Path, validate: FieldValidation) -> ExitCode {
     println!();
     print!(
         "{}",
-        kubesim::report::services_table_at(&sim.service_outcomes(), Default::default())
+        kubesim::report::services_table_at(&sim.service_outcomes(), Default::default(), rows)
     );
     ExitCode::SUCCESS
 }

@@ -8,24 +8,21 @@
 //! placed: long pod names are shortened to what tells them apart, and marker labels that would
 //! overlap are moved to another row.
 
-use super::fonts::{ensure_registered, font, style};
+use super::chart_style::{
+    de, elide, empty_note, event_line, event_tick, group_markers, header, header_note,
+    legend_entry, legend_heading, place_markers, seconds_label, styled_mesh, text, text_width,
+    to_root, ChartSize, DrawError, FAILED, HEADER, MARKERS_DRAWN, MARKER_ROWS, MUTED, NOTE_H,
+    PALETTE, TEXT,
+};
+use super::fonts::{ensure_registered, style};
 use super::format::{count_tenths, percent, thousands};
-use super::spread::Spread;
+use super::limits::largest;
+use super::spread::{ServingPod, Spread};
 use crate::sim::outcome::Outcome;
-use plotters::chart::MeshStyle;
-use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
-
-/// A chart's size in pixels (the SVG uses the same units).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChartSize {
-    pub width: u32,
-    pub height: u32,
-}
 
 pub const DISTRIBUTION_SIZE: ChartSize = ChartSize {
     width: 1200,
@@ -35,15 +32,6 @@ pub const TIMELINE_SIZE: ChartSize = ChartSize {
     width: 1200,
     height: 700,
 };
-
-/// A chart could not be drawn: plotters' error, as text (its type depends on the backend).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DrawError(pub String);
-
-pub(super) fn de(e: impl std::fmt::Display) -> DrawError {
-    DrawError(e.to_string())
-}
 
 /// The charts kubesim writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,83 +98,8 @@ impl Chart {
     }
 }
 
-pub(super) const TEXT: RGBColor = RGBColor(33, 33, 33);
-pub(super) const MUTED: RGBColor = RGBColor(105, 105, 105);
-pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
-pub(super) const AXIS: RGBColor = RGBColor(150, 150, 150);
 const BAR: RGBColor = RGBColor(66, 126, 186);
 const FAIR: RGBColor = RGBColor(204, 102, 0);
-pub(super) const FAILED: RGBColor = RGBColor(214, 39, 40);
-pub(super) const MARKER: RGBColor = RGBColor(120, 120, 120);
-
-/// Line colours for pods: Tableau 10 without its red (red means failed requests), then darker
-/// companions, cycling after that.
-pub(super) const PALETTE: [RGBColor; 14] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(57, 59, 121),
-    RGBColor(99, 121, 57),
-    RGBColor(140, 109, 49),
-    RGBColor(123, 65, 115),
-    RGBColor(49, 130, 189),
-];
-
-/// Height of the title band at the top of every chart.
-pub(super) const HEADER: u32 = 78;
-
-/// Draws `text` at `pos`, in the area's own pixel coordinates.
-pub(super) fn text<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    pos: (i32, i32),
-    style: &TextStyle,
-) -> Result<(), DrawError> {
-    area.draw_text(text, style, pos).map_err(de)
-}
-
-pub(super) fn text_width<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    size: f64,
-) -> u32 {
-    area.estimate_text_size(text, &font(size, false).into())
-        .map_or(0, |(w, _)| w)
-}
-
-/// `text` elided in the middle (`http-dep…x7k2p`) until it is at most `max` pixels wide.
-pub(super) fn elide<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    size: f64,
-    max: u32,
-) -> String {
-    if text_width(area, text, size) <= max {
-        return text.to_string();
-    }
-    let chars: Vec<char> = text.chars().collect();
-    let mut keep = chars.len();
-    while keep > 2 {
-        keep -= 1;
-        let head = keep / 2;
-        let tail = keep - head;
-        let candidate: String = chars[..head]
-            .iter()
-            .chain(std::iter::once(&'…'))
-            .chain(&chars[chars.len() - tail..])
-            .collect();
-        if text_width(area, &candidate, size) <= max {
-            return candidate;
-        }
-    }
-    "…".to_string()
-}
 
 /// The longest prefix the names share, cut after its last `-`, so the rest is whole words
 /// (`http-deployment-5d9c7b9c4d-`); empty for fewer than two names.
@@ -212,128 +125,50 @@ fn common_dash_prefix(names: &[&str]) -> String {
     }
 }
 
-/// Draws the title and the subtitle in the header band.
-pub(super) fn header<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    subtitle: &str,
-) -> Result<(), DrawError> {
-    let (w, _) = root.dim_in_pixel();
-    let cx = w as i32 / 2;
-    text(
-        root,
-        title,
-        (cx, 16),
-        &style(22.0, true, TEXT, HPos::Center, VPos::Top),
-    )?;
-    text(
-        root,
-        subtitle,
-        (cx, 50),
-        &style(15.0, false, MUTED, HPos::Center, VPos::Top),
-    )
+/// Serving pods the distribution chart draws one bar each before it summarises.
+pub(super) const DISTRIBUTION_PODS: usize = 12;
+/// Pods drawn one bar each when the distribution chart summarises, beside one bar for the rest.
+const DISTRIBUTION_PODS_SUMMARISED: usize = 10;
+/// The bar that stands for many pods.
+const OTHERS_BAR: RGBColor = RGBColor(168, 192, 218);
+
+/// One bar of the distribution chart: a pod, or the pods that did not get a bar of their own.
+struct Bar<'a> {
+    /// The pod's name, or `None` for the others' bar.
+    name: Option<&'a str>,
+    /// The bar's height: the pod's requests, or the others' mean.
+    height: f64,
+    /// The figure on top and the share under it.
+    count: String,
+    share: String,
+    /// The two lines under the name.
+    details: [String; 2],
+    /// The others' least and most requests, drawn as a whisker.
+    range: Option<(u64, u64)>,
 }
 
-/// A chart's mesh with the axes every chart shares: descriptions in 15 px, tick labels muted in
-/// 13 px, a light grid at the labelled ticks only, grey axis lines. The caller adds the ticks,
-/// their labels and the descriptions, then draws it.
-pub(super) fn styled_mesh<'a, 'b, X, Y, XT, YT, DB>(
-    chart: &'b mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-) -> MeshStyle<'a, 'b, X, Y, DB>
-where
-    DB: DrawingBackend,
-    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
-    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
-{
-    let mut mesh = chart.configure_mesh();
-    mesh.axis_desc_style(font(15.0, false).color(&TEXT))
-        .label_style(font(13.0, false).color(&MUTED))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .axis_style(AXIS);
-    mesh
-}
-
-/// The note centred at `at` (root pixels) on a plot with nothing to draw.
-pub(super) fn empty_note<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    note: &str,
-    at: (i32, i32),
-) -> Result<(), DrawError> {
-    text(
-        root,
-        note,
-        at,
-        &style(18.0, false, MUTED, HPos::Center, VPos::Center),
-    )
-}
-
-/// The dashed grey line that marks one of the scenario's events, from `a` to `b` (root pixels).
-pub(super) fn event_line<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    a: (i32, i32),
-    b: (i32, i32),
-) -> Result<(), DrawError> {
-    root.draw(&DashedPathElement::new(
-        [a, b],
-        5,
-        4,
-        MARKER.stroke_width(1),
-    ))
-    .map_err(de)
-}
-
-/// A legend's heading, its top left corner at `(left, y)` (root pixels).
-pub(super) fn legend_heading<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    heading: &str,
-    (left, y): (i32, i32),
-) -> Result<(), DrawError> {
-    text(
-        root,
-        heading,
-        (left, y),
-        &style(14.0, true, TEXT, HPos::Left, VPos::Top),
-    )
-}
-
-/// One line of a legend, its top left corner at `(left, y)` (root pixels): a swatch of the
-/// series' colour (none for `None`) and `label` in `size` px beside it. Returns the x where
-/// the label starts, for a line of detail under it.
-pub(super) fn legend_entry<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    (left, y): (i32, i32),
-    colour: Option<RGBColor>,
-    label: &str,
-    size: f64,
-) -> Result<i32, DrawError> {
-    if let Some(colour) = colour {
-        root.draw(&PathElement::new(
-            [(left, y + 8), (left + 28, y + 8)],
-            colour.stroke_width(3),
-        ))
-        .map_err(de)?;
+impl<'a> Bar<'a> {
+    /// A pod's own bar, its share of `total` requests.
+    fn pod(p: &'a ServingPod, total: u64) -> Bar<'a> {
+        Bar {
+            name: Some(p.name.as_str()),
+            height: p.served as f64,
+            count: thousands(p.served),
+            share: percent(p.served as f64, total as f64),
+            details: [
+                p.node.clone().unwrap_or_else(|| "<none>".to_string()),
+                p.ip.map_or_else(|| "<none>".to_string(), |ip| ip.to_string()),
+            ],
+            range: None,
+        }
     }
-    text(
-        root,
-        label,
-        (left + 36, y + 8),
-        &style(size, false, TEXT, HPos::Left, VPos::Center),
-    )?;
-    Ok(left + 36)
-}
-
-/// Pixel position of a chart coordinate inside `root`'s own coordinates.
-pub(super) fn to_root<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    backend: (i32, i32),
-) -> (i32, i32) {
-    let (bx, by) = root.get_base_pixel();
-    (backend.0 - bx, backend.1 - by)
 }
 
 /// `distribution`: one bar per pod that served requests, its count and share on top, the pod's
-/// name, node and IP below, and a dashed line at the fair share.
+/// name, node and IP below, and a dashed line at the fair share. Beyond [`DISTRIBUTION_PODS`]
+/// serving pods, the 10 that served the most get a bar each, most first, and the others one
+/// pale bar: their mean, with a whisker from the least to the most any of them served, and
+/// their share together.
 pub fn draw_distribution<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
@@ -341,8 +176,48 @@ pub fn draw_distribution<DB: DrawingBackend>(
     ensure_registered();
     root.fill(&WHITE).map_err(de)?;
     let spread = Spread::of(outcome);
-    let n = spread.pods.len();
+    let pods = spread.pods.len();
     let fair = spread.fair_share();
+    let share = |served: f64| percent(served, spread.total as f64);
+    let summarised = pods > DISTRIBUTION_PODS;
+    let bars: Vec<Bar> = if summarised {
+        let top = largest(&spread.pods, DISTRIBUTION_PODS_SUMMARISED, |p| p.served);
+        let mut is_top = vec![false; pods];
+        top.iter().for_each(|&i| is_top[i] = true);
+        let rest: Vec<u64> = (0..pods)
+            .filter(|&i| !is_top[i])
+            .map(|i| spread.pods[i].served)
+            .collect();
+        let sum: u64 = rest.iter().sum();
+        let (lo, hi) = (
+            rest.iter().copied().min().unwrap_or(0),
+            rest.iter().copied().max().unwrap_or(0),
+        );
+        let mean = sum as f64 / rest.len().max(1) as f64;
+        let mut bars: Vec<Bar> = top
+            .iter()
+            .map(|&i| Bar::pod(&spread.pods[i], spread.total))
+            .collect();
+        bars.push(Bar {
+            name: None,
+            height: mean,
+            count: count_tenths(mean),
+            share: format!("{} in all", share(sum as f64)),
+            details: [
+                format!("{} pods", thousands(rest.len() as u64)),
+                format!("{} to {}", thousands(lo), thousands(hi)),
+            ],
+            range: Some((lo, hi)),
+        });
+        bars
+    } else {
+        spread
+            .pods
+            .iter()
+            .map(|p| Bar::pod(p, spread.total))
+            .collect()
+    };
+    let n = bars.len();
 
     // Pod labels: whole names when they fit under their bar, else what follows the shared
     // prefix (named in the subtitle).
@@ -355,7 +230,7 @@ pub fn draw_distribution<DB: DrawingBackend>(
         plot_width / n as u32
     };
     let max_label = slot.saturating_sub(8);
-    let names: Vec<&str> = spread.pods.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = bars.iter().filter_map(|b| b.name).collect();
     let prefix = common_dash_prefix(&names);
     let whole_fit = names
         .iter()
@@ -374,12 +249,12 @@ pub fn draw_distribution<DB: DrawingBackend>(
         outcome.seed,
         outcome.proxy,
         thousands(spread.total),
-        n,
-        if n == 1 { "" } else { "s" },
+        thousands(pods as u64),
+        if pods == 1 { "" } else { "s" },
         thousands(connections),
         if connections == 1 { "" } else { "s" }
     );
-    if n > 0 {
+    if pods > 0 {
         subtitle.push_str(&format!(", fair share {}", count_tenths(fair)));
     }
     if shortened {
@@ -390,9 +265,21 @@ pub fn draw_distribution<DB: DrawingBackend>(
         &format!("{}: requests per pod", outcome.scenario),
         &subtitle,
     )?;
+    let mut header_h = HEADER;
+    if summarised {
+        header_note(
+            root,
+            &format!(
+                "the {} busiest pods drawn, then one bar for the other {}: their mean, and a whisker from the least to the most one served",
+                DISTRIBUTION_PODS_SUMMARISED,
+                thousands((pods - DISTRIBUTION_PODS_SUMMARISED) as u64)
+            ),
+        )?;
+        header_h += NOTE_H;
+    }
 
-    let (_, body) = root.split_vertically(HEADER);
-    let top = spread.pods.iter().map(|p| p.served).max().unwrap_or(0) as f64;
+    let (_, body) = root.split_vertically(header_h);
+    let top = bars.iter().map(|b| b.height).fold(0.0, f64::max);
     let y_max = if n == 0 { 1.0 } else { top.max(fair) * 1.16 };
     let mut chart = ChartBuilder::on(&body)
         .margin_left(margin_left)
@@ -418,11 +305,30 @@ pub fn draw_distribution<DB: DrawingBackend>(
     }
 
     chart
-        .draw_series(spread.pods.iter().enumerate().map(|(i, p)| {
+        .draw_series(bars.iter().enumerate().map(|(i, b)| {
             let x = i as f64;
-            Rectangle::new([(x + 0.2, 0.0), (x + 0.8, p.served as f64)], BAR.filled())
+            let colour = if b.name.is_some() { BAR } else { OTHERS_BAR };
+            Rectangle::new([(x + 0.2, 0.0), (x + 0.8, b.height)], colour.filled())
         }))
         .map_err(de)?;
+    for (i, b) in bars.iter().enumerate() {
+        if let Some((lo, hi)) = b.range {
+            let x = i as f64 + 0.5;
+            let (lo, hi) = (lo as f64, hi as f64);
+            for path in [
+                vec![(x, lo), (x, hi)],
+                vec![(x - 0.1, lo), (x + 0.1, lo)],
+                vec![(x - 0.1, hi), (x + 0.1, hi)],
+            ] {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        path,
+                        TEXT.stroke_width(2),
+                    )))
+                    .map_err(de)?;
+            }
+        }
+    }
     chart
         .draw_series(DashedLineSeries::new(
             [(0.0, fair), (n as f64, fair)],
@@ -437,41 +343,34 @@ pub fn draw_distribution<DB: DrawingBackend>(
     let name_style = style(label_size, false, TEXT, HPos::Center, VPos::Top);
     let detail_style = style(12.0, false, MUTED, HPos::Center, VPos::Top);
     let (_, plot_bottom) = to_root(root, chart.backend_coord(&(0.0, 0.0)));
-    for (i, p) in spread.pods.iter().enumerate() {
-        let x = i as f64 + 0.5;
-        let (cx, bar_top) = to_root(root, chart.backend_coord(&(x, p.served as f64)));
+    for (i, b) in bars.iter().enumerate() {
+        let x = i as f64;
+        // The figures sit above the bar, or above the whisker's top for the others' bar.
+        let above = b.range.map_or(b.height, |(_, hi)| hi as f64);
+        let (cx, bar_top) = to_root(root, chart.backend_coord(&(x + 0.5, above)));
         // A white card behind the figures keeps them readable where the fair-share line passes.
-        let card = text_width(root, &thousands(p.served), 14.0).max(44) as i32 / 2 + 4;
+        let card = text_width(root, &b.count, 14.0).max(44) as i32 / 2 + 4;
         let card = Rectangle::new(
             [(cx - card, bar_top - 36), (cx + card, bar_top - 1)],
             WHITE.filled(),
         );
         root.draw(&card).map_err(de)?;
-        text(
-            root,
-            &percent(p.served as f64, spread.total as f64),
-            (cx, bar_top - 4),
-            &share_style,
-        )?;
-        text(root, &thousands(p.served), (cx, bar_top - 20), &count_style)?;
+        text(root, &b.share, (cx, bar_top - 4), &share_style)?;
+        text(root, &b.count, (cx, bar_top - 20), &count_style)?;
 
-        let name = if shortened {
-            &p.name[prefix.len()..]
-        } else {
-            p.name.as_str()
+        let name = match b.name {
+            Some(name) if shortened => &name[prefix.len()..],
+            Some(name) => name,
+            None => "others",
         };
         let lines = [
             (elide(root, name, label_size, max_label), &name_style, 8),
             (
-                elide(root, p.node.as_deref().unwrap_or("<none>"), 12.0, max_label),
+                elide(root, &b.details[0], 12.0, max_label),
                 &detail_style,
                 28,
             ),
-            (
-                p.ip.map_or_else(|| "<none>".to_string(), |ip| ip.to_string()),
-                &detail_style,
-                46,
-            ),
+            (b.details[1].clone(), &detail_style, 46),
         ];
         for (line, st, dy) in lines {
             text(root, &line, (cx, plot_bottom + dy), st)?;
@@ -501,74 +400,20 @@ fn count_label(v: f64) -> String {
     }
 }
 
-/// Ticks on the time axis: whole seconds print without decimals, others with up to three.
-pub(super) fn seconds_label(v: f64) -> String {
-    let s = format!("{:.3}", v);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
-/// A marker's label placed above the plot: its row (0 is nearest the plot) and pixel span.
-struct PlacedMarker {
-    x: i32,
-    row: usize,
-    left: i32,
-    right: i32,
-    anchor: HPos,
-    label: String,
-}
-
-/// Places marker labels (`(x, label, width)`, sorted by `x`) in rows above the plot so that no
-/// two labels overlap and no marker's line crosses another's label. Labels sit right of their
-/// line, or left of it near the right edge. Markers are placed from the right, so a marker just
-/// left of another goes a row up and its line passes left of the other's label. Beyond
-/// `max_rows` the last row is reused.
-fn place_markers(
-    markers: &[(i32, String, u32)],
-    plot: (i32, i32),
-    max_rows: usize,
-) -> Vec<PlacedMarker> {
-    const GAP: i32 = 6;
-    let mut placed: Vec<PlacedMarker> = Vec::new();
-    for (x, label, width) in markers.iter().rev() {
-        let (x, width) = (*x, *width as i32);
-        let (left, right, anchor) = if x + 4 + width <= plot.1 {
-            (x, x + 4 + width, HPos::Left)
-        } else {
-            (x - 4 - width, x, HPos::Right)
-        };
-        let fits = |row: usize| {
-            placed.iter().all(|m| {
-                let labels_clear = m.row != row || right + GAP < m.left || m.right + GAP < left;
-                // A higher label's line runs down through the rows below it, and this one's
-                // line runs down through the rows below `row`.
-                let line_clear_of_mine = !(m.row > row && m.x >= left - GAP && m.x <= right + GAP);
-                let my_line_clear = !(row > m.row && x >= m.left - GAP && x <= m.right + GAP);
-                labels_clear && line_clear_of_mine && my_line_clear
-            })
-        };
-        let row = (0..max_rows)
-            .find(|&r| fits(r))
-            .unwrap_or(max_rows.saturating_sub(1));
-        placed.push(PlacedMarker {
-            x,
-            row,
-            left,
-            right,
-            anchor,
-            label: label.clone(),
-        });
-    }
-    placed.reverse();
-    placed
-}
+/// Serving pods the timeline draws one line each before it summarises: as many as the
+/// palette has colours, so no two lines share one.
+pub(super) const TIMELINE_PODS: usize = PALETTE.len();
+/// Pods drawn one line each when the timeline summarises; the others are drawn as one line,
+/// their mean.
+const TIMELINE_PODS_SUMMARISED: usize = 12;
+/// The colour of a line that stands for many pods.
+const OTHERS: RGBColor = RGBColor(150, 150, 150);
 
 /// `timeline`: served requests per pod per time bucket, one coloured line per pod with a legend,
-/// failed requests in red, and a dashed vertical line at each of the scenario's events.
+/// failed requests in red, and a dashed vertical line at each of the scenario's events. Beyond
+/// [`TIMELINE_PODS`] serving pods, the 12 that served the most get a line each and the others
+/// one grey line, their mean per pod that existed in the bucket; beyond
+/// [`MARKERS_DRAWN`](super::chart_style::MARKERS_DRAWN) events, the rest are ticks.
 pub fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
@@ -595,6 +440,59 @@ pub fn draw_timeline<DB: DrawingBackend>(
     let failed_at = |b: usize| t.failed.get(b).copied().unwrap_or(0);
     let any_failed = (0..buckets).any(|b| failed_at(b) > 0);
 
+    // The pods drawn one by one (indices into `spread.pods`, in creation order), and the others.
+    let summarised = spread.pods.len() > TIMELINE_PODS;
+    let drawn: Vec<usize> = if summarised {
+        let mut top = largest(&spread.pods, TIMELINE_PODS_SUMMARISED, |p| p.served);
+        top.sort_unstable();
+        top
+    } else {
+        (0..spread.pods.len()).collect()
+    };
+    // Each pod's buckets: from the one it was created in until the end, or, once deleted,
+    // until the later of its deletion and its last served request.
+    let bucket_of = |ns: u64| ((ns / bucket_ns) as usize).min(buckets.saturating_sub(1));
+    let span = |index: usize| -> (usize, usize) {
+        let pod = &outcome.pods[index];
+        let first = bucket_of(pod.created.as_nanos());
+        let last = match pod.deleted {
+            None => buckets.saturating_sub(1),
+            Some(at) => {
+                let last_served = (0..buckets)
+                    .rev()
+                    .find(|&b| served_at(b, index) > 0)
+                    .unwrap_or(0);
+                bucket_of(at.as_nanos()).max(last_served)
+            }
+        };
+        (first, last.max(first))
+    };
+    // The others' mean per bucket: their requests over how many of them existed in it.
+    let others: Vec<Option<f64>> = if summarised {
+        let mut is_drawn = vec![false; spread.pods.len()];
+        drawn.iter().for_each(|&k| is_drawn[k] = true);
+        let mut sum = vec![0u64; buckets];
+        let mut alive = vec![0u64; buckets];
+        for p in spread
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !is_drawn[*k])
+            .map(|(_, p)| p)
+        {
+            let (first, last) = span(p.index);
+            for b in first..=last.min(buckets.saturating_sub(1)) {
+                sum[b] += served_at(b, p.index);
+                alive[b] += 1;
+            }
+        }
+        (0..buckets)
+            .map(|b| (alive[b] > 0).then(|| sum[b] as f64 / alive[b] as f64))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
     let mut subtitle = format!(
         "seed {}, {} served, {} failed",
         outcome.seed,
@@ -604,13 +502,21 @@ pub fn draw_timeline<DB: DrawingBackend>(
     if !t.bucket.is_zero() {
         subtitle.push_str(&format!(", counted per {} bucket", t.bucket));
     }
-    header(
-        root,
-        &format!("{}: requests per pod over time", outcome.scenario),
-        &subtitle,
-    )?;
 
-    let (_, body) = root.split_vertically(HEADER);
+    // What a summarised timeline leaves out, in a third header line.
+    let mut notes: Vec<String> = Vec::new();
+    if summarised {
+        notes.push(format!(
+            "the {} busiest pods drawn, the other {} as one grey line: their mean per pod",
+            drawn.len(),
+            thousands((spread.pods.len() - drawn.len()) as u64)
+        ));
+    }
+    if outcome.markers.len() > MARKERS_DRAWN {
+        notes.push(String::new()); // the events' note, once they are grouped below
+    }
+    let header_h = HEADER + if notes.is_empty() { 0 } else { NOTE_H };
+    let (_, body) = root.split_vertically(header_h);
     let legend_width = 270u32;
     let (w, _) = body.dim_in_pixel();
     let (plot_area, legend_area) = body.split_horizontally(w.saturating_sub(legend_width));
@@ -621,42 +527,44 @@ pub fn draw_timeline<DB: DrawingBackend>(
     let plot_left = margin_left + y_label_area;
     let plot_right = pw as i32 - margin_right;
     let px = |secs: f64| plot_left + (secs / x_max * (plot_right - plot_left) as f64) as i32;
-    let mut markers: Vec<(i32, String, u32)> = outcome
-        .markers
+    let measure = |label: &str| {
+        let label = elide(root, label, 12.0, 300);
+        let width = text_width(root, &label, 12.0);
+        (label, width)
+    };
+    let groups = group_markers(&outcome.markers, px, (plot_left, plot_right), measure);
+    let markers: Vec<(i32, String, u32)> = groups
+        .lines
         .iter()
-        .map(|(at, label)| (px(at.as_secs_f64()), label.clone(), 0))
-        .collect();
-    markers.sort_by_key(|m| m.0);
-    // Events at the same pixel share one label.
-    let mut merged: Vec<(i32, String, u32)> = Vec::new();
-    for (x, label, _) in markers {
-        match merged.last_mut() {
-            Some((last_x, last_label, _)) if (x - *last_x).abs() <= 2 => {
-                last_label.push_str(", ");
-                last_label.push_str(&label);
-            }
-            _ => merged.push((x, label, 0)),
-        }
-    }
-    let markers: Vec<(i32, String, u32)> = merged
-        .into_iter()
-        .map(|(x, label, _)| {
-            let label = elide(root, &label, 12.0, 300);
-            let width = text_width(root, &label, 12.0);
-            (x, label, width)
+        .map(|(x, label)| {
+            let (label, width) = measure(label);
+            (*x, label, width)
         })
         .collect();
-    let placed = place_markers(&markers, (plot_left, plot_right), 4);
+    let placed = place_markers(&markers, (plot_left, plot_right), MARKER_ROWS);
     let rows = placed.iter().map(|m| m.row + 1).max().unwrap_or(0) as u32;
     const ROW: u32 = 18;
+    header(
+        root,
+        &format!("{}: requests per pod over time", outcome.scenario),
+        &subtitle,
+    )?;
+    if let Some(note) = groups.note("labelled") {
+        *notes.last_mut().expect("a place for the events' note") = note;
+    }
+    if !notes.is_empty() {
+        header_note(root, &notes.join("; "))?;
+    }
 
+    let drawn_index: Vec<usize> = drawn.iter().map(|&k| spread.pods[k].index).collect();
     let y_top = (0..buckets)
-        .flat_map(|b| spread.pods.iter().map(move |p| (b, p.index)))
+        .flat_map(|b| drawn_index.iter().map(move |&i| (b, i)))
         .map(|(b, i)| served_at(b, i))
         .chain((0..buckets).map(failed_at))
         .max()
         .unwrap_or(0);
-    let y_max = (y_top as f64 * 1.1).max(5.0);
+    let y_top = others.iter().flatten().fold(y_top as f64, |a, &b| a.max(b));
+    let y_max = (y_top * 1.1).max(5.0);
     let mut chart = ChartBuilder::on(&plot_area)
         .margin_left(margin_left as u32)
         .margin_right(margin_right as u32)
@@ -680,29 +588,33 @@ pub fn draw_timeline<DB: DrawingBackend>(
         .draw()
         .map_err(de)?;
 
-    // One line per pod, from the bucket it was created in until the end, or, once deleted,
-    // until the later of its deletion and its last served request.
     if spread.pods.is_empty() && !any_failed {
         let (cx, cy) = to_root(root, chart.backend_coord(&(x_max / 2.0, y_max / 2.0)));
         empty_note(root, "no requests in the timeline", (cx, cy))?;
     }
     let mid = |b: usize| (b as f64 + 0.5) * bucket_s;
-    let bucket_of = |ns: u64| ((ns / bucket_ns) as usize).min(buckets.saturating_sub(1));
-    for (k, p) in spread.pods.iter().enumerate() {
-        let pod = &outcome.pods[p.index];
-        let first = bucket_of(pod.created.as_nanos());
-        let last = match pod.deleted {
-            None => buckets.saturating_sub(1),
-            Some(at) => {
-                let last_served = (0..buckets)
-                    .rev()
-                    .find(|&b| served_at(b, p.index) > 0)
-                    .unwrap_or(0);
-                bucket_of(at.as_nanos()).max(last_served)
+    if summarised {
+        // Under the pods' own lines; a gap where none of the others existed.
+        let mut segment: Vec<(f64, f64)> = Vec::new();
+        let mut segments = Vec::new();
+        for (b, v) in others.iter().enumerate() {
+            match v {
+                Some(v) => segment.push((mid(b), *v)),
+                None => segments.push(std::mem::take(&mut segment)),
             }
-        };
+        }
+        segments.push(segment);
+        for s in segments.into_iter().filter(|s| !s.is_empty()) {
+            chart
+                .draw_series(LineSeries::new(s, OTHERS.stroke_width(2)))
+                .map_err(de)?;
+        }
+    }
+    for (k, &i) in drawn.iter().enumerate() {
+        let p = &spread.pods[i];
+        let (first, last) = span(p.index);
         let colour = PALETTE[k % PALETTE.len()];
-        let points: Vec<(f64, f64)> = (first..=last.max(first))
+        let points: Vec<(f64, f64)> = (first..=last)
             .filter(|&b| b < buckets)
             .map(|b| (mid(b), served_at(b, p.index) as f64))
             .collect();
@@ -719,12 +631,16 @@ pub fn draw_timeline<DB: DrawingBackend>(
             .map_err(de)?;
     }
 
-    // Markers: a dashed line from the label's row down to the x axis, the label beside it.
+    // Markers: a dashed line from the label's row down to the x axis, the label beside it;
+    // beyond the labelled ones, a tick at the top of the plot.
     let (_, plot_top) = to_root(root, chart.backend_coord(&(0.0, y_max)));
     let (_, plot_bottom) = to_root(root, chart.backend_coord(&(0.0, 0.0)));
     let (base_x, _) = plot_area.get_base_pixel();
     let (root_x, _) = root.get_base_pixel();
     let shift = base_x - root_x;
+    for &x in &groups.ticks {
+        event_tick(root, x + shift, plot_top)?;
+    }
     for m in &placed {
         let row_bottom = plot_top - 4 - (m.row as i32) * ROW as i32;
         let x = m.x + shift;
@@ -741,14 +657,42 @@ pub fn draw_timeline<DB: DrawingBackend>(
         )?;
     }
 
-    draw_legend(&legend_area, root, &spread, any_failed, plot_top)
+    let mut entries: Vec<(String, Option<RGBColor>)> = drawn
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            (
+                spread.pods[i].name.clone(),
+                Some(PALETTE[k % PALETTE.len()]),
+            )
+        })
+        .collect();
+    let heading = if summarised {
+        entries.push((
+            format!(
+                "mean of the other {}",
+                thousands((spread.pods.len() - drawn.len()) as u64)
+            ),
+            Some(OTHERS),
+        ));
+        format!(
+            "pods: the {} busiest of {}",
+            drawn.len(),
+            thousands(spread.pods.len() as u64)
+        )
+    } else {
+        "pods".to_string()
+    };
+    draw_legend(&legend_area, root, &heading, entries, any_failed, plot_top)
 }
 
-/// The legend beside the timeline: a swatch and the name of each pod, then failed requests.
+/// The legend beside the timeline: a swatch and the name of each pod drawn, then failed
+/// requests.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     root: &DrawingArea<DB, Shift>,
-    spread: &Spread,
+    heading: &str,
+    mut entries: Vec<(String, Option<RGBColor>)>,
     any_failed: bool,
     plot_top: i32,
 ) -> Result<(), DrawError> {
@@ -756,17 +700,12 @@ fn draw_legend<DB: DrawingBackend>(
     let (ax, ay) = to_root(root, area.get_base_pixel());
     let left = ax + 8;
     let mut y = plot_top.max(ay + 8);
-    legend_heading(root, "pods", (left, y))?;
+    legend_heading(root, heading, (left, y))?;
     y += 26;
     const STEP: i32 = 22;
     let bottom = ay + h as i32 - 60;
     let name_width = w.saturating_sub(8 + 36 + 12);
-    let mut entries: Vec<(String, Option<RGBColor>)> = spread
-        .pods
-        .iter()
-        .enumerate()
-        .map(|(k, p)| (p.name.clone(), Some(PALETTE[k % PALETTE.len()])))
-        .collect();
+    let pods = entries.len();
     if any_failed {
         entries.push(("failed requests".to_string(), Some(FAILED)));
     }
@@ -778,7 +717,7 @@ fn draw_legend<DB: DrawingBackend>(
         entries.truncate(room.saturating_sub(1 + usize::from(failed.is_some())));
         let shown = entries.len();
         entries.extend(failed);
-        entries.push((format!("+{} more pods", spread.pods.len() - shown), None));
+        entries.push((format!("+{} more pods", pods - shown), None));
     }
     for (label, colour) in entries {
         let label = elide(root, &label, 12.0, name_width);
@@ -791,7 +730,10 @@ fn draw_legend<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixture::{crowded_outcome, sample_outcome};
+    use crate::report::fixture::{
+        crowded_outcome, large_outcome, picture_dir, png_size, render, sample_outcome,
+        svg_elements, Scale, AT_SCALE,
+    };
 
     #[test]
     fn prefixes_are_cut_at_a_dash() {
@@ -898,6 +840,83 @@ mod tests {
             }
         }
         if std::env::var_os("KUBESIM_CHART_DIR").is_none() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// Draws `chart` for `outcome` as PNG (kept in `dir`) and SVG.
+    fn draw_both(chart: Chart, outcome: &Outcome, dir: &std::path::Path) -> (Vec<u8>, String) {
+        render(
+            chart.size(),
+            |r| chart.draw(r, outcome),
+            |r| chart.draw(r, outcome),
+            &dir.join(format!("{}-{}.png", outcome.scenario, chart.stem())),
+        )
+    }
+
+    /// 12,000 pods and 8,000 events: the distribution and the timeline keep their size, draw
+    /// the busiest pods and the rest as one bar or one line, say so with the totals, and draw
+    /// the same number of elements at twice the pods and events.
+    #[test]
+    fn distribution_and_timeline_summarise_at_scale() {
+        let (dir, remove) = picture_dir("charts-at-scale");
+        let outcome = large_outcome(AT_SCALE);
+        let mut bigger = large_outcome(Scale {
+            pods: 24_000,
+            events: 16_000,
+            ..AT_SCALE
+        });
+        bigger.scenario = "at-twice-the-scale".to_string();
+        for chart in [Chart::Distribution, Chart::Timeline] {
+            let (png, svg) = draw_both(chart, &outcome, &dir);
+            let size = chart.size();
+            assert_eq!(png_size(&png), (size.width, size.height));
+            assert!(
+                png.len() < 300_000,
+                "{} PNG: {} bytes",
+                chart.stem(),
+                png.len()
+            );
+            assert!(
+                svg.len() < 300_000,
+                "{} SVG: {} bytes",
+                chart.stem(),
+                svg.len()
+            );
+            let (_, svg_big) = draw_both(chart, &bigger, &dir);
+            assert_eq!(
+                svg_elements(&svg),
+                svg_elements(&svg_big),
+                "{}: the drawing grows with the pods or events",
+                chart.stem()
+            );
+            assert!(svg_elements(&svg) < 1500, "{}", chart.stem());
+            match chart {
+                Chart::Distribution => {
+                    // 10,286 pods served; the 10 busiest get bars, the rest one.
+                    assert!(svg.contains("served by 10,286 pods"));
+                    assert!(svg
+                        .contains("the 10 busiest pods drawn, then one bar for the other 10,276"));
+                    assert!(svg.contains("\n10,276 pods\n") && svg.contains("\nothers\n"));
+                    assert_eq!(
+                        svg.matches("checkout-frontend").count(),
+                        1,
+                        "only in the subtitle"
+                    );
+                }
+                _ => {
+                    assert!(svg.contains("pods: the 12 busiest of 10,286"));
+                    assert!(svg.contains("mean of the other 10,274"));
+                    assert!(
+                        svg.contains(
+                            "8,000 events: 12 labelled, the others as ticks along the top"
+                        ),
+                        "{svg}"
+                    );
+                }
+            }
+        }
+        if remove {
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }

@@ -31,8 +31,10 @@ pub fn requests_by_pod_csv(outcome: &Outcome) -> String {
     let spread = Spread::of(outcome);
     let fair = format!("{:.6}", round_to(spread.fair_share(), 6));
     let total = spread.total;
-    let rows = outcome.pods.iter().enumerate().map(|(i, p)| {
-        let in_set = spread.pods.iter().any(|s| s.index == i);
+    let rows = outcome.pods.iter().map(|p| {
+        // The serving set is the pods that served a request (`Spread::of`): no search needed,
+        // so the file costs one pass however many pods there are.
+        let in_set = p.served > 0;
         let share = if total == 0 {
             0.0
         } else {

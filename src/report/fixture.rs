@@ -321,3 +321,284 @@ pub(crate) fn crowded_outcome() -> Outcome {
     ];
     outcome
 }
+
+/// A latency histogram that starts small and grows as needed, so that thousands of pods and
+/// Services fit in a test's memory (a default [`Latency`] holds about 270 KB).
+fn small_latency() -> Latency {
+    let mut h = hdrhistogram::Histogram::new_with_bounds(1, 2, 3).expect("valid bounds");
+    h.auto(true);
+    Latency(h)
+}
+
+/// The sizes of a [`large_outcome`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scale {
+    pub nodes: usize,
+    pub pods: usize,
+    pub services: usize,
+    /// Cluster events, and as many timeline markers.
+    pub events: usize,
+    pub streams: usize,
+}
+
+/// The limits' worst case: 12,000 pods on 5,000 nodes, 10,000 Services, 8,000 events and 8,000
+/// timeline markers, 60 streams.
+pub(crate) const AT_SCALE: Scale = Scale {
+    nodes: 5_000,
+    pods: 12_000,
+    services: 10_000,
+    events: 8_000,
+    streams: 60,
+};
+
+/// A cluster far beyond every limit of the report. Pod `k` runs on node `k mod nodes`, except
+/// every 7th, which is Pending on no node, and every 13th, which is in CrashLoopBackOff; pods
+/// serve between 1,000 and 1,499 requests, spread over 60 one-second buckets. Service 0 selects
+/// every running pod (the largest endpoint list there is); Service `s > 0` has pod `s` as its
+/// endpoint when that pod runs; the first 2,000 Services are NodePorts; every 50th Service in
+/// the second half has no endpoints. Node 7 is NotReady. Names are long, as generated ones are.
+pub(crate) fn large_outcome(scale: Scale) -> Outcome {
+    let base = sample_outcome();
+    let at = |ms: u64| SimTime::ZERO + SimDuration::from_millis(ms);
+    let nodes: Vec<NodeOutcome> = (0..scale.nodes)
+        .map(|i| NodeOutcome {
+            name: format!("worker-pool-a-{i:05}"),
+            ip: Ipv4Addr::from(0x0A00_0000 + i as u32),
+            status: if i == 7 { "NotReady" } else { "Ready" }.to_string(),
+            pod_cidr: format!("10.{}.{}.0/24", 64 + i / 256, i % 256),
+            kubelet_version: "v1.34.0".to_string(),
+        })
+        .collect();
+    let pods: Vec<PodOutcome> = (0..scale.pods)
+        .map(|k| {
+            let pending = k % 7 == 6;
+            let node = k % scale.nodes.max(1);
+            PodOutcome {
+                name: format!("checkout-frontend-7fbd98865c-{:05x}", k * 7919 % 1_048_576),
+                namespace: "default".to_string(),
+                labels: labels(),
+                node: (!pending).then(|| nodes[node].name.clone()),
+                ip: (!pending).then(|| {
+                    Ipv4Addr::from(0x0A40_0000 + (node as u32) * 256 + 2 + (k / scale.nodes) as u32)
+                }),
+                owner: Some("checkout-frontend".to_string()),
+                served: if pending {
+                    0
+                } else {
+                    1000 + (k as u64 * 7919) % 500
+                },
+                failed: 0,
+                created: SimTime::ZERO,
+                deleted: None,
+                restarts: if k % 13 == 5 { 4 } else { 0 },
+                status: match (pending, k % 13 == 5) {
+                    (true, _) => "Pending",
+                    (false, true) => "CrashLoopBackOff",
+                    (false, false) => "Running",
+                }
+                .to_string(),
+                ready: if pending || k % 13 == 5 { "0/1" } else { "1/1" }.to_string(),
+                latency: small_latency(),
+                utilisation: (!pending).then_some(0.4),
+                queue_mean: (!pending).then_some(0.1),
+            }
+        })
+        .collect();
+    let endpoint = |p: &PodOutcome| p.ip.map(|ip| format!("{ip}:8080"));
+    let services: Vec<ServiceOutcome> = (0..scale.services)
+        .map(|s| {
+            let endpoints: Vec<String> = if s == 0 {
+                pods.iter().filter_map(endpoint).collect()
+            } else if s >= scale.services / 2 && s % 50 == 0 {
+                Vec::new()
+            } else {
+                pods.get(s).and_then(endpoint).into_iter().collect()
+            };
+            ServiceOutcome {
+                name: format!("checkout-frontend-{s:05}"),
+                namespace: "default".to_string(),
+                type_: if s < 2000 {
+                    ServiceType::NodePort
+                } else {
+                    ServiceType::ClusterIP
+                },
+                cluster_ip: Some(Ipv4Addr::from(0x0A60_0000 + s as u32)),
+                external_ip: "<none>".to_string(),
+                ports: vec![ServicePortOutcome {
+                    name: None,
+                    protocol: Protocol::Tcp,
+                    port: 8080,
+                    target_port: PortRef::Number(8080),
+                    node_port: (s < 2000).then_some(30000 + s as u16),
+                }],
+                selector: labels(),
+                endpoints,
+                served: if s == 0 {
+                    5_000_000
+                } else {
+                    (s as u64 * 31) % 1000
+                },
+                latency: small_latency(),
+            }
+        })
+        .collect();
+    let reasons = [
+        "Scheduled",
+        "Pulled",
+        "Created",
+        "Started",
+        "Killing",
+        "BackOff",
+    ];
+    let events: Vec<ClusterEvent> = (0..scale.events)
+        .map(|i| ClusterEvent {
+            at: at(i as u64 * 60_000 / scale.events.max(1) as u64),
+            type_: if i % 6 == 5 {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reasons[i % 6].to_string(),
+            object: format!("pod/{}", pods[i % pods.len().max(1)].name),
+            message: format!("event {i} of the run"),
+        })
+        .collect();
+    let markers: Vec<(SimTime, String)> = (0..scale.events)
+        .map(|i| {
+            (
+                at(1_000 + i as u64 * 58_000 / scale.events.max(1) as u64),
+                format!("scale checkout-frontend-{:05} to {}", i % 40, 3 + i % 4),
+            )
+        })
+        .collect();
+    let streams: Vec<StreamOutcome> = (0..scale.streams)
+        .map(|i| {
+            let mut latency = small_latency();
+            for j in 0..200u64 {
+                let ns =
+                    SimDuration::from_micros(300 + (j * 7919 + i as u64 * 131) % 9000).as_nanos();
+                latency.0.record(ns).expect("auto-resizing histogram");
+            }
+            StreamOutcome {
+                name: format!("shoppers-from-region-{i:03}"),
+                sent: 200 + i as u64,
+                served: 200,
+                latency,
+                connections: 200,
+                ..base.streams[0].clone()
+            }
+        })
+        .collect();
+    let buckets = 60;
+    let served: Vec<Vec<u64>> = (0..buckets)
+        .map(|b| {
+            pods.iter()
+                .map(|p| match p.served {
+                    0 => 0,
+                    n => n / 60 + (b as u64 * 7 + n) % 5,
+                })
+                .collect()
+        })
+        .collect();
+    Outcome {
+        scenario: "at-scale".to_string(),
+        requests: RequestCounts {
+            sent: pods.iter().map(|p| p.served).sum::<u64>() + 10,
+            served: pods.iter().map(|p| p.served).sum(),
+            failed: 10,
+            in_flight: 0,
+            failed_by_reason: [("timeout".to_string(), 10)].into(),
+        },
+        streams,
+        timeline: Timeline {
+            bucket: SimDuration::from_secs(1),
+            utilisation: served
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|n| (*n > 0).then(|| *n as f64 / 40.0))
+                        .collect()
+                })
+                .collect(),
+            queue: served
+                .iter()
+                .map(|row| row.iter().map(|n| *n as f64 / 100.0).collect())
+                .collect(),
+            failed: (0..buckets).map(|b| u64::from(b == 30) * 10).collect(),
+            served,
+        },
+        pods,
+        services,
+        nodes,
+        events,
+        markers,
+        ..base
+    }
+}
+
+/// A chart drawn into a PNG file (its bytes) and an SVG string, at `size`.
+pub(crate) fn render(
+    size: crate::report::ChartSize,
+    draw: impl Fn(
+        &plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend, plotters::coord::Shift>,
+    ) -> Result<(), crate::report::DrawError>,
+    draw_svg: impl Fn(
+        &plotters::drawing::DrawingArea<plotters::prelude::SVGBackend, plotters::coord::Shift>,
+    ) -> Result<(), crate::report::DrawError>,
+    png_path: &std::path::Path,
+) -> (Vec<u8>, String) {
+    use plotters::prelude::*;
+    {
+        let root = BitMapBackend::new(png_path, (size.width, size.height)).into_drawing_area();
+        draw(&root).unwrap();
+        root.present().unwrap();
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+        draw_svg(&root).unwrap();
+        root.present().unwrap();
+    }
+    (std::fs::read(png_path).unwrap(), svg)
+}
+
+/// A PNG's width and height, from its IHDR chunk.
+pub(crate) fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let be = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    (be(16), be(20))
+}
+
+/// Elements an SVG draws (`<text`, `<rect`, `<line`, `<polyline`, `<path`, `<circle`,
+/// `<polygon`): what a chart's drawing cost follows.
+pub(crate) fn svg_elements(svg: &str) -> usize {
+    [
+        "<text",
+        "<rect",
+        "<line",
+        "<polyline",
+        "<path",
+        "<circle",
+        "<polygon",
+    ]
+    .iter()
+    .map(|tag| svg.matches(tag).count())
+    .sum()
+}
+
+/// Where the tests' pictures go: `KUBESIM_CHART_DIR` to keep them, else a temporary folder
+/// (the flag says whether to remove it afterwards).
+pub(crate) fn picture_dir(test: &str) -> (std::path::PathBuf, bool) {
+    match std::env::var_os("KUBESIM_CHART_DIR") {
+        Some(dir) => {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            (dir, false)
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("kubesim-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            (dir, true)
+        }
+    }
+}

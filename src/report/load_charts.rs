@@ -5,12 +5,14 @@
 //! Like the other charts, each is one function generic over plotters' `DrawingBackend`, with the
 //! embedded font; both draw only what the [`Outcome`] holds.
 
-use super::charts::{
-    de, elide, empty_note, event_line, header, legend_entry, legend_heading, seconds_label,
-    styled_mesh, text, to_root, DrawError, HEADER, MARKER, MUTED, PALETTE,
+use super::chart_style::{
+    de, elide, empty_note, event_line, event_tick, group_markers, header, header_note,
+    legend_entry, legend_heading, seconds_label, styled_mesh, text, text_width, to_root, DrawError,
+    HEADER, MARKER, MARKERS_DRAWN, MUTED, NOTE_H, PALETTE,
 };
 use super::fonts::{ensure_registered, style};
 use super::format::thousands;
+use super::limits::largest;
 use crate::sim::outcome::{Latency, Outcome};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -44,21 +46,35 @@ pub fn cdf_points(latency: &Latency) -> Vec<(f64, f64)> {
     points
 }
 
+/// Streams the latency chart draws; beyond this many, the ones that served the most requests.
+pub(super) const LATENCY_STREAMS: usize = 10;
+
 /// `latency`: one CDF line per stream that served requests, x on a log scale in ms; the
-/// legend gives each stream's p50, p99 and p99.9.
+/// legend gives each stream's p50, p99 and p99.9. Beyond [`LATENCY_STREAMS`] streams, the ones
+/// that served the most, and a line saying how many others there were.
 pub fn draw_latency<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
 ) -> Result<(), DrawError> {
     ensure_registered();
     root.fill(&WHITE).map_err(de)?;
-    let streams: Vec<(usize, Vec<(f64, f64)>)> = outcome
-        .streams
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i, cdf_points(&s.latency)))
-        .filter(|(_, p)| !p.is_empty())
+    // Streams that served requests, in order; beyond LATENCY_STREAMS, those that served most.
+    let serving: Vec<usize> = (0..outcome.streams.len())
+        .filter(|&i| !outcome.streams[i].latency.0.is_empty())
         .collect();
+    let mut chosen = serving.clone();
+    if serving.len() > LATENCY_STREAMS {
+        chosen = largest(&serving, LATENCY_STREAMS, |&i| outcome.streams[i].served)
+            .into_iter()
+            .map(|k| serving[k])
+            .collect();
+        chosen.sort_unstable();
+    }
+    let streams: Vec<(usize, Vec<(f64, f64)>)> = chosen
+        .iter()
+        .map(|&i| (i, cdf_points(&outcome.streams[i].latency)))
+        .collect();
+    let hidden = serving.len() - streams.len();
     header(
         root,
         &format!("{}: latency of served requests", outcome.scenario),
@@ -141,7 +157,8 @@ pub fn draw_latency<DB: DrawingBackend>(
         let s = &outcome.streams[*i];
         let l = s.latency.ms();
         let colour = PALETTE[k % PALETTE.len()];
-        let x = legend_entry(root, (ax + 8, y), Some(colour), &s.name, 13.0)?;
+        let name = elide(root, &s.name, 13.0, legend_width - 52);
+        let x = legend_entry(root, (ax + 8, y), Some(colour), &name, 13.0)?;
         text(
             root,
             &format!(
@@ -154,6 +171,29 @@ pub fn draw_latency<DB: DrawingBackend>(
             &style(12.0, false, MUTED, HPos::Left, VPos::Center),
         )?;
         y += 46;
+    }
+    if hidden > 0 {
+        let served: u64 = serving
+            .iter()
+            .filter(|i| !chosen.contains(i))
+            .map(|&i| outcome.streams[i].served)
+            .sum();
+        let lines = [
+            format!(
+                "+{} more streams, {} served",
+                thousands(hidden as u64),
+                thousands(served)
+            ),
+            format!("(drawn: the {} that served most)", streams.len()),
+        ];
+        for (k, line) in lines.iter().enumerate() {
+            text(
+                root,
+                line,
+                (ax + 8, y + 8 + 18 * k as i32),
+                &style(12.0, false, MUTED, HPos::Left, VPos::Center),
+            )?;
+        }
     }
     Ok(())
 }
@@ -179,9 +219,12 @@ fn ms_text(ms: f64) -> String {
     }
 }
 
+/// Pods the load chart draws; beyond this many, the ones that served the most.
+pub(super) const LOAD_PODS: usize = 12;
+
 /// Pods drawn in the load chart: those that had a running server at some point, in creation
-/// order, the busiest 12 if there are more.
-fn load_pods(outcome: &Outcome) -> Vec<usize> {
+/// order, the busiest [`LOAD_PODS`] if there are more; and how many had a server in all.
+fn load_pods(outcome: &Outcome) -> (Vec<usize>, usize) {
     let t = &outcome.timeline;
     let mut pods: Vec<usize> = (0..outcome.pods.len())
         .filter(|&p| {
@@ -190,16 +233,21 @@ fn load_pods(outcome: &Outcome) -> Vec<usize> {
                 .any(|row| matches!(row.get(p), Some(Some(_))))
         })
         .collect();
-    if pods.len() > 12 {
-        pods.sort_by_key(|&p| std::cmp::Reverse(outcome.pods[p].served));
-        pods.truncate(12);
+    let all = pods.len();
+    if pods.len() > LOAD_PODS {
+        pods = largest(&pods, LOAD_PODS, |&p| outcome.pods[p].served)
+            .into_iter()
+            .map(|k| pods[k])
+            .collect();
         pods.sort_unstable();
     }
-    pods
+    (pods, all)
 }
 
 /// `load`: per pod, the share of its slots busy (top) and the requests waiting in its queue
-/// (bottom), per time bucket, time-weighted; dashed lines at the scenario's events.
+/// (bottom), per time bucket, time-weighted; dashed lines at the scenario's events (beyond
+/// [`MARKERS_DRAWN`](super::chart_style::MARKERS_DRAWN), lines for the first distinct ones and
+/// ticks for the rest). Beyond [`LOAD_PODS`] pods, the busiest, and a line counting the others.
 pub fn draw_load<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
@@ -210,7 +258,24 @@ pub fn draw_load<DB: DrawingBackend>(
     let buckets = t.utilisation.len();
     let bucket_s = t.bucket.as_secs_f64().max(1e-9);
     let x_max = outcome.simulated.as_secs_f64().max(bucket_s);
-    let pods = load_pods(outcome);
+    let (pods, with_server) = load_pods(outcome);
+    let summarised = outcome.markers.len() > MARKERS_DRAWN;
+    let (_, body) = root.split_vertically(HEADER + if summarised { NOTE_H } else { 0 });
+    let legend_width = 270u32;
+    let (w, h) = body.dim_in_pixel();
+    let (plots, legend_area) = body.split_horizontally(w.saturating_sub(legend_width));
+    // Beyond MARKERS_DRAWN events, the same groups as the timeline's: a line for the first
+    // distinct ones, a tick for the rest (x as the plots below map time, margins included).
+    let (pw, _) = plots.dim_in_pixel();
+    let (plot_left, plot_right) = (16 + 66, pw as i32 - 12);
+    let px = |secs: f64| plot_left + (secs / x_max * (plot_right - plot_left) as f64) as i32;
+    // The timeline's labels are measured the same way, so both charts mark the same events.
+    let measure = |label: &str| {
+        let label = elide(root, label, 12.0, 300);
+        let width = text_width(root, &label, 12.0);
+        (label, width)
+    };
+    let groups = group_markers(&outcome.markers, px, (plot_left, plot_right), measure);
     header(
         root,
         &format!("{}: load per pod over time", outcome.scenario),
@@ -219,10 +284,9 @@ pub fn draw_load<DB: DrawingBackend>(
             outcome.seed, t.bucket
         ),
     )?;
-    let (_, body) = root.split_vertically(HEADER);
-    let legend_width = 270u32;
-    let (w, h) = body.dim_in_pixel();
-    let (plots, legend_area) = body.split_horizontally(w.saturating_sub(legend_width));
+    if let Some(note) = groups.note("drawn") {
+        header_note(root, &note)?;
+    }
     let (top, bottom) = plots.split_vertically(h / 2);
     let mid = |b: usize| ((b as f64 + 0.5) * bucket_s).min(x_max);
     let q_max = t
@@ -294,11 +358,23 @@ pub fn draw_load<DB: DrawingBackend>(
                 }
             }
         }
-        for (at, _) in &outcome.markers {
-            let x = at.as_secs_f64();
-            let a = to_root(root, chart.backend_coord(&(x, 0.0)));
-            let b = to_root(root, chart.backend_coord(&(x, y_max)));
-            event_line(root, a, b)?;
+        if groups.summarised() {
+            let (_, y0) = to_root(root, chart.backend_coord(&(0.0, 0.0)));
+            let (_, y1) = to_root(root, chart.backend_coord(&(0.0, y_max)));
+            let (ax, _) = to_root(root, area.get_base_pixel());
+            for (x, _) in &groups.lines {
+                event_line(root, (ax + x, y0), (ax + x, y1))?;
+            }
+            for x in &groups.ticks {
+                event_tick(root, ax + x, y1)?;
+            }
+        } else {
+            for (at, _) in &outcome.markers {
+                let x = at.as_secs_f64();
+                let a = to_root(root, chart.backend_coord(&(x, 0.0)));
+                let b = to_root(root, chart.backend_coord(&(x, y_max)));
+                event_line(root, a, b)?;
+            }
         }
         charts.push(to_root(root, chart.backend_coord(&(0.0, y_max))).1);
     }
@@ -332,6 +408,18 @@ pub fn draw_load<DB: DrawingBackend>(
         )?;
         y += 40;
     }
+    if with_server > pods.len() {
+        text(
+            root,
+            &format!(
+                "+{} more pods (drawn: the {} busiest)",
+                thousands((with_server - pods.len()) as u64),
+                pods.len()
+            ),
+            (ax + 8, y + 8),
+            &style(12.0, false, MUTED, HPos::Left, VPos::Center),
+        )?;
+    }
     Ok(())
 }
 
@@ -339,6 +427,10 @@ pub fn draw_load<DB: DrawingBackend>(
 mod tests {
     use super::*;
     use crate::engine::SimDuration;
+    use crate::report::fixture::{
+        large_outcome, picture_dir, png_size, render, svg_elements, Scale, AT_SCALE,
+    };
+    use crate::report::Chart;
 
     #[test]
     fn cdf_ends_at_one_and_rises() {
@@ -359,5 +451,105 @@ mod tests {
         assert_eq!(ms_label(10.0), "10");
         assert_eq!(ms_text(123.4), "123");
         assert_eq!(ms_text(1.234), "1.23");
+    }
+
+    /// 60 streams, 10,286 serving pods and 8,000 events: the latency chart draws 10 streams and
+    /// counts the rest, the load chart 12 pods and counts the rest, events beyond 12 are ticks;
+    /// both keep their size and draw as many elements at twice the streams, pods and events.
+    #[test]
+    fn latency_and_load_summarise_at_scale() {
+        let (dir, remove) = picture_dir("load-at-scale");
+        let outcome = large_outcome(AT_SCALE);
+        let mut bigger = large_outcome(Scale {
+            pods: 24_000,
+            events: 16_000,
+            streams: 120,
+            ..AT_SCALE
+        });
+        bigger.scenario = "at-twice-the-scale".to_string();
+        let draw = |chart: Chart, o: &Outcome| {
+            render(
+                chart.size(),
+                |r| chart.draw(r, o),
+                |r| chart.draw(r, o),
+                &dir.join(format!("{}-{}.png", o.scenario, chart.stem())),
+            )
+        };
+        for chart in [Chart::Latency, Chart::Load] {
+            let (png, svg) = draw(chart, &outcome);
+            assert_eq!(png_size(&png), (chart.size().width, chart.size().height));
+            assert!(
+                png.len() < 300_000 && svg.len() < 300_000,
+                "{}",
+                chart.stem()
+            );
+            let (_, svg_big) = draw(chart, &bigger);
+            assert_eq!(
+                svg_elements(&svg),
+                svg_elements(&svg_big),
+                "{}",
+                chart.stem()
+            );
+            match chart {
+                Chart::Latency => {
+                    assert!(svg.contains("+50 more streams, 10,000 served"));
+                    assert!(svg.contains("(drawn: the 10 that served most)"));
+                    assert_eq!(svg.matches("shoppers-from-region-").count(), 10);
+                }
+                _ => {
+                    assert!(svg.contains("+10,274 more pods (drawn: the 12 busiest)"));
+                    assert!(svg.contains("8,000 events: 12 drawn, the others as ticks"));
+                }
+            }
+        }
+        if remove {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// Beyond their limits the charts draw the largest of the pods and streams that qualify
+    /// (a server at some point, latencies recorded), not of all of them.
+    #[test]
+    fn the_busiest_are_chosen_among_those_that_qualify() {
+        let mut outcome = large_outcome(Scale {
+            nodes: 3,
+            pods: 40,
+            services: 3,
+            events: 0,
+            streams: 30,
+        });
+        for (k, p) in outcome.pods.iter_mut().enumerate() {
+            p.served = 100 + k as u64;
+        }
+        // Pods 0..20 never had a server; of the rest, the busiest 12 are 28..40.
+        for row in &mut outcome.timeline.utilisation {
+            row.iter_mut().take(20).for_each(|u| *u = None);
+            row.iter_mut().skip(20).for_each(|u| *u = Some(0.5));
+        }
+        let (pods, with_server) = load_pods(&outcome);
+        assert_eq!(with_server, 20);
+        assert_eq!(pods, (28..40).collect::<Vec<_>>());
+        // Streams 0..15 served nothing; the 10 that served most of the rest are 20..30.
+        for (i, s) in outcome.streams.iter_mut().enumerate() {
+            if i < 15 {
+                s.latency = Latency::default();
+                s.served = 0;
+            } else {
+                s.served = 1000 + i as u64;
+            }
+        }
+        let mut svg = String::new();
+        {
+            let size = Chart::Latency.size();
+            let root =
+                SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+            draw_latency(&root, &outcome).unwrap();
+            root.present().unwrap();
+        }
+        for i in 0..30 {
+            let drawn = svg.contains(&format!("shoppers-from-region-{i:03}"));
+            assert_eq!(drawn, i >= 20, "stream {i}");
+        }
+        assert!(svg.contains("+5 more streams, 5,085 served"));
     }
 }

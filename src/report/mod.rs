@@ -19,12 +19,14 @@
 //! - [`sweep`]: a capacity sweep's `sweep.csv`, `sweep.json`, heatmap and p99 charts, and the
 //!   shard files `kubesim merge` joins; [`SweepChart`] draws the charts.
 
+mod chart_style;
 mod charts;
 mod csv_out;
 #[cfg(test)]
 mod fixture;
 mod fonts;
 mod format;
+mod limits;
 mod load_charts;
 mod output;
 mod spread;
@@ -34,11 +36,11 @@ mod sweep_charts;
 mod tables;
 mod topology;
 
-pub use charts::{
-    draw_distribution, draw_timeline, Chart, ChartSize, DrawError, DISTRIBUTION_SIZE, TIMELINE_SIZE,
-};
+pub use chart_style::{ChartSize, DrawError};
+pub use charts::{draw_distribution, draw_timeline, Chart, DISTRIBUTION_SIZE, TIMELINE_SIZE};
 pub use csv_out::{requests_by_pod_csv, timeline_csv};
 pub use format::{human_duration, instant};
+pub use limits::{Rows, EVENT_ROWS, TABLE_ROWS};
 pub use load_charts::{cdf_points, draw_latency, draw_load};
 pub use output::{
     check_output, events_log, remove_unfinished, write_outputs, ReportError, LEGACY_FILES,

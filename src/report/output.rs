@@ -25,6 +25,7 @@
 
 use super::charts::Chart;
 use super::csv_out::{requests_by_pod_csv, timeline_csv};
+use super::limits::Rows;
 use super::summary::summary_json;
 use super::tables::events_table;
 use super::topology::{topology_dot, write_topology_png, write_topology_svg};
@@ -160,7 +161,7 @@ pub fn events_log(outcome: &Outcome) -> String {
         "# events of scenario {} (seed {}), as `kubectl get events` lists them at the end of the run;\n# TIME (kubesim's addition) is the simulated instant, LAST SEEN the age at the end\n{}",
         outcome.scenario,
         outcome.seed,
-        events_table(outcome)
+        events_table(outcome, Rows::All)
     )
 }
 

@@ -390,9 +390,11 @@ pub fn write_shard(
 }
 
 /// What `kubesim sweep` and `kubesim merge` print: how many cells met the SLO and, with a
-/// replicas axis, the smallest replica count that meets it for each value of the other axes.
+/// replicas axis, the smallest replica count that meets it for each value of the other axes
+/// (the first [`TABLE_ROWS`] rows, then how many more; the files have every cell).
 pub fn sweep_summary(plan: &Plan, analysis: &Analysis) -> String {
     use super::format::{tabwrite, Align};
+    use super::limits::TABLE_ROWS;
     use crate::sweep::slo::Verdict;
     let runs = plan.replications;
     let mut out = format!("{} cell(s), {} run(s) each", analysis.cells.len(), runs);
@@ -435,7 +437,59 @@ pub fn sweep_summary(plan: &Plan, analysis: &Analysis) -> String {
             .collect();
         let align = vec![Align::Left; header.len()];
         out.push('\n');
-        out.push_str(&tabwrite(&header, &rows, &align));
+        let listed = rows.len().min(TABLE_ROWS);
+        out.push_str(&tabwrite(&header, &rows[..listed], &align));
+        if rows.len() > listed {
+            out.push_str(&format!(
+                "+{} more rows not listed (the first {listed} are, in grid order); sweep.csv and sweep.json have every cell\n",
+                rows.len() - listed
+            ));
+        }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::{Axis, MinReplicas};
+
+    /// The smallest-replicas table lists its first 50 rows and says how many more there are.
+    #[test]
+    fn the_smallest_replicas_table_is_bounded() {
+        let rates: Vec<String> = (1..=120).map(|r| format!("{r}/s")).collect();
+        let plan = Plan {
+            scenario: "s".to_string(),
+            seed: 0,
+            axes: vec![
+                Axis {
+                    key: "deployment/web.replicas".to_string(),
+                    values: vec!["1".to_string(), "2".to_string()],
+                },
+                Axis {
+                    key: "traffic/t.rate".to_string(),
+                    values: rates.clone(),
+                },
+            ],
+            replications: 1,
+            slo: None,
+        };
+        let analysis = Analysis {
+            cells: Vec::new(),
+            min_replicas: Some(MinReplicas {
+                key: "deployment/web.replicas".to_string(),
+                rows: rates
+                    .iter()
+                    .map(|r| (vec![r.clone()], Some("2".to_string())))
+                    .collect(),
+            }),
+        };
+        let text = sweep_summary(&plan, &analysis);
+        assert_eq!(text.lines().count(), 1 + 1 + 1 + 50 + 1, "{text}");
+        assert!(text.contains("\n50/s "), "{text}");
+        assert!(!text.contains("\n51/s "), "{text}");
+        assert!(text.ends_with(
+            "+70 more rows not listed (the first 50 are, in grid order); sweep.csv and sweep.json have every cell\n"
+        ));
+    }
 }

@@ -2,9 +2,14 @@
 //! coloured by its p99 on a log scale with a colour legend, and a thick line between cells
 //! that meet the SLO and cells that do not) and `sweep_p99` (p99 against the other axis, a line
 //! per replica count, the SLO's p99 bound dashed). Drawn for grids of one or two axes.
+//!
+//! Both have a fixed size whatever the grid. Axis values are labelled every k-th where labels
+//! would overlap, cells too small for a figure or a border get neither, and the p99 chart draws
+//! at most 12 lines (evenly spaced values, first and last included), saying so.
 
-use super::charts::{
-    de, header, styled_mesh, text, to_root, DrawError, AXIS, HEADER, MUTED, PALETTE, TEXT,
+use super::chart_style::{
+    de, header, header_note, styled_mesh, text, text_width, to_root, DrawError, AXIS, HEADER,
+    MUTED, NOTE_H, PALETTE, TEXT,
 };
 use super::fonts::{ensure_registered, font, style};
 use crate::sweep::slo::{Metric, Verdict};
@@ -13,6 +18,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const WIDTH: u32 = 1200;
@@ -152,16 +158,67 @@ fn ms_label(v: f64) -> String {
     }
 }
 
-fn cell_at<'a>(
-    a: &'a Analysis,
-    plan: &Plan,
-    y: Option<(usize, usize)>,
-    x: (usize, usize),
-) -> Option<&'a CellSummary> {
-    a.cells.iter().find(|c| {
-        c.values[x.0] == plan.axes[x.0].values[x.1]
-            && y.is_none_or(|(ya, yi)| c.values[ya] == plan.axes[ya].values[yi])
-    })
+/// The cells by their place in the chart: `(x value index, y value index)` to the first cell
+/// with those values (`y` is 0 without a second axis). Built once, so drawing a grid of n cells
+/// costs n lookups, not n scans of the cells.
+struct Cells<'a>(BTreeMap<(usize, usize), &'a CellSummary>);
+
+impl<'a> Cells<'a> {
+    fn of(a: &'a Analysis, plan: &Plan, y: Option<usize>, x: usize) -> Cells<'a> {
+        let index = |axis: usize| -> BTreeMap<&str, usize> {
+            let mut at = BTreeMap::new();
+            for (i, v) in plan.axes[axis].values.iter().enumerate() {
+                at.entry(v.as_str()).or_insert(i);
+            }
+            at
+        };
+        let (xs, ys) = (index(x), y.map(index));
+        let mut cells = BTreeMap::new();
+        for c in &a.cells {
+            let Some(&xi) = xs.get(c.values[x].as_str()) else {
+                continue;
+            };
+            let yi = match (y, &ys) {
+                (Some(ya), Some(ys)) => match ys.get(c.values[ya].as_str()) {
+                    Some(&yi) => yi,
+                    None => continue,
+                },
+                _ => 0,
+            };
+            cells.entry((xi, yi)).or_insert(c);
+        }
+        Cells(cells)
+    }
+
+    fn at(&self, xi: usize, yi: usize) -> Option<&'a CellSummary> {
+        self.0.get(&(xi, yi)).copied()
+    }
+}
+
+/// Every how many values an axis is labelled so that labels `widths` wide (pixels) do not
+/// overlap in slots `slot` pixels apart: 1 while they fit.
+fn label_step(widths: impl Iterator<Item = u32>, slot: i32) -> usize {
+    let widest = widths.max().unwrap_or(0) as i32 + 8;
+    if slot <= 0 {
+        return usize::MAX;
+    }
+    ((widest + slot - 1) / slot).max(1) as usize
+}
+
+/// Lines the p99 chart draws, one per value of its second axis; beyond, that many values
+/// evenly spaced, the first and the last among them.
+const SWEEP_LINES: usize = 12;
+
+/// The indices of `n` values drawn as lines: all up to [`SWEEP_LINES`], else evenly spaced.
+fn drawn_lines(n: usize) -> Vec<usize> {
+    if n <= SWEEP_LINES {
+        return (0..n).collect();
+    }
+    let mut picked: Vec<usize> = (0..SWEEP_LINES)
+        .map(|i| i * (n - 1) / (SWEEP_LINES - 1))
+        .collect();
+    picked.dedup();
+    picked
 }
 
 fn heatmap<DB: DrawingBackend>(
@@ -173,6 +230,7 @@ fn heatmap<DB: DrawingBackend>(
         return Ok(());
     };
     let (nx, ny) = (plan.axes[xa].values.len(), plan.axes[ya].values.len());
+    let cells = Cells::of(a, plan, Some(ya), xa);
     header(
         root,
         &format!("{}: p99 latency by {} and {}", plan.scenario, plan.axes[ya].key, plan.axes[xa].key),
@@ -221,10 +279,13 @@ fn heatmap<DB: DrawingBackend>(
         .draw()
         .map_err(de)?;
     let cw = chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
+    let ch = chart.backend_coord(&(0.0, 0.0)).1 - chart.backend_coord(&(0.0, 1.0)).1;
     let label_size = if cw >= 60 { 14.0 } else { 11.0 };
+    // Cells too small for a border or a figure (a grid of hundreds of values) get neither.
+    let (borders, figures) = (cw >= 4 && ch >= 4, cw >= 34 && ch >= 16);
     for xi in 0..nx {
         for yi in 0..ny {
-            let Some(c) = cell_at(a, plan, Some((ya, yi)), (xa, xi)) else {
+            let Some(c) = cells.at(xi, yi) else {
                 continue;
             };
             let (x0, y0) = (xi as f64, yi as f64);
@@ -245,13 +306,15 @@ fn heatmap<DB: DrawingBackend>(
                     fill.filled(),
                 )))
                 .map_err(de)?;
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x0, y0), (x0 + 1.0, y0 + 1.0)],
-                    WHITE.stroke_width(1),
-                )))
-                .map_err(de)?;
-            if cw >= 34 {
+            if borders {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y0), (x0 + 1.0, y0 + 1.0)],
+                        WHITE.stroke_width(1),
+                    )))
+                    .map_err(de)?;
+            }
+            if figures {
                 let dark = c.served > 0 && scale(c.p99_ms) > 0.55;
                 let colour = if dark { WHITE } else { TEXT };
                 let p = to_root(root, chart.backend_coord(&(x0 + 0.5, y0 + 0.5)));
@@ -264,8 +327,10 @@ fn heatmap<DB: DrawingBackend>(
             }
         }
     }
-    // Tick labels, as written after --set.
-    for (xi, v) in plan.axes[xa].values.iter().enumerate() {
+    // Tick labels, as written after --set; every k-th value's where they would overlap.
+    let x_values = &plan.axes[xa].values;
+    let x_step = label_step(x_values.iter().map(|v| text_width(root, v, 13.0)), cw);
+    for (xi, v) in x_values.iter().enumerate().step_by(x_step) {
         let p = to_root(root, chart.backend_coord(&(xi as f64 + 0.5, 0.0)));
         text(
             root,
@@ -274,7 +339,8 @@ fn heatmap<DB: DrawingBackend>(
             &style(13.0, false, MUTED, HPos::Center, VPos::Top),
         )?;
     }
-    for (yi, v) in plan.axes[ya].values.iter().enumerate() {
+    let y_step = label_step(std::iter::once(10), ch);
+    for (yi, v) in plan.axes[ya].values.iter().enumerate().step_by(y_step) {
         let p = to_root(root, chart.backend_coord(&(0.0, yi as f64 + 0.5)));
         text(
             root,
@@ -286,7 +352,8 @@ fn heatmap<DB: DrawingBackend>(
     // The SLO boundary: every edge between a cell that meets it and one that does not.
     if plan.slo.is_some() {
         let pass = |xi: usize, yi: usize| {
-            cell_at(a, plan, Some((ya, yi)), (xa, xi))
+            cells
+                .at(xi, yi)
                 .is_some_and(|c| c.verdict == Some(Verdict::Pass))
         };
         let mut edges: Vec<[(f64, f64); 2]> = Vec::new();
@@ -378,6 +445,8 @@ fn p99_lines<DB: DrawingBackend>(
     let (ya, xa) = roles(plan);
     let nx = plan.axes[xa].values.len();
     let series_count = ya.map_or(1, |y| plan.axes[y].values.len());
+    let lines = drawn_lines(series_count);
+    let cells = Cells::of(a, plan, ya, xa);
     header(
         root,
         &format!(
@@ -410,7 +479,20 @@ fn p99_lines<DB: DrawingBackend>(
         (lo, hi) = (1.0, 10.0);
     }
     let (lo, hi) = (lo / 1.4, hi * 1.4);
-    let body = root.margin(HEADER, 0, 0, 0);
+    let mut header_h = HEADER;
+    if let (Some(y), true) = (ya, lines.len() < series_count) {
+        header_note(
+            root,
+            &format!(
+                "{} of the {} values of {} drawn, evenly spaced from the first to the last; sweep.csv has every cell",
+                lines.len(),
+                series_count,
+                plan.axes[y].key
+            ),
+        )?;
+        header_h += NOTE_H;
+    }
+    let body = root.margin(header_h, 0, 0, 0);
     let mut chart = ChartBuilder::on(&body)
         .margin(16)
         .margin_right(40)
@@ -427,7 +509,10 @@ fn p99_lines<DB: DrawingBackend>(
         .y_desc("p99 latency (ms, log scale)")
         .draw()
         .map_err(de)?;
-    for (xi, v) in plan.axes[xa].values.iter().enumerate() {
+    let slot = chart.backend_coord(&(1.0, lo)).0 - chart.backend_coord(&(0.0, lo)).0;
+    let x_values = &plan.axes[xa].values;
+    let x_step = label_step(x_values.iter().map(|v| text_width(root, v, 13.0)), slot);
+    for (xi, v) in x_values.iter().enumerate().step_by(x_step) {
         let p = to_root(root, chart.backend_coord(&(xi as f64, lo)));
         text(
             root,
@@ -446,11 +531,11 @@ fn p99_lines<DB: DrawingBackend>(
             )))
             .map_err(de)?;
     }
-    for s in 0..series_count {
-        let colour = PALETTE[s % PALETTE.len()];
+    for (k, &s) in lines.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
         let points: Vec<(f64, f64)> = (0..nx)
             .filter_map(|xi| {
-                let c = cell_at(a, plan, ya.map(|y| (y, s)), (xa, xi))?;
+                let c = cells.at(xi, s)?;
                 (c.served > 0).then_some((xi as f64, c.p99_ms.max(1e-3)))
             })
             .collect();
@@ -469,13 +554,16 @@ fn p99_lines<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
             });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, colour.filled())),
-            )
-            .map_err(de)?;
+        // A dot per cell while the cells are apart; a line alone when there are hundreds.
+        if slot >= 8 {
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 4, colour.filled())),
+                )
+                .map_err(de)?;
+        }
     }
     chart
         .configure_series_labels()
@@ -496,6 +584,8 @@ fn short_key(key: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::fixture::{picture_dir, png_size, svg_elements};
+    use crate::sweep::Axis;
 
     #[test]
     fn the_colour_scale_runs_from_pale_to_dark() {
@@ -503,5 +593,101 @@ mod tests {
         assert_eq!(heat(1.0), RGBColor(128, 0, 38));
         assert_eq!(ms_label(48.61), "48.6");
         assert_eq!(ms_label(3100.0), "3.1k");
+    }
+
+    /// A `replicas` × `rate` grid with p99 falling as replicas grow and rising with the rate;
+    /// cells meet `p99<75ms` below the diagonal.
+    fn grid(replicas: usize, rates: usize) -> (Plan, Analysis) {
+        let plan = Plan {
+            scenario: "big-sweep".to_string(),
+            seed: 1,
+            axes: vec![
+                Axis {
+                    key: "deployment/web.replicas".to_string(),
+                    values: (1..=replicas).map(|r| r.to_string()).collect(),
+                },
+                Axis {
+                    key: "traffic/browser.rate".to_string(),
+                    values: (1..=rates).map(|r| format!("{}/s", r * 50)).collect(),
+                },
+            ],
+            replications: 1,
+            slo: Some(crate::sweep::slo::parse("p99<75ms").unwrap()),
+        };
+        let mut cells = Vec::new();
+        for r in 1..=replicas {
+            for q in 1..=rates {
+                let p99 = 10.0 * q as f64 / r as f64 + 1.0;
+                cells.push(CellSummary {
+                    index: cells.len(),
+                    values: vec![r.to_string(), format!("{}/s", q * 50)],
+                    sent: 1000,
+                    served: 1000,
+                    failed: 0,
+                    mean_ms: p99 / 3.0,
+                    p50_ms: p99 / 4.0,
+                    p90_ms: p99 / 2.0,
+                    p99_ms: p99,
+                    p99_ci95_ms: None,
+                    p999_ms: p99 * 1.5,
+                    max_ms: p99 * 2.0,
+                    served_per_s: 100.0,
+                    verdict: Some(if p99 < 75.0 {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail
+                    }),
+                });
+            }
+        }
+        (
+            plan,
+            Analysis {
+                cells,
+                min_replicas: None,
+            },
+        )
+    }
+
+    /// A 200 × 150 grid (30,000 cells): both charts keep their size; the p99 chart draws 12
+    /// lines and says so, the axes label every k-th value; the heatmap's elements grow with
+    /// the cells only (one rectangle each), not with their labels or borders.
+    #[test]
+    fn large_grids_keep_their_size_and_a_readable_number_of_lines() {
+        let (dir, remove) = picture_dir("sweep-at-scale");
+        let (plan, analysis) = grid(200, 150);
+        for chart in [SweepChart::Heatmap, SweepChart::P99] {
+            let png = dir.join(format!("big-{}.png", chart.stem()));
+            chart.write(&plan, &analysis, &png, true).unwrap();
+            assert_eq!(png_size(&std::fs::read(&png).unwrap()), (WIDTH, HEIGHT));
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+                chart.draw(&root, &plan, &analysis).unwrap();
+                root.present().unwrap();
+            }
+            let labels = svg.matches("/s\n").count();
+            assert!(labels < 40, "{}: {labels} rate labels", chart.stem());
+            match chart {
+                SweepChart::Heatmap => {
+                    let elements = svg_elements(&svg);
+                    assert!(elements < 30_000 + 2_000, "{elements} elements");
+                }
+                SweepChart::P99 => {
+                    assert!(svg.contains(
+                        "12 of the 200 values of deployment/web.replicas drawn, evenly spaced"
+                    ));
+                    assert_eq!(svg.matches("replicas = ").count(), 12);
+                    assert!(svg.contains("replicas = 1\n") && svg.contains("replicas = 200\n"));
+                    assert!(svg_elements(&svg) < 400, "{}", svg_elements(&svg));
+                }
+            }
+        }
+        assert_eq!(drawn_lines(5), [0, 1, 2, 3, 4]);
+        assert_eq!(drawn_lines(23), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22]);
+        assert_eq!(drawn_lines(13), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
+        if remove {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

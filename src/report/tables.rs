@@ -3,11 +3,17 @@
 //!
 //! Columns are laid out as kubectl's tabwriter does (3 spaces of padding, left-aligned), and
 //! states print as kubectl prints them. AGE is measured at the end of the simulated run.
+//!
+//! Each table lists every row up to its limit ([`super::limits`]); beyond it, with
+//! [`Rows::Summary`], it lists the largest rows by the key its documentation states and closes
+//! with a line saying how many rows were left out, what they hold, and that `--all` lists them.
 
 use super::format::{count_tenths, human_duration, instant, percent, tabwrite, thousands, Align};
+use super::limits::{largest, tally, Rows, EVENT_ROWS, REASONS_NAMED, TABLE_ROWS};
 use super::spread::Spread;
 use crate::engine::SimTime;
 use crate::sim::outcome::{EventType, Outcome, PodOutcome, ServiceOutcome};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 const NONE: &str = "<none>";
@@ -47,15 +53,50 @@ fn header_with_namespace<'a>(show: bool, header: &[&'a str]) -> Vec<&'a str> {
     h
 }
 
+/// The line under a table that was cut: how many rows were left out (and what they hold), which
+/// rows were listed and in what order, and that `--all` lists every one.
+fn left_out(noun: &str, listed: usize, total: usize, detail: &str, order: &str) -> String {
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
+    format!(
+        "+{} more {noun} not listed{detail}. Listed: {} of {}, {order}; --all lists every one\n",
+        thousands((total - listed) as u64),
+        thousands(listed as u64),
+        thousands(total as u64),
+    )
+}
+
 /// `kubectl get nodes -o wide`, with the columns the simulation knows: NAME STATUS ROLES AGE
 /// VERSION INTERNAL-IP. Nodes exist from the start of the run; ROLES is `<none>` because the
-/// outcome carries no node-role labels.
-pub fn nodes_table(outcome: &Outcome) -> String {
+/// outcome carries no node-role labels. Beyond [`TABLE_ROWS`] nodes (unless [`Rows::All`]):
+/// nodes that are not `Ready` first, then those whose pods served the most requests.
+pub fn nodes_table(outcome: &Outcome, rows: Rows) -> String {
     let age = human_duration(outcome.simulated);
-    let rows: Vec<Vec<String>> = outcome
-        .nodes
+    let all = &outcome.nodes;
+    let cut = rows.cuts(all.len(), TABLE_ROWS);
+    let listed: Vec<usize> = if cut {
+        let mut served: BTreeMap<&str, u64> = BTreeMap::new();
+        for p in &outcome.pods {
+            if let Some(node) = p.node.as_deref() {
+                *served.entry(node).or_insert(0) += p.served;
+            }
+        }
+        largest(all, TABLE_ROWS, |n| {
+            (
+                n.status != "Ready",
+                served.get(n.name.as_str()).copied().unwrap_or(0),
+            )
+        })
+    } else {
+        (0..all.len()).collect()
+    };
+    let table_rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|n| {
+        .map(|&i| {
+            let n = &all[i];
             vec![
                 n.name.clone(),
                 n.status.clone(),
@@ -66,22 +107,51 @@ pub fn nodes_table(outcome: &Outcome) -> String {
             ]
         })
         .collect();
-    tabwrite(
+    let mut out = tabwrite(
         &["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP"],
-        &rows,
+        &table_rows,
         &[],
-    )
+    );
+    if cut {
+        let rest = rest_of(all.len(), &listed);
+        out.push_str(&left_out(
+            "nodes",
+            listed.len(),
+            all.len(),
+            &tally(rest.iter().map(|&i| all[i].status.as_str()), REASONS_NAMED),
+            "nodes not Ready first, then those whose pods served the most requests",
+        ));
+    }
+    out
+}
+
+/// The indices below `len` that are not in `listed`, in order.
+fn rest_of(len: usize, listed: &[usize]) -> Vec<usize> {
+    let mut shown = vec![false; len];
+    for &i in listed {
+        shown[i] = true;
+    }
+    (0..len).filter(|&i| !shown[i]).collect()
 }
 
 /// `kubectl get pods -o wide` at the end of the run: the pods that still exist (Terminating
 /// ones included), in creation order. A NAMESPACE column appears when pods span namespaces.
-pub fn pods_table(outcome: &Outcome) -> String {
+/// Beyond [`TABLE_ROWS`] pods (unless [`Rows::All`]): pods not `Running` first, then those that
+/// served the most requests.
+pub fn pods_table(outcome: &Outcome, rows: Rows) -> String {
     let now = end(outcome);
     let pods: Vec<&PodOutcome> = outcome.pods.iter().filter(|p| exists_at_end(p)).collect();
+    let cut = rows.cuts(pods.len(), TABLE_ROWS);
+    let listed: Vec<usize> = if cut {
+        largest(&pods, TABLE_ROWS, |p| (p.status != "Running", p.served))
+    } else {
+        (0..pods.len()).collect()
+    };
     let show_ns = many_namespaces(pods.iter().map(|p| p.namespace.as_str()));
-    let rows: Vec<Vec<String>> = pods
+    let table_rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|p| {
+        .map(|&i| {
+            let p = pods[i];
             let row = vec![
                 p.name.clone(),
                 p.ready.clone(),
@@ -110,9 +180,19 @@ pub fn pods_table(outcome: &Outcome) -> String {
             "READINESS GATES",
         ],
     );
-    tabwrite(&header, &rows, &[])
+    let mut out = tabwrite(&header, &table_rows, &[]);
+    if cut {
+        let rest = rest_of(pods.len(), &listed);
+        out.push_str(&left_out(
+            "pods",
+            listed.len(),
+            pods.len(),
+            &tally(rest.iter().map(|&i| pods[i].status.as_str()), REASONS_NAMED),
+            "pods not Running first, then those that served the most requests",
+        ));
+    }
+    out
 }
-
 /// The PORT(S) column of `kubectl get svc` (`makePortString` in kubectl's printers):
 /// `8080:30001/TCP`, `80/TCP`, comma-separated; `<none>` without ports.
 pub fn ports_column(svc: &ServiceOutcome) -> String {
@@ -132,17 +212,30 @@ pub fn ports_column(svc: &ServiceOutcome) -> String {
 
 /// `kubectl get svc`: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE. CLUSTER-IP is `None` for a
 /// headless Service and `<none>` for ExternalName. Services exist from the start of the run.
-pub fn services_table(outcome: &Outcome) -> String {
-    services_table_at(&outcome.services, outcome.simulated)
+pub fn services_table(outcome: &Outcome, rows: Rows) -> String {
+    services_table_at(&outcome.services, outcome.simulated, rows)
 }
 
 /// `kubectl get svc` for `services`, all of age `age` (`kubesim check` shows them at 0s).
-pub fn services_table_at(services: &[ServiceOutcome], age: crate::engine::SimDuration) -> String {
+/// Beyond [`TABLE_ROWS`] Services (unless [`Rows::All`]): those whose streams were served the
+/// most requests, the rest in creation order (before a run, the first ones).
+pub fn services_table_at(
+    services: &[ServiceOutcome],
+    age: crate::engine::SimDuration,
+    rows: Rows,
+) -> String {
     let age = human_duration(age);
     let show_ns = many_namespaces(services.iter().map(|s| s.namespace.as_str()));
-    let rows: Vec<Vec<String>> = services
+    let cut = rows.cuts(services.len(), TABLE_ROWS);
+    let listed: Vec<usize> = if cut {
+        largest(services, TABLE_ROWS, |s| s.served)
+    } else {
+        (0..services.len()).collect()
+    };
+    let table_rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|s| {
+        .map(|&i| {
+            let s = &services[i];
             let cluster_ip = match (s.cluster_ip, s.type_) {
                 (Some(ip), _) => ip.to_string(),
                 (None, crate::model::objects::ServiceType::ExternalName) => NONE.to_string(),
@@ -170,18 +263,46 @@ pub fn services_table_at(services: &[ServiceOutcome], age: crate::engine::SimDur
             "AGE",
         ],
     );
-    tabwrite(&header, &rows, &[])
+    let mut out = tabwrite(&header, &table_rows, &[]);
+    if cut {
+        let rest = rest_of(services.len(), &listed);
+        let order = if services.iter().any(|s| s.served > 0) {
+            "those whose streams were served the most requests first, then in creation order"
+        } else {
+            "the first in creation order"
+        };
+        out.push_str(&left_out(
+            "Services",
+            listed.len(),
+            services.len(),
+            &tally(
+                rest.iter().map(|&i| services[i].type_.as_str()),
+                REASONS_NAMED,
+            ),
+            order,
+        ));
+    }
+    out
 }
 
 /// `kubectl get events` (LAST SEEN TYPE REASON OBJECT MESSAGE, LAST SEEN being the age at the
 /// end of the run), oldest first, after a first TIME column that kubectl lacks: the simulated
-/// instant of the event.
-pub fn events_table(outcome: &Outcome) -> String {
+/// instant of the event. Beyond [`EVENT_ROWS`] events (unless [`Rows::All`]): the first and the
+/// last half of that many, a line where the others were, and their reasons counted.
+pub fn events_table(outcome: &Outcome, rows: Rows) -> String {
     let end = end(outcome);
-    let rows: Vec<Vec<String>> = outcome
-        .events
+    let events = &outcome.events;
+    let cut = rows.cuts(events.len(), EVENT_ROWS);
+    let half = EVENT_ROWS / 2;
+    let listed: Vec<usize> = if cut {
+        (0..half).chain(events.len() - half..events.len()).collect()
+    } else {
+        (0..events.len()).collect()
+    };
+    let table_rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|e| {
+        .map(|&i| {
+            let e = &events[i];
             vec![
                 instant(e.at),
                 human_duration(end.since(e.at)),
@@ -195,26 +316,63 @@ pub fn events_table(outcome: &Outcome) -> String {
             ]
         })
         .collect();
-    tabwrite(
+    let table = tabwrite(
         &["TIME", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
-        &rows,
+        &table_rows,
         &[],
-    )
+    );
+    if !cut {
+        return table;
+    }
+    // The header and the first half, the gap, then the last half.
+    let mut out = String::new();
+    let mut lines = table.lines();
+    for line in lines.by_ref().take(1 + half) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    let hidden = &events[half..events.len() - half];
+    let _ = writeln!(
+        out,
+        "... {} events from {} to {} not listed ...",
+        thousands(hidden.len() as u64),
+        instant(hidden[0].at),
+        instant(hidden[hidden.len() - 1].at)
+    );
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&left_out(
+        "events",
+        listed.len(),
+        events.len(),
+        &tally(hidden.iter().map(|e| e.reason.as_str()), REASONS_NAMED),
+        &format!("the first {half} and the last {half} in time order (events.log has every one)"),
+    ));
+    out
 }
 
 /// Requests per pod that served any: POD NODE IP REQUESTS SHARE FAIR SHARE VS FAIR, then a
-/// TOTAL row. The fair share is [`Spread::fair_share`].
-pub fn spread_table(outcome: &Outcome) -> String {
+/// TOTAL row. The fair share is [`Spread::fair_share`]. Beyond [`TABLE_ROWS`] pods (unless
+/// [`Rows::All`]): the pods that served the most, most first, then one row adding up the rest.
+pub fn spread_table(outcome: &Outcome, rows: Rows) -> String {
     let spread = Spread::of(outcome);
     if spread.pods.is_empty() {
         return "no pod served any request\n".to_string();
     }
     let total = spread.total as f64;
     let fair = spread.fair_share();
-    let mut rows: Vec<Vec<String>> = spread
-        .pods
+    let cut = rows.cuts(spread.pods.len(), TABLE_ROWS);
+    let listed: Vec<usize> = if cut {
+        largest(&spread.pods, TABLE_ROWS, |p| p.served)
+    } else {
+        (0..spread.pods.len()).collect()
+    };
+    let mut table_rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|p| {
+        .map(|&i| {
+            let p = &spread.pods[i];
             vec![
                 p.name.clone(),
                 p.node.clone().unwrap_or_else(|| NONE.to_string()),
@@ -226,7 +384,33 @@ pub fn spread_table(outcome: &Outcome) -> String {
             ]
         })
         .collect();
-    rows.push(vec![
+    let mut footer = String::new();
+    if cut {
+        let rest = rest_of(spread.pods.len(), &listed);
+        let served: Vec<u64> = rest.iter().map(|&i| spread.pods[i].served).collect();
+        let sum: u64 = served.iter().sum();
+        let (lo, hi) = (
+            served.iter().copied().min().unwrap_or(0),
+            served.iter().copied().max().unwrap_or(0),
+        );
+        table_rows.push(vec![
+            format!("({} more pods)", thousands(rest.len() as u64)),
+            String::new(),
+            String::new(),
+            thousands(sum),
+            percent(sum as f64, total),
+            String::new(),
+            String::new(),
+        ]);
+        footer = left_out(
+            "pods",
+            listed.len(),
+            spread.pods.len(),
+            &format!("{} to {} requests each", thousands(lo), thousands(hi)),
+            "those that served the most requests, most first",
+        );
+    }
+    table_rows.push(vec![
         "TOTAL".to_string(),
         String::new(),
         String::new(),
@@ -236,7 +420,7 @@ pub fn spread_table(outcome: &Outcome) -> String {
         String::new(),
     ]);
     use Align::{Left, Right};
-    tabwrite(
+    let mut out = tabwrite(
         &[
             "POD",
             "NODE",
@@ -246,9 +430,11 @@ pub fn spread_table(outcome: &Outcome) -> String {
             "FAIR SHARE",
             "VS FAIR",
         ],
-        &rows,
+        &table_rows,
         &[Left, Left, Left, Right, Right, Right, Right],
-    )
+    );
+    out.push_str(&footer);
+    out
 }
 
 /// Request counts, latency and failures by reason, one line each.
@@ -282,12 +468,20 @@ pub fn requests_summary(outcome: &Outcome) -> String {
     out
 }
 
-/// One row per traffic stream: NAME SENT SERVED FAILED CONNECTIONS P50 P99 (ms).
-pub fn traffic_table(outcome: &Outcome) -> String {
-    let rows: Vec<Vec<String>> = outcome
-        .streams
+/// One row per traffic stream: NAME SENT SERVED FAILED CONNECTIONS P50 P99 (ms). Beyond
+/// [`TABLE_ROWS`] streams (unless [`Rows::All`]): the streams that sent the most.
+pub fn traffic_table(outcome: &Outcome, rows: Rows) -> String {
+    let streams = &outcome.streams;
+    let cut = rows.cuts(streams.len(), TABLE_ROWS);
+    let listed: Vec<usize> = if cut {
+        largest(streams, TABLE_ROWS, |s| s.sent)
+    } else {
+        (0..streams.len()).collect()
+    };
+    let table_rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|s| {
+        .map(|&i| {
+            let s = &streams[i];
             let l = s.latency.ms();
             vec![
                 s.name.clone(),
@@ -301,7 +495,7 @@ pub fn traffic_table(outcome: &Outcome) -> String {
         })
         .collect();
     use Align::{Left, Right};
-    tabwrite(
+    let mut out = tabwrite(
         &[
             "STREAM",
             "SENT",
@@ -311,14 +505,28 @@ pub fn traffic_table(outcome: &Outcome) -> String {
             "P50 MS",
             "P99 MS",
         ],
-        &rows,
+        &table_rows,
         &[Left, Right, Right, Right, Right, Right, Right],
-    )
+    );
+    if cut {
+        let rest = rest_of(streams.len(), &listed);
+        let sent: u64 = rest.iter().map(|&i| streams[i].sent).sum();
+        let served: u64 = rest.iter().map(|&i| streams[i].served).sum();
+        out.push_str(&left_out(
+            "streams",
+            listed.len(),
+            streams.len(),
+            &format!("{} sent, {} served", thousands(sent), thousands(served)),
+            "those that sent the most requests, most first",
+        ));
+    }
+    out
 }
 
 /// The full terminal report of a run: a heading line, then nodes, pods, services, the spread of
-/// requests, traffic streams and events, each under its own heading.
-pub fn render_run(outcome: &Outcome) -> String {
+/// requests, traffic streams and events, each under its own heading; `rows` says whether long
+/// tables are summarised.
+pub fn render_run(outcome: &Outcome, rows: Rows) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -338,23 +546,30 @@ pub fn render_run(outcome: &Outcome) -> String {
     let mut section = |title: &str, body: String| {
         let _ = write!(out, "\n== {title} ==\n{body}");
     };
-    section("Nodes (kubectl get nodes -o wide)", nodes_table(outcome));
+    section(
+        "Nodes (kubectl get nodes -o wide)",
+        nodes_table(outcome, rows),
+    );
     section(
         "Pods at the end (kubectl get pods -o wide)",
-        pods_table(outcome),
+        pods_table(outcome, rows),
     );
-    section("Services (kubectl get svc)", services_table(outcome));
+    section("Services (kubectl get svc)", services_table(outcome, rows));
     section(
         "Requests per pod",
-        format!("{}\n{}", spread_table(outcome), requests_summary(outcome)),
+        format!(
+            "{}\n{}",
+            spread_table(outcome, rows),
+            requests_summary(outcome)
+        ),
     );
     if !outcome.streams.is_empty() {
-        section("Traffic", traffic_table(outcome));
+        section("Traffic", traffic_table(outcome, rows));
     }
     let events = if outcome.events.is_empty() {
         "no events\n".to_string()
     } else {
-        events_table(outcome)
+        events_table(outcome, rows)
     };
     section(
         "Events (TIME: simulated seconds since the start of the run)",
@@ -366,11 +581,11 @@ pub fn render_run(outcome: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixture::sample_outcome;
+    use crate::report::fixture::{large_outcome, sample_outcome, AT_SCALE};
 
     #[test]
     fn pods_table_has_kubectl_header_and_hides_gone_pods() {
-        let table = pods_table(&sample_outcome());
+        let table = pods_table(&sample_outcome(), Rows::Summary);
         let mut lines = table.lines();
         assert_eq!(
             lines.next().unwrap(),
@@ -393,7 +608,7 @@ mod tests {
 
     #[test]
     fn svc_table_shows_node_ports_and_headless() {
-        let table = services_table(&sample_outcome());
+        let table = services_table(&sample_outcome(), Rows::Summary);
         assert_eq!(
             table,
             "NAME            TYPE        CLUSTER-IP     EXTERNAL-IP   PORT(S)          AGE\n\
@@ -404,7 +619,7 @@ mod tests {
 
     #[test]
     fn nodes_table_lists_every_node() {
-        let table = nodes_table(&sample_outcome());
+        let table = nodes_table(&sample_outcome(), Rows::Summary);
         assert!(
             table.starts_with("NAME             STATUS   ROLES    AGE   VERSION   INTERNAL-IP\n")
         );
@@ -413,7 +628,7 @@ mod tests {
 
     #[test]
     fn events_show_simulated_instants_and_kubectl_ages() {
-        let table = events_table(&sample_outcome());
+        let table = events_table(&sample_outcome(), Rows::Summary);
         assert!(
             table.starts_with("TIME      LAST SEEN   TYPE      REASON"),
             "{table}"
@@ -431,7 +646,7 @@ mod tests {
     #[test]
     fn spread_and_full_report() {
         let outcome = sample_outcome();
-        let report = render_run(&outcome);
+        let report = render_run(&outcome, Rows::Summary);
         for heading in [
             "== Nodes",
             "== Pods",
@@ -445,7 +660,7 @@ mod tests {
             report.contains("failures: connection_refused 10"),
             "{report}"
         );
-        let spread = spread_table(&outcome);
+        let spread = spread_table(&outcome, Rows::Summary);
         assert!(
             spread.lines().last().unwrap().starts_with("TOTAL"),
             "{spread}"
@@ -464,7 +679,7 @@ mod tests {
         let mut outcome = sample_outcome();
         // 7,990 + 2 = 7,992 over 4 pods: exactly 1,998.
         outcome.pods[1].served += 2;
-        let spread = spread_table(&outcome);
+        let spread = spread_table(&outcome, Rows::Summary);
         let fair: Vec<&str> = spread
             .lines()
             .skip(1)
@@ -473,5 +688,103 @@ mod tests {
             .collect();
         assert_eq!(fair, ["1,998"; 4], "{spread}");
         assert!(!spread.contains("1998.0"), "{spread}");
+    }
+
+    /// 5,000 nodes, 12,000 pods, 10,000 Services, 8,000 events and 60 streams: each table lists
+    /// its limit, ordered by its stated key, and closes with what it left out; `Rows::All` lists
+    /// every row, and the report stays a few hundred lines.
+    #[test]
+    fn tables_summarise_at_scale_and_all_lists_every_row() {
+        let outcome = large_outcome(AT_SCALE);
+        let lines = |t: &str| t.lines().count();
+
+        let nodes = nodes_table(&outcome, Rows::Summary);
+        assert_eq!(lines(&nodes), 1 + TABLE_ROWS + 1, "{nodes}");
+        assert!(nodes
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("worker-pool-a-00007   NotReady"));
+        assert!(
+            nodes.ends_with(
+                "+4,950 more nodes not listed (4,950 Ready). Listed: 50 of 5,000, nodes not Ready \
+             first, then those whose pods served the most requests; --all lists every one\n"
+            ),
+            "{nodes}"
+        );
+        assert_eq!(lines(&nodes_table(&outcome, Rows::All)), 1 + 5_000);
+
+        let pods = pods_table(&outcome, Rows::Summary);
+        assert_eq!(lines(&pods), 1 + TABLE_ROWS + 1);
+        assert!(pods
+            .lines()
+            .skip(1)
+            .take(TABLE_ROWS)
+            .all(|l| l.contains("CrashLoopBackOff")));
+        assert!(pods.ends_with(
+            "+11,950 more pods not listed (9,494 Running, 1,714 Pending, 742 CrashLoopBackOff). \
+             Listed: 50 of 12,000, pods not Running first, then those that served the most \
+             requests; --all lists every one\n"
+        ), "{pods}");
+        assert_eq!(lines(&pods_table(&outcome, Rows::All)), 1 + 12_000);
+
+        let svc = services_table(&outcome, Rows::Summary);
+        assert_eq!(lines(&svc), 1 + TABLE_ROWS + 1);
+        assert!(svc
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("checkout-frontend-00000 "));
+        assert!(
+            svc.contains("+9,950 more Services not listed (7,961 ClusterIP, 1,989 NodePort)"),
+            "{svc}"
+        );
+        assert_eq!(lines(&services_table(&outcome, Rows::All)), 1 + 10_000);
+
+        let events = events_table(&outcome, Rows::Summary);
+        assert_eq!(lines(&events), 1 + EVENT_ROWS + 2, "{events}");
+        assert!(
+            events.contains("\n... 7,900 events from 0.375s to 59.617s not listed ...\n"),
+            "{events}"
+        );
+        assert!(events.ends_with(
+            "+7,900 more events not listed (1,317 BackOff, 1,317 Created, 1,317 Killing, 1,317 \
+             Started, 1,316 Pulled, 1,316 Scheduled). Listed: 100 of 8,000, the first 50 and the \
+             last 50 in time order (events.log has every one); --all lists every one\n"
+        ), "{events}");
+        assert_eq!(lines(&events_table(&outcome, Rows::All)), 1 + 8_000);
+
+        let spread = spread_table(&outcome, Rows::Summary);
+        assert_eq!(lines(&spread), 1 + TABLE_ROWS + 3, "{spread}");
+        assert!(spread.contains("\n(10,236 more pods) "), "{spread}");
+        assert!(
+            spread.contains("+10,236 more pods not listed (1,000 to 1,4"),
+            "{spread}"
+        );
+        let all = spread_table(&outcome, Rows::All);
+        assert_eq!(lines(&all), 1 + 10_286 + 1);
+
+        let traffic = traffic_table(&outcome, Rows::Summary);
+        assert_eq!(lines(&traffic), 1 + TABLE_ROWS + 1);
+        assert!(traffic
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("shoppers-from-region-059"));
+        assert_eq!(lines(&traffic_table(&outcome, Rows::All)), 1 + 60);
+
+        let report = render_run(&outcome, Rows::Summary);
+        assert!(lines(&report) < 450, "{} lines", lines(&report));
+        assert!(lines(&render_run(&outcome, Rows::All)) > 45_000);
+    }
+
+    /// At or below every limit, the summary and `--all` are the same text.
+    #[test]
+    fn below_the_limits_summary_and_all_agree() {
+        let outcome = sample_outcome();
+        assert_eq!(
+            render_run(&outcome, Rows::Summary),
+            render_run(&outcome, Rows::All)
+        );
     }
 }

@@ -19,9 +19,10 @@
 //! picture's size follows the cluster: one column per node (plus one for unscheduled pods), as
 //! tall as the fullest node. Nothing here reads the clock: the same outcome gives the same bytes.
 
-use super::charts::{ChartSize, DrawError};
+use super::chart_style::{ChartSize, DrawError};
 use super::fonts::{ensure_registered, font, style};
-use super::format::human_duration;
+use super::format::{human_duration, thousands};
+use super::limits::{largest, tally};
 use super::tables::exists_at_end;
 use crate::model::objects::{PortRef, ServiceType};
 use crate::sim::outcome::{Outcome, ServicePortOutcome};
@@ -32,7 +33,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -58,6 +59,8 @@ pub enum TopoNode {
         status: String,
         /// The READY column: `1/1`.
         ready: String,
+        /// Requests it served (after warmup): what the picture ranks pods by at scale.
+        served: u64,
     },
     /// A Service, with its virtual address on the ClusterIP network.
     Service {
@@ -71,7 +74,13 @@ pub enum TopoNode {
         ports: Vec<ServicePortOutcome>,
         /// `default/kubernetes` or `kube-system/kube-dns`, which every cluster has.
         built_in: bool,
+        /// Requests its streams were served: what the picture ranks Services by at scale.
+        served: u64,
     },
+    /// Every node's own address at once, holding the NodePorts when there are too many to give
+    /// each node its own edges (more than [`NODEPORT_EDGES`] node × NodePort pairs): every node
+    /// opens every NodePort, so one vertex says it for all of them.
+    EveryNode { nodes: usize },
     /// An endpoint address that is neither a pod nor a node at the end (the text as the
     /// outcome holds it, without the port).
     Address { address: String },
@@ -83,7 +92,8 @@ pub enum TopoEdge {
     /// Node → pod: the pod is bound to the node (and its IP is from the node's pod CIDR).
     Runs,
     /// Node → Service: the node accepts `node_port` on its own address for the Service's
-    /// `port` (every node opens every NodePort).
+    /// `port` (every node opens every NodePort); from [`TopoNode::EveryNode`] instead of from
+    /// each node when nodes × NodePorts exceed [`NODEPORT_EDGES`].
     NodePort { node_port: u16, port: u16 },
     /// Service → pod (or node, or address): a ready endpoint at the end, on these target ports
     /// (in the order kube-proxy lists them).
@@ -98,9 +108,15 @@ fn is_built_in(namespace: &str, name: &str) -> bool {
     )
 }
 
+/// Node × NodePort pairs the graph holds as one edge each; beyond, the NodePort edges leave
+/// from one [`TopoNode::EveryNode`] vertex, so that 5,000 nodes and 10,000 NodePorts make
+/// 10,000 edges, not 50 million.
+pub const NODEPORT_EDGES: usize = 10_000;
+
 /// The topology at the end of the run. Vertices are added in a fixed order (nodes, then pods in
-/// creation order, then each Service followed by any endpoint addresses it alone names), and
-/// edges likewise, so the same outcome gives the same graph, index for index.
+/// creation order, then [`TopoNode::EveryNode`] if the NodePorts need it, then each Service
+/// followed by any endpoint addresses it alone names), and edges likewise, so the same outcome
+/// gives the same graph, index for index. Its size is linear in the objects.
 pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
     let mut g = Graph::new();
     let mut nodes: BTreeMap<&str, NodeIndex> = BTreeMap::new();
@@ -123,6 +139,7 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
             ip: p.ip,
             status: p.status.clone(),
             ready: p.ready.clone(),
+            served: p.served,
         });
         if let Some(&node) = p.node.as_deref().and_then(|n| nodes.get(n)) {
             g.add_edge(node, ix, TopoEdge::Runs);
@@ -136,6 +153,17 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
             .entry(n.ip.to_string())
             .or_insert(nodes[n.name.as_str()]);
     }
+    let node_ports: usize = outcome
+        .services
+        .iter()
+        .flat_map(|s| &s.ports)
+        .filter(|p| p.node_port.is_some())
+        .count();
+    let every_node = (outcome.nodes.len().saturating_mul(node_ports) > NODEPORT_EDGES).then(|| {
+        g.add_node(TopoNode::EveryNode {
+            nodes: outcome.nodes.len(),
+        })
+    });
     for s in &outcome.services {
         let svc = g.add_node(TopoNode::Service {
             name: s.name.clone(),
@@ -145,20 +173,30 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
             external_ip: s.external_ip.clone(),
             ports: s.ports.clone(),
             built_in: is_built_in(&s.namespace, &s.name),
+            served: s.served,
         });
-        for n in &outcome.nodes {
+        let openers: Vec<NodeIndex> = match every_node {
+            Some(all) => vec![all],
+            None => outcome
+                .nodes
+                .iter()
+                .map(|n| nodes[n.name.as_str()])
+                .collect(),
+        };
+        for &opener in &openers {
             for p in &s.ports {
                 if let Some(node_port) = p.node_port {
                     let edge = TopoEdge::NodePort {
                         node_port,
                         port: p.port,
                     };
-                    g.add_edge(nodes[n.name.as_str()], svc, edge);
+                    g.add_edge(opener, svc, edge);
                 }
             }
         }
         // One edge per target, its ports in the order the endpoints list them.
         let mut targets: Vec<(NodeIndex, Vec<u16>)> = Vec::new();
+        let mut target_at: BTreeMap<NodeIndex, usize> = BTreeMap::new();
         for endpoint in &s.endpoints {
             let (host, port) = match endpoint.rsplit_once(':') {
                 Some((h, p)) => (h, p.parse::<u16>().ok()),
@@ -169,13 +207,10 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
                     address: host.to_string(),
                 })
             });
-            let at = match targets.iter().position(|(t, _)| *t == target) {
-                Some(i) => i,
-                None => {
-                    targets.push((target, Vec::new()));
-                    targets.len() - 1
-                }
-            };
+            let at = *target_at.entry(target).or_insert_with(|| {
+                targets.push((target, Vec::new()));
+                targets.len() - 1
+            });
             if let Some(port) = port {
                 if !targets[at].1.contains(&port) {
                     targets[at].1.push(port);
@@ -230,6 +265,7 @@ fn dot_id(node: &TopoNode) -> String {
             name, namespace, ..
         } => format!("svc/{namespace}/{name}"),
         TopoNode::Address { address } => format!("address/{address}"),
+        TopoNode::EveryNode { .. } => "every-node".to_string(),
     }
 }
 
@@ -359,6 +395,7 @@ pub fn topology_dot(outcome: &Outcome) -> String {
             external_ip,
             ports,
             built_in,
+            ..
         } = &g[ix]
         {
             let mut label = vec![
@@ -398,6 +435,7 @@ pub fn topology_dot(outcome: &Outcome) -> String {
                 ip,
                 status,
                 ready,
+                ..
             } => {
                 let ip = ip.map_or_else(|| "<none>".to_string(), |ip| ip.to_string());
                 let label = format!("{name}\n{ip}\n{status} {ready}");
@@ -478,6 +516,20 @@ pub fn topology_dot(outcome: &Outcome) -> String {
     if node_ids.len() > 1 {
         let _ = writeln!(out, "    {{ rank=same; {}; }}", node_ids.join("; "));
         let _ = writeln!(out, "    {} [style=invis];", node_ids.join(" -> "));
+    }
+    for ix in g.node_indices() {
+        if let TopoNode::EveryNode { nodes } = &g[ix] {
+            let label = format!(
+                "every node's address ({}): each opens every NodePort",
+                plural(*nodes, "node", "nodes")
+            );
+            let attrs = format!(
+                ", shape=box, style=\"filled,dashed\", color={}, fillcolor={}",
+                q(NODEIP_HEX),
+                q(NODEIP_FILL_HEX)
+            );
+            let _ = writeln!(out, "    {};", vertex(&g[ix], &label, &attrs));
+        }
     }
     out.push_str("  }\n");
 
@@ -581,6 +633,10 @@ const LANE: i32 = 10;
 const COL_GAP: i32 = 28;
 const SVC_GAP: i32 = 28;
 const BADGE_H: i32 = 22;
+/// The third header line, when the picture summarises.
+const NOTE_H: i32 = 22;
+/// The line under a column's pods that counts those not drawn.
+const MORE_H: i32 = 24;
 
 /// Width of `text` in pixels, measured with the embedded font.
 fn width(text: &str, size: f64, bold: bool) -> i32 {
@@ -639,7 +695,7 @@ impl Line {
     }
 }
 
-/// A Service box in the ClusterIP band.
+/// A Service box in the ClusterIP band, or the dashed box counting the Services not drawn.
 struct ServiceBox {
     rect: Rect,
     lines: Vec<Line>,
@@ -648,6 +704,8 @@ struct ServiceBox {
     bus: Option<i32>,
     /// x of every lane its bus must reach.
     lanes_x: Vec<i32>,
+    /// The box of the Services not drawn: dashed, without a colour strip.
+    others: bool,
 }
 
 struct PodBox {
@@ -661,7 +719,7 @@ struct PodBox {
     arrows: Vec<(RGBColor, i32, i32, i32)>,
 }
 
-/// A node's box (or the box of pods not scheduled on any node).
+/// A node's box (or the box of pods not scheduled on any node, or of the nodes not drawn).
 struct Column {
     rect: Rect,
     title: String,
@@ -670,6 +728,10 @@ struct Column {
     /// The Pod network area and its label; `None` for the unscheduled column.
     pod_net: Option<(Rect, String)>,
     pods: Vec<PodBox>,
+    /// Under the pods, when the column holds more than it draws: how many more and what they are.
+    more_pods: Option<String>,
+    /// Lines in place of pods: the box that counts the nodes not drawn.
+    notes: Vec<Line>,
     /// NodePort badges above the address: their text.
     node_ports: Vec<String>,
     /// The node's address badge on the box's bottom edge.
@@ -685,6 +747,8 @@ struct Plan {
     size: ChartSize,
     title: String,
     subtitle: String,
+    /// A third header line saying what the picture left out, when it summarises.
+    note: Option<String>,
     band: Rect,
     band_note: Option<String>,
     services: Vec<ServiceBox>,
@@ -703,15 +767,77 @@ fn status_colour(status: &str) -> RGBColor {
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }
 
-/// Places every box, lane and label for `outcome`'s topology.
+/// Node columns the picture draws before it summarises; then [`TOPO_NODES_SUMMARISED`] nodes
+/// (not Ready first, then those whose pods served the most) and a dashed box counting the rest.
+pub(super) const TOPO_NODES: usize = 5;
+const TOPO_NODES_SUMMARISED: usize = 4;
+/// Pods a column draws before it summarises; then [`TOPO_PODS_SUMMARISED`] (not Running first,
+/// then those that served the most) and a line counting the rest.
+pub(super) const TOPO_PODS: usize = 12;
+const TOPO_PODS_SUMMARISED: usize = 8;
+/// Services the band draws before it summarises; then [`TOPO_SERVICES_SUMMARISED`] (those whose
+/// streams were served the most, then those with the most endpoints) and a dashed box counting
+/// the rest.
+pub(super) const TOPO_SERVICES: usize = 6;
+const TOPO_SERVICES_SUMMARISED: usize = 4;
+/// NodePort badges a node carries before it summarises; then [`TOPO_BADGES_SUMMARISED`] (the
+/// drawn Services' first) and a badge counting the rest.
+const TOPO_BADGES: usize = 6;
+const TOPO_BADGES_SUMMARISED: usize = 4;
+/// The widest line of text in a Service box, in pixels: longer names are cut with `…`.
+const SERVICE_TEXT: i32 = 420;
+
+/// The largest topology picture, whatever the cluster: the limits above keep the layout within
+/// it (the widest case is six Services with names cut to [`SERVICE_TEXT`]), and a layout that
+/// would not fit is cut to it rather than drawn larger.
+pub const TOPOLOGY_MAX: ChartSize = ChartSize {
+    width: 3000,
+    height: 2400,
+};
+
+/// The NodePorts `node` opens, as (Service, nodePort) edges: its own, or, when the graph holds
+/// them once for every node, those of [`TopoNode::EveryNode`].
+fn node_port_edges(
+    g: &Graph<TopoNode, TopoEdge>,
+    node: NodeIndex,
+    every_node: Option<NodeIndex>,
+) -> Vec<(NodeIndex, u16)> {
+    g.edges_directed(every_node.unwrap_or(node), Direction::Outgoing)
+        .filter_map(|e| match e.weight() {
+            TopoEdge::NodePort { node_port, .. } => Some((e.target(), *node_port)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Places every box, lane and label for `outcome`'s topology. Beyond the limits above it draws
+/// the largest nodes, pods, Services and badges and counts the others in dashed boxes and lines,
+/// with the totals in the subtitle; below them it draws everything.
 fn plan(outcome: &Outcome) -> Plan {
     let g = topology_graph(outcome);
+    let every_node = g
+        .node_indices()
+        .find(|&ix| matches!(g[ix], TopoNode::EveryNode { .. }));
+    let served = |ix: NodeIndex| match &g[ix] {
+        TopoNode::Pod { served, .. } | TopoNode::Service { served, .. } => *served,
+        _ => 0,
+    };
+    let status_of = |ix: NodeIndex| match &g[ix] {
+        TopoNode::Pod { status, .. } | TopoNode::Node { status, .. } => status.as_str(),
+        _ => "",
+    };
+    let mut left_out: Vec<String> = Vec::new();
 
-    // The Services drawn as boxes (all but the built-in ones), and the one-line note for those.
-    let drawn: Vec<NodeIndex> = g
+    // The Services drawn as boxes (all but the built-in ones, the busiest beyond the limit),
+    // and the one-line note for the built-in ones.
+    let services_all: Vec<NodeIndex> = g
         .node_indices()
         .filter(|&ix| {
             matches!(
@@ -723,6 +849,26 @@ fn plan(outcome: &Outcome) -> Plan {
             )
         })
         .collect();
+    let endpoints_of = |svc: NodeIndex| {
+        g.edges_directed(svc, Direction::Outgoing)
+            .filter(|e| matches!(e.weight(), TopoEdge::Endpoint { .. }))
+            .count()
+    };
+    let (drawn, hidden_services): (Vec<NodeIndex>, Vec<NodeIndex>) =
+        if services_all.len() > TOPO_SERVICES {
+            let top = largest(&services_all, TOPO_SERVICES_SUMMARISED, |&s| {
+                (served(s), endpoints_of(s))
+            });
+            let (drawn, hidden) = split_chosen(&services_all, top);
+            left_out.push(format!(
+                "the {} busiest of {}",
+                drawn.len(),
+                plural(services_all.len(), "Service", "Services")
+            ));
+            (drawn, hidden)
+        } else {
+            (services_all.clone(), Vec::new())
+        };
     let built_in: Vec<String> = g
         .node_indices()
         .filter_map(|ix| match &g[ix] {
@@ -745,12 +891,37 @@ fn plan(outcome: &Outcome) -> Plan {
     let band_note =
         (!built_in.is_empty()).then(|| format!("built-in, not drawn: {}", built_in.join(" · ")));
 
-    // Columns: the nodes in order, then pods on no node.
-    let node_ixs: Vec<NodeIndex> = g
+    // Columns: the nodes in order (the first beyond the limit), then pods on no node, each
+    // column's pods capped.
+    let node_all: Vec<NodeIndex> = g
         .node_indices()
         .filter(|&ix| matches!(g[ix], TopoNode::Node { .. }))
         .collect();
+    let (node_ixs, hidden_nodes): (Vec<NodeIndex>, Vec<NodeIndex>) = if node_all.len() > TOPO_NODES
+    {
+        let top = largest(&node_all, TOPO_NODES_SUMMARISED, |&n| {
+            let pods = pods_on(&g, n);
+            (
+                status_of(n) != "Ready",
+                pods.iter().map(|&p| served(p)).sum::<u64>(),
+                pods.len(),
+            )
+        });
+        let (shown, hidden) = split_chosen(&node_all, top);
+        left_out.push(format!(
+            "{} of {} (not Ready first, then the busiest)",
+            shown.len(),
+            plural(node_all.len(), "node", "nodes")
+        ));
+        (shown, hidden)
+    } else {
+        (node_all.clone(), Vec::new())
+    };
     let unscheduled = unscheduled_pods(&g);
+    let pods_total = g
+        .node_weights()
+        .filter(|n| matches!(n, TopoNode::Pod { .. }))
+        .count();
     let mut column_pods: Vec<(Option<NodeIndex>, Vec<NodeIndex>)> = node_ixs
         .iter()
         .map(|&n| (Some(n), pods_on(&g, n)))
@@ -758,6 +929,61 @@ fn plan(outcome: &Outcome) -> Plan {
     if !unscheduled.is_empty() {
         column_pods.push((None, unscheduled));
     }
+    let mut more_pods: Vec<Option<String>> = Vec::new();
+    for (_, pods) in &mut column_pods {
+        if pods.len() > TOPO_PODS {
+            let top = largest(pods, TOPO_PODS_SUMMARISED, |&p| {
+                (status_of(p) != "Running", served(p))
+            });
+            let (shown, hidden) = split_chosen(pods, top);
+            more_pods.push(Some(format!(
+                "+{} ({})",
+                plural(hidden.len(), "more pod", "more pods"),
+                tally(hidden.iter().map(|&p| status_of(p)), 3)
+            )));
+            *pods = shown;
+        } else {
+            more_pods.push(None);
+        }
+    }
+    let pods_cut = more_pods.iter().any(Option::is_some);
+    if pods_cut {
+        left_out.push(format!(
+            "at most {TOPO_PODS_SUMMARISED} pods a node (not Running first, then the busiest)"
+        ));
+    }
+    let drawn_pods: BTreeSet<NodeIndex> = column_pods
+        .iter()
+        .flat_map(|(_, pods)| pods.iter().copied())
+        .collect();
+
+    // NodePort badges, the same on every node: the drawn Services' first beyond the limit.
+    let badges: Vec<String> = match node_ixs.first().or(node_all.first()) {
+        None => Vec::new(),
+        Some(&n) => {
+            let mut ports = node_port_edges(&g, n, every_node);
+            ports.sort();
+            if ports.len() > TOPO_BADGES {
+                ports.sort_by_key(|(svc, port)| (!drawn.contains(svc), *svc, *port));
+                let more = ports.len() - TOPO_BADGES_SUMMARISED;
+                let mut texts: Vec<String> = ports[..TOPO_BADGES_SUMMARISED]
+                    .iter()
+                    .map(|&(svc, port)| node_port_badge(&g, svc, port))
+                    .collect();
+                texts.push(format!(
+                    "+{}",
+                    plural(more, "more NodePort", "more NodePorts")
+                ));
+                left_out.push(format!("{TOPO_BADGES_SUMMARISED} NodePorts a node"));
+                texts
+            } else {
+                ports
+                    .iter()
+                    .map(|&(svc, port)| node_port_badge(&g, svc, port))
+                    .collect()
+            }
+        }
+    };
 
     // Lanes: one per drawn Service with an endpoint among the drawn pods.
     let endpoint_pods = |svc: NodeIndex| -> Vec<NodeIndex> {
@@ -765,7 +991,7 @@ fn plan(outcome: &Outcome) -> Plan {
             .edges_directed(svc, Direction::Outgoing)
             .filter(|e| matches!(e.weight(), TopoEdge::Endpoint { .. }))
             .map(|e| e.target())
-            .filter(|&t| matches!(g[t], TopoNode::Pod { .. }))
+            .filter(|t| drawn_pods.contains(t))
             .collect();
         pods.sort();
         pods
@@ -796,18 +1022,50 @@ fn plan(outcome: &Outcome) -> Plan {
                 inner = inner.max(width(name, 17.0, true) + 90);
                 inner = inner.max(width(&format!("Pod network {pod_cidr}"), 13.0, true) + 12);
             }
-            for e in g.edges_directed(*n, Direction::Outgoing) {
-                if let TopoEdge::NodePort { node_port, .. } = e.weight() {
-                    let text = node_port_badge(&g, e.target(), *node_port);
-                    inner = inner.max(width(&text, 13.0, false) + 24);
-                }
+            for text in &badges {
+                inner = inner.max(width(text, 13.0, false) + 24);
             }
         }
     }
     let inner = inner.min(320);
     let col_w = gutter + inner + 12;
-    let columns_w =
-        column_pods.len() as i32 * col_w + (column_pods.len() as i32 - 1).max(0) * COL_GAP;
+    // The box counting the nodes not drawn.
+    let more_nodes: Vec<Line> = if hidden_nodes.is_empty() {
+        Vec::new()
+    } else {
+        let pods: usize = hidden_nodes.iter().map(|&n| pods_on(&g, n).len()).sum();
+        vec![
+            Line::new(
+                plural(pods, "pod on them", "pods on them"),
+                14.0,
+                false,
+                TEXT,
+            ),
+            Line::new(
+                tally(hidden_nodes.iter().map(|&n| status_of(n)), 3),
+                14.0,
+                false,
+                MUTED,
+            ),
+            Line::new("each with its own /24", 13.0, false, POD),
+            Line::new("and every NodePort", 13.0, false, CLUSTER),
+        ]
+    };
+    let more_nodes_title = format!("+{}", plural(hidden_nodes.len(), "more node", "more nodes"));
+    let more_w = if more_nodes.is_empty() {
+        0
+    } else {
+        more_nodes
+            .iter()
+            .map(Line::width)
+            .chain([width(&more_nodes_title, 17.0, true)])
+            .max()
+            .unwrap_or(0)
+            + 40
+    };
+    let columns_w = column_pods.len() as i32 * col_w
+        + (column_pods.len() as i32 - 1).max(0) * COL_GAP
+        + if more_w > 0 { COL_GAP + more_w } else { 0 };
 
     // Service boxes: their lines, then their widths.
     let mut services: Vec<ServiceBox> = drawn
@@ -831,9 +1089,14 @@ fn plan(outcome: &Outcome) -> Plan {
                 format!("{namespace}/{name}")
             };
             let mut lines = vec![
-                Line::new(title, 16.0, true, TEXT),
+                Line::new(fit(&title, 16.0, true, SERVICE_TEXT), 16.0, true, TEXT),
                 Line::new(
-                    service_address_line(*type_, *cluster_ip),
+                    fit(
+                        &service_address_line(*type_, *cluster_ip),
+                        14.0,
+                        false,
+                        SERVICE_TEXT,
+                    ),
                     14.0,
                     false,
                     CLUSTER,
@@ -841,7 +1104,12 @@ fn plan(outcome: &Outcome) -> Plan {
             ];
             if external_ip != "<none>" {
                 lines.push(Line::new(
-                    format!("EXTERNAL-IP {external_ip}"),
+                    fit(
+                        &format!("EXTERNAL-IP {external_ip}"),
+                        14.0,
+                        false,
+                        SERVICE_TEXT,
+                    ),
                     14.0,
                     false,
                     TEXT,
@@ -850,17 +1118,26 @@ fn plan(outcome: &Outcome) -> Plan {
             let port_lines = port_lines(ports);
             let more = port_lines.len().saturating_sub(3);
             for line in port_lines.into_iter().take(3) {
-                lines.push(Line::new(line, 14.0, false, TEXT));
+                lines.push(Line::new(
+                    fit(&line, 14.0, false, SERVICE_TEXT),
+                    14.0,
+                    false,
+                    TEXT,
+                ));
             }
             if more > 0 {
                 lines.push(Line::new(format!("+{more} more ports"), 13.0, false, MUTED));
             }
             let mut pods = 0;
+            let mut pods_drawn = 0;
             let mut others = Vec::new();
             for e in g.edges_directed(s, Direction::Outgoing) {
                 if let TopoEdge::Endpoint { ports } = e.weight() {
                     match &g[e.target()] {
-                        TopoNode::Pod { .. } => pods += 1,
+                        TopoNode::Pod { .. } => {
+                            pods += 1;
+                            pods_drawn += usize::from(drawn_pods.contains(&e.target()));
+                        }
                         other => {
                             let host = match other {
                                 TopoNode::Node { ip, .. } => ip.to_string(),
@@ -877,14 +1154,15 @@ fn plan(outcome: &Outcome) -> Plan {
             if pods + others.len() == 0 && *type_ != ServiceType::ExternalName {
                 lines.push(Line::new("no ready endpoints", 14.0, true, RED));
             } else if pods > 0 {
-                lines.push(Line::new(
-                    format!("→ {}", plural(pods, "ready endpoint", "ready endpoints")),
-                    13.0,
-                    false,
-                    MUTED,
-                ));
+                let mut text = format!("→ {}", plural(pods, "ready endpoint", "ready endpoints"));
+                if pods_drawn < pods {
+                    let _ = write!(text, " ({} drawn)", thousands(pods_drawn as u64));
+                }
+                lines.push(Line::new(text, 13.0, false, MUTED));
             }
             if !others.is_empty() {
+                // At most a line's worth of addresses is ever shown.
+                others.truncate(40);
                 lines.push(Line::new(
                     fit(&format!("→ {}", others.join(", ")), 13.0, false, 360),
                     13.0,
@@ -892,22 +1170,53 @@ fn plan(outcome: &Outcome) -> Plan {
                     MUTED,
                 ));
             }
-            let w = lines.iter().map(Line::width).max().unwrap_or(0) + 34;
-            let h = 14 + 22 + (lines.len() as i32 - 1) * 19 + 8;
-            ServiceBox {
-                rect: Rect {
-                    x0: 0,
-                    y0: 0,
-                    x1: w,
-                    y1: h,
-                },
-                lines,
-                colour: colour_of(s),
-                bus: None,
-                lanes_x: Vec::new(),
-            }
+            service_box(lines, colour_of(s), false)
         })
         .collect();
+    if !hidden_services.is_empty() {
+        let no_endpoints = hidden_services
+            .iter()
+            .filter(|&&s| endpoints_of(s) == 0)
+            .count();
+        let mut lines = vec![
+            Line::new(
+                format!(
+                    "+{}",
+                    plural(hidden_services.len(), "more Service", "more Services")
+                ),
+                16.0,
+                true,
+                TEXT,
+            ),
+            Line::new(
+                tally(
+                    hidden_services.iter().map(|&s| match &g[s] {
+                        TopoNode::Service { type_, .. } => type_.as_str(),
+                        _ => "",
+                    }),
+                    3,
+                ),
+                14.0,
+                false,
+                CLUSTER,
+            ),
+        ];
+        if no_endpoints > 0 {
+            lines.push(Line::new(
+                format!("{} with no ready endpoints", thousands(no_endpoints as u64)),
+                14.0,
+                true,
+                RED,
+            ));
+        }
+        lines.push(Line::new(
+            "drawn: those whose streams served most",
+            13.0,
+            false,
+            MUTED,
+        ));
+        services.push(service_box(lines, MUTED, true));
+    }
     let services_w = services.iter().map(|b| b.rect.x1).sum::<i32>()
         + (services.len() as i32 - 1).max(0) * SVC_GAP;
     let note_w = band_note.as_deref().map_or(0, |n| {
@@ -925,7 +1234,13 @@ fn plan(outcome: &Outcome) -> Plan {
     let width_px = (content_w + 2 * MARGIN + 16).max(1000);
 
     // Vertical layout: header, ClusterIP band, buses, node boxes, NodeIP band, legend.
-    let band_top = HEADER;
+    let note = (!left_out.is_empty()).then(|| {
+        format!(
+            "drawn: {}; the others are counted in dashed boxes",
+            left_out.join(", ")
+        )
+    });
+    let band_top = HEADER + if note.is_some() { NOTE_H } else { 0 };
     let svc_top = band_top + 36;
     let svc_h = services.iter().map(|b| b.rect.y1).max().unwrap_or(0);
     let band_bottom = if services.is_empty() {
@@ -962,17 +1277,12 @@ fn plan(outcome: &Outcome) -> Plan {
         .max()
         .unwrap_or(0)
         .max(1) as i32;
-    let pods_h = max_pods * (POD_H + POD_GAP) - POD_GAP;
-    let max_badges = column_pods
-        .iter()
-        .filter_map(|(n, _)| *n)
-        .map(|n| {
-            g.edges_directed(n, Direction::Outgoing)
-                .filter(|e| matches!(e.weight(), TopoEdge::NodePort { .. }))
-                .count()
-        })
-        .max()
-        .unwrap_or(0) as i32;
+    let pods_h = max_pods * (POD_H + POD_GAP) - POD_GAP + if pods_cut { MORE_H } else { 0 };
+    let max_badges = if column_pods.iter().any(|(n, _)| n.is_some()) {
+        badges.len() as i32
+    } else {
+        0
+    };
     let pod_net_bottom = nodes_top + pods_top_off + pods_h + 12;
     let badges_h = if max_badges > 0 {
         10 + max_badges * (BADGE_H + 6)
@@ -1063,16 +1373,6 @@ fn plan(outcome: &Outcome) -> Plan {
                     x1: rect.x1 - 8,
                     y1: pod_net_bottom,
                 };
-                let mut node_ports: Vec<(NodeIndex, String)> = g
-                    .edges_directed(*n, Direction::Outgoing)
-                    .filter_map(|e| match e.weight() {
-                        TopoEdge::NodePort { node_port, .. } => {
-                            Some((e.target(), node_port_badge(&g, e.target(), *node_port)))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                node_ports.sort();
                 let nic_text = ip.to_string();
                 let nic_w = width(&nic_text, 14.0, true) + 24;
                 let cx = rect.cx();
@@ -1082,12 +1382,13 @@ fn plan(outcome: &Outcome) -> Plan {
                     x1: cx + nic_w / 2,
                     y1: nodes_bottom + BADGE_H / 2,
                 };
+                let title_w = pod_x1 - pod_x0 - width(status, 13.0, true) - 16;
                 (
-                    name.clone(),
+                    fit(name, 17.0, true, title_w),
                     status.clone(),
                     status_colour(status),
                     Some((pod_net, format!("Pod network {pod_cidr}"))),
-                    node_ports.into_iter().map(|(_, t)| t).collect(),
+                    badges.clone(),
                     Some((nic, nic_text)),
                 )
             }
@@ -1107,10 +1408,34 @@ fn plan(outcome: &Outcome) -> Plan {
             status_colour: status_col,
             pod_net,
             pods: boxes,
+            more_pods: more_pods[k].clone(),
+            notes: Vec::new(),
             node_ports,
             nic,
             lanes: lanes_col,
             content_x: pod_x0,
+        });
+    }
+    if more_w > 0 {
+        let x0 = columns.last().map_or(cols_x0, |c| c.rect.x1 + COL_GAP);
+        columns.push(Column {
+            rect: Rect {
+                x0,
+                y0: nodes_top,
+                x1: x0 + more_w,
+                y1: nodes_bottom,
+            },
+            title: more_nodes_title,
+            status: String::new(),
+            status_colour: MUTED,
+            pod_net: None,
+            pods: Vec::new(),
+            more_pods: None,
+            notes: more_nodes,
+            node_ports: Vec::new(),
+            nic: None,
+            lanes: Vec::new(),
+            content_x: x0 + 14,
         });
     }
 
@@ -1129,7 +1454,7 @@ fn plan(outcome: &Outcome) -> Plan {
         services[k].lanes_x = lanes_x;
     }
 
-    let lan = (!node_ixs.is_empty()).then(|| {
+    let lan = (!node_all.is_empty()).then(|| {
         let top = nodes_bottom + BADGE_H / 2 + 10;
         (
             Rect {
@@ -1144,25 +1469,27 @@ fn plan(outcome: &Outcome) -> Plan {
     let legend_y = lan.map_or(nodes_bottom + 24, |(r, _)| r.y1 + 22);
     let height_px = legend_y + 14 + MARGIN;
 
-    let pods_drawn: usize = column_pods.iter().map(|(_, p)| p.len()).sum();
     let mut subtitle = format!(
         "seed {}, after {} simulated: {}, {}, {}",
         outcome.seed,
         human_duration(outcome.simulated),
-        plural(node_ixs.len(), "node", "nodes"),
-        plural(pods_drawn, "pod", "pods"),
-        plural(drawn.len(), "Service", "Services"),
+        plural(node_all.len(), "node", "nodes"),
+        plural(pods_total, "pod", "pods"),
+        plural(services_all.len(), "Service", "Services"),
     );
     if !built_in.is_empty() {
         let _ = write!(subtitle, " (+{} built-in)", built_in.len());
     }
     Plan {
+        // Never larger than TOPOLOGY_MAX: the limits keep the layout inside it, and this is the
+        // guarantee if they did not.
         size: ChartSize {
-            width: width_px as u32,
-            height: height_px as u32,
+            width: (width_px as u32).min(TOPOLOGY_MAX.width),
+            height: (height_px as u32).min(TOPOLOGY_MAX.height),
         },
         title: format!("{}: topology at the end of the run", outcome.scenario),
         subtitle,
+        note,
         band,
         band_note,
         services,
@@ -1170,6 +1497,42 @@ fn plan(outcome: &Outcome) -> Plan {
         lan,
         legend_y,
     }
+}
+
+/// A Service box of `lines`, sized to them (placed later).
+fn service_box(lines: Vec<Line>, colour: RGBColor, others: bool) -> ServiceBox {
+    let w = lines.iter().map(Line::width).max().unwrap_or(0) + 34;
+    let h = 14 + 22 + (lines.len() as i32 - 1) * 19 + 8;
+    ServiceBox {
+        rect: Rect {
+            x0: 0,
+            y0: 0,
+            x1: w,
+            y1: h,
+        },
+        lines,
+        colour,
+        bus: None,
+        lanes_x: Vec::new(),
+        others,
+    }
+}
+
+/// `all` split into the items at the indices `chosen` (in `all`'s order) and the rest.
+fn split_chosen(all: &[NodeIndex], chosen: Vec<usize>) -> (Vec<NodeIndex>, Vec<NodeIndex>) {
+    let mut keep = vec![false; all.len()];
+    for i in chosen {
+        keep[i] = true;
+    }
+    let (mut shown, mut hidden) = (Vec::new(), Vec::new());
+    for (i, &ix) in all.iter().enumerate() {
+        if keep[i] {
+            shown.push(ix);
+        } else {
+            hidden.push(ix);
+        }
+    }
+    (shown, hidden)
 }
 
 const BAND_LABEL: &str = "ClusterIP network";
@@ -1306,6 +1669,14 @@ pub fn draw_topology<DB: DrawingBackend>(
         (w / 2, 50),
         &style(15.0, false, MUTED, HPos::Center, VPos::Top),
     )?;
+    if let Some(note) = &plan.note {
+        text(
+            root,
+            note,
+            (w / 2, 50 + NOTE_H),
+            &style(14.0, false, MUTED, HPos::Center, VPos::Top),
+        )?;
+    }
 
     // ClusterIP band and its Services.
     let band = plan.band;
@@ -1363,12 +1734,17 @@ pub fn draw_topology<DB: DrawingBackend>(
     }
     for s in &plan.services {
         let r = s.rect;
-        rect(root, r, WHITE, CLUSTER, 1)?;
-        root.draw(&Rectangle::new(
-            [(r.x0, r.y0), (r.x0 + 6, r.y1)],
-            s.colour.filled(),
-        ))
-        .map_err(de)?;
+        if s.others {
+            rect(root, r, WHITE, WHITE, 0)?;
+            dashed_rect(root, r, CLUSTER)?;
+        } else {
+            rect(root, r, WHITE, CLUSTER, 1)?;
+            root.draw(&Rectangle::new(
+                [(r.x0, r.y0), (r.x0 + 6, r.y1)],
+                s.colour.filled(),
+            ))
+            .map_err(de)?;
+        }
         let mut y = r.y0 + 14;
         for (i, l) in s.lines.iter().enumerate() {
             text(
@@ -1462,7 +1838,25 @@ fn draw_column<DB: DrawingBackend>(
     for &(colour, x, top, bottom) in &c.lanes {
         line(root, &[(x, top), (x, bottom)], colour, 2)?;
     }
-    if c.pods.is_empty() {
+    let mut y = r.y0 + 50;
+    for l in &c.notes {
+        text(
+            root,
+            &l.text,
+            (c.content_x, y),
+            &style(l.size, l.bold, l.colour, HPos::Left, VPos::Top),
+        )?;
+        y += 22;
+    }
+    if let (Some(more), Some(last)) = (&c.more_pods, c.pods.last()) {
+        text(
+            root,
+            more,
+            (last.rect.x0 + 4, last.rect.y1 + 8),
+            &style(13.0, false, MUTED, HPos::Left, VPos::Top),
+        )?;
+    }
+    if c.pods.is_empty() && c.notes.is_empty() {
         let y = c.pod_net.as_ref().map_or(r.y0 + 70, |(n, _)| n.y0 + 40);
         text(
             root,
@@ -1593,7 +1987,10 @@ pub fn write_topology_svg(outcome: &Outcome, path: &Path) -> Result<(), DrawErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixture::{crowded_outcome, sample_outcome};
+    use crate::report::fixture::{
+        crowded_outcome, large_outcome, picture_dir, png_size, sample_outcome, svg_elements, Scale,
+        AT_SCALE,
+    };
     use crate::sim::outcome::NodeOutcome;
 
     /// `nodes` nodes with `per_node` pods each behind `http-svc`; with `extra_service`, a
@@ -1897,5 +2294,181 @@ mod tests {
         if std::env::var_os("KUBESIM_CHART_DIR").is_none() {
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// Draws the topology as PNG (kept in `dir`) and SVG.
+    fn draw_both(outcome: &Outcome, dir: &Path) -> (Vec<u8>, String) {
+        let png = dir.join(format!("{}-topology.png", outcome.scenario));
+        write_topology_png(outcome, &png).unwrap();
+        let size = topology_size(outcome);
+        let mut svg = String::new();
+        {
+            let root =
+                SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+            draw_topology(&root, outcome).unwrap();
+            root.present().unwrap();
+        }
+        (std::fs::read(&png).unwrap(), svg)
+    }
+
+    /// 5,000 nodes, 12,000 pods and 10,000 Services (2,000 of them NodePorts): the picture
+    /// draws 4 nodes, 8 pods a column, 4 Services and 4 badges, counts the rest in dashed boxes
+    /// with the totals, stays inside TOPOLOGY_MAX without cutting anything, and draws a bounded
+    /// number of elements at twice the pods and Services. The graph and the DOT text keep every
+    /// object, with the NodePorts on one `every-node` vertex.
+    #[test]
+    fn topology_summarises_at_scale() {
+        ensure_registered();
+        let (dir, remove) = picture_dir("topology-at-scale");
+        let outcome = large_outcome(AT_SCALE);
+        let plan = plan(&outcome);
+        assert_clean(&plan);
+        assert!(plan.size.width <= TOPOLOGY_MAX.width && plan.size.height <= TOPOLOGY_MAX.height);
+        assert_eq!(
+            plan.columns.len(),
+            4 + 1 + 1,
+            "4 nodes, not scheduled, the others"
+        );
+        assert_eq!(plan.services.len(), 4 + 1, "4 Services and the others");
+        assert!(plan.columns.iter().all(|c| c.pods.len() <= 8));
+        assert!(plan
+            .subtitle
+            .ends_with("5,000 nodes, 12,000 pods, 10,000 Services"));
+        let note = plan.note.as_deref().unwrap();
+        for part in [
+            "the 4 busiest of 10,000 Services",
+            "4 of 5,000 nodes (not Ready first, then the busiest)",
+            "at most 8 pods a node",
+            "4 NodePorts a node",
+        ] {
+            assert!(note.contains(part), "{note}");
+        }
+        // The NotReady node is drawn first among the nodes.
+        assert_eq!(plan.columns[0].title, "worker-pool-a-00007");
+
+        let (png, svg) = draw_both(&outcome, &dir);
+        let (w, h) = png_size(&png);
+        assert!(
+            w <= TOPOLOGY_MAX.width && h <= TOPOLOGY_MAX.height,
+            "{w}x{h}"
+        );
+        assert!(png.len() < 600_000, "PNG {} bytes", png.len());
+        assert!(svg.len() < 200_000, "SVG {} bytes", svg.len());
+        for text in [
+            "+4,996 more nodes",
+            "+9,996 more Services",
+            "+1,706 more pods (1,706 Pending)",
+            "+1,996 more NodePorts",
+            "→ 10,286 ready endpoints (",
+            "with no ready endpoints",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+
+        let mut bigger = large_outcome(Scale {
+            pods: 24_000,
+            services: 20_000,
+            ..AT_SCALE
+        });
+        bigger.scenario = "at-twice-the-scale".to_string();
+        // Twice the pods fill more of the 8 places a column has; the count stays bounded.
+        let (_, svg_big) = draw_both(&bigger, &dir);
+        for svg in [&svg, &svg_big] {
+            assert!(svg_elements(svg) < 1_200, "{} elements", svg_elements(svg));
+        }
+
+        // Every object is in the graph and the DOT text; the NodePorts leave from one vertex.
+        let g = topology_graph(&outcome);
+        assert_eq!(count(&g, |n| matches!(n, TopoNode::Pod { .. })), 12_000);
+        assert_eq!(count(&g, |n| matches!(n, TopoNode::Service { .. })), 10_000);
+        assert_eq!(
+            count(&g, |n| matches!(n, TopoNode::EveryNode { nodes: 5_000 })),
+            1
+        );
+        let node_ports = g
+            .edge_weights()
+            .filter(|e| matches!(e, TopoEdge::NodePort { .. }))
+            .count();
+        assert_eq!(node_ports, 2_000);
+        let dot = topology_dot(&outcome);
+        assert!(dot.contains("\"every-node\" [label=\"every node's address (5,000 nodes)"));
+        assert_eq!(dot.matches(" -> \"svc/").count(), 2_000);
+        assert!(dot.len() < 20_000_000, "{} bytes of DOT", dot.len());
+        if remove {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// One node and 12,000 replicas (`replicas: 12000`, 110 pods a node): the node's column
+    /// and the not-scheduled one each draw 8 pods and count the rest.
+    #[test]
+    fn one_node_and_twelve_thousand_pods() {
+        ensure_registered();
+        let outcome = large_outcome(Scale {
+            nodes: 1,
+            services: 3,
+            ..AT_SCALE
+        });
+        let plan = plan(&outcome);
+        assert_clean(&plan);
+        assert_eq!(plan.columns.len(), 2);
+        assert_eq!(
+            plan.columns[0].more_pods.as_deref(),
+            Some("+10,278 more pods (9,494 Running, 784 CrashLoopBackOff)")
+        );
+        assert_eq!(
+            plan.columns[1].more_pods.as_deref(),
+            Some("+1,706 more pods (1,706 Pending)")
+        );
+        assert!(plan.size.height < 1400, "{:?}", plan.size);
+    }
+
+    /// The widest layouts below the limits, with the longest names Kubernetes allows: five
+    /// nodes, six Services, twelve pods a node, six NodePorts. They fit TOPOLOGY_MAX uncut.
+    #[test]
+    fn the_longest_names_fit_the_largest_picture() {
+        ensure_registered();
+        let long = |prefix: &str, n: usize| format!("{prefix}{}", "x".repeat(n - prefix.len()));
+        let mut outcome = large_outcome(Scale {
+            nodes: 5,
+            pods: 60,
+            services: 6,
+            events: 0,
+            streams: 1,
+        });
+        for (i, n) in outcome.nodes.iter_mut().enumerate() {
+            n.name = long(&format!("node-{i}-"), 253);
+        }
+        let nodes: Vec<String> = outcome.nodes.iter().map(|n| n.name.clone()).collect();
+        for (k, p) in outcome.pods.iter_mut().enumerate() {
+            p.name = long(&format!("pod-{k}-"), 253);
+            p.namespace = long("ns-", 63);
+            if let Some(node) = &mut p.node {
+                *node = nodes[k % 5].clone();
+            }
+        }
+        for (i, s) in outcome.services.iter_mut().enumerate() {
+            s.name = long(&format!("svc-{i}-"), 63);
+            s.namespace = long("ns-", 63);
+            s.external_ip = long("203.0.113.", 200);
+            s.ports = (0..5)
+                .map(|j| ServicePortOutcome {
+                    name: Some(long("p", 15)),
+                    protocol: crate::model::objects::Protocol::Tcp,
+                    port: 8080 + j,
+                    target_port: PortRef::Name(long("t", 15)),
+                    node_port: (j == 0).then_some(30_000 + i as u16),
+                })
+                .collect();
+            s.endpoints.push("203.0.113.9:80".to_string());
+        }
+        let plan = plan(&outcome);
+        assert_clean(&plan);
+        assert!(plan.note.is_none(), "below every limit");
+        assert!(
+            plan.size.width <= TOPOLOGY_MAX.width && plan.size.height <= TOPOLOGY_MAX.height,
+            "{:?}",
+            plan.size
+        );
     }
 }

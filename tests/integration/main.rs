@@ -7,6 +7,7 @@ mod cluster;
 mod connections;
 mod fuzz_corpus;
 mod generate;
+mod hostile_charts;
 mod hostile_cli;
 mod hostile_h5;
 mod hostile_sizes;
