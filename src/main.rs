@@ -115,6 +115,13 @@ enum Command {
         #[arg(short = 'n', long = "count", default_value_t = 1)]
         count: usize,
     },
+    /// Write a large cluster as an ordinary scenario file: nodes, one Deployment per Service
+    /// (the first Service a NodePort), an outside client calling it, within Kubernetes'
+    /// documented limits (5,000 nodes, 110 pods per node, 150,000 pods, 10,000 Services).
+    #[command(
+        after_help = "Examples:\n  kubesim generate --nodes 5000 --pods-per-node 30 --services 10000 --out limits.yaml\n  kubesim generate --nodes 1000 --pods-per-node 110 --services 1000 --out 1000x110.yaml\n  kubesim generate --nodes 200 --services 10 --proxy-mode nftables | kubesim check /dev/stdin"
+    )]
+    Generate(GenerateArgs),
     /// Validate a scenario without running it: YAML, the API server's validation, and the
     /// allocation of ClusterIPs and NodePorts with their conflicts.
     #[command(after_help = "Example:\n  kubesim check scenarios/seed-tutorial.yaml")]
@@ -144,6 +151,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Check { scenario } => check(&scenario),
+        Command::Generate(args) => generate(&args),
         Command::Rules {
             scenario,
             node,
@@ -359,6 +367,85 @@ fn rules(path: &Path, node: Option<String>, at: Option<String>, mode: Option<Str
     );
     print!("{text}");
     ExitCode::SUCCESS
+}
+
+/// `kubesim generate`'s arguments (`scenario::generate::GenerateOptions`).
+#[derive(clap::Args, Debug)]
+struct GenerateArgs {
+    /// Nodes (node-1, node-2, ... at 192.168.0.1, 192.168.0.2, ...).
+    #[arg(long, default_value_t = 100)]
+    nodes: u32,
+    /// Pods per node on average (the Deployments share nodes × N pods).
+    #[arg(long, default_value_t = 30, conflicts_with = "replicas")]
+    pods_per_node: u32,
+    /// Replicas of each Deployment, instead of --pods-per-node.
+    #[arg(long)]
+    replicas: Option<u32>,
+    /// Services, each selecting its own Deployment.
+    #[arg(long, default_value_t = 10)]
+    services: u32,
+    /// kube-proxy's mode: iptables, ipvs or nftables.
+    #[arg(long, default_value = "iptables", value_parser = ["iptables", "ipvs", "nftables"])]
+    proxy_mode: String,
+    /// The outside client's rate to the first Service's NodePort, e.g. 1000/s.
+    #[arg(long, default_value = "1000/s")]
+    rate: String,
+    /// How long the traffic runs, from 5 s (after the pods start), e.g. 10s.
+    #[arg(long, default_value = "10s")]
+    duration: String,
+    /// The scenario's `spec.seed`.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write the scenario (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn generate(a: &GenerateArgs) -> ExitCode {
+    use kubesim::scenario::generate::{GenerateOptions, PodCount};
+    let duration = match kubesim::engine::SimDuration::parse(&a.duration) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --duration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = GenerateOptions {
+        nodes: a.nodes,
+        pods: a
+            .replicas
+            .map_or(PodCount::PerNode(a.pods_per_node), PodCount::PerDeployment),
+        services: a.services,
+        proxy_mode: match a.proxy_mode.as_str() {
+            "ipvs" => kubesim::net::config::ProxyMode::Ipvs,
+            "nftables" => kubesim::net::config::ProxyMode::Nftables,
+            _ => kubesim::net::config::ProxyMode::Iptables,
+        },
+        rate: a.rate.trim().to_string(),
+        duration,
+        seed: a.seed,
+    };
+    let text = match kubesim::scenario::generate::generate(&opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(path) = &a.out else {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    };
+    match std::fs::write(path, text) {
+        Ok(()) => {
+            eprintln!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// `kubesim sweep`'s arguments.

@@ -15,6 +15,7 @@
 
 mod convert;
 mod diag;
+pub mod generate;
 mod overrides;
 pub mod quantity;
 mod spec;

@@ -5,11 +5,13 @@
 mod cli;
 mod cluster;
 mod connections;
+mod hostile_h5;
 mod ipvs;
 mod lifecycle;
 mod load;
 mod properties;
 mod queueing;
+mod scale;
 mod seed;
 mod services;
 mod snapshots;
