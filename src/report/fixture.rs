@@ -91,14 +91,9 @@ pub(crate) fn sample_outcome() -> Outcome {
     let mut latency = Latency::default();
     let mut stream_latency = Latency::default();
     for i in 0..7990u64 {
-        // Not `Latency::record`: its `saturating_record` clamps to the new histogram's initial
-        // highest value (2 ns) instead of growing it.
-        let ns = SimDuration::from_micros(400 + (i * 7919) % 6000).as_nanos();
-        latency.0.record(ns).expect("auto-resizing histogram");
-        stream_latency
-            .0
-            .record(ns)
-            .expect("auto-resizing histogram");
+        let d = SimDuration::from_micros(400 + (i * 7919) % 6000);
+        latency.record(d);
+        stream_latency.record(d);
     }
 
     // 60 one-second buckets: the first pod serves until 20 s, its replacement from 21 s.

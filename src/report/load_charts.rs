@@ -20,11 +20,10 @@ use plotters::style::text_anchor::{HPos, VPos};
 /// The points of a latency CDF, `(ms, fraction at or below)`, thinned to at most about 400
 /// points spread evenly on the logarithmic axis.
 pub fn cdf_points(latency: &Latency) -> Vec<(f64, f64)> {
-    let h = &latency.0;
-    let total = h.len();
-    if total == 0 {
+    let Some(h) = latency.histogram() else {
         return Vec::new();
-    }
+    };
+    let total = h.len();
     let lo = (h.min().max(1) as f64).ln();
     let hi = (h.max().max(2) as f64).ln();
     let step = ((hi - lo) / 400.0).max(1e-9);
