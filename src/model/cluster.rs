@@ -6,7 +6,7 @@
 
 use super::config::NodeConfig;
 use super::objects::{Deployment, LabelSelector, Labels, ObjectMeta, PodSpec, PodTemplate};
-use crate::engine::SimTime;
+use crate::engine::{FxHashMap, SimTime};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -210,11 +210,32 @@ pub struct Cluster {
     /// Pods changed since the last [`Cluster::take_touched`], and a flag per pod.
     touched: Vec<PodId>,
     touched_flag: Vec<bool>,
+    /// Nodes by name (the first node of a name, as a scan would find it); only looked up.
+    node_names: FxHashMap<String, NodeId>,
+    /// Every pod each ReplicaSet ever owned, in creation order (by `RsId`).
+    owned: Vec<Vec<PodId>>,
+    /// Every pod ever created, by [`label_key`] of its namespace and each of its labels, in
+    /// creation order (pods' labels and namespace never change). Only looked up.
+    by_label: FxHashMap<u64, Vec<PodId>>,
+}
+
+/// The index key of a label in a namespace: a hash, so keys that collide only share a list
+/// of candidates, which [`Cluster::pods_selected`] checks in full anyway.
+fn label_key(namespace: &str, key: &str, value: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::engine::FxHasher::default();
+    (namespace, key, value).hash(&mut h);
+    h.finish()
 }
 
 impl Cluster {
     pub fn new(nodes: &[NodeConfig]) -> Self {
+        let mut node_names = FxHashMap::default();
+        for (i, n) in nodes.iter().enumerate() {
+            node_names.entry(n.name.clone()).or_insert(NodeId(i as u32));
+        }
         Cluster {
+            node_names,
             nodes: nodes
                 .iter()
                 .map(|cfg| Node {
@@ -239,10 +260,30 @@ impl Cluster {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.cfg.name == name)
-            .map(|i| NodeId(i as u32))
+        self.node_names.get(name).copied()
+    }
+
+    /// Adds a new pod object; pods are only ever added this way.
+    pub fn add_pod(&mut self, pod: Pod) -> PodId {
+        let id = PodId(self.pods.len() as u32);
+        for (k, v) in &pod.meta.labels {
+            let list = self
+                .by_label
+                .entry(label_key(&pod.meta.namespace, k, v))
+                .or_default();
+            // Colliding keys may have added this pod already.
+            if list.last() != Some(&id) {
+                list.push(id);
+            }
+        }
+        if let Some(rs) = pod.owner {
+            if self.owned.len() <= rs.index() {
+                self.owned.resize_with(rs.index() + 1, Vec::new);
+            }
+            self.owned[rs.index()].push(id);
+        }
+        self.pods.push(pod);
+        id
     }
 
     pub fn pod(&self, id: PodId) -> &Pod {
@@ -294,9 +335,14 @@ impl Cluster {
             .collect()
     }
 
-    /// Live pods owned by `rs` (deleted-but-terminating ones included).
+    /// Live pods owned by `rs` (deleted-but-terminating ones included), in creation order.
     pub fn pods_of(&self, rs: RsId) -> impl Iterator<Item = (PodId, &Pod)> {
-        self.live_pods().filter(move |(_, p)| p.owner == Some(rs))
+        self.owned
+            .get(rs.index())
+            .into_iter()
+            .flatten()
+            .map(|&id| (id, &self.pods[id.index()]))
+            .filter(|(_, p)| p.exists())
     }
 
     /// Live pods in `namespace` whose labels satisfy `pred`.
@@ -307,6 +353,33 @@ impl Cluster {
     ) -> impl Iterator<Item = (PodId, &'a Pod)> + 'a {
         self.live_pods()
             .filter(move |(_, p)| p.meta.namespace == namespace && pred(&p.meta.labels))
+    }
+
+    /// Live pods in `namespace` that a Service's `selector` selects, in creation order: the
+    /// same pods as `pods_matching(namespace, |l| service_selects(selector, l))`, found from
+    /// the index of the selector's rarest label instead of a scan of every pod.
+    pub fn pods_selected<'a>(
+        &'a self,
+        namespace: &'a str,
+        selector: &'a Labels,
+    ) -> impl Iterator<Item = (PodId, &'a Pod)> + 'a {
+        let candidates: &[PodId] = selector
+            .iter()
+            .map(|(k, v)| {
+                self.by_label
+                    .get(&label_key(namespace, k, v))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|list| list.len())
+            .unwrap_or(&[]);
+        candidates
+            .iter()
+            .map(|&id| (id, &self.pods[id.index()]))
+            .filter(move |(_, p)| {
+                p.exists()
+                    && p.meta.namespace == namespace
+                    && super::objects::service_selects(selector, &p.meta.labels)
+            })
     }
 
     pub fn deployment_by_name(&self, namespace: &str, name: &str) -> Option<DeployId> {

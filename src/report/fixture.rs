@@ -91,14 +91,9 @@ pub(crate) fn sample_outcome() -> Outcome {
     let mut latency = Latency::default();
     let mut stream_latency = Latency::default();
     for i in 0..7990u64 {
-        // Not `Latency::record`: its `saturating_record` clamps to the new histogram's initial
-        // highest value (2 ns) instead of growing it.
-        let ns = SimDuration::from_micros(400 + (i * 7919) % 6000).as_nanos();
-        latency.0.record(ns).expect("auto-resizing histogram");
-        stream_latency
-            .0
-            .record(ns)
-            .expect("auto-resizing histogram");
+        let d = SimDuration::from_micros(400 + (i * 7919) % 6000);
+        latency.record(d);
+        stream_latency.record(d);
     }
 
     // 60 one-second buckets: the first pod serves until 20 s, its replacement from 21 s.
@@ -322,12 +317,10 @@ pub(crate) fn crowded_outcome() -> Outcome {
     outcome
 }
 
-/// A latency histogram that starts small and grows as needed, so that thousands of pods and
-/// Services fit in a test's memory (a default [`Latency`] holds about 270 KB).
+/// An empty latency: it costs a pointer until its first value, so that thousands of pods and
+/// Services fit in a test's memory.
 fn small_latency() -> Latency {
-    let mut h = hdrhistogram::Histogram::new_with_bounds(1, 2, 3).expect("valid bounds");
-    h.auto(true);
-    Latency(h)
+    Latency::default()
 }
 
 /// The sizes of a [`large_outcome`].
@@ -477,7 +470,7 @@ pub(crate) fn large_outcome(scale: Scale) -> Outcome {
             for j in 0..200u64 {
                 let ns =
                     SimDuration::from_micros(300 + (j * 7919 + i as u64 * 131) % 9000).as_nanos();
-                latency.0.record(ns).expect("auto-resizing histogram");
+                latency.record(SimDuration::from_nanos(ns));
             }
             StreamOutcome {
                 name: format!("shoppers-from-region-{i:03}"),

@@ -22,11 +22,10 @@ use plotters::style::text_anchor::{HPos, VPos};
 /// The points of a latency CDF, `(ms, fraction at or below)`, thinned to at most about 400
 /// points spread evenly on the logarithmic axis.
 pub fn cdf_points(latency: &Latency) -> Vec<(f64, f64)> {
-    let h = &latency.0;
-    let total = h.len();
-    if total == 0 {
+    let Some(h) = latency.histogram() else {
         return Vec::new();
-    }
+    };
+    let total = h.len();
     let lo = (h.min().max(1) as f64).ln();
     let hi = (h.max().max(2) as f64).ln();
     let step = ((hi - lo) / 400.0).max(1e-9);
@@ -60,7 +59,7 @@ pub fn draw_latency<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(de)?;
     // Streams that served requests, in order; beyond LATENCY_STREAMS, those that served most.
     let serving: Vec<usize> = (0..outcome.streams.len())
-        .filter(|&i| !outcome.streams[i].latency.0.is_empty())
+        .filter(|&i| outcome.streams[i].latency.histogram().is_some())
         .collect();
     let mut chosen = serving.clone();
     if serving.len() > LATENCY_STREAMS {

@@ -13,6 +13,7 @@ use crate::net::allocator::{
     NodePortAllocator,
 };
 use ipnet::Ipv4Net;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -89,6 +90,9 @@ pub struct ApiServer {
     /// Bumped by every change to `services` (created, deleted, updated, given an address), so
     /// the EndpointSlice controller and kube-proxy see that Services changed.
     pub version: u64,
+    /// `(namespace, name)` of every Service in `services`, so a create checks for a duplicate
+    /// without a scan (10,000 Services would cost 50 M comparisons).
+    names: BTreeSet<(String, String)>,
 }
 
 impl ApiServer {
@@ -100,6 +104,7 @@ impl ApiServer {
             lb_pool: lb_pool.map(LoadBalancerPool::new),
             services: Vec::new(),
             version: 0,
+            names: BTreeSet::new(),
         }
     }
 
@@ -169,11 +174,8 @@ impl ApiServer {
             field,
             details,
         };
-        if self
-            .services
-            .iter()
-            .any(|s| s.obj.meta.name == obj.meta.name && s.obj.meta.namespace == obj.meta.namespace)
-        {
+        let key = (obj.meta.namespace.clone(), obj.meta.name.clone());
+        if self.names.contains(&key) {
             // Not an "is invalid" error upstream but `AlreadyExists`; apply would update it.
             return Err(err(
                 "metadata.name".into(),
@@ -262,6 +264,7 @@ impl ApiServer {
             node_ports,
             load_balancer_ip,
         });
+        self.names.insert(key);
         Ok(self.services.len() - 1)
     }
 }
@@ -277,6 +280,8 @@ impl ApiServer {
             .position(|s| s.obj.meta.namespace == namespace && s.obj.meta.name == name)?;
         let s = self.services.remove(i);
         self.version += 1;
+        self.names
+            .remove(&(namespace.to_string(), name.to_string()));
         if let Some(ip) = s.cluster_ip {
             self.cluster_ips.release(ip);
         }

@@ -814,9 +814,7 @@ impl Simulation {
         };
         let mut eps: Vec<String> = self
             .cluster
-            .pods_matching(&svc.obj.meta.namespace, |l| {
-                crate::model::objects::service_selects(&svc.obj.spec.selector, l)
-            })
+            .pods_selected(&svc.obj.meta.namespace, &svc.obj.spec.selector)
             .filter(|(_, p)| p.ready && p.deleted.is_none())
             .filter_map(|(_, p)| {
                 Some(format!(
@@ -836,9 +834,7 @@ impl Simulation {
         let svc = &self.api.services[service].obj;
         let mut ips: Vec<std::net::Ipv4Addr> = self
             .cluster
-            .pods_matching(&svc.meta.namespace, |l| {
-                crate::model::objects::service_selects(&svc.spec.selector, l)
-            })
+            .pods_selected(&svc.meta.namespace, &svc.spec.selector)
             .filter(|(_, p)| {
                 p.deleted.is_none()
                     && (p.ready || (svc.spec.publish_not_ready_addresses && p.running()))

@@ -13,7 +13,6 @@ use crate::model::cluster::{
 };
 use crate::model::names;
 use crate::model::objects::{Deployment, ObjectMeta, PodSpec, ReplicaSetObject};
-use crate::model::scheduler;
 use crate::sim::config::{Action, Pick, PodTarget};
 use crate::traffic::request::FailReason;
 use crate::traffic::serve::Server;
@@ -246,9 +245,8 @@ impl Simulation {
         owner: Option<RsId>,
     ) -> PodId {
         let now = self.queue.now();
-        let id = PodId(self.cluster.pods.len() as u32);
         let n = spec.containers.len();
-        self.cluster.pods.push(Pod {
+        let id = self.cluster.add_pod(Pod {
             meta,
             uid: names::uid(&mut self.rng_names),
             spec: Arc::new(spec),
@@ -284,7 +282,9 @@ impl Simulation {
                 .cluster
                 .node_by_name(name)
                 .ok_or_else(|| format!("node {name:?} not found")),
-            None => scheduler::schedule(&self.cluster, pod, &mut self.rng_scheduler),
+            None => self
+                .scheduler
+                .schedule(&self.cluster, pod, &mut self.rng_scheduler),
         };
         let object = format!("pod/{}", pod.meta.name);
         match target {
@@ -295,6 +295,7 @@ impl Simulation {
                     pod.meta.name,
                     self.cluster.node(node).cfg.name
                 );
+                self.scheduler.bound(id, self.cluster.pod(id), node);
                 let p = self.cluster.pod_mut(id);
                 p.node = Some(node);
                 p.unschedulable_reason = None;
@@ -302,6 +303,7 @@ impl Simulation {
                 self.queue.schedule(now, Ev::Kubelet(id, Step::Sandbox));
             }
             Err(msg) => {
+                self.scheduler.unschedulable(id);
                 let p = self.cluster.pod_mut(id);
                 if p.unschedulable_reason.as_deref() != Some(msg.as_str()) {
                     p.unschedulable_reason = Some(msg.clone());
@@ -311,15 +313,12 @@ impl Simulation {
         }
     }
 
-    /// Gives unscheduled pods another chance (capacity or nodes changed).
+    /// Gives unscheduled pods another chance (capacity or nodes changed), in creation order.
+    /// Every pod not bound, not deleted and still existing is among the scheduler's
+    /// unschedulable pods: each went through `try_schedule` when created, and only a failed
+    /// attempt leaves it unbound.
     pub(super) fn retry_pending(&mut self) {
-        let pending: Vec<PodId> = self
-            .cluster
-            .live_pods()
-            .filter(|(_, p)| p.node.is_none() && p.deleted.is_none())
-            .map(|(i, _)| i)
-            .collect();
-        for id in pending {
+        for id in self.scheduler.unschedulable_pods() {
             self.try_schedule(id);
         }
     }
@@ -360,6 +359,7 @@ impl Simulation {
             .map(|c| c.pre_stop.unwrap_or_default().min(grace))
             .collect();
         let running = pod.running();
+        self.scheduler.terminating(id, pod);
         self.cluster.pod_mut(id).deleted = Some(now);
         if running && node_up {
             for n in names {
@@ -426,6 +426,7 @@ impl Simulation {
             return;
         }
         self.kill_servers(now, id, FailReason::ConnectionReset);
+        self.scheduler.removed(id, self.cluster.pod(id));
         let pod = self.cluster.pod_mut(id);
         pod.gone_at = Some(now);
         pod.ready = false;
@@ -650,5 +651,65 @@ impl Simulation {
             msg,
         );
         self.delete_pod(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::Simulation;
+    use std::path::Path;
+
+    /// A scenario of `nodes` nodes (`n0`, `n1`, ...) and the Deployment `web` of `replicas`
+    /// pods, each asking for 100m CPU, 64Mi and host port 8080 when `host_port`; `events`
+    /// (YAML lines) under `spec:`.
+    fn sim(nodes: usize, replicas: u32, host_port: bool, events: &str) -> Simulation {
+        let nodes: String = (0..nodes)
+            .map(|i| {
+                format!(
+                    "      - {{name: n{i}, ip: 10.1.{}.{}}}\n",
+                    i / 200,
+                    i % 200 + 1
+                )
+            })
+            .collect();
+        let port = if host_port { ", hostPort: 8080" } else { "" };
+        let text = format!(
+            "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  duration: 20m\n  cluster:\n    nodes:\n{nodes}{events}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n        - name: web\n          image: web:1\n          resources: {{requests: {{cpu: 100m, memory: 64Mi}}}}\n          ports: [{{containerPort: 80{port}}}]\n"
+        );
+        let loaded = crate::scenario::load_str(&text, "t.yaml", Path::new("."))
+            .unwrap_or_else(|d| panic!("{d}"));
+        Simulation::new(loaded.scenario).expect("no API errors")
+    }
+
+    #[test]
+    fn the_scheduler_cache_follows_every_bind_deletion_and_removal() {
+        // Scale-ups past the host ports' room (pods wait unschedulable), a node lost and its
+        // pods evicted, a drain, deletions, a rollout and a scale-down, on four nodes.
+        let events = "  events:\n    - {at: 5s, scale: {deployment: web, replicas: 6}}\n    - {at: 10s, deletePod: {selector: app=web, pick: oldest}}\n    - {at: 20s, nodeDown: {node: n1}}\n    - {at: 30s, cordon: {node: n2}}\n    - {at: 40s, uncordon: {node: n2}}\n    - {at: 50s, rolloutRestart: {deployment: web}}\n    - {at: 7m, drain: {node: n3}}\n    - {at: 8m, nodeUp: {node: n1}}\n    - {at: 9m, scale: {deployment: web, replicas: 2}}\n    - {at: 10m, uncordon: {node: n3}}\n";
+        for host_port in [true, false] {
+            let mut s = sim(4, 3, host_port, events);
+            s.scheduler.assert_matches(&s.cluster);
+            let (mut pending, mut terminating) = (false, false);
+            while s.step().is_some() {
+                s.scheduler.assert_matches(&s.cluster);
+                pending |= !s.scheduler.unschedulable_pods().is_empty();
+                terminating |= s.cluster.live_pods().any(|(_, p)| p.deleted.is_some());
+            }
+            // The states the cache must follow did occur.
+            assert_eq!(pending, host_port);
+            assert!(terminating);
+            assert!(s.cluster.pods.iter().filter(|p| !p.exists()).count() > 5);
+        }
+    }
+
+    #[test]
+    fn each_search_starts_where_the_last_stopped() {
+        // 150 nodes: a search stops at the 100 feasible nodes upstream looks for. Without the
+        // rotating start, the pods of `web` would only ever see nodes n0-n99.
+        let s = sim(150, 150, false, "");
+        let used: std::collections::BTreeSet<_> =
+            s.cluster.live_pods().filter_map(|(_, p)| p.node).collect();
+        assert!(used.len() > 100, "{} nodes used", used.len());
+        assert_eq!(s.scheduler.work().nodes_filtered, 150 * 100);
     }
 }

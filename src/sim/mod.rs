@@ -35,6 +35,7 @@ use crate::engine::{EventQueue, FxHashMap, RngStreams, SimRng, SimTime};
 use crate::model::cluster::{Cluster, NodeId, PodId};
 use crate::model::events::EventLog;
 use crate::model::objects::Object;
+use crate::model::scheduler::{Scheduler, SchedulerWork};
 use crate::net::ipam::{node_pod_cidrs, HostLocalIpam};
 use crate::traffic::client::Client;
 use crate::traffic::request::{ReqRef, Slab};
@@ -109,6 +110,8 @@ pub struct Simulation {
     log: EventLog,
     rng_names: SimRng,
     rng_scheduler: SimRng,
+    /// The scheduler's cache of bound pods, search position and unschedulable pods.
+    scheduler: Scheduler,
     pod_cidrs: Vec<Ipv4Net>,
     ipams: Vec<HostLocalIpam>,
     proxies: Vec<NodeProxy>,
@@ -225,6 +228,7 @@ impl Simulation {
             warmup_end,
             rng_names: streams_rng.stream("names"),
             rng_scheduler: streams_rng.stream("scheduler"),
+            scheduler: Scheduler::new(n_nodes),
             workload: workload::WorkloadState::new(&streams_rng),
             streams_rng,
             cluster,
@@ -313,6 +317,12 @@ impl Simulation {
     /// The cluster's state now.
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// The work the scheduler has done so far (nodes filtered and scored), for tests of how
+    /// it grows with the cluster.
+    pub fn scheduler_work(&self) -> SchedulerWork {
+        self.scheduler.work()
     }
 
     /// Replays the scenario to its end and returns the figures. A run stopped early by the

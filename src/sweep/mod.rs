@@ -208,29 +208,19 @@ impl RepFigures {
     }
 
     pub fn of(outcome: &Outcome) -> RepFigures {
-        let h = &outcome.latency.0;
-        let q = |x: f64| {
-            if h.is_empty() {
-                0
-            } else {
-                h.value_at_quantile(x)
-            }
-        };
+        let h = outcome.latency.histogram();
+        let q = |x: f64| h.map_or(0, |h| h.value_at_quantile(x));
         RepFigures {
             seed: outcome.seed,
             sent: outcome.requests.sent,
             served: outcome.requests.served,
             failed: outcome.requests.failed,
-            mean_ns: if h.is_empty() {
-                0
-            } else {
-                libm::round(h.mean()) as u64
-            },
+            mean_ns: h.map_or(0, |h| libm::round(h.mean()) as u64),
             p50_ns: q(0.50),
             p90_ns: q(0.90),
             p99_ns: q(0.99),
             p999_ns: q(0.999),
-            max_ns: if h.is_empty() { 0 } else { h.max() },
+            max_ns: h.map_or(0, |h| h.max()),
             measured_ns: outcome
                 .simulated
                 .as_nanos()

@@ -115,3 +115,62 @@ fn endpoint_slices_hold_100_and_change_one_at_a_time() {
     assert_eq!(after.len(), 3);
     assert_eq!(same, 2, "one slice changed, the others kept: {after:?}");
 }
+
+/// The scheduler's work for a generated cluster: (placements, nodes filtered).
+fn scheduler_work(nodes: u32, services: u32, replicas: u32) -> (u64, u64) {
+    use kubesim::scenario::generate::{generate, GenerateOptions, PodCount};
+    let text = generate(&GenerateOptions {
+        nodes,
+        services,
+        pods: PodCount::PerDeployment(replicas),
+        ..GenerateOptions::default()
+    })
+    .expect("valid options");
+    let sim = kubesim::sim::Simulation::new(crate::util::load_text(&text).scenario)
+        .expect("no API errors");
+    let w = sim.scheduler_work();
+    assert!(sim.cluster().live_pods().all(|(_, p)| p.node.is_some()));
+    (w.attempts, w.nodes_filtered)
+}
+
+/// `n log n` from `a` to `b`: how much a cost growing as `n log n` may grow.
+fn n_log_n_ratio(a: f64, b: f64) -> f64 {
+    (b * b.ln()) / (a * a.ln())
+}
+
+#[test]
+fn a_placement_examines_upstreams_sample_of_nodes_whatever_the_number_of_pods() {
+    use kubesim::model::scheduler::num_feasible_nodes_to_find;
+    // Pods: 200 nodes, 10 Deployments of 10, 20 and 40 replicas. Each
+    // placement filters the 100 nodes upstream looks for, so the work is linear in pods
+    // (before, each placement rescanned every pod: quadratic).
+    let mut last: Option<(u64, u64)> = None;
+    for replicas in [10, 20, 40] {
+        let (placed, filtered) = scheduler_work(200, 10, replicas);
+        assert_eq!(placed, 10 * u64::from(replicas));
+        assert_eq!(filtered, placed * 100, "{replicas} replicas");
+        if let Some((p0, f0)) = last {
+            let growth = filtered as f64 / f0 as f64;
+            assert!(
+                growth <= n_log_n_ratio(p0 as f64, placed as f64),
+                "{growth}"
+            );
+        }
+        last = Some((placed, filtered));
+    }
+    // Nodes: 500, 1,000 and 2,000 nodes, 500 pods: each placement filters
+    // numFeasibleNodesToFind nodes (46%, 42%, then 34% of them), so the work grows more
+    // slowly than the nodes do.
+    let mut last: Option<(f64, u64)> = None;
+    for nodes in [500u32, 1_000, 2_000] {
+        let (placed, filtered) = scheduler_work(nodes, 10, 50);
+        assert_eq!(placed, 500);
+        let per_placement = num_feasible_nodes_to_find(nodes as usize) as u64;
+        assert_eq!(filtered, placed * per_placement, "{nodes} nodes");
+        if let Some((n0, f0)) = last {
+            let growth = filtered as f64 / f0 as f64;
+            assert!(growth < f64::from(nodes) / n0, "{nodes} nodes: {growth}");
+        }
+        last = Some((f64::from(nodes), filtered));
+    }
+}
