@@ -1,8 +1,8 @@
 //! The `kubesim` command: arguments, output folders and exit codes; the library does the work.
 //!
 //! Exit codes: 0 success, 1 the run found what it was asked to check for, 2 bad input or usage
-//! (including an output folder refused); a run ended by SIGINT or SIGTERM removes the output
-//! folder it was writing and ends by the signal (a shell reports 130 or 143).
+//! (including an output folder refused); a run ended by SIGINT, SIGTERM or SIGHUP removes the
+//! output folder it was writing and ends by the signal (a shell reports 130, 143 or 129).
 
 use clap::{Parser, Subcommand};
 use kubesim::scenario::{self, Diagnostic, FieldValidation, LoadOptions, Loaded};
@@ -33,32 +33,7 @@ enum Command {
     #[command(
         after_help = "Example:\n  kubesim run scenarios/seed-tutorial.yaml --seed 7 --out /tmp/seed7"
     )]
-    Run {
-        /// The scenario file (YAML: a `kind: Scenario` document plus Kubernetes objects).
-        scenario: PathBuf,
-        /// Overrides the scenario's `spec.seed`.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Output folder (default: output/<scenario name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Print summary.json to standard output instead of the tables.
-        #[arg(long)]
-        json: bool,
-        /// Check the run against an SLO, e.g. 'p99<200ms,errors<0.1%'; exit 1 when missed.
-        #[arg(long, value_name = "EXPR")]
-        slo: Option<String>,
-        #[command(flatten)]
-        validate: Validate,
-        /// Run even when the estimated work is beyond about an hour of one core (see
-        /// `kubesim check`).
-        #[arg(long)]
-        force: bool,
-        /// List every row of every table (by default a long table lists its largest rows and
-        /// says how many it left out); the files are always complete.
-        #[arg(long)]
-        all: bool,
-    },
+    Run(RunArgs),
     /// Run a grid of variants of a scenario in parallel and judge each against an SLO: writes
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
     ///
@@ -194,25 +169,7 @@ fn main() -> ExitCode {
         remove_unfinished_output_on_signals();
     }
     match cli.command {
-        Command::Run {
-            scenario,
-            seed,
-            out,
-            json,
-            slo,
-            validate,
-            force,
-            all,
-        } => run(
-            &scenario,
-            seed,
-            out,
-            json,
-            slo.as_deref(),
-            validate.validate,
-            force,
-            rows(all),
-        ),
+        Command::Run(args) => run(args),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Check {
@@ -367,16 +324,19 @@ fn locate(loaded: &Loaded, e: &ApiError, path: &Path) -> Diagnostic {
     Diagnostic::error(&file, line, col, e.to_string())
 }
 
-fn run(
-    path: &Path,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
-    json: bool,
-    slo: Option<&str>,
-    validate: FieldValidation,
-    force: bool,
-    rows: kubesim::report::Rows,
-) -> ExitCode {
+fn run(a: RunArgs) -> ExitCode {
+    let RunArgs {
+        scenario: path,
+        seed,
+        out,
+        json,
+        slo,
+        validate,
+        force,
+        all,
+    } = a;
+    let (path, slo, validate, rows) =
+        (path.as_path(), slo.as_deref(), validate.validate, rows(all));
     let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -668,16 +628,78 @@ fn generate(a: &GenerateArgs) -> ExitCode {
         print!("{text}");
         return ExitCode::SUCCESS;
     };
-    match std::fs::write(path, text) {
+    if let Some(why) = not_generated(path) {
+        eprintln!(
+            "error: --out {}: {why}; kubesim generate replaces only a file it wrote: choose another name or move the file away; nothing was written",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    // Written beside it, then renamed over it: an interrupted write leaves the old file.
+    let name = path.file_name().map_or_else(
+        || "generated.yaml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    match std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path)) {
         Ok(()) => {
             eprintln!("wrote {}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let _ = std::fs::remove_file(&temp);
             eprintln!("error: cannot write {}: {e}", path.display());
             ExitCode::from(2)
         }
     }
+}
+
+/// Why `generate --out` must not replace `path`, if it must not: it exists and is not a file
+/// `kubesim generate` wrote (a scenario whose header says `# Made by: kubesim generate`).
+fn not_generated(path: &Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(format!("cannot look at it ({e})")),
+        Ok(m) => m,
+    };
+    if !meta.is_file() {
+        return Some("it exists and is not a regular file".into());
+    }
+    let made_by_generate = scenario::files::read_text(path).is_ok_and(|t| {
+        t.lines()
+            .take_while(|l| l.starts_with('#'))
+            .any(|l| l.starts_with("# Made by: kubesim generate"))
+    });
+    (!made_by_generate).then(|| "the file exists and kubesim generate did not write it".into())
+}
+
+/// `kubesim run`'s arguments.
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The scenario file (YAML: a `kind: Scenario` document plus Kubernetes objects).
+    scenario: PathBuf,
+    /// Overrides the scenario's `spec.seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder (default: output/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print summary.json to standard output instead of the tables.
+    #[arg(long)]
+    json: bool,
+    /// Check the run against an SLO, e.g. 'p99<200ms,errors<0.1%'; exit 1 when missed.
+    #[arg(long, value_name = "EXPR")]
+    slo: Option<String>,
+    #[command(flatten)]
+    validate: Validate,
+    /// Run even when the estimated work is beyond about an hour of one core (see
+    /// `kubesim check`).
+    #[arg(long)]
+    force: bool,
+    /// List every row of every table (by default a long table lists its largest rows and
+    /// says how many it left out); the files are always complete.
+    #[arg(long)]
+    all: bool,
 }
 
 /// `kubesim sweep`'s arguments.

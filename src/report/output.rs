@@ -127,7 +127,8 @@ pub enum ReportError {
         cwd: PathBuf,
         is_cwd: bool,
     },
-    /// The output folder holds one of the run's inputs (the scenario file, a manifest, a shard).
+    /// The output folder holds one of the run's inputs (the scenario file, or a shard for
+    /// `merge`). A folder holding a manifest is refused too, as not kubesim's.
     #[error("output folder {} holds {}, an input of this run: kubesim replaces its output folder whole, so it needs a folder of its own; nothing was written", path.display(), input.display())]
     HoldsInput { path: PathBuf, input: PathBuf },
     /// The output folder exists and holds `file`, which kubesim did not write.

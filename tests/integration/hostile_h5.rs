@@ -1,5 +1,6 @@
 //! Hostile input to `kubesim generate`: options that cannot make a valid cluster are usage
-//! errors (exit 2) naming the option, and nothing is written.
+//! errors (exit 2) naming the option, and nothing is written; `--out` never replaces a file
+//! kubesim generate did not write.
 
 use crate::util::{kubesim, stderr, temp_dir};
 
@@ -54,4 +55,41 @@ fn generate_refuses_options_beyond_kubernetes_limits_and_writes_nothing() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
         assert!(!dir.join("g.yaml").exists(), "{args:?} wrote a file");
     }
+}
+
+/// `generate --out` replaces only a file `kubesim generate` wrote: a user's file of that name
+/// (or a folder) is refused, exit 2, untouched; a file it wrote is replaced whole.
+#[test]
+fn generate_never_overwrites_a_file_it_did_not_write() {
+    let dir = temp_dir("generate-overwrite");
+    std::fs::write(dir.join("thesis.tex"), "work\n").unwrap();
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    for target in ["thesis.tex", "folder"] {
+        let o = kubesim(&dir, &["generate", "--nodes", "2", "--out", target]);
+        assert_eq!(o.status.code(), Some(2), "{target}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("error: --out {target}: "))
+                && stderr(&o).contains("nothing was written"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("thesis.tex")).unwrap(),
+        "work\n"
+    );
+    assert!(dir.join("folder").is_dir());
+    // Its own file, twice: the second replaces the first, and no temporary file is left.
+    for nodes in ["2", "3"] {
+        let o = kubesim(&dir, &["generate", "--nodes", nodes, "--out", "g.yaml"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let text = std::fs::read_to_string(dir.join("g.yaml")).unwrap();
+    assert!(text.contains("--nodes 3 "), "{}", &text[..300]);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["folder", "g.yaml", "thesis.tex"]);
 }
