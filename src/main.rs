@@ -533,7 +533,12 @@ fn rules(
         Some(name) => match nodes.iter().position(|n| &n.name == name) {
             Some(i) => i,
             None => {
-                let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+                // The first few names: a cluster of 5,000 nodes would fill the screen.
+                let mut names: Vec<&str> = nodes.iter().take(10).map(|n| n.name.as_str()).collect();
+                let more = format!("... {} in all", nodes.len());
+                if nodes.len() > names.len() {
+                    names.push(&more);
+                }
                 eprintln!(
                     "error: --node {name}: no such node in {} (nodes: {})",
                     path.display(),

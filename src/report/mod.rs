@@ -54,6 +54,6 @@ pub use tables::{
     requests_summary, services_table, services_table_at, spread_table, traffic_table,
 };
 pub use topology::{
-    draw_topology, topology_dot, topology_graph, topology_size, write_topology_png,
-    write_topology_svg, TopoEdge, TopoNode,
+    draw_topology, topology_dot, topology_graph, topology_size, write_topology_pictures,
+    write_topology_png, write_topology_svg, TopoEdge, TopoNode,
 };

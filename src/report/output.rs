@@ -28,7 +28,7 @@ use super::csv_out::{requests_by_pod_csv, timeline_csv};
 use super::limits::Rows;
 use super::summary::summary_json;
 use super::tables::events_table;
-use super::topology::{topology_dot, write_topology_png, write_topology_svg};
+use super::topology::{topology_dot, write_topology_pictures};
 use crate::sim::outcome::Outcome;
 use std::ffi::OsString;
 use std::fs;
@@ -663,15 +663,11 @@ fn write_all(outcome: &Outcome, dir: &Path) -> Result<(), ReportError> {
     }
     let path = dir.join("topology.dot");
     fs::write(&path, topology_dot(outcome)).map_err(io_error(&path))?;
-    for (ext, png) in [("png", true), ("svg", false)] {
-        let path = dir.join(format!("topology.{ext}"));
-        let drawn = if png {
-            write_topology_png(outcome, &path)
-        } else {
-            write_topology_svg(outcome, &path)
-        };
-        drawn.map_err(|e| ReportError::Chart { path, message: e.0 })?;
-    }
+    let (png, svg) = (dir.join("topology.png"), dir.join("topology.svg"));
+    write_topology_pictures(outcome, Some(&png), Some(&svg)).map_err(|e| ReportError::Chart {
+        path: png,
+        message: e.0,
+    })?;
     Ok(())
 }
 
