@@ -5,7 +5,7 @@
 use crate::engine::{SimDuration, SimTime};
 use crate::model::objects::{Labels, PortRef, Protocol, ServiceType};
 use crate::sim::outcome::{
-    ClusterEvent, EventType, Latency, NodeOutcome, Outcome, PodOutcome, RequestCounts,
+    ClusterEvent, EventType, Latency, LatencyMs, NodeOutcome, Outcome, PodOutcome, RequestCounts,
     ServiceOutcome, ServicePortOutcome, StreamOutcome, Timeline,
 };
 use std::net::Ipv4Addr;
@@ -29,7 +29,7 @@ fn pod(name: &str, node: &str, ip: [u8; 4], served: u64, created_s: u64) -> PodO
         restarts: 0,
         status: "Running".to_string(),
         ready: "1/1".to_string(),
-        latency: Latency::default(),
+        latency: LatencyMs::default(),
         utilisation: Some(0.1 + served as f64 / 10_000.0),
         queue_mean: Some(served as f64 / 100_000.0),
     }
@@ -391,7 +391,7 @@ pub(crate) fn large_outcome(scale: Scale) -> Outcome {
                 }
                 .to_string(),
                 ready: if pending || k % 13 == 5 { "0/1" } else { "1/1" }.to_string(),
-                latency: small_latency(),
+                latency: LatencyMs::default(),
                 utilisation: (!pending).then_some(0.4),
                 queue_mean: (!pending).then_some(0.1),
             }

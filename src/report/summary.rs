@@ -229,7 +229,7 @@ impl Summary {
                     deleted_s: p.deleted.map(|t| secs(t.as_nanos())),
                     restarts: p.restarts,
                     status: p.status.clone(),
-                    latency_ms: p.latency.ms().into(),
+                    latency_ms: p.latency.into(),
                     utilisation: p.utilisation.map(|u| round_to(u, 6)),
                     queue_mean: p.queue_mean.map(|q| round_to(q, 6)),
                 })

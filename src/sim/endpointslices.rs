@@ -89,7 +89,8 @@ impl EndpointSlices {
             return;
         }
 
-        let mut now_changed = Vec::new();
+        // (Service, pod) for every selection a touched pod may have changed.
+        let mut now_changed: Vec<(usize, PodId)> = Vec::new();
         for id in touched {
             let pod = cluster.pod(id);
             let ns = &pod.meta.namespace;
@@ -109,7 +110,7 @@ impl EndpointSlices {
                         }
                         _ => {}
                     }
-                    now_changed.push(s);
+                    now_changed.push((s, id));
                     if !self.changed[s] {
                         self.changed[s] = true;
                         self.changed_list.push(s);
@@ -117,12 +118,42 @@ impl EndpointSlices {
                 }
             }
         }
-        // The slices of the Services whose pods changed in this pass.
+        // The slices of the Services whose pods changed in this pass, from those pods only.
         now_changed.sort_unstable();
         now_changed.dedup();
-        for s in now_changed {
-            self.reconcile(api, cluster, s);
+        for group in now_changed.chunk_by(|a, b| a.0 == b.0) {
+            let pods: Vec<PodId> = group.iter().map(|&(_, p)| p).collect();
+            self.reconcile_touched(api, cluster, group[0].0, &pods);
         }
+    }
+
+    /// [`reconcile`](Self::reconcile) when only `touched` (sorted) may have changed among
+    /// Service `s`'s endpoints: the same slices, at a cost of the touched pods times a scan of
+    /// the Service's slices instead of sets of all its endpoints (a Service of 11,000 pods
+    /// starting one by one made that quadratic).
+    fn reconcile_touched(
+        &mut self,
+        api: &ApiServer,
+        cluster: &Cluster,
+        s: usize,
+        touched: &[PodId],
+    ) {
+        let svc = &api.services[s].obj;
+        if svc.spec.selector.is_empty() {
+            return;
+        }
+        let selected = &self.selected[s];
+        let desired = |p: PodId| selected.binary_search(&p).is_ok() && cluster.pod(p).ip.is_some();
+        let key = (svc.meta.namespace.clone(), svc.meta.name.clone());
+        let slices = self.slices.entry(key).or_default();
+        let rng = self.rng.as_mut().expect("made with a name stream");
+        reconcile_touched_slices(slices, touched, desired, || {
+            format!(
+                "{}-{}",
+                svc.meta.name,
+                crate::model::names::random_suffix(rng)
+            )
+        });
     }
 
     /// Brings Service `s`'s slices in line with its endpoints: the selected pods that have an
@@ -223,21 +254,78 @@ impl EndpointSlices {
 pub fn reconcile_slices(
     slices: &mut Vec<EndpointSlice>,
     desired: &[PodId],
-    mut name: impl FnMut() -> String,
+    name: impl FnMut() -> String,
 ) {
     let want: std::collections::BTreeSet<PodId> = desired.iter().copied().collect();
     let mut placed = std::collections::BTreeSet::new();
-    // Endpoints no longer wanted leave their slice; (slice, changed in this pass).
-    let mut kept: Vec<(EndpointSlice, bool)> = Vec::new();
-    for mut sl in slices.drain(..) {
-        let n = sl.pods.len();
+    // Endpoints no longer wanted leave their slice, then the new ones are placed.
+    let kept = strip(std::mem::take(slices), |sl| {
         sl.pods.retain(|p| want.contains(p) && placed.insert(*p));
+    });
+    let rest: Vec<PodId> = want
+        .iter()
+        .copied()
+        .filter(|p| !placed.contains(p))
+        .collect();
+    *slices = place(kept, rest, name);
+}
+
+/// [`reconcile_slices`] when, of the pods `desired` says are the endpoints, only `touched` may
+/// differ from what the slices hold: the same slices, at a cost of the touched pods times a
+/// scan of the slices.
+pub fn reconcile_touched_slices(
+    slices: &mut Vec<EndpointSlice>,
+    touched: &[PodId],
+    desired: impl Fn(PodId) -> bool,
+    name: impl FnMut() -> String,
+) {
+    let placed = |slices: &[EndpointSlice], p: PodId| slices.iter().any(|sl| sl.pods.contains(&p));
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for &p in touched {
+        match (placed(slices, p), desired(p)) {
+            (true, false) => removed.push(p),
+            (false, true) => added.push(p),
+            _ => {}
+        }
+    }
+    if removed.is_empty() && added.is_empty() && !slices.is_empty() {
+        return;
+    }
+    removed.sort_unstable();
+    added.sort_unstable();
+    let kept = strip(std::mem::take(slices), |sl| {
+        sl.pods.retain(|p| removed.binary_search(p).is_err());
+    });
+    *slices = place(kept, added, name);
+}
+
+/// The first half of [`reconcile_slices`]: `remove` takes the endpoints no longer wanted out
+/// of each slice; a slice that lost some changed, and one it left empty is deleted.
+fn strip(
+    slices: Vec<EndpointSlice>,
+    mut remove: impl FnMut(&mut EndpointSlice),
+) -> Vec<(EndpointSlice, bool)> {
+    let mut kept = Vec::new();
+    for mut sl in slices {
+        let n = sl.pods.len();
+        remove(&mut sl);
         let changed = sl.pods.len() != n;
         if !(changed && sl.pods.is_empty()) {
             kept.push((sl, changed));
         }
     }
-    let mut rest = want.iter().copied().filter(|p| !placed.contains(p));
+    kept
+}
+
+/// The second half of [`reconcile_slices`]: `rest` (sorted, none of them in a slice) placed
+/// into the slices `kept` (each with whether it changed in this pass).
+fn place(
+    mut kept: Vec<(EndpointSlice, bool)>,
+    rest: Vec<PodId>,
+    mut name: impl FnMut() -> String,
+) -> Vec<EndpointSlice> {
+    let mut rest = rest.into_iter();
     // The slices changed in this pass fill up first, the fullest first.
     let mut order: Vec<usize> = (0..kept.len()).filter(|&i| kept[i].1).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(kept[i].0.pods.len()));
@@ -277,7 +365,7 @@ pub fn reconcile_slices(
             true,
         ));
     }
-    *slices = kept.into_iter().map(|(s, _)| s).collect();
+    kept.into_iter().map(|(s, _)| s).collect()
 }
 
 #[cfg(test)]
@@ -290,6 +378,58 @@ mod tests {
 
     fn sizes(s: &[EndpointSlice]) -> Vec<usize> {
         s.iter().map(|x| x.pods.len()).collect()
+    }
+
+    /// Reconciling only the touched pods gives exactly the slices (and names) a reconcile of
+    /// the whole list gives, over random changes of up to 250 of 600 pods, small and large.
+    #[test]
+    fn reconciling_the_touched_pods_equals_reconciling_all() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut whole, mut part) = (Vec::new(), Vec::new());
+        let mut want = vec![false; 600];
+        let (mut n1, mut n2) = (0u32, 0u32);
+        for step in 0..400 {
+            let changes = if step % 10 == 0 {
+                rand() % 250
+            } else {
+                rand() % 4
+            };
+            let mut touched: Vec<PodId> = (0..=changes)
+                .map(|_| {
+                    let p = (rand() % 600) as u32;
+                    if rand() % 3 != 0 {
+                        want[p as usize] = !want[p as usize];
+                    }
+                    PodId(p)
+                })
+                .collect();
+            touched.sort_unstable();
+            touched.dedup();
+            let desired: Vec<PodId> = (0..600u32)
+                .filter(|&p| want[p as usize])
+                .map(PodId)
+                .collect();
+            reconcile_slices(&mut whole, &desired, || {
+                n1 += 1;
+                format!("s-{n1}")
+            });
+            reconcile_touched_slices(
+                &mut part,
+                &touched,
+                |p| want[p.0 as usize],
+                || {
+                    n2 += 1;
+                    format!("s-{n2}")
+                },
+            );
+            assert_eq!(part, whole, "step {step}");
+        }
     }
 
     #[test]

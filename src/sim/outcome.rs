@@ -208,8 +208,9 @@ pub struct PodOutcome {
     pub status: String,
     /// The READY column: `1/1`.
     pub ready: String,
-    /// Latency of the requests it served (after warmup).
-    pub latency: Latency,
+    /// Latency figures of the requests it served (after warmup); its histogram is not kept
+    /// (150,000 pods would hold gigabytes).
+    pub latency: LatencyMs,
     /// Busy slots over slots (its containers' `concurrency`), averaged over the time after
     /// warmup that it had a running server; `None` if it never had one then.
     pub utilisation: Option<f64>,

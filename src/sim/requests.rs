@@ -13,8 +13,8 @@ use crate::model::objects::Protocol;
 use crate::net::iptables::{Packet, Verdict};
 use crate::net::ipvs::CloseKind;
 use crate::sim::outcome::{
-    Latency, LatencyCell, NodeOutcome, Outcome, PodOutcome, RequestCounts, ServiceOutcome,
-    ServicePortOutcome, StreamOutcome, Timeline,
+    Latency, LatencyCell, LatencyMs, NodeOutcome, Outcome, PodOutcome, RequestCounts,
+    ServiceOutcome, ServicePortOutcome, StreamOutcome, Timeline,
 };
 use crate::sim::Scenario;
 use crate::traffic::client::{Client, Conn, Pool, Waiting};
@@ -1556,16 +1556,20 @@ impl Simulation {
                 s.user_requests.failed = s.failed;
             }
         }
-        // Latency: each cell once into its stream and its pod; the run's is the streams' sum.
+        // Latency: each cell once into its stream and its pod, then freed; a pod's histogram
+        // lives only while its figures are read (one per pod would hold 270 KB each). The
+        // run's is the streams' sum.
         let n_pods = self.cluster.pods.len();
-        let mut pod_latency = vec![Latency::default(); n_pods];
-        for (s, row) in m.streams.iter_mut().zip(&m.cells) {
-            for (pod, cell) in row.iter().enumerate() {
-                if let Some(cell) = cell {
-                    s.latency.add_cell(cell);
-                    pod_latency[pod].add_cell(cell);
+        let mut pod_latency = vec![LatencyMs::default(); n_pods];
+        for (pod, figures) in pod_latency.iter_mut().enumerate() {
+            let mut latency = Latency::default();
+            for (s, row) in m.streams.iter_mut().zip(&mut m.cells) {
+                if let Some(cell) = row.get_mut(pod).and_then(Option::take) {
+                    s.latency.add_cell(&cell);
+                    latency.add_cell(&cell);
                 }
             }
+            *figures = latency.ms();
         }
         let end_ns = end.as_nanos();
         let measured_ns = end_ns.saturating_sub(m.warmup_ns);
