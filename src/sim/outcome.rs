@@ -64,18 +64,28 @@ pub struct Latency(Option<Box<Histogram<u64>>>);
 /// The longest latency recorded as itself (one hour); longer ones are recorded as this.
 const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
 
-/// The latency of one (stream, pod) cell while the run goes on: the same buckets as
-/// [`Latency`] (1 ns, 3 significant digits), so cells add up exactly into per-stream,
-/// per-Service and per-pod figures, but 32-bit counts and a counts array that grows only as far
-/// as the largest latency seen (a cell with latencies up to 100 ms holds about 70 KB).
+/// The latency of one (stream, pod) cell while the run goes on. Its first
+/// [`FEW_LATENCIES`] values are kept as they are (a cell of a pod that served a few requests
+/// costs a few hundred bytes: 10,000 pods behind three streams would otherwise hold 2 GB);
+/// then a histogram with the same buckets as [`Latency`] (1 ns, 3 significant digits), so
+/// cells add up exactly into per-stream, per-Service and per-pod figures, but 32-bit counts
+/// and a counts array that grows only as far as the largest latency seen (about 70 KB for
+/// latencies up to 100 ms).
 #[derive(Debug, Clone)]
-pub struct LatencyCell(Histogram<u32>);
+pub struct LatencyCell(Cell);
+
+#[derive(Debug, Clone)]
+enum Cell {
+    Many(Histogram<u32>),
+    Few(Vec<u64>),
+}
+
+/// How many latencies a cell keeps as they are before it makes its histogram.
+const FEW_LATENCIES: usize = 64;
 
 impl Default for LatencyCell {
     fn default() -> Self {
-        let mut h = Histogram::new_with_bounds(1, 2, 3).expect("valid bounds");
-        h.auto(true);
-        LatencyCell(h)
+        LatencyCell(Cell::Few(Vec::new()))
     }
 }
 
@@ -84,8 +94,24 @@ impl LatencyCell {
     /// grows past the counts array (a handful of times per cell in a run).
     #[inline]
     pub fn record(&mut self, d: SimDuration) {
-        // Auto-resizing up to one hour cannot fail; a count saturates at u32::MAX.
-        let _ = self.0.record(d.as_nanos().min(LATENCY_MAX_NS));
+        let ns = d.as_nanos().min(LATENCY_MAX_NS);
+        match &mut self.0 {
+            // Auto-resizing up to one hour cannot fail; a count saturates at u32::MAX.
+            Cell::Many(h) => {
+                let _ = h.record(ns);
+            }
+            Cell::Few(v) => {
+                v.push(ns);
+                if v.len() > FEW_LATENCIES {
+                    let mut h = Histogram::new_with_bounds(1, 2, 3).expect("valid bounds");
+                    h.auto(true);
+                    for &ns in v.iter() {
+                        let _ = h.record(ns);
+                    }
+                    self.0 = Cell::Many(h);
+                }
+            }
+        }
     }
 }
 
@@ -120,13 +146,23 @@ impl Latency {
     }
     /// Adds a cell's latencies, exactly: both have the same buckets, so each of the cell's
     /// bucket values lands in the same bucket here.
+    /// A value kept as it is lands in the bucket its cell's histogram would have put it in.
     pub fn add_cell(&mut self, cell: &LatencyCell) {
-        if cell.0.is_empty() {
-            return;
-        }
-        let h = self.histogram_mut();
-        for v in cell.0.iter_recorded() {
-            h.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+        match &cell.0 {
+            Cell::Few(v) if v.is_empty() => {}
+            Cell::Few(v) => {
+                let h = self.histogram_mut();
+                for &ns in v {
+                    h.saturating_record(ns);
+                }
+            }
+            Cell::Many(c) if c.is_empty() => {}
+            Cell::Many(c) => {
+                let h = self.histogram_mut();
+                for v in c.iter_recorded() {
+                    h.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+                }
+            }
         }
     }
     /// Adds another histogram's latencies, exactly.
