@@ -551,6 +551,13 @@ pub fn parse_destination(s: &str) -> Result<Destination, String> {
         return Ok(Destination::Addr(ip, port));
     }
     let name = host.strip_suffix('.').unwrap_or(host);
+    if name.parse::<Ipv4Addr>().is_ok() {
+        // `9.2.8.0.`: a name only by its dot, and read back as the address it spells (found by
+        // the destination fuzz target).
+        return Err(format!(
+            "invalid destination {s:?}: {host:?} is an IPv4 address with a trailing dot; write it without the dot"
+        ));
+    }
     if !validate::dns1123_subdomain(name).is_empty() {
         return Err(format!(
             "invalid destination {s:?}: {host:?} is neither an IPv4 address nor a DNS name"
@@ -2503,6 +2510,13 @@ mod tests {
         assert!(parse_destination("192.168.0.24").is_err());
         assert!(parse_destination("Bad_Name:80").is_err());
         assert!(parse_destination("x:0").is_err());
+        // An address with a trailing dot would be a name that prints as the address.
+        let e = parse_destination("9.2.8.0.:1").unwrap_err();
+        assert!(e.contains("an IPv4 address with a trailing dot"), "{e}");
+        assert_eq!(
+            parse_destination("web.:80"),
+            Ok(Destination::Name("web".to_string(), 80))
+        );
     }
 
     #[test]
