@@ -326,7 +326,7 @@ fn locate(loaded: &Loaded, e: &ApiError, path: &Path) -> Diagnostic {
 
 fn run(a: RunArgs) -> ExitCode {
     let RunArgs {
-        scenario: path,
+        scenario,
         seed,
         out,
         json,
@@ -335,16 +335,16 @@ fn run(a: RunArgs) -> ExitCode {
         force,
         all,
     } = a;
-    let (path, slo, validate, rows) =
-        (path.as_path(), slo.as_deref(), validate.validate, rows(all));
-    let slo = match slo.map(kubesim::sweep::slo::parse).transpose() {
+    let path = scenario.as_path();
+    let rows = rows(all);
+    let slo = match slo.as_deref().map(kubesim::sweep::slo::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: --slo {:?}: {e}", slo.unwrap_or_default());
             return ExitCode::from(2);
         }
     };
-    let Some((loaded, sim)) = prepare(path, seed, validate, Some(force)) else {
+    let Some((loaded, sim)) = prepare(path, seed, validate.validate, Some(force)) else {
         return ExitCode::from(2);
     };
     let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));

@@ -144,16 +144,8 @@ impl EndpointSlices {
         }
         let selected = &self.selected[s];
         let desired = |p: PodId| selected.binary_search(&p).is_ok() && cluster.pod(p).ip.is_some();
-        let key = (svc.meta.namespace.clone(), svc.meta.name.clone());
-        let slices = self.slices.entry(key).or_default();
-        let rng = self.rng.as_mut().expect("made with a name stream");
-        reconcile_touched_slices(slices, touched, desired, || {
-            format!(
-                "{}-{}",
-                svc.meta.name,
-                crate::model::names::random_suffix(rng)
-            )
-        });
+        let (slices, name) = slices_of_service(&mut self.slices, &mut self.rng, svc);
+        reconcile_touched_slices(slices, touched, desired, name);
     }
 
     /// Brings Service `s`'s slices in line with its endpoints: the selected pods that have an
@@ -168,16 +160,8 @@ impl EndpointSlices {
             .copied()
             .filter(|&p| cluster.pod(p).ip.is_some())
             .collect();
-        let key = (svc.meta.namespace.clone(), svc.meta.name.clone());
-        let slices = self.slices.entry(key).or_default();
-        let rng = self.rng.as_mut().expect("made with a name stream");
-        reconcile_slices(slices, &desired, || {
-            format!(
-                "{}-{}",
-                svc.meta.name,
-                crate::model::names::random_suffix(rng)
-            )
-        });
+        let (slices, name) = slices_of_service(&mut self.slices, &mut self.rng, svc);
+        reconcile_slices(slices, &desired, name);
     }
 
     /// Service `namespace/name`'s EndpointSlices, as of the last refresh.
@@ -242,6 +226,25 @@ impl EndpointSlices {
     pub fn any_changed(&self) -> bool {
         self.all_changed || !self.changed_list.is_empty()
     }
+}
+
+/// Service `svc`'s slices, and the maker of its new slices' names (`<service>-<5 random
+/// characters>`, the API server's `generateName`, from `rng`).
+fn slices_of_service<'a>(
+    slices: &'a mut FxHashMap<(String, String), Vec<EndpointSlice>>,
+    rng: &'a mut Option<SimRng>,
+    svc: &'a crate::model::objects::ServiceObject,
+) -> (&'a mut Vec<EndpointSlice>, impl FnMut() -> String + 'a) {
+    let key = (svc.meta.namespace.clone(), svc.meta.name.clone());
+    let rng = rng.as_mut().expect("made with a name stream");
+    let name = move || {
+        format!(
+            "{}-{}",
+            svc.meta.name,
+            crate::model::names::random_suffix(rng)
+        )
+    };
+    (slices.entry(key).or_default(), name)
 }
 
 /// Places a Service's endpoints (`desired`, in any order) into its slices as upstream's
