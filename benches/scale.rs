@@ -76,7 +76,11 @@ fn scale(c: &mut Criterion) {
         g.bench_function(format!("run_10000_requests/{label}"), |b| {
             b.iter_batched(
                 || Simulation::new(scenario.clone()).expect("builds"),
-                Simulation::run,
+                // Freed after the timing, as the command line never frees it.
+                |mut sim| {
+                    let out = sim.run_to_end();
+                    (sim, out)
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -85,7 +89,8 @@ fn scale(c: &mut Criterion) {
                 || Simulation::new(scenario.clone()).expect("builds"),
                 |mut sim| {
                     sim.run_until(SimTime::ZERO + SimDuration::from_secs(5));
-                    sim.iptables_save(NodeId(0)).0
+                    let text = sim.iptables_save(NodeId(0)).0;
+                    (sim, text)
                 },
                 BatchSize::PerIteration,
             )

@@ -344,14 +344,14 @@ fn run(a: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some((loaded, sim)) = prepare(path, seed, validate.validate, Some(force)) else {
+    let Some((loaded, mut sim)) = prepare(path, seed, validate.validate, Some(force)) else {
         return ExitCode::from(2);
     };
     let dir = out.unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
     if let Err(e) = kubesim::report::check_output(&dir, &[path.to_path_buf()]) {
         return output_error(&e);
     }
-    let outcome = match sim.run_checked() {
+    let outcome = match sim.run_to_end() {
         Ok(o) => o,
         Err(e) => {
             let file = path.display().to_string();
@@ -370,8 +370,8 @@ fn run(a: RunArgs) -> ExitCode {
         print!("{}", kubesim::report::render_run(&outcome, rows));
     }
     let written = kubesim::report::write_outputs(&outcome, &dir);
-    // The process ends here: freeing 150,000 pods' figures one by one is wasted time.
-    std::mem::forget((loaded, outcome));
+    // The process ends here: freeing 150,000 pods and their figures one by one is wasted time.
+    std::mem::forget((loaded, sim, outcome));
     match written {
         Ok(files) => {
             if !json {
@@ -577,7 +577,7 @@ fn rules(
 /// `kubesim generate`'s arguments (`scenario::generate::GenerateOptions`).
 #[derive(clap::Args, Debug)]
 struct GenerateArgs {
-    /// Nodes (node-1, node-2, ... at 192.168.0.1, 192.168.0.2, ...).
+    /// Nodes, named with zero-padded numbers (node-001 ... node-100 for 100 nodes) at 192.168.0.1, 192.168.0.2, ... (250 per /24).
     #[arg(long, default_value_t = 100)]
     nodes: u32,
     /// Pods per node on average (the Deployments share nodes × N pods).

@@ -214,6 +214,8 @@ pub struct Cluster {
     node_names: FxHashMap<String, NodeId>,
     /// Every pod each ReplicaSet ever owned, in creation order (by `RsId`).
     owned: Vec<Vec<PodId>>,
+    /// Every ReplicaSet each Deployment ever owned, in creation order (by `DeployId`).
+    owned_sets: Vec<Vec<RsId>>,
     /// Every pod ever created, by [`label_key`] of its namespace and each of its labels, in
     /// creation order (pods' labels and namespace never change). Only looked up.
     by_label: FxHashMap<u64, Vec<PodId>>,
@@ -284,6 +286,24 @@ impl Cluster {
         }
         self.pods.push(pod);
         id
+    }
+
+    /// Adds a new ReplicaSet; ReplicaSets are only ever added this way.
+    pub fn add_replica_set(&mut self, rs: ReplicaSet) -> RsId {
+        let id = RsId(self.replica_sets.len() as u32);
+        if let Some(d) = rs.owner {
+            if self.owned_sets.len() <= d.index() {
+                self.owned_sets.resize_with(d.index() + 1, Vec::new);
+            }
+            self.owned_sets[d.index()].push(id);
+        }
+        self.replica_sets.push(rs);
+        id
+    }
+
+    /// The ReplicaSets Deployment `d` owns, in creation order.
+    pub fn replica_sets_of(&self, d: DeployId) -> &[RsId] {
+        self.owned_sets.get(d.index()).map_or(&[], Vec::as_slice)
     }
 
     pub fn pod(&self, id: PodId) -> &Pod {

@@ -19,38 +19,55 @@ pub(crate) enum Align {
 /// Lays out rows as kubectl's tabwriter does: every column but the last is padded to its
 /// widest cell plus 3 spaces (at least 6 wide); the last column is not padded, so lines carry
 /// no trailing spaces. Widths count characters, as `tabwriter` counts UTF-8 runes.
-pub(crate) fn tabwrite(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> String {
+pub(crate) fn tabwrite<R, C>(header: &[&str], rows: &[R], align: &[Align]) -> String
+where
+    R: AsRef<[C]>,
+    C: AsRef<str>,
+{
     let columns = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut bytes = 0;
     for row in rows {
+        let row = row.as_ref();
         debug_assert_eq!(row.len(), columns, "a row must have one cell per column");
         for (w, cell) in widths.iter_mut().zip(row) {
+            let cell = cell.as_ref();
             *w = (*w).max(cell.chars().count());
+            bytes += cell.len();
         }
     }
-    let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
+    let line_pad: usize = widths.iter().map(|w| w + TABWRITER_MIN_WIDTH).sum();
+    let mut out = String::with_capacity(bytes + (rows.len() + 1) * (line_pad + 1));
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let start = out.len();
+        for (i, cell) in cells.enumerate() {
             let len = cell.chars().count();
             let last = i + 1 == columns;
             let right = align.get(i) == Some(&Align::Right);
-            let pad = widths[i] - len;
             if right {
-                line.push_str(&" ".repeat(pad));
+                spaces(out, widths[i] - len);
             }
-            line.push_str(cell);
+            out.push_str(cell);
             if !last {
                 let cell_width = (widths[i] + TABWRITER_PADDING).max(TABWRITER_MIN_WIDTH);
                 let used = if right { widths[i] } else { len };
-                line.push_str(&" ".repeat(cell_width - used));
+                spaces(out, cell_width - used);
             }
         }
-        out.push_str(line.trim_end());
+        let kept = start + out[start..].trim_end().len();
+        out.truncate(kept);
         out.push('\n');
+    };
+    line(&mut out, &mut header.iter().copied());
+    for row in rows {
+        line(&mut out, &mut row.as_ref().iter().map(AsRef::as_ref));
     }
     out
+}
+
+/// Appends `n` spaces.
+fn spaces(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 /// An age as kubectl prints it (`duration.HumanDuration` in

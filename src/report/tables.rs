@@ -13,6 +13,7 @@ use super::limits::{largest, tally, Rows, EVENT_ROWS, REASONS_NAMED, TABLE_ROWS}
 use super::spread::Spread;
 use crate::engine::SimTime;
 use crate::sim::outcome::{EventType, Outcome, PodOutcome, ServiceOutcome};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -299,20 +300,21 @@ pub fn events_table(outcome: &Outcome, rows: Rows) -> String {
     } else {
         (0..events.len()).collect()
     };
-    let table_rows: Vec<Vec<String>> = listed
+    // Borrowed where the event has the text: events.log lists hundreds of thousands.
+    let table_rows: Vec<[Cow<str>; 6]> = listed
         .iter()
         .map(|&i| {
             let e = &events[i];
-            vec![
-                instant(e.at),
-                human_duration(end.since(e.at)),
-                match e.type_ {
-                    EventType::Normal => "Normal".to_string(),
-                    EventType::Warning => "Warning".to_string(),
-                },
-                e.reason.clone(),
-                e.object.clone(),
-                e.message.clone(),
+            [
+                Cow::Owned(instant(e.at)),
+                Cow::Owned(human_duration(end.since(e.at))),
+                Cow::Borrowed(match e.type_ {
+                    EventType::Normal => "Normal",
+                    EventType::Warning => "Warning",
+                }),
+                Cow::Borrowed(e.reason.as_str()),
+                Cow::Borrowed(e.object.as_str()),
+                Cow::Borrowed(e.message.as_str()),
             ]
         })
         .collect();

@@ -24,6 +24,7 @@ use super::fonts::{ensure_registered, font, style};
 use super::format::{human_duration, thousands};
 use super::limits::{largest, tally};
 use super::tables::exists_at_end;
+use crate::engine::FxHashMap;
 use crate::model::objects::{PortRef, ServiceType};
 use crate::sim::outcome::{Outcome, ServicePortOutcome};
 use petgraph::graph::{Graph, NodeIndex};
@@ -119,7 +120,8 @@ pub const NODEPORT_EDGES: usize = 10_000;
 /// gives the same graph, index for index. Its size is linear in the objects.
 pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
     let mut g = Graph::new();
-    let mut nodes: BTreeMap<&str, NodeIndex> = BTreeMap::new();
+    // Only looked up, never listed: hashed (150,000 pods' addresses at the limit).
+    let mut nodes: FxHashMap<&str, NodeIndex> = FxHashMap::default();
     for n in &outcome.nodes {
         let ix = g.add_node(TopoNode::Node {
             name: n.name.clone(),
@@ -131,7 +133,7 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
     }
     // Endpoint addresses resolve to a pod first (pods hold the Pod IP network's addresses), then
     // to a node (a hostNetwork pod or the API server), else to an address vertex of their own.
-    let mut by_ip: BTreeMap<String, NodeIndex> = BTreeMap::new();
+    let mut by_ip: FxHashMap<String, NodeIndex> = FxHashMap::default();
     for p in outcome.pods.iter().filter(|p| exists_at_end(p)) {
         let ix = g.add_node(TopoNode::Pod {
             name: p.name.clone(),

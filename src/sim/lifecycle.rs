@@ -96,8 +96,7 @@ impl Simulation {
             .get("pod-template-hash")
             .cloned()
             .unwrap_or_default();
-        let id = RsId(self.cluster.replica_sets.len() as u32);
-        self.cluster.replica_sets.push(ReplicaSet {
+        let id = self.cluster.add_replica_set(ReplicaSet {
             meta: rs.meta,
             owner,
             replicas: rs.replicas,

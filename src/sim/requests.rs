@@ -1518,7 +1518,7 @@ impl Simulation {
 
     /// Closes the books: requests still in flight either timed out before the end or are
     /// counted as in flight; then the outcome is assembled.
-    pub(super) fn finish(mut self) -> Outcome {
+    pub(super) fn finish(&mut self) -> Outcome {
         let end = self.end;
         let live: Vec<Request> = self.reqs.live().filter(|r| !r.abandoned).copied().collect();
         for req in live {

@@ -341,13 +341,7 @@ impl Simulation {
 
     /// The Deployment's ReplicaSets, oldest first (`controller.ReplicaSetsByCreationTimestamp`).
     fn replica_sets_of(&self, d: DeployId) -> Vec<RsId> {
-        self.cluster
-            .replica_sets
-            .iter()
-            .enumerate()
-            .filter(|(_, rs)| rs.owner == Some(d))
-            .map(|(i, _)| RsId(i as u32))
-            .collect()
+        self.cluster.replica_sets_of(d).to_vec()
     }
 
     fn rs_replicas(&self, rs: RsId) -> u32 {

@@ -244,6 +244,8 @@ pub struct SharedRules {
     /// Single hosts the rules test (`-s ip/32`), outside `cluster_cidr`.
     src_hosts: FxHashSet<u32>,
     cluster_cidr: (u32, u32),
+    /// [`rule_count`](Self::rule_count), counted once: every node's sync asks for it.
+    rule_count: usize,
 }
 
 impl SharedRules {
@@ -290,7 +292,10 @@ impl SharedRules {
             }
             pieces.push(piece);
         }
+        let rule_count =
+            fixed.compiled.rules.len() + pieces.iter().map(|p| p.rule_count()).sum::<usize>();
         SharedRules {
+            rule_count,
             fixed,
             ports: pieces,
             by_dst,
@@ -308,7 +313,7 @@ impl SharedRules {
 
     /// How many rules in all, fixed chains included (what a node's `iptables-restore` loads).
     pub fn rule_count(&self) -> usize {
-        self.fixed.compiled.rules.len() + self.ports.iter().map(|p| p.rule_count()).sum::<usize>()
+        self.rule_count
     }
 
     /// The positions of the ports a packet to `dst:dport` can meet in the dispatch chains, in
