@@ -264,20 +264,35 @@ impl PodSpec {
             .fold(Resources::default(), |acc, c| acc + c.requests)
     }
 
-    /// The container and port that listen on `port`, by number or by port name.
-    pub fn resolve_port(&self, port: &PortRef) -> Option<(usize, u16)> {
-        for (i, c) in self.containers.iter().enumerate() {
-            for p in &c.ports {
-                match port {
-                    PortRef::Number(n) if p.container_port == *n => return Some((i, *n)),
-                    PortRef::Name(name) if p.name.as_deref() == Some(name.as_str()) => {
-                        return Some((i, p.container_port))
-                    }
-                    _ => {}
+    /// The container and port that listen on a Service's `targetPort` (or a client's direct
+    /// `podIP:port`), as upstream's `FindPort` (`pkg/api/v1/pod/util.go`, used by the
+    /// EndpointSlice controller) finds it: a number is the port as it is, declared in
+    /// `containerPort` or not (a container listens on whatever it binds; `ports:` is only
+    /// informational); a name is looked up among the containers' ports of the same `protocol`,
+    /// and none found means the pod is no endpoint of that port. Which container serves an
+    /// undeclared number is kubesim's choice (upstream the pod's network namespace is shared and
+    /// whoever bound the port answers): the one that declares it, else the first container.
+    pub fn resolve_port(&self, port: &PortRef, protocol: Protocol) -> Option<(usize, u16)> {
+        match port {
+            PortRef::Number(n) => {
+                let declared = self.containers.iter().position(|c| {
+                    c.ports
+                        .iter()
+                        .any(|p| p.container_port == *n && p.protocol == protocol)
+                });
+                match declared {
+                    Some(i) => Some((i, *n)),
+                    None if self.containers.is_empty() => None,
+                    None => Some((0, *n)),
                 }
             }
+            PortRef::Name(name) => self.containers.iter().enumerate().find_map(|(i, c)| {
+                c.ports
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some(name.as_str()) && p.protocol == protocol)
+                    .map(|p| (i, p.container_port))
+            }),
         }
-        None
     }
 }
 
@@ -456,5 +471,60 @@ mod tests {
         let labels: Labels = [("app".to_string(), "x".to_string())].into();
         assert!(!service_selects(&Labels::new(), &labels));
         assert!(LabelSelector::default().matches(&labels));
+    }
+
+    /// Issue 14, item 1: `FindPort` returns a numeric targetPort as it is, declared or not; a
+    /// named one is looked up among ports of the Service port's protocol only.
+    #[test]
+    fn resolve_port_takes_a_number_as_it_is_and_a_name_by_protocol() {
+        let port = |name: Option<&str>, n, protocol| ContainerPort {
+            name: name.map(str::to_string),
+            container_port: n,
+            host_port: None,
+            protocol,
+        };
+        let container = |name: &str, ports| Container {
+            name: name.into(),
+            image: "srv".into(),
+            image_pull_policy: ImagePullPolicy::IfNotPresent,
+            ports,
+            requests: Resources::default(),
+            limits: Resources::default(),
+            readiness_probe: None,
+            liveness_probe: None,
+            startup_probe: None,
+            pre_stop: None,
+        };
+        let spec = PodSpec {
+            containers: vec![
+                container("main", vec![]),
+                container(
+                    "side",
+                    vec![
+                        port(Some("dns"), 53, Protocol::Udp),
+                        port(None, 9090, Protocol::Tcp),
+                    ],
+                ),
+            ],
+            restart_policy: RestartPolicy::Always,
+            node_selector: Labels::default(),
+            node_name: None,
+            host_network: false,
+            termination_grace_period: SimDuration::from_secs(30),
+            tolerations: Vec::new(),
+        };
+        let tcp = Protocol::Tcp;
+        assert_eq!(
+            spec.resolve_port(&PortRef::Number(8080), tcp),
+            Some((0, 8080))
+        );
+        assert_eq!(
+            spec.resolve_port(&PortRef::Number(9090), tcp),
+            Some((1, 9090))
+        );
+        let dns = PortRef::Name("dns".into());
+        assert_eq!(spec.resolve_port(&dns, Protocol::Udp), Some((1, 53)));
+        assert_eq!(spec.resolve_port(&dns, tcp), None);
+        assert_eq!(spec.resolve_port(&PortRef::Name("http".into()), tcp), None);
     }
 }

@@ -468,7 +468,8 @@ impl Simulation {
             if pod.gone_at.is_some() {
                 continue;
             }
-            let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else {
+            let Some((container, target)) = pod.spec.resolve_port(&port.target_port, port.protocol)
+            else {
                 continue;
             };
             let terminating = pod.deleted.is_some();
@@ -477,7 +478,7 @@ impl Simulation {
                 ip,
                 port: target,
                 is_local: false,
-                ready: serving && !terminating,
+                ready: endpoint_ready(serving, terminating, spec.publish_not_ready_addresses),
                 serving,
                 terminating,
             });
@@ -815,12 +816,16 @@ impl Simulation {
         let mut eps: Vec<String> = self
             .cluster
             .pods_selected(&svc.obj.meta.namespace, &svc.obj.spec.selector)
-            .filter(|(_, p)| p.ready && p.deleted.is_none())
+            .filter(|(_, p)| {
+                let publish = svc.obj.spec.publish_not_ready_addresses;
+                let serving = p.ready || (publish && p.running());
+                endpoint_ready(serving, p.deleted.is_some(), publish)
+            })
             .filter_map(|(_, p)| {
                 Some(format!(
                     "{}:{}",
                     p.ip?,
-                    p.spec.resolve_port(&port.target_port)?.1
+                    p.spec.resolve_port(&port.target_port, port.protocol)?.1
                 ))
             })
             .collect();
@@ -829,19 +834,30 @@ impl Simulation {
     }
 
     /// The A records of a headless Service: its selected pods' IPs, ready ones only unless
-    /// `publishNotReadyAddresses`, sorted.
+    /// `publishNotReadyAddresses` (then terminating ones too), sorted.
     pub(super) fn headless_records(&self, service: usize) -> Vec<std::net::Ipv4Addr> {
         let svc = &self.api.services[service].obj;
         let mut ips: Vec<std::net::Ipv4Addr> = self
             .cluster
             .pods_selected(&svc.meta.namespace, &svc.spec.selector)
             .filter(|(_, p)| {
-                p.deleted.is_none()
-                    && (p.ready || (svc.spec.publish_not_ready_addresses && p.running()))
+                let publish = svc.spec.publish_not_ready_addresses;
+                let serving = p.ready || (publish && p.running());
+                endpoint_ready(serving, p.deleted.is_some(), publish)
             })
             .filter_map(|(_, p)| p.ip)
             .collect();
         ips.sort();
         ips
     }
+}
+
+/// An endpoint's `ready` condition as the EndpointSlice controller writes it (`podToEndpoint`
+/// in `staging/src/k8s.io/endpointslice/utils.go`): `ready := publishNotReadyAddresses ||
+/// (serving && !terminating)`, so `publishNotReadyAddresses: true` keeps a terminating pod's
+/// endpoint ready. kubesim's `serving` under `publishNotReadyAddresses` is "its containers
+/// run" (a pod whose containers are all down serves nothing), so the rule reads
+/// `serving && (!terminating || publish)`.
+pub(crate) fn endpoint_ready(serving: bool, terminating: bool, publish: bool) -> bool {
+    serving && (!terminating || publish)
 }

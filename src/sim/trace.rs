@@ -596,7 +596,7 @@ impl Simulation {
         } else {
             let c = p
                 .spec
-                .resolve_port(&crate::model::objects::PortRef::Number(port))
+                .resolve_port(&crate::model::objects::PortRef::Number(port), Protocol::Tcp)
                 .map(|(c, _)| p.spec.containers[c].name.clone());
             let _ = writeln!(out, "         served by container {}; the answer returns the same way (conntrack undoes the NAT): round trip {} plus service time", c.unwrap_or_else(|| "?".into()), fmt_d(t.saturating_mul(2)));
         }
