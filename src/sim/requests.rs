@@ -814,7 +814,10 @@ impl Simulation {
                 } else {
                     conn
                 };
-                self.metrics.streams[si].connections += 1;
+                // Counted as `SENT` is: a connection opened by a request sent after warmup.
+                if counted {
+                    self.metrics.streams[si].connections += 1;
+                }
                 let r = self.reqs.insert(Request {
                     stream,
                     client,
