@@ -264,35 +264,37 @@ impl PodSpec {
             .fold(Resources::default(), |acc, c| acc + c.requests)
     }
 
-    /// The container and port that listen on a Service's `targetPort` (or a client's direct
-    /// `podIP:port`), as upstream's `FindPort` (`pkg/api/v1/pod/util.go`, used by the
-    /// EndpointSlice controller) finds it: a number is the port as it is, declared in
-    /// `containerPort` or not (a container listens on whatever it binds; `ports:` is only
-    /// informational); a name is looked up among the containers' ports of the same `protocol`,
-    /// and none found means the pod is no endpoint of that port. Which container serves an
-    /// undeclared number is kubesim's choice (upstream the pod's network namespace is shared and
-    /// whoever bound the port answers): the one that declares it, else the first container.
-    pub fn resolve_port(&self, port: &PortRef, protocol: Protocol) -> Option<(usize, u16)> {
+    /// The port an endpoint of this pod gets for a Service port's `targetPort`, as upstream's
+    /// `FindPort` (`pkg/api/v1/pod/util.go`, used by the EndpointSlice controller) finds it: a
+    /// number is the port as it is, declared in `containerPort` or not; a name is looked up
+    /// among the containers' ports of the same `protocol`, and none found means the pod is no
+    /// endpoint of that port.
+    pub fn endpoint_port(&self, port: &PortRef, protocol: Protocol) -> Option<u16> {
         match port {
-            PortRef::Number(n) => {
-                let declared = self.containers.iter().position(|c| {
-                    c.ports
-                        .iter()
-                        .any(|p| p.container_port == *n && p.protocol == protocol)
-                });
-                match declared {
-                    Some(i) => Some((i, *n)),
-                    None if self.containers.is_empty() => None,
-                    None => Some((0, *n)),
-                }
-            }
-            PortRef::Name(name) => self.containers.iter().enumerate().find_map(|(i, c)| {
+            PortRef::Number(n) => Some(*n),
+            PortRef::Name(name) => self.containers.iter().find_map(|c| {
                 c.ports
                     .iter()
                     .find(|p| p.name.as_deref() == Some(name.as_str()) && p.protocol == protocol)
-                    .map(|p| (i, p.container_port))
+                    .map(|p| p.container_port)
             }),
         }
+    }
+
+    /// The container that accepts connections to `port` (an endpoint's port, or a client's
+    /// direct `podIP:port`). Upstream whichever process bound the port answers; kubesim, which
+    /// does not know what the process binds, takes the pod's declared ports as what it listens
+    /// on: the container declaring `port` with `protocol`; in a pod that declares no port at
+    /// all, the first container (it listens wherever it is addressed, as most manifests
+    /// without `ports:` mean); otherwise nobody (a connection is refused).
+    pub fn listener(&self, port: u16, protocol: Protocol) -> Option<usize> {
+        let declared = self.containers.iter().position(|c| {
+            c.ports
+                .iter()
+                .any(|p| p.container_port == port && p.protocol == protocol)
+        });
+        let none_declared = self.containers.iter().all(|c| c.ports.is_empty());
+        declared.or((none_declared && !self.containers.is_empty()).then_some(0))
     }
 }
 
@@ -474,7 +476,9 @@ mod tests {
     }
 
     /// Issue 14, item 1: `FindPort` returns a numeric targetPort as it is, declared or not; a
-    /// named one is looked up among ports of the Service port's protocol only.
+    /// named one is looked up among ports of the Service port's protocol only. A pod without
+    /// declared ports listens on any port (its first container); one with declared ports on
+    /// those only.
     #[test]
     fn resolve_port_takes_a_number_as_it_is_and_a_name_by_protocol() {
         let port = |name: Option<&str>, n, protocol| ContainerPort {
@@ -514,17 +518,16 @@ mod tests {
             tolerations: Vec::new(),
         };
         let tcp = Protocol::Tcp;
-        assert_eq!(
-            spec.resolve_port(&PortRef::Number(8080), tcp),
-            Some((0, 8080))
-        );
-        assert_eq!(
-            spec.resolve_port(&PortRef::Number(9090), tcp),
-            Some((1, 9090))
-        );
+        assert_eq!(spec.endpoint_port(&PortRef::Number(8080), tcp), Some(8080));
         let dns = PortRef::Name("dns".into());
-        assert_eq!(spec.resolve_port(&dns, Protocol::Udp), Some((1, 53)));
-        assert_eq!(spec.resolve_port(&dns, tcp), None);
-        assert_eq!(spec.resolve_port(&PortRef::Name("http".into()), tcp), None);
+        assert_eq!(spec.endpoint_port(&dns, Protocol::Udp), Some(53));
+        assert_eq!(spec.endpoint_port(&dns, tcp), None);
+        assert_eq!(spec.endpoint_port(&PortRef::Name("http".into()), tcp), None);
+        assert_eq!(spec.listener(9090, tcp), Some(1));
+        assert_eq!(spec.listener(53, Protocol::Udp), Some(1));
+        assert_eq!(spec.listener(8080, tcp), None, "declared ports only");
+        let mut bare = spec.clone();
+        bare.containers[1].ports.clear();
+        assert_eq!(bare.listener(8080, tcp), Some(0), "no ports: any port");
     }
 }

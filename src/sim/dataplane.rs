@@ -468,10 +468,13 @@ impl Simulation {
             if pod.gone_at.is_some() {
                 continue;
             }
-            let Some((container, target)) = pod.spec.resolve_port(&port.target_port, port.protocol)
-            else {
+            let Some(target) = pod.spec.endpoint_port(&port.target_port, port.protocol) else {
                 continue;
             };
+            let container = pod
+                .spec
+                .listener(target, port.protocol)
+                .map_or(NO_LISTENER, |c| c as u16);
             let terminating = pod.deleted.is_some();
             let serving = pod.ready || (spec.publish_not_ready_addresses && pod.running());
             endpoints.push(ProxyEndpoint {
@@ -483,7 +486,7 @@ impl Simulation {
                 terminating,
             });
             nodes.push(pod_node);
-            pods.push((id, container as u16));
+            pods.push((id, container));
         }
         let input = ProxyServicePort {
             namespace: svc.obj.meta.namespace.clone(),
@@ -825,7 +828,7 @@ impl Simulation {
                 Some(format!(
                     "{}:{}",
                     p.ip?,
-                    p.spec.resolve_port(&port.target_port, port.protocol)?.1
+                    p.spec.endpoint_port(&port.target_port, port.protocol)?
                 ))
             })
             .collect();
@@ -851,6 +854,11 @@ impl Simulation {
         ips
     }
 }
+
+/// The container index of an endpoint whose port no container of its pod listens on (see
+/// `PodSpec::listener`): the endpoint exists, as upstream, and a connection to it is refused
+/// (there is no server at that index).
+pub(crate) const NO_LISTENER: u16 = u16::MAX;
 
 /// An endpoint's `ready` condition as the EndpointSlice controller writes it (`podToEndpoint`
 /// in `staging/src/k8s.io/endpointslice/utils.go`): `ready := publishNotReadyAddresses ||

@@ -995,11 +995,8 @@ impl Simulation {
         // The DNAT target port is the container port; a direct connection names it itself.
         let container = match container {
             Some(c) => c,
-            None => match p.spec.resolve_port(
-                &crate::model::objects::PortRef::Number(dport),
-                crate::model::objects::Protocol::Tcp,
-            ) {
-                Some((c, _)) => c as u16,
+            None => match p.spec.listener(dport, crate::model::objects::Protocol::Tcp) {
+                Some(c) => c as u16,
                 None => return Route::Fail(FailReason::ConnectionRefused),
             },
         };
