@@ -1,7 +1,8 @@
 //! Object names and UIDs shaped as upstream makes them.
 //!
 //! Pods of a Deployment are named `<deployment>-<pod-template-hash>-<5 chars>`
-//! (`pkg/controller/deployment/sync.go`, `names.SimpleNameGenerator`).
+//! (`pkg/controller/deployment/sync.go`, `names.SimpleNameGenerator`, which cuts the base
+//! `<deployment>-<pod-template-hash>-` to 58 characters).
 
 use super::objects::{
     Container, ContainerPort, ImagePullPolicy, Labels, ObjectMeta, PodSpec, PodTemplate, PortRef,
@@ -376,6 +377,23 @@ impl HashRender for Protocol {
     }
 }
 
+/// `maxGeneratedNameLength`: a `generateName` base is cut to 58 characters so that base and
+/// suffix make at most 63 (`staging/src/k8s.io/apiserver/pkg/storage/names/generate.go`).
+pub const MAX_GENERATED_NAME_LENGTH: usize = 63 - 5;
+
+/// The API server's `generateName`: `base` cut to [`MAX_GENERATED_NAME_LENGTH`] characters, then
+/// a 5-character random suffix (`names.SimpleNameGenerator.GenerateName`). A ReplicaSet names
+/// its pods with base `<replicaset>-` (`getPodsPrefix` in `pkg/controller/controller_utils.go`),
+/// the EndpointSlice controller its slices with `<service>-`. Names are ASCII (validated as
+/// DNS names), so the cut falls between characters.
+pub fn generate_name(base: &str, rng: &mut SimRng) -> String {
+    let cut = base.len().min(MAX_GENERATED_NAME_LENGTH);
+    let mut name = String::with_capacity(cut + 5);
+    name.push_str(base.get(..cut).unwrap_or(base));
+    name.push_str(&random_suffix(rng));
+    name
+}
+
 /// A 5-character random suffix (`utilrand.String(5)`).
 pub fn random_suffix(rng: &mut SimRng) -> String {
     (0..5)
@@ -554,6 +572,20 @@ mod tests {
             pod_template_hash(&t)
         };
         assert_ne!(with("a, pre_stop: None"), with("a"));
+    }
+
+    /// Issue 14, item 12: a long base is cut to 58 characters before the suffix, so a pod of a
+    /// Deployment with a long name has a name of 63 characters, not 79.
+    #[test]
+    fn generated_names_cut_the_base_to_58_characters() {
+        let mut rng = RngStreams::new(1).stream("names");
+        let long = format!("{}-{}-", "a".repeat(60), "5d9c7b9c4d");
+        let name = generate_name(&long, &mut rng);
+        assert_eq!(name.len(), 63, "{name}");
+        assert!(name.starts_with(&"a".repeat(58)), "{name}");
+        let short = generate_name("web-5d9c7b9c4d-", &mut rng);
+        assert_eq!(short.len(), "web-5d9c7b9c4d-".len() + 5, "{short}");
+        assert!(short.starts_with("web-5d9c7b9c4d-"), "{short}");
     }
 
     #[test]

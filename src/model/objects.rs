@@ -264,20 +264,37 @@ impl PodSpec {
             .fold(Resources::default(), |acc, c| acc + c.requests)
     }
 
-    /// The container and port that listen on `port`, by number or by port name.
-    pub fn resolve_port(&self, port: &PortRef) -> Option<(usize, u16)> {
-        for (i, c) in self.containers.iter().enumerate() {
-            for p in &c.ports {
-                match port {
-                    PortRef::Number(n) if p.container_port == *n => return Some((i, *n)),
-                    PortRef::Name(name) if p.name.as_deref() == Some(name.as_str()) => {
-                        return Some((i, p.container_port))
-                    }
-                    _ => {}
-                }
-            }
+    /// The port an endpoint of this pod gets for a Service port's `targetPort`, as upstream's
+    /// `FindPort` (`pkg/api/v1/pod/util.go`, used by the EndpointSlice controller) finds it: a
+    /// number is the port as it is, declared in `containerPort` or not; a name is looked up
+    /// among the containers' ports of the same `protocol`, and none found means the pod is no
+    /// endpoint of that port.
+    pub fn endpoint_port(&self, port: &PortRef, protocol: Protocol) -> Option<u16> {
+        match port {
+            PortRef::Number(n) => Some(*n),
+            PortRef::Name(name) => self.containers.iter().find_map(|c| {
+                c.ports
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some(name.as_str()) && p.protocol == protocol)
+                    .map(|p| p.container_port)
+            }),
         }
-        None
+    }
+
+    /// The container that accepts connections to `port` (an endpoint's port, or a client's
+    /// direct `podIP:port`). Upstream whichever process bound the port answers; kubesim, which
+    /// does not know what the process binds, takes the pod's declared ports as what it listens
+    /// on: the container declaring `port` with `protocol`; in a pod that declares no port at
+    /// all, the first container (it listens wherever it is addressed, as most manifests
+    /// without `ports:` mean); otherwise nobody (a connection is refused).
+    pub fn listener(&self, port: u16, protocol: Protocol) -> Option<usize> {
+        let declared = self.containers.iter().position(|c| {
+            c.ports
+                .iter()
+                .any(|p| p.container_port == port && p.protocol == protocol)
+        });
+        let none_declared = self.containers.iter().all(|c| c.ports.is_empty());
+        declared.or((none_declared && !self.containers.is_empty()).then_some(0))
     }
 }
 
@@ -456,5 +473,61 @@ mod tests {
         let labels: Labels = [("app".to_string(), "x".to_string())].into();
         assert!(!service_selects(&Labels::new(), &labels));
         assert!(LabelSelector::default().matches(&labels));
+    }
+
+    /// Issue 14, item 1: `FindPort` returns a numeric targetPort as it is, declared or not; a
+    /// named one is looked up among ports of the Service port's protocol only. A pod without
+    /// declared ports listens on any port (its first container); one with declared ports on
+    /// those only.
+    #[test]
+    fn resolve_port_takes_a_number_as_it_is_and_a_name_by_protocol() {
+        let port = |name: Option<&str>, n, protocol| ContainerPort {
+            name: name.map(str::to_string),
+            container_port: n,
+            host_port: None,
+            protocol,
+        };
+        let container = |name: &str, ports| Container {
+            name: name.into(),
+            image: "srv".into(),
+            image_pull_policy: ImagePullPolicy::IfNotPresent,
+            ports,
+            requests: Resources::default(),
+            limits: Resources::default(),
+            readiness_probe: None,
+            liveness_probe: None,
+            startup_probe: None,
+            pre_stop: None,
+        };
+        let spec = PodSpec {
+            containers: vec![
+                container("main", vec![]),
+                container(
+                    "side",
+                    vec![
+                        port(Some("dns"), 53, Protocol::Udp),
+                        port(None, 9090, Protocol::Tcp),
+                    ],
+                ),
+            ],
+            restart_policy: RestartPolicy::Always,
+            node_selector: Labels::default(),
+            node_name: None,
+            host_network: false,
+            termination_grace_period: SimDuration::from_secs(30),
+            tolerations: Vec::new(),
+        };
+        let tcp = Protocol::Tcp;
+        assert_eq!(spec.endpoint_port(&PortRef::Number(8080), tcp), Some(8080));
+        let dns = PortRef::Name("dns".into());
+        assert_eq!(spec.endpoint_port(&dns, Protocol::Udp), Some(53));
+        assert_eq!(spec.endpoint_port(&dns, tcp), None);
+        assert_eq!(spec.endpoint_port(&PortRef::Name("http".into()), tcp), None);
+        assert_eq!(spec.listener(9090, tcp), Some(1));
+        assert_eq!(spec.listener(53, Protocol::Udp), Some(1));
+        assert_eq!(spec.listener(8080, tcp), None, "declared ports only");
+        let mut bare = spec.clone();
+        bare.containers[1].ports.clear();
+        assert_eq!(bare.listener(8080, tcp), Some(0), "no ports: any port");
     }
 }

@@ -145,6 +145,8 @@ struct Bar<'a> {
     details: [String; 2],
     /// The others' least and most requests, drawn as a whisker.
     range: Option<(u64, u64)>,
+    /// The pod's fair share, or the others' mean fair share.
+    fair: f64,
 }
 
 impl<'a> Bar<'a> {
@@ -160,6 +162,7 @@ impl<'a> Bar<'a> {
                 p.ip.map_or_else(|| "<none>".to_string(), |ip| ip.to_string()),
             ],
             range: None,
+            fair: p.fair,
         }
     }
 }
@@ -177,7 +180,7 @@ pub fn draw_distribution<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(de)?;
     let spread = Spread::of(outcome);
     let pods = spread.pods.len();
-    let fair = spread.fair_share();
+    let fair_range = spread.fair_range();
     let share = |served: f64| percent(served, spread.total as f64);
     let summarised = pods > DISTRIBUTION_PODS;
     let bars: Vec<Bar> = if summarised {
@@ -194,6 +197,11 @@ pub fn draw_distribution<DB: DrawingBackend>(
             rest.iter().copied().max().unwrap_or(0),
         );
         let mean = sum as f64 / rest.len().max(1) as f64;
+        let fair_mean = (0..pods)
+            .filter(|&i| !is_top[i])
+            .map(|i| spread.pods[i].fair)
+            .sum::<f64>()
+            / rest.len().max(1) as f64;
         let mut bars: Vec<Bar> = top
             .iter()
             .map(|&i| Bar::pod(&spread.pods[i], spread.total))
@@ -208,6 +216,7 @@ pub fn draw_distribution<DB: DrawingBackend>(
                 format!("{} to {}", thousands(lo), thousands(hi)),
             ],
             range: Some((lo, hi)),
+            fair: fair_mean,
         });
         bars
     } else {
@@ -254,8 +263,16 @@ pub fn draw_distribution<DB: DrawingBackend>(
         thousands(connections),
         if connections == 1 { "" } else { "s" }
     );
-    if pods > 0 {
-        subtitle.push_str(&format!(", fair share {}", count_tenths(fair)));
+    match fair_range {
+        Some((lo, hi)) if count_tenths(lo) == count_tenths(hi) => {
+            subtitle.push_str(&format!(", fair share {}", count_tenths(hi)));
+        }
+        Some((lo, hi)) => subtitle.push_str(&format!(
+            ", fair share {} to {} (by time as an endpoint)",
+            count_tenths(lo),
+            count_tenths(hi)
+        )),
+        None => {}
     }
     if shortened {
         subtitle.push_str(&format!(", pods named {prefix}…"));
@@ -280,7 +297,12 @@ pub fn draw_distribution<DB: DrawingBackend>(
 
     let (_, body) = root.split_vertically(header_h);
     let top = bars.iter().map(|b| b.height).fold(0.0, f64::max);
-    let y_max = if n == 0 { 1.0 } else { top.max(fair) * 1.16 };
+    let fair_top = bars.iter().map(|b| b.fair).fold(0.0, f64::max);
+    let y_max = if n == 0 {
+        1.0
+    } else {
+        top.max(fair_top) * 1.16
+    };
     let mut chart = ChartBuilder::on(&body)
         .margin_left(margin_left)
         .margin_right(margin_right)
@@ -329,9 +351,19 @@ pub fn draw_distribution<DB: DrawingBackend>(
             }
         }
     }
+    // The fair share: one level when every pod was an endpoint all along, else a step per bar.
+    let fair_line: Vec<(f64, f64)> = if bars.iter().all(|b| b.fair == bars[0].fair) {
+        vec![(0.0, bars[0].fair), (n as f64, bars[0].fair)]
+    } else {
+        bars.iter()
+            .enumerate()
+            .flat_map(|(i, b)| [(i as f64, b.fair), (i as f64 + 1.0, b.fair)])
+            .collect()
+    };
+    let fair = bars[n - 1].fair;
     chart
         .draw_series(DashedLineSeries::new(
-            [(0.0, fair), (n as f64, fair)],
+            fair_line,
             10,
             6,
             FAIR.stroke_width(2),
@@ -790,13 +822,19 @@ mod tests {
             }
             out
         };
-        let half = svg(&sample_outcome());
+        // Without a timeline every pod's fair share is the mean, one level.
+        let uniform = || {
+            let mut o = sample_outcome();
+            o.timeline.served.clear();
+            o
+        };
+        let half = svg(&uniform());
         assert_eq!(half.matches("1,997.5").count(), 2, "{half}");
         assert!(
             !half.contains("1,998") && !half.contains("1997.5"),
             "{half}"
         );
-        let mut whole = sample_outcome();
+        let mut whole = uniform();
         whole.pods[1].served += 2;
         let whole = svg(&whole);
         assert_eq!(whole.matches("\n1,998\n").count(), 1, "{whole}");

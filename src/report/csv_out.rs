@@ -2,9 +2,9 @@
 //!
 //! - `requests_by_pod.csv`: `pod,namespace,node,ip,served,failed,share,fair_share`, one row per
 //!   pod that ever existed, in creation order. `share` is the pod's fraction of all requests
-//!   served (0 to 1, 6 decimals); `fair_share` is the number of requests each pod of the serving
-//!   set would have served under an even spread (served total / pods that served at least one
-//!   request, see [`super::spread::Spread::fair_share`]), empty for pods outside that set.
+//!   served (0 to 1, 6 decimals); `fair_share` is the number of requests the pod would have
+//!   served under an even spread over the endpoints of each moment it was one (see
+//!   [`super::spread`]), empty for pods outside the serving set (those that served none).
 //!   `node` and `ip` are empty when the pod never had one.
 //! - `timeline.csv`: long format `time_s,pod,served,failed`, per time bucket (`time_s` is the
 //!   bucket's start in simulated seconds): one row per pod of the serving set, then one row
@@ -29,9 +29,9 @@ fn to_csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Strin
 /// `requests_by_pod.csv`.
 pub fn requests_by_pod_csv(outcome: &Outcome) -> String {
     let spread = Spread::of(outcome);
-    let fair = format!("{:.6}", round_to(spread.fair_share(), 6));
+    let mut fair = spread.pods.iter().map(|p| (p.index, p.fair)).peekable();
     let total = spread.total;
-    let rows = outcome.pods.iter().map(|p| {
+    let rows = outcome.pods.iter().enumerate().map(|(i, p)| {
         // The serving set is the pods that served a request (`Spread::of`): no search needed,
         // so the file costs one pass however many pods there are.
         let in_set = p.served > 0;
@@ -48,7 +48,10 @@ pub fn requests_by_pod_csv(outcome: &Outcome) -> String {
             p.served.to_string(),
             p.failed.to_string(),
             format!("{:.6}", round_to(share, 6)),
-            if in_set { fair.clone() } else { String::new() },
+            match fair.next_if(|(at, _)| *at == i) {
+                Some((_, f)) if in_set => format!("{:.6}", round_to(f, 6)),
+                _ => String::new(),
+            },
         ]
     });
     to_csv(
@@ -115,7 +118,7 @@ mod tests {
         );
         assert_eq!(
             lines[2],
-            "http-deployment-5d9c7b9c4d-7fhd2,default,docker-desktop,10.244.0.6,2895,0,0.362328,1997.500000"
+            "http-deployment-5d9c7b9c4d-7fhd2,default,docker-desktop,10.244.0.6,2895,0,0.362328,2677.750332"
         );
         assert_eq!(
             lines[5],

@@ -356,7 +356,7 @@ pub fn events_table(outcome: &Outcome, rows: Rows) -> String {
 }
 
 /// Requests per pod that served any: POD NODE IP REQUESTS SHARE FAIR SHARE VS FAIR, then a
-/// TOTAL row. The fair share is [`Spread::fair_share`]. Beyond [`TABLE_ROWS`] pods (unless
+/// TOTAL row. The fair share is each pod's [`super::spread::ServingPod::fair`]. Beyond [`TABLE_ROWS`] pods (unless
 /// [`Rows::All`]): the pods that served the most, most first, then one row adding up the rest.
 pub fn spread_table(outcome: &Outcome, rows: Rows) -> String {
     let spread = Spread::of(outcome);
@@ -364,7 +364,6 @@ pub fn spread_table(outcome: &Outcome, rows: Rows) -> String {
         return "no pod served any request\n".to_string();
     }
     let total = spread.total as f64;
-    let fair = spread.fair_share();
     let cut = rows.cuts(spread.pods.len(), TABLE_ROWS);
     let listed: Vec<usize> = if cut {
         largest(&spread.pods, TABLE_ROWS, |p| p.served)
@@ -381,8 +380,8 @@ pub fn spread_table(outcome: &Outcome, rows: Rows) -> String {
                 p.ip.map_or_else(|| NONE.to_string(), |ip| ip.to_string()),
                 thousands(p.served),
                 percent(p.served as f64, total),
-                count_tenths(fair),
-                format!("{:+.1}%", 100.0 * (p.served as f64 - fair) / fair),
+                count_tenths(p.fair),
+                format!("{:+.1}%", 100.0 * (p.served as f64 - p.fair) / p.fair),
             ]
         })
         .collect();
@@ -667,10 +666,16 @@ mod tests {
             spread.lines().last().unwrap().starts_with("TOTAL"),
             "{spread}"
         );
-        assert!(
-            spread.contains("1,997.5"),
-            "fair share is 7,990 / 4 pods:\n{spread}"
-        );
+        // Each pod against the traffic of its own time as an endpoint: the two that served all
+        // along share most, the one deleted at 20 s and its replacement less (issue 14).
+        for (pod, fair) in [
+            ("x7k2p", "941.2"),
+            ("7fhd2", "2,677.8"),
+            ("m4wq8", "1,693.3"),
+        ] {
+            let line = spread.lines().find(|l| l.contains(pod)).unwrap();
+            assert_eq!(line.split_whitespace().nth(5), Some(fair), "{spread}");
+        }
         println!("{report}");
     }
 
@@ -679,7 +684,9 @@ mod tests {
     #[test]
     fn the_fair_share_column_groups_digits_like_the_counts() {
         let mut outcome = sample_outcome();
-        // 7,990 + 2 = 7,992 over 4 pods: exactly 1,998.
+        // Without a timeline every pod's fair share is the mean: 7,990 + 2 = 7,992 over 4 pods,
+        // exactly 1,998.
+        outcome.timeline.served.clear();
         outcome.pods[1].served += 2;
         let spread = spread_table(&outcome, Rows::Summary);
         let fair: Vec<&str> = spread

@@ -1307,3 +1307,65 @@ fn the_timeline_can_be_swept() {
     assert!(e.contains("value set by --set events="), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 14, item 10: `healthCheckNodePort` belongs to a LoadBalancer Service with
+/// `externalTrafficPolicy: Local` only (`validateServiceExternalTrafficPolicy`), with the API
+/// server's message at the field's line.
+#[test]
+fn a_health_check_node_port_outside_load_balancer_local_is_refused() {
+    let text = with_objects(&LESSON.replacen(
+        "  type: NodePort\n",
+        "  type: NodePort\n  healthCheckNodePort: 32000\n",
+        1,
+    ));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Service \"http-svc\" is invalid: spec.healthCheckNodePort: Invalid value: 32000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+    );
+    assert_eq!(errs[0].line, line_of(&text, "healthCheckNodePort: 32000"));
+    assert_eq!(errs[0].column, 3);
+    // Where it belongs it loads.
+    let ok = with_objects(&LESSON.replacen(
+        "  type: NodePort\n",
+        "  type: LoadBalancer\n  externalTrafficPolicy: Local\n  healthCheckNodePort: 32000\n",
+        1,
+    ));
+    assert!(load(&ok).is_ok(), "{:?}", load(&ok).err());
+}
+
+/// Issue 14, item 10: kubesim's cluster is single-stack IPv4, so `ipFamilies: [IPv6]` and
+/// `ipFamilyPolicy: RequireDualStack` are refused as the Service registry refuses them
+/// (`initIPFamilyFields` in `pkg/registry/core/service/storage/alloc.go`).
+#[test]
+fn an_ipv6_family_on_the_ipv4_cluster_is_refused() {
+    let text = with_objects(&LESSON.replacen(
+        "  type: NodePort\n",
+        "  type: NodePort\n  ipFamilies: [IPv6]\n",
+        1,
+    ));
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Service \"http-svc\" is invalid: spec.ipFamilies[0]: Invalid value: \"IPv6\": not configured on this cluster"
+    );
+    assert_eq!(errs[0].line, line_of(&text, "ipFamilies: [IPv6]"));
+    assert_eq!(errs[0].column, 16, "the list item");
+    let text = with_objects(&LESSON.replacen(
+        "  type: NodePort\n",
+        "  type: NodePort\n  ipFamilyPolicy: RequireDualStack\n",
+        1,
+    ));
+    assert_eq!(
+        errors(&text)[0].message,
+        "The Service \"http-svc\" is invalid: spec.ipFamilyPolicy: Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services"
+    );
+    let ok = with_objects(&LESSON.replacen(
+        "  type: NodePort\n",
+        "  type: NodePort\n  ipFamilies: [IPv4]\n  ipFamilyPolicy: PreferDualStack\n",
+        1,
+    ));
+    assert!(load(&ok).is_ok(), "{:?}", load(&ok).err());
+}

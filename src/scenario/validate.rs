@@ -1260,6 +1260,8 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
             ));
         }
     }
+    health_check_node_port(&spec, type_, &mut errs);
+    ip_families(&spec, type_, headless, &mut errs);
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
         if ip.parse::<Ipv4Addr>().is_err() {
             errs.push(invalid(
@@ -1271,6 +1273,78 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
     }
     labels(spec.selector.as_ref(), "spec.selector", &mut errs);
     errs
+}
+
+/// `spec.healthCheckNodePort` only where the API server allocates one: a LoadBalancer Service
+/// with `externalTrafficPolicy: Local` (`validateServiceExternalTrafficPolicy` in
+/// `pkg/apis/core/validation/validation.go`, `apiservice.NeedsHealthCheck`). Where it belongs,
+/// a written one must be a valid port number.
+fn health_check_node_port(spec: &core::ServiceSpec, type_: &str, errs: &mut Vec<FieldError>) {
+    let Some(port) = spec.health_check_node_port.filter(|p| *p != 0) else {
+        return;
+    };
+    let path = "spec.healthCheckNodePort";
+    let local = spec.external_traffic_policy.as_deref() == Some("Local");
+    if type_ == "LoadBalancer" && local {
+        port_num(path, port, errs);
+    } else {
+        errs.push(invalid(
+            path,
+            BadValue::Int(port.into()),
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        ));
+    }
+}
+
+/// `spec.ipFamilies` and `spec.ipFamilyPolicy` on kubesim's single-stack IPv4 cluster: the
+/// values `ValidateService` accepts (`validateIPFamilies`, `validateIPFamilyPolicy` in
+/// `pkg/apis/core/validation/validation.go`), then what the Service registry refuses when it
+/// defaults the families (`initIPFamilyFields` in `pkg/registry/core/service/storage/alloc.go`):
+/// a family without an allocator is "not configured on this cluster", and `RequireDualStack`
+/// needs two. Skipped, as there, for ExternalName and for a headless Service without selector.
+fn ip_families(spec: &core::ServiceSpec, type_: &str, headless: bool, errs: &mut Vec<FieldError>) {
+    let policy = spec.ip_family_policy.as_deref();
+    if let Some(p) = policy {
+        if !matches!(p, "SingleStack" | "PreferDualStack" | "RequireDualStack") {
+            errs.push(unsupported(
+                "spec.ipFamilyPolicy",
+                p,
+                &["PreferDualStack", "RequireDualStack", "SingleStack"],
+            ));
+        }
+    }
+    let families = spec.ip_families.clone().unwrap_or_default();
+    let mut known = true;
+    for (i, f) in families.iter().enumerate() {
+        if !matches!(f.as_str(), "IPv4" | "IPv6") {
+            known = false;
+            errs.push(unsupported(
+                &format!("spec.ipFamilies[{i}]"),
+                f,
+                &["IPv4", "IPv6"],
+            ));
+        }
+    }
+    let selectorless = spec.selector.as_ref().is_none_or(|s| s.is_empty());
+    if type_ == "ExternalName" || (headless && selectorless) || !known {
+        return;
+    }
+    if policy == Some("RequireDualStack") {
+        errs.push(invalid(
+            "spec.ipFamilyPolicy",
+            BadValue::Str("RequireDualStack".into()),
+            "this cluster is not configured for dual-stack services",
+        ));
+    }
+    for (i, f) in families.iter().enumerate() {
+        if f == "IPv6" {
+            errs.push(invalid(
+                &format!("spec.ipFamilies[{i}]"),
+                BadValue::Str(f.clone()),
+                "not configured on this cluster",
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

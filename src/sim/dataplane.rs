@@ -468,21 +468,25 @@ impl Simulation {
             if pod.gone_at.is_some() {
                 continue;
             }
-            let Some((container, target)) = pod.spec.resolve_port(&port.target_port) else {
+            let Some(target) = pod.spec.endpoint_port(&port.target_port, port.protocol) else {
                 continue;
             };
+            let container = pod
+                .spec
+                .listener(target, port.protocol)
+                .map_or(NO_LISTENER, |c| c as u16);
             let terminating = pod.deleted.is_some();
             let serving = pod.ready || (spec.publish_not_ready_addresses && pod.running());
             endpoints.push(ProxyEndpoint {
                 ip,
                 port: target,
                 is_local: false,
-                ready: serving && !terminating,
+                ready: endpoint_ready(serving, terminating, spec.publish_not_ready_addresses),
                 serving,
                 terminating,
             });
             nodes.push(pod_node);
-            pods.push((id, container as u16));
+            pods.push((id, container));
         }
         let input = ProxyServicePort {
             namespace: svc.obj.meta.namespace.clone(),
@@ -815,12 +819,16 @@ impl Simulation {
         let mut eps: Vec<String> = self
             .cluster
             .pods_selected(&svc.obj.meta.namespace, &svc.obj.spec.selector)
-            .filter(|(_, p)| p.ready && p.deleted.is_none())
+            .filter(|(_, p)| {
+                let publish = svc.obj.spec.publish_not_ready_addresses;
+                let serving = p.ready || (publish && p.running());
+                endpoint_ready(serving, p.deleted.is_some(), publish)
+            })
             .filter_map(|(_, p)| {
                 Some(format!(
                     "{}:{}",
                     p.ip?,
-                    p.spec.resolve_port(&port.target_port)?.1
+                    p.spec.endpoint_port(&port.target_port, port.protocol)?
                 ))
             })
             .collect();
@@ -829,19 +837,35 @@ impl Simulation {
     }
 
     /// The A records of a headless Service: its selected pods' IPs, ready ones only unless
-    /// `publishNotReadyAddresses`, sorted.
+    /// `publishNotReadyAddresses` (then terminating ones too), sorted.
     pub(super) fn headless_records(&self, service: usize) -> Vec<std::net::Ipv4Addr> {
         let svc = &self.api.services[service].obj;
         let mut ips: Vec<std::net::Ipv4Addr> = self
             .cluster
             .pods_selected(&svc.meta.namespace, &svc.spec.selector)
             .filter(|(_, p)| {
-                p.deleted.is_none()
-                    && (p.ready || (svc.spec.publish_not_ready_addresses && p.running()))
+                let publish = svc.spec.publish_not_ready_addresses;
+                let serving = p.ready || (publish && p.running());
+                endpoint_ready(serving, p.deleted.is_some(), publish)
             })
             .filter_map(|(_, p)| p.ip)
             .collect();
         ips.sort();
         ips
     }
+}
+
+/// The container index of an endpoint whose port no container of its pod listens on (see
+/// `PodSpec::listener`): the endpoint exists, as upstream, and a connection to it is refused
+/// (there is no server at that index).
+pub(crate) const NO_LISTENER: u16 = u16::MAX;
+
+/// An endpoint's `ready` condition as the EndpointSlice controller writes it (`podToEndpoint`
+/// in `staging/src/k8s.io/endpointslice/utils.go`): `ready := publishNotReadyAddresses ||
+/// (serving && !terminating)`, so `publishNotReadyAddresses: true` keeps a terminating pod's
+/// endpoint ready. kubesim's `serving` under `publishNotReadyAddresses` is "its containers
+/// run" (a pod whose containers are all down serves nothing), so the rule reads
+/// `serving && (!terminating || publish)`.
+pub(crate) fn endpoint_ready(serving: bool, terminating: bool, publish: bool) -> bool {
+    serving && (!terminating || publish)
 }

@@ -237,13 +237,7 @@ fn slices_of_service<'a>(
 ) -> (&'a mut Vec<EndpointSlice>, impl FnMut() -> String + 'a) {
     let key = (svc.meta.namespace.clone(), svc.meta.name.clone());
     let rng = rng.as_mut().expect("made with a name stream");
-    let name = move || {
-        format!(
-            "{}-{}",
-            svc.meta.name,
-            crate::model::names::random_suffix(rng)
-        )
-    };
+    let name = move || crate::model::names::generate_name(&format!("{}-", svc.meta.name), rng);
     (slices.entry(key).or_default(), name)
 }
 

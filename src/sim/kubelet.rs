@@ -34,6 +34,17 @@ pub const BACKOFF_RESET: SimDuration = SimDuration::from_secs(600);
 /// Exit code of a container killed with SIGKILL (128 + 9), as after a failed liveness probe.
 const EXIT_SIGKILL: i32 = 137;
 
+/// The size every image is taken to have, for the `Pulled` event's `Image size: N bytes.`
+/// (`pkg/kubelet/images/image_manager.go`, `EnsureImageExists`): 50 MiB, a mid-sized
+/// application image. kubesim's assumption, not an upstream number; nothing else depends on it.
+pub const IMAGE_SIZE_BYTES: u64 = 50 * 1024 * 1024;
+/// While a container backs off, the pod worker syncs the pod again `wait.Jitter(backOffPeriod,
+/// 0.5)` after each failed sync (`completeWork` in `pkg/kubelet/pod_workers.go`;
+/// `backOffPeriod` 10 s in `pkg/kubelet/kubelet.go`), 10 to 15 s; each sync reports `BackOff`
+/// again (`doBackOff` in `pkg/kubelet/kuberuntime/kuberuntime_manager.go`). kubesim takes the
+/// middle of that range, without drawing.
+pub const BACKOFF_SYNC: SimDuration = SimDuration::from_millis(12_500);
+
 pub const CRASH_BACKOFF_INITIAL: SimDuration = IMAGE_BACKOFF_INITIAL;
 pub const CRASH_BACKOFF_MAX: SimDuration = IMAGE_BACKOFF_MAX;
 
@@ -53,6 +64,9 @@ pub enum Step {
     /// Container `container` starts again after its back-off, unless something restarted it
     /// since (its epoch moved on).
     Restart { container: u16, epoch: u32 },
+    /// The pod worker syncs the pod again while container `container` backs off: `BackOff`
+    /// once more, unless it restarted (or the pod went) since.
+    BackOffSync { container: u16, epoch: u32 },
     /// Container `container`'s process exits (its behaviour's `exitAfter`), with its
     /// behaviour's `exitCode` (looked up then, so that the step stays small: the event queue
     /// holds millions).
@@ -282,7 +296,7 @@ impl Simulation {
                     .unwrap_or_default();
                 if served {
                     let msg = format!(
-                        "Successfully pulled image {image:?} in {took} ({took} including waiting)"
+                        "Successfully pulled image {image:?} in {took} ({took} including waiting). Image size: {IMAGE_SIZE_BYTES} bytes."
                     );
                     self.log.normal(now, object, "Pulled", msg);
                     self.cluster.nodes[node.index()].cfg.images.push(image);
@@ -342,6 +356,9 @@ impl Simulation {
                 }
                 self.cluster.pod_mut(id).restarts += 1;
                 self.start_container(now, id, i as usize);
+            }
+            Step::BackOffSync { container, epoch } => {
+                self.backoff_sync(now, id, container as usize, epoch);
             }
             Step::Exit { container, epoch } => {
                 if self.kubelet[id.index()].containers[container as usize].epoch == epoch {
@@ -803,13 +820,7 @@ impl Simulation {
             self.start_container(now, id, i);
             return;
         }
-        let pod = self.cluster.pod(id);
-        let msg = format!(
-            "Back-off restarting failed container {} in pod {}_{}({})",
-            pod.spec.containers[i].name, pod.meta.name, pod.meta.namespace, pod.uid
-        );
-        self.log
-            .warning(now, format!("pod/{}", pod.meta.name), "BackOff", msg);
+        self.log_crash_backoff(now, id, i);
         self.cluster.pod_mut(id).containers[i] =
             ContainerState::Waiting(WaitingReason::CrashLoopBackOff);
         self.queue.schedule(
@@ -821,6 +832,48 @@ impl Simulation {
                     epoch,
                 },
             ),
+        );
+        // Scheduled after the restart, so that a sync at the very instant of the restart
+        // finds the container running and says nothing.
+        let container = i as u16;
+        self.queue.schedule(
+            now + BACKOFF_SYNC,
+            Ev::Kubelet(id, Step::BackOffSync { container, epoch }),
+        );
+    }
+
+    /// `BackOff` for container `i` of pod `id`, as `doBackOff` words it.
+    fn log_crash_backoff(&mut self, now: SimTime, id: PodId, i: usize) {
+        let pod = self.cluster.pod(id);
+        let msg = format!(
+            "Back-off restarting failed container {} in pod {}_{}({})",
+            pod.spec.containers[i].name, pod.meta.name, pod.meta.namespace, pod.uid
+        );
+        self.log
+            .warning(now, format!("pod/{}", pod.meta.name), "BackOff", msg);
+    }
+
+    /// A pod sync while container `i` backs off (see [`BACKOFF_SYNC`]): if the container still
+    /// waits in `CrashLoopBackOff` from the same exit (`epoch`) and the pod is neither deleted
+    /// nor on a stopped node, `BackOff` again and another sync later.
+    fn backoff_sync(&mut self, now: SimTime, id: PodId, i: usize, epoch: u32) {
+        if self.kubelet[id.index()].containers[i].epoch != epoch {
+            return;
+        }
+        let pod = self.cluster.pod(id);
+        let waiting = matches!(
+            pod.containers[i],
+            ContainerState::Waiting(WaitingReason::CrashLoopBackOff)
+        );
+        let node_up = pod.node.is_some_and(|n| self.cluster.node(n).up);
+        if !waiting || pod.deleted.is_some() || !pod.exists() || !node_up {
+            return;
+        }
+        self.log_crash_backoff(now, id, i);
+        let container = i as u16;
+        self.queue.schedule(
+            now + BACKOFF_SYNC,
+            Ev::Kubelet(id, Step::BackOffSync { container, epoch }),
         );
     }
 }

@@ -127,11 +127,7 @@ impl Simulation {
             for _ in active.len()..want {
                 let rs = &self.cluster.replica_sets[id.index()];
                 let meta = ObjectMeta {
-                    name: format!(
-                        "{}-{}",
-                        rs.meta.name,
-                        names::random_suffix(&mut self.rng_names)
-                    ),
+                    name: names::generate_name(&format!("{}-", rs.meta.name), &mut self.rng_names),
                     namespace: rs.meta.namespace.clone(),
                     labels: rs.template.meta.labels.clone(),
                     annotations: rs.template.meta.annotations.clone(),

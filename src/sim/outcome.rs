@@ -196,7 +196,8 @@ pub struct StreamOutcome {
     pub served: u64,
     pub failed: u64,
     pub latency: Latency,
-    /// TCP connections the stream's clients opened.
+    /// TCP connections the stream's clients opened for requests sent after warmup (the rule
+    /// `sent` follows: a connection opened during warmup is not counted).
     pub connections: u64,
     /// Failed requests by reason, as [`RequestCounts::failed_by_reason`].
     pub failed_by_reason: BTreeMap<String, u64>,

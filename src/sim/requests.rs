@@ -814,7 +814,10 @@ impl Simulation {
                 } else {
                     conn
                 };
-                self.metrics.streams[si].connections += 1;
+                // Counted as `SENT` is: a connection opened by a request sent after warmup.
+                if counted {
+                    self.metrics.streams[si].connections += 1;
+                }
                 let r = self.reqs.insert(Request {
                     stream,
                     client,
@@ -992,11 +995,8 @@ impl Simulation {
         // The DNAT target port is the container port; a direct connection names it itself.
         let container = match container {
             Some(c) => c,
-            None => match p
-                .spec
-                .resolve_port(&crate::model::objects::PortRef::Number(dport))
-            {
-                Some((c, _)) => c as u16,
+            None => match p.spec.listener(dport, crate::model::objects::Protocol::Tcp) {
+                Some(c) => c as u16,
                 None => return Route::Fail(FailReason::ConnectionRefused),
             },
         };

@@ -572,10 +572,12 @@ impl Simulation {
             );
         }
         let up = self.cluster.node(node).up;
-        let accepting = self.servers[pod.index()]
-            .iter()
-            .flatten()
-            .any(|s| s.accepting);
+        // The container that listens on the port the packet now has (none: refused).
+        let listener = p.spec.listener(port, Protocol::Tcp);
+        let accepting = listener
+            .and_then(|c| self.servers[pod.index()].get(c))
+            .and_then(Option::as_ref)
+            .is_some_and(|s| s.accepting);
         let _ = writeln!(
             out,
             "  +{}  veth -> pod {} on {}; it sees the connection from {} ({})",
@@ -592,12 +594,17 @@ impl Simulation {
                 self.cluster.node(node).cfg.name
             );
         } else if !p.exists() || !accepting {
-            let _ = writeln!(out, "         nothing accepts on {ip}:{port} (the pod is gone or shutting down): reset, connection refused");
+            let why = if listener.is_none() {
+                "no container of the pod listens on that port"
+            } else {
+                "the pod is gone or shutting down"
+            };
+            let _ = writeln!(
+                out,
+                "         nothing accepts on {ip}:{port} ({why}): reset, connection refused"
+            );
         } else {
-            let c = p
-                .spec
-                .resolve_port(&crate::model::objects::PortRef::Number(port))
-                .map(|(c, _)| p.spec.containers[c].name.clone());
+            let c = listener.map(|c| p.spec.containers[c].name.clone());
             let _ = writeln!(out, "         served by container {}; the answer returns the same way (conntrack undoes the NAT): round trip {} plus service time", c.unwrap_or_else(|| "?".into()), fmt_d(t.saturating_mul(2)));
         }
     }

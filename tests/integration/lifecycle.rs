@@ -122,6 +122,61 @@ fn a_crash_loop_backs_off_10_20_40_up_to_300_seconds_and_keeps_the_pod() {
         .starts_with("Back-off restarting failed container web in pod broken-")));
 }
 
+/// Issue 14, item 13: `BackOff` is reported at each pod sync while the container backs off
+/// (the pod worker retries a failed sync 10 to 15 s later; kubesim every 12.5 s), not once per
+/// crash: within each back-off of `crash-loop.yaml`, one `BackOff` at the exit and one per
+/// 12.5 s until the restart.
+#[test]
+fn back_off_is_reported_at_each_pod_sync_while_backing_off() {
+    let o = run(&load(&root().join("scenarios/crash-loop.yaml")));
+    let pod = o
+        .pods
+        .iter()
+        .find(|p| p.owner.as_deref() == Some("broken"))
+        .unwrap();
+    let object = format!("pod/{}", pod.name);
+    let started = times(&o, "Started", &object);
+    let backoffs = times(&o, "BackOff", &object);
+    for w in started.windows(2) {
+        let (exit, restart) = (w[0] + 2.0, w[1]);
+        let within: Vec<f64> = backoffs
+            .iter()
+            .copied()
+            .filter(|t| *t >= exit && *t < restart)
+            .collect();
+        let expected: Vec<f64> = if restart == exit {
+            vec![]
+        } else {
+            (0..)
+                .map(|k| exit + 12.5 * k as f64)
+                .take_while(|t| *t < restart)
+                .collect()
+        };
+        assert_eq!(within, expected, "exit {exit}, restart {restart}");
+    }
+    // A 300 s back-off alone gives 24 of them.
+    assert!(backoffs.len() > 30, "{backoffs:?}");
+}
+
+/// Issue 14, item 13: the `Pulled` event of a pull ends with the image size, as 1.34 words it.
+#[test]
+fn the_pulled_event_gives_the_image_size() {
+    let o = run(&load(&root().join("scenarios/rolling-update.yaml")));
+    let pulled: Vec<&ClusterEvent> = find(&o, "Pulled")
+        .into_iter()
+        .filter(|e| e.message.starts_with("Successfully pulled image"))
+        .collect();
+    assert!(!pulled.is_empty(), "{:?}", find(&o, "Pulled"));
+    for e in pulled {
+        assert!(
+            e.message
+                .ends_with("including waiting). Image size: 52428800 bytes."),
+            "{}",
+            e.message
+        );
+    }
+}
+
 #[test]
 fn a_replacement_pod_never_reuses_the_address_just_freed() {
     let o = seed_with_events(

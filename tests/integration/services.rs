@@ -1,6 +1,7 @@
 //! Service semantics: traffic policies and session affinity.
 
 use crate::util::*;
+use kubesim::sim::Outcome;
 
 #[test]
 fn external_traffic_policy_local_keeps_traffic_on_the_entry_node() {
@@ -241,4 +242,80 @@ fn an_external_name_service_answers_with_a_cname() {
     assert!(t.contains("-> CNAME db.example.com"), "{t}");
     let t = sim.trace(&from, "nope:5432", 1).unwrap();
     assert!(t.contains("NXDOMAIN (no such Service)"), "{t}");
+}
+
+/// Issue 14, item 1: a numeric `targetPort` needs no declared `containerPort` (upstream's
+/// `FindPort` returns a number as it is). Before the fix the Service had no endpoints and every
+/// request was refused while its pods ran.
+#[test]
+fn numeric_target_port_needs_no_declared_container_port() {
+    let app = srv_app(2, "").replace("          ports: [{containerPort: 8080}]\n", "");
+    assert!(!app.contains("containerPort"), "{app}");
+    let o = run(&load_text(&format!(
+        r#"apiVersion: kubesim.dev/v1alpha1
+kind: Scenario
+metadata: {{name: no-ports}}
+spec:
+  duration: 20s
+  cluster:
+    nodes: [{{name: n1, ip: 192.168.0.10}}]
+  traffic:
+    - {{name: web, from: external, to: "192.168.0.10:30080", rate: 50/s, start: 5s}}
+{app}"#
+    )));
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
+    assert!(o.requests.served > 500, "{:?}", o.requests);
+    assert_eq!(served_counts(&o).len(), 2);
+}
+
+/// Issue 14, item 11: `publishNotReadyAddresses: true` keeps a terminating pod's endpoint ready
+/// (`podToEndpoint`: `ready := publishNotReadyAddresses || (serving && !terminating)`). Two pods,
+/// one deleted at 10 s with a 20 s `preStop` sleep (it keeps serving meanwhile): with the field
+/// it still gets new connections between 12 s and 25 s; without it, none.
+#[test]
+fn publish_not_ready_addresses_keeps_a_terminating_endpoint_ready() {
+    let text = |publish: bool| {
+        let app = srv_app(
+            2,
+            "          lifecycle: {preStop: {sleep: {seconds: 20}}}\n",
+        )
+        .replace(
+            "  type: NodePort\n",
+            &format!("  type: NodePort\n  publishNotReadyAddresses: {publish}\n"),
+        );
+        format!(
+            r#"apiVersion: kubesim.dev/v1alpha1
+kind: Scenario
+metadata: {{name: publish}}
+spec:
+  duration: 25s
+  cluster:
+    nodes: [{{name: n1, ip: 192.168.0.10}}]
+  traffic:
+    - {{name: web, from: external, to: "192.168.0.10:30080", rate: 100/s, start: 3s}}
+  events:
+    - {{at: 10s, deletePod: {{selector: app=srv, pick: oldest}}}}
+{app}"#
+        )
+    };
+    let late = |o: &Outcome| -> u64 {
+        let deleted = o
+            .pods
+            .iter()
+            .position(|p| p.deleted.is_some())
+            .expect("a deleted pod");
+        let bucket = o.timeline.bucket.as_secs_f64();
+        o.timeline
+            .served
+            .iter()
+            .enumerate()
+            .filter(|(b, _)| *b as f64 * bucket >= 12.0)
+            .map(|(_, row)| row.get(deleted).copied().unwrap_or(0))
+            .sum()
+    };
+    let with = run(&load_text(&text(true)));
+    let without = run(&load_text(&text(false)));
+    assert_eq!(late(&without), 0, "{:?}", without.pods);
+    assert!(late(&with) > 200, "{}: {:?}", late(&with), with.pods);
+    assert_eq!(with.requests.failed, 0, "{:?}", with.requests);
 }
