@@ -24,6 +24,7 @@ pub mod outcome;
 mod requests;
 pub mod trace;
 mod workload;
+pub mod zones;
 
 pub use apiserver::ApiError;
 pub use config::Scenario;
@@ -145,6 +146,10 @@ pub struct Simulation {
     pods_version: u64,
     /// When the run stopped at the bound on requests in flight, and how many it held.
     overloaded: Option<(SimTime, usize)>,
+    /// The nodes' zones.
+    zones: zones::Zones,
+    /// Requests counted per (from, to) zone ([`zones`]).
+    zone_pairs: std::collections::BTreeMap<(u16, u16), u64>,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -252,6 +257,8 @@ impl Simulation {
             pods_version: 1,
             dp_closed: Vec::new(),
             overloaded: None,
+            zones: zones::Zones::new(&scenario.nodes),
+            zone_pairs: Default::default(),
             scenario,
         };
         let mut errors = Vec::new();

@@ -25,3 +25,4 @@ mod snapshots;
 mod sweep;
 mod util;
 mod yaml_layouts;
+mod zones;
