@@ -16,6 +16,7 @@
 pub mod apiserver;
 pub mod config;
 mod dataplane;
+mod disruption;
 mod endpointslices;
 mod kubelet;
 mod lifecycle;
@@ -88,6 +89,8 @@ enum Ev {
     NodeMonitor,
     /// A pod on an unreachable node is evicted (its toleration ran out).
     Evict(PodId),
+    /// The node lifecycle controller's tainting pass ([`disruption`]).
+    TaintPass,
     /// A pod has been ready for its Deployment's `minReadySeconds`: it may now be available.
     Available(PodId),
 }
@@ -148,6 +151,8 @@ pub struct Simulation {
     overloaded: Option<(SimTime, usize)>,
     /// The nodes' zones.
     zones: zones::Zones,
+    /// The node lifecycle controller's zones, queues and taints.
+    disruption: disruption::Disruption,
     /// Requests counted per (from, to) zone ([`zones`]).
     zone_pairs: std::collections::BTreeMap<(u16, u16), u64>,
 }
@@ -259,6 +264,7 @@ impl Simulation {
             overloaded: None,
             zones: zones::Zones::new(&scenario.nodes),
             zone_pairs: Default::default(),
+            disruption: disruption::Disruption::new(&scenario.nodes),
             scenario,
         };
         let mut errors = Vec::new();
@@ -442,6 +448,7 @@ impl Simulation {
             Ev::ProxyProgrammed(node) => self.on_proxy_programmed(now, node),
             Ev::NodeMonitor => self.on_node_monitor(now),
             Ev::Evict(pod) => self.on_evict(now, pod),
+            Ev::TaintPass => self.taint_pass(now),
             Ev::Available(pod) => self.pod_may_be_available(pod),
         }
     }
