@@ -148,6 +148,7 @@ fn seed_rules() -> IptablesRules {
         ready: true,
         serving: true,
         terminating: false,
+        hints: Default::default(),
     };
     let tcp = Protocol::Tcp;
     let input = NodeProxyInput {

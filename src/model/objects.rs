@@ -372,6 +372,24 @@ pub enum TrafficPolicy {
     Local,
 }
 
+/// Which topology hints the EndpointSlice controller gives a Service's endpoints, and so which
+/// endpoints each node's kube-proxy prefers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TopologyRouting {
+    /// No hints: every node uses every endpoint.
+    #[default]
+    None,
+    /// `trafficDistribution: PreferClose` or `PreferSameZone`: each ready endpoint is hinted
+    /// for its own node's zone (`staging/src/k8s.io/endpointslice/trafficdist`).
+    PreferSameZone,
+    /// `trafficDistribution: PreferSameNode`: hinted for its node and its node's zone.
+    PreferSameNode,
+    /// The `service.kubernetes.io/topology-mode: Auto` annotation (it wins over
+    /// `trafficDistribution`): zone hints allocated in proportion to each zone's allocatable
+    /// CPU, or none (`staging/src/k8s.io/endpointslice/topologycache`).
+    Auto,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePort {
     pub name: Option<String>,
@@ -408,6 +426,8 @@ pub struct ServiceSpec {
     pub external_name: Option<String>,
     pub publish_not_ready_addresses: bool,
     pub health_check_node_port: Option<u16>,
+    /// `trafficDistribution` and the `service.kubernetes.io/topology-mode` annotation.
+    pub topology: TopologyRouting,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

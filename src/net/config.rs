@@ -49,6 +49,10 @@ pub struct NetworkLatency {
     pub cross_node: SimDuration,
     /// A client outside the cluster to a node. Default 500 us.
     pub external: SimDuration,
+    /// Added to a node-to-node hop between two zones (nodes whose
+    /// `topology.kubernetes.io/zone` labels differ). Default 500 us: kubesim's assumption for
+    /// the extra one-way latency between a cloud region's availability zones.
+    pub cross_zone: SimDuration,
 }
 
 impl Default for NetworkLatency {
@@ -57,6 +61,7 @@ impl Default for NetworkLatency {
             same_node: SimDuration::from_micros(20),
             cross_node: SimDuration::from_micros(200),
             external: SimDuration::from_micros(500),
+            cross_zone: SimDuration::from_micros(500),
         }
     }
 }

@@ -1763,6 +1763,7 @@ mod tests {
                 ready: cond == 0 || cond == 3,
                 serving: cond != 1,
                 terminating: cond == 2 || cond == 1,
+                hints: Default::default(),
             });
         let arb_svc = (
             0u8..3,

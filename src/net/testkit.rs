@@ -24,6 +24,7 @@ pub fn ep(addr: &str, port: u16, local: bool) -> ProxyEndpoint {
         ready: true,
         serving: true,
         terminating: false,
+        hints: Default::default(),
     }
 }
 

@@ -130,6 +130,7 @@ pub(crate) fn sample_outcome() -> Outcome {
         };
 
     Outcome {
+        zones: Vec::new(),
         scenario: "seed-tutorial".to_string(),
         seed: 42,
         proxy: "iptables mode".to_string(),
@@ -494,6 +495,7 @@ pub(crate) fn large_outcome(scale: Scale) -> Outcome {
         })
         .collect();
     Outcome {
+        zones: Vec::new(),
         scenario: "at-scale".to_string(),
         requests: RequestCounts {
             sent: pods.iter().map(|p| p.served).sum::<u64>() + 10,

@@ -24,6 +24,21 @@ pub struct Summary {
     /// Every pod that ever existed, in creation order.
     pub pods: Vec<Pod>,
     pub services: Vec<Service>,
+    /// Requests sent (after warmup) per pair of zones; absent when no node has a
+    /// `topology.kubernetes.io/zone` label.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<ZonePair>,
+}
+
+/// Requests from one zone to another (`from` == `to`: they stayed in the zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZonePair {
+    /// The zone of the client's node, or of the node an outside client's packets entered
+    /// (`""`: a node without a zone).
+    pub from: String,
+    /// The zone of the serving pod's node.
+    pub to: String,
+    pub requests: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,6 +247,15 @@ impl Summary {
                     latency_ms: p.latency.into(),
                     utilisation: p.utilisation.map(|u| round_to(u, 6)),
                     queue_mean: p.queue_mean.map(|q| round_to(q, 6)),
+                })
+                .collect(),
+            zones: outcome
+                .zones
+                .iter()
+                .map(|z| ZonePair {
+                    from: z.from.clone(),
+                    to: z.to.clone(),
+                    requests: z.requests,
                 })
                 .collect(),
             services: outcome

@@ -12,7 +12,7 @@ use crate::model::objects::{
     LabelSelector, ObjectMeta, PodObject, PodSpec, PodTemplate, PortRef, Probe, ProbeHandler,
     Protocol, ReplicaSetObject, Resources, RestartPolicy, RollingUpdate, SelectorOperator,
     SelectorRequirement, ServiceObject, ServicePort, ServiceSpec, ServiceType, Toleration,
-    TrafficPolicy,
+    TopologyRouting, TrafficPolicy,
 };
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
@@ -431,6 +431,31 @@ pub fn service(s: &core::Service) -> ServiceObject {
                 .health_check_node_port
                 .filter(|n| *n > 0)
                 .and_then(|n| u16::try_from(n).ok()),
+            topology: topology_routing(s),
         },
+    }
+}
+
+/// A Service's topology routing: the `service.kubernetes.io/topology-mode` annotation (or the
+/// deprecated `service.kubernetes.io/topology-aware-hints`, read first) set to `Auto` or
+/// `auto` wins (`hintsEnabled`, `staging/src/k8s.io/endpointslice/utils.go`), then
+/// `trafficDistribution` (`PreferClose` is `PreferSameZone`'s older name).
+fn topology_routing(s: &core::Service) -> TopologyRouting {
+    let annotations = s.metadata.annotations.as_ref();
+    let mode = annotations.and_then(|a| {
+        a.get("service.kubernetes.io/topology-aware-hints")
+            .or_else(|| a.get("service.kubernetes.io/topology-mode"))
+    });
+    if matches!(mode.map(String::as_str), Some("Auto" | "auto")) {
+        return TopologyRouting::Auto;
+    }
+    let dist = s
+        .spec
+        .as_ref()
+        .and_then(|s| s.traffic_distribution.as_deref());
+    match dist {
+        Some("PreferClose" | "PreferSameZone") => TopologyRouting::PreferSameZone,
+        Some("PreferSameNode") => TopologyRouting::PreferSameNode,
+        _ => TopologyRouting::None,
     }
 }

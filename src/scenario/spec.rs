@@ -114,6 +114,7 @@ pub struct RawNetwork {
     pub same_node: Option<Text>,
     pub cross_node: Option<Text>,
     pub external: Option<Text>,
+    pub cross_zone: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1262,6 +1263,9 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
             external: ctx
                 .dur(&format!("{p}.network.external"), n.external.as_ref())
                 .unwrap_or(d.external),
+            cross_zone: ctx
+                .dur(&format!("{p}.network.crossZone"), n.cross_zone.as_ref())
+                .unwrap_or(d.cross_zone),
         };
     }
     net

@@ -1262,6 +1262,14 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
     }
     health_check_node_port(&spec, type_, &mut errs);
     ip_families(&spec, type_, headless, &mut errs);
+    // `validateServiceTrafficDistribution` (`pkg/apis/core/validation/validation.go`), with
+    // the `PreferSameTrafficDistribution` gate on as in 1.34.
+    if let Some(d) = spec.traffic_distribution.as_deref() {
+        let supported = ["PreferClose", "PreferSameNode", "PreferSameZone"];
+        if !supported.contains(&d) {
+            errs.push(unsupported("spec.trafficDistribution", d, &supported));
+        }
+    }
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
         if ip.parse::<Ipv4Addr>().is_err() {
             errs.push(invalid(

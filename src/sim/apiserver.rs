@@ -327,5 +327,6 @@ fn spec(
         external_name: None,
         publish_not_ready_addresses: false,
         health_check_node_port: None,
+        topology: Default::default(),
     }
 }

@@ -14,10 +14,11 @@
 //! kube-proxy's partial syncs do (KEP-3453), and the rules of 5,000 nodes are held about once.
 
 use super::endpointslices::Changed;
+use super::zones::{endpoint_hints, EndpointHints};
 use super::{Ev, Simulation};
 use crate::engine::{FxHashMap, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
-use crate::model::objects::{ServiceType, TrafficPolicy};
+use crate::model::objects::{ServiceType, TopologyRouting, TrafficPolicy};
 use crate::net::config::{NetConfig, ProxyMode};
 use crate::net::iptables::shared::port_destinations;
 use crate::net::iptables::{
@@ -44,19 +45,25 @@ pub(super) struct PortState {
     /// Where each endpoint runs, and which pod and container it is.
     pub nodes: Vec<NodeId>,
     pub pods: Vec<(PodId, u16)>,
-    /// Its rules differ on the nodes that run its endpoints (it uses node-local endpoints).
+    /// Its rules differ on the nodes that run its endpoints (it uses node-local endpoints),
+    /// or on the nodes of the zones its endpoints are hinted for.
     pub local_dependent: bool,
+    /// Each endpoint's topology hints; empty when the Service asks for none.
+    pub hints: Vec<EndpointHints>,
     /// Its iptables piece as built for a node with none of its endpoints (iptables and IPVS
     /// modes).
     pub piece: Option<Arc<PortRules>>,
 }
 
 impl PortState {
-    /// The port as the kube-proxy of `node` sees it.
-    fn on(&self, node: NodeId) -> ProxyServicePort {
+    /// The port as the kube-proxy of `node` (in `zone`) sees it.
+    fn on(&self, node: NodeId, zone: Option<u16>) -> ProxyServicePort {
         let mut sp = self.input.clone();
         for (e, n) in sp.endpoints.iter_mut().zip(&self.nodes) {
             e.is_local = *n == node;
+        }
+        for ((e, n), h) in sp.endpoints.iter_mut().zip(&self.nodes).zip(&self.hints) {
+            e.hints = h.view(*n, Some(node), zone);
         }
         sp
     }
@@ -114,7 +121,11 @@ impl Generation {
             node_ip: n.cfg.ip,
             pod_cidr: sim.pod_cidrs[node.index()],
             cluster_cidr: sim.scenario.net.cluster_cidr,
-            services: self.ports.iter().map(|p| p.on(node)).collect(),
+            services: self
+                .ports
+                .iter()
+                .map(|p| p.on(node, sim.zones.of(node)))
+                .collect(),
         }
     }
 
@@ -372,6 +383,7 @@ impl Simulation {
                         nodes: old.nodes.clone(),
                         pods: old.pods.clone(),
                         local_dependent: old.local_dependent,
+                        hints: old.hints.clone(),
                         piece: None,
                     };
                     p.piece = build(&p);
@@ -420,6 +432,10 @@ impl Simulation {
         for (i, p) in ports.iter().enumerate() {
             if p.local_dependent {
                 let mut nodes = p.nodes.clone();
+                // Hinted ports: every node of a zone some endpoint is hinted for.
+                for z in p.hints.iter().filter_map(|h| h.zone) {
+                    nodes.extend_from_slice(self.zones.nodes_in(z));
+                }
                 nodes.sort_unstable();
                 nodes.dedup();
                 for n in nodes {
@@ -484,10 +500,27 @@ impl Simulation {
                 ready: endpoint_ready(serving, terminating, spec.publish_not_ready_addresses),
                 serving,
                 terminating,
+                hints: Default::default(),
             });
             nodes.push(pod_node);
             pods.push((id, container));
         }
+        let hints = if spec.topology == TopologyRouting::None {
+            Vec::new()
+        } else {
+            let eps: Vec<(bool, NodeId)> = endpoints
+                .iter()
+                .zip(&nodes)
+                .map(|(e, n)| (e.ready, *n))
+                .collect();
+            let node_hints = self.scenario.kubernetes_version >= (1, 34);
+            endpoint_hints(spec.topology, &eps, &self.zones, &self.cluster, node_hints)
+        };
+        // As a node with none of the endpoints and no zone reads the hints.
+        for ((e, n), h) in endpoints.iter_mut().zip(&nodes).zip(&hints) {
+            e.hints = h.view(*n, None, None);
+        }
+        let hinted = hints.iter().any(|h| h.zone.is_some() || h.node);
         let input = ProxyServicePort {
             namespace: svc.obj.meta.namespace.clone(),
             name: svc.obj.meta.name.clone(),
@@ -513,7 +546,8 @@ impl Simulation {
             external_local: input.external_policy_local && externally_accessible,
             externally_accessible,
         }
-        .uses_local_endpoints();
+        .uses_local_endpoints()
+            || hinted;
         PortState {
             service: si,
             port: pi,
@@ -521,6 +555,7 @@ impl Simulation {
             nodes,
             pods,
             local_dependent,
+            hints,
             piece: None,
         }
     }
@@ -591,7 +626,7 @@ impl Simulation {
                         Some(j) => kept.swap_remove(j).1,
                         None => {
                             let piece = PortRules::build(
-                                &port.on(node),
+                                &port.on(node, self.zones.of(node)),
                                 self.scenario.net.cluster_cidr,
                                 gen.large,
                             );
@@ -640,7 +675,7 @@ impl Simulation {
         else {
             return Vec::new();
         };
-        let sp = &ps.input;
+        let sp = &ps.on(node, self.zones.of(node));
         let policies = TrafficPolicies {
             internal_local: sp.internal_policy_local,
             external_local: sp.external_policy_local,

@@ -593,6 +593,7 @@ impl Simulation {
                 _ => {}
             }
         }
+        self.monitor_disruption(now);
         let next = now + NODE_MONITOR_PERIOD;
         if next <= self.end {
             self.queue.schedule(next, Ev::NodeMonitor);
@@ -613,26 +614,27 @@ impl Simulation {
             let p = self.cluster.pod_mut(id);
             p.ready = false;
             let object = format!("pod/{}", p.meta.name);
-            let toleration = p
-                .spec
-                .tolerations
-                .iter()
-                .find(|t| t.key.as_deref() == Some("node.kubernetes.io/unreachable"))
-                .and_then(|t| t.toleration_seconds)
-                .map(|s| SimDuration::from_secs(s.max(0) as u64))
-                .unwrap_or(DEFAULT_TOLERATION);
             self.log
                 .warning(now, object, "NodeNotReady", "Node is not ready".into());
-            self.queue.schedule(now + toleration, Ev::Evict(id));
         }
         self.endpoints_changed();
     }
 
-    /// Taint-based eviction (`pkg/controller/tainteviction`).
+    /// Taint-based eviction (`pkg/controller/tainteviction`): the pod's toleration of its
+    /// node's `NoExecute` taint ran out, unless the taint went (the node is Ready again, or the
+    /// controller entered master disruption mode) or came back later.
     pub(super) fn on_evict(&mut self, now: SimTime, id: PodId) {
         let pod = self.cluster.pod(id);
         let Some(node) = pod.node else { return };
         if self.cluster.node(node).ready || pod.deleted.is_some() || !pod.exists() {
+            return;
+        }
+        let due = self
+            .disruption
+            .tainted_since(node)
+            .zip(self.unreachable_toleration(id))
+            .is_some_and(|(since, after)| since + after <= now);
+        if !due {
             return;
         }
         let msg = format!(

@@ -16,6 +16,7 @@
 pub mod apiserver;
 pub mod config;
 mod dataplane;
+mod disruption;
 mod endpointslices;
 mod kubelet;
 mod lifecycle;
@@ -24,6 +25,7 @@ pub mod outcome;
 mod requests;
 pub mod trace;
 mod workload;
+pub mod zones;
 
 pub use apiserver::ApiError;
 pub use config::Scenario;
@@ -87,6 +89,8 @@ enum Ev {
     NodeMonitor,
     /// A pod on an unreachable node is evicted (its toleration ran out).
     Evict(PodId),
+    /// The node lifecycle controller's tainting pass ([`disruption`]).
+    TaintPass,
     /// A pod has been ready for its Deployment's `minReadySeconds`: it may now be available.
     Available(PodId),
 }
@@ -145,6 +149,12 @@ pub struct Simulation {
     pods_version: u64,
     /// When the run stopped at the bound on requests in flight, and how many it held.
     overloaded: Option<(SimTime, usize)>,
+    /// The nodes' zones.
+    zones: zones::Zones,
+    /// The node lifecycle controller's zones, queues and taints.
+    disruption: disruption::Disruption,
+    /// Requests counted per (from, to) zone ([`zones`]).
+    zone_pairs: std::collections::BTreeMap<(u16, u16), u64>,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -252,6 +262,9 @@ impl Simulation {
             pods_version: 1,
             dp_closed: Vec::new(),
             overloaded: None,
+            zones: zones::Zones::new(&scenario.nodes),
+            zone_pairs: Default::default(),
+            disruption: disruption::Disruption::new(&scenario.nodes),
             scenario,
         };
         let mut errors = Vec::new();
@@ -442,6 +455,7 @@ impl Simulation {
             Ev::ProxyProgrammed(node) => self.on_proxy_programmed(now, node),
             Ev::NodeMonitor => self.on_node_monitor(now),
             Ev::Evict(pod) => self.on_evict(now, pod),
+            Ev::TaintPass => self.taint_pass(now),
             Ev::Available(pod) => self.pod_may_be_available(pod),
         }
     }

@@ -31,6 +31,20 @@ pub struct Outcome {
     pub markers: Vec<(SimTime, String)>,
     /// Per-pod served and failed counts per time bucket.
     pub timeline: Timeline,
+    /// Requests sent (after warmup) per pair of zones, in zone order; empty when no node has
+    /// a zone.
+    pub zones: Vec<ZoneTraffic>,
+}
+
+/// Requests that went from one zone to another (or stayed in one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneTraffic {
+    /// The zone of the client's node, or of the node an outside client's packets entered;
+    /// `""` for a node without a zone.
+    pub from: String,
+    /// The zone of the serving pod's node.
+    pub to: String,
+    pub requests: u64,
 }
 
 /// Request counts (after warmup). `sent = served + failed + in_flight`.

@@ -818,6 +818,7 @@ impl Simulation {
                 if counted {
                     self.metrics.streams[si].connections += 1;
                 }
+                self.count_zone_pair(si, client, pod.0, counted);
                 let r = self.reqs.insert(Request {
                     stream,
                     client,
@@ -951,7 +952,7 @@ impl Simulation {
                     match self.node_by_ip(dst) {
                         // To another node's address: across the network, then its rules.
                         Some(n) if n != entry && client_pod.is_some() => {
-                            one_way += lat.cross_node;
+                            one_way += lat.cross_node + self.zone_hop(entry, n);
                             entry = n;
                         }
                         // To this node, on a port no rule claims and nothing listens on: the
@@ -986,7 +987,7 @@ impl Simulation {
             return Route::Fail(FailReason::NoRoute);
         };
         if node != entry {
-            one_way += lat.cross_node;
+            one_way += lat.cross_node + self.zone_hop(entry, node);
         }
         one_way += lat.same_node;
         if !self.cluster.node(node).up {
@@ -1433,6 +1434,7 @@ impl Simulation {
                 conn.deadline = w.sent + timeout;
                 let (pod, container, one_way, id) =
                     (conn.pod, conn.container, conn.one_way, conn.id);
+                self.count_zone_pair(si, client, pod, w.counted);
                 let r = self.reqs.insert(Request {
                     stream,
                     client,
@@ -1519,6 +1521,7 @@ impl Simulation {
     /// Closes the books: requests still in flight either timed out before the end or are
     /// counted as in flight; then the outcome is assembled.
     pub(super) fn finish(&mut self) -> Outcome {
+        let zones = self.zone_traffic();
         let end = self.end;
         let live: Vec<Request> = self.reqs.live().filter(|r| !r.abandoned).copied().collect();
         for req in live {
@@ -1697,6 +1700,7 @@ impl Simulation {
             queue,
         };
         Outcome {
+            zones,
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,
             proxy: match self.scenario.net.proxy_mode {

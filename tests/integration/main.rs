@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod connections;
+mod disruption;
 mod fuzz_corpus;
 mod generate;
 mod hostile_charts;
@@ -25,3 +26,4 @@ mod snapshots;
 mod sweep;
 mod util;
 mod yaml_layouts;
+mod zones;

@@ -16,7 +16,7 @@
 
 use crate::engine::FxHashMap;
 use crate::model::objects::Protocol;
-use crate::net::topology::EndpointConditions;
+use crate::net::topology::{EndpointConditions, HintView};
 use ipnet::Ipv4Net;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -40,6 +40,8 @@ pub struct ProxyEndpoint {
     pub ready: bool,
     pub serving: bool,
     pub terminating: bool,
+    /// Its topology hints as the node these rules are for reads them.
+    pub hints: HintView,
 }
 
 impl EndpointConditions for ProxyEndpoint {
@@ -55,6 +57,9 @@ impl EndpointConditions for ProxyEndpoint {
     fn is_local(&self) -> bool {
         self.is_local
     }
+    fn hints(&self) -> HintView {
+        self.hints
+    }
 }
 
 impl<T: EndpointConditions> EndpointConditions for &T {
@@ -69,6 +74,9 @@ impl<T: EndpointConditions> EndpointConditions for &T {
     }
     fn is_local(&self) -> bool {
         (*self).is_local()
+    }
+    fn hints(&self) -> HintView {
+        (*self).hints()
     }
 }
 
@@ -834,6 +842,7 @@ COMMIT
                 ready: cond == 0 || cond == 3,
                 serving: cond != 1,
                 terminating: cond == 2 || cond == 1,
+                hints: HintView::default(),
             });
         let arb_svc = (
             0u8..3,
