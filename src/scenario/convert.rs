@@ -431,6 +431,15 @@ pub fn service(s: &core::Service) -> ServiceObject {
                 .health_check_node_port
                 .filter(|n| *n > 0)
                 .and_then(|n| u16::try_from(n).ok()),
+            // kube-proxy trims each range before parsing (`pkg/proxy/servicechangetracker.go`);
+            // validation has refused the ones that do not parse.
+            load_balancer_source_ranges: spec
+                .load_balancer_source_ranges
+                .iter()
+                .flatten()
+                .filter_map(|r| r.trim().parse::<ipnet::Ipv4Net>().ok())
+                .map(|n| n.trunc())
+                .collect(),
         },
     }
 }
