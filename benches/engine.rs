@@ -139,6 +139,8 @@ fn seed_rules() -> IptablesRules {
         external_policy_local: false,
         internal_policy_local: false,
         affinity_timeout_seconds: None,
+        health_check_node_port: None,
+        source_ranges: Vec::new(),
         endpoints: eps,
     };
     let ep = |a: &str| ProxyEndpoint {

@@ -6,6 +6,7 @@
 //! (a Deployment whose selector misses its template, a port of 0, ...).
 
 use crate::engine::SimDuration;
+use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -428,6 +429,8 @@ pub struct ServiceSpec {
     pub health_check_node_port: Option<u16>,
     /// `trafficDistribution` and the `service.kubernetes.io/topology-mode` annotation.
     pub topology: TopologyRouting,
+    /// `spec.loadBalancerSourceRanges`: the client networks a load-balancer IP accepts.
+    pub load_balancer_source_ranges: Vec<Ipv4Net>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

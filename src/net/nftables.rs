@@ -13,8 +13,8 @@
 //! affinity sets kept in an [`AffinityTable`]), and [`NftRuleset::render`] prints the same
 //! data as `nft list ruleset` does. So the route always comes from the rules `rules --mode
 //! nftables` prints. Only a connection's first packet is modelled; conntrack lives in the
-//! caller. Not modelled: `loadBalancerSourceRanges` (the `firewall-ips` map stays empty),
-//! `masqueradeAll`, health-check node ports, IPv6.
+//! caller. Not modelled: `masqueradeAll`, IPv6. (Health check node ports need no rule here:
+//! nftables mode does not try to open them through other firewalls, unlike iptables mode.)
 
 use crate::model::objects::Protocol;
 use crate::net::hash::{
@@ -78,7 +78,7 @@ pub struct NftSet {
 }
 
 /// A match, printed as nft prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
     /// `ct state new` (every packet the walk sees is a connection's first).
     CtStateNew,
@@ -96,6 +96,8 @@ pub enum Expr {
     SaddrNet { net: Ipv4Net, negate: bool },
     /// `ip saddr @set` (an affinity set).
     SaddrIn(NftSetId),
+    /// `ip saddr != { A.B.C.D/N, ... }` (`loadBalancerSourceRanges`).
+    SaddrNotInList(Vec<Ipv4Net>),
     /// `fib saddr type local`.
     FibSaddrLocal,
     /// `meta mark & M == 0x00000000`.
@@ -594,6 +596,28 @@ impl NftRuleset {
             } else {
                 b.map3(no_ep_services).insert(key, no_ep(internal_verdict));
             }
+            // loadBalancerSourceRanges: a `firewall-` chain dropping every other source,
+            // reached through the `firewall-ips` map from filter-prerouting, before DNAT
+            // (`usesFWChain`, pkg/proxy/nftables/proxier.go).
+            if !sp.load_balancer_ips.is_empty() && !sp.source_ranges.is_empty() {
+                let fw = b.chain(&format!("firewall-{base}"));
+                b.push(
+                    fw,
+                    NftRule::new(
+                        vec![Expr::SaddrNotInList(sp.source_ranges.clone())],
+                        vec![Stmt::Drop],
+                    ),
+                );
+                for &ip in &sp.load_balancer_ips {
+                    b.map3(firewall_ips).insert(
+                        (u32::from(ip), pn, sp.port),
+                        MapElem {
+                            verdict: MapVerdict::Goto(fw),
+                            comment: None,
+                        },
+                    );
+                }
+            }
             // External and load-balancer IPs.
             for &ip in sp.external_ips.iter().chain(&sp.load_balancer_ips) {
                 let key = (u32::from(ip), pn, sp.port);
@@ -627,7 +651,9 @@ impl NftRuleset {
                 }
             }
 
-            // Internal traffic: masquerade off-cluster sources.
+            // Internal traffic: masquerade off-cluster sources. The rule matches the
+            // ClusterIP alone, no port (v1.34, kubernetes PR 131492: the chain is only
+            // reached through the ClusterIP's own service-ips element).
             if has_internal {
                 let internal = b.chain(internal_name);
                 b.push(
@@ -635,7 +661,6 @@ impl NftRuleset {
                     NftRule::new(
                         vec![
                             Expr::Daddr(cluster_ip),
-                            Expr::Dport(proto, sp.port),
                             Expr::SaddrNet {
                                 net: cluster_cidr,
                                 negate: true,
@@ -820,6 +845,10 @@ impl NftRuleset {
                     format!("ip saddr {}{net}", if *negate { "!= " } else { "" })
                 }
                 Expr::SaddrIn(s) => format!("ip saddr @{}", self.set_name(*s)),
+                Expr::SaddrNotInList(nets) => {
+                    let nets: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+                    format!("ip saddr != {{ {} }}", nets.join(", "))
+                }
                 Expr::FibSaddrLocal => "fib saddr type local".into(),
                 Expr::MarkClear(m) => format!("meta mark & {m:#010x} == 0x00000000"),
                 Expr::L4proto(p) => format!("meta l4proto {}", p.lower()),
@@ -1416,6 +1445,9 @@ impl<D: Draws, T: Tracer> Walk<'_, D, T> {
             Expr::Dport(p, port) => st.proto == p && st.dport == port,
             Expr::Saddr(ip) => st.src == u32::from(ip),
             Expr::SaddrNet { net, negate } => net.contains(&Ipv4Addr::from(st.src)) != negate,
+            Expr::SaddrNotInList(ref nets) => {
+                !nets.iter().any(|n| n.contains(&Ipv4Addr::from(st.src)))
+            }
             Expr::SaddrIn(s) => match rules.sets[s.0 as usize].data {
                 SetData::Affinity { timeout, list } => {
                     self.affinity.rcheck(list, st.src, timeout, self.now_ns)
@@ -1545,6 +1577,43 @@ mod tests {
         assert_eq!(nft_time(10800), "3h");
         assert_eq!(nft_time(86400), "1d");
         assert_eq!(nft_time(90), "1m30s");
+    }
+
+    /// `TestOverallNFTablesRules`' svc1 and svc5 (pkg/proxy/nftables/proxier_test.go, v1.34):
+    /// the service chain's masquerade rule names the ClusterIP without a port (kubernetes
+    /// PR 131492), and `loadBalancerSourceRanges` makes a `firewall-` chain that drops every
+    /// other source, reached through `firewall-ips`.
+    #[test]
+    fn masquerade_rule_and_firewall_chain_as_upstream_writes_them() {
+        let p80 = |name: &str, cip: &str, eps| ProxyServicePort {
+            namespace: name.replace("svc", "ns"),
+            port_name: Some("p80".into()),
+            ..svc(name, cip, 80, eps)
+        };
+        let svc1 = p80("svc1", "172.30.0.41", vec![ep("10.180.0.1", 80, false)]);
+        let svc5 = ProxyServicePort {
+            node_port: Some(3002),
+            load_balancer_ips: vec![ip("5.6.7.8")],
+            source_ranges: vec!["203.0.113.0/25".parse().unwrap()],
+            ..p80("svc5", "172.30.0.45", vec![ep("10.180.0.3", 80, false)])
+        };
+        let mut input = node(vec![svc1, svc5]);
+        input.cluster_cidr = "10.0.0.0/8".parse().unwrap();
+        let r = NftRuleset::build(&input, "172.30.0.0/16".parse().unwrap());
+        let text = r.render();
+        for want in [
+            "\tchain service-ULMVA6XW-ns1/svc1/tcp/p80 {\n\t\tip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump mark-for-masquerade\n",
+            "\tchain firewall-HVFWP5L3-ns5/svc5/tcp/p80 {\n\t\tip saddr != { 203.0.113.0/25 } drop\n",
+            "5.6.7.8 . tcp . 80 : goto firewall-HVFWP5L3-ns5/svc5/tcp/p80",
+        ] {
+            assert!(text.contains(want), "missing {want}\nin\n{text}");
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut aff = AffinityTable::new();
+        let allowed = r.route(&pkt("203.0.113.9", "5.6.7.8", 80), &mut rng, &mut aff, 0);
+        assert!(matches!(allowed, Verdict::Dnat { .. }), "{allowed:?}");
+        let blocked = r.route(&pkt("203.0.113.200", "5.6.7.8", 80), &mut rng, &mut aff, 0);
+        assert_eq!(blocked, Verdict::Drop);
     }
 
     #[test]
@@ -1790,6 +1859,8 @@ mod tests {
                 external_policy_local: etp,
                 internal_policy_local: itp,
                 affinity_timeout_seconds: None,
+                health_check_node_port: None,
+                source_ranges: Vec::new(),
                 endpoints: eps,
             });
         proptest::collection::vec(arb_svc, 0..5).prop_map(|mut services| {

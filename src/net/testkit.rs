@@ -45,6 +45,8 @@ pub fn svc(name: &str, cluster_ip: &str, port: u16, eps: Vec<ProxyEndpoint>) -> 
         external_policy_local: false,
         internal_policy_local: false,
         affinity_timeout_seconds: None,
+        health_check_node_port: None,
+        source_ranges: Vec::new(),
         endpoints: eps,
     }
 }

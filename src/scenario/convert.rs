@@ -432,6 +432,15 @@ pub fn service(s: &core::Service) -> ServiceObject {
                 .filter(|n| *n > 0)
                 .and_then(|n| u16::try_from(n).ok()),
             topology: topology_routing(s),
+            // kube-proxy trims each range before parsing (`pkg/proxy/servicechangetracker.go`);
+            // validation has refused the ones that do not parse.
+            load_balancer_source_ranges: spec
+                .load_balancer_source_ranges
+                .iter()
+                .flatten()
+                .filter_map(|r| r.trim().parse::<ipnet::Ipv4Net>().ok())
+                .map(|n| n.trunc())
+                .collect(),
         },
     }
 }

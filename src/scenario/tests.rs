@@ -271,6 +271,27 @@ fn a_node_port_out_of_range_gives_the_allocator_message() {
     assert_eq!(errs[0].line, line_of(&text, "nodePort: 29999"));
 }
 
+/// `loadBalancerSourceRanges` on a Service that is not a LoadBalancer, and a range that is not a
+/// CIDR (`ValidateService`, with upstream's capital L in the second path).
+#[test]
+fn load_balancer_source_ranges_need_a_load_balancer_and_cidrs() {
+    let objects = r#"apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec:
+  type: NodePort
+  loadBalancerSourceRanges: [" 203.0.113.0/25", "nope"]
+  ports:
+  - {port: 80}
+"#;
+    let errs = errors(&with_objects(objects));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].message,
+        "The Service \"x\" is invalid: [spec.loadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer', spec.LoadBalancerSourceRanges[1]: Invalid value: \"nope\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)]"
+    );
+}
+
 #[test]
 fn several_errors_of_one_service_are_joined_and_other_objects_still_checked() {
     let objects = r#"apiVersion: v1

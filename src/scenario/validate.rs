@@ -1234,6 +1234,29 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
             &["ClientIP", "None"],
         )),
     }
+    // `ValidateService` (pkg/apis/core/validation/validation.go): source ranges only on a
+    // LoadBalancer, each a CIDR once trimmed (the field path's capital L is upstream's).
+    if let Some(ranges) = spec
+        .load_balancer_source_ranges
+        .as_ref()
+        .filter(|r| !r.is_empty())
+    {
+        if type_ != "LoadBalancer" {
+            errs.push(forbidden(
+                "spec.loadBalancerSourceRanges",
+                "may only be used when `type` is 'LoadBalancer'",
+            ));
+        }
+        for (i, r) in ranges.iter().enumerate() {
+            if r.trim().parse::<ipnet::IpNet>().is_err() {
+                errs.push(invalid(
+                    &format!("spec.LoadBalancerSourceRanges[{i}]"),
+                    BadValue::Str(r.trim().into()),
+                    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                ));
+            }
+        }
+    }
     let externally_accessible = matches!(type_, "NodePort" | "LoadBalancer")
         || spec.external_ips.as_ref().is_some_and(|v| !v.is_empty());
     if let Some(p) = spec.external_traffic_policy.as_deref() {

@@ -57,6 +57,10 @@ pub struct ServiceState {
     pub node_ports: Vec<Option<u16>>,
     /// LoadBalancer ingress address from the scenario's pool; `None`: `<pending>`.
     pub load_balancer_ip: Option<Ipv4Addr>,
+    /// `spec.healthCheckNodePort`: allocated from the NodePort range for a LoadBalancer
+    /// Service with `externalTrafficPolicy: Local` (`needsHCNodePort`,
+    /// `pkg/registry/core/service/storage/alloc.go`), where kube-proxy answers `/healthz`.
+    pub health_check_node_port: Option<u16>,
 }
 
 impl ServiceState {
@@ -245,6 +249,31 @@ impl ApiServer {
                 }
             }
         }
+        // `allocHealthCheckNodePort`, after the service ports' NodePorts: the requested port,
+        // or the next free one (`pkg/registry/core/service/storage/alloc.go`).
+        let needs_hc = obj.spec.type_ == ServiceType::LoadBalancer
+            && obj.spec.external_traffic_policy == TrafficPolicy::Local;
+        let mut health_check_node_port = None;
+        if needs_hc && problems.is_empty() {
+            let result = match obj.spec.health_check_node_port {
+                Some(port) => self.node_ports.allocate(port).map(|()| port).map_err(|e| {
+                    format!("spec.healthCheckNodePort: Invalid value: {port}: failed to allocate requested HealthCheck NodePort {port}: {e}")
+                }),
+                None => self.node_ports.allocate_next(rng).map_err(|e| {
+                    format!("spec.healthCheckNodePort: Internal error: failed to allocate a nodePort: {e}")
+                }),
+            };
+            match result {
+                Ok(port) => {
+                    taken.push(port);
+                    health_check_node_port = Some(port);
+                }
+                Err(msg) => {
+                    first_field.get_or_insert("spec.healthCheckNodePort".into());
+                    problems.push(msg);
+                }
+            }
+        }
         if !problems.is_empty() {
             for port in taken {
                 self.node_ports.release(port);
@@ -263,6 +292,7 @@ impl ApiServer {
             cluster_ip,
             node_ports,
             load_balancer_ip,
+            health_check_node_port,
         });
         self.names.insert(key);
         Ok(self.services.len() - 1)
@@ -285,7 +315,12 @@ impl ApiServer {
         if let Some(ip) = s.cluster_ip {
             self.cluster_ips.release(ip);
         }
-        for port in s.node_ports.iter().flatten() {
+        for port in s
+            .node_ports
+            .iter()
+            .flatten()
+            .chain(&s.health_check_node_port)
+        {
             self.node_ports.release(*port);
         }
         if let (Some(pool), Some(ip)) = (&mut self.lb_pool, s.load_balancer_ip) {
@@ -328,5 +363,6 @@ fn spec(
         publish_not_ready_addresses: false,
         health_check_node_port: None,
         topology: Default::default(),
+        load_balancer_source_ranges: Vec::new(),
     }
 }

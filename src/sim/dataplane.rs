@@ -536,6 +536,12 @@ impl Simulation {
             affinity_timeout_seconds: spec
                 .session_affinity_timeout
                 .map(|d| (d.as_nanos() / 1_000_000_000) as u32),
+            health_check_node_port: svc.health_check_node_port,
+            source_ranges: if spec.type_ == crate::model::objects::ServiceType::LoadBalancer {
+                spec.load_balancer_source_ranges.clone()
+            } else {
+                Vec::new()
+            },
             endpoints,
         };
         let externally_accessible = input.node_port.is_some()

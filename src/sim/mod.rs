@@ -20,6 +20,7 @@ mod disruption;
 mod endpointslices;
 mod kubelet;
 mod lifecycle;
+mod loadbalancer;
 mod noop;
 pub mod outcome;
 mod requests;
@@ -93,6 +94,8 @@ enum Ev {
     TaintPass,
     /// A pod has been ready for its Deployment's `minReadySeconds`: it may now be available.
     Available(PodId),
+    /// The load balancer probes every node's health check node port (`Local` Services).
+    LbHealthCheck,
 }
 
 /// Event queue lanes (`EventQueue::schedule_in_lane`) for events that are mostly scheduled in
@@ -134,6 +137,8 @@ pub struct Simulation {
     metrics: Metrics,
     /// Cluster DNS queries answered, for the rotation of headless Services' records.
     dns_queries: std::cell::Cell<u64>,
+    /// The load balancer's health checks of the nodes (`Local` LoadBalancer Services).
+    lb_health: loadbalancer::LbHealth,
     /// The kubelet's memory of each pod (back-off counts, probe results).
     kubelet: Vec<kubelet::PodKubelet>,
     /// Node lease: the last renewal before the kubelet stopped, per node.
@@ -254,6 +259,7 @@ impl Simulation {
             servers: Vec::new(),
             kubelet: Vec::new(),
             dns_queries: std::cell::Cell::new(0),
+            lb_health: Default::default(),
             streams: Vec::new(),
             reqs: Slab::default(),
             metrics,
@@ -284,6 +290,7 @@ impl Simulation {
                 .schedule(SimTime::ZERO + ev.at, Ev::Timeline(i as u32));
         }
         sim.queue.schedule(SimTime::ZERO, Ev::NodeMonitor);
+        sim.queue.schedule(SimTime::ZERO, Ev::LbHealthCheck);
         for n in 0..n_nodes {
             sim.request_sync(NodeId(n as u32));
         }
@@ -454,6 +461,7 @@ impl Simulation {
             Ev::ProxySync(node) => self.on_proxy_sync(now, node),
             Ev::ProxyProgrammed(node) => self.on_proxy_programmed(now, node),
             Ev::NodeMonitor => self.on_node_monitor(now),
+            Ev::LbHealthCheck => self.on_lb_health_check(now),
             Ev::Evict(pod) => self.on_evict(now, pod),
             Ev::TaintPass => self.taint_pass(now),
             Ev::Available(pod) => self.pod_may_be_available(pod),

@@ -6,6 +6,7 @@
 //! server finishes. On a kept-alive connection the handshake is skipped.
 
 use super::kubelet::ProbeAnswer;
+use super::loadbalancer::LbEntry;
 use super::{Ev, Simulation};
 use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
@@ -901,9 +902,14 @@ impl Simulation {
                 Some(n) => (n, lat.same_node),
                 None => return Route::Fail(FailReason::NoRoute),
             },
-            None => match self.node_by_ip(dst).or_else(|| self.announcing_node(dst)) {
+            None => match self.node_by_ip(dst) {
                 Some(n) => (n, lat.external),
-                None => return Route::Fail(FailReason::NoRoute),
+                None => match self.lb_entry(dst, src, src_port) {
+                    LbEntry::Node(n) => (n, lat.external),
+                    // The load balancer has no healthy node to send the SYN to.
+                    LbEntry::NoHealthyNode => return Route::Lost,
+                    LbEntry::NotOwned => return Route::Fail(FailReason::NoRoute),
+                },
             },
         };
         for _hop in 0..2 {
@@ -1042,24 +1048,6 @@ impl Simulation {
 
     pub(super) fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
         self.node_ips.get(&ip).copied()
-    }
-
-    /// The node that answers for a LoadBalancer or external IP: the first node that is up,
-    /// as a MetalLB layer-2 speaker would hold the address (kubesim's simplification).
-    pub(super) fn announcing_node(&self, ip: Ipv4Addr) -> Option<NodeId> {
-        let owned = self
-            .api
-            .services
-            .iter()
-            .any(|s| s.load_balancer_ip == Some(ip) || s.obj.spec.external_ips.contains(&ip));
-        if !owned {
-            return None;
-        }
-        self.cluster
-            .nodes
-            .iter()
-            .position(|n| n.up)
-            .map(|i| NodeId(i as u32))
     }
 
     fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {

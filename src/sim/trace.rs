@@ -175,8 +175,12 @@ impl Simulation {
                 let _ = writeln!(out, "  +{}  veth -> {}'s network stack; the packet to {dst}:{port} enters PREROUTING there", fmt_d(t), self.cluster.node(n).cfg.name);
                 n
             }
-            None => match self.node_by_ip(dst).or_else(|| self.announcing_node(dst)) {
-                Some(n) => {
+            None => match self.node_by_ip(dst).map_or_else(
+                || self.traced_lb_entry(out, dst, src, src_port),
+                super::loadbalancer::LbEntry::Node,
+            ) {
+                super::loadbalancer::LbEntry::NoHealthyNode => return,
+                super::loadbalancer::LbEntry::Node(n) => {
                     t += lat.external;
                     let node = &self.cluster.node(n).cfg;
                     let _ = writeln!(
@@ -188,7 +192,7 @@ impl Simulation {
                     );
                     n
                 }
-                None => {
+                super::loadbalancer::LbEntry::NotOwned => {
                     let _ = writeln!(out, "         {dst} is not a node's or a load balancer's address: no route from outside the cluster (ClusterIPs and pod IPs are only routed inside it)");
                     return;
                 }

@@ -709,6 +709,13 @@ impl Simulation {
                     .and_then(|(_, np)| *np);
             }
         }
+        // An update keeps the health check port while the Service still needs one.
+        if new.spec.health_check_node_port.is_none()
+            && new.spec.type_ == crate::model::objects::ServiceType::LoadBalancer
+            && new.spec.external_traffic_policy == crate::model::objects::TrafficPolicy::Local
+        {
+            new.spec.health_check_node_port = old.health_check_node_port;
+        }
         let name = old.obj.meta.name.clone();
         let ns = old.obj.meta.namespace.clone();
         self.api.delete_service(&ns, &name);
@@ -725,6 +732,7 @@ impl Simulation {
                 for (p, np) in back.spec.ports.iter_mut().zip(&old.node_ports) {
                     p.node_port = *np;
                 }
+                back.spec.health_check_node_port = old.health_check_node_port;
                 let j = self
                     .api
                     .create_service(back, None, &mut rng)

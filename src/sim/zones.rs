@@ -293,7 +293,15 @@ impl super::Simulation {
             Some(p) => self.cluster.pod(crate::model::cluster::PodId(p)).node,
             None => match &self.scenario.traffic[si].to {
                 crate::traffic::spec::Destination::Addr(ip, _) => {
-                    self.node_by_ip(*ip).or_else(|| self.announcing_node(*ip))
+                    // For a `Local` LoadBalancer the node is one of the healthy ones, picked
+                    // by the connection's hash; the zone counted is that of the node the
+                    // hash of no particular connection picks (an approximation).
+                    self.node_by_ip(*ip).or_else(|| {
+                        match self.lb_entry(*ip, std::net::Ipv4Addr::UNSPECIFIED, 0) {
+                            super::loadbalancer::LbEntry::Node(n) => Some(n),
+                            _ => None,
+                        }
+                    })
                 }
                 crate::traffic::spec::Destination::Name(..) => None,
             },

@@ -319,3 +319,50 @@ spec:
     assert!(late(&with) > 200, "{}: {:?}", late(&with), with.pods);
     assert_eq!(with.requests.failed, 0, "{:?}", with.requests);
 }
+
+/// A LoadBalancer Service with `externalTrafficPolicy: Local` whose only pod runs on the second
+/// node (issue 14, point 2: every request was lost when the load balancer sent them all to the
+/// first node). The API server gives it a health check node port, every node's kube-proxy lets
+/// it in, and the load balancer sends connections only to the node whose `/healthz` answers
+/// 200: after its first probe that answers (8 s), everything is served, in every proxy mode.
+#[test]
+fn a_local_load_balancer_sends_only_to_nodes_whose_health_check_passes() {
+    for mode in ["iptables", "nftables", "ipvs"] {
+        let text = format!(
+            "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: lb-local\nspec:\n  duration: 40s\n  cluster:\n    proxyMode: {mode}\n    loadBalancerIPs: 192.168.0.240/29\n    nodes:\n      - {{name: node-1, ip: 192.168.0.24}}\n      - {{name: node-2, ip: 192.168.0.25}}\n      - {{name: node-3, ip: 192.168.0.26}}\n  traffic:\n    - {{name: via-lb, from: external, clients: 20, to: 192.168.0.241:80, rate: 100/s, start: 10s}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      nodeSelector: {{kubernetes.io/hostname: node-2}}\n      containers: [{{name: web, image: 'nginx:1.27', ports: [{{containerPort: 80}}]}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  selector: {{app: web}}\n  ports: [{{port: 80, nodePort: 30080}}]\n"
+        );
+        let loaded = load_text(&text);
+        let mut sim = kubesim::sim::Simulation::new(loaded.scenario.clone()).unwrap();
+        let svc = sim
+            .services()
+            .iter()
+            .find(|s| s.obj.meta.name == "web")
+            .unwrap();
+        let hc = svc
+            .health_check_node_port
+            .expect("a health check node port is allocated");
+        assert!((30000..=32767).contains(&hc) && hc != 30080, "{hc}");
+        sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(20));
+        let node1 = sim.cluster().node_by_name("node-1").unwrap();
+        let (rules, _) = sim.iptables_save(node1);
+        let accept = format!("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/web health check node port\" -m tcp --dport {hc} -j ACCEPT");
+        assert!(rules.lines().any(|l| l == accept), "{mode}: {rules}");
+        let t = sim
+            .trace(
+                &kubesim::sim::trace::TraceFrom::External,
+                "192.168.0.241:80",
+                3,
+            )
+            .unwrap();
+        assert_eq!(
+            t.matches("the connection's hash picks node-2").count(),
+            3,
+            "{mode}: {t}"
+        );
+        let o = sim.into_outcome();
+        let s = &o.streams[0];
+        assert!(s.sent > 2500, "{mode}: {}", s.sent);
+        assert_eq!(s.failed, 0, "{mode}: {:?}", s.failed_by_reason);
+        assert_eq!(s.served, s.sent, "{mode}");
+    }
+}

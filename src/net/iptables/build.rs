@@ -377,20 +377,40 @@ pub(super) fn write_port<S: Sink>(
         let (target, comment) = int_filter;
         b.push(fixed::FILTER_KUBE_SERVICES, at(target, cluster_ip, comment));
     }
+    // With loadBalancerSourceRanges, load-balancer IP traffic goes through KUBE-FW first
+    // (`usesFWChain`, pkg/proxy/iptables/proxier.go).
+    let fw_name = chain_name("KUBE-FW-", &h);
+    let uses_fw_chain =
+        has_endpoints && !sp.load_balancer_ips.is_empty() && !sp.source_ranges.is_empty();
     // External destinations, in upstream's order (pkg/proxy/iptables/proxier.go):
-    // external IPs, then load-balancer IPs (no loadBalancerSourceRanges, so no KUBE-FW
-    // chain). Each jumps to KUBE-EXT when the Service has endpoints, and is refused or
-    // dropped in KUBE-EXTERNAL-SERVICES when none may take external traffic.
+    // external IPs, then load-balancer IPs. Each jumps to KUBE-EXT (a load-balancer IP with
+    // source ranges to KUBE-FW) when the Service has endpoints, and is refused or dropped in
+    // KUBE-EXTERNAL-SERVICES when none may take external traffic.
     for (ips, what) in [
         (&sp.external_ips, "external IP"),
         (&sp.load_balancer_ips, "loadbalancer IP"),
     ] {
+        let is_lb = what == "loadbalancer IP";
         for &ip in ips {
             if has_endpoints {
-                let ext = b.chain(Nat, &ext_name);
+                let target = if is_lb && uses_fw_chain {
+                    b.chain(Nat, &fw_name)
+                } else {
+                    b.chain(Nat, &ext_name)
+                };
                 b.push(
                     fixed::NAT_KUBE_SERVICES,
-                    at(Target::Jump(ext), ip, format!("{spn} {what}")),
+                    at(Target::Jump(target), ip, format!("{spn} {what}")),
+                );
+            }
+            if is_lb && uses_fw_chain {
+                b.push(
+                    fixed::FILTER_KUBE_PROXY_FIREWALL,
+                    at(
+                        Target::Drop,
+                        ip,
+                        format!("{spn} traffic not accepted by {fw_name}"),
+                    ),
                 );
             }
             if !has_external {
@@ -424,6 +444,16 @@ pub(super) fn write_port<S: Sink>(
             });
             b.push(fixed::FILTER_KUBE_EXTERNAL_SERVICES, r);
         }
+    }
+    // The health check node port is let in whether or not the node has endpoints, so that
+    // kube-proxy can answer 503 (pkg/proxy/iptables/proxier.go).
+    if let Some(hc) = sp.health_check_node_port {
+        b.push(
+            fixed::FILTER_KUBE_NODEPORTS,
+            Rule::new(Target::Accept)
+                .comment(format!("{spn} health check node port"))
+                .proto_dport(Protocol::Tcp, Some(hc)),
+        );
     }
 
     // Internal traffic: masquerade off-cluster sources.
@@ -478,6 +508,29 @@ pub(super) fn write_port<S: Sink>(
             let policy = b.chain(Nat, external_policy_name);
             b.push(ext, Rule::new(Target::Jump(policy)));
         }
+    }
+
+    // The firewall chain: each allowed source range on to KUBE-EXT; the rest falls off the
+    // end without DNAT and is dropped by its KUBE-PROXY-FIREWALL rule. (Upstream also lets
+    // in the load-balancer IPs as sources when a range holds the node's own IP, for a VIP
+    // looped back on the node; kubesim's load balancer never loops back.)
+    if uses_fw_chain {
+        let fw = b.chain(Nat, &fw_name);
+        let ext = b.chain(Nat, &ext_name);
+        for &range in &sp.source_ranges {
+            b.push(
+                fw,
+                Rule::new(Target::Jump(ext))
+                    .src(Cidr::net(range, false))
+                    .comment(format!("{spn} loadbalancer IP")),
+            );
+        }
+        b.push(
+            fw,
+            Rule::new(Target::None).comment(format!(
+                "other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"
+            )),
+        );
     }
 
     // SEP chain names of the sorted endpoints.

@@ -102,6 +102,10 @@ pub struct ProxyServicePort {
     pub internal_policy_local: bool,
     /// `sessionAffinity: ClientIP` with this timeout; `None` for no affinity.
     pub affinity_timeout_seconds: Option<u32>,
+    /// `spec.healthCheckNodePort` (LoadBalancer Services with a Local external policy).
+    pub health_check_node_port: Option<u16>,
+    /// `spec.loadBalancerSourceRanges`: the clients a load-balancer IP accepts (empty: all).
+    pub source_ranges: Vec<Ipv4Net>,
     pub endpoints: Vec<ProxyEndpoint>,
 }
 
@@ -647,6 +651,65 @@ mod tests {
         assert!(text.contains("default/local has no local endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30003 -j DROP"));
     }
 
+    /// `TestOverallIPTablesRulesWithMultipleServices`' svc2 (LoadBalancer, Local, health
+    /// check node port 30000) and svc5 (LoadBalancer, Cluster, `loadBalancerSourceRanges:
+    /// [203.0.113.0/25]`): the health check ACCEPT, the KUBE-FW chain and its
+    /// KUBE-PROXY-FIREWALL DROP, with upstream's chain names and comments, in the order
+    /// `iptables-save` prints a rule's matches (pkg/proxy/iptables/proxier_test.go).
+    #[test]
+    fn health_check_node_port_and_source_ranges_as_upstream_writes_them() {
+        let p80 = |name: &str, cip: &str, eps| ProxyServicePort {
+            namespace: name.replace("svc", "ns"),
+            port_name: Some("p80".into()),
+            ..svc(name, cip, 80, eps)
+        };
+        let svc2 = ProxyServicePort {
+            node_port: Some(3001),
+            load_balancer_ips: vec![ip("1.2.3.4")],
+            external_ips: vec![ip("192.168.99.22")],
+            external_policy_local: true,
+            health_check_node_port: Some(30000),
+            ..p80("svc2", "172.30.0.42", vec![ep("10.180.0.2", 80, false)])
+        };
+        let svc5 = ProxyServicePort {
+            node_port: Some(3002),
+            load_balancer_ips: vec![ip("5.6.7.8")],
+            source_ranges: vec!["203.0.113.0/25".parse().unwrap()],
+            ..p80("svc5", "172.30.0.45", vec![ep("10.180.0.3", 80, false)])
+        };
+        let r = IptablesRules::build(&node(vec![svc2, svc5]));
+        let text = r.render();
+        for line in [
+            r#"-A KUBE-NODEPORTS -p tcp -m comment --comment "ns2/svc2:p80 health check node port" -m tcp --dport 30000 -j ACCEPT"#,
+            r#"-A KUBE-SERVICES -d 5.6.7.8/32 -p tcp -m comment --comment "ns5/svc5:p80 loadbalancer IP" -m tcp --dport 80 -j KUBE-FW-NUKIZ6OKUXPJNT4C"#,
+            r#"-A KUBE-FW-NUKIZ6OKUXPJNT4C -s 203.0.113.0/25 -m comment --comment "ns5/svc5:p80 loadbalancer IP" -j KUBE-EXT-NUKIZ6OKUXPJNT4C"#,
+            r#"-A KUBE-FW-NUKIZ6OKUXPJNT4C -m comment --comment "other traffic to ns5/svc5:p80 will be dropped by KUBE-PROXY-FIREWALL""#,
+            r#"-A KUBE-PROXY-FIREWALL -d 5.6.7.8/32 -p tcp -m comment --comment "ns5/svc5:p80 traffic not accepted by KUBE-FW-NUKIZ6OKUXPJNT4C" -m tcp --dport 80 -j DROP"#,
+            ":KUBE-FW-NUKIZ6OKUXPJNT4C - [0:0]",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line}\nin\n{text}"
+            );
+        }
+        // A client in the range reaches the pod; any other is dropped (it times out).
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut aff = AffinityTable::new();
+        let allowed = r.route(&pkt("203.0.113.9", "5.6.7.8", 80), &mut rng, &mut aff, 0);
+        assert!(matches!(allowed, Verdict::Dnat { .. }), "{allowed:?}");
+        let blocked = r.route(&pkt("203.0.113.200", "5.6.7.8", 80), &mut rng, &mut aff, 0);
+        assert_eq!(blocked, Verdict::Drop);
+        // The NodePort is not subject to the ranges (upstream: "nodeports are not subject to
+        // loadBalancerSourceRanges").
+        let np = r.route(
+            &pkt("203.0.113.200", "192.168.0.24", 3002),
+            &mut rng,
+            &mut aff,
+            0,
+        );
+        assert!(matches!(np, Verdict::Dnat { .. }), "{np:?}");
+    }
+
     #[test]
     fn external_policy_local_keeps_client_ip() {
         let mut s = svc(
@@ -852,8 +915,9 @@ COMMIT
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(|(k, eps, np, etp, itp, aff, ext)| ProxyServicePort {
+            .prop_map(|(k, eps, np, etp, itp, aff, ext, lb)| ProxyServicePort {
                 namespace: "default".into(),
                 name: format!("s{k}"),
                 port_name: Some(format!("p{k}")),
@@ -866,10 +930,22 @@ COMMIT
                 } else {
                     vec![]
                 },
-                load_balancer_ips: vec![],
+                // A load-balancer IP; for s0 and s2 with source ranges, and a health check
+                // node port when the external policy is Local.
+                load_balancer_ips: if lb {
+                    vec![Ipv4Addr::new(192, 168, 9, 10 + k)]
+                } else {
+                    vec![]
+                },
                 external_policy_local: etp,
                 internal_policy_local: itp,
                 affinity_timeout_seconds: aff.then_some(30),
+                health_check_node_port: (lb && etp).then_some(30010 + u16::from(k)),
+                source_ranges: if lb && k != 1 {
+                    vec!["203.0.113.0/25".parse().unwrap()]
+                } else {
+                    Vec::new()
+                },
                 endpoints: eps,
             });
         proptest::collection::vec(arb_svc, 0..5).prop_map(|services| NodeProxyInput {
@@ -886,18 +962,20 @@ COMMIT
             (10u8..13).prop_map(|h| Ipv4Addr::new(10, 96, 0, h)),
             Just(Ipv4Addr::new(192, 168, 0, 24)),
             Just(Ipv4Addr::new(192, 168, 9, 9)),
+            (10u8..13).prop_map(|h| Ipv4Addr::new(192, 168, 9, h)),
             Just(Ipv4Addr::new(10, 244, 0, 1)),
             Just(Ipv4Addr::new(10, 244, 1, 2)),
         ];
         let srcs = prop_oneof![
             (0u8..3, 2u8..8).prop_map(|(n, h)| Ipv4Addr::new(10, 244, n, h)),
             Just(Ipv4Addr::new(203, 0, 113, 9)),
+            Just(Ipv4Addr::new(203, 0, 113, 200)),
             Just(Ipv4Addr::new(192, 168, 0, 24)),
         ];
         (
             srcs,
             dsts,
-            prop_oneof![Just(80u16), Just(81), 30000u16..30004],
+            prop_oneof![Just(80u16), Just(81), 30000u16..30004, 30010u16..30013],
             any::<bool>(),
             any::<bool>(),
         )

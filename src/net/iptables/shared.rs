@@ -33,11 +33,13 @@ use std::sync::Arc;
 
 /// The fixed chains that service ports add rules to, between the fixed chain's own rules
 /// (its head) and, for nat `KUBE-SERVICES`, its last rule (the tail).
-const DISPATCH: [ChainId; 4] = [
+const DISPATCH: [ChainId; 6] = [
     fixed::NAT_KUBE_SERVICES,
     fixed::NAT_KUBE_NODEPORTS,
     fixed::FILTER_KUBE_SERVICES,
     fixed::FILTER_KUBE_EXTERNAL_SERVICES,
+    fixed::FILTER_KUBE_NODEPORTS,
+    fixed::FILTER_KUBE_PROXY_FIREWALL,
 ];
 
 /// kube-proxy's fixed chains, compiled once: chain `i` of `compiled` is the head of fixed chain
@@ -209,6 +211,8 @@ pub struct PortDestinations {
     pub addrs: Vec<(u32, u16, Protocol)>,
     /// Its NodePort (on any local address), with the port's protocol.
     pub node_port: Option<(u16, Protocol)>,
+    /// Its Service's health check node port (TCP, on any local address).
+    pub health_check_node_port: Option<u16>,
 }
 
 /// A service port's [`PortDestinations`].
@@ -225,6 +229,7 @@ pub fn port_destinations(sp: &ProxyServicePort) -> PortDestinations {
     PortDestinations {
         addrs: dsts,
         node_port: sp.node_port.map(|np| (np, sp.protocol)),
+        health_check_node_port: sp.health_check_node_port,
     }
 }
 
@@ -279,6 +284,12 @@ impl SharedRules {
             }
             if let Some(key) = dsts.node_port {
                 by_node_port.entry(key).or_default().push(pos);
+            }
+            if let Some(hc) = dsts.health_check_node_port {
+                let at = by_node_port.entry((hc, Protocol::Tcp)).or_default();
+                if at.last() != Some(&pos) {
+                    at.push(pos);
+                }
             }
             for &key in &piece.src_nets {
                 if seen.insert(key) {
