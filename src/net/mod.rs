@@ -5,6 +5,7 @@
 //! - [`allocator`]: the API server's ClusterIP and NodePort allocators and their errors.
 //! - [`topology`]: which endpoints of a service port a node's proxy may use.
 //! - [`dns`]: how a pod's resolver turns a name into a Service.
+//! - [`neigh`]: the timing of an address nobody answers ARP for (a vanished pod).
 //! - [`hash`]: kube-proxy's chain-name hashes.
 //! - [`iptables`]: kube-proxy's iptables-mode rules as data, printed as `iptables-save`
 //!   prints them and walked to route a packet; held once for every node as shared pieces
@@ -24,6 +25,7 @@ pub mod hash;
 pub mod ipam;
 pub mod iptables;
 pub mod ipvs;
+pub mod neigh;
 pub mod nftables;
 pub mod sync_time;
 // Fixtures for kube-proxy input, public for the integration tests; not kubesim's API.

@@ -508,6 +508,10 @@ enum Route {
     Fail(FailReason),
     /// Lost on the way: the client waits until its timeout.
     Lost,
+    /// To a pod address nobody answers ARP for (its sandbox is gone): the node's neighbour
+    /// resolution fails after about 3 s and the client gets "No route to host", unless its own
+    /// timeout comes first.
+    Unanswered,
 }
 
 /// The pod a routed connection reaches. An out-parameter of `route`, so that its fields are
@@ -851,7 +855,32 @@ impl Simulation {
                 self.attempt_ended(now, &a, Some(reason));
             }
             Route::Lost => self.lost_attempt(sent, &a, None),
+            Route::Unanswered => self.unanswered(now, sent, &a),
         }
+    }
+
+    /// A SYN to an address nobody answers ARP for: the node retries the neighbour resolution
+    /// (`net::neigh`), the client retransmits its SYN at 1 s and 3 s, and the failed entry's
+    /// ICMP host unreachable ends the connect with `no_route` at about 3 s; a client whose
+    /// timeout is shorter gives up first.
+    #[cold]
+    fn unanswered(&mut self, now: SimTime, sent: SimTime, a: &Attempt) {
+        let fails = now + crate::net::neigh::RESOLUTION_FAILS_AFTER;
+        if fails >= sent + self.scenario.traffic[a.stream as usize].timeout {
+            self.lost_attempt(sent, a, None);
+            return;
+        }
+        if fails > self.end {
+            if a.counted {
+                self.metrics.counts.in_flight += 1;
+            }
+            return;
+        }
+        if a.counted {
+            self.metrics
+                .failed(a.stream, None, fails, FailReason::NoRoute);
+        }
+        self.attempt_ended(fails, a, Some(FailReason::NoRoute));
     }
 
     /// For a stream that reacts to outcomes, the client's deadline for request `r`.
@@ -955,6 +984,11 @@ impl Simulation {
                     if let Some(pod) = self.pod_by_ip(dst) {
                         return self.deliver(entry, one_way, pod, None, dport, to);
                     }
+                    if self.pod_cidr_node(dst).is_some() {
+                        // A pod address no pod holds: routed to its node's bridge, where
+                        // nobody answers ARP.
+                        return Route::Unanswered;
+                    }
                     match self.node_by_ip(dst) {
                         // To another node's address: across the network, then its rules.
                         Some(n) if n != entry && client_pod.is_some() => {
@@ -1007,12 +1041,18 @@ impl Simulation {
                 None => return Route::Fail(FailReason::ConnectionRefused),
             },
         };
+        if !p.exists() {
+            // The pod's sandbox and its address went when its containers stopped (the rules
+            // still name it until kube-proxy's next sync): nobody answers ARP for it.
+            return Route::Unanswered;
+        }
         let accepting = self.servers[pod.index()]
             .get(container as usize)
             .and_then(Option::as_ref)
             .is_some_and(|s| s.accepting);
-        if !p.exists() || !accepting {
-            // The pod's node answers for an address nobody listens on with a reset.
+        if !accepting {
+            // The sandbox is there but nothing listens (a crashed or stopping container): its
+            // kernel answers the SYN with a reset.
             return Route::Fail(FailReason::ConnectionRefused);
         }
         *to = Delivery {
@@ -1032,7 +1072,9 @@ impl Simulation {
         match route {
             Route::Pod => to.dp_conn = dp,
             Route::Fail(_) => self.close_dp_conn(dp, CloseKind::Reset, now),
-            Route::Lost => self.close_dp_conn(dp, CloseKind::NeverEstablished, now),
+            Route::Lost | Route::Unanswered => {
+                self.close_dp_conn(dp, CloseKind::NeverEstablished, now)
+            }
         }
         route
     }
@@ -1048,6 +1090,15 @@ impl Simulation {
 
     pub(super) fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
         self.node_ips.get(&ip).copied()
+    }
+
+    /// The node whose pod CIDR holds `ip` as a pod address (not the network's .0, flannel.1,
+    /// nor .1, the bridge cni0: the node's own), if any.
+    pub(super) fn pod_cidr_node(&self, ip: Ipv4Addr) -> Option<NodeId> {
+        self.pod_cidrs
+            .iter()
+            .position(|c| c.contains(&ip) && u32::from(ip) - u32::from(c.network()) >= 2)
+            .map(|i| NodeId(i as u32))
     }
 
     fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {

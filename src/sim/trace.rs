@@ -5,7 +5,9 @@
 //! trace draws from its own stream (`trace`), so it leaves a run's choices untouched. In IPVS
 //! mode the entry node's virtual server is found instead, and its scheduler's choice is shown
 //! with the reason; the trace works on a copy of the nodes' IPVS tables (so `-n` connections
-//! count on it, one after another, and the run's own counts stay as they were).
+//! count on it, one after another, and the run's own counts stay as they were), and likewise on
+//! a copy of their `-m recent` lists (nftables: affinity sets), so with `sessionAffinity:
+//! ClientIP` the first connection's `--set` makes the next ones stick, as in a run.
 
 use super::dataplane::DataPlane;
 use super::Simulation;
@@ -35,6 +37,14 @@ pub enum TraceError {
     BadDestination(String),
     #[error("--from {0}: no running pod of that name at this time")]
     NoSuchPod(String),
+}
+
+/// What a trace's connections share, one after another: its random stream and its copies of
+/// the nodes' IPVS tables and affinity lists.
+struct TraceState<'a> {
+    rng: &'a mut SimRng,
+    ipvs: &'a mut [Option<IpvsTable>],
+    affinity: &'a mut [AffinityTable],
 }
 
 /// Records the raw 64-bit draws the walk takes, to show them as the kernel's coin flips.
@@ -87,12 +97,21 @@ impl Simulation {
         let dns_queries = self.dns_queries.get();
         let mut ipvs: Vec<Option<IpvsTable>> =
             self.proxies.iter().map(|p| p.ipvs.clone()).collect();
+        // Each node's `-m recent` lists (nftables: affinity sets), copied once: a connection's
+        // `--set` makes the trace's next connections from the same client stick, as in a run.
+        let mut affinity: Vec<AffinityTable> =
+            self.proxies.iter().map(|p| p.affinity.clone()).collect();
         let mut out = String::new();
         for i in 0..n.max(1) {
             if n > 1 {
                 let _ = writeln!(out, "== request {} of {n}", i + 1);
             }
-            self.trace_one(&mut out, client_pod, host, port, i, &mut rng, &mut ipvs);
+            let state = TraceState {
+                rng: &mut rng,
+                ipvs: &mut ipvs,
+                affinity: &mut affinity,
+            };
+            self.trace_one(&mut out, client_pod, host, port, i, state);
             out.push('\n');
         }
         self.dns_queries.set(dns_queries);
@@ -107,9 +126,13 @@ impl Simulation {
         host: &str,
         port: u16,
         i: usize,
-        rng: &mut SimRng,
-        ipvs: &mut [Option<IpvsTable>],
+        state: TraceState<'_>,
     ) {
+        let TraceState {
+            rng,
+            ipvs,
+            affinity,
+        } = state;
         let lat = self.scenario.net.latency;
         let now = self.queue.now();
         let mut t = SimDuration::ZERO;
@@ -247,7 +270,7 @@ impl Simulation {
                     Verdict::NotService => {}
                 }
             }
-            let mut affinity: AffinityTable = proxy.affinity.clone();
+            let affinity = &mut affinity[entry.index()];
             let synced = proxy
                 .last_sync
                 .map_or("never".to_string(), |s: SimTime| s.to_string());
@@ -267,8 +290,7 @@ impl Simulation {
                 DataPlane::Nftables(table) => {
                     // nftables mode: each rule matched in `ip kube-proxy`, with the map
                     // element it found or the `numgen` value it drew.
-                    let (verdict, steps) =
-                        table.route_traced(&pkt, rng, &mut affinity, now.as_nanos());
+                    let (verdict, steps) = table.route_traced(&pkt, rng, affinity, now.as_nanos());
                     for s in &steps {
                         let _ = writeln!(out, "           {}: {}", s.chain, s.rule);
                         if let Some(d) = &s.detail {
@@ -292,7 +314,7 @@ impl Simulation {
                 // IPVS found no virtual server: the packet goes where its address says.
                 (Verdict::NotService, Vec::new())
             } else {
-                rules.route_traced(&pkt, &mut rec, &mut affinity, now.as_nanos())
+                rules.route_traced(&pkt, &mut rec, affinity, now.as_nanos())
             };
             for s in &steps {
                 let _ = writeln!(out, "           {:<6} {}", s.table.as_str(), s.rule);
@@ -386,6 +408,15 @@ impl Simulation {
                     self.describe_delivery(out, t, entry, pod, dst, port, false, src, src_port);
                     return None;
                 }
+                if let Some(owner) = self.pod_cidr_node(dst) {
+                    let _ = writeln!(
+                        out,
+                        "         no pod holds {dst} (in {}'s pod CIDR): routed to that node's bridge (cni0)",
+                        self.cluster.node(owner).cfg.name
+                    );
+                    self.describe_unanswered(out, dst);
+                    return None;
+                }
                 match self
                     .cluster
                     .nodes
@@ -414,6 +445,18 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    /// A SYN to a pod address nobody answers ARP for (`net::neigh`).
+    fn describe_unanswered(&self, out: &mut String, ip: Ipv4Addr) {
+        use crate::net::neigh;
+        let retries: Vec<String> =
+            neigh::syn_retransmissions(neigh::RESOLUTION_FAILS_AFTER + SimDuration::from_millis(1))
+                .iter()
+                .map(|d| format!("{} s", d.as_secs_f64()))
+                .collect();
+        let _ = writeln!(out, "         the pod's sandbox is gone: nobody answers ARP for {ip} ({} broadcast probes, {} s apart); the client sends its SYN again at {}", neigh::MCAST_SOLICIT, neigh::RETRANS_TIME.as_secs_f64(), retries.join(" and "));
+        let _ = writeln!(out, "  +{:.3}s  neighbour resolution fails: ICMP host unreachable, the client's connect fails with \"No route to host\" (no_route), unless its own timeout is shorter", neigh::RESOLUTION_FAILS_AFTER.as_secs_f64());
     }
 
     /// The CNAME cluster DNS answers for `name` when it is an ExternalName Service
@@ -597,11 +640,13 @@ impl Simulation {
                 "         node {} is down: the packet is lost and the client times out",
                 self.cluster.node(node).cfg.name
             );
-        } else if !p.exists() || !accepting {
+        } else if !p.exists() {
+            self.describe_unanswered(out, ip);
+        } else if !accepting {
             let why = if listener.is_none() {
                 "no container of the pod listens on that port"
             } else {
-                "the pod is gone or shutting down"
+                "the pod's container has stopped or is shutting down, its sandbox is still there"
             };
             let _ = writeln!(
                 out,

@@ -366,3 +366,36 @@ fn a_local_load_balancer_sends_only_to_nodes_whose_health_check_passes() {
         assert_eq!(s.served, s.sent, "{mode}");
     }
 }
+
+/// Issue 14, item 9: `trace -n` ignored ClientIP affinity between its own connections (each
+/// started from the run's lists again). Before the run's clients exist (traffic starts at 5 s),
+/// the first traced connection's `--set` must pin the next seven to its pod, in iptables and in
+/// nftables mode (affinity sets).
+#[test]
+fn trace_n_connections_stick_to_the_pod_of_the_first_with_client_ip_affinity() {
+    for mode in ["iptables", "nftables"] {
+        let text = scenario_text("session-affinity.yaml").replace(
+            "  cluster:\n",
+            &format!("  cluster:\n    proxyMode: {mode}\n"),
+        );
+        let mut sim = kubesim::sim::Simulation::new(load_text(&text).scenario).unwrap();
+        sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(3));
+        let text = sim
+            .trace(
+                &kubesim::sim::trace::TraceFrom::External,
+                "192.168.0.24:30001",
+                8,
+            )
+            .unwrap();
+        let pods: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("DNAT -> "))
+            .collect();
+        assert_eq!(text.matches("DNAT -> ").count(), 8, "{mode}: {text}");
+        assert_eq!(
+            pods.len(),
+            1,
+            "{mode}: every connection on one pod: {pods:?}"
+        );
+    }
+}
