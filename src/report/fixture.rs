@@ -262,6 +262,7 @@ pub(crate) fn sample_outcome() -> Outcome {
             served,
             failed,
         },
+        history: Default::default(),
     }
 }
 

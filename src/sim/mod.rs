@@ -17,6 +17,7 @@ pub mod apiserver;
 pub mod config;
 mod dataplane;
 mod endpointslices;
+pub mod history;
 mod kubelet;
 mod lifecycle;
 mod noop;
@@ -145,6 +146,8 @@ pub struct Simulation {
     pods_version: u64,
     /// When the run stopped at the bound on requests in flight, and how many it held.
     overloaded: Option<(SimTime, usize)>,
+    /// What `report.html` shows over time; recorded only by [`Simulation::run_recorded`].
+    history: history::History,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -252,6 +255,7 @@ impl Simulation {
             pods_version: 1,
             dp_closed: Vec::new(),
             overloaded: None,
+            history: history::History::default(),
             scenario,
         };
         let mut errors = Vec::new();

@@ -31,6 +31,9 @@ pub struct Outcome {
     pub markers: Vec<(SimTime, String)>,
     /// Per-pod served and failed counts per time bucket.
     pub timeline: Timeline,
+    /// The run over time, for `report.html`: empty unless the run was made with
+    /// [`Simulation::run_recorded`](crate::sim::Simulation::run_recorded).
+    pub history: crate::sim::history::History,
 }
 
 /// Request counts (after warmup). `sent = served + failed + in_flight`.
