@@ -816,13 +816,15 @@ mod tests {
         let parent = scratch("legacy");
         let dir = parent.join("seed-tutorial");
         write_outputs(&sample_outcome(), &dir).unwrap();
-        // As kubesim wrote it before the marker, and before the latency and load charts.
+        // As kubesim wrote it before the marker, and before the latency and load charts and
+        // report.html.
         for f in [
             MARKER_FILE,
             "latency.png",
             "latency.svg",
             "load.png",
             "load.svg",
+            "report.html",
         ] {
             fs::remove_file(dir.join(f)).unwrap();
         }
