@@ -263,6 +263,7 @@ pub(crate) fn sample_outcome() -> Outcome {
             served,
             failed,
         },
+        history: Default::default(),
     }
 }
 

@@ -15,6 +15,8 @@
 //! - [`topology_graph`] ([`topology_dot`], [`draw_topology`]): the cluster at the end as a
 //!   `petgraph` graph of nodes, pods, Services and endpoints, as DOT text and as a picture of the
 //!   three networks.
+//! - [`html::report_html`]: `report.html`, the run in one self-contained, bilingual page with a
+//!   time slider (the three networks, `kubectl get` tables, requests per pod, traced requests).
 //! - [`write_outputs`]: all of the above into an output folder, atomically.
 //! - [`sweep`]: a capacity sweep's `sweep.csv`, `sweep.json`, heatmap and p99 charts, and the
 //!   shard files `kubesim merge` joins; [`SweepChart`] draws the charts.
@@ -26,6 +28,7 @@ mod csv_out;
 mod fixture;
 mod fonts;
 mod format;
+pub mod html;
 mod limits;
 mod load_charts;
 mod output;

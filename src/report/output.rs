@@ -25,6 +25,7 @@
 
 use super::charts::Chart;
 use super::csv_out::{requests_by_pod_csv, timeline_csv};
+use super::html::report_html;
 use super::limits::Rows;
 use super::summary::summary_json;
 use super::tables::events_table;
@@ -38,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The files [`write_outputs`] writes, in the order it writes them.
-pub const OUTPUT_FILES: [&str; 15] = [
+pub const OUTPUT_FILES: [&str; 16] = [
     "summary.json",
     "requests_by_pod.csv",
     "timeline.csv",
@@ -54,6 +55,7 @@ pub const OUTPUT_FILES: [&str; 15] = [
     "topology.dot",
     "topology.png",
     "topology.svg",
+    "report.html",
 ];
 
 /// The hidden file in every folder kubesim writes: a comment saying so, then the name of every
@@ -670,6 +672,8 @@ fn write_all(outcome: &Outcome, dir: &Path) -> Result<(), ReportError> {
         path: png,
         message: e.0,
     })?;
+    let path = dir.join("report.html");
+    fs::write(&path, report_html(outcome)).map_err(io_error(&path))?;
     Ok(())
 }
 
@@ -814,13 +818,15 @@ mod tests {
         let parent = scratch("legacy");
         let dir = parent.join("seed-tutorial");
         write_outputs(&sample_outcome(), &dir).unwrap();
-        // As kubesim wrote it before the marker, and before the latency and load charts.
+        // As kubesim wrote it before the marker, and before the latency and load charts and
+        // report.html.
         for f in [
             MARKER_FILE,
             "latency.png",
             "latency.svg",
             "load.png",
             "load.svg",
+            "report.html",
         ] {
             fs::remove_file(dir.join(f)).unwrap();
         }

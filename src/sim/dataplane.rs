@@ -617,6 +617,9 @@ impl Simulation {
         let input = own.then(|| gen.node_input(self, node));
         let cfg = &self.scenario.nodes[node.index()];
         let pod_cidr = self.pod_cidrs[node.index()];
+        if self.history.on {
+            self.history.synced(now, node, &gen, &self.api.services);
+        }
         let p = &mut self.proxies[node.index()];
         p.last_sync = Some(now);
         p.syncs += 1;

@@ -18,6 +18,7 @@ pub mod config;
 mod dataplane;
 mod disruption;
 mod endpointslices;
+pub mod history;
 mod kubelet;
 mod lifecycle;
 mod loadbalancer;
@@ -160,6 +161,8 @@ pub struct Simulation {
     disruption: disruption::Disruption,
     /// Requests counted per (from, to) zone ([`zones`]).
     zone_pairs: std::collections::BTreeMap<(u16, u16), u64>,
+    /// What `report.html` shows over time; recorded only by [`Simulation::run_recorded`].
+    history: history::History,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -271,6 +274,7 @@ impl Simulation {
             zones: zones::Zones::new(&scenario.nodes),
             zone_pairs: Default::default(),
             disruption: disruption::Disruption::new(&scenario.nodes),
+            history: history::History::default(),
             scenario,
         };
         let mut errors = Vec::new();

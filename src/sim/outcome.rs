@@ -34,6 +34,9 @@ pub struct Outcome {
     /// Requests sent (after warmup) per pair of zones, in zone order; empty when no node has
     /// a zone.
     pub zones: Vec<ZoneTraffic>,
+    /// The run over time, for `report.html`: empty unless the run was made with
+    /// [`Simulation::run_recorded`](crate::sim::Simulation::run_recorded).
+    pub history: crate::sim::history::History,
 }
 
 /// Requests that went from one zone to another (or stayed in one).

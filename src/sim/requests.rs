@@ -1765,6 +1765,7 @@ impl Simulation {
                 .map(|e| (SimTime::ZERO + e.at, e.action.label()))
                 .collect(),
             timeline,
+            history: std::mem::take(&mut self.history),
         }
     }
 

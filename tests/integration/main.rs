@@ -18,6 +18,7 @@ mod lifecycle;
 mod load;
 mod properties;
 mod queueing;
+mod report_html;
 mod scale;
 mod seed;
 mod services;

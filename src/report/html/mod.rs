@@ -1,0 +1,322 @@
+//! `report.html`: the run in one self-contained page, in English and Chinese, driven by a time
+//! slider: the three networks at an instant (nodes, pods, Services, and the endpoints each
+//! node's kube-proxy had synced), `kubectl get pods -o wide` and `get svc` at that instant,
+//! requests per pod over time with the events as markers, and new connections traced hop by
+//! hop as `kubesim trace` prints them.
+//!
+//! The page needs no network: its script, styles and data (one JSON document) are inline, and
+//! it draws CJK text with the reader's system fonts (a `font-family` fallback list), so it
+//! opens from a USB stick or an e-mail. Its size is bounded whatever the cluster's size: the
+//! run's [`History`](crate::sim::history::History) follows the first pods and nodes only, and
+//! this module keeps at most [`MAX_SERVICES`] Services, [`MAX_EVENTS`] events, [`MAX_SERIES`]
+//! pods in the requests chart and [`MAX_BUCKETS`] time buckets; the page says what it left out.
+//! The same outcome gives the same bytes (no wall-clock time, rounded numbers).
+//!
+//! Addressable: `report.html#t=42&lang=zh&pod=NAME&svc=NAME` opens at that instant, language,
+//! pod and Service (a `t` past the end opens at the end). The script writes any error it meets
+//! into the element `#errors`, which tests read.
+
+use super::format::round_to;
+use super::tables::ports_column;
+use crate::engine::SimTime;
+use crate::model::objects::PortRef;
+use crate::sim::outcome::Outcome;
+use serde_json::{json, Value};
+
+/// Services listed (the first ones, in creation order).
+pub const MAX_SERVICES: usize = 200;
+/// Events listed, and timeline markers drawn (the first ones).
+pub const MAX_EVENTS: usize = 2_000;
+/// Pods drawn in the requests chart: the followed pods that served the most.
+pub const MAX_SERIES: usize = 30;
+/// Time buckets in the requests chart; more are merged in twos until they fit.
+pub const MAX_BUCKETS: usize = 600;
+
+const TEMPLATE: &str = include_str!("report.html");
+const SCRIPT: &str = include_str!("report.js");
+const STYLE: &str = include_str!("report.css");
+
+/// Seconds, rounded to the millisecond.
+fn s(t: SimTime) -> f64 {
+    round_to(t.as_nanos() as f64 / 1e9, 3)
+}
+
+/// The page's data, as the script reads it.
+pub fn report_data(outcome: &Outcome) -> Value {
+    let h = &outcome.history;
+    let end = s(SimTime::ZERO + outcome.simulated);
+    let nodes: Vec<Value> = outcome
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let nh = h.nodes.get(i);
+            json!({
+                "name": n.name,
+                "ip": n.ip.to_string(),
+                "cidr": n.pod_cidr,
+                "version": n.kubelet_version,
+                "status": nh.map_or_else(
+                    || vec![json!([0.0, n.status])],
+                    |nh| nh.status.iter().map(|(t, st)| json!([s(*t), st])).collect()),
+                "syncs": nh.map_or_else(Vec::new, |nh| nh.syncs.iter().map(|(t, g)| json!([s(*t), g])).collect()),
+            })
+        })
+        .take(crate::sim::history::MAX_NODES)
+        .collect();
+    let followed = h.pods.len();
+    let pods: Vec<Value> = outcome
+        .pods
+        .iter()
+        .take(followed)
+        .enumerate()
+        .map(|(i, p)| {
+            let states: Vec<Value> = h.pods[i]
+                .iter()
+                .map(|st| {
+                    json!([
+                        s(st.at),
+                        st.status,
+                        st.ready,
+                        st.ip.map(|ip| ip.to_string()),
+                        st.node,
+                        st.restarts
+                    ])
+                })
+                .collect();
+            let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            json!({
+                "name": p.name,
+                "ns": p.namespace,
+                "labels": labels.join(","),
+                "owner": p.owner,
+                "node": p.node,
+                "ip": p.ip.map(|ip| ip.to_string()),
+                "created": s(p.created),
+                "deleted": p.deleted.map(s),
+                "gone": h.gone.get(i).copied().flatten().map(s),
+                "served": p.served,
+                "failed": p.failed,
+                "states": states,
+            })
+        })
+        .collect();
+    let services: Vec<Value> = outcome
+        .services
+        .iter()
+        .take(MAX_SERVICES)
+        .map(|svc| {
+            let selector: Vec<String> = svc
+                .selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let ports: Vec<Value> = svc
+                .ports
+                .iter()
+                .map(|p| {
+                    json!({
+                        "port": p.port,
+                        "target": match &p.target_port {
+                            PortRef::Number(n) => n.to_string(),
+                            PortRef::Name(n) => n.clone(),
+                        },
+                        "nodePort": p.node_port,
+                        "protocol": p.protocol.as_str(),
+                    })
+                })
+                .collect();
+            json!({
+                "name": svc.name,
+                "ns": svc.namespace,
+                "type": svc.type_.as_str(),
+                "clusterIP": svc.cluster_ip.map_or_else(|| "None".to_string(), |ip| ip.to_string()),
+                "externalIP": svc.external_ip,
+                "ports": ports,
+                "portsColumn": ports_column(svc),
+                "selector": selector.join(","),
+                "served": svc.served,
+            })
+        })
+        .collect();
+    let ports: Vec<Value> = h
+        .ports
+        .iter()
+        .map(|p| {
+            let eps: Vec<Value> = p
+                .endpoints
+                .iter()
+                .map(|e| {
+                    json!([
+                        e.pod,
+                        format!("{}:{}", e.ip, e.port),
+                        e.ready,
+                        e.serving,
+                        e.terminating
+                    ])
+                })
+                .collect();
+            json!({"ns": p.namespace, "svc": p.service, "port": p.port, "eps": eps, "more": p.endpoints_left_out})
+        })
+        .collect();
+    let events: Vec<Value> = outcome
+        .events
+        .iter()
+        .take(MAX_EVENTS)
+        .map(|e| json!([s(e.at), e.type_.as_str(), e.reason, e.object, e.message]))
+        .collect();
+    let markers: Vec<Value> = outcome
+        .markers
+        .iter()
+        .take(MAX_EVENTS)
+        .map(|(t, label)| json!([s(*t), label]))
+        .collect();
+    let traces: Vec<Value> = h
+        .traces
+        .iter()
+        .map(|tr| json!({"at": s(tr.at), "stream": tr.stream, "from": tr.from, "to": tr.to, "text": tr.text}))
+        .collect();
+    json!({
+        "scenario": outcome.scenario,
+        "seed": outcome.seed,
+        "proxy": outcome.proxy,
+        "end": end,
+        "resolution": round_to(h.resolution.as_nanos() as f64 / 1e9, 6),
+        "recorded": h.on_record(),
+        "nodes": nodes,
+        "pods": pods,
+        "services": services,
+        "generations": h.generations,
+        "ports": ports,
+        "events": events,
+        "markers": markers,
+        "requests": requests_chart(outcome),
+        "traces": traces,
+        "leftOut": {
+            "nodes": outcome.nodes.len().saturating_sub(crate::sim::history::MAX_NODES),
+            "pods": outcome.pods.len().saturating_sub(followed),
+            "services": outcome.services.len().saturating_sub(MAX_SERVICES),
+            "events": outcome.events.len().saturating_sub(MAX_EVENTS),
+            "ports": h.ports_left_out,
+            "syncs": h.syncs_left_out,
+        },
+        "totals": {
+            "sent": outcome.requests.sent,
+            "served": outcome.requests.served,
+            "failed": outcome.requests.failed,
+        },
+    })
+}
+
+/// Requests served per pod and failed per time bucket: the followed pods that served the
+/// most (at most [`MAX_SERIES`], in creation order), buckets merged until at most
+/// [`MAX_BUCKETS`].
+fn requests_chart(outcome: &Outcome) -> Value {
+    let tl = &outcome.timeline;
+    let followed = outcome.history.pods.len().min(outcome.pods.len());
+    let mut serving: Vec<usize> = (0..followed)
+        .filter(|&i| outcome.pods[i].served > 0)
+        .collect();
+    serving.sort_by_key(|&i| std::cmp::Reverse(outcome.pods[i].served));
+    serving.truncate(MAX_SERIES);
+    serving.sort_unstable();
+    let mut merge = 1usize;
+    while tl.served.len().div_ceil(merge) > MAX_BUCKETS {
+        merge *= 2;
+    }
+    let buckets = tl.served.len().div_ceil(merge);
+    let series: Vec<Value> = serving
+        .iter()
+        .map(|&i| {
+            let counts: Vec<u64> = (0..buckets)
+                .map(|b| {
+                    tl.served[b * merge..((b + 1) * merge).min(tl.served.len())]
+                        .iter()
+                        .map(|row| row.get(i).copied().unwrap_or(0))
+                        .sum()
+                })
+                .collect();
+            json!({"pod": i, "counts": counts})
+        })
+        .collect();
+    let failed: Vec<u64> = (0..buckets)
+        .map(|b| {
+            tl.failed[b * merge..((b + 1) * merge).min(tl.failed.len())]
+                .iter()
+                .sum()
+        })
+        .collect();
+    let serving_pods = (0..outcome.pods.len())
+        .filter(|&i| outcome.pods[i].served > 0)
+        .count();
+    json!({
+        "bucket": round_to(tl.bucket.as_nanos() as f64 * merge as f64 / 1e9, 6),
+        "series": series,
+        "failed": failed,
+        "seriesLeftOut": serving_pods - series.len(),
+        "warmup": round_to(outcome.warmup.as_nanos() as f64 / 1e9, 3),
+    })
+}
+
+/// The whole page for `outcome`.
+pub fn report_html(outcome: &Outcome) -> String {
+    let data = serde_json::to_string(&report_data(outcome)).expect("JSON values serialise");
+    // Inside <script>, `</` could close the element and `<!--` open a comment: escaped, the
+    // JSON reads the same.
+    let data = data.replace("</", "<\\/").replace("<!--", "<\\!--");
+    let title = html_escape(&outcome.scenario);
+    TEMPLATE
+        .replace("{{TITLE}}", &title)
+        .replace("{{STYLE}}", STYLE)
+        .replace("{{SCRIPT}}", SCRIPT)
+        .replace("{{DATA}}", &data)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{large_outcome, sample_outcome, AT_SCALE};
+
+    #[test]
+    fn the_page_is_self_contained_and_its_data_parses() {
+        let html = report_html(&sample_outcome());
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        // The SVG namespace is a name, not an address the browser loads.
+        let html = html.replace("http://www.w3.org/2000/svg", "");
+        for remote in ["http://", "https://", "src=\"", "@import", "url("] {
+            assert!(!html.contains(remote), "the page refers to {remote}");
+        }
+        let start = html.find("id=\"data\"").expect("data element");
+        let json_start = start + html[start..].find('>').unwrap() + 1;
+        let json_end = json_start + html[json_start..].find("</script>").unwrap();
+        let v: Value = serde_json::from_str(&html[json_start..json_end]).expect("valid JSON");
+        assert_eq!(v["scenario"], "seed-tutorial");
+        assert!(v["services"].as_array().unwrap().len() >= 2);
+    }
+
+    #[test]
+    fn a_large_cluster_gives_a_page_of_bounded_size() {
+        let html = report_html(&large_outcome(AT_SCALE));
+        assert!(html.len() < 1_500_000, "{} bytes", html.len());
+        let v = report_data(&large_outcome(AT_SCALE));
+        assert!(v["services"].as_array().unwrap().len() <= MAX_SERVICES);
+        assert!(v["events"].as_array().unwrap().len() <= MAX_EVENTS);
+        assert!(v["markers"].as_array().unwrap().len() <= MAX_EVENTS);
+        assert!(v["leftOut"]["services"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn script_text_in_data_cannot_close_the_element() {
+        let mut o = sample_outcome();
+        o.scenario = "x</script><script>alert(1)".into();
+        let html = report_html(&o);
+        assert_eq!(html.matches("</script>").count(), 2, "only the page's own");
+    }
+}

@@ -1,0 +1,385 @@
+//! What a run looked like over time, for `report.html`: the state of the first pods and nodes
+//! as it changed, the endpoints each of the first nodes' kube-proxy had synced and when, and a
+//! sample of new connections traced hop by hop at a few instants.
+//!
+//! Recording is off unless the run is made with [`Simulation::run_recorded`], so sweeps and
+//! tests pay nothing. Everything recorded is bounded, whatever the cluster's size: the first
+//! [`MAX_PODS`] pods (in creation order), the first [`MAX_NODES`] nodes, the first
+//! [`MAX_PORTS`] service ports of each sync and their first [`MAX_ENDPOINTS`] endpoints, at
+//! most [`MAX_GENERATIONS`] distinct syncs and
+//! [`MAX_SYNCS`] sync records, a pod's state sampled at most once per [`resolution`]
+//! (`History::resolution`) of simulated time, and [`TRACE_INSTANTS`] traces per stream of the
+//! first [`TRACE_STREAMS`] streams. What was left out is counted, so the report can say so.
+//! It knows nothing of HTML: the report layer renders it.
+
+use super::apiserver::ServiceState;
+use super::dataplane::{Generation, PortState};
+use super::outcome::Outcome;
+use super::trace::TraceFrom;
+use super::{Overloaded, Simulation};
+use crate::engine::FxHashMap;
+use crate::engine::{SimDuration, SimTime};
+use crate::model::cluster::NodeId;
+use crate::traffic::spec::{ClientSource, Destination};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// Pods followed over time: the first ones created.
+pub const MAX_PODS: usize = 300;
+/// Nodes whose state and kube-proxy syncs are followed: the first ones.
+pub const MAX_NODES: usize = 12;
+/// Service ports recorded per sync: the first ones, in the API server's order.
+pub const MAX_PORTS: usize = 24;
+/// Distinct synced states kept.
+pub const MAX_GENERATIONS: usize = 2_000;
+/// Endpoints recorded per service port state: the first ones, in kube-proxy's order.
+pub const MAX_ENDPOINTS: usize = 32;
+/// Sync records kept, over all followed nodes.
+pub const MAX_SYNCS: usize = 20_000;
+/// State samples of a pod or node: the run is cut into this many steps at most.
+const STEPS: u64 = 2_000;
+/// Instants at which a new connection is traced, per stream.
+pub const TRACE_INSTANTS: usize = 8;
+/// Streams whose connections are traced: the first ones.
+pub const TRACE_STREAMS: usize = 3;
+
+/// The record of one run over time (empty unless made by [`Simulation::run_recorded`]).
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub(super) on: bool,
+    /// A pod's or node's state is sampled at most once per this much simulated time (at the
+    /// first event that changed pods after the last sample).
+    pub resolution: SimDuration,
+    /// `pods[i]` follows pod `i` of [`Outcome::pods`] (the first [`MAX_PODS`]).
+    pub pods: Vec<Vec<PodState>>,
+    /// Pods not followed.
+    pub pods_left_out: usize,
+    /// `nodes[i]` follows node `i` of [`Outcome::nodes`] (the first [`MAX_NODES`]).
+    pub nodes: Vec<NodeHistory>,
+    pub nodes_left_out: usize,
+    /// What the followed nodes' kube-proxies synced: each distinct state once, as indices
+    /// into [`ports`](Self::ports).
+    pub generations: Vec<Vec<u32>>,
+    /// Each distinct service port state synced (a port unchanged from one sync to the next is
+    /// the same state, held once).
+    pub ports: Vec<SyncedPort>,
+    /// Service ports left out of each recorded sync (beyond [`MAX_PORTS`]).
+    pub ports_left_out: usize,
+    /// Syncs not recorded once the bounds were reached.
+    pub syncs_left_out: usize,
+    /// New connections traced hop by hop, as `kubesim trace` prints them.
+    pub traces: Vec<TraceSample>,
+    /// When each followed pod left the API server, exactly (`None`: never).
+    pub gone: Vec<Option<SimTime>>,
+    last_sample: Option<SimTime>,
+    /// The instant of the last change not yet sampled.
+    dirty_at: Option<SimTime>,
+    last_generation: Option<(Arc<Generation>, u32)>,
+    /// A port state's address → its index in `ports` (only looked up, never iterated).
+    port_ids: FxHashMap<usize, u32>,
+    port_arcs: Vec<Arc<PortState>>,
+    sync_count: usize,
+}
+
+/// A pod's state from `at` until its next state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodState {
+    pub at: SimTime,
+    /// The STATUS column of `kubectl get pods`.
+    pub status: String,
+    /// The READY column.
+    pub ready: String,
+    pub ip: Option<Ipv4Addr>,
+    pub node: Option<String>,
+    pub restarts: u32,
+    /// The object is gone from the API server.
+    pub gone: bool,
+}
+
+/// A node's states and its kube-proxy's syncs.
+#[derive(Debug, Clone, Default)]
+pub struct NodeHistory {
+    /// `(from, STATUS column)`, at each change.
+    pub status: Vec<(SimTime, String)>,
+    /// `(when the rules reached the kernel, index into History::generations)`.
+    pub syncs: Vec<(SimTime, u32)>,
+}
+
+/// One service port as a kube-proxy synced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncedPort {
+    pub namespace: String,
+    pub service: String,
+    pub port: u16,
+    /// The first [`MAX_ENDPOINTS`].
+    pub endpoints: Vec<SyncedEndpoint>,
+    pub endpoints_left_out: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncedEndpoint {
+    /// Index into [`Outcome::pods`].
+    pub pod: u32,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub ready: bool,
+    pub serving: bool,
+    pub terminating: bool,
+}
+
+/// A new connection traced at an instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSample {
+    pub at: SimTime,
+    pub stream: String,
+    /// Where from, as `trace --from` takes it: `external` or a pod's name.
+    pub from: String,
+    pub to: String,
+    /// `kubesim trace`'s text, or the error it gave.
+    pub text: String,
+}
+
+impl History {
+    /// Whether the run was recorded ([`Simulation::run_recorded`]).
+    pub fn on_record(&self) -> bool {
+        self.on
+    }
+
+    /// A node's kube-proxy put `gen` into its kernel at `now`.
+    pub(super) fn synced(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        gen: &Arc<Generation>,
+        services: &[ServiceState],
+    ) {
+        let n = node.index();
+        if n >= self.nodes.len() {
+            return;
+        }
+        if self.sync_count >= MAX_SYNCS {
+            self.syncs_left_out += 1;
+            return;
+        }
+        let id = match &self.last_generation {
+            Some((g, id)) if Arc::ptr_eq(g, gen) => *id,
+            _ => {
+                if self.generations.len() >= MAX_GENERATIONS {
+                    self.syncs_left_out += 1;
+                    return;
+                }
+                let mut ids = Vec::new();
+                for p in gen.ports.iter().take(MAX_PORTS) {
+                    let key = Arc::as_ptr(p) as usize;
+                    let id = match self.port_ids.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let svc = &services[p.service];
+                            self.ports.push(SyncedPort {
+                                namespace: svc.obj.meta.namespace.clone(),
+                                service: svc.obj.meta.name.clone(),
+                                port: p.input.port,
+                                endpoints_left_out: p.pods.len().saturating_sub(MAX_ENDPOINTS),
+                                endpoints: p
+                                    .input
+                                    .endpoints
+                                    .iter()
+                                    .zip(&p.pods)
+                                    .take(MAX_ENDPOINTS)
+                                    .map(|(e, (pod, _))| SyncedEndpoint {
+                                        pod: pod.0,
+                                        ip: e.ip,
+                                        port: e.port,
+                                        ready: e.ready,
+                                        serving: e.serving,
+                                        terminating: e.terminating,
+                                    })
+                                    .collect(),
+                            });
+                            // Kept alive so that its address is never another port's.
+                            self.port_arcs.push(p.clone());
+                            let id = (self.ports.len() - 1) as u32;
+                            self.port_ids.insert(key, id);
+                            id
+                        }
+                    };
+                    ids.push(id);
+                }
+                self.ports_left_out += gen.ports.len().saturating_sub(MAX_PORTS);
+                let id = self.generations.len() as u32;
+                self.generations.push(ids);
+                self.last_generation = Some((gen.clone(), id));
+                id
+            }
+        };
+        self.sync_count += 1;
+        self.nodes[n].syncs.push((now, id));
+    }
+}
+
+impl Simulation {
+    /// [`run_checked`](Self::run_checked), recording the run's [`History`] into
+    /// [`Outcome::history`] as it goes. The run itself is the same event for event: the
+    /// figures and every other output are those `run_checked` gives.
+    pub fn run_recorded(&mut self) -> Result<Outcome, Box<Overloaded>> {
+        let h = &mut self.history;
+        h.on = true;
+        let span = self.end.as_nanos().max(1);
+        h.resolution = SimDuration::from_nanos(span.div_ceil(STEPS).max(1));
+        h.pods_left_out = 0;
+        h.nodes = vec![NodeHistory::default(); self.cluster.nodes.len().min(MAX_NODES)];
+        h.nodes_left_out = self.cluster.nodes.len().saturating_sub(MAX_NODES);
+        self.sample_at(SimTime::ZERO);
+        let instants = self.trace_instants();
+        for &t in &instants {
+            while let Some((now, ev)) = self.queue.pop_until(t.min(self.end)) {
+                self.step_recorded(now, ev);
+            }
+            self.sample_traces(t);
+        }
+        while let Some((now, ev)) = self.queue.pop_until(self.end) {
+            self.step_recorded(now, ev);
+        }
+        if let Some(at) = self.history.dirty_at.take() {
+            self.sample_at(at);
+        }
+        let total = self.cluster.pods.len();
+        self.history.pods_left_out = total.saturating_sub(MAX_PODS);
+        self.history.gone = (self.cluster.pods.iter().take(MAX_PODS))
+            .map(|p| p.gone_at)
+            .collect();
+        match self.overloaded {
+            None => Ok(self.finish()),
+            Some((at, in_flight)) => Err(Box::new(Overloaded {
+                at,
+                in_flight,
+                outcome: self.finish(),
+            })),
+        }
+    }
+
+    /// Handles one event and samples the followed pods and nodes when it changed pods: at
+    /// once when a [`History::resolution`] has passed since the last sample, else later, with
+    /// the instant of the last change not yet sampled (so a change is shown at most one
+    /// resolution late, and the last change of a burst exactly).
+    fn step_recorded(&mut self, now: SimTime, ev: super::Ev) {
+        let h = &self.history;
+        if let (Some(at), Some(last)) = (h.dirty_at, h.last_sample) {
+            if now >= last + h.resolution {
+                self.history.dirty_at = None;
+                self.sample_at(at);
+            }
+        }
+        let before = self.pods_version;
+        self.handle(now, ev);
+        if self.pods_version == before {
+            return;
+        }
+        let h = &mut self.history;
+        match h.last_sample {
+            Some(last) if now < last + h.resolution => h.dirty_at = Some(now),
+            _ => {
+                h.dirty_at = None;
+                self.sample_at(now);
+            }
+        }
+    }
+
+    fn sample_at(&mut self, now: SimTime) {
+        let h = &mut self.history;
+        h.last_sample = Some(now);
+        let followed = self.cluster.pods.len().min(MAX_PODS);
+        if h.pods.len() < followed {
+            h.pods.resize(followed, Vec::new());
+        }
+        for (i, p) in self.cluster.pods.iter().take(followed).enumerate() {
+            let state = PodState {
+                at: now,
+                status: p.status(),
+                ready: p.ready_column(),
+                ip: p.ip,
+                node: p.node.map(|n| self.cluster.node(n).cfg.name.clone()),
+                restarts: p.restarts,
+                gone: !p.exists(),
+            };
+            let states = &mut h.pods[i];
+            let same = states.last().is_some_and(|s| {
+                s.status == state.status
+                    && s.ready == state.ready
+                    && s.ip == state.ip
+                    && s.node == state.node
+                    && s.restarts == state.restarts
+                    && s.gone == state.gone
+            });
+            if !same {
+                states.push(state);
+            }
+        }
+        for (node, nh) in self.cluster.nodes.iter().zip(h.nodes.iter_mut()) {
+            let status = match (node.ready, node.unschedulable) {
+                (true, false) => "Ready",
+                (true, true) => "Ready,SchedulingDisabled",
+                (false, false) => "NotReady",
+                (false, true) => "NotReady,SchedulingDisabled",
+            };
+            if nh.status.last().map(|(_, s)| s.as_str()) != Some(status) {
+                nh.status.push((now, status.to_string()));
+            }
+        }
+    }
+
+    /// Instants at which new connections are traced: evenly spread over the run, from its
+    /// first second to its end.
+    fn trace_instants(&self) -> Vec<SimTime> {
+        let end = self.end.as_nanos();
+        let n = TRACE_INSTANTS as u64;
+        let mut v: Vec<SimTime> = (1..=n)
+            .map(|k| SimTime::from_nanos(end * k / n))
+            .filter(|t| *t > SimTime::ZERO)
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Traces one new connection of each of the first streams at `t`.
+    fn sample_traces(&mut self, t: SimTime) {
+        for s in self.scenario.traffic.iter().take(TRACE_STREAMS) {
+            if s.start > t - SimTime::ZERO {
+                continue;
+            }
+            let to = match &s.to {
+                Destination::Addr(ip, port) => format!("{ip}:{port}"),
+                Destination::Name(name, port) => format!("{name}:{port}"),
+            };
+            let from = match &s.from {
+                ClientSource::External => TraceFrom::External,
+                ClientSource::Pods(labels) => {
+                    let client = self.cluster.live_pods().find(|(_, p)| {
+                        p.running()
+                            && p.ip.is_some()
+                            && labels.iter().all(|(k, v)| p.meta.labels.get(k) == Some(v))
+                    });
+                    match client {
+                        Some((_, p)) => TraceFrom::Pod(p.meta.name.clone()),
+                        None => continue,
+                    }
+                }
+            };
+            let text = match self.trace(&from, &to, 1) {
+                Ok(text) => text,
+                Err(e) => format!("error: {e}\n"),
+            };
+            let from = match from {
+                TraceFrom::External => "external".to_string(),
+                TraceFrom::Pod(name) => name,
+            };
+            self.history.traces.push(TraceSample {
+                at: t,
+                stream: s.name.clone(),
+                from,
+                to,
+                text,
+            });
+        }
+    }
+}
