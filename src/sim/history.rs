@@ -38,6 +38,8 @@ pub const MAX_ENDPOINTS: usize = 32;
 pub const MAX_SYNCS: usize = 20_000;
 /// State samples of a pod or node: the run is cut into this many steps at most.
 const STEPS: u64 = 2_000;
+/// Beyond this many Services the page's connections are not traced (see `sample_traces`).
+pub const MAX_TRACED_SERVICES: usize = 2_000;
 /// Instants at which a new connection is traced, per stream.
 pub const TRACE_INSTANTS: usize = 8;
 /// Streams whose connections are traced: the first ones.
@@ -365,9 +367,18 @@ impl Simulation {
                     }
                 }
             };
-            let text = match self.trace(&from, &to, 1) {
-                Ok(text) => text,
-                Err(e) => format!("error: {e}\n"),
+            // A trace renders the entry node's whole ruleset: at thousands of Services that
+            // costs more than the run (0.3 s a trace at 10,000), so the page says so instead.
+            let services = self.api.services.len();
+            let text = if services > MAX_TRACED_SERVICES {
+                format!(
+                    "not traced here: the cluster has {services} Services (more than {MAX_TRACED_SERVICES}); `kubesim trace` follows this connection\n"
+                )
+            } else {
+                match self.trace(&from, &to, 1) {
+                    Ok(text) => text,
+                    Err(e) => format!("error: {e}\n"),
+                }
             };
             let from = match from {
                 TraceFrom::External => "external".to_string(),

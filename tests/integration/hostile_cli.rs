@@ -187,13 +187,15 @@ fn an_older_kubesims_output_folder_is_replaced() {
     let s = s.to_str().unwrap();
     let o = kubesim(&dir, &["run", s, "--out", "old"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    // As kubesim wrote it before the marker existed, and before the latency and load charts.
+    // As kubesim wrote it before the marker existed, and before the latency and load charts
+    // and report.html.
     for f in [
         kubesim::report::MARKER_FILE,
         "latency.png",
         "latency.svg",
         "load.png",
         "load.svg",
+        "report.html",
     ] {
         fs::remove_file(dir.join("old").join(f)).unwrap();
     }
