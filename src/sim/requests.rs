@@ -522,6 +522,8 @@ enum Route {
 struct Delivery {
     pod: PodId,
     container: u16,
+    /// The node the connection's packets first entered.
+    entry: NodeId,
     one_way: SimDuration,
     /// The data plane's handle for the new connection (IPVS counts it).
     dp_conn: u64,
@@ -531,6 +533,7 @@ impl Delivery {
     const NONE: Delivery = Delivery {
         pod: PodId(u32::MAX),
         container: 0,
+        entry: NodeId(u32::MAX),
         one_way: SimDuration::ZERO,
         dp_conn: NO_DP_CONN,
     };
@@ -796,6 +799,7 @@ impl Simulation {
                 let Delivery {
                     pod,
                     container,
+                    entry,
                     one_way,
                     dp_conn,
                 } = to;
@@ -807,6 +811,7 @@ impl Simulation {
                         id,
                         pod: pod.0,
                         container,
+                        entry: entry.0,
                         one_way,
                         busy: true,
                         deadline: sent + timeout,
@@ -823,7 +828,7 @@ impl Simulation {
                 if counted {
                     self.metrics.streams[si].connections += 1;
                 }
-                self.count_zone_pair(si, client, pod.0, counted);
+                self.count_zone_pair(entry, pod.0, counted);
                 let r = self.reqs.insert(Request {
                     stream,
                     client,
@@ -941,6 +946,7 @@ impl Simulation {
                 },
             },
         };
+        let first = entry;
         for _hop in 0..2 {
             if !self.cluster.node(entry).up {
                 return Route::Lost;
@@ -973,6 +979,7 @@ impl Simulation {
                 } => {
                     let (pod, container) = proxy.gen.pod(service_port_index, endpoint_index);
                     let route = self.deliver(entry, one_way, pod, Some(container), dport, to);
+                    to.entry = first;
                     if dp_conn == NO_DP_CONN {
                         return route;
                     }
@@ -982,7 +989,9 @@ impl Simulation {
                 Verdict::Drop => return Route::Lost,
                 Verdict::NotService => {
                     if let Some(pod) = self.pod_by_ip(dst) {
-                        return self.deliver(entry, one_way, pod, None, dport, to);
+                        let route = self.deliver(entry, one_way, pod, None, dport, to);
+                        to.entry = first;
+                        return route;
                     }
                     if self.pod_cidr_node(dst).is_some() {
                         // A pod address no pod holds: routed to its node's bridge, where
@@ -1058,6 +1067,7 @@ impl Simulation {
         *to = Delivery {
             pod,
             container,
+            entry,
             one_way,
             dp_conn: NO_DP_CONN,
         };
@@ -1471,9 +1481,9 @@ impl Simulation {
                 let conn = &mut c.conns[i];
                 conn.busy = true;
                 conn.deadline = w.sent + timeout;
-                let (pod, container, one_way, id) =
-                    (conn.pod, conn.container, conn.one_way, conn.id);
-                self.count_zone_pair(si, client, pod, w.counted);
+                let (pod, container, one_way, id, entry) =
+                    (conn.pod, conn.container, conn.one_way, conn.id, conn.entry);
+                self.count_zone_pair(NodeId(entry), pod, w.counted);
                 let r = self.reqs.insert(Request {
                     stream,
                     client,

@@ -281,34 +281,17 @@ impl super::Simulation {
         }
     }
 
-    /// Counts a request of stream `si` from `client` sent to `pod` by the zones it goes
-    /// between: from the zone of the client's node (a pod client) or of the node its packets
-    /// enter (an outside client), to the zone of the pod's node. Only when some node has a zone.
-    pub(super) fn count_zone_pair(&mut self, si: usize, client: u32, pod: u32, counted: bool) {
+    /// Counts a request sent to `pod` by the zones it goes between: from the zone of the
+    /// node its connection's packets first entered (`entry`: a pod client's own node, or the
+    /// node an outside client's address or load balancer picked for that connection), to the
+    /// zone of the pod's node. Only when some node has a zone.
+    pub(super) fn count_zone_pair(&mut self, entry: NodeId, pod: u32, counted: bool) {
         if !counted || !self.zones.any() {
             return;
         }
-        let c = &self.streams[si].clients[client as usize];
-        let from = match c.pod {
-            Some(p) => self.cluster.pod(crate::model::cluster::PodId(p)).node,
-            None => match &self.scenario.traffic[si].to {
-                crate::traffic::spec::Destination::Addr(ip, _) => {
-                    // For a `Local` LoadBalancer the node is one of the healthy ones, picked
-                    // by the connection's hash; the zone counted is that of the node the
-                    // hash of no particular connection picks (an approximation).
-                    self.node_by_ip(*ip).or_else(|| {
-                        match self.lb_entry(*ip, std::net::Ipv4Addr::UNSPECIFIED, 0) {
-                            super::loadbalancer::LbEntry::Node(n) => Some(n),
-                            _ => None,
-                        }
-                    })
-                }
-                crate::traffic::spec::Destination::Name(..) => None,
-            },
-        };
         let to = self.cluster.pod(crate::model::cluster::PodId(pod)).node;
         let zone = |n: Option<NodeId>| n.and_then(|n| self.zones.of(n)).unwrap_or(NO_ZONE);
-        let key = (zone(from), zone(to));
+        let key = (zone(Some(entry)), zone(to));
         *self.zone_pairs.entry(key).or_default() += 1;
     }
 

@@ -19,6 +19,9 @@ pub struct Conn {
     pub id: u32,
     pub pod: u32,
     pub container: u16,
+    /// The node its packets first entered (a pod client's own node; for an outside client
+    /// the node the load balancer or the address picked): the zone its requests leave from.
+    pub entry: u32,
     pub one_way: SimDuration,
     /// A request is on it.
     pub busy: bool,
@@ -174,6 +177,7 @@ mod tests {
 
     fn conn(opened: u64, busy: bool) -> Conn {
         Conn {
+            entry: 0,
             id: opened as u32,
             pod: 0,
             container: 0,

@@ -105,3 +105,32 @@ fn an_unknown_traffic_distribution_is_rejected() {
     assert!(err.contains("spec.trafficDistribution"), "{err}");
     assert!(err.contains("PreferFar"), "{err}");
 }
+
+/// An outside client of a `Local` LoadBalancer is counted from the zone of the node its own
+/// connection entered (picked by the load balancer per connection), not from one node's: the
+/// packets never leave that node, so no request crosses zones.
+#[test]
+fn a_local_load_balancer_counts_each_connection_from_its_own_entry_node() {
+    let text = scenario_text(SCENARIO)
+        .replace(
+            "    network:\n",
+            "    loadBalancerIPs: 192.168.0.240/29\n    network:\n",
+        )
+        .replace(
+            "      from: {selector: app=frontend}\n      clients: 6\n      to: web.default.svc.cluster.local:80\n",
+            // After the load balancer's first health checks found the nodes healthy.
+            "      from: external\n      clients: 60\n      to: 192.168.0.241:80\n      start: 20s\n",
+        )
+        .replace(
+            "  trafficDistribution: PreferClose\n",
+            "  type: LoadBalancer\n  externalTrafficPolicy: Local\n",
+        );
+    assert!(text.contains("from: external") && text.contains("type: LoadBalancer"));
+    let o = run_text(&text);
+    assert_eq!(o.requests.failed, 0);
+    let (same, cross) = split(&o);
+    assert_eq!(cross, 0, "{:?}", o.zones);
+    assert_eq!(same, o.requests.sent);
+    // The load balancer spreads the connections over all three zones.
+    assert_eq!(o.zones.len(), 3, "{:?}", o.zones);
+}
