@@ -494,8 +494,12 @@ impl Simulation {
         let hairpin = cidr.contains(&src);
         let _ = writeln!(
             out,
-            "         hostPort {port} of pod {} (the CNI portmap plugin's rules):",
+            "         kube-proxy's rules did not claim it; the CNI portmap plugin's, next in nat PREROUTING, do (hostPort {port} of pod {}),",
             p.meta.name
+        );
+        let _ = writeln!(
+            out,
+            "         so the packet is forwarded to the pod (the filter INPUT rules listed above apply only to a packet for the node itself):"
         );
         let _ = writeln!(
             out,
