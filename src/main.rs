@@ -61,7 +61,7 @@ enum Command {
     },
     /// Print the rules kube-proxy programmed on a node at a simulated instant, as the real tool
     /// prints them (`iptables-save` for iptables mode, `nft list ruleset` for nftables mode,
-    /// `ipvsadm -Ln` for IPVS mode).
+    /// `ipvsadm -Ln` for IPVS mode, then that node's `ipset save` and `iptables-save`).
     #[command(
         after_help = "Examples:\n  kubesim rules scenarios/seed-tutorial-3-nodes.yaml --node node-2 --at 30s\n  kubesim rules scenarios/seed-tutorial.yaml --mode nftables\n  kubesim rules scenarios/ipvs-least-connection.yaml --at 30s"
     )]
@@ -559,9 +559,19 @@ fn rules(
     let node_id = kubesim::model::cluster::NodeId(index as u32);
     let (text, synced) = match mode.as_str() {
         "nftables" => sim.nft_list_ruleset(node_id),
-        "ipvs" => sim
-            .ipvsadm(node_id)
-            .expect("an IPVS-mode run has IPVS tables"),
+        "ipvs" => {
+            let (mut text, synced) = sim
+                .ipvsadm(node_id)
+                .expect("an IPVS-mode run has IPVS tables");
+            // What the node holds besides the virtual servers, each part under its own title.
+            if let Some((sets, rules)) = sim.ipvs_sets_and_rules(node_id) {
+                text.push_str("\n# ipset save\n");
+                text.push_str(&sets);
+                text.push_str("\n# iptables-save\n");
+                text.push_str(&rules);
+            }
+            (text, synced)
+        }
         _ => sim.iptables_save(node_id),
     };
     let synced = synced.map_or("never".to_string(), |s| s.to_string());

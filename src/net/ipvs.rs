@@ -16,11 +16,13 @@
 //! `ip_vs_sh.c`, `ip_vs_dh.c`), and counts the connection on its real server.
 //! [`IpvsTable::close`] moves it to the inactive count (FIN_WAIT/TIME_WAIT, or CLOSE after a
 //! reset) until the kernel's state timeout expires it. [`IpvsTable::render`] prints the same
-//! data as `ipvsadm -Ln`. Only IPVS itself is modelled here: the iptables rules kube-proxy adds
-//! in IPVS mode (masquerade marks, the ipsets) are summarised as a `masquerade` flag. Like
+//! data as `ipvsadm -Ln`. The iptables rules kube-proxy adds in IPVS mode act here as their
+//! decisions: the masquerade marks as a `masquerade` flag, `KUBE-IPVS-FILTER` as a refusal of a
+//! port no virtual server has on an address bound to `kube-ipvs0`, `KUBE-SOURCE-RANGES-FIREWALL`
+//! as a drop; [`crate::net::ipvs_rules`] prints those rules and their ipsets. Like
 //! [`crate::net::iptables`], this module knows nothing of Services as API objects.
 
-use crate::engine::FxHashMap;
+use crate::engine::{FxHashMap, FxHashSet};
 use crate::model::objects::Protocol;
 use crate::net::config::IpvsScheduler;
 use crate::net::iptables::{NodeProxyInput, Packet, ProxyServicePort, Verdict};
@@ -164,6 +166,9 @@ pub struct VirtualServer {
     /// address (kube-proxy's `KUBE-NODE-PORT-LOCAL-*` and `KUBE-*-LOCAL` ipsets skip the
     /// masquerade mark).
     pub external_local: bool,
+    /// A LoadBalancer ingress IP's `loadBalancerSourceRanges`: clients outside them are
+    /// dropped by `KUBE-SOURCE-RANGES-FIREWALL` before IPVS sees the packet (empty: all).
+    pub source_ranges: Vec<ipnet::Ipv4Net>,
     /// Deleted by kube-proxy (its Service port went away); kept for connections' counters.
     pub removed: bool,
     dests: Vec<Dest>,
@@ -206,6 +211,7 @@ impl VirtualServer {
             drop_external: false,
             drop_internal: false,
             external_local: false,
+            source_ranges: Vec::new(),
             removed: false,
             dests: Vec::new(),
             list: Vec::new(),
@@ -713,6 +719,9 @@ pub struct IpvsTable {
     checked_tick: u64,
     /// The pod network: sources inside it are pods.
     cluster_cidr: ipnet::Ipv4Net,
+    /// The addresses kube-proxy binds to `kube-ipvs0` (every ClusterIP, and the external and
+    /// LoadBalancer IPs that are not the node's own): the `KUBE-IPVS-IPS` set. Looked up only.
+    bound: FxHashSet<u32>,
 }
 
 impl IpvsTable {
@@ -724,6 +733,7 @@ impl IpvsTable {
             graceful: 0,
             checked_tick: 0,
             cluster_cidr: Default::default(),
+            bound: FxHashSet::default(),
         }
     }
 
@@ -734,6 +744,11 @@ impl IpvsTable {
     /// Every virtual server ever created, by index (a connection's `vs`).
     pub fn virtual_servers(&self) -> &[VirtualServer] {
         &self.vss
+    }
+
+    /// Whether `ip` is bound to the node's `kube-ipvs0` (in the `KUBE-IPVS-IPS` set).
+    pub fn is_bound(&self, ip: Ipv4Addr) -> bool {
+        self.bound.contains(&u32::from(ip))
     }
 
     /// The live virtual server for a destination, if any.
@@ -747,15 +762,30 @@ impl IpvsTable {
     pub fn sync(&mut self, input: &NodeProxyInput, now_ns: u64, rng: &mut impl Rng) {
         self.graceful_check(now_ns);
         self.cluster_cidr = input.cluster_cidr;
+        self.bound.clear();
+        let node_ip = u32::from(input.node_ip);
         let mut wanted: Vec<(Protocol, Ipv4Addr, u16, VsKind, usize)> = Vec::new();
+        // Load-balancer ingress IPs with source ranges: (protocol, address, port, port index).
+        let mut ranged: Vec<(Protocol, Ipv4Addr, u16, usize)> = Vec::new();
         for (k, sp) in input.services.iter().enumerate() {
             let Some(cip) = sp.cluster_ip else { continue };
             wanted.push((sp.protocol, cip, sp.port, VsKind::ClusterIp, k));
+            // syncService(..., bindAddr): ClusterIPs always, other addresses unless the node
+            // already has them.
+            self.bound.insert(u32::from(cip));
+            for &ip in sp.external_ips.iter().chain(&sp.load_balancer_ips) {
+                if u32::from(ip) != node_ip {
+                    self.bound.insert(u32::from(ip));
+                }
+            }
             for &ip in &sp.external_ips {
                 wanted.push((sp.protocol, ip, sp.port, VsKind::External, k));
             }
             for &ip in &sp.load_balancer_ips {
                 wanted.push((sp.protocol, ip, sp.port, VsKind::External, k));
+                if !sp.source_ranges.is_empty() {
+                    ranged.push((sp.protocol, ip, sp.port, k));
+                }
             }
             if let Some(np) = sp.node_port {
                 wanted.push((sp.protocol, input.node_ip, np, VsKind::NodePort, k));
@@ -787,6 +817,14 @@ impl IpvsTable {
             live[v as usize] = true;
             let sp = &input.services[k];
             self.sync_endpoints(v, k, sp, kind, now_ns, rng);
+            self.vss[v as usize].source_ranges.clear();
+        }
+        for (protocol, addr, port, k) in ranged {
+            if let Some(v) = self.lookup(protocol, addr, port) {
+                if self.vss[v as usize].service_port == k {
+                    self.vss[v as usize].source_ranges = input.services[k].source_ranges.clone();
+                }
+            }
         }
         for (v, vs) in self.vss.iter_mut().enumerate() {
             if !vs.removed && !live[v] {
@@ -948,11 +986,22 @@ impl IpvsTable {
     /// [`close`](Self::close) when it ends.
     pub fn route(&mut self, pkt: &Packet, now_ns: u64) -> (Verdict, Option<IpvsConn>) {
         let Some(v) = self.lookup(pkt.protocol, pkt.dst, pkt.dst_port) else {
+            if self.is_bound(pkt.dst) {
+                // The address is on kube-ipvs0 but no virtual server has this port: filter
+                // INPUT's KUBE-IPVS-FILTER rejects a new connection to KUBE-IPVS-IPS
+                // (`pkg/proxy/ipvs/proxier.go`, `writeIptablesRules`; kubernetes issue 72236).
+                return (Verdict::Reject, None);
+            }
             return (Verdict::NotService, None);
         };
         self.graceful_check(now_ns);
         let from_pod = self.cluster_cidr.contains(&pkt.src);
         let vs = &mut self.vss[v as usize];
+        if !vs.source_ranges.is_empty() && !vs.source_ranges.iter().any(|r| r.contains(&pkt.src)) {
+            // filter INPUT: KUBE-PROXY-FIREWALL -> KUBE-SOURCE-RANGES-FIREWALL -j DROP, before
+            // IPVS (LOCAL_IN, after filter) sees the packet.
+            return (Verdict::Drop, None);
+        }
         if (vs.drop_external && !from_pod) || (vs.drop_internal && from_pod) {
             return (Verdict::Drop, None);
         }

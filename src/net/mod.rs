@@ -14,6 +14,10 @@
 //!   prints it and walked to route a packet.
 //! - [`ipvs`]: kube-proxy's IPVS mode: virtual servers, real servers and the kernel's
 //!   schedulers with their connection counts, printed as `ipvsadm -Ln` prints them.
+//! - [`ipvs_rules`]: the ipsets and iptables rules an IPVS-mode node holds besides its
+//!   virtual servers, printed as `ipset save` and `iptables-save` print them.
+//! - [`portmap`]: the CNI portmap plugin's nat chains for `hostPort`, merged into a node's
+//!   `iptables-save` text.
 //! - [`sync_time`]: how long a sync takes to reach the kernel, by mode and ruleset size.
 //!
 //! Knows nothing of YAML or files.
@@ -25,8 +29,10 @@ pub mod hash;
 pub mod ipam;
 pub mod iptables;
 pub mod ipvs;
+pub mod ipvs_rules;
 pub mod neigh;
 pub mod nftables;
+pub mod portmap;
 pub mod sync_time;
 // Fixtures for kube-proxy input, public for the integration tests; not kubesim's API.
 #[doc(hidden)]

@@ -845,6 +845,12 @@ impl NftRuleset {
                     format!("ip saddr {}{net}", if *negate { "!= " } else { "" })
                 }
                 Expr::SaddrIn(s) => format!("ip saddr @{}", self.set_name(*s)),
+                // nft lists a one-element anonymous set as the plain value (kube-proxy writes
+                // `{ 198.51.100.0/24 }`, `nft list ruleset` prints `198.51.100.0/24`; checked by
+                // .ci/kernel-rules with nft 1.0.6).
+                Expr::SaddrNotInList(nets) if nets.len() == 1 => {
+                    format!("ip saddr != {}", nets[0])
+                }
                 Expr::SaddrNotInList(nets) => {
                     let nets: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
                     format!("ip saddr != {{ {} }}", nets.join(", "))
@@ -1603,7 +1609,7 @@ mod tests {
         let text = r.render();
         for want in [
             "\tchain service-ULMVA6XW-ns1/svc1/tcp/p80 {\n\t\tip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump mark-for-masquerade\n",
-            "\tchain firewall-HVFWP5L3-ns5/svc5/tcp/p80 {\n\t\tip saddr != { 203.0.113.0/25 } drop\n",
+            "\tchain firewall-HVFWP5L3-ns5/svc5/tcp/p80 {\n\t\tip saddr != 203.0.113.0/25 drop\n",
             "5.6.7.8 . tcp . 80 : goto firewall-HVFWP5L3-ns5/svc5/tcp/p80",
         ] {
             assert!(text.contains(want), "missing {want}\nin\n{text}");

@@ -26,7 +26,9 @@ use crate::net::iptables::{
     NodeRules, Packet, PortRules, ProxyEndpoint, ProxyServicePort, SharedRules, Verdict,
 };
 use crate::net::ipvs::{CloseKind, IpvsConn, IpvsTable};
+use crate::net::ipvs_rules;
 use crate::net::nftables::NftRuleset;
+use crate::net::portmap::{self, PodPortMaps};
 use crate::net::sync_time::{sync_duration, RulesetSize};
 use crate::net::topology::{categorize_endpoints, TrafficPolicies};
 use crate::traffic::request::NO_DP_CONN;
@@ -712,7 +714,81 @@ impl Simulation {
             DataPlane::Iptables(r) => r.render(),
             DataPlane::Nftables(_) => self.whole_iptables_rules(node).render(),
         };
-        (text, p.last_sync)
+        (
+            portmap::merge_into(&text, &self.host_port_maps(node)),
+            p.last_sync,
+        )
+    }
+
+    /// What an IPVS-mode `node` holds besides its virtual servers, from what its kube-proxy
+    /// last read: its ipsets as `ipset save` prints them, and its iptables rules (kube-proxy's
+    /// IPVS-mode chains, kubelet's, the CNI portmap plugin's) as `iptables-save` prints them.
+    /// `None` unless the run is in IPVS mode.
+    pub fn ipvs_sets_and_rules(&self, node: NodeId) -> Option<(String, String)> {
+        let p = &self.proxies[node.index()];
+        p.ipvs.as_ref()?;
+        let input = p.gen.node_input(self, node);
+        let rules = ipvs_rules::iptables_save(&input);
+        Some((
+            ipvs_rules::ipset_save(&input),
+            portmap::merge_into(&rules, &self.host_port_maps(node)),
+        ))
+    }
+
+    /// The `hostPort` mappings the CNI portmap plugin holds on `node`: its pods with a
+    /// sandbox (an address) and a container port with a `hostPort`, in creation order.
+    /// `hostNetwork` pods have none (the runtime calls no CNI plugin for them).
+    pub(super) fn host_port_maps(&self, node: NodeId) -> Vec<PodPortMaps> {
+        let prefix = self.pod_cidrs[node.index()].prefix_len();
+        self.cluster
+            .live_pods()
+            .filter(|(_, p)| p.node == Some(node) && !p.spec.host_network)
+            .filter_map(|(_, p)| {
+                let ip = p.ip?;
+                let maps: Vec<(&'static str, u16, u16)> = p
+                    .spec
+                    .containers
+                    .iter()
+                    .flat_map(|c| &c.ports)
+                    .filter_map(|cp| {
+                        let host = cp.host_port.filter(|&h| h != 0)?;
+                        Some((cp.protocol.lower(), host, cp.container_port))
+                    })
+                    .collect();
+                (!maps.is_empty()).then(|| PodPortMaps {
+                    container_id: portmap::sandbox_id(&p.uid),
+                    ip,
+                    prefix,
+                    maps,
+                })
+            })
+            .collect()
+    }
+
+    /// Who a new TCP connection to `node`'s own address on `port` reaches when no kube-proxy
+    /// rule claimed it: a pod's `hostPort` (the portmap plugin's DNAT, to its containerPort)
+    /// or a `hostNetwork` pod listening on the node's address, as (pod, container index,
+    /// containerPort); `None`: nobody (a reset).
+    /// Scans the cluster's pods, on this path only.
+    pub(super) fn host_port_target(&self, node: NodeId, port: u16) -> Option<(PodId, u16, u16)> {
+        use crate::model::objects::Protocol;
+        self.cluster
+            .live_pods()
+            .filter(|(_, p)| p.node == Some(node) && (p.ip.is_some() || p.spec.host_network))
+            .find_map(|(id, p)| {
+                p.spec
+                    .containers
+                    .iter()
+                    .flat_map(|c| &c.ports)
+                    .find(|cp| {
+                        cp.protocol == Protocol::Tcp
+                            && cp.host_port.filter(|&h| h != 0) == Some(port)
+                    })
+                    .and_then(|cp| {
+                        let c = p.spec.listener(cp.container_port, Protocol::Tcp)?;
+                        Some((id, c as u16, cp.container_port))
+                    })
+            })
     }
 
     /// `node`'s rules as one whole [`IptablesRules`] (for `trace`, which lists every rule

@@ -1006,7 +1006,14 @@ impl Simulation {
                         }
                         // To this node, on a port no rule claims and nothing listens on: the
                         // kernel answers the SYN with a reset.
-                        Some(n) if n == entry => return Route::Fail(FailReason::ConnectionRefused),
+                        Some(n) if n == entry => {
+                            // A pod's hostPort (the CNI portmap plugin's DNAT, whose jump
+                            // follows kube-proxy's) or a hostNetwork pod listening there.
+                            if let Some((pod, c, _)) = self.host_port_target(entry, dport) {
+                                return self.deliver(entry, one_way, pod, Some(c), dport, to);
+                            }
+                            return Route::Fail(FailReason::ConnectionRefused);
+                        }
                         // No rule claims it and it is none of the node's addresses (say a
                         // ClusterIP port the Service does not have, in iptables mode): the node
                         // forwards it to its default route, where nothing answers. Seen on a

@@ -260,11 +260,15 @@ impl Simulation {
                         return;
                     }
                     Verdict::Reject => {
-                        let _ = writeln!(out, "         no destination available: IPVS answers ICMP port unreachable (connection refused) after +{}", fmt_d(t.saturating_mul(2)));
+                        let _ = writeln!(
+                            out,
+                            "         ICMP port unreachable: connection refused after +{}",
+                            fmt_d(t.saturating_mul(2))
+                        );
                         return;
                     }
                     Verdict::Drop => {
-                        let _ = writeln!(out, "         DROP: a Local traffic policy and no endpoint on this node for this source; the client times out");
+                        let _ = writeln!(out, "         DROP: the client times out");
                         return;
                     }
                     Verdict::NotService => {}
@@ -435,7 +439,20 @@ impl Simulation {
                         Some(n)
                     }
                     Some(n) if n == entry => {
-                        let _ = writeln!(out, "         no rule matched and nothing listens on {dst}:{port}: the node answers with a TCP reset (connection refused)");
+                        match self.host_port_target(entry, port) {
+                            Some((pod, _, cport)) => self.describe_host_port(
+                                out,
+                                t,
+                                entry,
+                                pod,
+                                (src, src_port),
+                                port,
+                                cport,
+                            ),
+                            None => {
+                                let _ = writeln!(out, "         no rule matched and nothing listens on {dst}:{port}: the node answers with a TCP reset (connection refused)");
+                            }
+                        }
                         None
                     }
                     _ => {
@@ -445,6 +462,61 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    /// A connection to the node's own address on a pod's `hostPort`: the CNI portmap
+    /// plugin's rules (after kube-proxy's, which did not claim it) DNAT it to the pod; a
+    /// `hostNetwork` pod listens on the node's address itself.
+    #[allow(clippy::too_many_arguments)]
+    fn describe_host_port(
+        &self,
+        out: &mut String,
+        t: &mut SimDuration,
+        entry: NodeId,
+        pod: PodId,
+        (src, src_port): (Ipv4Addr, u16),
+        port: u16,
+        cport: u16,
+    ) {
+        let p = self.cluster.pod(pod);
+        let Some(ip) = p.ip else { return };
+        if p.spec.host_network {
+            let _ = writeln!(
+                out,
+                "         no rule matched: pod {} (hostNetwork) listens on {ip}:{port} itself",
+                p.meta.name
+            );
+            return;
+        }
+        let chain = crate::net::portmap::dnat_chain(&crate::net::portmap::sandbox_id(&p.uid));
+        let cidr = self.pod_cidrs[entry.index()];
+        // The portmap plugin's hairpin rule: a source in the pod's own network is marked.
+        let hairpin = cidr.contains(&src);
+        let _ = writeln!(
+            out,
+            "         kube-proxy's rules did not claim it; the CNI portmap plugin's, next in nat PREROUTING, do (hostPort {port} of pod {}),",
+            p.meta.name
+        );
+        let _ = writeln!(
+            out,
+            "         so the packet is forwarded to the pod (the filter INPUT rules listed above apply only to a packet for the node itself):"
+        );
+        let _ = writeln!(
+            out,
+            "           nat    -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT"
+        );
+        let _ = writeln!(out, "           nat    -A CNI-HOSTPORT-DNAT -p tcp ... -m multiport --dports {port} -j {chain}");
+        if hairpin {
+            let _ = writeln!(out, "           nat    -A {chain} -s {}/{} -p tcp -m tcp --dport {port} -j CNI-HOSTPORT-SETMARK", cidr.network(), cidr.prefix_len());
+        }
+        let _ = writeln!(out, "           nat    -A {chain} -p tcp -m tcp --dport {port} -j DNAT --to-destination {ip}:{cport}");
+        if hairpin {
+            let _ = writeln!(
+                out,
+                "           nat    -A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE"
+            );
+        }
+        self.describe_delivery(out, t, entry, pod, ip, cport, hairpin, src, src_port);
     }
 
     /// A SYN to a pod address nobody answers ARP for (`net::neigh`).
@@ -493,7 +565,15 @@ impl Simulation {
                 "         IPVS of {node} (synced at {synced}): no virtual server for {}:{}",
                 pkt.dst, pkt.dst_port
             );
-            return Verdict::NotService;
+            let (verdict, _) = table.route(pkt, now_ns);
+            if verdict == Verdict::Reject {
+                let _ = writeln!(
+                    out,
+                    "           {} is bound to kube-ipvs0 (ipset KUBE-IPVS-IPS), so the packet is for the node itself:\n           filter -A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT --reject-with icmp-port-unreachable",
+                    pkt.dst
+                );
+            }
+            return verdict;
         };
         let vs = &table.virtual_servers()[v as usize];
         let kind = match vs.kind {
@@ -516,7 +596,20 @@ impl Simulation {
         let choice = vs.explain(pkt.src, pkt.dst, now_ns);
         let service = vs.service.clone();
         let vs_kind = vs.kind;
+        let outside_ranges =
+            !vs.source_ranges.is_empty() && !vs.source_ranges.iter().any(|r| r.contains(&pkt.src));
         let (verdict, _) = table.route(pkt, now_ns);
+        if verdict == Verdict::Drop {
+            let why = if outside_ranges {
+                format!(
+                    "filter -A KUBE-SOURCE-RANGES-FIREWALL -j DROP: {} is in none of {service}'s loadBalancerSourceRanges (ipset KUBE-LOAD-BALANCER-SOURCE-CIDR)",
+                    pkt.src
+                )
+            } else {
+                "a Local traffic policy and no endpoint on this node for this source".to_string()
+            };
+            let _ = writeln!(out, "           {why}");
+        }
         if let Verdict::Dnat {
             ip,
             port,

@@ -16,6 +16,7 @@ mod hostile_yaml;
 mod ipvs;
 mod lifecycle;
 mod load;
+mod node_tables;
 mod properties;
 mod queueing;
 mod report_html;

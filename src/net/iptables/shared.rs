@@ -486,7 +486,8 @@ impl NodeRules {
         let fx = &self.shared.fixed;
         let n = self.shared.ports.len() as u32;
         let mut out = String::new();
-        for table in [Table::Nat, Table::Filter] {
+        render::write_mangle(&mut out, &self.node_name);
+        for table in render::TABLE_ORDER {
             // (name, None for a fixed chain / Some((position, own chain index)))
             let mut own: Vec<(&str, u32, usize)> = Vec::new();
             for pos in 0..n {
@@ -507,11 +508,14 @@ impl NodeRules {
             enum Item<'a> {
                 Fixed(usize),
                 Own(&'a str, u32, usize),
+                /// A canary: declared, never holds a rule.
+                Empty,
             }
             let mut order: Vec<(&str, Item)> = named
                 .iter()
                 .map(|&i| (fx.heads[i].name.as_str(), Item::Fixed(i)))
                 .chain(own.iter().map(|&(nm, pos, i)| (nm, Item::Own(nm, pos, i))))
+                .chain(render::CANARIES.iter().map(|&nm| (nm, Item::Empty)))
                 .collect();
             order.sort_by(|a, b| a.0.cmp(b.0));
             let _ = writeln!(
@@ -555,6 +559,7 @@ impl NodeRules {
             }
             for (_, item) in &order {
                 match *item {
+                    Item::Empty => {}
                     Item::Fixed(i) => fixed_chain(&mut out, i),
                     Item::Own(name, pos, i) => {
                         let p = self.port(pos);
