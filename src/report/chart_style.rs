@@ -6,6 +6,7 @@
 
 use super::fonts::{font, style};
 use crate::engine::SimTime;
+use crate::model::events::{ClusterEvent, EventType};
 use plotters::chart::MeshStyle;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
@@ -461,4 +462,274 @@ pub(super) fn event_tick<DB: DrawingBackend>(
         MARKER.stroke_width(1),
     ))
     .map_err(de)
+}
+
+/// Height of the lane of cluster events under a time chart's x axis: ticks, then two rows of
+/// labels.
+pub(super) const EVENT_LANE: u32 = 40;
+
+/// Events closer than this many pixels share a tick (a Warning among them makes it red): at
+/// most a tick per 3 px, whatever the events.
+const LANE_TICK_PX: i32 = 3;
+
+/// Events closer than this many pixels share a label.
+const LANE_MERGE_PX: i32 = 8;
+
+/// How much a cluster event deserves a label: a Warning first, then what changes the pods a
+/// Service can send to (a node lost, a pod evicted, killed or restarting), then the rest.
+fn lane_rank(e: &ClusterEvent) -> u8 {
+    if e.type_ == EventType::Warning {
+        return 0;
+    }
+    match e.reason.as_str() {
+        "NodeNotReady"
+        | "TaintManagerEviction"
+        | "Evicted"
+        | "Killing"
+        | "BackOff"
+        | "Unhealthy"
+        | "FailedScheduling"
+        | "NodeReady" => 1,
+        "ScalingReplicaSet" => 2,
+        "Scheduled" | "SuccessfulCreate" | "SuccessfulDelete" => 3,
+        _ => 4,
+    }
+}
+
+/// One labelled group of the events lane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LaneLabel {
+    pub x: i32,
+    pub row: usize,
+    pub text: String,
+    pub warning: bool,
+}
+
+/// The cluster's own events along a time axis: `(x, warning)` of each tick (events within
+/// [`LANE_TICK_PX`] share one; a Warning makes it red), and labels for groups of events within [`LANE_MERGE_PX`]: the
+/// group's most telling event (see [`lane_rank`]), `Reason object (+k)`, placed most telling
+/// first in two rows where they fit without overlap (the others stay ticks). `x_of` maps
+/// seconds to pixels in `plot`; `measure` elides and measures a label. Cost: a step per event,
+/// then a placement per group (at most a group per 8 px).
+pub(super) fn lane_of_events(
+    events: &[ClusterEvent],
+    x_of: impl Fn(f64) -> i32,
+    plot: (i32, i32),
+    measure: impl Fn(&str) -> (String, u32),
+) -> (Vec<(i32, bool)>, Vec<LaneLabel>) {
+    let mut ticks: Vec<(i32, bool)> = Vec::new();
+    // (first x, index of the most telling event, events in the group)
+    let mut groups: Vec<(i32, usize, usize)> = Vec::new();
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].at);
+    for i in order {
+        let e = &events[i];
+        let x = x_of(e.at.as_secs_f64()).clamp(plot.0, plot.1);
+        let warning = e.type_ == EventType::Warning;
+        match ticks.last_mut() {
+            Some(t) if x - t.0 < LANE_TICK_PX => t.1 |= warning,
+            _ => ticks.push((x, warning)),
+        }
+        match groups.last_mut() {
+            Some(g) if x - g.0 <= LANE_MERGE_PX => {
+                g.2 += 1;
+                if lane_rank(e) < lane_rank(&events[g.1]) {
+                    g.1 = i;
+                }
+            }
+            _ => groups.push((x, i, 1)),
+        }
+    }
+    let mut by_rank: Vec<&(i32, usize, usize)> = groups.iter().collect();
+    by_rank.sort_by_key(|g| (lane_rank(&events[g.1]), g.0));
+    let mut taken: Vec<(usize, i32, i32)> = Vec::new();
+    let mut labels = Vec::new();
+    const GAP: i32 = 8;
+    for &&(x, i, count) in by_rank.iter().take(200) {
+        let e = &events[i];
+        let name = e
+            .object
+            .split_once('/')
+            .map_or(e.object.as_str(), |(_, n)| n);
+        let raw = if count > 1 {
+            format!("{} {name} (+{})", e.reason, count - 1)
+        } else {
+            format!("{} {name}", e.reason)
+        };
+        let (text, width) = measure(&raw);
+        let (left, right) = if x + width as i32 <= plot.1 {
+            (x, x + width as i32)
+        } else {
+            (x - width as i32, x)
+        };
+        let row = (0..2).find(|&r| {
+            taken
+                .iter()
+                .all(|&(tr, l, rt)| tr != r || right + GAP < l || rt + GAP < left)
+        });
+        if let Some(row) = row {
+            taken.push((row, left, right));
+            labels.push(LaneLabel {
+                x: left,
+                row,
+                text,
+                warning: e.type_ == EventType::Warning,
+            });
+        }
+    }
+    labels.sort_by_key(|l| (l.row, l.x));
+    (ticks, labels)
+}
+
+/// Draws the lane of cluster events (see [`lane_of_events`]) with its top at `top` (root
+/// pixels), its title right-aligned at `plot.0 - 8`: Warning ticks and labels in red.
+pub(super) fn draw_event_lane<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    events: &[ClusterEvent],
+    x_of: impl Fn(f64) -> i32,
+    plot: (i32, i32),
+    top: i32,
+) -> Result<(), DrawError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let measure = |label: &str| {
+        let label = elide(root, label, 10.0, 220);
+        let width = text_width(root, &label, 10.0);
+        (label, width)
+    };
+    let (ticks, labels) = lane_of_events(events, x_of, plot, measure);
+    text(
+        root,
+        "cluster events",
+        (plot.0 - 8, top + 4),
+        &style(10.0, false, MUTED, HPos::Right, VPos::Center),
+    )?;
+    root.draw(&PathElement::new(
+        [(plot.0, top + 4), (plot.1, top + 4)],
+        GRID.stroke_width(1),
+    ))
+    .map_err(de)?;
+    for (x, warning) in ticks {
+        let colour = if warning { FAILED } else { MUTED };
+        root.draw(&PathElement::new(
+            [(x, top), (x, top + 9)],
+            colour.stroke_width(2),
+        ))
+        .map_err(de)?;
+    }
+    for l in labels {
+        let colour = if l.warning { FAILED } else { TEXT };
+        text(
+            root,
+            &l.text,
+            (l.x, top + 12 + 13 * l.row as i32),
+            &style(10.0, false, colour, HPos::Left, VPos::Top),
+        )?;
+    }
+    Ok(())
+}
+
+/// Ticks for a logarithmic axis over `[lo, hi]` (both > 0), never fewer than two: the powers of
+/// ten in it, else with their 2 and 5 multiples, else every 1..9 multiple, else `lo` and `hi`
+/// rounded to two significant figures. plotters' own log ticks are the powers of ten alone, so
+/// a range inside one decade (20 ms to 45 ms) had no number on its axis.
+pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (lo, hi) = (lo.min(hi), lo.max(hi));
+    if !(lo > 0.0 && hi.is_finite()) {
+        return Vec::new();
+    }
+    let first = libm::floor(libm::log10(lo)) as i32;
+    let last = libm::ceil(libm::log10(hi)) as i32;
+    for steps in [
+        &[1.0][..],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ] {
+        let ticks: Vec<f64> = (first..=last)
+            .flat_map(|e| steps.iter().map(move |m| m * libm::pow(10.0, f64::from(e))))
+            .filter(|v| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9))
+            .collect();
+        if ticks.len() >= 2 {
+            return ticks;
+        }
+    }
+    let round2 = |v: f64| {
+        let e = libm::floor(libm::log10(v)) - 1.0;
+        let p = libm::pow(10.0, e);
+        libm::round(v / p) * p
+    };
+    let (a, b) = (round2(lo), round2(hi));
+    if a < b {
+        vec![a, b]
+    } else {
+        vec![lo, hi]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_axis_always_has_two_ticks_or_more() {
+        assert_eq!(log_ticks(0.5, 2_000.0), vec![1.0, 10.0, 100.0, 1000.0]);
+        assert_eq!(log_ticks(15.0, 55.0), vec![20.0, 50.0]);
+        assert_eq!(log_ticks(21.0, 29.0), vec![21.0, 29.0]);
+        assert_eq!(log_ticks(21.3, 28.7), vec![21.0, 29.0]);
+        let mut lo = 0.013;
+        while lo < 50_000.0 {
+            for f in [1.05, 1.3, 2.0, 7.0, 30.0] {
+                let t = log_ticks(lo, lo * f);
+                assert!(t.len() >= 2, "{lo}..{}: {t:?}", lo * f);
+                assert!(t.windows(2).all(|w| w[0] < w[1]));
+            }
+            lo *= 1.7;
+        }
+    }
+
+    fn ev(at_s: u64, warning: bool, reason: &str, object: &str) -> ClusterEvent {
+        ClusterEvent {
+            at: SimTime::from_nanos(at_s * 1_000_000_000),
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            object: object.to_string(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_event_lane_labels_the_telling_events_without_overlap() {
+        let mut events: Vec<ClusterEvent> = (0..30)
+            .map(|k| ev(0, false, "Scheduled", &format!("pod/web-{k}")))
+            .collect();
+        events.push(ev(50, false, "NodeNotReady", "node/node-3"));
+        events.push(ev(51, true, "NodeNotReady", "pod/web-1"));
+        events.push(ev(200, false, "TaintManagerEviction", "pod/web-1"));
+        // 1 px a second over 400 s; every label 120 px wide.
+        let measure = |s: &str| (s.to_string(), 120);
+        let (ticks, labels) = lane_of_events(&events, |s| s as i32, (0, 400), measure);
+        // 50 and 51 are one tick, red for the Warning.
+        assert_eq!(ticks, vec![(0, false), (50, true), (200, false)]);
+        // The Warning and its node's event are one group: the Warning's label wins it.
+        let texts: Vec<&str> = labels.iter().map(|l| l.text.as_str()).collect();
+        assert!(texts.contains(&"NodeNotReady web-1 (+1)"), "{texts:?}");
+        assert!(labels.iter().any(|l| l.warning));
+        // The eviction fits beside it in row 0; the 30 Scheduled (one group, with a count)
+        // do not, and take row 1.
+        assert!(texts.contains(&"TaintManagerEviction web-1"), "{texts:?}");
+        assert!(texts.contains(&"Scheduled web-0 (+29)"), "{texts:?}");
+        assert_eq!(labels.iter().map(|l| l.row).max(), Some(1));
+        for a in &labels {
+            for b in &labels {
+                if a != b && a.row == b.row {
+                    assert!(a.x + 120 < b.x || b.x + 120 < a.x, "{a:?} overlaps {b:?}");
+                }
+            }
+        }
+    }
 }

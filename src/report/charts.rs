@@ -9,10 +9,10 @@
 //! overlap are moved to another row.
 
 use super::chart_style::{
-    de, elide, empty_note, event_line, event_tick, group_markers, header, header_note,
-    legend_entry, legend_heading, place_markers, seconds_label, styled_mesh, text, text_width,
-    to_root, ChartSize, DrawError, FAILED, HEADER, MARKERS_DRAWN, MARKER_ROWS, MUTED, NOTE_H,
-    PALETTE, TEXT,
+    de, draw_event_lane, elide, empty_note, event_line, event_tick, group_markers, header,
+    header_note, legend_entry, legend_heading, place_markers, seconds_label, styled_mesh, text,
+    text_width, to_root, ChartSize, DrawError, EVENT_LANE, FAILED, HEADER, MARKERS_DRAWN,
+    MARKER_ROWS, MUTED, NOTE_H, PALETTE, TEXT,
 };
 use super::fonts::{ensure_registered, style};
 use super::format::{count_tenths, percent, thousands};
@@ -84,7 +84,11 @@ impl Chart {
     /// Draws the chart into a PNG file at `path`.
     pub fn write_png(self, outcome: &Outcome, path: &Path) -> Result<(), DrawError> {
         let size = self.size();
-        let root = BitMapBackend::new(path, (size.width, size.height)).into_drawing_area();
+        let root = crate::report::fonts::Glyphs::raster(BitMapBackend::new(
+            path,
+            (size.width, size.height),
+        ))
+        .into_drawing_area();
         self.draw(&root, outcome)?;
         root.present().map_err(de)
     }
@@ -92,7 +96,9 @@ impl Chart {
     /// Draws the chart into an SVG file at `path`.
     pub fn write_svg(self, outcome: &Outcome, path: &Path) -> Result<(), DrawError> {
         let size = self.size();
-        let root = SVGBackend::new(path, (size.width, size.height)).into_drawing_area();
+        let root =
+            crate::report::fonts::Glyphs::vector(SVGBackend::new(path, (size.width, size.height)))
+                .into_drawing_area();
         self.draw(&root, outcome)?;
         root.present().map_err(de)
     }
@@ -423,13 +429,48 @@ pub fn draw_distribution<DB: DrawingBackend>(
 }
 
 /// Ticks on a count axis: whole numbers without separators (a comma reads as a decimal point in
-/// small type), fractional ticks of a nearly empty axis with one decimal.
+/// small type), fractional ticks of a nearly empty axis with one decimal. A tick that is whole
+/// but for floating-point error (plotters steps to `49999.99999999`) prints whole: within a
+/// millionth of itself.
 fn count_label(v: f64) -> String {
-    if (v - libm::round(v)).abs() < 1e-9 {
+    if (v - libm::round(v)).abs() < 1e-6 * v.abs().max(1.0) {
         format!("{}", libm::round(v) as i64)
     } else {
         format!("{v:.1}")
     }
+}
+
+/// Serving pods beyond which a timeline whose pods come from several ReplicaSets (a rollout)
+/// is drawn stacked, a band per ReplicaSet: nine pods replaced twice are 27 lines otherwise.
+pub(super) const STACK_FROM_PODS: usize = 8;
+
+/// The ReplicaSets of the serving pods, in the order their first pod was created: each one's
+/// name (the owner and the `pod-template-hash` label, as the Deployment controller names it;
+/// the owner alone, or `(no owner)`, without them) and its pods (indices into
+/// [`Outcome::pods`]). Empty unless the timeline is to be stacked: more than
+/// [`STACK_FROM_PODS`] serving pods, and from 2 to `PALETTE.len()` ReplicaSets.
+fn replica_sets(outcome: &Outcome, spread: &Spread) -> Vec<(String, Vec<usize>)> {
+    if spread.pods.len() <= STACK_FROM_PODS {
+        return Vec::new();
+    }
+    let mut sets: Vec<(String, Vec<usize>)> = Vec::new();
+    for p in &spread.pods {
+        let pod = &outcome.pods[p.index];
+        let owner = pod.owner.as_deref().unwrap_or("(no owner)");
+        let name = match pod.labels.get("pod-template-hash") {
+            Some(hash) => format!("{owner}-{hash}"),
+            None => owner.to_string(),
+        };
+        match sets.iter().position(|(n, _)| *n == name) {
+            Some(k) => sets[k].1.push(p.index),
+            None if sets.len() < PALETTE.len() => sets.push((name, vec![p.index])),
+            None => return Vec::new(),
+        }
+    }
+    if sets.len() < 2 {
+        return Vec::new();
+    }
+    sets
 }
 
 /// Serving pods the timeline draws one line each before it summarises: as many as the
@@ -472,9 +513,14 @@ pub fn draw_timeline<DB: DrawingBackend>(
     let failed_at = |b: usize| t.failed.get(b).copied().unwrap_or(0);
     let any_failed = (0..buckets).any(|b| failed_at(b) > 0);
 
+    // A rollout's many pods are drawn stacked, a band per ReplicaSet (see `replica_sets`).
+    let sets = replica_sets(outcome, &spread);
+    let stacked = !sets.is_empty();
     // The pods drawn one by one (indices into `spread.pods`, in creation order), and the others.
-    let summarised = spread.pods.len() > TIMELINE_PODS;
-    let drawn: Vec<usize> = if summarised {
+    let summarised = !stacked && spread.pods.len() > TIMELINE_PODS;
+    let drawn: Vec<usize> = if stacked {
+        Vec::new()
+    } else if summarised {
         let mut top = largest(&spread.pods, TIMELINE_PODS_SUMMARISED, |p| p.served);
         top.sort_unstable();
         top
@@ -535,8 +581,26 @@ pub fn draw_timeline<DB: DrawingBackend>(
         subtitle.push_str(&format!(", counted per {} bucket", t.bucket));
     }
 
+    // Each ReplicaSet's requests per bucket, and the running sums (the bands' tops).
+    let stack: Vec<Vec<f64>> = sets
+        .iter()
+        .scan(vec![0f64; buckets], |below, (_, members)| {
+            for (b, sum) in below.iter_mut().enumerate() {
+                *sum += members.iter().map(|&i| served_at(b, i)).sum::<u64>() as f64;
+            }
+            Some(below.clone())
+        })
+        .collect();
+
     // What a summarised timeline leaves out, in a third header line.
     let mut notes: Vec<String> = Vec::new();
+    if stacked {
+        notes.push(format!(
+            "{} pods of {} ReplicaSets: a band per ReplicaSet, its pods' requests stacked",
+            spread.pods.len(),
+            sets.len()
+        ));
+    }
     if summarised {
         notes.push(format!(
             "the {} busiest pods drawn, the other {} as one grey line: their mean per pod",
@@ -596,12 +660,17 @@ pub fn draw_timeline<DB: DrawingBackend>(
         .max()
         .unwrap_or(0);
     let y_top = others.iter().flatten().fold(y_top as f64, |a, &b| a.max(b));
+    let y_top = stack
+        .last()
+        .into_iter()
+        .flatten()
+        .fold(y_top, |a, &b| a.max(b));
     let y_max = (y_top * 1.1).max(5.0);
     let mut chart = ChartBuilder::on(&plot_area)
         .margin_left(margin_left as u32)
         .margin_right(margin_right as u32)
         .margin_top(14 + rows * ROW)
-        .margin_bottom(8)
+        .margin_bottom(8 + EVENT_LANE)
         .x_label_area_size(52)
         .y_label_area_size(y_label_area as u32)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)
@@ -612,10 +681,10 @@ pub fn draw_timeline<DB: DrawingBackend>(
         .x_label_formatter(&|v| seconds_label(*v))
         .y_label_formatter(&|v| count_label(*v))
         .x_desc("simulated time (s)")
-        .y_desc(if t.bucket.is_zero() {
-            "requests".to_string()
-        } else {
-            format!("requests per {}", t.bucket)
+        .y_desc(match (t.bucket.is_zero(), stacked) {
+            (true, _) => "requests".to_string(),
+            (false, false) => format!("requests per {}", t.bucket),
+            (false, true) => format!("requests per {}, stacked", t.bucket),
         })
         .draw()
         .map_err(de)?;
@@ -641,6 +710,39 @@ pub fn draw_timeline<DB: DrawingBackend>(
                 .draw_series(LineSeries::new(s, OTHERS.stroke_width(2)))
                 .map_err(de)?;
         }
+    }
+    for (k, top) in stack.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let zero = vec![0f64; buckets];
+        let below = if k == 0 { &zero } else { &stack[k - 1] };
+        let mut band: Vec<(f64, f64)> = (0..buckets).map(|b| (mid(b), top[b])).collect();
+        band.extend((0..buckets).rev().map(|b| (mid(b), below[b])));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                band,
+                colour.mix(0.45).filled(),
+            )))
+            .map_err(de)?;
+        // Its top edge where it is a band at all (elsewhere the edge is the band below's).
+        let mut edge: Vec<(f64, f64)> = Vec::new();
+        for b in 0..buckets {
+            let open = top[b] > below[b]
+                || (b > 0 && top[b - 1] > below[b - 1])
+                || (b + 1 < buckets && top[b + 1] > below[b + 1]);
+            if open {
+                edge.push((mid(b), top[b]));
+            } else if !edge.is_empty() {
+                chart
+                    .draw_series(LineSeries::new(
+                        std::mem::take(&mut edge),
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(de)?;
+            }
+        }
+        chart
+            .draw_series(LineSeries::new(edge, colour.stroke_width(2)))
+            .map_err(de)?;
     }
     for (k, &i) in drawn.iter().enumerate() {
         let p = &spread.pods[i];
@@ -689,6 +791,14 @@ pub fn draw_timeline<DB: DrawingBackend>(
         )?;
     }
 
+    draw_event_lane(
+        root,
+        &outcome.events,
+        |secs| px(secs) + shift,
+        (plot_left + shift, plot_right + shift),
+        plot_bottom + 52 + 2,
+    )?;
+
     let mut entries: Vec<(String, Option<RGBColor>)> = drawn
         .iter()
         .enumerate()
@@ -699,7 +809,21 @@ pub fn draw_timeline<DB: DrawingBackend>(
             )
         })
         .collect();
-    let heading = if summarised {
+    if stacked {
+        entries = sets
+            .iter()
+            .enumerate()
+            .map(|(k, (name, members))| {
+                (
+                    format!("{name} ({} pods)", members.len()),
+                    Some(PALETTE[k % PALETTE.len()]),
+                )
+            })
+            .collect();
+    }
+    let heading = if stacked {
+        "ReplicaSets (stacked)".to_string()
+    } else if summarised {
         entries.push((
             format!(
                 "mean of the other {}",
@@ -762,6 +886,7 @@ fn draw_legend<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{SimDuration, SimTime};
     use crate::report::fixture::{
         crowded_outcome, large_outcome, picture_dir, png_size, render, sample_outcome,
         svg_elements, Scale, AT_SCALE,
@@ -798,6 +923,10 @@ mod tests {
     fn count_labels() {
         assert_eq!(count_label(3000.0), "3000");
         assert_eq!(count_label(0.5), "0.5");
+        // plotters' steps accumulate error: a whole tick must not print as `50000.0`.
+        assert_eq!(count_label(49_999.999_999_99), "50000");
+        assert_eq!(count_label(50_000.000_000_1), "50000");
+        assert_eq!(count_label(12.5), "12.5");
     }
 
     #[test]
@@ -809,14 +938,98 @@ mod tests {
 
     /// The distribution chart prints the fair share as the table does, in its subtitle and
     /// beside its line: `1,997.5` for 7,990 requests over 4 pods, `1,998` for 7,992.
+    fn timeline_svg(outcome: &Outcome) -> String {
+        let mut out = String::new();
+        {
+            let size = Chart::Timeline.size();
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                &mut out,
+                (size.width, size.height),
+            ))
+            .into_drawing_area();
+            draw_timeline(&root, outcome).unwrap();
+            root.present().unwrap();
+        }
+        out
+    }
+
+    /// Ten serving pods of one ReplicaSet are ten lines; the same pods from three ReplicaSets
+    /// (a rollout) are three stacked bands with the ReplicaSets in the legend.
+    #[test]
+    fn a_rollout_is_stacked_by_replica_set() {
+        let mut o = crowded_outcome();
+        for p in &mut o.pods {
+            p.labels
+                .insert("pod-template-hash".to_string(), "5d9c7b9c4d".to_string());
+        }
+        let one = timeline_svg(&o);
+        assert!(!one.contains("stacked"), "one ReplicaSet: lines");
+        assert!(one.contains("\npods\n"), "a legend of pods");
+        for (k, p) in o.pods.iter_mut().enumerate() {
+            let hash = ["5d9c7b9c4d", "6f7d8e9a1b", "7a8b9c0d1e"][k * 3 / 10];
+            p.labels
+                .insert("pod-template-hash".to_string(), hash.to_string());
+        }
+        assert_eq!(replica_sets(&o, &Spread::of(&o)).len(), 3);
+        let three = timeline_svg(&o);
+        assert!(three.contains("ReplicaSets (stacked)"), "{three}");
+        assert!(three.contains("http-deployment-6f7d8e9a1b (3 pods)"));
+        assert!(three.contains("http-deployment-7a8b9c0d1e (3 pods)"));
+        assert_eq!(
+            three.matches("<polygon").count(),
+            3,
+            "a band per ReplicaSet"
+        );
+        assert!(!three.contains("\npods\n"), "no legend of pods: {three}");
+        // Few pods stay lines whatever their ReplicaSets.
+        o.pods.truncate(STACK_FROM_PODS);
+        for row in &mut o.timeline.served {
+            row.truncate(STACK_FROM_PODS);
+        }
+        assert!(replica_sets(&o, &Spread::of(&o)).is_empty());
+    }
+
+    /// The cluster's own events are in the timeline and the load chart, a Warning in red with
+    /// its reason and object.
+    #[test]
+    fn cluster_events_are_drawn_on_the_time_charts() {
+        let mut o = crowded_outcome();
+        o.events.push(crate::model::events::ClusterEvent {
+            at: SimTime::ZERO + SimDuration::from_secs(20),
+            type_: crate::model::events::EventType::Warning,
+            reason: "BackOff".to_string(),
+            object: "pod/http-deployment-5d9c7b9c4d-q9zrt".to_string(),
+            message: "Back-off restarting failed container".to_string(),
+        });
+        let svg = timeline_svg(&o);
+        assert!(svg.contains("cluster events"));
+        // Elided in the middle to fit (`BackOff http-dep…-q9zrt`).
+        assert!(svg.contains("BackOff http"), "{svg}");
+        let mut load = String::new();
+        {
+            let size = Chart::Load.size();
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                &mut load,
+                (size.width, size.height),
+            ))
+            .into_drawing_area();
+            super::super::load_charts::draw_load(&root, &o).unwrap();
+            root.present().unwrap();
+        }
+        assert!(load.contains("BackOff http"));
+    }
+
     #[test]
     fn the_fair_share_reads_the_same_in_subtitle_and_label() {
         let svg = |outcome: &Outcome| {
             let mut out = String::new();
             {
                 let size = Chart::Distribution.size();
-                let root = SVGBackend::with_string(&mut out, (size.width, size.height))
-                    .into_drawing_area();
+                let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                    &mut out,
+                    (size.width, size.height),
+                ))
+                .into_drawing_area();
                 draw_distribution(&root, outcome).unwrap();
                 root.present().unwrap();
             }

@@ -536,22 +536,36 @@ pub(crate) fn large_outcome(scale: Scale) -> Outcome {
 pub(crate) fn render(
     size: crate::report::ChartSize,
     draw: impl Fn(
-        &plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend, plotters::coord::Shift>,
+        &plotters::drawing::DrawingArea<
+            crate::report::fonts::Glyphs<plotters::prelude::BitMapBackend>,
+            plotters::coord::Shift,
+        >,
     ) -> Result<(), crate::report::DrawError>,
     draw_svg: impl Fn(
-        &plotters::drawing::DrawingArea<plotters::prelude::SVGBackend, plotters::coord::Shift>,
+        &plotters::drawing::DrawingArea<
+            crate::report::fonts::Glyphs<plotters::prelude::SVGBackend>,
+            plotters::coord::Shift,
+        >,
     ) -> Result<(), crate::report::DrawError>,
     png_path: &std::path::Path,
 ) -> (Vec<u8>, String) {
     use plotters::prelude::*;
     {
-        let root = BitMapBackend::new(png_path, (size.width, size.height)).into_drawing_area();
+        let root = crate::report::fonts::Glyphs::raster(BitMapBackend::new(
+            png_path,
+            (size.width, size.height),
+        ))
+        .into_drawing_area();
         draw(&root).unwrap();
         root.present().unwrap();
     }
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+        let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+            &mut svg,
+            (size.width, size.height),
+        ))
+        .into_drawing_area();
         draw_svg(&root).unwrap();
         root.present().unwrap();
     }

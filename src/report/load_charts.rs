@@ -6,9 +6,9 @@
 //! embedded font; both draw only what the [`Outcome`] holds.
 
 use super::chart_style::{
-    de, elide, empty_note, event_line, event_tick, group_markers, header, header_note,
-    legend_entry, legend_heading, seconds_label, styled_mesh, text, text_width, to_root, DrawError,
-    HEADER, MARKER, MARKERS_DRAWN, MUTED, NOTE_H, PALETTE,
+    de, draw_event_lane, elide, empty_note, event_line, event_tick, group_markers, header,
+    header_note, legend_entry, legend_heading, seconds_label, styled_mesh, text, text_width,
+    to_root, DrawError, EVENT_LANE, HEADER, MARKER, MARKERS_DRAWN, MUTED, NOTE_H, PALETTE,
 };
 use super::fonts::{ensure_registered, style};
 use super::format::thousands;
@@ -121,8 +121,9 @@ pub fn draw_latency<DB: DrawingBackend>(
         let (cx, cy) = to_root(root, chart.backend_coord(&(1.0, 0.5)));
         empty_note(root, "no requests served", (cx, cy))?;
     }
-    // Dotted guides at p50, p99 and p99.9.
-    for q in [0.5, 0.99, 0.999] {
+    // Dotted guides at p50, p99 and p99.9, labelled at the plot's right end: p99.9 above its
+    // line, p99 below its own (the two are a few pixels apart), p50 above.
+    for (q, label, above) in GUIDES {
         let a = to_root(root, chart.backend_coord(&(x_min, q)));
         let b = to_root(root, chart.backend_coord(&(x_max, q)));
         root.draw(&DashedPathElement::new(
@@ -132,6 +133,17 @@ pub fn draw_latency<DB: DrawingBackend>(
             MARKER.stroke_width(1),
         ))
         .map_err(de)?;
+        let (y, v) = if above {
+            (b.1 - 2, VPos::Bottom)
+        } else {
+            (b.1 + 3, VPos::Top)
+        };
+        text(
+            root,
+            label,
+            (b.0 - 4, y),
+            &style(11.0, false, MUTED, HPos::Right, v),
+        )?;
     }
     for (k, (_, points)) in streams.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
@@ -196,6 +208,14 @@ pub fn draw_latency<DB: DrawingBackend>(
     }
     Ok(())
 }
+
+/// The latency chart's guides: the share of requests, its label, and whether the label sits
+/// above the line.
+const GUIDES: [(f64, &str, bool); 3] = [
+    (0.5, "p50", true),
+    (0.99, "p99", false),
+    (0.999, "p99.9", true),
+];
 
 /// Ticks on the log axis: `0.01`, `0.1`, `1`, `10`, `100`, `1000`.
 fn ms_label(v: f64) -> String {
@@ -307,7 +327,7 @@ pub fn draw_load<DB: DrawingBackend>(
             .margin_left(16)
             .margin_right(12)
             .margin_top(10)
-            .margin_bottom(6)
+            .margin_bottom(if is_util { 6 } else { 6 + EVENT_LANE })
             .x_label_area_size(if is_util { 20 } else { 46 })
             .y_label_area_size(66)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)
@@ -376,6 +396,17 @@ pub fn draw_load<DB: DrawingBackend>(
             }
         }
         charts.push(to_root(root, chart.backend_coord(&(0.0, y_max))).1);
+        if !is_util {
+            let (_, y0) = to_root(root, chart.backend_coord(&(0.0, 0.0)));
+            let (ax, _) = to_root(root, area.get_base_pixel());
+            draw_event_lane(
+                root,
+                &outcome.events,
+                |secs| ax + px(secs),
+                (ax + plot_left, ax + plot_right),
+                y0 + 46 + 2,
+            )?;
+        }
     }
     if pods.is_empty() {
         let (cx, cy) = to_root(root, plots.get_base_pixel());
@@ -540,8 +571,11 @@ mod tests {
         let mut svg = String::new();
         {
             let size = Chart::Latency.size();
-            let root =
-                SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                &mut svg,
+                (size.width, size.height),
+            ))
+            .into_drawing_area();
             draw_latency(&root, &outcome).unwrap();
             root.present().unwrap();
         }

@@ -8,8 +8,8 @@
 //! at most 12 lines (evenly spaced values, first and last included), saying so.
 
 use super::chart_style::{
-    de, header, header_note, styled_mesh, text, text_width, to_root, DrawError, AXIS, HEADER,
-    MUTED, NOTE_H, PALETTE, TEXT,
+    de, header, header_note, log_ticks, styled_mesh, text, text_width, to_root, DrawError, AXIS,
+    GRID, HEADER, MUTED, NOTE_H, PALETTE, TEXT,
 };
 use super::fonts::{ensure_registered, font, style};
 use crate::sweep::slo::{Metric, Verdict};
@@ -58,11 +58,14 @@ impl SweepChart {
     /// Draws into a PNG (`png`) or SVG file.
     pub fn write(self, plan: &Plan, a: &Analysis, path: &Path, png: bool) -> Result<(), DrawError> {
         if png {
-            let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+            let root =
+                crate::report::fonts::Glyphs::raster(BitMapBackend::new(path, (WIDTH, HEIGHT)))
+                    .into_drawing_area();
             self.draw(&root, plan, a)?;
             root.present().map_err(de)
         } else {
-            let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::new(path, (WIDTH, HEIGHT)))
+                .into_drawing_area();
             self.draw(&root, plan, a)?;
             root.present().map_err(de)
         }
@@ -141,6 +144,17 @@ fn heat(t: f64) -> RGBColor {
     let mix = |a: u8, b: u8| libm::round(f64::from(a) + (f64::from(b) - f64::from(a)) * f) as u8;
     let (a, b) = (STOPS[i], STOPS[i + 1]);
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A tick of the p99 axis: [`ms_label`] without trailing zeros (`20`, not `20.0`).
+fn tick_ms(v: f64) -> String {
+    let s = ms_label(v);
+    match s.strip_suffix('k') {
+        Some(n) if n.contains('.') => format!("{}k", n.trim_end_matches('0').trim_end_matches('.')),
+        Some(_) => s,
+        None if s.contains('.') => s.trim_end_matches('0').trim_end_matches('.').to_string(),
+        None => s,
+    }
 }
 
 /// Milliseconds as a short label: `0.52`, `48.6`, `212`, `3.1k`.
@@ -454,13 +468,18 @@ fn p99_lines<DB: DrawingBackend>(
             plan.scenario, plan.axes[xa].key
         ),
         &format!(
-            "{}{}; {}; dashed: the SLO's p99 bound; cells that served nothing are left out",
+            "{}{}; {}{}; cells that served nothing are left out",
             ya.map_or(String::new(), |y| format!(
                 "a line per {}, ",
                 plan.axes[y].key
             )),
             reps_text(plan),
-            slo_text(plan)
+            slo_text(plan),
+            if p99_bound(plan).is_some() {
+                " (dashed: its p99 bound)"
+            } else {
+                ""
+            }
         ),
     )?;
     let values: Vec<f64> = a
@@ -502,13 +521,32 @@ fn p99_lines<DB: DrawingBackend>(
         .map_err(de)?;
     styled_mesh(&mut chart)
         .disable_x_mesh()
+        .disable_y_mesh()
         .x_labels(0)
-        .y_labels(10)
-        .y_label_formatter(&|v| ms_label(*v))
+        .y_labels(0)
         .x_desc(plan.axes[xa].key.as_str())
         .y_desc("p99 latency (ms, log scale)")
         .draw()
         .map_err(de)?;
+    // The y ticks drawn here: plotters' log axis numbers only powers of ten, so a range inside
+    // one decade had none.
+    for v in log_ticks(lo, hi) {
+        let (x0, y) = to_root(root, chart.backend_coord(&(-0.5, v)));
+        let (x1, _) = to_root(root, chart.backend_coord(&(nx as f64 - 0.5, v)));
+        root.draw(&PathElement::new([(x0, y), (x1, y)], GRID.stroke_width(1)))
+            .map_err(de)?;
+        root.draw(&PathElement::new(
+            [(x0 - 5, y), (x0, y)],
+            AXIS.stroke_width(1),
+        ))
+        .map_err(de)?;
+        text(
+            root,
+            &tick_ms(v),
+            (x0 - 8, y),
+            &style(13.0, false, MUTED, HPos::Right, VPos::Center),
+        )?;
+    }
     let slot = chart.backend_coord(&(1.0, lo)).0 - chart.backend_coord(&(0.0, lo)).0;
     let x_values = &plan.axes[xa].values;
     let x_step = label_step(x_values.iter().map(|v| text_width(root, v, 13.0)), slot);
@@ -530,6 +568,13 @@ fn p99_lines<DB: DrawingBackend>(
                 BLACK.stroke_width(2),
             )))
             .map_err(de)?;
+        let (x1, y) = to_root(root, chart.backend_coord(&(nx as f64 - 0.5, b)));
+        text(
+            root,
+            &format!("SLO p99 {} ms", tick_ms(b)),
+            (x1 - 4, y - 4),
+            &style(12.0, true, TEXT, HPos::Right, VPos::Bottom),
+        )?;
     }
     for (k, &s) in lines.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
@@ -649,6 +694,63 @@ mod tests {
         )
     }
 
+    /// `proxyMode` against `rate`, p99 from 21 ms to 38 ms (inside one decade), no SLO: the
+    /// log axis still has numbers, and the subtitle promises no SLO line.
+    #[test]
+    fn a_p99_axis_inside_one_decade_has_numbers_and_no_missing_slo_line() {
+        let (mut plan, mut analysis) = grid(2, 3);
+        plan.axes[0] = Axis {
+            key: "proxyMode".to_string(),
+            values: vec!["iptables".to_string(), "ipvs".to_string()],
+        };
+        plan.slo = None;
+        for (k, c) in analysis.cells.iter_mut().enumerate() {
+            c.p99_ms = 21.0 + 3.4 * k as f64;
+            c.verdict = None;
+        }
+        let mut svg = String::new();
+        {
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                &mut svg,
+                (WIDTH, HEIGHT),
+            ))
+            .into_drawing_area();
+            SweepChart::P99.draw(&root, &plan, &analysis).unwrap();
+            root.present().unwrap();
+        }
+        assert!(!svg.contains("dashed"), "no SLO, no dashed line promised");
+        assert!(svg.contains("no SLO"));
+        // The axis runs from 15 to 53 ms (the values padded by 1.4): ticks 20 and 50, as
+        // numbers without decimals.
+        for tick in ["\n20\n", "\n50\n"] {
+            assert!(svg.contains(tick), "no {tick:?} tick");
+        }
+        assert!(!svg.contains("\n20.0\n"));
+        // With an SLO its bound is drawn and named.
+        plan.slo = Some(crate::sweep::slo::parse("p99<30ms").unwrap());
+        let mut svg = String::new();
+        {
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                &mut svg,
+                (WIDTH, HEIGHT),
+            ))
+            .into_drawing_area();
+            SweepChart::P99.draw(&root, &plan, &analysis).unwrap();
+            root.present().unwrap();
+        }
+        assert!(svg.contains("dashed: its p99 bound"));
+        assert!(svg.contains("SLO p99 30 ms"));
+    }
+
+    #[test]
+    fn p99_ticks_drop_trailing_zeros() {
+        assert_eq!(tick_ms(20.0), "20");
+        assert_eq!(tick_ms(2.5), "2.5");
+        assert_eq!(tick_ms(0.2), "0.2");
+        assert_eq!(tick_ms(3000.0), "3k");
+        assert_eq!(tick_ms(20_000.0), "20k");
+    }
+
     /// A 200 × 150 grid (30,000 cells): both charts keep their size; the p99 chart draws 12
     /// lines and says so, the axes label every k-th value; the heatmap's elements grow with
     /// the cells only (one rectangle each), not with their labels or borders.
@@ -662,7 +764,11 @@ mod tests {
             assert_eq!(png_size(&std::fs::read(&png).unwrap()), (WIDTH, HEIGHT));
             let mut svg = String::new();
             {
-                let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+                let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                    &mut svg,
+                    (WIDTH, HEIGHT),
+                ))
+                .into_drawing_area();
                 chart.draw(&root, &plan, &analysis).unwrap();
                 root.present().unwrap();
             }

@@ -2000,12 +2000,14 @@ pub fn write_topology_pictures(
     let plan = plan(outcome);
     let (w, h) = (plan.size.width, plan.size.height);
     if let Some(path) = png {
-        let root = BitMapBackend::new(path, (w, h)).into_drawing_area();
+        let root = crate::report::fonts::Glyphs::raster(BitMapBackend::new(path, (w, h)))
+            .into_drawing_area();
         draw_plan(&root, &plan)?;
         root.present().map_err(de)?;
     }
     if let Some(path) = svg {
-        let root = SVGBackend::new(path, (w, h)).into_drawing_area();
+        let root =
+            crate::report::fonts::Glyphs::vector(SVGBackend::new(path, (w, h))).into_drawing_area();
         draw_plan(&root, &plan)?;
         root.present().map_err(de)?;
     }
@@ -2331,8 +2333,11 @@ mod tests {
         let size = topology_size(outcome);
         let mut svg = String::new();
         {
-            let root =
-                SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
+            let root = crate::report::fonts::Glyphs::vector(SVGBackend::with_string(
+                &mut svg,
+                (size.width, size.height),
+            ))
+            .into_drawing_area();
             draw_topology(&root, outcome).unwrap();
             root.present().unwrap();
         }

@@ -42,6 +42,19 @@ const STEPS: u64 = 2_000;
 pub const MAX_TRACED_SERVICES: usize = 2_000;
 /// Instants at which a new connection is traced, per stream.
 pub const TRACE_INSTANTS: usize = 8;
+/// Lines of the entry node's rules kept with a trace: all of them up to this many, else the
+/// lines the trace matched with [`RULES_CONTEXT`] lines around each.
+pub const MAX_RULES_LINES: usize = 400;
+/// Lines kept around each matched line of a ruleset longer than [`MAX_RULES_LINES`].
+pub const RULES_CONTEXT: usize = 2;
+/// Lines of rules kept over all traces; later traces keep none beyond (and say so).
+pub const MAX_RULES_LINES_TOTAL: usize = 4_000;
+/// Services whose EndpointSlices are followed: the first ones.
+pub const MAX_SLICE_SERVICES: usize = 24;
+/// Pods recorded per EndpointSlice: the first ones.
+pub const MAX_SLICE_PODS: usize = 32;
+/// Distinct states of the followed Services' EndpointSlices kept.
+pub const MAX_SLICE_STATES: usize = 1_000;
 /// Streams whose connections are traced: the first ones.
 pub const TRACE_STREAMS: usize = 3;
 
@@ -73,6 +86,15 @@ pub struct History {
     pub traces: Vec<TraceSample>,
     /// When each followed pod left the API server, exactly (`None`: never).
     pub gone: Vec<Option<SimTime>>,
+    /// The entry nodes' rules as they stood when a trace was made, the lines it matched
+    /// marked; shared by traces that saw the same ([`TraceSample::rules`] indexes it).
+    pub rules: Vec<RulesListing>,
+    /// Traces whose rules were not kept ([`MAX_RULES_LINES_TOTAL`] reached).
+    pub rules_left_out: usize,
+    /// The EndpointSlices of the first [`MAX_SLICE_SERVICES`] Services, at each change.
+    pub slices: Vec<SliceState>,
+    /// Changes of those EndpointSlices not kept ([`MAX_SLICE_STATES`] reached).
+    pub slices_left_out: usize,
     last_sample: Option<SimTime>,
     /// The instant of the last change not yet sampled.
     dirty_at: Option<SimTime>,
@@ -139,6 +161,42 @@ pub struct TraceSample {
     pub to: String,
     /// `kubesim trace`'s text, or the error it gave.
     pub text: String,
+    /// The entry node's rules then, index into [`History::rules`] (`None`: not traced, or
+    /// left out).
+    pub rules: Option<u32>,
+}
+
+/// A node's rules at an instant, as `kubesim rules` prints them, cut to a bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesListing {
+    pub node: String,
+    /// The command whose output this is: `iptables-save`, `nft list ruleset`, `ipvsadm -Ln`.
+    pub command: &'static str,
+    /// When the node's kube-proxy last synced before the trace.
+    pub synced: Option<SimTime>,
+    /// Lines in the whole listing.
+    pub total: usize,
+    /// The lines kept: `(line number from 1, text, matched by the trace)`, in order; a jump
+    /// in the numbers is lines left out.
+    pub lines: Vec<(u32, String, bool)>,
+}
+
+/// The followed Services' EndpointSlices from `at` until the next state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceState {
+    pub at: SimTime,
+    pub slices: Vec<SliceRecord>,
+}
+
+/// One EndpointSlice: its Service, its name and its endpoints' pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceRecord {
+    pub namespace: String,
+    pub service: String,
+    pub name: String,
+    /// Indices into [`Outcome::pods`]: the first [`MAX_SLICE_PODS`].
+    pub pods: Vec<u32>,
+    pub pods_left_out: usize,
 }
 
 impl History {
@@ -317,6 +375,8 @@ impl Simulation {
                 states.push(state);
             }
         }
+        self.sample_slices(now);
+        let h = &mut self.history;
         for (node, nh) in self.cluster.nodes.iter().zip(h.nodes.iter_mut()) {
             let status = match (node.ready, node.unschedulable) {
                 (true, false) => "Ready",
@@ -384,13 +444,290 @@ impl Simulation {
                 TraceFrom::External => "external".to_string(),
                 TraceFrom::Pod(name) => name,
             };
+            let rules = if services > MAX_TRACED_SERVICES {
+                None
+            } else {
+                let listing = self.rules_listing(&text);
+                listing.and_then(|rec| self.history.keep_rules(rec))
+            };
             self.history.traces.push(TraceSample {
                 at: t,
                 stream: s.name.clone(),
                 from,
                 to,
                 text,
+                rules,
             });
         }
+    }
+}
+
+impl Simulation {
+    /// Records the first Services' EndpointSlices when they differ from the last state kept.
+    fn sample_slices(&mut self, now: SimTime) {
+        let services = self.api.services.len().min(MAX_SLICE_SERVICES);
+        let mut slices = Vec::new();
+        for i in 0..services {
+            let meta = &self.api.services[i].obj.meta;
+            for sl in self.endpoint_slices(i) {
+                slices.push(SliceRecord {
+                    namespace: meta.namespace.clone(),
+                    service: meta.name.clone(),
+                    name: sl.name.clone(),
+                    pods: sl.pods.iter().take(MAX_SLICE_PODS).map(|p| p.0).collect(),
+                    pods_left_out: sl.pods.len().saturating_sub(MAX_SLICE_PODS),
+                });
+            }
+        }
+        let h = &mut self.history;
+        if h.slices.last().is_some_and(|last| last.slices == slices) {
+            return;
+        }
+        if h.slices.len() >= MAX_SLICE_STATES {
+            h.slices_left_out += 1;
+            return;
+        }
+        h.slices.push(SliceState { at: now, slices });
+    }
+
+    /// The entry node's rules for a trace's `text` (the node its `rules of NODE` or `IPVS of
+    /// NODE` line names), the lines the trace matched marked and the listing cut to
+    /// [`kept_lines`]; `None` when the trace reached no node's rules.
+    fn rules_listing(&self, text: &str) -> Option<RulesListing> {
+        let node_name = text.lines().find_map(|l| {
+            let l = l.trim_start();
+            let rest = l
+                .strip_prefix("rules of ")
+                .or_else(|| l.strip_prefix("IPVS of "))?;
+            rest.split_once(" (synced").map(|(n, _)| n.to_string())
+        })?;
+        let node = self.cluster.node_by_name(&node_name)?;
+        let (command, (listing, synced)) = match &self.proxies[node.index()].ipvs {
+            // A copy, so that listing the table changes nothing in the run.
+            Some(table) => {
+                let now = self.queue.now().as_nanos();
+                let mut table = table.clone();
+                table.graceful_check(now);
+                let synced = self.proxies[node.index()].last_sync;
+                ("ipvsadm -Ln", (table.render(now), synced))
+            }
+            None if self.scenario.net.proxy_mode == crate::net::config::ProxyMode::Nftables => {
+                ("nft list ruleset", self.nft_list_ruleset(node))
+            }
+            None => ("iptables-save", self.iptables_save(node)),
+        };
+        let all: Vec<&str> = listing.lines().collect();
+        let hits = matched_lines(command, &all, text);
+        let keep = kept_lines(all.len(), &hits);
+        let lines: Vec<(u32, String, bool)> = keep
+            .into_iter()
+            .map(|i| ((i + 1) as u32, all[i].to_string(), hits.contains(&i)))
+            .collect();
+        Some(RulesListing {
+            node: node_name,
+            command,
+            synced,
+            total: all.len(),
+            lines,
+        })
+    }
+}
+
+impl History {
+    /// Keeps `rec` in [`rules`](Self::rules), once for traces that saw the same: its index, or
+    /// `None` once [`MAX_RULES_LINES_TOTAL`] lines are kept.
+    fn keep_rules(&mut self, rec: RulesListing) -> Option<u32> {
+        if let Some(i) = self.rules.iter().position(|r| *r == rec) {
+            return Some(i as u32);
+        }
+        let kept: usize = self.rules.iter().map(|r| r.lines.len()).sum();
+        if kept + rec.lines.len() > MAX_RULES_LINES_TOTAL {
+            self.rules_left_out += 1;
+            return None;
+        }
+        self.rules.push(rec);
+        Some((self.rules.len() - 1) as u32)
+    }
+}
+
+/// The lines of a node's rules listing (`all`, the output of `command`) that a trace's `text`
+/// says it matched, sorted: in `iptables-save`, each `TABLE -A CHAIN ...` line the trace
+/// lists, in its table's section; in `nft list ruleset`, each `CHAIN: RULE` in its chain; in
+/// `ipvsadm -Ln`, the virtual server the trace names and the real server it chose under it.
+/// Only the entry node's part of the trace counts (up to a second node's rules).
+pub fn matched_lines(command: &str, all: &[&str], text: &str) -> Vec<usize> {
+    // The trace's lines for the entry node: from its first `rules of` or `IPVS of` line to
+    // the next.
+    let mut entry: Vec<&str> = Vec::new();
+    let mut seen = 0;
+    for l in text.lines() {
+        let t = l.trim_start();
+        if t.starts_with("rules of ") || t.starts_with("IPVS of ") {
+            seen += 1;
+        }
+        if seen == 1 {
+            entry.push(l);
+        }
+    }
+    let mut hits = Vec::new();
+    match command {
+        "iptables-save" => {
+            let wanted: Vec<(&str, &str)> = entry
+                .iter()
+                .filter_map(|l| {
+                    let t = l.trim_start();
+                    let (table, rule) = t.split_once(' ')?;
+                    let rule = rule.trim_start();
+                    (matches!(table, "nat" | "filter" | "mangle" | "raw")
+                        && rule.starts_with("-A "))
+                    .then_some((table, rule))
+                })
+                .collect();
+            let mut table = "";
+            for (i, l) in all.iter().enumerate() {
+                if let Some(t) = l.strip_prefix('*') {
+                    table = t;
+                } else if wanted.iter().any(|&(t, r)| t == table && r == *l) {
+                    hits.push(i);
+                }
+            }
+        }
+        "nft list ruleset" => {
+            let wanted: Vec<(&str, &str)> = entry
+                .iter()
+                .filter_map(|l| {
+                    let t = l.trim_start();
+                    if t.starts_with("= ") {
+                        return None;
+                    }
+                    let (chain, rule) = t.split_once(": ")?;
+                    (!chain.contains(' ')).then_some((chain, rule.trim()))
+                })
+                .collect();
+            let mut chain = "";
+            for (i, l) in all.iter().enumerate() {
+                let t = l.trim();
+                if let Some(c) = t.strip_prefix("chain ") {
+                    chain = c.trim_end_matches('{').trim();
+                } else if wanted.iter().any(|&(c, r)| c == chain && r == t) {
+                    hits.push(i);
+                }
+            }
+        }
+        _ => {
+            // `virtual server TCP  10.96.0.10:80 rr ...` and `-> real server 10.244.1.3:80`.
+            let after = |key: &str| {
+                entry.iter().find_map(|l| {
+                    let i = l.find(key)?;
+                    l[i + key.len()..]
+                        .split_whitespace()
+                        .next()
+                        .map(str::to_string)
+                })
+            };
+            let vs = after("virtual server TCP ");
+            let rs = after("real server ");
+            let mut in_vs = false;
+            for (i, l) in all.iter().enumerate() {
+                let t = l.trim();
+                if t.starts_with("TCP") || t.starts_with("UDP") {
+                    in_vs = vs
+                        .as_deref()
+                        .is_some_and(|v| t.split_whitespace().nth(1) == Some(v));
+                    if in_vs {
+                        hits.push(i);
+                    }
+                } else if in_vs {
+                    if let (Some(addr), Some(r)) = (t.strip_prefix("-> "), rs.as_deref()) {
+                        if addr.split_whitespace().next() == Some(r) {
+                            hits.push(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// The lines of a listing of `total` lines kept: all up to [`MAX_RULES_LINES`], else each
+/// matched line (`hits`, sorted) with [`RULES_CONTEXT`] lines around it, and the first three
+/// (the header), up to [`MAX_RULES_LINES`].
+pub fn kept_lines(total: usize, hits: &[usize]) -> Vec<usize> {
+    if total <= MAX_RULES_LINES {
+        return (0..total).collect();
+    }
+    let mut keep: Vec<usize> = (0..3.min(total)).collect();
+    for &h in hits {
+        let lo = h.saturating_sub(RULES_CONTEXT);
+        let hi = (h + RULES_CONTEXT).min(total - 1);
+        keep.extend(lo..=hi);
+    }
+    keep.sort_unstable();
+    keep.dedup();
+    keep.truncate(MAX_RULES_LINES);
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iptables_lines_are_matched_in_their_table() {
+        let all = [
+            "*filter",
+            "-A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT",
+            "COMMIT",
+            "*nat",
+            "-A PREROUTING -j KUBE-SERVICES",
+            "-A KUBE-SVC-X -j KUBE-SEP-A",
+            "-A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-B",
+            "-A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT",
+            "COMMIT",
+        ];
+        let text = "client 1.2.3.4\n         rules of node-1 (synced at 1.000s):\n           nat    -A PREROUTING -j KUBE-SERVICES\n           nat    -A KUBE-SVC-X -j KUBE-SEP-A\n           filter -A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT\n         rules of node-2 (synced at 1.000s):\n           nat    -A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-B\n";
+        // The filter rule in *filter only (not its twin in *nat); node-2's rule not at all.
+        assert_eq!(matched_lines("iptables-save", &all, text), vec![1, 4, 5]);
+    }
+
+    #[test]
+    fn nft_and_ipvs_lines_are_matched() {
+        let all = [
+            "table ip kube-proxy {",
+            "\tchain services {",
+            "\t\tip daddr . meta l4proto . th dport vmap @service-ips",
+            "\t}",
+            "\tchain service-X {",
+            "\t\tnumgen random mod 2 vmap { 0 : goto endpoint-A , 1 : goto endpoint-B }",
+            "\t}",
+            "}",
+        ];
+        let text = "         rules of n1 (synced at 1.000s):\n           services: ip daddr . meta l4proto . th dport vmap @service-ips\n             = 10.96.0.1 . tcp . 80 : goto service-X\n           service-X: numgen random mod 2 vmap { 0 : goto endpoint-A , 1 : goto endpoint-B }\n";
+        assert_eq!(matched_lines("nft list ruleset", &all, text), vec![2, 5]);
+        let all = [
+            "IP Virtual Server version 1.2.1 (size=4096)",
+            "Prot LocalAddress:Port Scheduler Flags",
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+            "TCP  10.96.0.1:443 rr",
+            "  -> 192.168.0.24:6443            Masq    1      0          0",
+            "TCP  10.96.0.20:80 rr",
+            "  -> 10.244.0.3:80                Masq    1      0          0",
+            "  -> 10.244.0.4:80                Masq    1      0          0",
+        ];
+        let text = "         IPVS of n1 (synced at 1.000s): virtual server TCP  10.96.0.20:80 rr (ClusterIP, x)\n           scheduler rr -> real server 10.244.0.4:80 (Masq: IPVS rewrites the destination)\n";
+        assert_eq!(matched_lines("ipvsadm -Ln", &all, text), vec![5, 7]);
+    }
+
+    #[test]
+    fn long_listings_keep_the_matched_lines_with_context() {
+        assert_eq!(kept_lines(10, &[4]), (0..10).collect::<Vec<_>>());
+        let keep = kept_lines(10_000, &[500, 502, 9_999]);
+        assert_eq!(
+            keep,
+            vec![0, 1, 2, 498, 499, 500, 501, 502, 503, 504, 9_997, 9_998, 9_999]
+        );
+        let many: Vec<usize> = (0..5_000).map(|i| i * 2).collect();
+        assert_eq!(kept_lines(10_000, &many).len(), MAX_RULES_LINES);
     }
 }

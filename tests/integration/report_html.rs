@@ -125,6 +125,23 @@ fn pods_table(dom: &str) -> Vec<(String, String)> {
     rows
 }
 
+/// The endpoints (IPs) of `service`'s EndpointSlices in the `endpointslices` table of `dom`.
+fn slice_endpoints(dom: &str, service: &str) -> Vec<String> {
+    let table = between(dom, "<table id=\"endpointslices\"", "</table>").expect("slices table");
+    let key = format!("data-service=\"{service}\" data-endpoints=\"");
+    table
+        .match_indices(&key)
+        .flat_map(|(i, _)| {
+            let rest = &table[i + key.len()..];
+            rest[..rest.find('"').unwrap_or(0)]
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Runs `scenario` into a fresh folder; its report.html and summary.json.
 fn run(scenario: &str) -> (PathBuf, Value) {
     let dir = temp_dir(&format!("report-html-{scenario}"));
@@ -256,6 +273,51 @@ fn the_seed_lesson_opens_at_an_instant_with_its_pods_and_services() {
     assert_eq!(pods_table(&d), pods_at_end(&summary));
     // A traced request is on screen, as `kubesim trace` prints it.
     assert!(d.contains("DNAT"), "no traced request");
+    // The views of latency and load, and the entry node's rules, in Chinese too.
+    assert!(
+        d.contains("延迟与负载"),
+        "no Chinese latency-and-load heading"
+    );
+    assert!(
+        d.contains("高亮的是本连接命中的行"),
+        "no Chinese rules heading"
+    );
+
+    // At 30 s: the EndpointSlice of http-svc lists exactly the three pods' IPs; the latency
+    // CDF and the load charts are drawn; the rules of the entry node are listed with the
+    // lines the trace matched highlighted, the DNAT to the traced pod among them.
+    let d = dom(&browser, &page, "t=30");
+    let mut ips: Vec<String> = want
+        .iter()
+        .filter(|(name, _)| name.starts_with("http-deployment-"))
+        .map(|(_, ip)| ip.clone())
+        .collect();
+    ips.sort();
+    let mut slice = slice_endpoints(&d, "default/http-svc");
+    slice.sort();
+    assert_eq!(slice, ips, "EndpointSlice endpoints at 30 s");
+    assert!(d.contains("<table id=\"endpointslices\""));
+    assert!(
+        d.contains("class=\"cdf\" data-stream=\"visitors\""),
+        "no latency CDF"
+    );
+    assert!(d.contains("id=\"load-svg\""), "no load chart");
+    let rules = between(&d, "<pre id=\"rules\"", "</pre>").expect("rules listing");
+    let hits: Vec<&str> = rules.split("class=\"hit\"").skip(1).collect();
+    assert!(hits.len() >= 3, "matched lines highlighted: {}", hits.len());
+    let traced = between(&d, "<pre id=\"trace\"", "</pre>").unwrap();
+    let dnat = traced
+        .split("--to-destination ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the trace's DNAT target");
+    assert!(
+        hits.iter()
+            .any(|h| h.contains(&format!("--to-destination {dnat}"))),
+        "the DNAT rule to {dnat} is highlighted"
+    );
+    // Cluster events on the requests chart: every event a tick with its message.
+    assert!(d.contains("Successfully assigned"), "no event message");
 
     screenshot(&browser, &page, "t=30&lang=en", "seed-tutorial-en");
     screenshot(
@@ -298,6 +360,24 @@ fn a_replaced_pod_leaves_and_its_successor_has_a_new_ip_under_the_same_cluster_i
     // Each node's kube-proxy had synced the new pod's endpoint by the end.
     let eps = between(&d, "<table id=\"endpoints\"", "</table>").expect("endpoints table");
     assert!(eps.contains(&new[0].1), "{eps}");
+
+    // The EndpointSlice before and after: the crashed pod's IP replaced by its successor's.
+    let slice = slice_endpoints(&d, "default/http-svc");
+    assert!(slice.contains(&new[0].1), "{slice:?}");
+    assert!(!slice.contains(&gone[0].1), "{slice:?}");
+    let d35 = dom(&browser, &page, "t=35");
+    let slice = slice_endpoints(&d35, "default/http-svc");
+    assert!(slice.contains(&gone[0].1) && !slice.contains(&new[0].1));
+    // `kubectl get events` at t: the Killing at 40 s is listed at 60 s, not at 35 s; and it
+    // is labelled on the requests chart.
+    let events = |d: &str| {
+        between(d, "<table id=\"events\"", "</table>")
+            .unwrap()
+            .to_string()
+    };
+    assert!(events(&d).contains("Killing"));
+    assert!(!events(&d35).contains("Killing"));
+    assert!(d.contains("class=\"event-label\""), "no event label");
 
     screenshot(&browser, &page, "t=40.5&lang=en", "pod-crash-en");
     screenshot(&browser, &page, "t=45&lang=zh", "pod-crash-zh");

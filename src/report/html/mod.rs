@@ -31,6 +31,10 @@ pub const MAX_EVENTS: usize = 2_000;
 pub const MAX_SERIES: usize = 30;
 /// Time buckets in the requests chart; more are merged in twos until they fit.
 pub const MAX_BUCKETS: usize = 600;
+/// Streams whose latency CDF is drawn: the first ones that served requests.
+pub const MAX_STREAMS: usize = 8;
+/// Points of each latency CDF (more are thinned evenly, the last kept).
+pub const MAX_CDF_POINTS: usize = 160;
 
 const TEMPLATE: &str = include_str!("report.html");
 const SCRIPT: &str = include_str!("report.js");
@@ -174,7 +178,31 @@ pub fn report_data(outcome: &Outcome) -> Value {
     let traces: Vec<Value> = h
         .traces
         .iter()
-        .map(|tr| json!({"at": s(tr.at), "stream": tr.stream, "from": tr.from, "to": tr.to, "text": tr.text}))
+        .map(|tr| json!({"at": s(tr.at), "stream": tr.stream, "from": tr.from, "to": tr.to, "text": tr.text, "rules": tr.rules}))
+        .collect();
+    let rules: Vec<Value> = h
+        .rules
+        .iter()
+        .map(|r| {
+            let lines: Vec<Value> = r
+                .lines
+                .iter()
+                .map(|(n, text, hit)| json!([n, text, u8::from(*hit)]))
+                .collect();
+            json!({"node": r.node, "command": r.command, "synced": r.synced.map(s), "total": r.total, "lines": lines})
+        })
+        .collect();
+    let slices: Vec<Value> = h
+        .slices
+        .iter()
+        .map(|st| {
+            let list: Vec<Value> = st
+                .slices
+                .iter()
+                .map(|sl| json!([sl.namespace, sl.service, sl.name, sl.pods, sl.pods_left_out]))
+                .collect();
+            json!([s(st.at), list])
+        })
         .collect();
     json!({
         "scenario": outcome.scenario,
@@ -191,7 +219,10 @@ pub fn report_data(outcome: &Outcome) -> Value {
         "events": events,
         "markers": markers,
         "requests": requests_chart(outcome),
+        "latency": latency_curves(outcome),
         "traces": traces,
+        "rules": rules,
+        "slices": slices,
         "leftOut": {
             "nodes": outcome.nodes.len().saturating_sub(crate::sim::history::MAX_NODES),
             "pods": outcome.pods.len().saturating_sub(followed),
@@ -199,6 +230,17 @@ pub fn report_data(outcome: &Outcome) -> Value {
             "events": outcome.events.len().saturating_sub(MAX_EVENTS),
             "ports": h.ports_left_out,
             "syncs": h.syncs_left_out,
+            "rules": h.rules_left_out,
+            "slices": h.slices_left_out,
+            "streams": outcome.streams.iter().filter(|st| st.latency.histogram().is_some()).count().saturating_sub(MAX_STREAMS),
+        },
+        "bounds": {
+            "rulesLines": crate::sim::history::MAX_RULES_LINES,
+            "rulesContext": crate::sim::history::RULES_CONTEXT,
+            "rulesTotal": crate::sim::history::MAX_RULES_LINES_TOTAL,
+            "sliceServices": crate::sim::history::MAX_SLICE_SERVICES,
+            "cdfPoints": MAX_CDF_POINTS,
+            "streams": MAX_STREAMS,
         },
         "totals": {
             "sent": outcome.requests.sent,
@@ -236,7 +278,32 @@ fn requests_chart(outcome: &Outcome) -> Value {
                         .sum()
                 })
                 .collect();
-            json!({"pod": i, "counts": counts})
+            // Utilisation and queue: the mean of the merged buckets where the pod had a
+            // server (`null` where it had none).
+            let mean = |b: usize, of: &dyn Fn(usize) -> Option<f64>| {
+                let v: Vec<f64> = (b * merge..((b + 1) * merge).min(tl.utilisation.len()))
+                    .filter_map(of)
+                    .collect();
+                (!v.is_empty()).then(|| round_to(v.iter().sum::<f64>() / v.len() as f64, 3))
+            };
+            let util: Vec<Option<f64>> = (0..buckets)
+                .map(|b| mean(b, &|k| tl.utilisation[k].get(i).copied().flatten()))
+                .collect();
+            let queue: Vec<Option<f64>> = (0..buckets)
+                .map(|b| {
+                    mean(b, &|k| {
+                        tl.utilisation[k].get(i).copied().flatten()?;
+                        Some(
+                            tl.queue
+                                .get(k)
+                                .and_then(|r| r.get(i))
+                                .copied()
+                                .unwrap_or(0.0),
+                        )
+                    })
+                })
+                .collect();
+            json!({"pod": i, "counts": counts, "util": util, "queue": queue})
         })
         .collect();
     let failed: Vec<u64> = (0..buckets)
@@ -256,6 +323,40 @@ fn requests_chart(outcome: &Outcome) -> Value {
         "seriesLeftOut": serving_pods - series.len(),
         "warmup": round_to(outcome.warmup.as_nanos() as f64 / 1e9, 3),
     })
+}
+
+/// Each stream's latency CDF (the first [`MAX_STREAMS`] that served requests): points
+/// `[ms, share]`, at most [`MAX_CDF_POINTS`], and its p50, p99 and p99.9 in ms.
+fn latency_curves(outcome: &Outcome) -> Vec<Value> {
+    outcome
+        .streams
+        .iter()
+        .filter(|st| st.latency.histogram().is_some())
+        .take(MAX_STREAMS)
+        .map(|st| {
+            let points = super::load_charts::cdf_points(&st.latency);
+            let step = points.len().div_ceil(MAX_CDF_POINTS).max(1);
+            let mut kept: Vec<Value> = points
+                .iter()
+                .step_by(step)
+                .map(|(ms, share)| json!([round_to(*ms, 4), round_to(*share, 5)]))
+                .collect();
+            if !points.is_empty() && (points.len() - 1) % step != 0 {
+                if let Some((ms, share)) = points.last() {
+                    kept.push(json!([round_to(*ms, 4), round_to(*share, 5)]));
+                }
+            }
+            let l = st.latency.ms();
+            json!({
+                "stream": st.name,
+                "served": st.served,
+                "p50": round_to(l.p50, 3),
+                "p99": round_to(l.p99, 3),
+                "p999": round_to(l.p999, 3),
+                "points": kept,
+            })
+        })
+        .collect()
 }
 
 /// The whole page for `outcome`.

@@ -63,6 +63,22 @@
       aboutKubectl: "Table headers and STATUS values are kubectl's own words, as the terminal shows them.",
       aboutLink: "Link a moment: add #t=SECONDS&lang=en|zh&pod=NAME&svc=NAME to this file's address.",
       fairShare: "fair share",
+      loadTitle: "Latency and load",
+      loadHint: "Above: the share of each stream's served requests answered within x ms, over the whole run after warmup (log scale; dashed guides at p50, p99, p99.9). Below: each drawn pod's utilisation (busy slots over concurrency) and the requests waiting in its queue, per time bucket; the cursor is t and the legend gives the values at t.",
+      latencyAxis: "latency (ms, log scale)",
+      answeredWithin: "answered within",
+      utilisation: "utilisation",
+      queue: "queue (requests)",
+      noLatency: "No stream served a request.",
+      atT: "at t",
+      rulesTitle: "Rules of {node} as they stood at {t} ({cmd}; synced at {s}): the lines this connection matched are highlighted",
+      rulesCut: "{n} of {total} lines shown: every matched line with {c} around it",
+      rulesNone: "The entry node's rules are not kept for this sample (see About this report).",
+      linesLeftOut: "… {n} lines …",
+      aboutRules: "Rules under a trace: the entry node's whole listing up to {n} lines, else each matched line with {c} lines around it; at most {m} lines over all traces ({k} traces without their rules).",
+      aboutSlices: "EndpointSlices: those of the first {n} Services, recorded at each change ({m} changes left out); an endpoint's address is its pod's at t.",
+      aboutLatency: "Latency: the CDFs of the first {n} streams that served requests ({m} more not drawn), {p} points each at most.",
+      aboutLoad: "Load: utilisation and queue of the same pods as the requests chart, in the same buckets.",
       describe: "describe",
       clickSomething: "Click a pod, node or Service in the picture or a table row to see it as kubectl describe would.",
     },
@@ -114,6 +130,22 @@
       aboutKubectl: "表头和 STATUS 取值保留 kubectl 的原文，与终端中看到的一致。",
       aboutLink: "链接到某一时刻：在本文件地址后加上 #t=秒数&lang=en|zh&pod=名称&svc=名称。",
       fairShare: "平均份额",
+      loadTitle: "延迟与负载",
+      loadHint: "上：每个流量流中已成功的请求在 x 毫秒内得到响应的比例（整个运行期、预热之后；对数坐标；虚线为 p50、p99、p99.9）。下：图中各 Pod 的利用率（忙碌槽位 / 并发数）和队列中等待的请求数，按时间分格；竖线为 t 时刻，图例给出 t 时刻的数值。",
+      latencyAxis: "延迟（毫秒，对数坐标）",
+      answeredWithin: "响应比例",
+      utilisation: "利用率",
+      queue: "队列（请求数）",
+      noLatency: "没有流量流成功处理请求。",
+      atT: "t 时刻",
+      rulesTitle: "{node} 在 {t} 时的规则（{cmd}；同步于 {s}）：高亮的是本连接命中的行",
+      rulesCut: "显示 {total} 行中的 {n} 行：每个命中的行及其前后各 {c} 行",
+      rulesNone: "本样本未保存入口节点的规则（见“关于本报告”）。",
+      linesLeftOut: "…… 省略 {n} 行 ……",
+      aboutRules: "跟踪下方的规则：入口节点的完整规则，最多 {n} 行；更长时只保留命中的行及其前后各 {c} 行；所有跟踪合计最多 {m} 行（{k} 个跟踪未保存规则）。",
+      aboutSlices: "EndpointSlice：前 {n} 个 Service 的 EndpointSlice，每次变化时记录（省略了 {m} 次变化）；端点地址取 t 时刻该 Pod 的地址。",
+      aboutLatency: "延迟：前 {n} 个成功处理请求的流量流的 CDF（另有 {m} 个未绘制），每条最多 {p} 个点。",
+      aboutLoad: "负载：与请求图相同的 Pod、相同的时间分格的利用率和队列长度。",
       describe: "详情",
       clickSomething: "点击图中或表格中的 Pod、节点或 Service，以 kubectl describe 的形式查看。",
     },
@@ -306,6 +338,44 @@
     var el = document.getElementById("events");
     table(el, ["TIME", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows);
     if (!rows.length) el.querySelector("tbody").innerHTML = '<tr><td colspan="6">' + esc(tr("noEvents")) + "</td></tr>";
+  }
+
+  // kubectl get endpointslices at t: the followed Services' slices as the controller last
+  // wrote them; each endpoint's address is its pod's at t.
+  function renderSlices(t) {
+    var st = null;
+    for (var i = 0; i < D.slices.length; i++) {
+      if (D.slices[i][0] <= t) st = D.slices[i];
+      else break;
+    }
+    // A slice's age: since the first state that holds it.
+    var born = {};
+    D.slices.forEach(function (x) {
+      x[1].forEach(function (sl) { var k = sl[0] + "/" + sl[2]; if (born[k] == null) born[k] = x[0]; });
+    });
+    var all = namespaced();
+    var head = (all ? ["NAMESPACE"] : []).concat(["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]);
+    var rows = (st ? st[1] : []).map(function (sl) {
+      var svc = null;
+      D.services.forEach(function (s) { if (s.ns === sl[0] && s.name === sl[1]) svc = s; });
+      var ips = [];
+      sl[3].forEach(function (k) {
+        var p = D.pods[k];
+        var v = p ? podAt(p, t) : null;
+        var ip = (v && v.ip) || (p && p.ip);
+        if (ip) ips.push(ip);
+      });
+      var ports = svc ? svc.ports.map(function (p) { return /^[0-9]+$/.test(p.target) ? p.target : p.port; }).join(",") : "";
+      var more = ips.length - 3 + sl[4];
+      var col = ips.length ? ips.slice(0, 3).join(",") + (more > 0 ? " + " + more + " more..." : "") : "<unset>";
+      var cells = (all ? [sl[0]] : []).concat([sl[2], "IPv4", ports || "<unset>", col, age(t - born[sl[0] + "/" + sl[2]])]);
+      var sel = state.svc === sl[0] + "/" + sl[1] ? ' class="selected"' : "";
+      return "<tr" + sel + ' data-slice="' + esc(sl[0] + "/" + sl[2]) + '" data-service="' + esc(sl[0] + "/" + sl[1]) + '" data-endpoints="' + esc(ips.join(",")) + '">' +
+        cells.map(function (c) { return "<td>" + esc(c) + "</td>"; }).join("") + "</tr>";
+    });
+    var el = document.getElementById("endpointslices");
+    table(el, head, rows);
+    if (!rows.length) el.querySelector("tbody").innerHTML = '<tr><td colspan="' + head.length + '">No resources found.</td></tr>';
   }
 
   // ---- the three networks ----
@@ -502,6 +572,25 @@
       svg += '<line x1="' + x(e[0]) + '" x2="' + x(e[0]) + '" y1="' + (H - B + 24) + '" y2="' + (H - B + 34) + '" stroke="' + (warn ? "#c0392b" : "#9aa3b2") + '" stroke-width="1.2"><title>' + esc(instant(e[0]) + " " + e[2] + " " + e[3] + ": " + e[4]) + "</title></line>";
     });
     svg += '<text x="' + (L - 6) + '" y="' + (H - B + 33) + '" text-anchor="end" font-size="10" fill="#5b6477">' + esc(state.lang === "zh" ? "事件" : "events") + "</text>";
+    // Labels for the telling ones (Warnings, then lost nodes, evictions, kills, back-offs), in
+    // one row where they fit; every event keeps its tick and its message on hover.
+    var rank = function (e) {
+      if (e[1] === "Warning") return 0;
+      return /^(NodeNotReady|NodeReady|TaintManagerEviction|Evicted|Killing|BackOff|Unhealthy|FailedScheduling)$/.test(e[2]) ? 1 : 9;
+    };
+    var cands = D.events.filter(function (e) { return rank(e) < 9; }).slice(0, 400);
+    cands.sort(function (a, b) { return rank(a) - rank(b) || a[0] - b[0]; });
+    var taken = [];
+    cands.forEach(function (e) {
+      var label = e[2] + " " + e[3].replace(/^[a-z]+\//, "");
+      if (label.length > 34) label = label.slice(0, 33) + "…";
+      var w = label.length * 5.6, x0 = x(e[0]) + 3;
+      if (x0 + w > W - Rm) x0 = x(e[0]) - 3 - w;
+      var clear = taken.every(function (r) { return x0 + w + 8 < r[0] || r[1] + 8 < x0; });
+      if (!clear) return;
+      taken.push([x0, x0 + w]);
+      svg += '<text class="event-label" x="' + x0.toFixed(1) + '" y="' + (H - B + 46) + '" font-size="10" fill="' + (e[1] === "Warning" ? "#c0392b" : "#5b6477") + '"><title>' + esc(instant(e[0]) + " " + e[1] + " " + e[2] + " " + e[3] + ": " + e[4]) + "</title>" + esc(label) + "</text>";
+    });
     D.markers.forEach(function (m, k) {
       svg += '<line x1="' + x(m[0]) + '" x2="' + x(m[0]) + '" y1="' + Tp + '" y2="' + (H - B) + '" stroke="#8a4fbf" stroke-dasharray="3 3"/>';
       svg += '<text x="' + (x(m[0]) + 3) + '" y="' + (Tp + 12 + (k % 3) * 12) + '" font-size="11" fill="#8a4fbf">' + esc(m[1]) + "</text>";
@@ -529,6 +618,107 @@
     document.getElementById("legend").innerHTML = legend.join("") + "<br>" + esc(tr("clickHint"));
   }
 
+  // ---- latency and load ----
+
+  function niceTop(max) {
+    if (!(max > 0)) return 1;
+    var p = Math.pow(10, Math.floor(Math.log10(max)));
+    var top = p * 10;
+    [1, 2, 2.5, 5, 10].some(function (m) { if (p * m >= max) { top = p * m; return true; } return false; });
+    return top;
+  }
+
+  function renderLatency() {
+    var W = 560, H = 300, L = 56, R = 44, Tp = 24, B = 40;
+    var curves = D.latency;
+    var lo = Infinity, hi = 0;
+    curves.forEach(function (c) { c.points.forEach(function (p) { lo = Math.min(lo, p[0]); hi = Math.max(hi, p[0]); }); });
+    if (!curves.length) { lo = 0.1; hi = 100; }
+    var d0 = Math.floor(Math.log10(Math.max(lo, 1e-4))), d1 = Math.ceil(Math.log10(Math.max(hi, lo * 10)));
+    if (d1 <= d0) d1 = d0 + 1;
+    var x = function (ms) { return L + (W - L - R) * (Math.log10(Math.max(ms, 1e-6)) - d0) / (d1 - d0); };
+    var y = function (q) { return Tp + (H - Tp - B) * (1 - q); };
+    var svg = '<svg xmlns="' + SVGNS + '" viewBox="0 0 ' + W + " " + H + '" role="img" id="latency-svg">';
+    svg += '<rect x="' + L + '" y="' + Tp + '" width="' + (W - L - R) + '" height="' + (H - Tp - B) + '" fill="#fbfcfe" stroke="#d5dae3"/>';
+    for (var d = d0; d <= d1; d++) {
+      var v = Math.pow(10, d);
+      svg += '<line x1="' + x(v) + '" x2="' + x(v) + '" y1="' + Tp + '" y2="' + (H - B) + '" stroke="#e3e7ee"/>';
+      svg += '<text x="' + x(v) + '" y="' + (H - B + 15) + '" text-anchor="middle" font-size="11" fill="#5b6477">' + (v >= 1 ? v : Number(v.toPrecision(1))) + "</text>";
+    }
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (q) {
+      svg += '<text x="' + (L - 6) + '" y="' + (y(q) + 4) + '" text-anchor="end" font-size="11" fill="#5b6477">' + Math.round(q * 100) + "%</text>";
+    });
+    // The guides' labels right of the plot: p99.9 above its line, p99 below its own.
+    [[0.5, "p50", 3], [0.99, "p99", 10], [0.999, "p99.9", -2]].forEach(function (g) {
+      svg += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + y(g[0]) + '" y2="' + y(g[0]) + '" stroke="#9aa3b2" stroke-dasharray="3 4"/>';
+      svg += '<text x="' + (W - R + 3) + '" y="' + (y(g[0]) + g[2]) + '" font-size="10" fill="#5b6477">' + g[1] + "</text>";
+    });
+    curves.forEach(function (c, k) {
+      var d = "", prev = 0;
+      c.points.forEach(function (p, i) {
+        d += (i ? "L" : "M") + x(p[0]).toFixed(1) + "," + y(prev).toFixed(1) + "L" + x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1);
+        prev = p[1];
+      });
+      svg += '<path class="cdf" data-stream="' + esc(c.stream) + '" d="' + d + '" fill="none" stroke="' + PALETTE[k % PALETTE.length] + '" stroke-width="2"><title>' + esc(c.stream + ": p50 " + c.p50 + " ms, p99 " + c.p99 + " ms, p99.9 " + c.p999 + " ms") + "</title></path>";
+    });
+    if (!curves.length) svg += '<text x="' + (W / 2) + '" y="' + (H / 2) + '" text-anchor="middle" fill="#5b6477">' + esc(tr("noLatency")) + "</text>";
+    svg += '<text x="' + ((L + W - R) / 2) + '" y="' + (H - 6) + '" text-anchor="middle" font-size="11" fill="#5b6477">' + esc(tr("latencyAxis")) + "</text>";
+    svg += '<text x="' + (L - 40) + '" y="' + (Tp - 10) + '" font-size="11" fill="#5b6477">' + esc(tr("answeredWithin")) + "</text>";
+    svg += "</svg>";
+    var rows = curves.map(function (c, k) {
+      return '<span data-stream="' + esc(c.stream) + '"><i style="background:' + PALETTE[k % PALETTE.length] + '"></i>' + esc(c.stream) + " · p50 " + c.p50 + " · p99 " + c.p99 + " · p99.9 " + c.p999 + " ms</span>";
+    });
+    document.getElementById("latency").innerHTML = svg + '<div class="legend-line">' + rows.join(" ") + "</div>";
+  }
+
+  function renderLoad(t) {
+    var R0 = D.requests;
+    var W = 1200, Hh = 150, L = 60, Rm = 20, gap = 26;
+    var H = 2 * Hh + gap + 30;
+    var x = function (s) { return L + (W - L - Rm) * s / Math.max(D.end, 1e-9); };
+    var qmax = 0;
+    R0.series.forEach(function (s) { (s.queue || []).forEach(function (q) { if (q != null && q > qmax) qmax = q; }); });
+    var qtop = niceTop(Math.max(qmax, 1));
+    var svg = '<svg xmlns="' + SVGNS + '" viewBox="0 0 ' + W + " " + H + '" role="img" id="load-svg">';
+    var bucket = Math.floor(t / R0.bucket);
+    [[0, "util", 1, tr("utilisation")], [Hh + gap, "queue", qtop, tr("queue")]].forEach(function (panel) {
+      var top = panel[0] + 10, key = panel[1], ymax = panel[2];
+      var y = function (v) { return top + (Hh - 10) * (1 - v / ymax); };
+      svg += '<rect x="' + L + '" y="' + top + '" width="' + (W - L - Rm) + '" height="' + (Hh - 10) + '" fill="#fbfcfe" stroke="#d5dae3"/>';
+      [0, 0.5, 1].forEach(function (f) {
+        var v = ymax * f;
+        svg += '<text x="' + (L - 6) + '" y="' + (y(v) + 4) + '" text-anchor="end" font-size="11" fill="#5b6477">' + (key === "util" ? Math.round(v * 100) + "%" : num(Math.round(v * 100) / 100)) + "</text>";
+      });
+      svg += '<text x="' + (L + 4) + '" y="' + (top + 12) + '" font-size="11" fill="#5b6477">' + esc(panel[3]) + "</text>";
+      R0.series.forEach(function (s, k) {
+        var vals = s[key] || [];
+        var d = "", pen = false;
+        vals.forEach(function (v, b) {
+          if (v == null) { pen = false; return; }
+          d += (pen ? "L" : "M") + x((b + 0.5) * R0.bucket).toFixed(1) + "," + y(v).toFixed(1);
+          pen = true;
+        });
+        var p = D.pods[s.pod];
+        var sel = p && p.name === state.pod;
+        if (d) svg += '<path d="' + d + '" fill="none" stroke="' + PALETTE[k % PALETTE.length] + '" stroke-width="' + (sel ? 3 : 1.4) + '"><title>' + esc(p ? p.name : "") + "</title></path>";
+      });
+      svg += '<line x1="' + x(t) + '" x2="' + x(t) + '" y1="' + (top - 4) + '" y2="' + (top + Hh - 6) + '" stroke="#1d2433" stroke-width="2"/>';
+    });
+    var step = D.end <= 20 ? 2 : D.end <= 60 ? 5 : D.end <= 180 ? 15 : D.end <= 600 ? 60 : Math.ceil(D.end / 600) * 60;
+    for (var s = 0; s <= D.end + 1e-9; s += step) {
+      svg += '<text x="' + x(s) + '" y="' + (H - 8) + '" text-anchor="middle" font-size="11" fill="#5b6477">' + s + "s</text>";
+    }
+    svg += "</svg>";
+    document.getElementById("load").innerHTML = svg;
+    var legend = R0.series.map(function (s, k) {
+      var p = D.pods[s.pod];
+      var u = (s.util || [])[bucket], q = (s.queue || [])[bucket];
+      return '<span data-pod="' + esc(p.name) + '" data-util="' + (u == null ? "" : u) + '"><i style="background:' + PALETTE[k % PALETTE.length] + '"></i>' + esc(p.name) + ": " +
+        (u == null ? "–" : Math.round(u * 100) + "%") + " · " + (q == null ? "–" : q) + "</span>";
+    });
+    document.getElementById("load-legend").innerHTML = esc(tr("atT") + " " + instant(t) + " (" + tr("utilisation") + " · " + tr("queue") + "): ") + legend.join("");
+  }
+
   // ---- follow a request ----
 
   function traceIndexAt(t) {
@@ -551,6 +741,7 @@
     if (!D.traces.length) {
       pre.textContent = tr("noTraces");
       stepsEl.innerHTML = "";
+      renderRules(null);
       return;
     }
     var i = state.trace >= 0 ? state.trace : traceIndexAt(t);
@@ -574,6 +765,35 @@
       btn.push('<button type="button" data-hop="' + j + '" class="' + (hop === j ? "on" : "") + '">' + esc(tr("step")) + " " + (j + 1) + ": " + esc(lines[k].trim().slice(0, 48)) + "</button>");
     });
     stepsEl.innerHTML = btn.join("");
+    renderRules(s);
+  }
+
+  // The entry node's rules as they stood when the sample was traced, matched lines marked.
+  function renderRules(s) {
+    var title = document.getElementById("rules-title");
+    var pre = document.getElementById("rules");
+    var r = s && s.rules != null ? D.rules[s.rules] : null;
+    if (!r) {
+      title.textContent = s ? tr("rulesNone") : "";
+      pre.innerHTML = "";
+      return;
+    }
+    var head = tr("rulesTitle", { node: r.node, t: instant(s.at), cmd: r.command, s: r.synced == null ? tr("neverSynced") : instant(r.synced) });
+    if (r.lines.length < r.total) head += " · " + tr("rulesCut", { n: num(r.lines.length), total: num(r.total), c: D.bounds.rulesContext });
+    title.textContent = head;
+    var width = String(r.total).length;
+    var out = [], next = 1;
+    r.lines.forEach(function (l) {
+      if (l[0] > next) out.push('<span class="gap">' + esc(tr("linesLeftOut", { n: num(l[0] - next) })) + "</span>");
+      var n = '<span class="ln">' + (Array(width + 1).join(" ") + l[0]).slice(-width) + "  </span>";
+      out.push(l[2] ? '<span class="hit" data-line="' + l[0] + '">' + n + esc(l[1]) + "</span>" : n + esc(l[1]));
+      next = l[0] + 1;
+    });
+    if (next <= r.total) out.push('<span class="gap">' + esc(tr("linesLeftOut", { n: num(r.total - next + 1) })) + "</span>");
+    pre.innerHTML = out.join("\n");
+    // The first matched line in view, in a long listing.
+    var hit = pre.querySelector(".hit");
+    if (hit) pre.scrollTop = Math.max(0, hit.offsetTop - pre.offsetTop - 40);
   }
 
   // ---- details (kubectl describe) ----
@@ -645,7 +865,11 @@
     var about = [tr("aboutSampling", { r: D.resolution }), tr("aboutPods", { n: D.pods.length, m: lo.pods }), tr("aboutNodes", { n: D.nodes.length, m: lo.nodes }),
       tr("aboutServices", { n: D.services.length, m: lo.services }), tr("aboutEvents", { n: D.events.length, m: lo.events }),
       tr("aboutSeries", { n: D.requests.series.length, m: D.requests.seriesLeftOut, b: D.requests.bucket }),
-      tr("aboutSyncs", { n: 24, p: lo.ports, s: lo.syncs }), tr("aboutTraces", { n: 8 }), tr("aboutKubectl"), tr("aboutLink")];
+      tr("aboutSyncs", { n: 24, p: lo.ports, s: lo.syncs }), tr("aboutTraces", { n: 8 }),
+      tr("aboutRules", { n: num(D.bounds.rulesLines), c: D.bounds.rulesContext, m: num(D.bounds.rulesTotal), k: lo.rules }),
+      tr("aboutSlices", { n: D.bounds.sliceServices, m: lo.slices }),
+      tr("aboutLatency", { n: D.latency.length, m: lo.streams, p: D.bounds.cdfPoints }), tr("aboutLoad"),
+      tr("aboutKubectl"), tr("aboutLink")];
     document.getElementById("about").innerHTML = about.map(function (a) { return "<li>" + esc(a) + "</li>"; }).join("");
     var pick = document.getElementById("svc-pick");
     pick.innerHTML = D.services.map(function (s) { return '<option value="' + esc(svcKey(s)) + '">' + esc(svcKey(s) + " " + s.clusterIP) + "</option>"; }).join("");
@@ -659,6 +883,7 @@
     document.getElementById("pods-cmd").textContent = "kubectl get pods" + (all ? " -A" : "") + " -o wide";
     document.getElementById("svc-cmd").textContent = "kubectl get svc" + (all ? " -A" : "");
     document.getElementById("events-cmd").textContent = "kubectl get events" + (all ? " -A" : "");
+    document.getElementById("slices-cmd").textContent = "kubectl get endpointslices" + (all ? " -A" : "");
     document.getElementById("slider").value = String(t);
     document.getElementById("time").textContent = "t = " + instant(t);
     document.querySelectorAll("h2 .at").forEach(function (el) { el.textContent = "@ t = " + instant(t); });
@@ -667,7 +892,10 @@
     renderSvc(t);
     renderEndpoints(t);
     renderEvents(t);
+    renderSlices(t);
     renderRequests(t);
+    renderLatency();
+    renderLoad(t);
     renderTrace(t);
     renderDetails(t);
   }
