@@ -90,7 +90,7 @@ enum Command {
     /// Follow new connections hop by hop: the node they enter, each rule matched with its
     /// random draws, DNAT to a pod, the overlay hop, the SNAT source the pod sees.
     #[command(
-        after_help = "Examples:\n  kubesim trace scenarios/seed-tutorial-3-nodes.yaml --to 192.168.0.24:30001 -n 3\n  kubesim trace scenarios/in-cluster-client.yaml --from <pod> --to http-svc:8080"
+        after_help = "Examples:\n  kubesim trace scenarios/seed-tutorial-3-nodes.yaml --to 192.168.0.24:30001 -n 3\n  kubesim trace scenarios/seed-tutorial-3-nodes.yaml --to 192.168.0.24:30001 -n 3 --brief\n  kubesim trace scenarios/in-cluster-client.yaml --from <pod> --to http-svc:8080"
     )]
     Trace {
         /// The scenario file.
@@ -107,6 +107,10 @@ enum Command {
         /// How many new connections to follow (at most 10,000).
         #[arg(short = 'n', long = "count", default_value_t = 1)]
         count: usize,
+        /// One line per hop, for a projector: the Service chain chosen with its random draws,
+        /// DNAT, SNAT and who served (the rules walked are left out).
+        #[arg(long)]
+        brief: bool,
         #[command(flatten)]
         validate: Validate,
         /// Run even when the estimated work is beyond about an hour of one core (see
@@ -121,6 +125,20 @@ enum Command {
         after_help = "Examples:\n  kubesim generate --nodes 5000 --pods-per-node 30 --services 10000 --out limits.yaml\n  kubesim generate --nodes 1000 --pods-per-node 110 --services 1000 --out 1000x110.yaml\n  kubesim generate --nodes 200 --replicas 3 --services 50 --proxy-mode nftables --rate 500/s --duration 1m"
     )]
     Generate(GenerateArgs),
+    /// Print the cluster's objects at a simulated instant as `kubectl get` prints them: pods,
+    /// svc (services), endpoints, endpointslices or events, in the default namespace unless
+    /// -n NS, every namespace with -A.
+    #[command(
+        after_help = "Examples:\n  kubesim get pods scenarios/pod-crash.yaml --at 25s -o wide\n  kubesim get svc scenarios/seed-tutorial.yaml -A\n  kubesim get endpoints scenarios/rolling-update.yaml --at 40s\n  kubesim get events scenarios/node-failure.yaml --at 2m"
+    )]
+    Get(GetArgs),
+    /// Compare two runs side by side, per pod, per stream and per Service: two output folders
+    /// (each with its summary.json), or two scenario files run with the same seed. Prints the
+    /// differences and writes diff.html.
+    #[command(
+        after_help = "Examples:\n  kubesim diff output/seed-tutorial output/seed-tutorial-ipvs\n  kubesim diff scenarios/rolling-update.yaml rolling-update-prestop.yaml --seed 7"
+    )]
+    Diff(DiffArgs),
     /// Validate a scenario without running it: YAML, the API server's validation, and the
     /// allocation of ClusterIPs and NodePorts with their conflicts.
     #[command(after_help = "Example:\n  kubesim check scenarios/seed-tutorial.yaml")]
@@ -164,7 +182,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Run { .. } | Command::Sweep(_) | Command::Merge { .. }
+        Command::Run { .. } | Command::Sweep(_) | Command::Merge { .. } | Command::Diff(_)
     ) {
         remove_unfinished_output_on_signals();
     }
@@ -192,9 +210,19 @@ fn main() -> ExitCode {
             from,
             at,
             count,
+            brief,
             validate,
             force,
-        } => trace(&scenario, &to, &from, at, count, validate.validate, force),
+        } => trace(
+            &scenario,
+            &to,
+            &from,
+            (at, count, brief),
+            validate.validate,
+            force,
+        ),
+        Command::Get(args) => get(&args),
+        Command::Diff(args) => diff(&args),
     }
 }
 
@@ -465,8 +493,7 @@ fn trace(
     path: &Path,
     to: &str,
     from: &str,
-    at: Option<String>,
-    count: usize,
+    (at, count, brief): (Option<String>, usize, bool),
     validate: FieldValidation,
     force: bool,
 ) -> ExitCode {
@@ -491,7 +518,11 @@ fn trace(
     let code = match sim.trace(&from, to, count) {
         Ok(text) => {
             println!("# trace at {t} (simulated)");
-            print!("{text}");
+            if brief {
+                print!("{}", kubesim::report::trace_brief(&text));
+            } else {
+                print!("{text}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -986,4 +1017,173 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
         return output_error(&e);
     }
     finish_sweep(&plan, &results, &dir)
+}
+
+/// `kubesim get`'s arguments.
+#[derive(clap::Args, Debug)]
+struct GetArgs {
+    /// What to list: pods (po), svc (services), endpoints (ep), endpointslices or events (ev).
+    resource: String,
+    /// The scenario file.
+    scenario: PathBuf,
+    /// The simulated instant, e.g. 30s or 1m30s (default: the end of the scenario).
+    #[arg(long)]
+    at: Option<String>,
+    /// Output format: `wide` adds kubectl's wide columns (pods: IP, NODE, NOMINATED NODE,
+    /// READINESS GATES; svc: SELECTOR).
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = ["wide"])]
+    output: Option<String>,
+    /// The namespace to list (default: default).
+    #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
+    namespace: Option<String>,
+    /// List every namespace, with a NAMESPACE column.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    #[command(flatten)]
+    validate: Validate,
+    /// Run even when the estimated work up to --at is beyond about an hour of one core (see
+    /// `kubesim check`).
+    #[arg(long)]
+    force: bool,
+}
+
+fn get(a: &GetArgs) -> ExitCode {
+    use kubesim::report::get::{get_table, Namespaces, Resource};
+    let resource: Resource = match a.resource.parse() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let namespaces = match (&a.namespace, a.all_namespaces) {
+        (_, true) => Namespaces::All,
+        (Some(ns), false) => Namespaces::One(ns.clone()),
+        (None, false) => Namespaces::One("default".to_string()),
+    };
+    let Some((loaded, mut sim)) = prepare(&a.scenario, None, a.validate.validate, None) else {
+        return ExitCode::from(2);
+    };
+    let Some(t) = parse_at(a.at.as_deref(), &loaded, &sim) else {
+        return ExitCode::from(2);
+    };
+    if !within_estimate(&loaded, Some(t - kubesim::engine::SimTime::ZERO), a.force) {
+        return ExitCode::from(2);
+    }
+    sim.run_until(t);
+    let snapshot = sim.snapshot();
+    match get_table(&snapshot, resource, &namespaces, a.output.is_some()) {
+        Some(table) => print!("{table}"),
+        // As kubectl says it, on standard error, and not an error.
+        None => eprintln!("No resources found{namespaces}."),
+    }
+    // The process ends here: freeing a large cluster object by object is wasted time.
+    std::mem::forget((loaded, sim, snapshot));
+    ExitCode::SUCCESS
+}
+
+/// `kubesim diff`'s arguments.
+#[derive(clap::Args, Debug)]
+struct DiffArgs {
+    /// The first run: an output folder (holding summary.json), a summary.json, or a scenario
+    /// file to run.
+    a: PathBuf,
+    /// The second run, likewise.
+    b: PathBuf,
+    /// The seed both scenario files run with (default: the first scenario's `spec.seed`; an
+    /// output folder keeps the seed it was run with).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to write diff.html and diff.txt (default: output/diff-<A>-vs-<B>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// List every pod (by default a long table lists those that differ first and counts the
+    /// rest); the files always list every one.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    validate: Validate,
+    /// Run scenarios whose estimated work is beyond about an hour of one core.
+    #[arg(long)]
+    force: bool,
+}
+
+fn diff(a: &DiffArgs) -> ExitCode {
+    use kubesim::report::diff::{render_diff, write_diff, Diff, RunFigures};
+    // The seed scenario files run with: --seed, else the first side's (a scenario's own, or
+    // the seed an output folder was run with).
+    let mut seed = a.seed;
+    let mut sides = Vec::new();
+    let mut inputs = Vec::new();
+    for path in [&a.a, &a.b] {
+        let summary = if path.is_dir() {
+            Some(path.join("summary.json"))
+        } else if path.file_name().is_some_and(|n| n == "summary.json") {
+            Some(path.clone())
+        } else {
+            None
+        };
+        let label = path.display().to_string();
+        let text = match summary {
+            Some(file) => {
+                inputs.push(file.clone());
+                match scenario::files::read_text(&file) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("error: cannot read {}: {e}", file.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            None => {
+                inputs.push(path.clone());
+                let Some((loaded, sim)) = prepare(path, seed, a.validate.validate, Some(a.force))
+                else {
+                    return ExitCode::from(2);
+                };
+                match sim.run_checked() {
+                    Ok(outcome) => kubesim::report::summary_json(&outcome),
+                    Err(e) => {
+                        let file = path.display().to_string();
+                        let d = scenario::estimate::overloaded(
+                            &loaded.estimate,
+                            e.at,
+                            e.in_flight,
+                            &file,
+                        );
+                        eprintln!("{d}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+        };
+        match RunFigures::parse(&label, &text) {
+            Ok(f) => {
+                seed.get_or_insert(f.seed);
+                sides.push(f);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let d = Diff::of(&sides[0], &sides[1]);
+    let dir = a.out.clone().unwrap_or_else(|| {
+        Path::new("output").join(format!(
+            "diff-{}-vs-{}",
+            sides[0].scenario, sides[1].scenario
+        ))
+    });
+    if let Err(e) = kubesim::report::check_output(&dir, &inputs) {
+        return output_error(&e);
+    }
+    print!("{}", render_diff(&d, rows(a.all)));
+    match write_diff(&d, &dir) {
+        Ok(files) => {
+            println!("\nWrote {} files to {}/", files.len(), dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => output_error(&e),
+    }
 }

@@ -150,6 +150,14 @@ pub(crate) fn sample_outcome() -> Outcome {
             served: 7990,
             failed: 10,
             latency: stream_latency.clone(),
+            // The 10 refused connections, each seen by its user after a round trip of 1 ms.
+            latency_with_failures: {
+                let mut all = stream_latency.clone();
+                for _ in 0..10 {
+                    all.record(SimDuration::from_millis(1));
+                }
+                all
+            },
             connections: 8000,
             failed_by_reason: [("connection_refused".to_string(), 10)].into(),
             retries: 0,

@@ -25,14 +25,14 @@ where
     C: AsRef<str>,
 {
     let columns = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     let mut bytes = 0;
     for row in rows {
         let row = row.as_ref();
         debug_assert_eq!(row.len(), columns, "a row must have one cell per column");
         for (w, cell) in widths.iter_mut().zip(row) {
             let cell = cell.as_ref();
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
             bytes += cell.len();
         }
     }
@@ -41,7 +41,7 @@ where
     let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
         let start = out.len();
         for (i, cell) in cells.enumerate() {
-            let len = cell.chars().count();
+            let len = width(cell);
             let last = i + 1 == columns;
             let right = align.get(i) == Some(&Align::Right);
             if right {
@@ -63,6 +63,11 @@ where
         line(&mut out, &mut row.as_ref().iter().map(AsRef::as_ref));
     }
     out
+}
+
+/// The columns `s` takes on a terminal.
+pub(crate) fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 /// Appends `n` spaces.
@@ -213,6 +218,23 @@ mod tests {
         let rows = vec![vec!["a".to_string(), "b".to_string(), "c".to_string()]];
         let out = tabwrite(&["NAME", "READY", "X"], &rows, &[]);
         assert_eq!(out, "NAME   READY   X\na      b       c\n");
+    }
+
+    /// A name in Chinese takes two columns a character, as the terminal draws it, so the next
+    /// column starts under its header.
+    #[test]
+    fn tabwrite_aligns_wide_characters() {
+        let rows = vec![
+            vec!["网页-0".to_string(), "Running".to_string()],
+            vec!["web-1".to_string(), "Pending".to_string()],
+        ];
+        let out = tabwrite(&["NAME", "STATUS"], &rows, &[]);
+        let at: Vec<usize> = out
+            .lines()
+            .map(|l| width(&l[..l.find(['S', 'R', 'P']).unwrap()]))
+            .collect();
+        assert_eq!(at, [9, 9, 9], "{out}");
+        assert_eq!(out, "NAME     STATUS\n网页-0   Running\nweb-1    Pending\n");
     }
 
     #[test]

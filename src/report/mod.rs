@@ -17,6 +17,10 @@
 //!   three networks.
 //! - [`html::report_html`]: `report.html`, the run in one self-contained, bilingual page with a
 //!   time slider (the three networks, `kubectl get` tables, requests per pod, traced requests).
+//! - [`get::get_table`]: `kubesim get pods|svc|endpoints|endpointslices|events` at an instant,
+//!   from a [`Snapshot`](crate::sim::snapshot::Snapshot), with the run's table code.
+//! - [`trace_brief`]: `kubesim trace --brief`, one line per hop.
+//! - [`diff`]: `kubesim diff`, two runs side by side, in the terminal and as `diff.html`.
 //! - [`write_outputs`]: all of the above into an output folder, atomically.
 //! - [`sweep`]: a capacity sweep's `sweep.csv`, `sweep.json`, heatmap and p99 charts, and the
 //!   shard files `kubesim merge` joins; [`SweepChart`] draws the charts.
@@ -24,10 +28,12 @@
 mod chart_style;
 mod charts;
 mod csv_out;
+pub mod diff;
 #[cfg(test)]
 mod fixture;
 mod fonts;
 mod format;
+pub mod get;
 pub mod html;
 mod limits;
 mod load_charts;
@@ -38,6 +44,7 @@ pub mod sweep;
 mod sweep_charts;
 mod tables;
 mod topology;
+mod trace_brief;
 
 pub use chart_style::{ChartSize, DrawError};
 pub use charts::{draw_distribution, draw_timeline, Chart, DISTRIBUTION_SIZE, TIMELINE_SIZE};
@@ -53,10 +60,12 @@ pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};
 pub use sweep_charts::{charts_for, SweepChart};
 pub use tables::{
-    events_table, exists_at_end, nodes_table, pods_table, ports_column, render_run,
-    requests_summary, services_table, services_table_at, spread_table, traffic_table,
+    events_table, exists_at_end, nodes_table, pods_table, pods_table_at, ports_column, render_run,
+    requests_summary, selector_column, services_table, services_table_at, services_table_with,
+    spread_table, traffic_table,
 };
 pub use topology::{
     draw_topology, topology_dot, topology_graph, topology_size, write_topology_pictures,
     write_topology_png, write_topology_svg, TopoEdge, TopoNode,
 };
+pub use trace_brief::trace_brief;

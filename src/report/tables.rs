@@ -12,7 +12,7 @@ use super::format::{count_tenths, human_duration, instant, percent, tabwrite, th
 use super::limits::{largest, tally, Rows, EVENT_ROWS, REASONS_NAMED, TABLE_ROWS};
 use super::spread::Spread;
 use crate::engine::SimTime;
-use crate::sim::outcome::{EventType, Outcome, PodOutcome, ServiceOutcome};
+use crate::sim::outcome::{EventType, LatencyMs, Outcome, PodOutcome, ServiceOutcome};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -140,35 +140,50 @@ fn rest_of(len: usize, listed: &[usize]) -> Vec<usize> {
 /// Beyond [`TABLE_ROWS`] pods (unless [`Rows::All`]): pods not `Running` first, then those that
 /// served the most requests.
 pub fn pods_table(outcome: &Outcome, rows: Rows) -> String {
-    let now = end(outcome);
     let pods: Vec<&PodOutcome> = outcome.pods.iter().filter(|p| exists_at_end(p)).collect();
+    let show_ns = many_namespaces(pods.iter().map(|p| p.namespace.as_str()));
+    pods_table_at(&pods, end(outcome), rows, show_ns, true)
+}
+
+/// `kubectl get pods` of `pods` at `now` (their AGE), with a NAMESPACE column when `show_ns`
+/// (`-A`), and with `wide` (`-o wide`) IP NODE NOMINATED NODE READINESS GATES after NAME READY
+/// STATUS RESTARTS AGE. Cut as [`pods_table`] says.
+pub fn pods_table_at(
+    pods: &[&PodOutcome],
+    now: SimTime,
+    rows: Rows,
+    show_ns: bool,
+    wide: bool,
+) -> String {
     let cut = rows.cuts(pods.len(), TABLE_ROWS);
     let listed: Vec<usize> = if cut {
-        largest(&pods, TABLE_ROWS, |p| (p.status != "Running", p.served))
+        largest(pods, TABLE_ROWS, |p| (p.status != "Running", p.served))
     } else {
         (0..pods.len()).collect()
     };
-    let show_ns = many_namespaces(pods.iter().map(|p| p.namespace.as_str()));
     let table_rows: Vec<Vec<String>> = listed
         .iter()
         .map(|&i| {
             let p = pods[i];
-            let row = vec![
+            let mut row = vec![
                 p.name.clone(),
                 p.ready.clone(),
                 p.status.clone(),
                 p.restarts.to_string(),
                 human_duration(now.since(p.created)),
-                p.ip.map_or_else(|| NONE.to_string(), |ip| ip.to_string()),
-                p.node.clone().unwrap_or_else(|| NONE.to_string()),
-                NONE.to_string(),
-                NONE.to_string(),
             ];
+            if wide {
+                row.extend([
+                    p.ip.map_or_else(|| NONE.to_string(), |ip| ip.to_string()),
+                    p.node.clone().unwrap_or_else(|| NONE.to_string()),
+                    NONE.to_string(),
+                    NONE.to_string(),
+                ]);
+            }
             with_namespace(show_ns, &p.namespace, row)
         })
         .collect();
-    let header = header_with_namespace(
-        show_ns,
+    let columns: &[&str] = if wide {
         &[
             "NAME",
             "READY",
@@ -179,8 +194,11 @@ pub fn pods_table(outcome: &Outcome, rows: Rows) -> String {
             "NODE",
             "NOMINATED NODE",
             "READINESS GATES",
-        ],
-    );
+        ]
+    } else {
+        &["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    };
+    let header = header_with_namespace(show_ns, columns);
     let mut out = tabwrite(&header, &table_rows, &[]);
     if cut {
         let rest = rest_of(pods.len(), &listed);
@@ -194,6 +212,7 @@ pub fn pods_table(outcome: &Outcome, rows: Rows) -> String {
     }
     out
 }
+
 /// The PORT(S) column of `kubectl get svc` (`makePortString` in kubectl's printers):
 /// `8080:30001/TCP`, `80/TCP`, comma-separated; `<none>` without ports.
 pub fn ports_column(svc: &ServiceOutcome) -> String {
@@ -211,6 +230,16 @@ pub fn ports_column(svc: &ServiceOutcome) -> String {
     ports.join(",")
 }
 
+/// The SELECTOR column of `kubectl get svc -o wide`: `app=http-label,tier=web` (keys in order,
+/// `labels.FormatLabels`), `<none>` for no selector.
+pub fn selector_column(selector: &crate::model::objects::Labels) -> String {
+    if selector.is_empty() {
+        return NONE.to_string();
+    }
+    let pairs: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
 /// `kubectl get svc`: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE. CLUSTER-IP is `None` for a
 /// headless Service and `<none>` for ExternalName. Services exist from the start of the run.
 pub fn services_table(outcome: &Outcome, rows: Rows) -> String {
@@ -225,8 +254,21 @@ pub fn services_table_at(
     age: crate::engine::SimDuration,
     rows: Rows,
 ) -> String {
-    let age = human_duration(age);
     let show_ns = many_namespaces(services.iter().map(|s| s.namespace.as_str()));
+    let all: Vec<&ServiceOutcome> = services.iter().collect();
+    services_table_with(&all, age, rows, show_ns, false)
+}
+
+/// `kubectl get svc` of `services`, all of age `age`, with a NAMESPACE column when `show_ns`
+/// and, with `wide` (`-o wide`), a SELECTOR column. Cut as [`services_table_at`] says.
+pub fn services_table_with(
+    services: &[&ServiceOutcome],
+    age: crate::engine::SimDuration,
+    rows: Rows,
+    show_ns: bool,
+    wide: bool,
+) -> String {
+    let age = human_duration(age);
     let cut = rows.cuts(services.len(), TABLE_ROWS);
     let listed: Vec<usize> = if cut {
         largest(services, TABLE_ROWS, |s| s.served)
@@ -236,13 +278,13 @@ pub fn services_table_at(
     let table_rows: Vec<Vec<String>> = listed
         .iter()
         .map(|&i| {
-            let s = &services[i];
+            let s = services[i];
             let cluster_ip = match (s.cluster_ip, s.type_) {
                 (Some(ip), _) => ip.to_string(),
                 (None, crate::model::objects::ServiceType::ExternalName) => NONE.to_string(),
                 (None, _) => "None".to_string(),
             };
-            let row = vec![
+            let mut row = vec![
                 s.name.clone(),
                 s.type_.as_str().to_string(),
                 cluster_ip,
@@ -250,20 +292,24 @@ pub fn services_table_at(
                 ports_column(s),
                 age.clone(),
             ];
+            if wide {
+                row.push(selector_column(&s.selector));
+            }
             with_namespace(show_ns, &s.namespace, row)
         })
         .collect();
-    let header = header_with_namespace(
-        show_ns,
-        &[
-            "NAME",
-            "TYPE",
-            "CLUSTER-IP",
-            "EXTERNAL-IP",
-            "PORT(S)",
-            "AGE",
-        ],
-    );
+    let mut columns = vec![
+        "NAME",
+        "TYPE",
+        "CLUSTER-IP",
+        "EXTERNAL-IP",
+        "PORT(S)",
+        "AGE",
+    ];
+    if wide {
+        columns.push("SELECTOR");
+    }
+    let header = header_with_namespace(show_ns, &columns);
     let mut out = tabwrite(&header, &table_rows, &[]);
     if cut {
         let rest = rest_of(services.len(), &listed);
@@ -438,10 +484,15 @@ pub fn spread_table(outcome: &Outcome, rows: Rows) -> String {
     out
 }
 
-/// Request counts, latency and failures by reason, one line each.
+/// Request counts, then the capacity story: goodput (user requests answered, at any attempt,
+/// per second of the measured window, `duration` − `warmup`: `summary.json`'s `goodput_per_s`
+/// summed over the streams) and the share of user requests that succeeded (a user
+/// request is a first attempt with its retries; those still in flight at the end are left out
+/// of the share and counted), the latency of served requests and, when any failed, the latency
+/// as users saw it, each failed request counted at its time to failure; then failures by
+/// reason. A latency over nothing prints `n/a`, never a row of zeros.
 pub fn requests_summary(outcome: &Outcome) -> String {
     let r = &outcome.requests;
-    let l = outcome.latency.ms();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -451,11 +502,55 @@ pub fn requests_summary(outcome: &Outcome) -> String {
         thousands(r.failed),
         thousands(r.in_flight)
     );
+    let window = outcome.simulated.saturating_sub(outcome.warmup);
+    let secs = window.as_secs_f64();
+    if secs > 0.0 && r.sent > 0 {
+        let users = outcome
+            .streams
+            .iter()
+            .fold((0, 0, 0), |(sent, ok, failed), s| {
+                let u = &s.user_requests;
+                (sent + u.sent, ok + u.succeeded, failed + u.failed)
+            });
+        let (user_sent, user_ok, user_failed) = users;
+        let ended = user_ok + user_failed;
+        let share = if ended == 0 {
+            "none ended".to_string()
+        } else {
+            format!(
+                "{} succeeded ({} of {}{})",
+                percent_floor(user_ok, ended),
+                thousands(user_ok),
+                thousands(ended),
+                match user_sent.saturating_sub(ended) {
+                    0 => String::new(),
+                    n => format!("; {} still in flight at the end", thousands(n)),
+                }
+            )
+        };
+        let _ = writeln!(
+            out,
+            "goodput: {} user requests answered per second over {}; user requests: {share}",
+            per_second(user_ok, secs),
+            window,
+        );
+    }
     let _ = writeln!(
         out,
-        "latency (ms): mean {:.3}  p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
-        l.mean, l.p50, l.p90, l.p99, l.max
+        "latency of served requests (ms): {}",
+        latency_line(&outcome.latency, "nothing was served")
     );
+    if r.failed > 0 {
+        let mut all = crate::sim::outcome::Latency::default();
+        for s in &outcome.streams {
+            all.add(&s.latency_with_failures);
+        }
+        let _ = writeln!(
+            out,
+            "latency counting failures, each at its time to failure (ms): {}",
+            latency_line(&all, "no request ended")
+        );
+    }
     if r.failed_by_reason.is_empty() {
         let _ = writeln!(out, "failures: none");
     } else {
@@ -467,6 +562,40 @@ pub fn requests_summary(outcome: &Outcome) -> String {
         let _ = writeln!(out, "failures: {}", reasons.join(", "));
     }
     out
+}
+
+/// `mean 7.255  p50 5.718  p90 13.910  p99 25.379  max 62.980`, or `n/a (why)` when the
+/// histogram holds nothing.
+fn latency_line(latency: &crate::sim::outcome::Latency, why: &str) -> String {
+    if latency.count() == 0 {
+        return format!("n/a ({why})");
+    }
+    let l = latency.ms();
+    format!(
+        "mean {:.3}  p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+        l.mean, l.p50, l.p90, l.p99, l.max
+    )
+}
+
+/// A latency cell of a table: `{:.3}` milliseconds, or `n/a` when nothing was served.
+fn ms_cell(latency: &crate::sim::outcome::Latency, pick: fn(&LatencyMs) -> f64) -> String {
+    if latency.count() == 0 {
+        "n/a".to_string()
+    } else {
+        format!("{:.3}", pick(&latency.ms()))
+    }
+}
+
+/// `n` per second over `secs`, with one decimal: `926.7`, `1,234.5`.
+fn per_second(n: u64, secs: f64) -> String {
+    count_tenths(n as f64 / secs)
+}
+
+/// `part` of `whole` as a percentage with one decimal, rounded down, so that a single failure
+/// in 100,000 reads `99.9%`, never `100.0%`.
+fn percent_floor(part: u64, whole: u64) -> String {
+    let tenths = (part as u128 * 1000 / whole as u128) as u64;
+    format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
 /// One row per traffic stream: NAME SENT SERVED FAILED CONNECTIONS P50 P99 (ms). Beyond
@@ -483,15 +612,14 @@ pub fn traffic_table(outcome: &Outcome, rows: Rows) -> String {
         .iter()
         .map(|&i| {
             let s = &streams[i];
-            let l = s.latency.ms();
             vec![
                 s.name.clone(),
                 thousands(s.sent),
                 thousands(s.served),
                 thousands(s.failed),
                 thousands(s.connections),
-                format!("{:.3}", l.p50),
-                format!("{:.3}", l.p99),
+                ms_cell(&s.latency, |l| l.p50),
+                ms_cell(&s.latency, |l| l.p99),
             ]
         })
         .collect();

@@ -317,6 +317,20 @@ pub fn load_str_opts(
             ));
         }
     }
+    // A Service that will have no endpoints: valid, but most likely a mistyped label.
+    let applied: Vec<&crate::model::objects::Object> = (timeline.iter())
+        .filter_map(|e| match &e.action {
+            crate::sim::config::Action::Apply(o) => Some(&**o),
+            _ => None,
+        })
+        .collect();
+    for (i, message) in validate::unmatched_selectors(&objects, &applied) {
+        let (file, line, column) = sources
+            .locate(i, "spec.selector")
+            .unwrap_or_else(|| (file_name.to_string(), 0, 0));
+        l.diags
+            .push(Diagnostic::warning(&file, line, column, message));
+    }
     for d in &mut l.diags {
         for (file, line, note) in &l.notes {
             if d.file == *file && d.line == *line && !d.message.contains(note.as_str()) {

@@ -1378,6 +1378,93 @@ fn ip_families(spec: &core::ServiceSpec, type_: &str, headless: bool, errs: &mut
     }
 }
 
+/// Services whose selector matches no pod the scenario makes (from a Deployment's or a
+/// ReplicaSet's template, a bare Pod, or an object a timeline event applies) in their
+/// namespace: `(index of the Service in objects, message)`, for a warning at its
+/// `spec.selector`. Such a Service is valid (upstream accepts it) but has no endpoints, the
+/// lesson's "mistype a label". The message names, for each pair of the selector that no pod
+/// carries, the nearest `key: value` that does exist there (Levenshtein distance over
+/// `key: value`), or says that no pod carries all the pairs together. A Service without a
+/// selector (endpoints managed by hand) is not checked.
+pub fn unmatched_selectors(
+    objects: &[crate::model::objects::Object],
+    applied: &[&crate::model::objects::Object],
+) -> Vec<(usize, String)> {
+    use crate::model::objects::Object;
+    let pod_labels = |o: &Object| -> Option<(String, BTreeMap<String, String>)> {
+        match o {
+            Object::Deployment(d) => {
+                Some((d.meta.namespace.clone(), d.template.meta.labels.clone()))
+            }
+            Object::ReplicaSet(r) => {
+                Some((r.meta.namespace.clone(), r.template.meta.labels.clone()))
+            }
+            Object::Pod(p) => Some((p.meta.namespace.clone(), p.meta.labels.clone())),
+            _ => None,
+        }
+    };
+    let pods: Vec<(String, BTreeMap<String, String>)> = objects
+        .iter()
+        .chain(applied.iter().copied())
+        .filter_map(pod_labels)
+        .collect();
+    let yaml = |k: &str, v: &str| format!("{k}: {v}");
+    let mut out = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        let Object::Service(svc) = o else { continue };
+        let selector = &svc.spec.selector;
+        let ns = &svc.meta.namespace;
+        if selector.is_empty() {
+            continue;
+        }
+        let here: Vec<&BTreeMap<String, String>> = pods
+            .iter()
+            .filter(|(n, _)| n == ns)
+            .map(|(_, l)| l)
+            .collect();
+        if here
+            .iter()
+            .any(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
+        {
+            continue;
+        }
+        let existing: BTreeSet<String> = here
+            .iter()
+            .flat_map(|l| l.iter().map(|(k, v)| yaml(k, v)))
+            .collect();
+        let mut missing = Vec::new();
+        for (k, v) in selector {
+            let pair = yaml(k, v);
+            if existing.contains(&pair) {
+                continue;
+            }
+            let nearest = existing
+                .iter()
+                .map(|e| (strsim::levenshtein(&pair, e), e))
+                .min();
+            missing.push(match nearest {
+                Some((_, e)) => format!("`{pair}` (nearest that exists: `{e}`)"),
+                None => format!("`{pair}`"),
+            });
+        }
+        let what = if here.is_empty() {
+            format!("its selector matches no pod in namespace {ns} (the scenario makes none there)")
+        } else if missing.is_empty() {
+            format!("no pod in namespace {ns} carries all of its labels together")
+        } else {
+            format!("no pod in namespace {ns} carries {}", missing.join(" or "))
+        };
+        out.push((
+            i,
+            format!(
+                "Service {:?}: {what}: it will have no endpoints, and connections to it are refused",
+                svc.meta.name
+            ),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

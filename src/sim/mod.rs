@@ -25,6 +25,7 @@ mod loadbalancer;
 mod noop;
 pub mod outcome;
 mod requests;
+pub mod snapshot;
 pub mod trace;
 mod workload;
 pub mod zones;

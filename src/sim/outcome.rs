@@ -212,7 +212,13 @@ pub struct StreamOutcome {
     pub sent: u64,
     pub served: u64,
     pub failed: u64,
+    /// The latency of served requests.
     pub latency: Latency,
+    /// The latency users saw, failures included: each served request's latency and each failed
+    /// request's time from sent to when it failed (a timeout counts its whole `timeout`, a
+    /// `no_route` the ARP resolution's 3 s; a connection the entry node's rules refuse fails
+    /// at once, as the run models the refusal). Per request: a retry is a request of its own.
+    pub latency_with_failures: Latency,
     /// TCP connections the stream's clients opened for requests sent after warmup (the rule
     /// `sent` follows: a connection opened during warmup is not counted).
     pub connections: u64,

@@ -458,8 +458,20 @@ impl Metrics {
         row[pod as usize] += 1;
     }
 
-    fn failed(&mut self, stream: u32, pod: Option<u32>, at: SimTime, reason: FailReason) {
+    /// A request sent at `sent` failed at `at`: counted by reason, and its time to failure
+    /// recorded as the latency its user saw ([`StreamOutcome::latency_with_failures`]).
+    fn failed(
+        &mut self,
+        stream: u32,
+        pod: Option<u32>,
+        sent: SimTime,
+        at: SimTime,
+        reason: FailReason,
+    ) {
         self.counts.failed += 1;
+        self.streams[stream as usize]
+            .latency_with_failures
+            .record(at.since(sent));
         self.by_reason[reason as usize] += 1;
         self.stream_reasons[stream as usize][reason as usize] += 1;
         self.streams[stream as usize].failed += 1;
@@ -617,8 +629,13 @@ impl Simulation {
         req.abandoned = true;
         let req = *req;
         if req.counted {
-            self.metrics
-                .failed(req.stream, Some(req.pod), now, FailReason::Timeout);
+            self.metrics.failed(
+                req.stream,
+                Some(req.pod),
+                req.sent,
+                now,
+                FailReason::Timeout,
+            );
         }
         // The client closes its side (FIN); the request's later end closes nothing again.
         self.close_conn(&req, CloseKind::Fin);
@@ -759,9 +776,9 @@ impl Simulation {
                 .collect();
             // Unchanged pods would match the same clients again: skip until they change.
             st.pods_version = self.pods_version;
-            for _ in orphaned {
+            for w in orphaned {
                 self.metrics
-                    .failed(si as u32, None, now, FailReason::ConnectionReset);
+                    .failed(si as u32, None, w.sent, now, FailReason::ConnectionReset);
             }
             self.apply_dp_closed();
         }
@@ -855,7 +872,7 @@ impl Simulation {
             }
             Route::Fail(reason) => {
                 if counted {
-                    self.metrics.failed(stream, None, now, reason);
+                    self.metrics.failed(stream, None, sent, now, reason);
                 }
                 self.attempt_ended(now, &a, Some(reason));
             }
@@ -883,7 +900,7 @@ impl Simulation {
         }
         if a.counted {
             self.metrics
-                .failed(a.stream, None, fails, FailReason::NoRoute);
+                .failed(a.stream, None, sent, fails, FailReason::NoRoute);
         }
         self.attempt_ended(fails, a, Some(FailReason::NoRoute));
     }
@@ -906,7 +923,7 @@ impl Simulation {
         let deadline = sent + self.scenario.traffic[stream as usize].timeout;
         if deadline <= self.end {
             self.metrics
-                .failed(stream, pod, deadline, FailReason::Timeout);
+                .failed(stream, pod, sent, deadline, FailReason::Timeout);
         } else {
             self.metrics.counts.in_flight += 1;
         }
@@ -1191,7 +1208,8 @@ impl Simulation {
                 FailReason::ConnectionReset
             };
             if req.counted {
-                self.metrics.failed(req.stream, Some(req.pod), now, reason);
+                self.metrics
+                    .failed(req.stream, Some(req.pod), req.sent, now, reason);
             }
             self.attempt_ended(now, &req.into(), Some(reason));
             return;
@@ -1215,8 +1233,13 @@ impl Simulation {
                 return;
             }
             if req.counted {
-                self.metrics
-                    .failed(req.stream, Some(req.pod), now, FailReason::Http503);
+                self.metrics.failed(
+                    req.stream,
+                    Some(req.pod),
+                    req.sent,
+                    now,
+                    FailReason::Http503,
+                );
             }
             self.release_conn(&req, now + req.one_way);
             self.attempt_ended(now + req.one_way, &req.into(), Some(FailReason::Http503));
@@ -1317,8 +1340,13 @@ impl Simulation {
             let at = req.sent + timeout;
             if req.counted {
                 if at <= self.end {
-                    self.metrics
-                        .failed(req.stream, Some(req.pod), at, FailReason::Timeout);
+                    self.metrics.failed(
+                        req.stream,
+                        Some(req.pod),
+                        req.sent,
+                        at,
+                        FailReason::Timeout,
+                    );
                 } else {
                     self.metrics.counts.in_flight += 1;
                 }
@@ -1472,8 +1500,13 @@ impl Simulation {
             };
             if now >= w.sent + timeout {
                 if w.counted {
-                    self.metrics
-                        .failed(stream, None, w.sent + timeout, FailReason::Timeout);
+                    self.metrics.failed(
+                        stream,
+                        None,
+                        w.sent,
+                        w.sent + timeout,
+                        FailReason::Timeout,
+                    );
                 }
                 let a = Attempt {
                     stream,
@@ -1567,7 +1600,8 @@ impl Simulation {
                 self.lost_attempt(req.sent, &req.into(), Some(req.pod));
             } else {
                 if req.counted {
-                    self.metrics.failed(req.stream, Some(req.pod), now, reason);
+                    self.metrics
+                        .failed(req.stream, Some(req.pod), req.sent, now, reason);
                 }
                 self.attempt_ended(now, &req.into(), Some(reason));
             }
@@ -1592,8 +1626,13 @@ impl Simulation {
                 .collect();
             for w in waiting.into_iter().filter(|w| w.counted) {
                 if w.sent + timeout <= end {
-                    self.metrics
-                        .failed(si as u32, None, w.sent + timeout, FailReason::Timeout);
+                    self.metrics.failed(
+                        si as u32,
+                        None,
+                        w.sent,
+                        w.sent + timeout,
+                        FailReason::Timeout,
+                    );
                 } else {
                     self.metrics.counts.in_flight += 1;
                 }
@@ -1629,6 +1668,12 @@ impl Simulation {
                 }
             }
             *figures = latency.ms();
+        }
+        // What users saw: the served latencies and, recorded as they failed, the failures'.
+        for s in m.streams.iter_mut() {
+            let served = std::mem::take(&mut s.latency);
+            s.latency_with_failures.add(&served);
+            s.latency = served;
         }
         let end_ns = end.as_nanos();
         let measured_ns = end_ns.saturating_sub(m.warmup_ns);

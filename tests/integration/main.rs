@@ -8,6 +8,7 @@ mod connections;
 mod disruption;
 mod fuzz_corpus;
 mod generate;
+mod get_diff;
 mod hostile_charts;
 mod hostile_cli;
 mod hostile_h5;
