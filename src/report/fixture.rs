@@ -264,6 +264,7 @@ pub(crate) fn sample_outcome() -> Outcome {
             failed,
         },
         history: Default::default(),
+        expect: Vec::new(),
     }
 }
 

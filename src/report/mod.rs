@@ -24,6 +24,7 @@
 mod chart_style;
 mod charts;
 mod csv_out;
+pub mod expect;
 #[cfg(test)]
 mod fixture;
 mod fonts;
