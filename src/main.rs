@@ -47,6 +47,13 @@ enum Command {
         after_help = "Example:\n  kubesim sweep scenarios/capacity-plan.yaml \\\n    --set deployment/web.replicas=1..10 --set traffic/browser.rate=350/s..2800/s:350/s \\\n    --slo 'p99<75ms,errors<0.1%' --replications 3"
     )]
     Sweep(SweepArgs),
+    /// Judge the expectations (`spec.expect`) of every scenario under the paths (folders
+    /// recursively), in parallel: a line per expectation, then `N passed, M failed`; exits 1
+    /// when one failed.
+    #[command(
+        after_help = "Examples:\n  kubesim test scenarios/tests\n  kubesim test scenarios/tests --junit report.xml --replications 5"
+    )]
+    Test(TestArgs),
     /// Join the shard folders of a sharded sweep into the files the unsharded sweep writes.
     #[command(
         after_help = "Example:\n  kubesim merge results/shard-0 results/shard-1 results/shard-2 --out output/capacity-sweep"
@@ -190,6 +197,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
+        Command::Test(args) => test(&args),
         Command::Check {
             scenario,
             validate,
@@ -393,10 +401,16 @@ fn run(a: RunArgs) -> ExitCode {
         let figures = kubesim::sweep::RepFigures::of(&outcome);
         s.verdict(std::slice::from_ref(&figures))
     });
+    let expectations = kubesim::report::expect::judge(&outcome);
+    let missed = expectations.iter().filter(|v| !v.pass).count();
     if json {
         print!("{}", kubesim::report::summary_json(&outcome));
     } else {
         print!("{}", kubesim::report::render_run(&outcome, rows));
+        print!(
+            "{}",
+            kubesim::report::expect::render_verdicts(&expectations)
+        );
     }
     let written = kubesim::report::write_outputs(&outcome, &dir);
     // The process ends here: freeing 150,000 pods and their figures one by one is wasted time.
@@ -406,7 +420,7 @@ fn run(a: RunArgs) -> ExitCode {
             if !json {
                 println!("\nWrote {} files to {}/", files.len(), dir.display());
             }
-            match (verdict, &slo) {
+            let code = match (verdict, &slo) {
                 (Some(v), Some(s)) if v != kubesim::sweep::slo::Verdict::Pass => {
                     eprintln!("SLO {} missed", s.text);
                     ExitCode::from(1)
@@ -418,7 +432,12 @@ fn run(a: RunArgs) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 _ => ExitCode::SUCCESS,
+            };
+            if missed > 0 {
+                eprintln!("{missed} of {} expectation(s) failed", expectations.len());
+                return ExitCode::from(1);
             }
+            code
         }
         Err(e) => output_error(&e),
     }
@@ -1185,5 +1204,306 @@ fn diff(a: &DiffArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => output_error(&e),
+    }
+}
+
+/// `kubesim test`'s arguments.
+#[derive(clap::Args, Debug)]
+struct TestArgs {
+    /// Scenario files or folders (searched recursively for `.yaml` and `.yml` files with a
+    /// Scenario document that has `spec.expect`); default: the current folder.
+    paths: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to FILE (a testsuite per scenario, a testcase per
+    /// expectation).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Runs per scenario, each with its own seed derived from the scenario's (as a sweep's
+    /// replications are); an expectation passes when it passes in every run.
+    #[arg(long, default_value_t = 1)]
+    replications: u32,
+    /// Runs at once (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    validate: Validate,
+    /// Run scenarios whose estimated work is beyond about an hour of one core each.
+    #[arg(long)]
+    force: bool,
+}
+
+/// The scenario files under `paths`, in path order: files as given, folders walked
+/// recursively (sorted; hidden entries and `output`/`target` folders skipped) for `.yaml` and
+/// `.yml` files that hold a Scenario document with an `expect:` key.
+fn test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') {
+                continue;
+            }
+            let meta =
+                std::fs::symlink_metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            if meta.is_dir() {
+                if name != "output" && name != "target" {
+                    walk(&p, out)?;
+                }
+            } else if meta.is_file()
+                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                && has_expectations(&p)
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            // A file named on the command line is loaded even without expectations, so that
+            // a typo in `expect` shows as an error rather than as nothing to test.
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a file looks like a scenario with expectations: a `kind: Scenario` line and an
+/// `expect:` key (the load decides; this only spares loading every manifest in a folder).
+fn has_expectations(path: &Path) -> bool {
+    let Ok(text) = scenario::files::read_text(path) else {
+        return false;
+    };
+    let kind = text
+        .lines()
+        .any(|l| l.trim_start().trim_start_matches("- ").trim() == "kind: Scenario");
+    let expect = text.lines().any(|l| l.trim_start().starts_with("expect:"));
+    kind && expect
+}
+
+/// One scenario to test: where it came from and what loaded.
+struct TestScenario {
+    file: String,
+    scenario: kubesim::sim::Scenario,
+}
+
+fn test(a: &TestArgs) -> ExitCode {
+    use rayon::prelude::*;
+    if a.replications == 0 || a.replications > kubesim::sweep::MAX_REPLICATIONS {
+        eprintln!(
+            "error: --replications {}: must be from 1 to {}",
+            a.replications,
+            kubesim::sweep::MAX_REPLICATIONS
+        );
+        return ExitCode::from(2);
+    }
+    let files = match test_files(&a.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = LoadOptions {
+        validate: a.validate.validate,
+        ..LoadOptions::default()
+    };
+    // Load everything first: bad input anywhere is reported before anything runs.
+    let mut scenarios = Vec::new();
+    let mut bad = false;
+    for path in &files {
+        match scenario::load_opts(path, &options) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("{w}");
+                }
+                if loaded.scenario.expect.is_empty() {
+                    eprintln!(
+                        "{}: no expectations (spec.expect): nothing to test",
+                        path.display()
+                    );
+                    continue;
+                }
+                if !within_estimate(&loaded, None, a.force) {
+                    bad = true;
+                    continue;
+                }
+                if let Err(errors) = Simulation::new(loaded.scenario.clone()) {
+                    for e in errors {
+                        eprintln!("{}", locate(&loaded, &e, path));
+                    }
+                    bad = true;
+                    continue;
+                }
+                scenarios.push(TestScenario {
+                    file: path.display().to_string(),
+                    scenario: loaded.scenario,
+                });
+            }
+            Err(diags) => {
+                for d in diags.iter() {
+                    eprintln!("{d}");
+                }
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        return ExitCode::from(2);
+    }
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario with expectations (spec.expect) under the paths given");
+        return ExitCode::from(2);
+    }
+    // Replication r of a scenario: its own seed for one replication, else the seed a sweep
+    // without axes would give (SHA-256 of the base seed and r).
+    let seed_of = |base: u64, r: u32| -> u64 {
+        if a.replications == 1 {
+            return base;
+        }
+        let plan = kubesim::sweep::Plan {
+            scenario: String::new(),
+            seed: base,
+            axes: Vec::new(),
+            replications: a.replications,
+            slo: None,
+        };
+        plan.seed(
+            &kubesim::sweep::Cell {
+                index: 0,
+                values: Vec::new(),
+            },
+            r,
+        )
+    };
+    let work: Vec<(usize, u32)> = (0..scenarios.len())
+        .flat_map(|i| (0..a.replications).map(move |r| (i, r)))
+        .collect();
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    type Judged = Result<(u64, Vec<kubesim::report::expect::Verdict>), String>;
+    let results: Vec<Judged> = pool.install(|| {
+        work.par_iter()
+            .map(|&(i, r)| {
+                let mut s = scenarios[i].scenario.clone();
+                s.seed = seed_of(s.seed, r);
+                let seed = s.seed;
+                let sim = Simulation::new(s)
+                    .map_err(|_| "the API server refused an object".to_string())?;
+                match sim.run_checked() {
+                    Ok(outcome) => Ok((seed, kubesim::report::expect::judge(&outcome))),
+                    Err(o) => Err(format!(
+                        "seed {seed}: the run stopped at {}: {} requests held at once",
+                        o.at, o.in_flight
+                    )),
+                }
+            })
+            .collect()
+    });
+    let mut suites = Vec::new();
+    let (mut passed, mut failed, mut errors) = (0usize, 0usize, false);
+    for (i, sc) in scenarios.iter().enumerate() {
+        println!("{} ({})", sc.file, sc.scenario.name);
+        let runs = &results[i * a.replications as usize..(i + 1) * a.replications as usize];
+        let mut cases: Vec<(String, Vec<kubesim::report::expect::Verdict>)> = sc
+            .scenario
+            .expect
+            .iter()
+            .map(|e| (e.name.clone(), Vec::new()))
+            .collect();
+        let mut seeds = Vec::new();
+        for run in runs {
+            match run {
+                Ok((seed, verdicts)) => {
+                    seeds.push(*seed);
+                    for (c, v) in cases.iter_mut().zip(verdicts) {
+                        c.1.push(v.clone());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", sc.file);
+                    errors = true;
+                }
+            }
+        }
+        for (_, verdicts) in &cases {
+            let fails: Vec<(usize, &kubesim::report::expect::Verdict)> = verdicts
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !v.pass)
+                .collect();
+            let Some(first) = verdicts.first() else {
+                continue;
+            };
+            let ok = fails.is_empty();
+            if ok {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+            let shown = fails.first().map_or(first, |(_, v)| *v);
+            let line = kubesim::report::expect::line(shown);
+            if a.replications > 1 {
+                let n = verdicts.len() - fails.len();
+                // `PASS  name` becomes `PASS  5/5  name`.
+                let (word, rest) = line.split_at(4);
+                println!("  {word}  {n}/{}{rest}", verdicts.len());
+            } else {
+                println!("  {line}");
+            }
+            if !ok {
+                let (r, v) = fails[0];
+                let seed = if a.replications > 1 {
+                    format!("seed {}: ", seeds[r])
+                } else {
+                    String::new()
+                };
+                println!("        {seed}{}", v.evidence);
+            }
+        }
+        suites.push(kubesim::report::expect::SuiteResult {
+            name: sc.scenario.name.clone(),
+            file: sc.file.clone(),
+            cases,
+        });
+    }
+    println!("\n{passed} passed, {failed} failed");
+    if let Some(path) = &a.junit {
+        let xml = kubesim::report::expect::junit(&suites);
+        if let Err(e) = std::fs::write(path, xml) {
+            eprintln!("error: --junit {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if errors {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

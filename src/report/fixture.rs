@@ -272,6 +272,7 @@ pub(crate) fn sample_outcome() -> Outcome {
             failed,
         },
         history: Default::default(),
+        expect: Vec::new(),
     }
 }
 

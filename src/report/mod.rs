@@ -29,6 +29,7 @@ mod chart_style;
 mod charts;
 mod csv_out;
 pub mod diff;
+pub mod expect;
 #[cfg(test)]
 mod fixture;
 mod fonts;

@@ -62,6 +62,84 @@ impl Spread {
         spread
     }
 
+    /// The spread among the pods `keep` picks, counting only what they served in the
+    /// timeline's buckets that overlap `[from, to]` (the bucket `from` falls in counted from
+    /// `from` on, as warmup's is): what `fairShare` expectations judge.
+    pub fn of_window(
+        outcome: &Outcome,
+        keep: impl Fn(usize, &PodOutcome) -> bool,
+        from: crate::engine::SimTime,
+        to: crate::engine::SimTime,
+    ) -> Spread {
+        let tl = &outcome.timeline;
+        let bucket_ns = tl.bucket.as_nanos().max(1);
+        let kept: Vec<bool> = outcome
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| keep(i, p))
+            .collect();
+        let in_window = |b: usize| {
+            let start = b as u64 * bucket_ns;
+            start + bucket_ns > from.as_nanos() && start <= to.as_nanos()
+        };
+        let served: Vec<Vec<u64>> = tl
+            .served
+            .iter()
+            .enumerate()
+            .map(|(b, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, &n)| {
+                        if in_window(b) && kept.get(i).copied().unwrap_or(false) {
+                            n
+                        } else {
+                            0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut per_pod = vec![0u64; outcome.pods.len()];
+        for row in &served {
+            for (i, n) in row.iter().enumerate() {
+                if let Some(t) = per_pod.get_mut(i) {
+                    *t += n;
+                }
+            }
+        }
+        let pods: Vec<ServingPod> = outcome
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| per_pod[*i] > 0)
+            .map(|(index, p)| ServingPod {
+                index,
+                name: p.name.clone(),
+                namespace: p.namespace.clone(),
+                node: p.node.clone(),
+                ip: p.ip,
+                served: per_pod[index],
+                fair: 0.0,
+            })
+            .collect();
+        let total = pods.iter().map(|p| p.served).sum();
+        let mut spread = Spread { pods, total };
+        let window = Timeline {
+            bucket: tl.bucket,
+            served,
+            failed: Vec::new(),
+            utilisation: tl.utilisation.clone(),
+            queue: Vec::new(),
+        };
+        let start = crate::engine::SimDuration::from_nanos(from.as_nanos()).max(outcome.warmup);
+        let fair = fair_shares(&window, start, &spread);
+        for (p, f) in spread.pods.iter_mut().zip(fair) {
+            p.fair = f;
+        }
+        spread
+    }
+
     /// The least and the most fair share of the serving set (equal when every pod was an
     /// endpoint all along); `None` when nothing was served.
     pub fn fair_range(&self) -> Option<(f64, f64)> {

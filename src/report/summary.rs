@@ -28,6 +28,9 @@ pub struct Summary {
     /// `topology.kubernetes.io/zone` label.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZonePair>,
+    /// The verdicts of `spec.expect`, in order; absent when the scenario has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<super::expect::VerdictOut>,
 }
 
 /// Requests from one zone to another (`from` == `to`: they stayed in the zone).
@@ -257,6 +260,10 @@ impl Summary {
                     to: z.to.clone(),
                     requests: z.requests,
                 })
+                .collect(),
+            expect: super::expect::judge(outcome)
+                .iter()
+                .map(super::expect::VerdictOut::from)
                 .collect(),
             services: outcome
                 .services

@@ -58,6 +58,8 @@ pub const COUNT: i64 = 1_000_000_000;
 pub const RETRIES: i64 = 100;
 /// `spec.events`.
 pub const EVENTS: usize = 100_000;
+/// `spec.expect`: expectations of one scenario.
+pub const EXPECTATIONS: usize = 1_000;
 /// `spec.behaviors`.
 pub const BEHAVIORS: usize = 1_000;
 /// Points of one rate `profile`.

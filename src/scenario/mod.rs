@@ -20,6 +20,7 @@
 mod convert;
 mod diag;
 pub mod estimate;
+mod expect;
 pub mod files;
 pub mod generate;
 mod kinds;
@@ -306,6 +307,13 @@ pub fn load_str_opts(
         };
         timeline = spec::finish_events(&mut ctx, events, &objects, &l.rejected, &mut totals);
         spec::check_effects(&mut ctx, r, &objects, &timeline);
+        expect::check_services(
+            &mut ctx,
+            &r.scenario.expect,
+            &r.expect_index,
+            &objects,
+            &timeline,
+        );
     }
     for (o, used) in l.overrides.iter().zip(&l.used) {
         if !used {

@@ -82,6 +82,7 @@ pub struct RawSpec {
     pub behaviors: Option<Vec<RawBehavior>>,
     pub traffic: Option<Vec<RawStream>>,
     pub events: Option<Vec<RawEvent>>,
+    pub expect: Option<Vec<super::expect::RawExpect>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -509,34 +510,7 @@ pub fn parse_selector(s: &str) -> Result<Labels, String> {
     Ok(out)
 }
 
-/// `100/s`, `6000/m`, `2.5/s`, `360/h` → requests per second.
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, per) = match t.split_once('/') {
-        Some((n, u)) => {
-            let per = match u.trim() {
-                "s" => 1.0,
-                "m" => 60.0,
-                "h" => 3600.0,
-                u => {
-                    return Err(format!(
-                        "invalid rate {s:?}: unknown unit {u:?} (use /s, /m or /h)"
-                    ))
-                }
-            };
-            (n.trim(), per)
-        }
-        None => (t, 1.0),
-    };
-    let v: f64 = num.parse().map_err(|_| {
-        format!("invalid rate {s:?}: expected a number per unit, e.g. 100/s, 6000/m, 2.5/s")
-    })?;
-    // Checked after the division: `1e-321/h` is above 0, its value per second is not.
-    if !v.is_finite() || v / per <= 0.0 {
-        return Err(format!("invalid rate {s:?}: must be greater than 0"));
-    }
-    Ok(v / per)
-}
+pub use crate::traffic::spec::parse_rate;
 
 /// `192.168.0.24:30001` or `http-svc.default.svc.cluster.local:8080`.
 pub fn parse_destination(s: &str) -> Result<Destination, String> {
@@ -867,6 +841,8 @@ pub struct Resolved {
     pub events: Vec<ResolvedEvent>,
     /// The field path of each of `scenario.behaviors` (`spec.behaviors[2]`).
     pub behavior_paths: Vec<String>,
+    /// The index in `spec.expect` of each of `scenario.expect`.
+    pub expect_index: Vec<usize>,
 }
 
 /// A timeline event resolved as far as the Scenario document alone allows.
@@ -1720,6 +1696,10 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         .enumerate()
         .filter_map(|(i, e)| event(ctx, &format!("spec.events[{i}]"), e, &node_names, duration))
         .collect();
+    let (expect_index, expect): (Vec<usize>, Vec<_>) =
+        super::expect::resolve(ctx, spec.expect.as_ref(), &traffic, duration)
+            .into_iter()
+            .unzip();
 
     Resolved {
         scenario: Scenario {
@@ -1736,10 +1716,12 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             traffic,
             events: Vec::new(),
             objects: Vec::new(),
+            expect,
         },
         manifests,
         events,
         behavior_paths,
+        expect_index,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Scenario {
     /// Kubernetes objects in the order they appear (inline documents, then `spec.manifests`
     /// files in order), applied at time zero in that order.
     pub objects: Vec<Object>,
+    /// `spec.expect`: what the run is judged against (`sim::expect`), in the order written.
+    pub expect: Vec<super::expect::Expectation>,
 }
 
 /// One entry of `spec.events`.

@@ -278,6 +278,37 @@ impl NodeProxy {
     }
 }
 
+impl NodeProxy {
+    /// Routes a probe's first packet as [`route`](Self::route) would, changing nothing: no
+    /// route cache, a fresh `-m recent` table, IPVS on a copy of the table, the caller's random
+    /// numbers (`expect`'s reachability checks).
+    pub(super) fn route_probe(&self, pkt: &Packet, rng: &mut SimRng, now_ns: u64) -> Verdict {
+        let mut affinity = AffinityTable::default();
+        if let Some(table) = &self.ipvs {
+            return table.clone().route(pkt, now_ns).0;
+        }
+        match &self.rules {
+            DataPlane::Iptables(r) => match r.route(pkt, rng, &mut affinity, now_ns) {
+                Verdict::Dnat {
+                    ip,
+                    port,
+                    masquerade,
+                    endpoint_index,
+                    service_port_index,
+                } => Verdict::Dnat {
+                    ip,
+                    port,
+                    masquerade,
+                    endpoint_index,
+                    service_port_index: self.gen.pos_to_port[service_port_index] as usize,
+                },
+                v => v,
+            },
+            DataPlane::Nftables(t) => t.route(pkt, rng, &mut affinity, now_ns),
+        }
+    }
+}
+
 /// A connection counted by a node's IPVS, packed for the traffic layer (`dp_conn`): node
 /// (24 bits), virtual server (20), real server (20).
 pub(super) fn pack_ipvs_conn(node: NodeId, c: IpvsConn) -> u64 {

@@ -18,6 +18,7 @@ pub mod config;
 mod dataplane;
 mod disruption;
 mod endpointslices;
+pub mod expect;
 pub mod history;
 mod kubelet;
 mod lifecycle;
@@ -164,6 +165,8 @@ pub struct Simulation {
     zone_pairs: std::collections::BTreeMap<(u16, u16), u64>,
     /// What `report.html` shows over time; recorded only by [`Simulation::run_recorded`].
     history: history::History,
+    /// The in-run checks of `spec.expect`; `None` when there are none (`expect`).
+    expect: Option<Box<expect::Checks>>,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -276,6 +279,7 @@ impl Simulation {
             zone_pairs: Default::default(),
             disruption: disruption::Disruption::new(&scenario.nodes),
             history: history::History::default(),
+            expect: None,
             scenario,
         };
         let mut errors = Vec::new();
@@ -290,6 +294,7 @@ impl Simulation {
             return Err(errors);
         }
         sim.start_traffic();
+        sim.expect_setup();
         for (i, ev) in sim.scenario.events.iter().enumerate() {
             sim.queue
                 .schedule(SimTime::ZERO + ev.at, Ev::Timeline(i as u32));
@@ -431,7 +436,7 @@ impl Simulation {
         // Pods change in every event but those of requests and rules; on the request path
         // only when a terminating pod's last request ends (`requests::complete` bumps the
         // version then). A new kind of event counts as changing pods unless listed here.
-        if !matches!(
+        let changes_pods = !matches!(
             ev,
             Ev::Arrival(_)
                 | Ev::ReachPod(_)
@@ -442,7 +447,8 @@ impl Simulation {
                 | Ev::UserSend { .. }
                 | Ev::Retry { .. }
                 | Ev::ClientTimeout(_)
-        ) {
+        );
+        if changes_pods {
             self.pods_version += 1;
         }
         match ev {
@@ -470,6 +476,12 @@ impl Simulation {
             Ev::Evict(pod) => self.on_evict(now, pod),
             Ev::TaintPass => self.taint_pass(now),
             Ev::Available(pod) => self.pod_may_be_available(pod),
+        }
+        // Expectations look at the cluster after every change of pods, nodes or rules.
+        if self.expect.is_some()
+            && (changes_pods || matches!(ev, Ev::ProxySync(_) | Ev::ProxyProgrammed(_)))
+        {
+            self.expect_after_change(now);
         }
     }
 

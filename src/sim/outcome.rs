@@ -37,6 +37,8 @@ pub struct Outcome {
     /// The run over time, for `report.html`: empty unless the run was made with
     /// [`Simulation::run_recorded`](crate::sim::Simulation::run_recorded).
     pub history: crate::sim::history::History,
+    /// What the run saw of each of `spec.expect`, in order (`report::expect` judges them).
+    pub expect: Vec<crate::sim::expect::Observed>,
 }
 
 /// Requests that went from one zone to another (or stayed in one).

@@ -228,6 +228,8 @@ pub(super) struct Metrics {
     timeline_failed: Vec<u64>,
     /// Busy slots, queue and slots of each pod, integrated over time.
     load: Vec<PodLoad>,
+    /// The windows of `spec.expect`'s SLOs (empty without: one branch per request).
+    expect_windows: Vec<super::expect::Window>,
 }
 
 /// What one pod's servers hold, integrated over simulated time: updated only when a slot, the
@@ -378,6 +380,7 @@ impl Metrics {
             timeline_served: vec![Vec::new(); n],
             timeline_failed: vec![0; n],
             load: Vec::new(),
+            expect_windows: Vec::new(),
         }
     }
 
@@ -443,7 +446,20 @@ impl Metrics {
         self.streams[stream as usize].sent += 1;
     }
 
+    pub(super) fn set_expect_windows(&mut self, windows: Vec<super::expect::Window>) {
+        self.expect_windows = windows;
+    }
+
+    pub(super) fn take_expect_windows(&mut self) -> Vec<super::expect::Window> {
+        std::mem::take(&mut self.expect_windows)
+    }
+
     fn served(&mut self, stream: u32, pod: u32, at: SimTime, latency: SimDuration) {
+        if !self.expect_windows.is_empty() {
+            for w in &mut self.expect_windows {
+                w.served(stream, at, latency);
+            }
+        }
         self.counts.served += 1;
         self.streams[stream as usize].served += 1;
         self.cells[stream as usize][pod as usize]
@@ -468,6 +484,11 @@ impl Metrics {
         at: SimTime,
         reason: FailReason,
     ) {
+        if !self.expect_windows.is_empty() {
+            for w in &mut self.expect_windows {
+                w.failed(stream, at);
+            }
+        }
         self.counts.failed += 1;
         self.streams[stream as usize]
             .latency_with_failures
@@ -992,9 +1013,13 @@ impl Simulation {
                 Verdict::Dnat {
                     endpoint_index,
                     service_port_index,
+                    masquerade,
                     ..
                 } => {
                     let (pod, container) = proxy.gen.pod(service_port_index, endpoint_index);
+                    if self.expect.is_some() {
+                        self.expect_connection(si, first, entry, pod, masquerade);
+                    }
                     let route = self.deliver(entry, one_way, pod, Some(container), dport, to);
                     to.entry = first;
                     if dp_conn == NO_DP_CONN {
@@ -1187,6 +1212,9 @@ impl Simulation {
                 self.lost_attempt(req.sent, &req.into(), Some(req.pod));
             }
             return;
+        }
+        if self.expect.is_some() && req.probe.is_none() && !req.abandoned {
+            self.expect_reach_pod(now, req.stream, pod, req.sent);
         }
         let on_new_conn = req.conn == NO_CONN || self.conn_requests(&req) == 0;
         let server = self.servers[pod.index()]
@@ -1638,6 +1666,7 @@ impl Simulation {
                 }
             }
         }
+        let expect = self.expect_finish();
         let m = &mut self.metrics;
         m.counts.failed_by_reason = reasons_map(&m.by_reason);
         for ((s, reasons), st) in m
@@ -1828,13 +1857,14 @@ impl Simulation {
                 .collect(),
             timeline,
             history: std::mem::take(&mut self.history),
+            expect,
         }
     }
 
     /// The Service a stream addresses (index into the API server's Services): by ClusterIP
     /// and port, NodeIP and nodePort, LoadBalancer or external IP and port, or DNS name (in
     /// the namespace of its client pods, else `default`). `None` for a pod IP or no match.
-    fn stream_service(&self, si: usize) -> Option<usize> {
+    pub(super) fn stream_service(&self, si: usize) -> Option<usize> {
         let services = &self.api.services;
         match &self.scenario.traffic[si].to {
             Destination::Addr(ip, port) => {

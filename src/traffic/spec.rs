@@ -212,3 +212,32 @@ impl StreamSpec {
         self.users.is_some() || self.retries.is_some()
     }
 }
+
+/// `100/s`, `6000/m`, `2.5/s`, `360/h` → requests per second.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = match t.split_once('/') {
+        Some((n, u)) => {
+            let per = match u.trim() {
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                u => {
+                    return Err(format!(
+                        "invalid rate {s:?}: unknown unit {u:?} (use /s, /m or /h)"
+                    ))
+                }
+            };
+            (n.trim(), per)
+        }
+        None => (t, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| {
+        format!("invalid rate {s:?}: expected a number per unit, e.g. 100/s, 6000/m, 2.5/s")
+    })?;
+    // Checked after the division: `1e-321/h` is above 0, its value per second is not.
+    if !v.is_finite() || v / per <= 0.0 {
+        return Err(format!("invalid rate {s:?}: must be greater than 0"));
+    }
+    Ok(v / per)
+}

@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod connections;
 mod disruption;
+mod expect;
 mod fuzz_corpus;
 mod generate;
 mod get_diff;
