@@ -325,14 +325,21 @@ pub fn load_str_opts(
             ));
         }
     }
-    // A Service that will have no endpoints: valid, but most likely a mistyped label.
+    // A Service that will have no endpoints: valid, but most likely a mistyped label. Not
+    // when something is in error: the pods of a rejected object are unknown.
+    let rejected_any = l.diags.iter().any(Diagnostic::is_error);
     let applied: Vec<&crate::model::objects::Object> = (timeline.iter())
         .filter_map(|e| match &e.action {
             crate::sim::config::Action::Apply(o) => Some(&**o),
             _ => None,
         })
         .collect();
-    for (i, message) in validate::unmatched_selectors(&objects, &applied) {
+    let unmatched = if rejected_any {
+        Vec::new()
+    } else {
+        validate::unmatched_selectors(&objects, &applied)
+    };
+    for (i, message) in unmatched {
         let (file, line, column) = sources
             .locate(i, "spec.selector")
             .unwrap_or_else(|| (file_name.to_string(), 0, 0));
