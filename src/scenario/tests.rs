@@ -862,15 +862,9 @@ spec:
     // The Deployment that `scale` names (DESIGN.md's example has it after `---`).
     let text = format!("{text}---\n{LESSON}");
     let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
-    // The only warnings: what is accepted but not simulated yet.
+    // Every key of the example is simulated: no warning (CoreDNS runs as pods).
     let warned: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
-    assert_eq!(warned.len(), 1, "{warned:?}");
-    assert!(
-        warned
-            .iter()
-            .any(|w| w.contains("CoreDNS pods are not simulated yet")),
-        "{warned:?}"
-    );
+    assert!(warned.is_empty(), "{warned:?}");
     let s = l.scenario;
     assert_eq!(s.seed, 42);
     assert!(s.coredns);

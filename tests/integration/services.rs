@@ -399,3 +399,57 @@ fn trace_n_connections_stick_to_the_pod_of_the_first_with_client_ip_affinity() {
         );
     }
 }
+
+/// Issue 14, item 5: cluster DNS is the CoreDNS add-on, as kubeadm installs it: two pods in
+/// `kube-system` that take the first pod IPs of their nodes, and each lookup a UDP query
+/// through the client node's rules to one of them, in resolv.conf's order (ndots:5). Without
+/// the add-on (`addons: []`) the kube-dns rule REJECTs and every lookup fails. Before: no
+/// CoreDNS pod, names answered without any packet.
+#[test]
+fn cluster_dns_is_coredns_pods_reached_through_the_rules() {
+    let o = run(&load(&root().join("scenarios/in-cluster-client.yaml")));
+    let dns: Vec<_> = o
+        .pods
+        .iter()
+        .filter(|p| p.namespace == "kube-system")
+        .collect();
+    assert_eq!(dns.len(), 2, "{dns:?}");
+    assert!(dns.iter().all(|p| p.name.starts_with("coredns-")));
+    let mut ips: Vec<String> = dns
+        .iter()
+        .filter_map(|p| p.ip.map(|i| i.to_string()))
+        .collect();
+    ips.sort();
+    assert_eq!(ips, ["10.244.0.2", "10.244.1.2"]);
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
+
+    let without = scenario_text("in-cluster-client.yaml")
+        .replace("  cluster:\n", "  cluster:\n    addons: []\n");
+    let o = run(&load_text(&without));
+    assert!(o.pods.iter().all(|p| p.namespace != "kube-system"));
+    assert!(o.requests.sent > 0);
+    assert_eq!(
+        o.requests.failed_by_reason.get("dns_failure"),
+        Some(&o.requests.failed),
+        "{:?}",
+        o.requests
+    );
+    assert_eq!(o.requests.served, 0);
+
+    let (sim, client) = sim_at_with_pod("in-cluster-client.yaml", 30, "client");
+    let from = kubesim::sim::trace::TraceFrom::Pod(client);
+    let short = sim.trace(&from, "http-svc:8080", 1).unwrap();
+    assert_eq!(short.matches("dns      query ").count(), 1, "{short}");
+    assert!(short.contains("answered by pod coredns-"), "{short}");
+    assert!(short.contains("conntrack: udp      17 30 "), "{short}");
+    // Four dots, fewer than ndots:5: the three search domains first.
+    let full = sim
+        .trace(&from, "http-svc.default.svc.cluster.local:8080", 1)
+        .unwrap();
+    assert_eq!(full.matches("dns      query ").count(), 4, "{full}");
+    assert_eq!(
+        full.matches("NXDOMAIN from pod coredns-").count(),
+        3,
+        "{full}"
+    );
+}
