@@ -18,9 +18,9 @@
 use crate::engine::SimDuration;
 use crate::model::objects::Container;
 use crate::model::objects::{
-    ContainerPort, Deployment, ImagePullPolicy, IntOrPercent, LabelSelector, ObjectMeta, PodSpec,
-    PodTemplate, PortRef, Probe, ProbeHandler, Protocol, Resources, RestartPolicy, RollingUpdate,
-    Toleration,
+    ContainerPort, Deployment, DnsPolicy, ImagePullPolicy, IntOrPercent, LabelSelector, ObjectMeta,
+    PodSpec, PodTemplate, PortRef, Probe, ProbeHandler, Protocol, Resources, RestartPolicy,
+    RollingUpdate, Toleration,
 };
 
 /// kubeadm's CoreDNS image for Kubernetes 1.34 (`cmd/kubeadm/app/constants/constants.go`,
@@ -120,6 +120,9 @@ pub fn coredns_deployment() -> Deployment {
                 node_name: None,
                 host_network: false,
                 termination_grace_period: SimDuration::from_secs(30),
+                // CoreDNS itself asks the node's resolvers (its `forward . /etc/resolv.conf`).
+                dns_policy: DnsPolicy::Default,
+                dns_config: None,
                 tolerations: vec![
                     toleration("CriticalAddonsOnly", true, None),
                     toleration(

@@ -17,7 +17,7 @@ use super::Simulation;
 use crate::engine::SimDuration;
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::{Protocol, ServiceType};
-use crate::net::dns::{self, ResolvConf};
+use crate::net::dns::{self, Nameserver, ResolvConf};
 use crate::net::iptables::Packet;
 use std::net::Ipv4Addr;
 
@@ -48,13 +48,19 @@ pub(super) enum QueryResult {
     /// Answered by CoreDNS only after forwarding out of the cluster (or a CNAME out of it):
     /// kubesim does not resolve names outside the cluster.
     Outside { pod: PodId },
+    /// The query reached a pod that is no DNS server (only CoreDNS pods answer DNS in
+    /// kubesim): ICMP port unreachable.
+    NotDns { pod: PodId },
+    /// Asked the node's own resolver (`dnsPolicy: Default`): NXDOMAIN for a name of the
+    /// cluster domain (it knows none), and any other name is outside what kubesim models.
+    NodeResolver { nxdomain: bool },
 }
 
 /// One query of a lookup.
 #[derive(Debug, Clone)]
 pub(super) struct Query {
     pub name: String,
-    pub nameserver: Ipv4Addr,
+    pub nameserver: Nameserver,
     pub src_port: u16,
     pub result: QueryResult,
     /// From the query's send to its answer (or to the resolver giving up).
@@ -77,10 +83,6 @@ impl Lookup {
     }
 }
 
-/// glibc's wait for an unanswered query: `RES_TIMEOUT` per attempt, `RES_DFLRETRY` attempts.
-pub(super) const UNANSWERED: SimDuration =
-    SimDuration::from_secs(dns::RES_TIMEOUT_SECS * dns::RES_ATTEMPTS);
-
 impl Simulation {
     /// The kube-dns Service's ClusterIP (the nameserver of ClusterFirst pods).
     pub(super) fn cluster_dns_ip(&self) -> Option<Ipv4Addr> {
@@ -88,18 +90,24 @@ impl Simulation {
         self.api.services[i].cluster_ip
     }
 
-    /// The resolv.conf of `pod`, or `None` when its resolver asks a nameserver outside the
-    /// cluster (`hostNetwork` under `ClusterFirst` falls back to the node's resolv.conf,
-    /// `pkg/kubelet/network/dns/dns.go`), which kubesim does not model.
-    pub(super) fn resolv_conf(&self, pod: PodId) -> Option<ResolvConf> {
+    /// The resolv.conf the kubelet wrote for `pod`: its `dnsPolicy` and `dnsConfig`
+    /// ([`ResolvConf::for_pod`]).
+    pub(super) fn resolv_conf(&self, pod: PodId) -> ResolvConf {
         let p = self.cluster.pod(pod);
-        if p.spec.host_network {
-            return None;
-        }
-        Some(ResolvConf::cluster_first(
-            self.cluster_dns_ip()?,
+        ResolvConf::for_pod(
+            p.spec.dns_policy,
+            p.spec.host_network,
+            self.cluster_dns_ip(),
             &p.meta.namespace,
-        ))
+            p.spec.dns_config.as_ref(),
+        )
+    }
+
+    /// Whether `pod` is one of the CoreDNS add-on's (`k8s-app: kube-dns` in `kube-system`).
+    fn is_coredns(&self, pod: PodId) -> bool {
+        let p = self.cluster.pod(pod);
+        p.meta.namespace == "kube-system"
+            && p.meta.labels.get("k8s-app").map(String::as_str) == Some("kube-dns")
     }
 
     /// Looks `name` up from `client` (a running pod with an IP on a node): one query after
@@ -114,31 +122,61 @@ impl Simulation {
     ) -> Lookup {
         let mut queries = Vec::new();
         let p = self.cluster.pod(client);
-        let (Some(node), Some(src), Some(conf)) = (p.node, p.ip, self.resolv_conf(client)) else {
+        let conf = self.resolv_conf(client);
+        let (Some(node), Some(src), Some(&nameserver)) = (p.node, p.ip, conf.nameservers.first())
+        else {
             return Lookup {
                 queries,
                 answer: None,
             };
         };
         let lat = self.latency();
-        let nameserver = conf.nameservers[0];
+        // glibc's wait for an unanswered query: `timeout` per attempt, `attempts` times.
+        let unanswered = SimDuration::from_secs(conf.gives_up_after_secs());
         for fqdn in conf.query_names(name) {
             let port = src_port();
-            let pkt = Packet {
-                src,
-                src_port: port,
-                dst: nameserver,
-                dst_port: 53,
-                protocol: Protocol::Udp,
-                local_origin: false,
+            let hop = match nameserver {
+                Nameserver::Node => None,
+                Nameserver::Addr(dst) => Some(
+                    match self
+                        .scenario
+                        .net
+                        .cluster_cidr
+                        .contains(&dst)
+                        .then(|| self.pod_by_ip(dst))
+                        .flatten()
+                    {
+                        // A pod's own address: no Service rule rewrites it.
+                        Some(pod) => QueryHop::Pod(pod),
+                        None => route(
+                            &Packet {
+                                src,
+                                src_port: port,
+                                dst,
+                                dst_port: 53,
+                                protocol: Protocol::Udp,
+                                local_origin: p.spec.host_network,
+                            },
+                            node,
+                        ),
+                    },
+                ),
             };
-            let (result, took) = match route(&pkt, node) {
-                QueryHop::Reject => (
+            let (result, took) = match hop {
+                // The node's resolver is outside the cluster: a round trip as an outside
+                // client's (kubesim's assumption).
+                None => (
+                    QueryResult::NodeResolver {
+                        nxdomain: dns::in_cluster_domain(&fqdn),
+                    },
+                    lat.external.saturating_mul(2),
+                ),
+                Some(QueryHop::Reject) => (
                     QueryResult::Refused { pod: None },
                     lat.same_node.saturating_mul(2),
                 ),
-                QueryHop::Lost => (QueryResult::Unanswered { pod: None }, UNANSWERED),
-                QueryHop::Pod(dns_pod) => {
+                Some(QueryHop::Lost) => (QueryResult::Unanswered { pod: None }, unanswered),
+                Some(QueryHop::Pod(dns_pod)) => {
                     let d = self.cluster.pod(dns_pod);
                     let mut one_way = lat.same_node + lat.same_node;
                     if d.node != Some(node) {
@@ -150,7 +188,12 @@ impl Simulation {
                         .and_then(Option::as_ref)
                         .is_some_and(|s| s.accepting);
                     if !up || !d.exists() {
-                        (QueryResult::Unanswered { pod: Some(dns_pod) }, UNANSWERED)
+                        (QueryResult::Unanswered { pod: Some(dns_pod) }, unanswered)
+                    } else if !self.is_coredns(dns_pod) {
+                        (
+                            QueryResult::NotDns { pod: dns_pod },
+                            one_way.saturating_mul(2),
+                        )
                     } else if !serving {
                         (
                             QueryResult::Refused { pod: Some(dns_pod) },
@@ -171,7 +214,12 @@ impl Simulation {
                     }
                 }
             };
-            let done = !matches!(result, QueryResult::Answered { answer: None, .. });
+            // NXDOMAIN: the next name of the search list.
+            let done = !matches!(
+                result,
+                QueryResult::Answered { answer: None, .. }
+                    | QueryResult::NodeResolver { nxdomain: true }
+            );
             let answer = match result {
                 QueryResult::Answered { answer, .. } => answer,
                 _ => None,

@@ -1130,7 +1130,7 @@ impl Simulation {
             .map(|i| NodeId(i as u32))
     }
 
-    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {
+    pub(super) fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {
         self.cluster
             .live_pods()
             .find(|(_, p)| p.ip == Some(ip) && !p.spec.host_network)

@@ -14,6 +14,7 @@ use super::Simulation;
 use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
+use crate::net::dns::Nameserver;
 use crate::net::iptables::{AffinityTable, Packet, Verdict};
 use crate::net::ipvs::{IpvsTable, VsKind};
 use crate::traffic::client::EPHEMERAL_PORTS;
@@ -516,18 +517,26 @@ impl Simulation {
             let said = match &q.result {
                 QueryResult::Answered { pod, answer: Some(ip) } => format!("{ip}, answered by {}", name(*pod)),
                 QueryResult::Answered { pod, answer: None } => format!("NXDOMAIN from {}", name(*pod)),
-                QueryResult::Refused { pod: None } => "REJECT (kube-system/kube-dns:dns has no endpoints): ICMP port unreachable, the resolver gives up".into(),
+                QueryResult::Refused { pod: None } => format!("REJECT (the Service at {} has no endpoints for UDP 53): ICMP port unreachable, the resolver gives up", q.nameserver),
                 QueryResult::Refused { pod: Some(p) } => format!("ICMP port unreachable from {} (its container is not running): the resolver gives up", name(*p)),
-                QueryResult::Unanswered { .. } => "no answer: the resolver waits 5 s, asks again from the same socket (conntrack: the same way), gives up at 10 s".into(),
+                QueryResult::Unanswered { .. } => format!("no answer: the resolver waits its timeout, asks again from the same socket (conntrack: the same way) until its attempts are spent, and gives up after {}", fmt_d(q.took)),
                 QueryResult::Outside { pod } => format!("{} forwards it out of the cluster, which kubesim does not model", name(*pod)),
+                QueryResult::NotDns { pod } => format!("ICMP port unreachable from {} (no DNS server listens there; kubesim's DNS servers are the CoreDNS pods): the resolver gives up", name(*pod)),
+                QueryResult::NodeResolver { nxdomain: true } => "NXDOMAIN from the node's nameserver, outside the cluster: it knows no cluster names".into(),
+                QueryResult::NodeResolver { nxdomain: false } => "a name outside the cluster, for the node's nameserver, which kubesim does not model".into(),
             };
             let _ = writeln!(
                 out,
-                "dns      query {} (A and AAAA, UDP {}:{} -> {}:53): {said} (+{})",
+                "dns      query {} (A and AAAA, UDP {}:{} -> {}{}): {said} (+{})",
                 q.name,
                 src.map(|i| i.to_string()).unwrap_or_default(),
                 q.src_port,
                 q.nameserver,
+                if matches!(q.nameserver, Nameserver::Addr(_)) {
+                    ":53"
+                } else {
+                    ""
+                },
                 fmt_d(q.took)
             );
             let to = match &q.result {
@@ -536,13 +545,9 @@ impl Simulation {
                 }
                 _ => None,
             };
-            if let (Some(src), Some(to)) = (src, to) {
-                let mut flow = crate::net::conntrack::UdpFlow::new(
-                    now,
-                    (src, q.src_port),
-                    (q.nameserver, 53),
-                    (to, 53),
-                );
+            if let (Some(src), Some(to), Nameserver::Addr(ns)) = (src, to, q.nameserver) {
+                let mut flow =
+                    crate::net::conntrack::UdpFlow::new(now, (src, q.src_port), (ns, 53), (to, 53));
                 flow.packet(now + q.took, true);
                 let _ = writeln!(out, "         conntrack: {}", flow.line(now + q.took));
             }

@@ -453,3 +453,85 @@ fn cluster_dns_is_coredns_pods_reached_through_the_rules() {
         "{full}"
     );
 }
+
+/// A Simulation of `text` run to `secs`, and the name of a pod labelled `app=client`.
+fn sim_of_text_with_client(text: &str, secs: u64) -> (kubesim::sim::Simulation, String) {
+    let mut sim = kubesim::sim::Simulation::new(load_text(text).scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(secs));
+    let pod = sim
+        .cluster()
+        .live_pods()
+        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
+        .expect("a client pod")
+        .1
+        .meta
+        .name
+        .clone();
+    (sim, pod)
+}
+
+/// Issue 14, item 5: `dnsPolicy` and `dnsConfig` make the resolv.conf as the kubelet writes
+/// it (`pkg/kubelet/network/dns/dns.go`). `Default`: the node's resolv.conf, so a cluster
+/// name never reaches CoreDNS and the lookup fails. `None` with a `dnsConfig` naming the
+/// cluster DNS, one search domain and `ndots:1`: the full name (4 dots) is asked as written
+/// first, one query instead of four. Before: every pod was `ClusterFirst` whatever it said.
+#[test]
+fn dns_policy_and_dns_config_make_the_resolv_conf() {
+    let client_spec = "    spec:\n      containers:\n      - name: curl\n";
+    let with = |extra: &str| {
+        let text = scenario_text("in-cluster-client.yaml");
+        assert!(text.contains(client_spec));
+        text.replacen(
+            client_spec,
+            &format!("    spec:\n{extra}      containers:\n      - name: curl\n"),
+            1,
+        )
+    };
+
+    let default = with("      dnsPolicy: Default\n");
+    let o = run(&load_text(&default));
+    assert!(o.requests.sent > 0);
+    assert_eq!(o.requests.served, 0, "{:?}", o.requests);
+    assert_eq!(
+        o.requests.failed_by_reason.get("dns_failure"),
+        Some(&o.requests.failed),
+        "{:?}",
+        o.requests
+    );
+    let (sim, client) = sim_of_text_with_client(&default, 30);
+    let from = kubesim::sim::trace::TraceFrom::Pod(client);
+    let t = sim.trace(&from, "http-svc:8080", 1).unwrap();
+    assert!(!t.contains("coredns-"), "{t}");
+    // No search domains on the node: `http-svc` is asked as written, once.
+    assert_eq!(t.matches("dns      query ").count(), 1, "{t}");
+    assert!(t.contains("the node's nameserver"), "{t}");
+
+    let none = with(
+        "      dnsPolicy: None\n      dnsConfig:\n        nameservers: [10.96.0.10]\n        searches: [default.svc.cluster.local]\n        options: [{name: ndots, value: \"1\"}]\n",
+    );
+    let o = run(&load_text(&none));
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
+    let (sim, client) = sim_of_text_with_client(&none, 30);
+    let from = kubesim::sim::trace::TraceFrom::Pod(client);
+    let t = sim
+        .trace(&from, "http-svc.default.svc.cluster.local:8080", 1)
+        .unwrap();
+    assert_eq!(t.matches("dns      query ").count(), 1, "{t}");
+    assert!(t.contains("answered by pod coredns-"), "{t}");
+    // The one search domain: `http-svc` (no dot, fewer than ndots:1) is found through it.
+    let t = sim.trace(&from, "http-svc:8080", 1).unwrap();
+    assert!(
+        t.contains("dns      query http-svc.default.svc.cluster.local "),
+        "{t}"
+    );
+
+    // hostNetwork under ClusterFirst falls back to the node's resolv.conf; with
+    // ClusterFirstWithHostNet it asks CoreDNS through the node's own rules.
+    let host = with("      hostNetwork: true\n");
+    let o = run(&load_text(&host));
+    assert_eq!(o.requests.served, 0, "{:?}", o.requests);
+    let host_first = with("      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n");
+    let o = run(&load_text(&host_first));
+    assert!(o.requests.served > 0, "{:?}", o.requests);
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
+}
