@@ -101,7 +101,8 @@ fn a_thousand_replicas_on_one_node() {
     assert!(text.lines().count() < 400, "{} lines", text.lines().count());
     assert!(
         text.contains(
-            "+950 more pods not listed (840 Pending, 110 Running). Listed: 50 of 1,000, pods not \
+            // The 1,000 replicas and the CoreDNS add-on's 2 (Running, among the node's 110).
+            "+952 more pods not listed (842 Pending, 110 Running). Listed: 50 of 1,002, pods not \
              Running first, then those that served the most requests; --all lists every one"
         ),
         "{text}"
@@ -170,7 +171,8 @@ fn hundreds_of_services_on_twenty_nodes() {
     for text in [
         "+16 more nodes",
         "+516 more Services",
-        "20 nodes, 520 pods, 520 Services",
+        // The 520 replicas and the CoreDNS add-on's 2.
+        "20 nodes, 522 pods, 520 Services",
     ] {
         assert!(svg.contains(text), "{text}");
     }
