@@ -403,7 +403,9 @@ fn trace_n_connections_stick_to_the_pod_of_the_first_with_client_ip_affinity() {
 #[test]
 fn cluster_dns_is_coredns_pods_reached_through_the_rules() {
     let o = run(&load(&root().join("scenarios/in-cluster-client.yaml")));
-    let dns: Vec<_> = scenario_pods(&o)
+    let dns: Vec<_> = o
+        .pods
+        .iter()
         .filter(|p| p.namespace == "kube-system")
         .collect();
     assert_eq!(dns.len(), 2, "{dns:?}");
@@ -419,7 +421,7 @@ fn cluster_dns_is_coredns_pods_reached_through_the_rules() {
     let without = scenario_text("in-cluster-client.yaml")
         .replace("  cluster:\n", "  cluster:\n    addons: []\n");
     let o = run(&load_text(&without));
-    assert!(scenario_pods(&o).all(|p| p.namespace != "kube-system"));
+    assert!(o.pods.iter().all(|p| p.namespace != "kube-system"));
     assert!(o.requests.sent > 0);
     assert_eq!(
         o.requests.failed_by_reason.get("dns_failure"),
