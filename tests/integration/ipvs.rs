@@ -71,8 +71,8 @@ fn rules_shows_ipvs_tables_only_for_a_run_in_ipvs_mode() {
 
 /// The share of the requests served by each pod, in creation order.
 fn shares(o: &Outcome) -> Vec<f64> {
-    let total: u64 = scenario_pods(&o).map(|p| p.served).sum();
-    scenario_pods(&o)
+    let total: u64 = scenario_pods(o).map(|p| p.served).sum();
+    scenario_pods(o)
         .map(|p| p.served as f64 / total as f64)
         .collect()
 }

@@ -182,7 +182,7 @@ fn a_replacement_pod_never_reuses_the_address_just_freed() {
         // After the CoreDNS add-on's .2 and .3.
         ["10.244.0.4", "10.244.0.5", "10.244.0.6", "10.244.0.7"]
     );
-    assert!(scenario_pods(&o).nth(0).unwrap().deleted.is_some());
+    assert!(scenario_pods(&o).next().unwrap().deleted.is_some());
     assert_eq!(secs(scenario_pods(&o).nth(3).unwrap().created), 20.0);
 }
 

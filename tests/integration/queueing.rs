@@ -118,8 +118,8 @@ fn one_slot_poisson_exponential_matches_mm1_at_utilisation_half_080_090() {
         let util: Vec<f64> = runs
             .iter()
             .map(|o| {
-                scenario_pods(&o)
-                    .nth(0)
+                scenario_pods(o)
+                    .next()
                     .unwrap()
                     .utilisation
                     .expect("the pod served")
@@ -170,7 +170,7 @@ fn random_balancing_over_n_pods_is_n_independent_mm1_queues() {
     for pod in 0..n as usize {
         let per_pod: Vec<f64> = runs
             .iter()
-            .map(|o| scenario_pods(&o).nth(pod).unwrap().latency.mean / 1e3)
+            .map(|o| scenario_pods(o).nth(pod).unwrap().latency.mean / 1e3)
             .collect();
         check(&format!("pod {pod} mean time in system"), &per_pod, w, 0.15);
     }
