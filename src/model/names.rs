@@ -5,8 +5,8 @@
 //! `<deployment>-<pod-template-hash>-` to 58 characters).
 
 use super::objects::{
-    Container, ContainerPort, ImagePullPolicy, Labels, ObjectMeta, PodSpec, PodTemplate, PortRef,
-    Probe, ProbeHandler, Protocol, Resources, RestartPolicy, Toleration,
+    Container, ContainerPort, DnsPolicy, ImagePullPolicy, Labels, ObjectMeta, PodSpec, PodTemplate,
+    PortRef, Probe, ProbeHandler, Protocol, Resources, RestartPolicy, Toleration,
 };
 use crate::engine::{SimDuration, SimRng};
 use rand::Rng;
@@ -206,15 +206,22 @@ impl HashRender for PodSpec {
             host_network,
             termination_grace_period,
             tolerations,
+            dns_policy,
+            dns_config,
         } = self;
-        Fields::of(out, "PodSpec")
+        let f = Fields::of(out, "PodSpec")
             .field("containers", containers)
             .field("restart_policy", restart_policy)
             .field("node_selector", node_selector)
             .field("node_name", node_name)
             .field("host_network", host_network)
             .field("termination_grace_period", termination_grace_period)
-            .field("tolerations", tolerations)
+            .field("tolerations", tolerations);
+        // Written only when not the defaults, so that every template without them (and so
+        // its pods' names) keeps the hash it had before they were modelled.
+        let policy = (*dns_policy != DnsPolicy::ClusterFirst).then(|| format!("{dns_policy:?}"));
+        f.field_if_set("dns_policy", &policy)
+            .field_if_set("dns_config", &dns_config.as_ref().map(|c| format!("{c:?}")))
             .finish();
     }
 }
@@ -468,6 +475,8 @@ mod tests {
                 host_network: false,
                 termination_grace_period: SimDuration::from_secs(30),
                 tolerations: Vec::new(),
+                dns_policy: DnsPolicy::ClusterFirst,
+                dns_config: None,
             },
         }
     }

@@ -255,6 +255,34 @@ pub struct PodSpec {
     /// Default 30 s (`DefaultTerminationGracePeriodSeconds`).
     pub termination_grace_period: SimDuration,
     pub tolerations: Vec<Toleration>,
+    /// `spec.dnsPolicy` (`SetDefaults_PodSpec`: `ClusterFirst`).
+    pub dns_policy: DnsPolicy,
+    /// `spec.dnsConfig`: added to what the policy gives (`pkg/kubelet/network/dns/dns.go`).
+    pub dns_config: Option<PodDnsConfig>,
+}
+
+/// `spec.dnsPolicy`: where a pod's `/etc/resolv.conf` comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DnsPolicy {
+    /// The cluster DNS Service and the cluster's search domains; a `hostNetwork` pod falls
+    /// back to `Default`.
+    #[default]
+    ClusterFirst,
+    /// `ClusterFirst`, also for a `hostNetwork` pod.
+    ClusterFirstWithHostNet,
+    /// The node's own resolv.conf.
+    Default,
+    /// Nothing but `dnsConfig`.
+    None,
+}
+
+/// `spec.dnsConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodDnsConfig {
+    pub nameservers: Vec<std::net::Ipv4Addr>,
+    pub searches: Vec<String>,
+    /// `options`: name and value (`ndots`, `5`), in the order written.
+    pub options: Vec<(String, Option<String>)>,
 }
 
 impl PodSpec {
@@ -539,6 +567,8 @@ mod tests {
             host_network: false,
             termination_grace_period: SimDuration::from_secs(30),
             tolerations: Vec::new(),
+            dns_policy: DnsPolicy::ClusterFirst,
+            dns_config: None,
         };
         let tcp = Protocol::Tcp;
         assert_eq!(spec.endpoint_port(&PortRef::Number(8080), tcp), Some(8080));

@@ -4,6 +4,7 @@
 //! - [`ipam`]: node pod CIDRs and the host-local pod IP allocator.
 //! - [`allocator`]: the API server's ClusterIP and NodePort allocators and their errors.
 //! - [`topology`]: which endpoints of a service port a node's proxy may use.
+//! - [`conntrack`]: a UDP flow's conntrack entry and its timeouts.
 //! - [`dns`]: how a pod's resolver turns a name into a Service.
 //! - [`neigh`]: the timing of an address nobody answers ARP for (a vanished pod).
 //! - [`hash`]: kube-proxy's chain-name hashes.
@@ -24,6 +25,7 @@
 
 pub mod allocator;
 pub mod config;
+pub mod conntrack;
 pub mod dns;
 pub mod hash;
 pub mod ipam;

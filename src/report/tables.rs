@@ -679,11 +679,32 @@ pub fn render_run(outcome: &Outcome, rows: Rows) -> String {
         "Nodes (kubectl get nodes -o wide)",
         nodes_table(outcome, rows),
     );
+    // With a NAMESPACE column (the CoreDNS add-on's kube-system beside the user's
+    // namespace) the tables are what `kubectl get -A` prints, and their titles say so.
+    let pods_all = many_namespaces(
+        outcome
+            .pods
+            .iter()
+            .filter(|p| exists_at_end(p))
+            .map(|p| p.namespace.as_str()),
+    );
     section(
-        "Pods at the end (kubectl get pods -o wide)",
+        if pods_all {
+            "Pods at the end (kubectl get pods -A -o wide)"
+        } else {
+            "Pods at the end (kubectl get pods -o wide)"
+        },
         pods_table(outcome, rows),
     );
-    section("Services (kubectl get svc)", services_table(outcome, rows));
+    let svc_all = many_namespaces(outcome.services.iter().map(|s| s.namespace.as_str()));
+    section(
+        if svc_all {
+            "Services (kubectl get svc -A)"
+        } else {
+            "Services (kubectl get svc)"
+        },
+        services_table(outcome, rows),
+    );
     section(
         "Requests per pod",
         format!(

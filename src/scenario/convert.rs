@@ -8,11 +8,11 @@
 use super::quantity;
 use crate::engine::SimDuration;
 use crate::model::objects::{
-    ClusterIpRequest, Container, ContainerPort, Deployment, ImagePullPolicy, IntOrPercent,
-    LabelSelector, ObjectMeta, PodObject, PodSpec, PodTemplate, PortRef, Probe, ProbeHandler,
-    Protocol, ReplicaSetObject, Resources, RestartPolicy, RollingUpdate, SelectorOperator,
-    SelectorRequirement, ServiceObject, ServicePort, ServiceSpec, ServiceType, Toleration,
-    TopologyRouting, TrafficPolicy,
+    ClusterIpRequest, Container, ContainerPort, Deployment, DnsPolicy, ImagePullPolicy,
+    IntOrPercent, LabelSelector, ObjectMeta, PodDnsConfig, PodObject, PodSpec, PodTemplate,
+    PortRef, Probe, ProbeHandler, Protocol, ReplicaSetObject, Resources, RestartPolicy,
+    RollingUpdate, SelectorOperator, SelectorRequirement, ServiceObject, ServicePort, ServiceSpec,
+    ServiceType, Toleration, TopologyRouting, TrafficPolicy,
 };
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
@@ -266,6 +266,29 @@ pub fn pod_spec(s: &core::PodSpec) -> PodSpec {
                 toleration_seconds: t.toleration_seconds,
             })
             .collect(),
+        // `SetDefaults_PodSpec`: ClusterFirst. Validation has refused any other value.
+        dns_policy: match s.dns_policy.as_deref() {
+            Some("ClusterFirstWithHostNet") => DnsPolicy::ClusterFirstWithHostNet,
+            Some("Default") => DnsPolicy::Default,
+            Some("None") => DnsPolicy::None,
+            _ => DnsPolicy::ClusterFirst,
+        },
+        dns_config: s.dns_config.as_ref().map(|c| PodDnsConfig {
+            // Validation has refused what is not an IPv4 address.
+            nameservers: c
+                .nameservers
+                .iter()
+                .flatten()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            searches: c.searches.iter().flatten().cloned().collect(),
+            options: c
+                .options
+                .iter()
+                .flatten()
+                .map(|o| (o.name.clone().unwrap_or_default(), o.value.clone()))
+                .collect(),
+        }),
     }
 }
 

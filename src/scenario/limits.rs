@@ -234,6 +234,8 @@ mod tests {
                 host_network: false,
                 termination_grace_period: SimDuration::from_secs(30),
                 tolerations: Vec::new(),
+                dns_policy: Default::default(),
+                dns_config: None,
             },
         })
     }

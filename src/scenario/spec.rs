@@ -1340,7 +1340,8 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
     } else {
         Vec::new()
     };
-    let mut coredns = false;
+    // Absent, the add-ons every kubeadm, kind or Docker Desktop cluster has: `[coredns]`.
+    let mut coredns = cluster.and_then(|c| c.addons.as_ref()).is_none();
     let addons = cluster.and_then(|c| c.addons.as_ref()).map_or(0, Vec::len);
     ctx.list_fits("spec.cluster.addons", addons, limits::LIST);
     for (i, a) in cluster
@@ -1350,13 +1351,7 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         .enumerate()
     {
         match a.as_str() {
-            "coredns" => {
-                coredns = true;
-                ctx.warn(
-                    &format!("spec.cluster.addons[{i}]"),
-                    "CoreDNS pods are not simulated yet: cluster DNS answers without pods",
-                );
-            }
+            "coredns" => coredns = true,
             other => ctx.err(
                 &format!("spec.cluster.addons[{i}]"),
                 format!("unknown addon {other:?}: expected coredns"),

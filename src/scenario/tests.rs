@@ -432,6 +432,64 @@ fn a_restart_policy_other_than_always_is_refused_in_templates() {
     );
 }
 
+/// `validateDNSPolicy` and `validatePodDNSConfig` (`pkg/apis/core/validation/validation.go`),
+/// each error at its line.
+#[test]
+fn dns_policy_and_dns_config_are_validated_as_the_api_server_does() {
+    let with = |spec: &str| {
+        with_objects(&LESSON.replacen(
+            "        ports:\n        - containerPort: 80\n",
+            &format!("        ports:\n        - containerPort: 80\n{spec}"),
+            1,
+        ))
+    };
+    let prefix = "The Deployment \"http-deployment\" is invalid: spec.template.spec.";
+    let text = with("      dnsPolicy: ClusterFirstWithHostNetwork\n");
+    let errs = errors(&text);
+    assert_eq!(
+        errs[0].message,
+        format!("{prefix}dnsPolicy: Unsupported value: \"ClusterFirstWithHostNetwork\": supported values: \"ClusterFirst\", \"ClusterFirstWithHostNet\", \"Default\", \"None\"")
+    );
+    assert_eq!(
+        errs[0].line,
+        line_of(&text, "dnsPolicy: ClusterFirstWithHostNetwork")
+    );
+    let errs = errors(&with("      dnsPolicy: None\n"));
+    assert_eq!(
+        errs[0].message,
+        format!(
+            "{prefix}dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"
+        )
+    );
+    let errs = errors(&with(
+        "      dnsPolicy: None\n      dnsConfig: {searches: [a.example]}\n",
+    ));
+    assert_eq!(
+        errs[0].message,
+        format!("{prefix}dnsConfig.nameservers: Required value: must provide at least one DNS nameserver when `dnsPolicy` is None")
+    );
+    let text = with("      dnsConfig:\n        nameservers: [1.1.1.1, 10.96.0.300]\n        searches: [Corp.example]\n        options: [{value: \"2\"}]\n");
+    let errs = errors(&text);
+    let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("spec.template.spec.dnsConfig.nameservers[1]: Invalid value: \"10.96.0.300\": must be a valid IP address"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[0].contains("spec.template.spec.dnsConfig.searches[0]: Invalid value: \"Corp.example\": a lowercase RFC 1123 subdomain"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[0].contains("spec.template.spec.dnsConfig.options[0]: Required value: Option.Name must not be empty"),
+        "{messages:?}"
+    );
+    // What upstream accepts loads without a word.
+    let ok = with("      dnsPolicy: None\n      dnsConfig:\n        nameservers: [10.96.0.10]\n        searches: [default.svc.cluster.local.]\n        options: [{name: ndots, value: \"2\"}, {name: edns0}]\n");
+    let l = load(&ok).unwrap_or_else(|d| panic!("{d}"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
 #[test]
 fn a_cluster_ip_outside_the_range_is_refused() {
     let objects = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.5, ports: [{port: 80}]}\n";
@@ -862,15 +920,9 @@ spec:
     // The Deployment that `scale` names (DESIGN.md's example has it after `---`).
     let text = format!("{text}---\n{LESSON}");
     let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
-    // The only warnings: what is accepted but not simulated yet.
+    // Every key of the example is simulated: no warning (CoreDNS runs as pods).
     let warned: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
-    assert_eq!(warned.len(), 1, "{warned:?}");
-    assert!(
-        warned
-            .iter()
-            .any(|w| w.contains("CoreDNS pods are not simulated yet")),
-        "{warned:?}"
-    );
+    assert!(warned.is_empty(), "{warned:?}");
     let s = l.scenario;
     assert_eq!(s.seed, 42);
     assert!(s.coredns);

@@ -801,6 +801,100 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
             }
         }
     }
+    dns_policy_and_config(s, path, errs);
+}
+
+/// `validateDNSPolicy` and `validatePodDNSConfig` (`pkg/apis/core/validation/validation.go`):
+/// one of the four policies, `dnsConfig` with a nameserver under `None`, at most 3
+/// nameservers (`MaxDNSNameservers`), 32 search domains of 2,048 characters in all
+/// (`MaxDNSSearchPathsExpanded`, `MaxDNSSearchListCharsExpanded`), each a DNS-1123
+/// subdomain (a trailing dot allowed), and a name for each option.
+fn dns_policy_and_config(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
+    const POLICIES: [&str; 4] = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
+    if let Some(p) = s.dns_policy.as_deref() {
+        if !POLICIES.contains(&p) {
+            errs.push(unsupported(&format!("{path}.dnsPolicy"), p, &POLICIES));
+        }
+    }
+    let cp = format!("{path}.dnsConfig");
+    if s.dns_policy.as_deref() == Some("None") {
+        let Some(c) = &s.dns_config else {
+            errs.push(required(
+                &cp,
+                "must provide `dnsConfig` when `dnsPolicy` is None",
+            ));
+            return;
+        };
+        if c.nameservers.as_ref().is_none_or(Vec::is_empty) {
+            errs.push(required(
+                &format!("{cp}.nameservers"),
+                "must provide at least one DNS nameserver when `dnsPolicy` is None",
+            ));
+            return;
+        }
+    }
+    let Some(c) = &s.dns_config else {
+        return;
+    };
+    let json = |v: &[String]| BadValue::Json(serde_json::to_string(v).unwrap_or_default());
+    let nameservers = c.nameservers.as_deref().unwrap_or_default();
+    if nameservers.len() > 3 {
+        errs.push(invalid(
+            &format!("{cp}.nameservers"),
+            json(nameservers),
+            "must not have more than 3 nameservers",
+        ));
+    }
+    for (i, n) in nameservers.iter().enumerate() {
+        let np = format!("{cp}.nameservers[{i}]");
+        match n.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(_)) => {}
+            Ok(std::net::IpAddr::V6(_)) => errs.push(invalid(
+                &np,
+                BadValue::Str(n.clone()),
+                "kubesim's clusters are IPv4 only: an IPv6 nameserver is not simulated",
+            )),
+            Err(_) => errs.push(invalid(
+                &np,
+                BadValue::Str(n.clone()),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            )),
+        }
+    }
+    let searches = c.searches.as_deref().unwrap_or_default();
+    if searches.len() > 32 {
+        errs.push(invalid(
+            &format!("{cp}.searches"),
+            json(searches),
+            "must not have more than 32 search paths",
+        ));
+    }
+    if searches.join(" ").len() > 2048 {
+        errs.push(invalid(
+            &format!("{cp}.searches"),
+            json(searches),
+            "must not have more than 2048 characters (including spaces) in the search list",
+        ));
+    }
+    for (i, d) in searches.iter().enumerate() {
+        // "it is fine to have a trailing dot"
+        let trimmed = d.strip_suffix('.').unwrap_or(d);
+        for m in dns1123_subdomain(trimmed) {
+            errs.push(invalid(
+                &format!("{cp}.searches[{i}]"),
+                BadValue::Str(trimmed.to_string()),
+                &m,
+            ));
+        }
+    }
+    for (i, o) in c.options.iter().flatten().enumerate() {
+        if o.name.as_deref().is_none_or(str::is_empty) {
+            errs.push(required(
+                &format!("{cp}.options[{i}]"),
+                "Option.Name must not be empty",
+            ));
+        }
+    }
 }
 
 /// `ValidatePodTemplateSpecForReplicaSet`: labels, selector match, and `Always` restarts.

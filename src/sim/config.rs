@@ -19,7 +19,8 @@ pub struct Scenario {
     pub net: NetConfig,
     /// In the order written; at least one.
     pub nodes: Vec<NodeConfig>,
-    /// `cluster.addons` contains `coredns`.
+    /// `cluster.addons` contains `coredns` (the default when `addons` is absent): the CoreDNS
+    /// Deployment of `kube-system` is created before the scenario's objects (`sim::addons`).
     pub coredns: bool,
     pub registry: Option<RegistryConfig>,
     pub behaviors: Vec<Behavior>,

@@ -13,6 +13,7 @@
 //! `dataplane` (EndpointSlices and each node's kube-proxy) and `requests` (clients,
 //! connections and the servers in pods).
 
+pub mod addons;
 pub mod apiserver;
 pub mod config;
 mod dataplane;
@@ -23,6 +24,7 @@ pub mod history;
 mod kubelet;
 mod lifecycle;
 mod loadbalancer;
+mod lookup;
 mod noop;
 pub mod outcome;
 mod requests;
@@ -142,6 +144,8 @@ pub struct Simulation {
     dns_queries: std::cell::Cell<u64>,
     /// The load balancer's health checks of the nodes (`Local` LoadBalancer Services).
     lb_health: loadbalancer::LbHealth,
+    /// The source port of the last DNS query (each query opens a new socket).
+    dns_src_port: u16,
     /// The kubelet's memory of each pod (back-off counts, probe results).
     kubelet: Vec<kubelet::PodKubelet>,
     /// Node lease: the last renewal before the kubelet stopped, per node.
@@ -267,6 +271,7 @@ impl Simulation {
             kubelet: Vec::new(),
             dns_queries: std::cell::Cell::new(0),
             lb_health: Default::default(),
+            dns_src_port: 0,
             streams: Vec::new(),
             reqs: Slab::default(),
             metrics,
@@ -283,6 +288,21 @@ impl Simulation {
             scenario,
         };
         let mut errors = Vec::new();
+        if sim.scenario.coredns {
+            // The add-on comes before the user's objects, as on a cluster kubeadm set up: its
+            // pods take the first pod IPs of the nodes they land on. kubeadm pulled its image.
+            for n in &mut sim.cluster.nodes {
+                if !n.cfg.images.iter().any(|i| i == addons::COREDNS_IMAGE) {
+                    n.cfg.images.push(addons::COREDNS_IMAGE.into());
+                }
+            }
+            sim.apply(
+                Object::Deployment(addons::coredns_deployment()),
+                None,
+                &mut rng_api,
+            )
+            .expect("the CoreDNS Deployment is valid");
+        }
         let objects = std::mem::take(&mut sim.scenario.objects);
         for (i, obj) in objects.iter().enumerate() {
             if let Err(e) = sim.apply(obj.clone(), Some(i), &mut rng_api) {

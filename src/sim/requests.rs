@@ -545,6 +545,8 @@ enum Route {
     /// resolution fails after about 3 s and the client gets "No route to host", unless its own
     /// timeout comes first.
     Unanswered,
+    /// Fails after a while (a name lookup nobody answered: the resolver's timeouts).
+    FailAfter(FailReason, SimDuration),
 }
 
 /// The pod a routed connection reaches. An out-parameter of `route`, so that its fields are
@@ -560,6 +562,8 @@ struct Delivery {
     one_way: SimDuration,
     /// The data plane's handle for the new connection (IPVS counts it).
     dp_conn: u64,
+    /// The name lookup before the connection (`sim::lookup`): its SYN leaves this much later.
+    setup: SimDuration,
 }
 
 impl Delivery {
@@ -569,6 +573,7 @@ impl Delivery {
         entry: NodeId(u32::MAX),
         one_way: SimDuration::ZERO,
         dp_conn: NO_DP_CONN,
+        setup: SimDuration::ZERO,
     };
 }
 
@@ -840,6 +845,7 @@ impl Simulation {
                     entry,
                     one_way,
                     dp_conn,
+                    setup,
                 } = to;
                 let reuse = self.scenario.traffic[si].connections.reuse;
                 let conn = if reuse {
@@ -887,7 +893,7 @@ impl Simulation {
                 let handshake = one_way.saturating_mul(2);
                 self.queue.schedule_in_lane(
                     super::LANE_NEW_CONNECTIONS,
-                    now + handshake + one_way,
+                    now + setup + handshake + one_way,
                     Ev::ReachPod(r),
                 );
             }
@@ -898,7 +904,14 @@ impl Simulation {
                 self.attempt_ended(now, &a, Some(reason));
             }
             Route::Lost => self.lost_attempt(sent, &a, None),
-            Route::Unanswered => self.unanswered(now, sent, &a),
+            Route::Unanswered => self.fail_after(
+                now,
+                sent,
+                &a,
+                crate::net::neigh::RESOLUTION_FAILS_AFTER,
+                FailReason::NoRoute,
+            ),
+            Route::FailAfter(reason, after) => self.fail_after(now, sent, &a, after, reason),
         }
     }
 
@@ -906,9 +919,17 @@ impl Simulation {
     /// (`net::neigh`), the client retransmits its SYN at 1 s and 3 s, and the failed entry's
     /// ICMP host unreachable ends the connect with `no_route` at about 3 s; a client whose
     /// timeout is shorter gives up first.
+    /// Also a name lookup that failed `after` its first query (`dns_failure`).
     #[cold]
-    fn unanswered(&mut self, now: SimTime, sent: SimTime, a: &Attempt) {
-        let fails = now + crate::net::neigh::RESOLUTION_FAILS_AFTER;
+    fn fail_after(
+        &mut self,
+        now: SimTime,
+        sent: SimTime,
+        a: &Attempt,
+        after: SimDuration,
+        reason: FailReason,
+    ) {
+        let fails = now + after;
         if fails >= sent + self.scenario.traffic[a.stream as usize].timeout {
             self.lost_attempt(sent, a, None);
             return;
@@ -920,10 +941,9 @@ impl Simulation {
             return;
         }
         if a.counted {
-            self.metrics
-                .failed(a.stream, None, sent, fails, FailReason::NoRoute);
+            self.metrics.failed(a.stream, None, sent, fails, reason);
         }
-        self.attempt_ended(fails, a, Some(FailReason::NoRoute));
+        self.attempt_ended(fails, a, Some(reason));
     }
 
     /// For a stream that reacts to outcomes, the client's deadline for request `r`.
@@ -961,10 +981,18 @@ impl Simulation {
         let (dst, dport) = match &self.scenario.traffic[si].to {
             Destination::Addr(ip, port) => (*ip, *port),
             Destination::Name(name, port) => {
-                let ns = client_pod.map(|p| self.cluster.pod(p).meta.namespace.as_str());
-                match ns.and_then(|ns| self.resolve(name, ns)) {
-                    Some(ip) => (ip, *port),
-                    None => return Route::Fail(FailReason::DnsFailure),
+                // Cluster DNS answers pods only: an outside client's name does not resolve.
+                let Some(p) = client_pod else {
+                    return Route::Fail(FailReason::DnsFailure);
+                };
+                let (name, port) = (name.clone(), *port);
+                let lookup = self.lookup(p, &name);
+                match lookup.answer {
+                    Some(ip) => {
+                        to.setup = lookup.took();
+                        (ip, port)
+                    }
+                    None => return Route::FailAfter(FailReason::DnsFailure, lookup.took()),
                 }
             }
         };
@@ -1119,6 +1147,7 @@ impl Simulation {
             entry,
             one_way,
             dp_conn: NO_DP_CONN,
+            setup: to.setup,
         };
         Route::Pod
     }
@@ -1131,7 +1160,7 @@ impl Simulation {
         match route {
             Route::Pod => to.dp_conn = dp,
             Route::Fail(_) => self.close_dp_conn(dp, CloseKind::Reset, now),
-            Route::Lost | Route::Unanswered => {
+            Route::Lost | Route::Unanswered | Route::FailAfter(..) => {
                 self.close_dp_conn(dp, CloseKind::NeverEstablished, now)
             }
         }
@@ -1160,34 +1189,11 @@ impl Simulation {
             .map(|i| NodeId(i as u32))
     }
 
-    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {
+    pub(super) fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<PodId> {
         self.cluster
             .live_pods()
             .find(|(_, p)| p.ip == Some(ip) && !p.spec.host_network)
             .map(|(id, _)| id)
-    }
-
-    /// Cluster DNS: the address a name resolves to. A Service with a ClusterIP answers with
-    /// it; a headless one (`clusterIP: None`) with the IPs of its ready pods, rotated on each
-    /// query as CoreDNS's `loadbalance` plugin does, and the client takes the first; an
-    /// ExternalName is a CNAME out of the cluster, which kubesim cannot follow.
-    pub(super) fn resolve(&self, name: &str, client_ns: &str) -> Option<Ipv4Addr> {
-        let (svc, ns) = crate::net::dns::service_name(name, client_ns)?;
-        let i = self.service_index(ns, svc)?;
-        let s = &self.api.services[i];
-        if let Some(ip) = s.cluster_ip {
-            return Some(ip);
-        }
-        if s.obj.spec.type_ == crate::model::objects::ServiceType::ExternalName {
-            return None;
-        }
-        let records = self.headless_records(i);
-        if records.is_empty() {
-            return None;
-        }
-        let q = self.dns_queries.get();
-        self.dns_queries.set(q + 1);
-        Some(records[(q % records.len() as u64) as usize])
     }
 
     pub(super) fn on_reach_pod(&mut self, now: SimTime, r: ReqRef) {

@@ -14,6 +14,7 @@ use super::Simulation;
 use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
 use crate::model::cluster::{NodeId, PodId};
 use crate::model::objects::Protocol;
+use crate::net::dns::Nameserver;
 use crate::net::iptables::{AffinityTable, Packet, Verdict};
 use crate::net::ipvs::{IpvsTable, VsKind};
 use crate::traffic::client::EPHEMERAL_PORTS;
@@ -159,8 +160,12 @@ impl Simulation {
         let dst = match host.parse::<Ipv4Addr>() {
             Ok(ip) => ip,
             Err(_) => {
-                let ns = client_pod.map(|p| self.cluster.pod(p).meta.namespace.clone());
-                match ns.as_deref().and_then(|ns| self.resolve(host, ns)) {
+                let Some(client) = client_pod else {
+                    let _ = writeln!(out, "dns      {host}: NXDOMAIN (cluster DNS answers pods only); the request fails");
+                    return;
+                };
+                let lookup = self.trace_lookup(out, client, host, rng, ipvs, affinity, now);
+                match lookup.answer {
                     Some(ip) => {
                         let what = if self.scenario.net.cluster_cidr.contains(&ip) {
                             "A record of a ready pod: a headless Service has no ClusterIP"
@@ -169,24 +174,29 @@ impl Simulation {
                         };
                         let _ = writeln!(
                             out,
-                            "dns      {host} -> {ip} ({what}, from cluster DNS 10.96.0.10)"
+                            "dns      {host} -> {ip} ({what}), after {} quer{} in {}",
+                            lookup.queries.len(),
+                            if lookup.queries.len() == 1 {
+                                "y"
+                            } else {
+                                "ies"
+                            },
+                            fmt_d(lookup.took())
                         );
+                        t += lookup.took();
                         ip
                     }
                     None => {
-                        if let Some(target) =
-                            ns.as_deref().and_then(|ns| self.external_name(host, ns))
-                        {
-                            let _ = writeln!(out, "dns      {host} -> CNAME {target} (an ExternalName Service, from cluster DNS 10.96.0.10; kubesim does not resolve names outside the cluster: the request fails dns_failure)");
-                            return;
-                        }
-                        let why = if client_pod.is_none() {
-                            "cluster DNS answers pods only"
+                        let ns = self.cluster.pod(client).meta.namespace.clone();
+                        if let Some(target) = self.external_name(host, &ns) {
+                            let _ = writeln!(out, "dns      {host} -> CNAME {target} (an ExternalName Service; kubesim does not resolve names outside the cluster: the request fails dns_failure)");
                         } else {
-                            "no such Service"
-                        };
-                        let _ =
-                            writeln!(out, "dns      {host}: NXDOMAIN ({why}); the request fails");
+                            let _ = writeln!(
+                                out,
+                                "dns      {host}: the lookup fails after {} (dns_failure)",
+                                fmt_d(lookup.took())
+                            );
+                        }
                         return;
                     }
                 }
@@ -517,6 +527,104 @@ impl Simulation {
             );
         }
         self.describe_delivery(out, t, entry, pod, ip, cport, hairpin, src, src_port);
+    }
+
+    /// A name lookup from `client`, each query routed by the trace's copies of the nodes'
+    /// data planes (`sim::lookup`), and each described with its conntrack entry.
+    #[allow(clippy::too_many_arguments)]
+    fn trace_lookup(
+        &self,
+        out: &mut String,
+        client: PodId,
+        host: &str,
+        rng: &mut SimRng,
+        ipvs: &mut [Option<IpvsTable>],
+        affinity: &mut [AffinityTable],
+        now: SimTime,
+    ) -> super::lookup::Lookup {
+        use super::lookup::{QueryHop, QueryResult};
+        let now_ns = now.as_nanos();
+        let mut route = |pkt: &Packet, node: NodeId| -> QueryHop {
+            let proxy = &self.proxies[node.index()];
+            let verdict = match ipvs[node.index()].as_mut() {
+                Some(table) => table.route(pkt, now_ns).0,
+                None => match &proxy.rules {
+                    DataPlane::Iptables(_) => self.whole_iptables_rules(node).route(
+                        pkt,
+                        rng,
+                        &mut affinity[node.index()],
+                        now_ns,
+                    ),
+                    DataPlane::Nftables(table) => {
+                        table.route(pkt, rng, &mut affinity[node.index()], now_ns)
+                    }
+                },
+            };
+            match verdict {
+                Verdict::Dnat {
+                    endpoint_index,
+                    service_port_index,
+                    ..
+                } => QueryHop::Pod(proxy.gen.pod(service_port_index, endpoint_index).0),
+                Verdict::Reject => QueryHop::Reject,
+                _ => QueryHop::Lost,
+            }
+        };
+        let mut port = 0;
+        let mut next_port = || {
+            port = super::lookup::next_ephemeral(port);
+            port
+        };
+        let lookup = self.lookup_with(client, host, &mut route, &mut next_port);
+        let src = self.cluster.pod(client).ip;
+        let name = |p: PodId| {
+            let p = self.cluster.pod(p);
+            format!(
+                "pod {} {}",
+                p.meta.name,
+                p.ip.map(|i| i.to_string()).unwrap_or_default()
+            )
+        };
+        for q in &lookup.queries {
+            let said = match &q.result {
+                QueryResult::Answered { pod, answer: Some(ip) } => format!("{ip}, answered by {}", name(*pod)),
+                QueryResult::Answered { pod, answer: None } => format!("NXDOMAIN from {}", name(*pod)),
+                QueryResult::Refused { pod: None } => format!("REJECT (the Service at {} has no endpoints for UDP 53): ICMP port unreachable, the resolver gives up", q.nameserver),
+                QueryResult::Refused { pod: Some(p) } => format!("ICMP port unreachable from {} (its container is not running): the resolver gives up", name(*p)),
+                QueryResult::Unanswered { .. } => format!("no answer: the resolver waits its timeout, asks again from the same socket (conntrack: the same way) until its attempts are spent, and gives up after {}", fmt_d(q.took)),
+                QueryResult::Outside { pod } => format!("{} forwards it out of the cluster, which kubesim does not model", name(*pod)),
+                QueryResult::NotDns { pod } => format!("ICMP port unreachable from {} (no DNS server listens there; kubesim's DNS servers are the CoreDNS pods): the resolver gives up", name(*pod)),
+                QueryResult::NodeResolver { nxdomain: true } => "NXDOMAIN from the node's nameserver, outside the cluster: it knows no cluster names".into(),
+                QueryResult::NodeResolver { nxdomain: false } => "a name outside the cluster, for the node's nameserver, which kubesim does not model".into(),
+            };
+            let _ = writeln!(
+                out,
+                "dns      query {} (A and AAAA, UDP {}:{} -> {}{}): {said} (+{})",
+                q.name,
+                src.map(|i| i.to_string()).unwrap_or_default(),
+                q.src_port,
+                q.nameserver,
+                if matches!(q.nameserver, Nameserver::Addr(_)) {
+                    ":53"
+                } else {
+                    ""
+                },
+                fmt_d(q.took)
+            );
+            let to = match &q.result {
+                QueryResult::Answered { pod, .. } | QueryResult::Outside { pod } => {
+                    self.cluster.pod(*pod).ip
+                }
+                _ => None,
+            };
+            if let (Some(src), Some(to), Nameserver::Addr(ns)) = (src, to, q.nameserver) {
+                let mut flow =
+                    crate::net::conntrack::UdpFlow::new(now, (src, q.src_port), (ns, 53), (to, 53));
+                flow.packet(now + q.took, true);
+                let _ = writeln!(out, "         conntrack: {}", flow.line(now + q.took));
+            }
+        }
+        lookup
     }
 
     /// A SYN to a pod address nobody answers ARP for (`net::neigh`).

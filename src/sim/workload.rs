@@ -909,11 +909,33 @@ spec:
         Simulation::new(s).unwrap().run()
     }
 
+    /// The messages of the events of `reason` about the scenario's objects (the CoreDNS
+    /// add-on's Deployment, ReplicaSet and pods, `sim::addons`, left out).
     fn messages<'a>(o: &'a Outcome, reason: &str) -> Vec<&'a str> {
         o.events
             .iter()
-            .filter(|e| e.reason == reason)
+            .filter(|e| e.reason == reason && !is_coredns(&e.object))
             .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    /// Whether an event's `object` (`pod/coredns-...`) is one of the CoreDNS add-on's.
+    fn is_coredns(object: &str) -> bool {
+        object
+            .split_once('/')
+            .is_some_and(|(_, name)| name == "coredns" || name.starts_with("coredns-"))
+    }
+
+    /// The scenario's own pods: the CoreDNS add-on's two (in `kube-system`) left out.
+    fn scenario_pods(o: &Outcome) -> impl Iterator<Item = &crate::sim::outcome::PodOutcome> {
+        o.pods.iter().filter(|p| p.namespace != "kube-system")
+    }
+
+    /// The CoreDNS add-on's pods that are running at the end.
+    fn running_coredns(o: &Outcome) -> Vec<&crate::sim::outcome::PodOutcome> {
+        o.pods
+            .iter()
+            .filter(|p| p.namespace == "kube-system" && p.status == "Running")
             .collect()
     }
 
@@ -1037,7 +1059,9 @@ spec:
             scaling.contains(&format!("Scaled up replica set {first} from 0 to 1").as_str()),
             "{scaling:?}"
         );
-        let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+        let running: Vec<_> = scenario_pods(&o)
+            .filter(|p| p.status == "Running")
+            .collect();
         assert_eq!(running.len(), 2);
         assert!(running
             .iter()
@@ -1064,7 +1088,7 @@ spec:
         let scaling = |o: &Outcome| -> Vec<(f64, String)> {
             o.events
                 .iter()
-                .filter(|e| e.reason == "ScalingReplicaSet")
+                .filter(|e| e.reason == "ScalingReplicaSet" && !is_coredns(&e.object))
                 .map(|e| (e.at.as_secs_f64(), e.message.clone()))
                 .collect()
         };
@@ -1090,7 +1114,10 @@ spec:
             ev[3].1.ends_with("from 3 to 2") && ev[3].0 == 30.0,
             "{ev:?}"
         );
-        assert_eq!(o.pods.iter().filter(|p| p.status == "Running").count(), 2);
+        assert_eq!(
+            scenario_pods(&o).filter(|p| p.status == "Running").count(),
+            2
+        );
 
         // RollingUpdate: the new ReplicaSet starts at 10 s, beside the old one.
         let o = rollout("RollingUpdate");
@@ -1138,11 +1165,9 @@ spec:
             "  events:\n    - at: 10s\n      rolloutRestart: {deployment: web}\n    - at: 10s\n      scale: {deployment: web, replicas: 6}\n",
         );
         let o = run(s);
-        let running = o.pods.iter().filter(|p| p.status == "Running").count();
+        let running = scenario_pods(&o).filter(|p| p.status == "Running").count();
         assert_eq!(running, 6);
-        let owners: BTreeSet<&str> = o
-            .pods
-            .iter()
+        let owners: BTreeSet<&str> = scenario_pods(&o)
             .filter(|p| p.status == "Running")
             .filter_map(|p| p.owner.as_deref())
             .collect();
@@ -1185,7 +1210,10 @@ spec:
         assert!(messages(&o, "FailedScheduling")
             .iter()
             .any(|m| m.contains("unschedulable")));
-        assert_eq!(o.pods.iter().filter(|p| p.status == "Running").count(), 3);
+        assert_eq!(
+            scenario_pods(&o).filter(|p| p.status == "Running").count(),
+            3
+        );
         assert_eq!(o.nodes[0].status, "Ready");
     }
 
@@ -1193,19 +1221,27 @@ spec:
     fn drain_moves_pods_to_the_other_nodes() {
         let s = scenario(3, 3, "  events:\n    - at: 10s\n      drain: {node: n0}\n");
         let o = run(s);
-        let on_n0: Vec<_> = o
-            .pods
-            .iter()
+        let on_n0: Vec<_> = scenario_pods(&o)
             .filter(|p| p.node.as_deref() == Some("n0"))
             .collect();
         assert!(!on_n0.is_empty(), "the spread put a pod on n0");
         assert!(on_n0
             .iter()
             .all(|p| p.deleted == Some(SimTime::from_nanos(10_000_000_000))));
-        let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+        let running: Vec<_> = scenario_pods(&o)
+            .filter(|p| p.status == "Running")
+            .collect();
         assert_eq!(running.len(), 3);
         assert!(running.iter().all(|p| p.node.as_deref() != Some("n0")));
         assert!(messages(&o, "Killing").len() >= on_n0.len());
+        // The drain evicts the add-on's pod on n0 too (kubectl drain spares DaemonSets
+        // only): both CoreDNS replicas end on the other nodes.
+        let dns = running_coredns(&o);
+        assert_eq!(dns.len(), 2, "{dns:?}");
+        assert!(
+            dns.iter().all(|p| p.node.as_deref() != Some("n0")),
+            "{dns:?}"
+        );
     }
 
     #[test]
@@ -1282,8 +1318,11 @@ spec:
             "  events:\n    - at: 10s\n      delete: {kind: deployment, name: web}\n",
         );
         let o = run(s);
-        assert_eq!(o.pods.len(), 3);
-        assert!(o.pods.iter().all(|p| p.status == "Deleted"), "{:?}", o.pods);
+        let web: Vec<_> = scenario_pods(&o).collect();
+        assert_eq!(web.len(), 3);
+        assert!(web.iter().all(|p| p.status == "Deleted"), "{web:?}");
+        // The add-on's pods are no part of it.
+        assert_eq!(running_coredns(&o).len(), 2);
     }
 
     #[test]
@@ -1301,13 +1340,13 @@ spec:
             &format!("  events:\n    - at: 10s\n      apply:\n{inline}"),
         );
         let o = run(s);
-        let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+        let running: Vec<_> = scenario_pods(&o)
+            .filter(|p| p.status == "Running")
+            .collect();
         assert_eq!(running.len(), 3);
         let owners: BTreeSet<&str> = running.iter().filter_map(|p| p.owner.as_deref()).collect();
         assert_eq!(owners.len(), 1);
-        assert!(o
-            .pods
-            .iter()
+        assert!(scenario_pods(&o)
             .filter(|p| p.created.as_nanos() == 0)
             .all(|p| p.status == "Deleted"));
     }

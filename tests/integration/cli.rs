@@ -223,7 +223,8 @@ fn rules_prints_the_nodes_iptables_save_with_upstream_chain_names() {
     assert!(!svc_rules[2].contains("--probability"), "{}", svc_rules[2]);
     for (rule, ip) in svc_rules
         .iter()
-        .zip(["10.244.0.2:80", "10.244.0.3:80", "10.244.0.4:80"])
+        // The CoreDNS add-on's two pods took .2 and .3 of the node's range first.
+        .zip(["10.244.0.4:80", "10.244.0.5:80", "10.244.0.6:80"])
     {
         let sep = format!(
             "KUBE-SEP-{}",

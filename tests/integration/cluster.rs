@@ -48,9 +48,14 @@ fn host_network_pods_take_their_nodes_ip_and_its_ports() {
         )
     });
     // With hostNetwork the hostPort defaults to the containerPort: one replica per node.
-    let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+    let running: Vec<_> = scenario_pods(&o)
+        .filter(|p| p.status == "Running")
+        .collect();
     assert_eq!(running.len(), 1);
-    assert_eq!(o.pods.iter().filter(|p| p.status == "Pending").count(), 2);
+    assert_eq!(
+        scenario_pods(&o).filter(|p| p.status == "Pending").count(),
+        2
+    );
     assert_eq!(running[0].ip.unwrap().to_string(), "192.168.0.24");
     assert_eq!(running[0].served, o.requests.served);
     assert!(
@@ -68,7 +73,7 @@ fn a_second_replica_with_the_same_host_port_stays_pending() {
             "        - containerPort: 80\n          hostPort: 8080",
         )
     });
-    let statuses: Vec<&str> = o.pods.iter().map(|p| p.status.as_str()).collect();
+    let statuses: Vec<&str> = scenario_pods(&o).map(|p| p.status.as_str()).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == "Running").count(),
         1,
@@ -100,7 +105,9 @@ fn a_node_selector_and_resource_requests_filter_nodes() {
         )
     });
     // 4 CPUs allocatable, 1.5 CPU each: two fit, the third waits.
-    let pending: Vec<_> = o.pods.iter().filter(|p| p.status == "Pending").collect();
+    let pending: Vec<_> = scenario_pods(&o)
+        .filter(|p| p.status == "Pending")
+        .collect();
     assert_eq!(pending.len(), 1);
     assert!(o
         .events
@@ -113,7 +120,7 @@ fn a_node_selector_and_resource_requests_filter_nodes() {
             "      nodeSelector: {disktype: ssd}\n      containers:\n",
         )
     });
-    assert!(o.pods.iter().all(|p| p.status == "Pending"));
+    assert!(scenario_pods(&o).all(|p| p.status == "Pending"));
     assert!(o.events.iter().any(|e| e
         .message
         .contains("1 node(s) didn't match Pod's node affinity/selector")));

@@ -34,12 +34,11 @@ fn outage(zones: &[usize], down: usize) -> Outcome {
     run(&load_text(&text))
 }
 
-/// When each pod on the lost nodes was evicted (seconds), in order.
+/// When each pod of `web` on the lost nodes was evicted (seconds), in order (one per node;
+/// a CoreDNS pod on a lost node goes with that node's, at the same instant).
 fn evictions(o: &Outcome, down: usize) -> Vec<f64> {
     let lost: Vec<String> = (0..down).map(|n| format!("n{n}")).collect();
-    let mut at: Vec<f64> = o
-        .pods
-        .iter()
+    let mut at: Vec<f64> = scenario_pods(o)
         .filter(|p| p.node.as_ref().is_some_and(|n| lost.contains(n)))
         .filter_map(|p| p.deleted)
         .map(|t| t.as_secs_f64())

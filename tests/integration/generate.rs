@@ -1,5 +1,6 @@
 //! Large clusters: `kubesim generate` writes scenarios that load as written.
 
+use crate::util::scenario_pods;
 use crate::util::{kubesim, root, stderr, temp_dir};
 
 #[test]
@@ -67,8 +68,8 @@ fn generated_clusters_place_every_pod_and_serve_the_traffic() {
     let loaded = crate::util::load_text(&text);
     let outcome = crate::util::run(&loaded);
     // The 9 pods of the Deployments, all running.
-    assert_eq!(outcome.pods.len(), 9);
-    assert!(outcome.pods.iter().all(|p| p.status == "Running"));
+    assert_eq!(scenario_pods(&outcome).count(), 9);
+    assert!(scenario_pods(&outcome).all(|p| p.status == "Running"));
     assert!(outcome.requests.sent > 1_900, "{}", outcome.requests.sent);
     assert_eq!(outcome.requests.failed, 0);
 }

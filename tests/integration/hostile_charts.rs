@@ -101,7 +101,8 @@ fn a_thousand_replicas_on_one_node() {
     assert!(text.lines().count() < 400, "{} lines", text.lines().count());
     assert!(
         text.contains(
-            "+950 more pods not listed (840 Pending, 110 Running). Listed: 50 of 1,000, pods not \
+            // The 1,000 replicas and the CoreDNS add-on's 2 (Running, among the node's 110).
+            "+952 more pods not listed (842 Pending, 110 Running). Listed: 50 of 1,002, pods not \
              Running first, then those that served the most requests; --all lists every one"
         ),
         "{text}"
@@ -111,15 +112,27 @@ fn a_thousand_replicas_on_one_node() {
     assert_pictures_bounded(&out);
     let svg = std::fs::read_to_string(out.join("topology.svg")).unwrap();
     assert!(
-        svg.contains("+882 more pods (882 Pending)"),
-        "not-scheduled column"
+        svg.contains("+884 more pods (884 Pending)"),
+        "not-scheduled column: {}",
+        svg.lines()
+            .filter(|l| l.contains("more pods"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
-    assert!(svg.contains("1,000 pods"), "the total in the subtitle");
+    let subtitle = svg
+        .lines()
+        .find(|l| l.contains(" pods"))
+        .unwrap_or_default();
+    assert!(
+        svg.contains("1,002 pods"),
+        "the total in the subtitle: {subtitle}"
+    );
     let csv = std::fs::read_to_string(out.join("requests_by_pod.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 1000);
+    // Every pod, the CoreDNS add-on's two included.
+    assert_eq!(csv.lines().count(), 1 + 1002);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["pods"].as_array().unwrap().len(), 1000);
+    assert_eq!(summary["pods"].as_array().unwrap().len(), 1002);
 
     let all = kubesim(&dir, &["run", "s.yaml", "--out", "out-all", "--all"]);
     assert_eq!(all.status.code(), Some(0));
@@ -132,8 +145,8 @@ fn a_thousand_replicas_on_one_node() {
         .unwrap();
     assert_eq!(
         pods_section.lines().count(),
-        1 + 1 + 1000,
-        "heading, header, 1,000 pods"
+        1 + 1 + 1002,
+        "heading, header, 1,000 pods and CoreDNS's 2"
     );
 }
 
@@ -170,7 +183,8 @@ fn hundreds_of_services_on_twenty_nodes() {
     for text in [
         "+16 more nodes",
         "+516 more Services",
-        "20 nodes, 520 pods, 520 Services",
+        // The 520 replicas and the CoreDNS add-on's 2.
+        "20 nodes, 522 pods, 520 Services",
     ] {
         assert!(svg.contains(text), "{text}");
     }

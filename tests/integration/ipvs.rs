@@ -71,9 +71,8 @@ fn rules_shows_ipvs_tables_only_for_a_run_in_ipvs_mode() {
 
 /// The share of the requests served by each pod, in creation order.
 fn shares(o: &Outcome) -> Vec<f64> {
-    let total: u64 = o.pods.iter().map(|p| p.served).sum();
-    o.pods
-        .iter()
+    let total: u64 = scenario_pods(o).map(|p| p.served).sum();
+    scenario_pods(o)
         .map(|p| p.served as f64 / total as f64)
         .collect()
 }
@@ -86,7 +85,11 @@ fn least_connection_sends_fewer_connections_to_the_slow_replica_than_round_robin
         &text.replace("ipvsScheduler: lc", "ipvsScheduler: rr"),
     ));
     // Pods in creation order: web (fast), web (fast), web-debug (slow).
-    assert!(lc.pods[2].name.starts_with("web-debug-"));
+    assert!(scenario_pods(&lc)
+        .nth(2)
+        .unwrap()
+        .name
+        .starts_with("web-debug-"));
     let (lc, rr) = (shares(&lc), shares(&rr));
     // rr: a third each (new connections cycle exactly; requests in flight at the warmup and
     // at the end make the small difference).

@@ -46,9 +46,7 @@ fn a_lost_node_turns_not_ready_then_its_pods_are_replaced_elsewhere() {
         "NotReady {after} s after the node died"
     );
 
-    let victim = o
-        .pods
-        .iter()
+    let victim = scenario_pods(&o)
         .find(|p| p.node.as_deref() == Some("node-3"))
         .unwrap();
     let evicted = times(&o, "TaintManagerEviction", &format!("pod/{}", victim.name));
@@ -63,9 +61,7 @@ fn a_lost_node_turns_not_ready_then_its_pods_are_replaced_elsewhere() {
         "stays Terminating while the node is away"
     );
 
-    let replacement = o
-        .pods
-        .iter()
+    let replacement = scenario_pods(&o)
         .find(|p| secs(p.created) == evicted[0])
         .expect("a replacement at once");
     assert_ne!(replacement.name, victim.name);
@@ -93,14 +89,11 @@ fn a_lost_node_turns_not_ready_then_its_pods_are_replaced_elsewhere() {
 #[test]
 fn a_crash_loop_backs_off_10_20_40_up_to_300_seconds_and_keeps_the_pod() {
     let o = run(&load(&root().join("scenarios/crash-loop.yaml")));
-    let pod = o
-        .pods
-        .iter()
+    let pod = scenario_pods(&o)
         .find(|p| p.owner.as_deref() == Some("broken"))
         .unwrap();
     assert_eq!(
-        o.pods
-            .iter()
+        scenario_pods(&o)
             .filter(|p| p.owner.as_deref() == Some("broken"))
             .count(),
         1,
@@ -129,9 +122,7 @@ fn a_crash_loop_backs_off_10_20_40_up_to_300_seconds_and_keeps_the_pod() {
 #[test]
 fn back_off_is_reported_at_each_pod_sync_while_backing_off() {
     let o = run(&load(&root().join("scenarios/crash-loop.yaml")));
-    let pod = o
-        .pods
-        .iter()
+    let pod = scenario_pods(&o)
         .find(|p| p.owner.as_deref() == Some("broken"))
         .unwrap();
     let object = format!("pod/{}", pod.name);
@@ -183,13 +174,25 @@ fn a_replacement_pod_never_reuses_the_address_just_freed() {
         "    - at: 20s\n      deletePod: {selector: app=http-label, pick: oldest}\n",
         |s| s,
     );
-    let ips: Vec<String> = o.pods.iter().map(|p| p.ip.unwrap().to_string()).collect();
+    let ips: Vec<String> = scenario_pods(&o)
+        .map(|p| p.ip.unwrap().to_string())
+        .collect();
     assert_eq!(
         ips,
-        ["10.244.0.2", "10.244.0.3", "10.244.0.4", "10.244.0.5"]
+        // After the CoreDNS add-on's .2 and .3.
+        ["10.244.0.4", "10.244.0.5", "10.244.0.6", "10.244.0.7"]
     );
-    assert!(o.pods[0].deleted.is_some());
-    assert_eq!(secs(o.pods[3].created), 20.0);
+    assert!(scenario_pods(&o).next().unwrap().deleted.is_some());
+    assert_eq!(secs(scenario_pods(&o).nth(3).unwrap().created), 20.0);
+}
+
+/// The index in `o.pods` (and the timeline's rows) of the scenario's first pod, the CoreDNS
+/// add-on's left out.
+fn oldest_scenario_pod(o: &Outcome) -> usize {
+    o.pods
+        .iter()
+        .position(|p| p.namespace != "kube-system")
+        .unwrap()
 }
 
 /// Requests served by pod `i` in buckets that start at or after `from` seconds.
@@ -215,7 +218,7 @@ fn a_deleted_pods_requests_stop_within_the_propagation_delay() {
         )
     });
     assert_eq!(o.requests.failed, 0, "{:?}", o.requests.failed_by_reason);
-    assert_eq!(served_after(&o, 0, 31.0), 0);
+    assert_eq!(served_after(&o, oldest_scenario_pod(&o), 31.0), 0);
     // A 3 s delay before the EndpointSlice changes: for 3 s new connections still go to the
     // old pod, which is gone (idle, it stopped at once): nobody answers ARP for its address,
     // and each fails `no_route` 3 s after it was sent; then none.
@@ -240,7 +243,7 @@ fn a_deleted_pods_requests_stop_within_the_propagation_delay() {
             "{failed} failed in the bucket at {t} s"
         );
     }
-    assert_eq!(served_after(&o, 0, 31.0), 0);
+    assert_eq!(served_after(&o, oldest_scenario_pod(&o), 31.0), 0);
 }
 
 #[test]
@@ -251,14 +254,16 @@ fn scale_down_deletes_the_pod_upstream_ranks_first() {
         "    - at: 90s\n      killContainer: {selector: app=http-label, pick: newest}\n    - at: 100s\n      scale: {deployment: http-deployment, replicas: 2}\n",
         |s| s.replace("duration: 70s", "duration: 120s"),
     );
-    let deleted: Vec<&str> = o
-        .pods
-        .iter()
+    let deleted: Vec<&str> = scenario_pods(&o)
         .filter(|p| p.deleted.is_some())
         .map(|p| p.name.as_str())
         .collect();
-    assert_eq!(deleted, [o.pods[2].name.as_str()], "the restarted pod");
-    assert_eq!(o.pods[2].restarts, 1);
+    assert_eq!(
+        deleted,
+        [scenario_pods(&o).nth(2).unwrap().name.as_str()],
+        "the restarted pod"
+    );
+    assert_eq!(scenario_pods(&o).nth(2).unwrap().restarts, 1);
 
     // On two nodes, the pod that shares its node with another replica goes first.
     let two_nodes = |s: String| {
@@ -271,8 +276,8 @@ fn scale_down_deletes_the_pod_upstream_ranks_first() {
         "    - at: 30s\n      scale: {deployment: http-deployment, replicas: 2}\n",
         two_nodes,
     );
-    let victim = o.pods.iter().find(|p| p.deleted.is_some()).unwrap();
-    let on_its_node = o.pods.iter().filter(|p| p.node == victim.node).count();
+    let victim = scenario_pods(&o).find(|p| p.deleted.is_some()).unwrap();
+    let on_its_node = scenario_pods(&o).filter(|p| p.node == victim.node).count();
     assert_eq!(on_its_node, 2, "the victim was doubled up");
     assert!(find(&o, "SuccessfulDelete")
         .iter()
@@ -282,7 +287,7 @@ fn scale_down_deletes_the_pod_upstream_ranks_first() {
 #[test]
 fn an_untagged_local_image_without_a_policy_fails_to_pull_until_if_not_present() {
     let o = run(&load(&root().join("scenarios/local-image-pull.yaml")));
-    let first: Vec<_> = o.pods.iter().take(3).collect();
+    let first: Vec<_> = scenario_pods(&o).take(3).collect();
     for p in &first {
         let object = format!("pod/{}", p.name);
         let reasons: Vec<&str> = o
@@ -321,7 +326,9 @@ fn an_untagged_local_image_without_a_policy_fails_to_pull_until_if_not_present()
         .map(|(_, f)| f)
         .sum();
     assert_eq!(failed_after, 0);
-    let running: Vec<_> = o.pods.iter().filter(|p| p.status == "Running").collect();
+    let running: Vec<_> = scenario_pods(&o)
+        .filter(|p| p.status == "Running")
+        .collect();
     assert_eq!(running.len(), 3);
     assert!(o
         .events
@@ -335,9 +342,7 @@ fn a_container_that_ran_ten_minutes_restarts_without_back_off() {
         .replace("exitAfter: 2s", "exitAfter: 610s")
         .replace("duration: 15m", "duration: 40m");
     let o = run(&load_text(&text));
-    let pod = o
-        .pods
-        .iter()
+    let pod = scenario_pods(&o)
         .find(|p| p.owner.as_deref() == Some("broken"))
         .unwrap();
     let started = times(&o, "Started", &format!("pod/{}", pod.name));
@@ -361,7 +366,7 @@ fn scaling_down_by_three_deletes_and_logs_three_pods_once() {
     let unique: std::collections::BTreeSet<&str> = deleted.iter().copied().collect();
     assert_eq!(deleted.len(), 3, "{deleted:?}");
     assert_eq!(unique.len(), 3, "{deleted:?}");
-    assert_eq!(o.pods.iter().filter(|p| p.deleted.is_none()).count(), 2);
+    assert_eq!(scenario_pods(&o).filter(|p| p.deleted.is_none()).count(), 2);
 }
 
 /// Regression: a client pod that went away shifted the other clients' indices, which made a
@@ -388,9 +393,7 @@ fn a_node_reboot_during_a_crash_loop_starts_the_container_once() {
         .replace("duration: 15m", "duration: 90s")
         .replace("      start: 5s\n", "      start: 5s\n  events:\n    - {at: 42s, nodeDown: {node: docker-desktop}}\n    - {at: 45s, nodeUp: {node: docker-desktop}}\n");
     let o = run(&load_text(&text));
-    let pod = o
-        .pods
-        .iter()
+    let pod = scenario_pods(&o)
         .find(|p| p.owner.as_deref() == Some("broken"))
         .unwrap();
     let started = times(&o, "Started", &format!("pod/{}", pod.name));
@@ -512,7 +515,7 @@ fn a_full_queue_answers_probes_with_503_and_liveness_restarts() {
             .any(|e| e.message == "Container srv failed liveness probe, will be restarted"),
         "{killing:?}"
     );
-    assert!(o.pods.iter().any(|p| p.restarts > 0), "{:?}", o.pods);
+    assert!(scenario_pods(&o).any(|p| p.restarts > 0), "{:?}", o.pods);
 }
 
 /// A `preStop` hook keeps a terminating pod serving while the nodes catch up: the rollout
@@ -548,7 +551,9 @@ fn a_pre_stop_sleep_keeps_a_rollout_from_refusing_connections() {
         assert_eq!(refused(&o), 0, "{hook}: {:?}", o.requests);
         // All six old pods were deleted, in as many steps as without the hook, and the
         // rollout restart at 60 s is over within 10 s (it does not wait for the hooks).
-        let deleted: Vec<f64> = o.pods.iter().filter_map(|p| p.deleted.map(secs)).collect();
+        let deleted: Vec<f64> = scenario_pods(&o)
+            .filter_map(|p| p.deleted.map(secs))
+            .collect();
         assert_eq!(deleted.len(), 6, "{:?}", o.pods);
         let scaled_up = |o: &Outcome| times(o, "ScalingReplicaSet", "deployment/http-deployment");
         assert_eq!(scaled_up(&o).len(), scaled_up(&plain).len());

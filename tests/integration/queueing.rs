@@ -8,6 +8,7 @@
 //! bound on its half-width relative to the theory), so a test cannot pass by being vague.
 //! Fixed seeds: the runs are deterministic and the tests never flake.
 
+use crate::util::scenario_pods;
 use crate::util::{load_text, srv_app};
 use kubesim::sim::{Outcome, Simulation};
 use kubesim::traffic::theory;
@@ -116,7 +117,13 @@ fn one_slot_poisson_exponential_matches_mm1_at_utilisation_half_080_090() {
         // The pod's busy share is the utilisation.
         let util: Vec<f64> = runs
             .iter()
-            .map(|o| o.pods[0].utilisation.expect("the pod served"))
+            .map(|o| {
+                scenario_pods(o)
+                    .next()
+                    .unwrap()
+                    .utilisation
+                    .expect("the pod served")
+            })
             .collect();
         check(&format!("M/M/1 rho {rho} utilisation"), &util, rho, 0.03);
     }
@@ -163,7 +170,7 @@ fn random_balancing_over_n_pods_is_n_independent_mm1_queues() {
     for pod in 0..n as usize {
         let per_pod: Vec<f64> = runs
             .iter()
-            .map(|o| o.pods[pod].latency.mean / 1e3)
+            .map(|o| scenario_pods(o).nth(pod).unwrap().latency.mean / 1e3)
             .collect();
         check(&format!("pod {pod} mean time in system"), &per_pod, w, 0.15);
     }

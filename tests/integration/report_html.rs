@@ -247,7 +247,8 @@ fn the_seed_lesson_opens_at_an_instant_with_its_pods_and_services() {
 
     let d = dom(&browser, &page, "t=30");
     let want = pods_before_deletions(&summary, 30.0);
-    assert_eq!(want.len(), 3);
+    // The lesson's three and the CoreDNS add-on's two (`kube-system`).
+    assert_eq!(want.len(), 5);
     assert_eq!(pods_table(&d), want);
     let svc = between(&d, "<table id=\"svc\"", "</table>").expect("svc table");
     for s in summary["services"].as_array().unwrap() {
@@ -260,7 +261,7 @@ fn the_seed_lesson_opens_at_an_instant_with_its_pods_and_services() {
     let d = dom(&browser, &page, "t=0.5");
     assert_eq!(pods_table(&d), pods_before_deletions(&summary, 0.5));
     let pods = between(&d, "<table id=\"pods\"", "</table>").unwrap();
-    assert_eq!(attrs(pods, "data-status"), ["ContainerCreating"; 3]);
+    assert_eq!(attrs(pods, "data-status"), ["ContainerCreating"; 5]);
 
     // In Chinese, with a pod selected; a t past the end opens at the end.
     let pod = &want[1].0;
@@ -343,7 +344,8 @@ fn a_replaced_pod_leaves_and_its_successor_has_a_new_ip_under_the_same_cluster_i
     };
 
     let before = pods_before_deletions(&summary, 35.0);
-    assert_eq!(before.len(), 3);
+    // The three of `http-deployment` and the CoreDNS add-on's two.
+    assert_eq!(before.len(), 5);
     let d = dom(&browser, &page, "t=35");
     assert_eq!(pods_table(&d), before);
     let ip_before = cluster_ip(&d);

@@ -147,7 +147,9 @@ fn a_placement_examines_upstreams_sample_of_nodes_whatever_the_number_of_pods() 
     let mut last: Option<(u64, u64)> = None;
     for replicas in [10, 20, 40] {
         let (placed, filtered) = scheduler_work(200, 10, replicas);
-        assert_eq!(placed, 10 * u64::from(replicas));
+        // The Deployments' pods and the CoreDNS add-on's two.
+        let addon = u64::from(kubesim::sim::addons::COREDNS_REPLICAS);
+        assert_eq!(placed, 10 * u64::from(replicas) + addon);
         assert_eq!(filtered, placed * 100, "{replicas} replicas");
         if let Some((p0, f0)) = last {
             let growth = filtered as f64 / f0 as f64;
@@ -164,7 +166,11 @@ fn a_placement_examines_upstreams_sample_of_nodes_whatever_the_number_of_pods() 
     let mut last: Option<(f64, u64)> = None;
     for nodes in [500u32, 1_000, 2_000] {
         let (placed, filtered) = scheduler_work(nodes, 10, 50);
-        assert_eq!(placed, 500);
+        // The Deployments' 500 pods and the CoreDNS add-on's two.
+        assert_eq!(
+            placed,
+            500 + u64::from(kubesim::sim::addons::COREDNS_REPLICAS)
+        );
         let per_placement = num_feasible_nodes_to_find(nodes as usize) as u64;
         assert_eq!(filtered, placed * per_placement, "{nodes} nodes");
         if let Some((n0, f0)) = last {

@@ -7,24 +7,25 @@ use kubesim::sim::Outcome;
 fn external_traffic_policy_local_keeps_traffic_on_the_entry_node() {
     let o = run(&load(&root().join("scenarios/external-traffic-local.yaml")));
     let on = |node: &str| -> Vec<u64> {
-        o.pods
-            .iter()
+        scenario_pods(&o)
             .filter(|p| p.node.as_deref() == Some(node))
             .map(|p| p.served)
             .collect()
     };
     let (n1, n2, n3) = (on("node-1"), on("node-2"), on("node-3"));
+    // The CoreDNS add-on's two pods run on node-1 and node-3, so the scheduler's scoring puts
+    // two replicas on the least loaded node-2.
     assert_eq!(
         (n1.len(), n2.len(), n3.len()),
-        (2, 1, 1),
-        "two replicas share node-1"
+        (1, 2, 1),
+        "two replicas share node-2"
     );
-    // Each node's pods share that node's visitors only: node-1's two get half as much each.
-    for half in &n1 {
-        let ratio = *half as f64 / n2[0] as f64;
-        assert!((0.45..0.55).contains(&ratio), "{n1:?} vs {n2:?}");
+    // Each node's pods share that node's visitors only: node-2's two get half as much each.
+    for half in &n2 {
+        let ratio = *half as f64 / n1[0] as f64;
+        assert!((0.45..0.55).contains(&ratio), "{n2:?} vs {n1:?}");
     }
-    assert!((n2[0] as f64 / n3[0] as f64 - 1.0).abs() < 0.05);
+    assert!((n1[0] as f64 / n3[0] as f64 - 1.0).abs() < 0.05);
     assert_eq!(o.requests.failed, 0);
     // And no request crosses to another node; the pod sees the client's own address.
     for (i, ip) in ["192.168.0.24", "192.168.0.25", "192.168.0.26"]
@@ -63,9 +64,7 @@ fn client_ip_affinity_sends_each_client_to_one_pod() {
     let total = o.requests.served as f64;
     // Four clients of equal rate, each pinned to one pod: every pod serves a whole number of
     // clients' shares (within 10% of a share, the Poisson noise of a client's ~2,700 requests).
-    let shares: Vec<f64> = o
-        .pods
-        .iter()
+    let shares: Vec<f64> = scenario_pods(&o)
         .map(|p| p.served as f64 / (total / 4.0))
         .collect();
     for s in &shares {
@@ -85,9 +84,7 @@ fn client_ip_affinity_sends_each_client_to_one_pod() {
 fn a_headless_service_spreads_by_dns_without_proxy_rules() {
     let loaded = load(&root().join("scenarios/headless-dns.yaml"));
     let o = run(&loaded);
-    let counts: Vec<u64> = o
-        .pods
-        .iter()
+    let counts: Vec<u64> = scenario_pods(&o)
         .filter(|p| p.owner.as_deref() == Some("http-deployment"))
         .map(|p| p.served)
         .collect();
@@ -138,7 +135,7 @@ fn named_target_ports_resolve_per_pod() {
     let served = run(&load(&root().join("scenarios/multi-port-named.yaml")));
     assert_eq!(served.requests.failed, 0);
     assert!(
-        served.pods.iter().all(|p| p.served > 2_000),
+        scenario_pods(&served).all(|p| p.served > 2_000),
         "every version serves"
     );
 }
@@ -240,8 +237,13 @@ fn an_external_name_service_answers_with_a_cname() {
         .trace(&from, "db.default.svc.cluster.local:5432", 1)
         .unwrap();
     assert!(t.contains("-> CNAME db.example.com"), "{t}");
+    // No such Service: CoreDNS answers NXDOMAIN for the three names in the cluster's domain
+    // (the search list) and forwards the bare name out of the cluster, which is not modelled.
     let t = sim.trace(&from, "nope:5432", 1).unwrap();
-    assert!(t.contains("NXDOMAIN (no such Service)"), "{t}");
+    assert_eq!(t.matches("NXDOMAIN from pod coredns-").count(), 3, "{t}");
+    assert!(t.contains("query nope (A and AAAA"), "{t}");
+    assert!(t.contains("forwards it out of the cluster"), "{t}");
+    assert!(t.contains("dns      nope: the lookup fails after"), "{t}");
 }
 
 /// Issue 14, item 1: a numeric `targetPort` needs no declared `containerPort` (upstream's
@@ -299,6 +301,7 @@ spec:
         )
     };
     let late = |o: &Outcome| -> u64 {
+        // The timeline's rows hold every pod, the CoreDNS add-on's included.
         let deleted = o
             .pods
             .iter()
@@ -398,4 +401,140 @@ fn trace_n_connections_stick_to_the_pod_of_the_first_with_client_ip_affinity() {
             "{mode}: every connection on one pod: {pods:?}"
         );
     }
+}
+
+/// Issue 14, item 5: cluster DNS is the CoreDNS add-on, as kubeadm installs it: two pods in
+/// `kube-system` that take the first pod IPs of their nodes, and each lookup a UDP query
+/// through the client node's rules to one of them, in resolv.conf's order (ndots:5). Without
+/// the add-on (`addons: []`) the kube-dns rule REJECTs and every lookup fails. Before: no
+/// CoreDNS pod, names answered without any packet.
+#[test]
+fn cluster_dns_is_coredns_pods_reached_through_the_rules() {
+    let o = run(&load(&root().join("scenarios/in-cluster-client.yaml")));
+    let dns: Vec<_> = o
+        .pods
+        .iter()
+        .filter(|p| p.namespace == "kube-system")
+        .collect();
+    assert_eq!(dns.len(), 2, "{dns:?}");
+    assert!(dns.iter().all(|p| p.name.starts_with("coredns-")));
+    let mut ips: Vec<String> = dns
+        .iter()
+        .filter_map(|p| p.ip.map(|i| i.to_string()))
+        .collect();
+    ips.sort();
+    assert_eq!(ips, ["10.244.0.2", "10.244.1.2"]);
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
+
+    let without = scenario_text("in-cluster-client.yaml")
+        .replace("  cluster:\n", "  cluster:\n    addons: []\n");
+    let o = run(&load_text(&without));
+    assert!(o.pods.iter().all(|p| p.namespace != "kube-system"));
+    assert!(o.requests.sent > 0);
+    assert_eq!(
+        o.requests.failed_by_reason.get("dns_failure"),
+        Some(&o.requests.failed),
+        "{:?}",
+        o.requests
+    );
+    assert_eq!(o.requests.served, 0);
+
+    let (sim, client) = sim_at_with_pod("in-cluster-client.yaml", 30, "client");
+    let from = kubesim::sim::trace::TraceFrom::Pod(client);
+    let short = sim.trace(&from, "http-svc:8080", 1).unwrap();
+    assert_eq!(short.matches("dns      query ").count(), 1, "{short}");
+    assert!(short.contains("answered by pod coredns-"), "{short}");
+    assert!(short.contains("conntrack: udp      17 30 "), "{short}");
+    // Four dots, fewer than ndots:5: the three search domains first.
+    let full = sim
+        .trace(&from, "http-svc.default.svc.cluster.local:8080", 1)
+        .unwrap();
+    assert_eq!(full.matches("dns      query ").count(), 4, "{full}");
+    assert_eq!(
+        full.matches("NXDOMAIN from pod coredns-").count(),
+        3,
+        "{full}"
+    );
+}
+
+/// A Simulation of `text` run to `secs`, and the name of a pod labelled `app=client`.
+fn sim_of_text_with_client(text: &str, secs: u64) -> (kubesim::sim::Simulation, String) {
+    let mut sim = kubesim::sim::Simulation::new(load_text(text).scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(secs));
+    let pod = sim
+        .cluster()
+        .live_pods()
+        .find(|(_, p)| p.meta.labels.get("app").map(String::as_str) == Some("client"))
+        .expect("a client pod")
+        .1
+        .meta
+        .name
+        .clone();
+    (sim, pod)
+}
+
+/// Issue 14, item 5: `dnsPolicy` and `dnsConfig` make the resolv.conf as the kubelet writes
+/// it (`pkg/kubelet/network/dns/dns.go`). `Default`: the node's resolv.conf, so a cluster
+/// name never reaches CoreDNS and the lookup fails. `None` with a `dnsConfig` naming the
+/// cluster DNS, one search domain and `ndots:1`: the full name (4 dots) is asked as written
+/// first, one query instead of four. Before: every pod was `ClusterFirst` whatever it said.
+#[test]
+fn dns_policy_and_dns_config_make_the_resolv_conf() {
+    let client_spec = "    spec:\n      containers:\n      - name: curl\n";
+    let with = |extra: &str| {
+        let text = scenario_text("in-cluster-client.yaml");
+        assert!(text.contains(client_spec));
+        text.replacen(
+            client_spec,
+            &format!("    spec:\n{extra}      containers:\n      - name: curl\n"),
+            1,
+        )
+    };
+
+    let default = with("      dnsPolicy: Default\n");
+    let o = run(&load_text(&default));
+    assert!(o.requests.sent > 0);
+    assert_eq!(o.requests.served, 0, "{:?}", o.requests);
+    assert_eq!(
+        o.requests.failed_by_reason.get("dns_failure"),
+        Some(&o.requests.failed),
+        "{:?}",
+        o.requests
+    );
+    let (sim, client) = sim_of_text_with_client(&default, 30);
+    let from = kubesim::sim::trace::TraceFrom::Pod(client);
+    let t = sim.trace(&from, "http-svc:8080", 1).unwrap();
+    assert!(!t.contains("coredns-"), "{t}");
+    // No search domains on the node: `http-svc` is asked as written, once.
+    assert_eq!(t.matches("dns      query ").count(), 1, "{t}");
+    assert!(t.contains("the node's nameserver"), "{t}");
+
+    let none = with(
+        "      dnsPolicy: None\n      dnsConfig:\n        nameservers: [10.96.0.10]\n        searches: [default.svc.cluster.local]\n        options: [{name: ndots, value: \"1\"}]\n",
+    );
+    let o = run(&load_text(&none));
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
+    let (sim, client) = sim_of_text_with_client(&none, 30);
+    let from = kubesim::sim::trace::TraceFrom::Pod(client);
+    let t = sim
+        .trace(&from, "http-svc.default.svc.cluster.local:8080", 1)
+        .unwrap();
+    assert_eq!(t.matches("dns      query ").count(), 1, "{t}");
+    assert!(t.contains("answered by pod coredns-"), "{t}");
+    // The one search domain: `http-svc` (no dot, fewer than ndots:1) is found through it.
+    let t = sim.trace(&from, "http-svc:8080", 1).unwrap();
+    assert!(
+        t.contains("dns      query http-svc.default.svc.cluster.local "),
+        "{t}"
+    );
+
+    // hostNetwork under ClusterFirst falls back to the node's resolv.conf; with
+    // ClusterFirstWithHostNet it asks CoreDNS through the node's own rules.
+    let host = with("      hostNetwork: true\n");
+    let o = run(&load_text(&host));
+    assert_eq!(o.requests.served, 0, "{:?}", o.requests);
+    let host_first = with("      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n");
+    let o = run(&load_text(&host_first));
+    assert!(o.requests.served > 0, "{:?}", o.requests);
+    assert_eq!(o.requests.failed, 0, "{:?}", o.requests);
 }

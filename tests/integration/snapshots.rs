@@ -57,16 +57,17 @@ fn rules_of_the_seed_in_nftables_mode() {
         "service-{}-default/http-svc/tcp/",
         hash8("default/http-svc/tcp/")
     );
+    // The second of the lesson's pods (the CoreDNS add-on's two hold .2 and .3).
     let ep = format!(
-        "endpoint-{}-default/http-svc/tcp/__10.244.0.3/80",
-        hash8("default/http-svc/tcp/__10.244.0.3/80")
+        "endpoint-{}-default/http-svc/tcp/__10.244.0.5/80",
+        hash8("default/http-svc/tcp/__10.244.0.5/80")
     );
     assert!(
         text.contains(&format!("\tchain {svc} {{\n")),
         "{svc}: {text}"
     );
     assert!(text.contains(&format!("1 : goto {ep}, ")), "{ep}: {text}");
-    assert!(text.contains(&format!("\tchain {ep} {{\n\t\tip saddr 10.244.0.3 jump mark-for-masquerade\n\t\tmeta l4proto tcp dnat to 10.244.0.3:80\n")), "{text}");
+    assert!(text.contains(&format!("\tchain {ep} {{\n\t\tip saddr 10.244.0.5 jump mark-for-masquerade\n\t\tmeta l4proto tcp dnat to 10.244.0.5:80\n")), "{text}");
     assert_snapshot("rules-seed-nftables.txt", &text);
 }
 

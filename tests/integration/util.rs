@@ -175,3 +175,8 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     msg += "If the change is intended, re-bless with KUBESIM_BLESS=1 cargo test --release --test integration and review git diff tests/snapshots";
     panic!("{msg}");
 }
+
+/// The scenario's own pods: the CoreDNS add-on's two (`kube-system`, `sim::addons`) left out.
+pub fn scenario_pods(o: &Outcome) -> impl Iterator<Item = &kubesim::sim::outcome::PodOutcome> {
+    o.pods.iter().filter(|p| p.namespace != "kube-system")
+}
