@@ -267,40 +267,28 @@ pub fn totals(a: &RunFigures, b: &RunFigures) -> Vec<Row> {
     rows
 }
 
+/// A latency figure's name and how to read it.
+type LatencyFigure = (&'static str, fn(&Latency) -> f64);
+
 fn latency_rows(what: &str, a: Option<Latency>, b: Option<Latency>) -> Vec<Row> {
-    let pick = |l: Option<Latency>, f: fn(&Latency) -> f64| l.map(|l| f(&l));
-    vec![
-        ms_row(
-            &format!("{what}: mean"),
-            pick(a, |l| l.mean),
-            pick(b, |l| l.mean),
-        ),
-        ms_row(
-            &format!("{what}: p50"),
-            pick(a, |l| l.p50),
-            pick(b, |l| l.p50),
-        ),
-        ms_row(
-            &format!("{what}: p90"),
-            pick(a, |l| l.p90),
-            pick(b, |l| l.p90),
-        ),
-        ms_row(
-            &format!("{what}: p99"),
-            pick(a, |l| l.p99),
-            pick(b, |l| l.p99),
-        ),
-        ms_row(
-            &format!("{what}: p99.9"),
-            pick(a, |l| l.p999),
-            pick(b, |l| l.p999),
-        ),
-        ms_row(
-            &format!("{what}: max"),
-            pick(a, |l| l.max),
-            pick(b, |l| l.max),
-        ),
-    ]
+    let figures: [LatencyFigure; 6] = [
+        ("mean", |l| l.mean),
+        ("p50", |l| l.p50),
+        ("p90", |l| l.p90),
+        ("p99", |l| l.p99),
+        ("p99.9", |l| l.p999),
+        ("max", |l| l.max),
+    ];
+    figures
+        .iter()
+        .map(|(name, f)| {
+            ms_row(
+                &format!("{what}: {name}"),
+                a.map(|l| f(&l)),
+                b.map(|l| f(&l)),
+            )
+        })
+        .collect()
 }
 
 /// A table of things found on either side, each with its rows of figures.

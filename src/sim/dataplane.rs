@@ -256,22 +256,8 @@ impl NodeProxy {
     pub fn route(&mut self, pkt: &Packet, now_ns: u64) -> Verdict {
         match &mut self.rules {
             DataPlane::Iptables(r) => {
-                match r.route_cached(pkt, &mut self.rng, &mut self.affinity, now_ns) {
-                    Verdict::Dnat {
-                        ip,
-                        port,
-                        masquerade,
-                        endpoint_index,
-                        service_port_index,
-                    } => Verdict::Dnat {
-                        ip,
-                        port,
-                        masquerade,
-                        endpoint_index,
-                        service_port_index: self.gen.pos_to_port[service_port_index] as usize,
-                    },
-                    v => v,
-                }
+                let v = r.route_cached(pkt, &mut self.rng, &mut self.affinity, now_ns);
+                by_port_index(v, &self.gen.pos_to_port)
             }
             DataPlane::Nftables(r) => r.route(pkt, &mut self.rng, &mut self.affinity, now_ns),
         }
@@ -288,24 +274,34 @@ impl NodeProxy {
             return table.clone().route(pkt, now_ns).0;
         }
         match &self.rules {
-            DataPlane::Iptables(r) => match r.route(pkt, rng, &mut affinity, now_ns) {
-                Verdict::Dnat {
-                    ip,
-                    port,
-                    masquerade,
-                    endpoint_index,
-                    service_port_index,
-                } => Verdict::Dnat {
-                    ip,
-                    port,
-                    masquerade,
-                    endpoint_index,
-                    service_port_index: self.gen.pos_to_port[service_port_index] as usize,
-                },
-                v => v,
-            },
+            DataPlane::Iptables(r) => by_port_index(
+                r.route(pkt, rng, &mut affinity, now_ns),
+                &self.gen.pos_to_port,
+            ),
             DataPlane::Nftables(t) => t.route(pkt, rng, &mut affinity, now_ns),
         }
+    }
+}
+
+/// An iptables verdict with its service port's position in the shared rules turned into the
+/// port's index in the node's input (`pos_to_port`).
+#[inline]
+fn by_port_index(v: Verdict, pos_to_port: &[u32]) -> Verdict {
+    match v {
+        Verdict::Dnat {
+            ip,
+            port,
+            masquerade,
+            endpoint_index,
+            service_port_index,
+        } => Verdict::Dnat {
+            ip,
+            port,
+            masquerade,
+            endpoint_index,
+            service_port_index: pos_to_port[service_port_index] as usize,
+        },
+        v => v,
     }
 }
 
