@@ -38,8 +38,8 @@ enum Command {
     /// sweep.csv, sweep.json and charts into output/<scenario name>-sweep/.
     ///
     /// Each --set KEY=VALUES adds an axis; the grid is every combination. Keys:
-    /// deployment/NAME.replicas (any spec field of a Deployment, Service, ReplicaSet or Pod),
-    /// traffic/NAME.rate (any field of a stream), behavior/IMAGE.concurrency, node/NAME.FIELD,
+    /// deployment/NAME.replicas (any spec field of a Deployment, Service, ReplicaSet, Pod, or
+    /// of a HorizontalPodAutoscaler as hpa/NAME.minReplicas), traffic/NAME.rate (any field of a stream), behavior/IMAGE.concurrency, node/NAME.FIELD,
     /// events (none, all, or a YAML file with a list of events), or a Scenario spec path such
     /// as cluster.proxyMode. VALUES: 1,2,4 or 1..12 or 500/s..4000/s:500/s. Each cell's seeds
     /// come from the base seed and the cell's own values. Exits 1 when no cell meets the SLO.
@@ -133,7 +133,7 @@ enum Command {
     )]
     Generate(GenerateArgs),
     /// Print the cluster's objects at a simulated instant as `kubectl get` prints them: pods,
-    /// svc (services), endpoints, endpointslices or events, in the default namespace unless
+    /// svc (services), endpoints, endpointslices, events or hpa, in the default namespace unless
     /// -n NS, every namespace with -A.
     #[command(
         after_help = "Examples:\n  kubesim get pods scenarios/pod-crash.yaml --at 25s -o wide\n  kubesim get svc scenarios/seed-tutorial.yaml -A\n  kubesim get endpoints scenarios/rolling-update.yaml --at 40s\n  kubesim get events scenarios/node-failure.yaml --at 2m"
@@ -1041,7 +1041,7 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
 /// `kubesim get`'s arguments.
 #[derive(clap::Args, Debug)]
 struct GetArgs {
-    /// What to list: pods (po), svc (services), endpoints (ep), endpointslices or events (ev).
+    /// What to list: pods (po), svc (services), endpoints (ep), endpointslices, events (ev) or hpa.
     resource: String,
     /// The scenario file.
     scenario: PathBuf,

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod config;
 pub mod events;
+pub mod hpa;
 pub mod names;
 pub mod objects;
 pub mod scheduler;

@@ -475,6 +475,8 @@ pub enum Object {
     ReplicaSet(ReplicaSetObject),
     Pod(PodObject),
     Service(ServiceObject),
+    /// `autoscaling/v2` (`sim::hpa` runs it).
+    HorizontalPodAutoscaler(Box<super::hpa::HorizontalPodAutoscaler>),
 }
 
 impl Object {
@@ -485,6 +487,7 @@ impl Object {
             Object::ReplicaSet(_) => "ReplicaSet",
             Object::Pod(_) => "Pod",
             Object::Service(_) => "Service",
+            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
         }
     }
     pub fn meta(&self) -> &ObjectMeta {
@@ -494,6 +497,7 @@ impl Object {
             Object::ReplicaSet(r) => &r.meta,
             Object::Pod(p) => &p.meta,
             Object::Service(s) => &s.meta,
+            Object::HorizontalPodAutoscaler(h) => &h.meta,
         }
     }
 }

@@ -273,6 +273,7 @@ pub(crate) fn sample_outcome() -> Outcome {
         },
         history: Default::default(),
         expect: Vec::new(),
+        hpas: Vec::new(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `kubesim get`: the cluster's objects at a simulated instant in the shapes `kubectl get`
-//! prints (`pods`, `svc`, `endpoints`, `endpointslices`, `events`), from a
+//! prints (`pods`, `svc`, `endpoints`, `endpointslices`, `events`, `hpa`), from a
 //! [`Snapshot`](crate::sim::snapshot::Snapshot). Pods and Services are laid out by the same
 //! functions as a run's tables ([`super::tables`]); every row is listed, as kubectl lists them.
 //!
@@ -8,7 +8,7 @@
 
 use super::format::{human_duration, tabwrite};
 use super::limits::Rows;
-use super::tables::{pods_table_at, services_table_with};
+use super::tables::{hpa_table_at, pods_table_at, services_table_with};
 use crate::sim::outcome::{ClusterEvent, PodOutcome, ServiceOutcome};
 use crate::sim::snapshot::Snapshot;
 use std::fmt;
@@ -21,6 +21,7 @@ pub enum Resource {
     Endpoints,
     EndpointSlices,
     Events,
+    HorizontalPodAutoscalers,
 }
 
 /// The names and short names kubectl accepts for each resource (`kubectl api-resources`).
@@ -39,12 +40,21 @@ const NAMES: &[(&str, Resource)] = &[
     ("events", Resource::Events),
     ("event", Resource::Events),
     ("ev", Resource::Events),
+    (
+        "horizontalpodautoscalers",
+        Resource::HorizontalPodAutoscalers,
+    ),
+    (
+        "horizontalpodautoscaler",
+        Resource::HorizontalPodAutoscalers,
+    ),
+    ("hpa", Resource::HorizontalPodAutoscalers),
 ];
 
 /// A resource name kubesim does not list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown resource type {name:?}: expected pods, svc, endpoints, endpointslices or events{hint}"
+    "unknown resource type {name:?}: expected pods, svc, endpoints, endpointslices, events or hpa{hint}"
 )]
 pub struct UnknownResource {
     pub name: String,
@@ -187,6 +197,15 @@ pub fn get_table(
                 &[],
             )
         }
+        Resource::HorizontalPodAutoscalers => {
+            let hpas: Vec<_> = (snapshot.hpas.iter())
+                .filter(|h| namespaces.holds(&h.namespace))
+                .collect();
+            if hpas.is_empty() {
+                return None;
+            }
+            hpa_table_at(&hpas, now, all)
+        }
         Resource::Events => {
             let events: Vec<&(String, ClusterEvent)> = (snapshot.events.iter())
                 .filter(|(ns, _)| namespaces.holds(ns))
@@ -272,7 +291,7 @@ mod tests {
         let e = "pdos".parse::<Resource>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown resource type \"pdos\": expected pods, svc, endpoints, endpointslices or events (did you mean pods?)"
+            "unknown resource type \"pdos\": expected pods, svc, endpoints, endpointslices, events or hpa (did you mean pods?)"
         );
         let e = "deployments".parse::<Resource>().unwrap_err();
         assert!(!e.to_string().contains("did you mean"), "{e}");

@@ -12,7 +12,7 @@ use super::format::{count_tenths, human_duration, instant, percent, tabwrite, th
 use super::limits::{largest, tally, Rows, EVENT_ROWS, REASONS_NAMED, TABLE_ROWS};
 use super::spread::Spread;
 use crate::engine::SimTime;
-use crate::sim::outcome::{EventType, LatencyMs, Outcome, PodOutcome, ServiceOutcome};
+use crate::sim::outcome::{EventType, HpaOutcome, LatencyMs, Outcome, PodOutcome, ServiceOutcome};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -652,6 +652,97 @@ pub fn traffic_table(outcome: &Outcome, rows: Rows) -> String {
     out
 }
 
+/// A quantity of milli-units as `resource.Quantity.String()` prints it: `200m`, `2`.
+fn milli_quantity(m: i64) -> String {
+    if m % 1000 == 0 {
+        format!("{}", m / 1000)
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// The TARGETS column of `kubectl get hpa` (`formatHPAMetrics` in
+/// `pkg/printers/internalversion/printers.go`): `cpu: 45%/50%` for a utilization,
+/// `cpu: 250m/500m` for a resource's average value, `10500m/10` for a `Pods` metric; past two
+/// metrics, `+ N more...`.
+pub fn hpa_targets_column(h: &HpaOutcome) -> String {
+    let list: Vec<String> = h
+        .targets
+        .iter()
+        .map(|t| {
+            let unknown = || "<unknown>".to_string();
+            match t.kind.as_str() {
+                "Utilization" => format!(
+                    "{}: {}/{}%",
+                    t.name,
+                    t.current.map_or_else(unknown, |c| format!("{c}%")),
+                    t.target
+                ),
+                "AverageValue" if t.name == "cpu" || t.name == "memory" => format!(
+                    "{}: {}/{}",
+                    t.name,
+                    t.current.map_or_else(unknown, milli_quantity),
+                    milli_quantity(t.target)
+                ),
+                "AverageValue" => format!(
+                    "{}/{}",
+                    t.current.map_or_else(unknown, milli_quantity),
+                    milli_quantity(t.target)
+                ),
+                _ => "<unknown>/<unknown>".to_string(),
+            }
+        })
+        .collect();
+    match list.len() {
+        0 => "<none>".to_string(),
+        1 | 2 => list.join(", "),
+        n => format!("{} + {} more...", list[..2].join(", "), n - 2),
+    }
+}
+
+/// `kubectl get hpa` (NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE) at `now`, with a
+/// NAMESPACE column first when `all`.
+pub fn hpa_table_at(hpas: &[&HpaOutcome], now: SimTime, all: bool) -> String {
+    let rows: Vec<Vec<String>> = hpas
+        .iter()
+        .map(|h| {
+            let mut row = vec![
+                h.name.clone(),
+                h.reference.clone(),
+                hpa_targets_column(h),
+                h.min_replicas.to_string(),
+                h.max_replicas.to_string(),
+                h.replicas.to_string(),
+                human_duration(now.since(h.created)),
+            ];
+            if all {
+                row.insert(0, h.namespace.clone());
+            }
+            row
+        })
+        .collect();
+    let mut header = vec![
+        "NAME",
+        "REFERENCE",
+        "TARGETS",
+        "MINPODS",
+        "MAXPODS",
+        "REPLICAS",
+        "AGE",
+    ];
+    if all {
+        header.insert(0, "NAMESPACE");
+    }
+    tabwrite(&header, &rows, &[])
+}
+
+/// `kubectl get hpa` at the end of the run.
+pub fn hpa_table(outcome: &Outcome) -> String {
+    let hpas: Vec<&HpaOutcome> = outcome.hpas.iter().collect();
+    let all = many_namespaces(hpas.iter().map(|h| h.namespace.as_str()));
+    hpa_table_at(&hpas, end(outcome), all)
+}
+
 /// The full terminal report of a run: a heading line, then nodes, pods, services, the spread of
 /// requests, traffic streams and events, each under its own heading; `rows` says whether long
 /// tables are summarised.
@@ -705,6 +796,12 @@ pub fn render_run(outcome: &Outcome, rows: Rows) -> String {
         },
         services_table(outcome, rows),
     );
+    if !outcome.hpas.is_empty() {
+        section(
+            "HorizontalPodAutoscalers (kubectl get hpa)",
+            hpa_table(outcome),
+        );
+    }
     section(
         "Requests per pod",
         format!(

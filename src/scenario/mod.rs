@@ -23,6 +23,7 @@ pub mod estimate;
 mod expect;
 pub mod files;
 pub mod generate;
+mod hpa;
 mod kinds;
 pub mod limits;
 mod overrides;
@@ -407,6 +408,7 @@ enum K8s {
     Pod(Box<core::Pod>),
     Service(Box<core::Service>),
     Namespace(Box<core::Namespace>),
+    HorizontalPodAutoscaler(Box<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>),
 }
 
 struct Loader {
@@ -425,12 +427,13 @@ struct Loader {
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
-const SIMULATED: [(&str, &str); 5] = [
+const SIMULATED: [(&str, &str); 6] = [
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
     ("Pod", "v1"),
     ("Service", "v1"),
     ("Namespace", "v1"),
+    ("HorizontalPodAutoscaler", "autoscaling/v2"),
 ];
 
 /// An object's namespace as written, `default` when it names none.
@@ -740,7 +743,7 @@ impl Loader {
                             "",
                             0,
                             0,
-                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, Pod, Service and Namespace"),
+                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, Pod, Service, Namespace and HorizontalPodAutoscaler (autoscaling/v2)"),
                         )
                     });
                 }
@@ -753,6 +756,9 @@ impl Loader {
             "ReplicaSet" => yaml::typed(value, &mut unknown).map(|v| K8s::ReplicaSet(Box::new(v))),
             "Pod" => yaml::typed(value, &mut unknown).map(|v| K8s::Pod(Box::new(v))),
             "Service" => yaml::typed(value, &mut unknown).map(|v| K8s::Service(Box::new(v))),
+            "HorizontalPodAutoscaler" => {
+                yaml::typed(value, &mut unknown).map(|v| K8s::HorizontalPodAutoscaler(Box::new(v)))
+            }
             _ => yaml::typed(value, &mut unknown).map(|v| K8s::Namespace(Box::new(v))),
         };
         let v = match parsed {
@@ -897,6 +903,7 @@ impl Loader {
             K8s::Pod(o) => validate::pod(o),
             K8s::Service(s) => validate::service(s, service_cidr),
             K8s::Namespace(n) => validate::namespace(n),
+            K8s::HorizontalPodAutoscaler(h) => hpa::validate(h),
         };
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
@@ -914,6 +921,9 @@ impl Loader {
             K8s::Pod(o) => Object::Pod(convert::pod(o)),
             K8s::Service(s) => Object::Service(convert::service(s)),
             K8s::Namespace(n) => Object::Namespace(convert::object_meta(&n.metadata, false)),
+            K8s::HorizontalPodAutoscaler(h) => {
+                Object::HorizontalPodAutoscaler(Box::new(hpa::convert(h)))
+            }
         })
     }
 }

@@ -49,7 +49,13 @@ impl Override {
 }
 
 /// Kinds an override can address by `kind/NAME`.
-const OBJECT_KINDS: [&str; 4] = ["Deployment", "Service", "ReplicaSet", "Pod"];
+const OBJECT_KINDS: [&str; 5] = [
+    "Deployment",
+    "Service",
+    "ReplicaSet",
+    "Pod",
+    "HorizontalPodAutoscaler",
+];
 
 /// A line the override touched: diagnostics on it get a note naming the override.
 #[derive(Debug, Clone)]
@@ -105,7 +111,11 @@ fn target_path(o: &Override, value: &serde_yaml::Value) -> Option<Result<String,
                 )
                 .map(|(i, p)| Ok(format!("spec.cluster.nodes[{i}].{p}")))
             }
-            (_, k) if k.eq_ignore_ascii_case(prefix) && OBJECT_KINDS.contains(&k) => {
+            (_, k)
+                if (k.eq_ignore_ascii_case(prefix)
+                    || (prefix == "hpa" && k == "HorizontalPodAutoscaler"))
+                    && OBJECT_KINDS.contains(&k) =>
+            {
                 let name = value.get("metadata")?.get("name")?.as_str()?;
                 let p = rest.strip_prefix(name)?.strip_prefix('.')?;
                 Some(Ok(format!("spec.{p}")))
@@ -159,7 +169,7 @@ pub(crate) fn describe_missing(o: &Override) -> String {
                     &format!("{}/web.replicas", kind.to_ascii_lowercase()),
                 )
             } else {
-                format!("unknown key prefix {kind:?}: use deployment/, service/, replicaset/, pod/, traffic/, behavior/, node/, events, or a Scenario spec path such as cluster.proxyMode")
+                format!("unknown key prefix {kind:?}: use deployment/, service/, replicaset/, pod/, hpa/, traffic/, behavior/, node/, events, or a Scenario spec path such as cluster.proxyMode")
             }
         }
         None => "no Scenario document to apply it to".to_string(),

@@ -1887,6 +1887,9 @@ fn delete_kind(k: &str) -> Option<&'static str> {
         "deployment" | "deployments" | "deploy" => Some("Deployment"),
         "replicaset" | "replicasets" | "rs" => Some("ReplicaSet"),
         "pod" | "pods" | "po" => Some("Pod"),
+        "horizontalpodautoscaler" | "horizontalpodautoscalers" | "hpa" => {
+            Some("HorizontalPodAutoscaler")
+        }
         _ => None,
     }
 }
@@ -2103,7 +2106,7 @@ fn event(
                 None | Some("") => {
                     ctx.err(
                         &format!("{ap}.kind"),
-                        "required: Service, Deployment, ReplicaSet or Pod",
+                        "required: Service, Deployment, ReplicaSet, Pod or HorizontalPodAutoscaler",
                     );
                     None
                 }
@@ -2112,7 +2115,7 @@ fn event(
                     if canonical.is_none() {
                         ctx.err(
                             &format!("{ap}.kind"),
-                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet or Pod"),
+                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet, Pod or HorizontalPodAutoscaler"),
                         );
                     }
                     canonical

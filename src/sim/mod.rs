@@ -21,10 +21,12 @@ mod disruption;
 mod endpointslices;
 pub mod expect;
 pub mod history;
+pub mod hpa;
 mod kubelet;
 mod lifecycle;
 mod loadbalancer;
 mod lookup;
+mod metrics;
 mod noop;
 pub mod outcome;
 mod requests;
@@ -101,6 +103,10 @@ enum Ev {
     Available(PodId),
     /// The load balancer probes every node's health check node port (`Local` Services).
     LbHealthCheck,
+    /// The HPA controller syncs the `i`-th HorizontalPodAutoscaler ([`hpa`]).
+    HpaSync(u32),
+    /// metrics-server scrapes every kubelet ([`metrics`]).
+    MetricsScrape,
 }
 
 /// Event queue lanes (`EventQueue::schedule_in_lane`) for events that are mostly scheduled in
@@ -171,6 +177,10 @@ pub struct Simulation {
     history: history::History,
     /// The in-run checks of `spec.expect`; `None` when there are none (`expect`).
     expect: Option<Box<expect::Checks>>,
+    /// The HorizontalPodAutoscalers and the controller's memory of them.
+    hpas: hpa::Hpas,
+    /// The pods' CPU and request counters and metrics-server's scrapes of them.
+    metrics_server: metrics::MetricsServer,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -285,6 +295,8 @@ impl Simulation {
             disruption: disruption::Disruption::new(&scenario.nodes),
             history: history::History::default(),
             expect: None,
+            hpas: Default::default(),
+            metrics_server: Default::default(),
             scenario,
         };
         let mut errors = Vec::new();
@@ -350,6 +362,7 @@ impl Simulation {
             Object::Pod(p) => {
                 self.create_pod(p.meta, p.spec, None);
             }
+            Object::HorizontalPodAutoscaler(h) => self.apply_hpa(*h),
         }
         Ok(())
     }
@@ -467,6 +480,7 @@ impl Simulation {
                 | Ev::UserSend { .. }
                 | Ev::Retry { .. }
                 | Ev::ClientTimeout(_)
+                | Ev::MetricsScrape
         );
         if changes_pods {
             self.pods_version += 1;
@@ -496,6 +510,8 @@ impl Simulation {
             Ev::Evict(pod) => self.on_evict(now, pod),
             Ev::TaintPass => self.taint_pass(now),
             Ev::Available(pod) => self.pod_may_be_available(pod),
+            Ev::HpaSync(i) => self.on_hpa_sync(now, i),
+            Ev::MetricsScrape => self.on_metrics_scrape(now),
         }
         // Expectations look at the cluster after every change of pods, nodes or rules.
         if self.expect.is_some()

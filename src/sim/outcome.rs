@@ -39,6 +39,42 @@ pub struct Outcome {
     pub history: crate::sim::history::History,
     /// What the run saw of each of `spec.expect`, in order (`report::expect` judges them).
     pub expect: Vec<crate::sim::expect::Observed>,
+    /// The HorizontalPodAutoscalers that exist at the end, in creation order.
+    pub hpas: Vec<HpaOutcome>,
+}
+
+/// A HorizontalPodAutoscaler as `kubectl get hpa` and `describe hpa` show it, and its course.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HpaOutcome {
+    pub name: String,
+    pub namespace: String,
+    /// `Deployment/web`.
+    pub reference: String,
+    /// One per metric of the spec, in order.
+    pub targets: Vec<HpaTarget>,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// `status.currentReplicas` (0 before the first sync).
+    pub replicas: u32,
+    pub created: SimTime,
+    /// `status.conditions`: (type, status, reason, message).
+    pub conditions: Vec<(String, bool, String, String)>,
+    /// At every sync: (time, replicas after it, the first metric's current value).
+    pub history: Vec<(SimTime, u32, Option<i64>)>,
+}
+
+/// One metric of an HPA: what it is, its target and its current value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HpaTarget {
+    /// `cpu` for a resource, the metric's name otherwise.
+    pub name: String,
+    /// `Utilization` (percent), `AverageValue` (milli-units), or the type of a metric kubesim
+    /// has no source for (`Object`, `External`, `ContainerResource`).
+    pub kind: String,
+    /// Percent for `Utilization`, milli-units otherwise; 0 for a metric without a source.
+    pub target: i64,
+    /// `None`: `<unknown>`.
+    pub current: Option<i64>,
 }
 
 /// Requests that went from one zone to another (or stayed in one).

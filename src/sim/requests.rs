@@ -1299,6 +1299,10 @@ impl Simulation {
                 .as_ref()
                 .expect("serving pod has a server");
             let mut d = self.samplers[server.behavior as usize].sample();
+            self.metrics_server.charge(
+                crate::model::cluster::PodId(req.pod),
+                server.cpu_per_request,
+            );
             if let Some(cpu) = server.cpu_per_request {
                 d += cpu_wall_time(cpu, server.in_service.len() as u32, server.cpu_limit_millis);
             }
@@ -1790,6 +1794,7 @@ impl Simulation {
                 kubelet_version: version.clone(),
             })
             .collect();
+        let hpas = self.hpa_outcomes();
         let m = &mut self.metrics;
         let mut latency = Latency::default();
         for s in &m.streams {
@@ -1836,6 +1841,7 @@ impl Simulation {
             queue,
         };
         Outcome {
+            hpas,
             zones,
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,

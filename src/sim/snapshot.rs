@@ -28,6 +28,8 @@ pub struct Snapshot {
     /// The events so far, oldest first, each with the namespace `kubectl get events` files it
     /// under: its object's (a node's events are in `default`, as upstream records them).
     pub events: Vec<(String, ClusterEvent)>,
+    /// The HorizontalPodAutoscalers, in creation order.
+    pub hpas: Vec<super::outcome::HpaOutcome>,
 }
 
 /// A Service's Endpoints object (`kubectl get endpoints`).
@@ -117,6 +119,7 @@ impl Simulation {
             endpoints,
             endpoint_slices,
             events: self.events_with_namespaces(),
+            hpas: self.hpa_outcomes(),
         }
     }
 

@@ -46,7 +46,7 @@ pub(super) struct WorkloadState {
     rng_api: Option<SimRng>,
     /// Deployments and ReplicaSets removed by a `delete` event (their arena slots stay).
     deleted_deployments: BTreeSet<DeployId>,
-    deleted_replica_sets: BTreeSet<RsId>,
+    pub(super) deleted_replica_sets: BTreeSet<RsId>,
     /// The Deployment controller is running: further requests wait in `dirty`.
     syncing: bool,
     dirty: Vec<DeployId>,
@@ -324,7 +324,7 @@ impl Simulation {
         found
     }
 
-    fn find_deployment(&self, namespace: &str, name: &str) -> Option<DeployId> {
+    pub(super) fn find_deployment(&self, namespace: &str, name: &str) -> Option<DeployId> {
         self.cluster
             .deployments
             .iter()
@@ -551,6 +551,12 @@ impl Simulation {
         let Some(d) = self.deployment_named(now, "default", name) else {
             return;
         };
+        self.scale_deployment_to(d, replicas);
+    }
+
+    /// Sets a Deployment's replicas through its `scale` subresource (also the HPA's way in,
+    /// `sim::hpa`).
+    pub(super) fn scale_deployment_to(&mut self, d: DeployId, replicas: u32) {
         let before = self.cluster.deployments[d.index()].spec.replicas;
         self.cluster.deployments[d.index()].spec.replicas = replicas;
         if self.cluster.deployments[d.index()].spec.recreate {
@@ -644,6 +650,7 @@ impl Simulation {
                 }
             }
             Object::Namespace(meta) => self.create_object(now, Object::Namespace(meta)),
+            Object::HorizontalPodAutoscaler(h) => self.apply_hpa(*h),
         }
         self.endpoints_changed();
     }
@@ -789,6 +796,7 @@ impl Simulation {
                     None => false,
                 }
             }
+            "HorizontalPodAutoscaler" => self.delete_hpa(namespace, name),
             _ => {
                 let pod = self
                     .cluster
@@ -811,6 +819,7 @@ impl Simulation {
                 "Service" => "services".to_string(),
                 "Deployment" => "deployments.apps".to_string(),
                 "ReplicaSet" => "replicasets.apps".to_string(),
+                "HorizontalPodAutoscaler" => "horizontalpodautoscalers.autoscaling".to_string(),
                 _ => "pods".to_string(),
             };
             self.log.warning(

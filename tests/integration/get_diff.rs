@@ -132,7 +132,7 @@ fn get_refuses_bad_input_with_exit_2() {
     let cases: [(&[&str], &str); 3] = [
         (
             &["get", "pdos", "scenarios/pod-crash.yaml"],
-            "error: unknown resource type \"pdos\": expected pods, svc, endpoints, endpointslices or events (did you mean pods?)",
+            "error: unknown resource type \"pdos\": expected pods, svc, endpoints, endpointslices, events or hpa (did you mean pods?)",
         ),
         (
             &["get", "pods", "scenarios/pod-crash.yaml", "--at", "soon"],
