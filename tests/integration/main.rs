@@ -15,6 +15,7 @@ mod hostile_cli;
 mod hostile_h5;
 mod hostile_sizes;
 mod hostile_yaml;
+mod import;
 mod ipvs;
 mod lifecycle;
 mod load;
