@@ -159,6 +159,14 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Turn what `kubectl get nodes,namespaces,deployments,replicasets,statefulsets,daemonsets,
+    /// pods,services,endpointslices -A -o yaml` (or `-o json`) prints into a scenario that `run`
+    /// replays: nodes with their addresses and pod ranges, workloads from their controllers,
+    /// Services with their ClusterIPs and nodePorts. Prints what was imported, skipped and why.
+    #[command(
+        after_help = "Example:\n  kubectl get nodes,namespaces,deployments,replicasets,statefulsets,daemonsets,pods,services,endpointslices -A -o yaml > dump.yaml\n  kubectl get configmap kube-proxy -n kube-system -o json > kube-proxy.json\n  kubesim import dump.yaml kube-proxy.json --out my-cluster.yaml"
+    )]
+    Import(ImportArgs),
 }
 
 /// kubectl's `--validate`, on every command that loads a scenario.
@@ -231,6 +239,7 @@ fn main() -> ExitCode {
         ),
         Command::Get(args) => get(&args),
         Command::Diff(args) => diff(&args),
+        Command::Import(args) => import(&args),
     }
 }
 
@@ -1506,4 +1515,102 @@ fn test(a: &TestArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `kubesim import`'s arguments.
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// The dumps: `kubectl get ... -o yaml` or `-o json` output, a List or single objects.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Where to write the scenario (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The scenario's name (default: the --out file's name, else `imported`).
+    #[arg(long)]
+    name: Option<String>,
+    /// The pods' range, instead of the one found in the dump (kube-controller-manager's
+    /// --cluster-cidr, kube-proxy's clusterCIDR, or the nodes' pod ranges).
+    #[arg(long, value_name = "CIDR")]
+    cluster_cidr: Option<ipnet::Ipv4Net>,
+    /// The Services' range, instead of the one found in the dump (the kubernetes ServiceCIDR,
+    /// kube-apiserver's --service-cluster-ip-range, or the kubernetes Service's address).
+    #[arg(long, value_name = "CIDR")]
+    service_cidr: Option<ipnet::Ipv4Net>,
+}
+
+fn import(a: &ImportArgs) -> ExitCode {
+    use kubesim::scenario::import::{self as imp, ImportOptions, Input};
+    let mut texts = Vec::new();
+    for f in &a.files {
+        match imp::read_file(f) {
+            Ok(t) => texts.push((f.display().to_string(), t)),
+            Err(d) => {
+                eprintln!("{d}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let inputs: Vec<Input> = texts
+        .iter()
+        .map(|(file, text)| Input { file, text })
+        .collect();
+    let name = a.name.clone().unwrap_or_else(|| {
+        a.out
+            .as_ref()
+            .and_then(|o| o.file_stem())
+            .map_or("imported".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let options = ImportOptions {
+        name,
+        cluster_cidr: a.cluster_cidr,
+        service_cidr: a.service_cidr,
+    };
+    let imported = match imp::import(&inputs, &options) {
+        Ok(i) => i,
+        Err(diags) => {
+            for d in diags.iter() {
+                eprintln!("{d}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    for line in &imported.report {
+        eprintln!("{line}");
+    }
+    // The scenario must load as `run` loads it; nothing is written otherwise.
+    let shown = a
+        .out
+        .as_ref()
+        .map_or("<stdout>".to_string(), |o| o.display().to_string());
+    let base = a
+        .out
+        .as_ref()
+        .and_then(|o| o.parent())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    match scenario::load_str(&imported.scenario, &shown, &base) {
+        Ok(l) => {
+            for w in &l.warnings {
+                eprintln!("{w}");
+            }
+        }
+        Err(diags) => {
+            for d in diags.iter() {
+                eprintln!("{d}");
+            }
+            eprintln!("error: the imported scenario does not load; nothing written");
+            return ExitCode::from(2);
+        }
+    }
+    match &a.out {
+        None => print!("{}", imported.scenario),
+        Some(out) => {
+            if let Err(e) = imp::write_file(out, &imported.scenario) {
+                eprintln!("error: --out {}: {e}", out.display());
+                return ExitCode::from(2);
+            }
+            eprintln!("wrote {}", out.display());
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -243,7 +243,7 @@ impl Cluster {
                 .map(|cfg| Node {
                     cfg: cfg.clone(),
                     ready: true,
-                    unschedulable: false,
+                    unschedulable: cfg.unschedulable,
                     up: true,
                 })
                 .collect(),

@@ -19,6 +19,11 @@ pub struct NodeConfig {
     pub taints: Vec<Taint>,
     /// Images already present on the node (e.g. built locally with `docker build`).
     pub images: Vec<String>,
+    /// `spec.podCIDR` as written (an imported node's real range); `None`: the next free range
+    /// of the cluster CIDR, as the controller manager's range allocator gives it.
+    pub pod_cidr: Option<ipnet::Ipv4Net>,
+    /// `spec.unschedulable` (`kubectl cordon`) from the start.
+    pub unschedulable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,6 +61,50 @@ pub fn node_pod_cidrs(
     Ok(subnets.take(count).collect())
 }
 
+/// The pod CIDR of each node: a node's own `spec.podCIDR` where given (an imported cluster's
+/// node keeps the range its controller manager gave it, whatever its index), else the next
+/// `/mask` subnet of `cluster_cidr`, in order, that overlaps no given range (the range
+/// allocator marks the ranges nodes already hold as used before it allocates,
+/// `pkg/controller/nodeipam/ipam/range_allocator.go`, `occupyCIDRs`).
+pub fn node_pod_cidrs_with(
+    cluster_cidr: Ipv4Net,
+    mask: u8,
+    given: &[Option<Ipv4Net>],
+) -> Result<Vec<Ipv4Net>, IpamError> {
+    let cluster_cidr = cluster_cidr.trunc();
+    if mask < cluster_cidr.prefix_len() || mask > 32 {
+        return Err(IpamError::InvalidMask { cluster_cidr, mask });
+    }
+    let taken: Vec<Ipv4Net> = given.iter().flatten().map(|n| n.trunc()).collect();
+    let overlaps = |n: &Ipv4Net| {
+        taken
+            .iter()
+            .any(|t| t.contains(&n.network()) || n.contains(&t.network()))
+    };
+    let mut free = cluster_cidr
+        .subnets(mask)
+        .map_err(|_| IpamError::InvalidMask { cluster_cidr, mask })?
+        .filter(|n| !overlaps(n));
+    let mut out = Vec::with_capacity(given.len());
+    for g in given {
+        match g {
+            Some(n) => out.push(n.trunc()),
+            None => match free.next() {
+                Some(n) => out.push(n),
+                None => {
+                    return Err(IpamError::NotEnoughRanges {
+                        cluster_cidr,
+                        mask,
+                        available: 1u64 << (mask - cluster_cidr.prefix_len()),
+                        requested: given.len(),
+                    })
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
 /// The address of the `flannel.1` VXLAN interface of a node: the `.0` of its pod range.
 /// MASQUERADE picks it as the source of traffic leaving a node for a pod on another node.
 pub fn flannel_vtep_address(range: Ipv4Net) -> Ipv4Addr {
@@ -238,5 +282,29 @@ mod tests {
             flannel_vtep_address("10.244.2.0/24".parse().unwrap()),
             ip("10.244.2.0")
         );
+    }
+
+    #[test]
+    fn given_pod_cidrs_are_kept_and_the_others_skip_them() {
+        let c: Ipv4Net = "10.244.0.0/16".parse().unwrap();
+        let n = |s: &str| Some(s.parse::<Ipv4Net>().unwrap());
+        let got = node_pod_cidrs_with(c, 24, &[n("10.244.2.0/24"), None, n("10.244.0.0/24"), None])
+            .unwrap();
+        let want: Vec<Ipv4Net> = [
+            "10.244.2.0/24",
+            "10.244.1.0/24",
+            "10.244.0.0/24",
+            "10.244.3.0/24",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            node_pod_cidrs_with(c, 24, &[None, None]).unwrap(),
+            node_pod_cidrs(c, 24, 2).unwrap()
+        );
+        let tiny: Ipv4Net = "10.244.0.0/23".parse().unwrap();
+        assert!(node_pod_cidrs_with(tiny, 24, &[n("10.244.0.0/24"), None, None]).is_err());
     }
 }

@@ -9,6 +9,9 @@ use std::sync::Arc;
 pub enum Severity {
     Error,
     Warning,
+    /// Something kubesim did with valid input that the reader should know (an object it
+    /// skipped because another one stands for it), not a problem.
+    Note,
 }
 
 /// One problem found in the input, with where it was written.
@@ -39,6 +42,12 @@ impl Diagnostic {
             ..Diagnostic::error(file, line, column, message)
         }
     }
+    pub fn note(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Note,
+            ..Diagnostic::error(file, line, column, message)
+        }
+    }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -49,6 +58,7 @@ impl fmt::Display for Diagnostic {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         };
         if self.line == 0 {
             // No place in the file (a file that cannot be read, a `--set` naming nothing).

@@ -24,6 +24,7 @@ mod expect;
 pub mod files;
 pub mod generate;
 mod hpa;
+pub mod import;
 mod kinds;
 pub mod limits;
 mod overrides;
@@ -42,6 +43,7 @@ use crate::sim::config::Scenario;
 use diag::ObjectSource;
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use validate::FieldError;
@@ -191,6 +193,7 @@ pub fn load_str_opts(
         rejected: spec::Rejected::default(),
         validate: options.validate,
         unreadable: 0,
+        present: BTreeSet::new(),
     };
     let mut pending = Vec::new();
     let mut scenario_doc: Option<(Doc, Arc<PosMap>, serde_yaml::Value)> = None;
@@ -267,6 +270,9 @@ pub fn load_str_opts(
     let mut objects = Vec::new();
     let mut sources = SourceMap::default();
     for p in pending {
+        if l.stands_for_another(&p, cidr) {
+            continue;
+        }
         if let Some(o) = l.object(&p, cidr) {
             objects.push(o);
             sources.objects.push(ObjectSource {
@@ -399,6 +405,8 @@ struct Pending {
     name: String,
     /// `spec.selector` is written (`k8s-openapi` fills a missing one with an empty selector).
     has_selector: bool,
+    /// The `kind` and `name` of the ownerReference with `controller: true`, if any.
+    controller: Option<(String, String)>,
     value: K8s,
 }
 
@@ -424,6 +432,41 @@ struct Loader {
     validate: FieldValidation,
     /// Documents that are not YAML (their error is reported).
     unreadable: usize,
+    /// `(kind, namespace, name)` of every object written with a kind and a name, simulated or
+    /// not: the controllers that owned objects point at.
+    present: BTreeSet<(String, String, String)>,
+}
+
+/// The controllers whose pods (or ReplicaSets) are theirs to create: given alongside them, an
+/// owned object would be simulated twice.
+const CONTROLLERS: [&str; 5] = [
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+];
+
+/// The Services the simulated API server creates itself (see `sim::apiserver`,
+/// `create_builtin_services`): `(namespace, name, offset of the ClusterIP in the service CIDR)`.
+const BUILTIN_SERVICES: [(&str, &str, u32); 2] = [
+    ("default", "kubernetes", 1),
+    ("kube-system", "kube-dns", 10),
+];
+
+/// The `kind` and `name` of an object's controller (`metadata.ownerReferences[]` with
+/// `controller: true`, `k8s.io/apimachinery/pkg/apis/meta/v1/controller_ref.go`,
+/// `GetControllerOf`).
+fn controller_of(v: &serde_yaml::Value) -> Option<(String, String)> {
+    let refs = v.get("metadata")?.get("ownerReferences")?.as_sequence()?;
+    refs.iter()
+        .find(|r| r.get("controller").and_then(serde_yaml::Value::as_bool) == Some(true))
+        .and_then(|r| {
+            Some((
+                r.get("kind")?.as_str()?.to_string(),
+                r.get("name")?.as_str()?.to_string(),
+            ))
+        })
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
@@ -706,6 +749,13 @@ impl Loader {
         let name = str_at(value, &["metadata", "name"])
             .unwrap_or("")
             .to_string();
+        if !name.is_empty() {
+            self.present.insert((
+                kind.to_string(),
+                namespace_of(value).to_string(),
+                name.clone(),
+            ));
+        }
         let simulated = SIMULATED
             .iter()
             .find(|(k, v)| *k == kind && *v == api_version);
@@ -807,6 +857,7 @@ impl Loader {
             namespace: namespace_of(value).to_string(),
             name,
             has_selector: value.get("spec").and_then(|s| s.get("selector")).is_some(),
+            controller: controller_of(value),
             value: v,
         });
     }
@@ -892,6 +943,60 @@ impl Loader {
             diags: &mut self.diags,
         };
         Some(spec::resolve(&mut ctx, &raw, base_dir))
+    }
+
+    /// Whether `p` is an object another one stands for, as a `kubectl get -o yaml` export holds
+    /// them (skipped with a note):
+    /// - a Pod or ReplicaSet whose controller is given alongside: the controller creates its
+    ///   own (upstream it adopts those its selector matches, `pkg/controller/controller_ref_manager.go`;
+    ///   kubesim lets it create them, so nothing is simulated twice);
+    /// - `default/kubernetes` or `kube-system/kube-dns` at the address the simulated API server
+    ///   gives them (or at none): it has created them, as kube-apiserver and kubeadm do.
+    fn stands_for_another(&mut self, p: &Pending, service_cidr: ipnet::Ipv4Net) -> bool {
+        let note = if let Some((kind, owner)) = p.controller.as_ref().filter(|(k, n)| {
+            CONTROLLERS.contains(&k.as_str())
+                && self
+                    .present
+                    .contains(&(k.clone(), p.namespace.clone(), n.clone()))
+        }) {
+            let what = if p.kind == "Pod" {
+                "pods"
+            } else {
+                "ReplicaSets"
+            };
+            format!(
+                "{} is owned by {kind} {owner:?}, given alongside: skipped, as the {kind} creates its own {what}",
+                shown(p.kind, &p.name)
+            )
+        } else if let K8s::Service(s) = &p.value {
+            let Some(&(_, _, offset)) = BUILTIN_SERVICES
+                .iter()
+                .find(|(ns, n, _)| *ns == p.namespace && *n == p.name)
+            else {
+                return false;
+            };
+            let builtin = std::net::Ipv4Addr::from(u32::from(service_cidr.network()) + offset);
+            let written = s
+                .spec
+                .as_ref()
+                .and_then(|s| s.cluster_ip.as_deref())
+                .filter(|ip| !ip.is_empty());
+            if written.is_some_and(|ip| ip.parse() != Ok(builtin)) {
+                return false;
+            }
+            format!(
+                "{}: skipped, as the simulated API server creates it at {builtin}",
+                shown(p.kind, &p.name)
+            )
+        } else {
+            return false;
+        };
+        let path = join_path(&p.prefix, "metadata.name");
+        let file = p.file.clone();
+        self.at(&file, p.line_offset, &p.positions, &path, |_| {
+            Diagnostic::note("", 0, 0, note)
+        });
+        true
     }
 
     /// Validates and converts one object; `None` (with an error) when the API server would

@@ -122,6 +122,9 @@ pub struct RawNetwork {
 pub struct RawNode {
     pub name: Option<String>,
     pub ip: Option<String>,
+    #[serde(rename = "podCIDR")]
+    pub pod_cidr: Option<String>,
+    pub unschedulable: Option<bool>,
     pub allocatable: Option<RawAllocatable>,
     pub labels: Option<BTreeMap<String, String>>,
     pub taints: Option<Vec<RawTaint>>,
@@ -831,6 +834,35 @@ fn node_ranges(ctx: &mut Ctx, c: &RawCluster, net: &NetConfig, nodes: usize) {
     }
 }
 
+/// The nodes' own `podCIDR`s: each inside the cluster CIDR (kube-proxy and the CNI plugin
+/// take the cluster CIDR as the pods' addresses), at most 254 pods' worth and no smaller than
+/// a /30, and no two overlapping (the range allocator never gives one range twice).
+fn given_pod_cidrs(ctx: &mut Ctx, net: &NetConfig, nodes: &[NodeConfig]) {
+    let mut seen: Vec<(ipnet::Ipv4Net, &str)> = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let Some(c) = n.pod_cidr else { continue };
+        let p = format!("spec.cluster.nodes[{i}].podCIDR");
+        if !net.cluster_cidr.contains(&c) {
+            ctx.err(
+                &p,
+                format!("{c} is not inside clusterCIDR {}: set spec.cluster.clusterCIDR to a range that holds every node's podCIDR", net.cluster_cidr),
+            );
+        } else if c.prefix_len() > 30 {
+            ctx.err(
+                &p,
+                format!("{c} has no address for a pod: use a /30 or larger"),
+            );
+        }
+        if let Some((other, name)) = seen
+            .iter()
+            .find(|(o, _)| o.contains(&c.network()) || c.contains(&o.network()))
+        {
+            ctx.err(&p, format!("{c} overlaps node {name:?}'s podCIDR {other}"));
+        }
+        seen.push((c, &n.name));
+    }
+}
+
 /// The Scenario document resolved; `objects` are filled in by the caller.
 pub struct Resolved {
     pub scenario: Scenario,
@@ -1108,7 +1140,34 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
                 effect,
             });
         }
+        let pod_cidr = n.pod_cidr.as_deref().and_then(|c| {
+            let parsed = c.trim().parse::<ipnet::Ipv4Net>();
+            match parsed {
+                // `ValidateNode` (`pkg/apis/core/validation/validation.go`) parses each of
+                // `spec.podCIDRs` with `netutils.ParseCIDRSloppy`; the range allocator only
+                // hands out networks.
+                Ok(net) if net.trunc() == net => Some(net),
+                Ok(net) => {
+                    ctx.err(
+                        &format!("{p}.podCIDR"),
+                        format!("{c:?} has host bits set: use {}", net.trunc()),
+                    );
+                    None
+                }
+                Err(_) => {
+                    ctx.err(
+                        &format!("{p}.podCIDR"),
+                        format!(
+                            "invalid CIDR {c:?}: expected an IPv4 network such as 10.244.1.0/24"
+                        ),
+                    );
+                    None
+                }
+            }
+        });
         out.push(NodeConfig {
+            pod_cidr,
+            unschedulable: n.unschedulable.unwrap_or(false),
             name,
             ip,
             allocatable: Resources {
@@ -1679,6 +1738,7 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
 
     if let Some(c) = cluster {
         node_ranges(ctx, c, &net, nodes.len());
+        given_pod_cidrs(ctx, &net, &nodes);
     }
     let node_names: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     let n_events = spec.events.as_ref().map_or(0, Vec::len);

@@ -1442,3 +1442,102 @@ fn an_ipv6_family_on_the_ipv4_cluster_is_refused() {
     ));
     assert!(load(&ok).is_ok(), "{:?}", load(&ok).err());
 }
+
+#[test]
+fn nodes_take_their_own_pod_cidr_and_cordon() {
+    let text = SCENARIO.replace(
+        "        images: [aspnetcoreweb]\n",
+        "        images: [aspnetcoreweb]\n        podCIDR: 10.244.7.0/24\n        unschedulable: true\n      - name: n2\n        ip: 192.168.0.25\n",
+    );
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        l.scenario.nodes[0].pod_cidr,
+        Some("10.244.7.0/24".parse().unwrap())
+    );
+    assert!(l.scenario.nodes[0].unschedulable);
+    assert_eq!(l.scenario.nodes[1].pod_cidr, None);
+    assert!(!l.scenario.nodes[1].unschedulable);
+    for (cidr, message) in [
+        (
+            "10.9.0.0/24",
+            "10.9.0.0/24 is not inside clusterCIDR 10.244.0.0/16",
+        ),
+        ("10.244.7.1/24", "has host bits set: use 10.244.7.0/24"),
+        ("10.244.7.0/31", "has no address for a pod"),
+        ("banana", "invalid CIDR \"banana\""),
+    ] {
+        let bad = text.replace("10.244.7.0/24", cidr);
+        let e = errors(&bad);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].message.contains(message), "{}", e[0]);
+        assert_eq!(e[0].line, line_of(&bad, "podCIDR"), "{}", e[0]);
+    }
+    let overlap = text.replace(
+        "        ip: 192.168.0.25\n",
+        "        ip: 192.168.0.25\n        podCIDR: 10.244.7.0/25\n",
+    );
+    let e = errors(&overlap);
+    assert!(
+        e[0].message
+            .contains("10.244.7.0/25 overlaps node \"docker-desktop\"'s podCIDR 10.244.7.0/24"),
+        "{}",
+        e[0]
+    );
+}
+
+#[test]
+fn owned_pods_and_builtin_services_given_alongside_are_skipped_with_a_note() {
+    let objects = r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-1}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: web}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1-abcde
+  labels: {app: web}
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: 1, controller: true}
+spec: {containers: [{name: c, image: web}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: orphan
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: ReplicaSet, name: gone, uid: 2, controller: true}
+spec: {containers: [{name: c, image: web}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: default}
+spec: {clusterIP: 10.96.0.1, ports: [{port: 443, targetPort: 6443}]}
+"#;
+    let text = with_objects(objects);
+    let l = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    let notes: Vec<String> = l
+        .warnings
+        .iter()
+        .filter(|w| w.severity == Severity::Note)
+        .map(|w| w.to_string())
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains(&format!(":{}:", line_of(&text, "name: web-1-abcde"))));
+    assert!(notes[0].contains(
+        "note: Pod \"web-1-abcde\" is owned by ReplicaSet \"web-1\", given alongside: skipped"
+    ));
+    assert!(notes[1].contains(
+        "Service \"kubernetes\": skipped, as the simulated API server creates it at 10.96.0.1"
+    ));
+    // The ReplicaSet and the pod whose owner is not given are kept.
+    assert_eq!(l.scenario.objects.len(), 2);
+    // At another address the Service is the user's: the API server refuses the duplicate.
+    let moved = with_objects(&objects.replace("clusterIP: 10.96.0.1", "clusterIP: 10.96.0.2"));
+    assert_eq!(load(&moved).unwrap().scenario.objects.len(), 3);
+}

@@ -46,7 +46,7 @@ use crate::model::cluster::{Cluster, NodeId, PodId};
 use crate::model::events::EventLog;
 use crate::model::objects::Object;
 use crate::model::scheduler::{Scheduler, SchedulerWork};
-use crate::net::ipam::{node_pod_cidrs, HostLocalIpam};
+use crate::net::ipam::{node_pod_cidrs_with, HostLocalIpam};
 use crate::traffic::client::Client;
 use crate::traffic::request::{ReqRef, Slab};
 use crate::traffic::serve::{SampleStream, Sampler, Server};
@@ -206,10 +206,11 @@ impl Simulation {
         let mut api = ApiServer::new(scenario.net.service_cidr, scenario.net.load_balancer_ips);
         let mut rng_api = streams_rng.stream("apiserver");
         api.create_builtin_services(&mut rng_api);
-        let pod_cidrs = node_pod_cidrs(
+        let given: Vec<Option<Ipv4Net>> = scenario.nodes.iter().map(|n| n.pod_cidr).collect();
+        let pod_cidrs = node_pod_cidrs_with(
             scenario.net.cluster_cidr,
             scenario.net.node_cidr_mask,
-            scenario.nodes.len(),
+            &given,
         )
         .map_err(|e| {
             vec![ApiError {

@@ -341,6 +341,8 @@ mod tests {
                     labels,
                     taints: Vec::new(),
                     images: Vec::new(),
+                    pod_cidr: None,
+                    unschedulable: false,
                 }
             })
             .collect();

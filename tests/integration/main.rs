@@ -16,6 +16,7 @@ mod hostile_h5;
 mod hostile_sizes;
 mod hostile_yaml;
 mod hpa;
+mod import;
 mod ipvs;
 mod lifecycle;
 mod load;
