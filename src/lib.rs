@@ -18,6 +18,11 @@
 //! - [`report`]: turns an outcome into tables, `summary.json`, CSV files and charts, and a
 //!   sweep into `sweep.csv`, `sweep.json` and its charts.
 //!
+//! - [`explore`]: `kubesim explore`'s fault search: random fault timelines judged against a
+//!   scenario's expectations, the first that breaks one shrunk to a minimal timeline.
+//! - [`testing`]: for users' own property tests: proptest strategies for clusters, fault
+//!   timelines and traffic, and a run that checks a property at every change of the cluster.
+//!
 //! The `kubesim` binary (`src/main.rs`) is glue: arguments, output folders, exit codes.
 //!
 //! Determinism: the engine never reads the wall clock, no `HashMap` is iterated where order
@@ -25,10 +30,12 @@
 //! streams, so a seed gives the same bytes on every platform.
 
 pub mod engine;
+pub mod explore;
 pub mod model;
 pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+pub mod testing;
 pub mod traffic;

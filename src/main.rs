@@ -54,6 +54,14 @@ enum Command {
         after_help = "Examples:\n  kubesim test scenarios/tests\n  kubesim test scenarios/tests --junit report.xml --replications 5"
     )]
     Test(TestArgs),
+    /// Search for a fault timeline that breaks the scenario's expectations (`spec.expect`):
+    /// random faults added to its own timeline, each run judged; the first timeline that
+    /// breaks an expectation is shrunk to a minimal one and written as a scenario that
+    /// `kubesim run` replays. Exits 1 when one was found, 0 when none was within the runs.
+    #[command(
+        after_help = "Example:\n  kubesim explore scenarios/tests/rolling-update-with-prestop.yaml \\\n    --faults deletePod,nodeDown --max-faults 2 --runs 200 --seed 1"
+    )]
+    Explore(ExploreArgs),
     /// Join the shard folders of a sharded sweep into the files the unsharded sweep writes.
     #[command(
         after_help = "Example:\n  kubesim merge results/shard-0 results/shard-1 results/shard-2 --out output/capacity-sweep"
@@ -206,6 +214,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Test(args) => test(&args),
+        Command::Explore(args) => explore(&args),
         Command::Check {
             scenario,
             validate,
@@ -740,6 +749,12 @@ fn generate(a: &GenerateArgs) -> ExitCode {
 /// Why `generate --out` must not replace `path`, if it must not: it exists and is not a file
 /// `kubesim generate` wrote (a scenario whose header says `# Made by: kubesim generate`).
 fn not_generated(path: &Path) -> Option<String> {
+    not_written_by(path, "# Made by: kubesim generate", "kubesim generate")
+}
+
+/// Why a command must not replace `path`, if it must not: it exists and is not a file whose
+/// opening comment lines hold `marker` (`# Made by: kubesim generate`), as `command` writes.
+fn not_written_by(path: &Path, marker: &str, command: &str) -> Option<String> {
     let meta = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => return Some(format!("cannot look at it ({e})")),
@@ -748,12 +763,12 @@ fn not_generated(path: &Path) -> Option<String> {
     if !meta.is_file() {
         return Some("it exists and is not a regular file".into());
     }
-    let made_by_generate = scenario::files::read_text(path).is_ok_and(|t| {
+    let made_by = scenario::files::read_text(path).is_ok_and(|t| {
         t.lines()
             .take_while(|l| l.starts_with('#'))
-            .any(|l| l.starts_with("# Made by: kubesim generate"))
+            .any(|l| l.starts_with(marker))
     });
-    (!made_by_generate).then(|| "the file exists and kubesim generate did not write it".into())
+    (!made_by).then(|| format!("the file exists and {command} did not write it"))
 }
 
 /// `kubesim run`'s arguments.
@@ -1613,4 +1628,299 @@ fn import(a: &ImportArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+
+/// `kubesim explore`'s arguments.
+#[derive(clap::Args, Debug)]
+struct ExploreArgs {
+    /// The scenario file; it needs expectations (`spec.expect`) that pass as written.
+    scenario: PathBuf,
+    /// The kinds of fault to add, comma-separated: deletePod, killContainer, failProbe,
+    /// nodeDown, drain, rolloutRestart.
+    #[arg(long, default_value = kubesim::explore::FaultKind::DEFAULT)]
+    faults: String,
+    /// At most this many faults in one timeline (each has at least one).
+    #[arg(long, default_value_t = 3)]
+    max_faults: usize,
+    /// Candidate timelines to try.
+    #[arg(long, default_value_t = 100)]
+    runs: u32,
+    /// Seeds the draw of the timelines; every run keeps the scenario's own seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Runs the shrinking may take at most.
+    #[arg(long, default_value_t = 500)]
+    max_shrink_runs: u32,
+    /// Where to write the minimal timeline as a scenario (default:
+    /// output/<scenario name>-minimal.yaml). Replaces only a file kubesim explore wrote.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Runs at once (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    validate: Validate,
+    /// Explore a scenario whose estimated work is beyond about an hour of one core.
+    #[arg(long)]
+    force: bool,
+}
+
+const EXPLORE_MARKER: &str = "# Made by: kubesim explore";
+
+fn explore(a: &ExploreArgs) -> ExitCode {
+    use kubesim::explore::{self as ex, Explored, FaultKind};
+    use kubesim::report::expect as verdicts;
+    let kinds = match FaultKind::parse_list(&a.faults) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: --faults: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if a.max_faults == 0 || a.runs == 0 {
+        eprintln!("error: --max-faults and --runs must be at least 1");
+        return ExitCode::from(2);
+    }
+    let options = LoadOptions {
+        validate: a.validate.validate,
+        ..LoadOptions::default()
+    };
+    let loaded = match scenario::load_opts(&a.scenario, &options) {
+        Ok(l) => l,
+        Err(diags) => {
+            for d in diags.iter() {
+                eprintln!("{d}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    if loaded.scenario.expect.is_empty() {
+        eprintln!(
+            "error: {}: no expectations (spec.expect): explore searches for faults that break them",
+            a.scenario.display()
+        );
+        return ExitCode::from(2);
+    }
+    if !within_estimate(&loaded, None, a.force) {
+        return ExitCode::from(2);
+    }
+    if let Err(errors) = Simulation::new(loaded.scenario.clone()) {
+        for e in errors {
+            eprintln!("{}", locate(&loaded, &e, &a.scenario));
+        }
+        return ExitCode::from(2);
+    }
+    let base = &loaded.scenario;
+    let targets = ex::Targets::of(base);
+    for k in &kinds {
+        if let Some(why) = targets.missing(*k) {
+            eprintln!("note: --faults {k}: left out: {why}");
+        }
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let search = ex::Search {
+        kinds: kinds.clone(),
+        max_faults: a.max_faults,
+        runs: a.runs,
+        seed: a.seed,
+        max_shrink_runs: a.max_shrink_runs,
+        jobs,
+    };
+    let used: Vec<&str> = kinds
+        .iter()
+        .filter(|k| targets.missing(**k).is_none())
+        .map(|k| k.key())
+        .collect();
+    println!(
+        "explore {} ({}): {} runs of 1 to {} faults ({}), search seed {}",
+        a.scenario.display(),
+        base.name,
+        a.runs,
+        a.max_faults,
+        used.join(", "),
+        a.seed
+    );
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = indicatif::ProgressBar::new(u64::from(a.runs));
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} explore {pos}/{len} runs [{bar:40}] {elapsed_precise}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let result = ex::explore(base, &search, &|done, _| bar.set_position(u64::from(done)));
+    bar.finish_and_clear();
+    let found = match result {
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.scenario.display());
+            return ExitCode::from(2);
+        }
+        Ok(Explored::FailsAlready(v)) => {
+            println!("the scenario breaks an expectation with no fault added:");
+            print!("{}", verdicts::render_verdicts(&v));
+            println!("nothing to search: fix the scenario or its expectations first");
+            return ExitCode::from(1);
+        }
+        Ok(Explored::NotFound { runs, stopped }) => {
+            println!("no timeline broke an expectation in {runs} runs");
+            if stopped > 0 {
+                println!("({stopped} runs stopped early with too many requests held at once and were not judged)");
+            }
+            return ExitCode::SUCCESS;
+        }
+        Ok(Explored::Found(f)) => f,
+    };
+    let name = &base.expect[found.expectation].name;
+    println!(
+        "run {} broke {name:?}; shrunk in {} runs from {} faults to {}:",
+        found.run,
+        found.shrink_runs,
+        found.drawn.len(),
+        found.faults.len()
+    );
+    for f in &found.faults {
+        println!("  {}", f.describe(&targets));
+    }
+    println!("  {}", verdicts::line(&found.verdict));
+    println!("        {}", found.verdict.evidence);
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-minimal.yaml", base.name)));
+    match write_explored(a, &out, base, &targets, &found) {
+        Ok(()) => {
+            println!(
+                "wrote {}; replay it: kubesim run {}",
+                out.display(),
+                out.display()
+            );
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes the minimal timeline `found` as a scenario at `out` (the scenario file with the
+/// faults after its own events), then loads and runs what was written to check that it breaks
+/// the same expectation.
+fn write_explored(
+    a: &ExploreArgs,
+    out: &Path,
+    base: &kubesim::sim::Scenario,
+    targets: &kubesim::explore::Targets,
+    found: &kubesim::explore::Found,
+) -> Result<(), String> {
+    use std::fmt::Write as _;
+    if let Some(why) = not_written_by(out, EXPLORE_MARKER, "kubesim explore") {
+        return Err(format!(
+            "--out {}: {why}; kubesim explore replaces only a file it wrote: choose another name or move the file away; nothing was written",
+            out.display()
+        ));
+    }
+    let text = scenario::files::read_text(&a.scenario)
+        .map_err(|e| format!("{}: {e}", a.scenario.display()))?;
+    let out_dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let scenario_dir = match a.scenario.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (from_abs, to_abs) = (
+        std::fs::canonicalize(&scenario_dir).map_err(|e| e.to_string())?,
+        std::fs::canonicalize(&out_dir).map_err(|e| e.to_string())?,
+    );
+    // A file the scenario names relative to its folder, named relative to the new file's.
+    let rebase = |f: &str| -> String {
+        let p = Path::new(f);
+        if p.is_absolute() || from_abs == to_abs {
+            return f.to_string();
+        }
+        let target = from_abs.join(p);
+        pathdiff::diff_paths(&target, &to_abs).map_or_else(
+            || target.display().to_string(),
+            |r| {
+                r.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            },
+        )
+    };
+    let k = found.expectation;
+    let mut header = format!(
+        "{EXPLORE_MARKER} {} --faults {} --max-faults {} --runs {} --seed {}\n",
+        a.scenario.display(),
+        a.faults,
+        a.max_faults,
+        a.runs,
+        a.seed
+    );
+    let _ = writeln!(
+        header,
+        "# The minimal fault timeline found (the last entries of spec.events), run {} of the search,\n# breaks the expectation {:?}:",
+        found.run, base.expect[k].name
+    );
+    for line in kubesim::report::expect::line(&found.verdict)
+        .lines()
+        .chain(found.verdict.evidence.lines())
+    {
+        let _ = writeln!(header, "#   {line}");
+    }
+    header.push_str("# The faults:\n");
+    for f in &found.faults {
+        let _ = writeln!(header, "#   {}", f.describe(targets));
+    }
+    let _ = writeln!(header, "# Replay: kubesim run {}", out.display());
+    let events: Vec<_> = found
+        .faults
+        .iter()
+        .flat_map(|f| f.to_yaml(targets))
+        .collect();
+    let name = format!("{}-minimal", base.name);
+    let written = scenario::rewrite::with_events(&text, &events, &name, &header, &rebase)
+        .map_err(|e| format!("{}: {e}", a.scenario.display()))?;
+    // The check: what was written loads and breaks the same expectation.
+    let file_name = out.display().to_string();
+    let reloaded = scenario::load_str(&written, &file_name, &out_dir).map_err(|d| {
+        format!(
+            "the scenario explore made does not load (a bug in kubesim explore):\n{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let verdicts = kubesim::explore::judge_run(reloaded.scenario)?;
+    if verdicts.get(k).is_none_or(|v| v.pass) {
+        return Err(format!(
+            "the scenario explore made does not break {:?} when run (a bug in kubesim explore); nothing was written",
+            base.expect[k].name
+        ));
+    }
+    let file = out.file_name().map_or_else(
+        || "explored.yaml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let temp = out.with_file_name(format!(".{file}.tmp-{}", std::process::id()));
+    std::fs::write(&temp, written)
+        .and_then(|()| std::fs::rename(&temp, out))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            format!("cannot write {}: {e}", out.display())
+        })
 }

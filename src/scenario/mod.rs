@@ -29,6 +29,7 @@ mod kinds;
 pub mod limits;
 mod overrides;
 pub mod quantity;
+pub mod rewrite;
 mod spec;
 pub mod validate;
 mod yaml;

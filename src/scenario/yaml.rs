@@ -54,7 +54,7 @@ impl Doc {
 /// The byte-order mark, U+FEFF.
 const BOM: char = '\u{feff}';
 
-fn is_marker(line: &str, marker: &str) -> bool {
+pub(crate) fn is_marker(line: &str, marker: &str) -> bool {
     line.strip_prefix(marker)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
 }

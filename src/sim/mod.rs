@@ -165,6 +165,9 @@ pub struct Simulation {
     /// Bumped by every event that can create, start, stop or remove a pod (see
     /// [`Simulation::handle`]); in-cluster clients are matched to pods again when it moved.
     pods_version: u64,
+    /// Bumped by every kube-proxy sync and rules write; with `pods_version`, what
+    /// [`Simulation::changes`] counts.
+    rules_version: u64,
     /// When the run stopped at the bound on requests in flight, and how many it held.
     overloaded: Option<(SimTime, usize)>,
     /// The nodes' zones.
@@ -289,6 +292,7 @@ impl Simulation {
             node_down_since: vec![None; n_nodes],
             node_ips,
             pods_version: 1,
+            rules_version: 0,
             dp_closed: Vec::new(),
             overloaded: None,
             zones: zones::Zones::new(&scenario.nodes),
@@ -454,6 +458,12 @@ impl Simulation {
         self.end
     }
 
+    /// A count that grows whenever pods, nodes or any node's rules may have changed: where
+    /// `spec.expect`'s level checks look, and where [`crate::testing::check`] calls a property.
+    pub fn changes(&self) -> u64 {
+        self.pods_version + self.rules_version
+    }
+
     /// The instant of the last event handled.
     pub fn now(&self) -> SimTime {
         self.queue.now()
@@ -485,6 +495,9 @@ impl Simulation {
         );
         if changes_pods {
             self.pods_version += 1;
+        }
+        if matches!(ev, Ev::ProxySync(_) | Ev::ProxyProgrammed(_)) {
+            self.rules_version += 1;
         }
         match ev {
             // Requests pile up only when arrivals outrun the servers: past the bound on

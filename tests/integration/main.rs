@@ -7,6 +7,7 @@ mod cluster;
 mod connections;
 mod disruption;
 mod expect;
+mod explore;
 mod fuzz_corpus;
 mod generate;
 mod get_diff;

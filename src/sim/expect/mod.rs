@@ -472,6 +472,23 @@ impl Simulation {
         checks.checks.into_iter().map(|c| c.obs).collect()
     }
 
+    /// The ready endpoints of `service` now, as its EndpointSlices list them (0 for a Service
+    /// that does not exist): what `endpoints:` checks. For property tests
+    /// ([`crate::testing::check`]).
+    pub fn ready_endpoints_of(&self, service: &ServiceRef) -> usize {
+        self.ready_endpoint_count(service)
+    }
+
+    /// A probe connection to `to` from `from`, routed now through the rules of every node it
+    /// concerns, as `reachable:` checks it: `Err` with the first node where it reaches no pod
+    /// that listens, and why. For property tests ([`crate::testing::check`]).
+    pub fn probe(&self, from: &ProbeFrom, to: &ProbeTo) -> Result<(), String> {
+        match self.probe_reachable(from, to, self.now()) {
+            None => Ok(()),
+            Some(why) => Err(why),
+        }
+    }
+
     /// The ready endpoints of a Service now, as the EndpointSlice controller writes them
     /// (0 for a Service that does not exist).
     fn ready_endpoint_count(&self, svc: &ServiceRef) -> usize {
