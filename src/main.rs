@@ -1628,6 +1628,7 @@ fn import(a: &ImportArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
 
 /// `kubesim explore`'s arguments.
 #[derive(clap::Args, Debug)]
