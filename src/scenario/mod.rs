@@ -407,6 +407,8 @@ enum K8s {
     Pod(Box<core::Pod>),
     Service(Box<core::Service>),
     Namespace(Box<core::Namespace>),
+    StatefulSet(Box<apps::StatefulSet>),
+    DaemonSet(Box<apps::DaemonSet>),
 }
 
 struct Loader {
@@ -425,9 +427,11 @@ struct Loader {
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
-const SIMULATED: [(&str, &str); 5] = [
+const SIMULATED: [(&str, &str); 7] = [
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
     ("Pod", "v1"),
     ("Service", "v1"),
     ("Namespace", "v1"),
@@ -740,7 +744,7 @@ impl Loader {
                             "",
                             0,
                             0,
-                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, Pod, Service and Namespace"),
+                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Service and Namespace"),
                         )
                     });
                 }
@@ -753,6 +757,10 @@ impl Loader {
             "ReplicaSet" => yaml::typed(value, &mut unknown).map(|v| K8s::ReplicaSet(Box::new(v))),
             "Pod" => yaml::typed(value, &mut unknown).map(|v| K8s::Pod(Box::new(v))),
             "Service" => yaml::typed(value, &mut unknown).map(|v| K8s::Service(Box::new(v))),
+            "StatefulSet" => {
+                yaml::typed(value, &mut unknown).map(|v| K8s::StatefulSet(Box::new(v)))
+            }
+            "DaemonSet" => yaml::typed(value, &mut unknown).map(|v| K8s::DaemonSet(Box::new(v))),
             _ => yaml::typed(value, &mut unknown).map(|v| K8s::Namespace(Box::new(v))),
         };
         let v = match parsed {
@@ -897,6 +905,8 @@ impl Loader {
             K8s::Pod(o) => validate::pod(o),
             K8s::Service(s) => validate::service(s, service_cidr),
             K8s::Namespace(n) => validate::namespace(n),
+            K8s::StatefulSet(s) => validate::stateful_set(s, p.has_selector),
+            K8s::DaemonSet(d) => validate::daemon_set(d, p.has_selector),
         };
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
@@ -914,6 +924,8 @@ impl Loader {
             K8s::Pod(o) => Object::Pod(convert::pod(o)),
             K8s::Service(s) => Object::Service(convert::service(s)),
             K8s::Namespace(n) => Object::Namespace(convert::object_meta(&n.metadata, false)),
+            K8s::StatefulSet(s) => Object::StatefulSet(convert::stateful_set(s)),
+            K8s::DaemonSet(d) => Object::DaemonSet(convert::daemon_set(d)),
         })
     }
 }

@@ -29,5 +29,6 @@ mod snapshots;
 
 mod sweep;
 mod util;
+mod workloads;
 mod yaml_layouts;
 mod zones;
