@@ -40,6 +40,14 @@ id_type!(
     DeployId
 );
 
+/// The StatefulSet or DaemonSet that owns a pod (by creation order of each kind); pods of
+/// ReplicaSets have [`Pod::owner`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Controller {
+    StatefulSet(u32),
+    DaemonSet(u32),
+}
+
 /// A node and its conditions.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -98,6 +106,8 @@ pub struct Pod {
     pub uid: String,
     pub spec: Arc<PodSpec>,
     pub owner: Option<RsId>,
+    /// The StatefulSet or DaemonSet that owns it, if one does.
+    pub controller: Option<Controller>,
     pub node: Option<NodeId>,
     /// The sandbox's address; `None` before the sandbox exists.
     pub ip: Option<Ipv4Addr>,

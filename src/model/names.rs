@@ -208,6 +208,8 @@ impl HashRender for PodSpec {
             tolerations,
             dns_policy,
             dns_config,
+            hostname,
+            subdomain,
         } = self;
         let f = Fields::of(out, "PodSpec")
             .field("containers", containers)
@@ -222,6 +224,8 @@ impl HashRender for PodSpec {
         let policy = (*dns_policy != DnsPolicy::ClusterFirst).then(|| format!("{dns_policy:?}"));
         f.field_if_set("dns_policy", &policy)
             .field_if_set("dns_config", &dns_config.as_ref().map(|c| format!("{c:?}")))
+            .field_if_set("hostname", &hostname.as_ref().map(|h| format!("{h:?}")))
+            .field_if_set("subdomain", &subdomain.as_ref().map(|d| format!("{d:?}")))
             .finish();
     }
 }
@@ -477,6 +481,8 @@ mod tests {
                 tolerations: Vec::new(),
                 dns_policy: DnsPolicy::ClusterFirst,
                 dns_config: None,
+                hostname: None,
+                subdomain: None,
             },
         }
     }

@@ -259,6 +259,12 @@ pub struct PodSpec {
     pub dns_policy: DnsPolicy,
     /// `spec.dnsConfig`: added to what the policy gives (`pkg/kubelet/network/dns/dns.go`).
     pub dns_config: Option<PodDnsConfig>,
+    /// `spec.hostname` and `spec.subdomain`: with a headless Service named `subdomain` that
+    /// selects the pod, CoreDNS answers `<hostname>.<subdomain>.<namespace>.svc.cluster.local`
+    /// (the StatefulSet controller sets both, `updateIdentity` in
+    /// `pkg/controller/statefulset/stateful_set_utils.go`).
+    pub hostname: Option<String>,
+    pub subdomain: Option<String>,
 }
 
 /// `spec.dnsPolicy`: where a pod's `/etc/resolv.conf` comes from.
@@ -467,6 +473,55 @@ pub struct ServiceObject {
     pub spec: ServiceSpec,
 }
 
+/// `spec.podManagementPolicy` (`pkg/apis/apps/v1/defaults.go`: `OrderedReady`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodManagement {
+    /// Pod N+1 is created only once pods 0..=N are Running and Ready; scale-down removes the
+    /// highest ordinal first, one at a time.
+    OrderedReady,
+    /// Every pod is created or deleted at once.
+    Parallel,
+}
+
+/// `spec.updateStrategy` of a StatefulSet (default `RollingUpdate`, partition 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatefulSetUpdate {
+    /// Pods with an ordinal at or above `partition` are replaced, highest first, one at a
+    /// time, each waiting for the one before to be Running and Ready.
+    RollingUpdate { partition: u32 },
+    /// A pod takes the new template only when it is deleted (by the user or a failure).
+    OnDelete,
+}
+
+/// A StatefulSet (`apps/v1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatefulSetObject {
+    pub meta: ObjectMeta,
+    /// Default 1.
+    pub replicas: u32,
+    pub selector: LabelSelector,
+    pub template: PodTemplate,
+    /// `spec.serviceName`: the headless Service that gives the pods their DNS names.
+    pub service_name: String,
+    pub pod_management: PodManagement,
+    pub update: StatefulSetUpdate,
+    pub min_ready: SimDuration,
+    /// Names of `spec.volumeClaimTemplates`: accepted, storage is not simulated.
+    pub volume_claims: Vec<String>,
+}
+
+/// A DaemonSet (`apps/v1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSetObject {
+    pub meta: ObjectMeta,
+    pub selector: LabelSelector,
+    pub template: PodTemplate,
+    /// `updateStrategy.rollingUpdate` (defaults `maxUnavailable: 1`, `maxSurge: 0`,
+    /// `SetDefaults_DaemonSet`); `None` for `OnDelete`.
+    pub rolling_update: Option<RollingUpdate>,
+    pub min_ready: SimDuration,
+}
+
 /// Every Kubernetes object kind the simulation acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
@@ -475,6 +530,8 @@ pub enum Object {
     ReplicaSet(ReplicaSetObject),
     Pod(PodObject),
     Service(ServiceObject),
+    StatefulSet(StatefulSetObject),
+    DaemonSet(DaemonSetObject),
     /// `autoscaling/v2` (`sim::hpa` runs it).
     HorizontalPodAutoscaler(Box<super::hpa::HorizontalPodAutoscaler>),
 }
@@ -487,6 +544,8 @@ impl Object {
             Object::ReplicaSet(_) => "ReplicaSet",
             Object::Pod(_) => "Pod",
             Object::Service(_) => "Service",
+            Object::StatefulSet(_) => "StatefulSet",
+            Object::DaemonSet(_) => "DaemonSet",
             Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
         }
     }
@@ -497,6 +556,8 @@ impl Object {
             Object::ReplicaSet(r) => &r.meta,
             Object::Pod(p) => &p.meta,
             Object::Service(s) => &s.meta,
+            Object::StatefulSet(s) => &s.meta,
+            Object::DaemonSet(d) => &d.meta,
             Object::HorizontalPodAutoscaler(h) => &h.meta,
         }
     }
@@ -573,6 +634,8 @@ mod tests {
             tolerations: Vec::new(),
             dns_policy: DnsPolicy::ClusterFirst,
             dns_config: None,
+            hostname: None,
+            subdomain: None,
         };
         let tcp = Protocol::Tcp;
         assert_eq!(spec.endpoint_port(&PortRef::Number(8080), tcp), Some(8080));

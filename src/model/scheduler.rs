@@ -17,7 +17,7 @@
 //! count and host ports per node, and pods per (owner, node). A placement costs in
 //! proportion to the nodes it examines, never to the pods in the cluster.
 
-use super::cluster::{Cluster, Node, NodeId, Pod, PodId, RsId};
+use super::cluster::{Cluster, Controller, Node, NodeId, Pod, PodId, RsId};
 use super::objects::{Resources, Toleration};
 use crate::engine::{FxHashMap, SimRng};
 use rand::Rng;
@@ -76,6 +76,8 @@ pub struct Scheduler {
     /// Pods of each owner (by `RsId`) on each node, not terminating (the spreading score):
     /// one small map per owner, so a placement's lookups stay in cache. Only looked up.
     owners: Vec<FxHashMap<NodeId, u32>>,
+    /// Likewise for the pods of each StatefulSet and DaemonSet (only looked up).
+    controller_owners: FxHashMap<Controller, FxHashMap<NodeId, u32>>,
     /// Where the next search starts (`nextStartNodeIndex`).
     next_start: usize,
     unschedulable: BTreeSet<PodId>,
@@ -121,7 +123,12 @@ fn host_ports(pod: &Pod) -> impl Iterator<Item = (u16, &'static str)> + '_ {
     })
 }
 
-fn tolerates(tolerations: &[Toleration], key: &str, value: Option<&str>, effect: &str) -> bool {
+pub(crate) fn tolerates(
+    tolerations: &[Toleration],
+    key: &str,
+    value: Option<&str>,
+    effect: &str,
+) -> bool {
     tolerations.iter().any(|t| {
         let effect_ok = t.effect.as_deref().is_none_or(|e| e == effect);
         let key_ok = match &t.key {
@@ -135,7 +142,7 @@ fn tolerates(tolerations: &[Toleration], key: &str, value: Option<&str>, effect:
 /// The taints the node carries now, as `(key, value, effect)`: its configured ones, then the
 /// lifecycle taints (`pkg/controller/nodelifecycle`: unreachable when the kubelet stopped
 /// reporting, not-ready otherwise), then `unschedulable` when cordoned.
-fn node_taints(n: &Node) -> impl Iterator<Item = (&str, Option<&str>, &str)> + '_ {
+pub(crate) fn node_taints(n: &Node) -> impl Iterator<Item = (&str, Option<&str>, &str)> + '_ {
     let configured = n
         .cfg
         .taints
@@ -161,6 +168,7 @@ impl Scheduler {
         Scheduler {
             usage: vec![NodeUsage::default(); nodes],
             owners: Vec::new(),
+            controller_owners: FxHashMap::default(),
             next_start: 0,
             unschedulable: BTreeSet::new(),
             work: SchedulerWork::default(),
@@ -184,6 +192,14 @@ impl Scheduler {
             }
             *self.owners[rs.index()].entry(node).or_default() += 1;
         }
+        if let (Some(c), None) = (pod.controller, pod.deleted) {
+            *self
+                .controller_owners
+                .entry(c)
+                .or_default()
+                .entry(node)
+                .or_default() += 1;
+        }
         self.unschedulable.remove(&id);
     }
 
@@ -193,6 +209,9 @@ impl Scheduler {
         self.unschedulable.remove(&id);
         if let (Some(rs), Some(node), None) = (pod.owner, pod.node, pod.deleted) {
             self.owner_left(rs, node);
+        }
+        if let (Some(c), Some(node), None) = (pod.controller, pod.node, pod.deleted) {
+            self.controller_left(c, node);
         }
     }
 
@@ -217,6 +236,23 @@ impl Scheduler {
         }
         if let (Some(rs), None) = (pod.owner, pod.deleted) {
             self.owner_left(rs, node);
+        }
+        if let (Some(c), None) = (pod.controller, pod.deleted) {
+            self.controller_left(c, node);
+        }
+    }
+
+    fn controller_left(&mut self, c: Controller, node: NodeId) {
+        let counts = self
+            .controller_owners
+            .get_mut(&c)
+            .expect("a bound pod is counted for its controller");
+        let n = counts
+            .get_mut(&node)
+            .expect("a bound pod is counted for its controller");
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&node);
         }
     }
 
@@ -294,6 +330,7 @@ impl Scheduler {
         let owned = pod
             .owner
             .and_then(|rs| self.owners.get(rs.index()))
+            .or_else(|| pod.controller.and_then(|c| self.controller_owners.get(&c)))
             .filter(|counts| !counts.is_empty());
         let mut best = (u32::MAX, 0u64);
         let mut top = Vec::new();
@@ -419,6 +456,14 @@ impl Scheduler {
                 .collect()
         };
         assert_eq!(owners(self), owners(&fresh));
+        let controllers = |s: &Scheduler| -> BTreeMap<(Controller, NodeId), u32> {
+            s.controller_owners
+                .iter()
+                .flat_map(|(c, m)| m.iter().map(move |(n, k)| ((*c, *n), *k)))
+                .filter(|(_, k)| *k > 0)
+                .collect()
+        };
+        assert_eq!(controllers(self), controllers(&fresh));
         assert_eq!(self.unschedulable, pending);
     }
 }

@@ -252,6 +252,24 @@ pub fn cluster_answer(fqdn: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// The `(hostname, service, namespace)` of a pod's own name under a headless Service,
+/// `<hostname>.<service>.<namespace>.svc.cluster.local`, which CoreDNS's `kubernetes` plugin
+/// answers from the endpoint's `hostname` (set by the EndpointSlice controller for a pod whose
+/// `spec.hostname` is set and whose `spec.subdomain` names the Service).
+pub fn hostname_answer(fqdn: &str) -> Option<(&str, &str, &str)> {
+    let rest = fqdn
+        .trim_end_matches('.')
+        .strip_suffix(CLUSTER_DOMAIN)?
+        .strip_suffix(".svc.")?;
+    let mut parts = rest.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(s), Some(n), None) if !h.is_empty() && !s.is_empty() && !n.is_empty() => {
+            Some((h, s, n))
+        }
+        _ => None,
+    }
+}
+
 /// Whether `fqdn` lies in the cluster domain (CoreDNS answers it itself, NXDOMAIN if no such
 /// Service), rather than being forwarded out of the cluster.
 pub fn in_cluster_domain(fqdn: &str) -> bool {
@@ -262,6 +280,20 @@ pub fn in_cluster_domain(fqdn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pod_name_under_a_headless_service_is_split_in_three() {
+        assert_eq!(
+            hostname_answer("web-0.nginx.default.svc.cluster.local."),
+            Some(("web-0", "nginx", "default"))
+        );
+        assert_eq!(hostname_answer("nginx.default.svc.cluster.local"), None);
+        assert_eq!(hostname_answer("a.b.c.d.svc.cluster.local"), None);
+        assert_eq!(
+            hostname_answer("web-0.nginx.default.pod.cluster.local"),
+            None
+        );
+    }
 
     #[test]
     fn ndots_5_tries_the_search_domains_first_for_names_with_fewer_than_five_dots() {

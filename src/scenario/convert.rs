@@ -8,11 +8,12 @@
 use super::quantity;
 use crate::engine::SimDuration;
 use crate::model::objects::{
-    ClusterIpRequest, Container, ContainerPort, Deployment, DnsPolicy, ImagePullPolicy,
-    IntOrPercent, LabelSelector, ObjectMeta, PodDnsConfig, PodObject, PodSpec, PodTemplate,
-    PortRef, Probe, ProbeHandler, Protocol, ReplicaSetObject, Resources, RestartPolicy,
-    RollingUpdate, SelectorOperator, SelectorRequirement, ServiceObject, ServicePort, ServiceSpec,
-    ServiceType, Toleration, TopologyRouting, TrafficPolicy,
+    ClusterIpRequest, Container, ContainerPort, DaemonSetObject, Deployment, DnsPolicy,
+    ImagePullPolicy, IntOrPercent, LabelSelector, ObjectMeta, PodDnsConfig, PodManagement,
+    PodObject, PodSpec, PodTemplate, PortRef, Probe, ProbeHandler, Protocol, ReplicaSetObject,
+    Resources, RestartPolicy, RollingUpdate, SelectorOperator, SelectorRequirement, ServiceObject,
+    ServicePort, ServiceSpec, ServiceType, StatefulSetObject, StatefulSetUpdate, Toleration,
+    TopologyRouting, TrafficPolicy,
 };
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
@@ -289,6 +290,8 @@ pub fn pod_spec(s: &core::PodSpec) -> PodSpec {
                 .map(|o| (o.name.clone().unwrap_or_default(), o.value.clone()))
                 .collect(),
         }),
+        hostname: s.hostname.clone().filter(|h| !h.is_empty()),
+        subdomain: s.subdomain.clone().filter(|d| !d.is_empty()),
     }
 }
 
@@ -349,6 +352,72 @@ pub fn replica_set(r: &apps::ReplicaSet) -> ReplicaSetObject {
         replicas: replicas(spec.replicas),
         selector: label_selector(&spec.selector),
         template: template(&spec.template.unwrap_or_default(), &meta.namespace),
+        meta,
+    }
+}
+
+/// `SetDefaults_StatefulSet` (`pkg/apis/apps/v1/defaults.go`): replicas 1,
+/// `podManagementPolicy: OrderedReady`, `updateStrategy: RollingUpdate` with partition 0.
+pub fn stateful_set(s: &apps::StatefulSet) -> StatefulSetObject {
+    let meta = object_meta(&s.metadata, true);
+    let spec = s.spec.clone().unwrap_or_default();
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    let update = match strategy.type_.as_deref() {
+        Some("OnDelete") => StatefulSetUpdate::OnDelete,
+        _ => StatefulSetUpdate::RollingUpdate {
+            partition: strategy
+                .rolling_update
+                .and_then(|r| r.partition)
+                .unwrap_or(0)
+                .max(0) as u32,
+        },
+    };
+    StatefulSetObject {
+        replicas: replicas(spec.replicas),
+        selector: label_selector(&spec.selector),
+        template: template(&spec.template, &meta.namespace),
+        service_name: spec.service_name.clone().unwrap_or_default(),
+        pod_management: match spec.pod_management_policy.as_deref() {
+            Some("Parallel") => PodManagement::Parallel,
+            _ => PodManagement::OrderedReady,
+        },
+        update,
+        min_ready: SimDuration::from_secs(spec.min_ready_seconds.unwrap_or(0).max(0) as u64),
+        volume_claims: spec
+            .volume_claim_templates
+            .iter()
+            .flatten()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect(),
+        meta,
+    }
+}
+
+/// `SetDefaults_DaemonSet` (`pkg/apis/apps/v1/defaults.go`): `updateStrategy: RollingUpdate`
+/// with `maxUnavailable: 1` and `maxSurge: 0`.
+pub fn daemon_set(d: &apps::DaemonSet) -> DaemonSetObject {
+    let meta = object_meta(&d.metadata, true);
+    let spec = d.spec.clone().unwrap_or_default();
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    let rolling_update = match strategy.type_.as_deref() {
+        Some("OnDelete") => None,
+        _ => {
+            let ru = strategy.rolling_update.unwrap_or_default();
+            let count = |v: Option<&IntOrString>, default: u32| match v {
+                None => IntOrPercent::Count(default),
+                Some(v) => int_or_percent(Some(v)),
+            };
+            Some(RollingUpdate {
+                max_surge: count(ru.max_surge.as_ref(), 0),
+                max_unavailable: count(ru.max_unavailable.as_ref(), 1),
+            })
+        }
+    };
+    DaemonSetObject {
+        selector: label_selector(&spec.selector),
+        template: template(&spec.template, &meta.namespace),
+        rolling_update,
+        min_ready: SimDuration::from_secs(spec.min_ready_seconds.unwrap_or(0).max(0) as u64),
         meta,
     }
 }

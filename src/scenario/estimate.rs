@@ -417,6 +417,9 @@ fn pods_of(o: &Object) -> Option<(f64, &PodSpec)> {
     match o {
         Object::Deployment(d) => Some((f64::from(d.replicas), &d.template.spec)),
         Object::ReplicaSet(r) => Some((f64::from(r.replicas), &r.template.spec)),
+        Object::StatefulSet(s) => Some((f64::from(s.replicas), &s.template.spec)),
+        // One per node, counted as one here (the estimate does not know which nodes fit).
+        Object::DaemonSet(d) => Some((1.0, &d.template.spec)),
         Object::Pod(p) => Some((1.0, &p.spec)),
         _ => None,
     }

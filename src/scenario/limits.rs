@@ -112,6 +112,13 @@ impl Totals {
                 i64::from(r.replicas) * r.template.spec.containers.len() as i64,
                 "spec.replicas",
             ),
+            Object::StatefulSet(s) => (
+                i64::from(s.replicas),
+                i64::from(s.replicas) * s.template.spec.containers.len() as i64,
+                "spec.replicas",
+            ),
+            // One pod per node at most: the bound on nodes bounds them.
+            Object::DaemonSet(d) => (0, d.template.spec.containers.len() as i64, "spec.template"),
             Object::Pod(p) => (1, p.spec.containers.len() as i64, "spec.containers"),
             Object::Service(s) => (0, s.spec.ports.len() as i64, "spec.ports"),
             Object::Namespace(_) | Object::HorizontalPodAutoscaler(_) => (0, 0, ""),
@@ -236,6 +243,8 @@ mod tests {
                 tolerations: Vec::new(),
                 dns_policy: Default::default(),
                 dns_config: None,
+                hostname: None,
+                subdomain: None,
             },
         })
     }

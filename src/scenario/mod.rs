@@ -417,6 +417,8 @@ enum K8s {
     Pod(Box<core::Pod>),
     Service(Box<core::Service>),
     Namespace(Box<core::Namespace>),
+    StatefulSet(Box<apps::StatefulSet>),
+    DaemonSet(Box<apps::DaemonSet>),
     HorizontalPodAutoscaler(Box<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>),
 }
 
@@ -471,9 +473,11 @@ fn controller_of(v: &serde_yaml::Value) -> Option<(String, String)> {
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
-const SIMULATED: [(&str, &str); 6] = [
+const SIMULATED: [(&str, &str); 8] = [
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
     ("Pod", "v1"),
     ("Service", "v1"),
     ("Namespace", "v1"),
@@ -794,7 +798,7 @@ impl Loader {
                             "",
                             0,
                             0,
-                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, Pod, Service, Namespace and HorizontalPodAutoscaler (autoscaling/v2)"),
+                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Service, Namespace and HorizontalPodAutoscaler (autoscaling/v2)"),
                         )
                     });
                 }
@@ -807,6 +811,10 @@ impl Loader {
             "ReplicaSet" => yaml::typed(value, &mut unknown).map(|v| K8s::ReplicaSet(Box::new(v))),
             "Pod" => yaml::typed(value, &mut unknown).map(|v| K8s::Pod(Box::new(v))),
             "Service" => yaml::typed(value, &mut unknown).map(|v| K8s::Service(Box::new(v))),
+            "StatefulSet" => {
+                yaml::typed(value, &mut unknown).map(|v| K8s::StatefulSet(Box::new(v)))
+            }
+            "DaemonSet" => yaml::typed(value, &mut unknown).map(|v| K8s::DaemonSet(Box::new(v))),
             "HorizontalPodAutoscaler" => {
                 yaml::typed(value, &mut unknown).map(|v| K8s::HorizontalPodAutoscaler(Box::new(v)))
             }
@@ -1009,6 +1017,8 @@ impl Loader {
             K8s::Pod(o) => validate::pod(o),
             K8s::Service(s) => validate::service(s, service_cidr),
             K8s::Namespace(n) => validate::namespace(n),
+            K8s::StatefulSet(s) => validate::stateful_set(s, p.has_selector),
+            K8s::DaemonSet(d) => validate::daemon_set(d, p.has_selector),
             K8s::HorizontalPodAutoscaler(h) => hpa::validate(h),
         };
         if let Some(first) = errs.first() {
@@ -1027,6 +1037,8 @@ impl Loader {
             K8s::Pod(o) => Object::Pod(convert::pod(o)),
             K8s::Service(s) => Object::Service(convert::service(s)),
             K8s::Namespace(n) => Object::Namespace(convert::object_meta(&n.metadata, false)),
+            K8s::StatefulSet(s) => Object::StatefulSet(convert::stateful_set(s)),
+            K8s::DaemonSet(d) => Object::DaemonSet(convert::daemon_set(d)),
             K8s::HorizontalPodAutoscaler(h) => {
                 Object::HorizontalPodAutoscaler(Box::new(hpa::convert(h)))
             }

@@ -1799,6 +1799,8 @@ pub fn check_effects(ctx: &mut Ctx, r: &Resolved, objects: &[Object], timeline: 
         .filter_map(|o| match o {
             Object::Deployment(d) => Some(&d.template.spec),
             Object::ReplicaSet(r) => Some(&r.template.spec),
+            Object::StatefulSet(s) => Some(&s.template.spec),
+            Object::DaemonSet(d) => Some(&d.template.spec),
             Object::Pod(p) => Some(&p.spec),
             _ => None,
         })
@@ -1835,6 +1837,9 @@ pub fn check_effects(ctx: &mut Ctx, r: &Resolved, objects: &[Object], timeline: 
         .map(|o| match o {
             Object::Deployment(d) if !d.template.spec.host_network => u64::from(d.replicas),
             Object::ReplicaSet(r) if !r.template.spec.host_network => u64::from(r.replicas),
+            Object::StatefulSet(s) if !s.template.spec.host_network => u64::from(s.replicas),
+            // At most one per node: never more than one address of each node's range.
+            Object::DaemonSet(d) if !d.template.spec.host_network => 1,
             Object::Pod(p) if !p.spec.host_network => 1,
             _ => 0,
         })
@@ -1946,6 +1951,8 @@ fn delete_kind(k: &str) -> Option<&'static str> {
         "service" | "services" | "svc" => Some("Service"),
         "deployment" | "deployments" | "deploy" => Some("Deployment"),
         "replicaset" | "replicasets" | "rs" => Some("ReplicaSet"),
+        "statefulset" | "statefulsets" | "sts" => Some("StatefulSet"),
+        "daemonset" | "daemonsets" | "ds" => Some("DaemonSet"),
         "pod" | "pods" | "po" => Some("Pod"),
         "horizontalpodautoscaler" | "horizontalpodautoscalers" | "hpa" => {
             Some("HorizontalPodAutoscaler")
@@ -2166,7 +2173,7 @@ fn event(
                 None | Some("") => {
                     ctx.err(
                         &format!("{ap}.kind"),
-                        "required: Service, Deployment, ReplicaSet, Pod or HorizontalPodAutoscaler",
+                        "required: Service, Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod or HorizontalPodAutoscaler",
                     );
                     None
                 }
@@ -2175,7 +2182,7 @@ fn event(
                     if canonical.is_none() {
                         ctx.err(
                             &format!("{ap}.kind"),
-                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet, Pod or HorizontalPodAutoscaler"),
+                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod or HorizontalPodAutoscaler"),
                         );
                     }
                     canonical
@@ -2218,6 +2225,9 @@ impl PodShape {
         let (name, exact, t) = match o {
             Object::Deployment(d) => (format!("{}-", d.meta.name), false, &d.template),
             Object::ReplicaSet(r) => (format!("{}-", r.meta.name), false, &r.template),
+            // `<name>-<ordinal>` and `<name>-<random suffix>`.
+            Object::StatefulSet(s) => (format!("{}-", s.meta.name), false, &s.template),
+            Object::DaemonSet(d) => (format!("{}-", d.meta.name), false, &d.template),
             Object::Pod(p) => {
                 return Some(PodShape {
                     name: p.meta.name.clone(),

@@ -951,6 +951,7 @@ fn template_for_replica_set(
 /// empty one): upstream reports it as required, and then, since a nil selector selects
 /// nothing (`labels.Nothing()`), the template's labels do not match it either.
 fn replicated(
+    what: &str,
     replicas: Option<i32>,
     selector: Option<&meta::LabelSelector>,
     template: Option<&core::PodTemplateSpec>,
@@ -978,7 +979,7 @@ fn replicated(
                 errs.push(invalid(
                     "spec.selector",
                     json(selector),
-                    "empty selector is invalid for deployment",
+                    &format!("empty selector is invalid for {what}"),
                 ));
             }
         }
@@ -1034,7 +1035,13 @@ pub fn deployment(d: &apps::Deployment, has_selector: bool) -> Vec<FieldError> {
         return errs;
     };
     let selector = has_selector.then_some(&spec.selector);
-    replicated(spec.replicas, selector, Some(&spec.template), &mut errs);
+    replicated(
+        "deployment",
+        spec.replicas,
+        selector,
+        Some(&spec.template),
+        &mut errs,
+    );
     if let Some(st) = &spec.strategy {
         match st.type_.as_deref() {
             None | Some("RollingUpdate") | Some("Recreate") => {}
@@ -1101,6 +1108,144 @@ pub fn deployment(d: &apps::Deployment, has_selector: bool) -> Vec<FieldError> {
     errs
 }
 
+/// `ValidateStatefulSetSpec` (`pkg/apis/apps/validation/validation.go`); `has_selector` as
+/// for [`deployment`].
+pub fn stateful_set(s: &apps::StatefulSet, has_selector: bool) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(
+        &s.metadata,
+        "metadata",
+        true,
+        NameRule::Subdomain,
+        &mut errs,
+    );
+    let Some(spec) = &s.spec else {
+        errs.push(required("spec.selector", ""));
+        errs.push(required("spec.template", ""));
+        return errs;
+    };
+    replicated(
+        "statefulset",
+        spec.replicas,
+        has_selector.then_some(&spec.selector),
+        Some(&spec.template),
+        &mut errs,
+    );
+    match spec.pod_management_policy.as_deref() {
+        None | Some("OrderedReady") | Some("Parallel") => {}
+        Some(p) => errs.push(unsupported(
+            "spec.podManagementPolicy",
+            p,
+            &["OrderedReady", "Parallel"],
+        )),
+    }
+    if let Some(st) = &spec.update_strategy {
+        match st.type_.as_deref() {
+            None | Some("RollingUpdate") => {
+                if let Some(p) = st.rolling_update.as_ref().and_then(|r| r.partition) {
+                    nonneg(
+                        "spec.updateStrategy.rollingUpdate.partition",
+                        p.into(),
+                        &mut errs,
+                    );
+                }
+            }
+            Some("OnDelete") => {
+                if st.rolling_update.is_some() {
+                    errs.push(invalid(
+                        "spec.updateStrategy.rollingUpdate",
+                        BadValue::Str("OnDelete".into()),
+                        "only allowed for updateStrategy 'RollingUpdate'",
+                    ));
+                }
+            }
+            Some(t) => errs.push(unsupported(
+                "spec.updateStrategy.type",
+                t,
+                &["OnDelete", "RollingUpdate"],
+            )),
+        }
+    }
+    nonneg(
+        "spec.minReadySeconds",
+        spec.min_ready_seconds.unwrap_or(0).into(),
+        &mut errs,
+    );
+    errs
+}
+
+/// `ValidateDaemonSetSpec` (`pkg/apis/apps/validation/validation.go`); `has_selector` as for
+/// [`deployment`].
+pub fn daemon_set(d: &apps::DaemonSet, has_selector: bool) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    object_meta(
+        &d.metadata,
+        "metadata",
+        true,
+        NameRule::Subdomain,
+        &mut errs,
+    );
+    let Some(spec) = &d.spec else {
+        errs.push(required("spec.selector", ""));
+        errs.push(required("spec.template", ""));
+        return errs;
+    };
+    replicated(
+        "daemonset",
+        None,
+        has_selector.then_some(&spec.selector),
+        Some(&spec.template),
+        &mut errs,
+    );
+    if let Some(st) = &spec.update_strategy {
+        match st.type_.as_deref() {
+            None | Some("RollingUpdate") | Some("OnDelete") => {}
+            Some(t) => errs.push(unsupported(
+                "spec.updateStrategy.type",
+                t,
+                &["OnDelete", "RollingUpdate"],
+            )),
+        }
+        if let Some(ru) = &st.rolling_update {
+            let base = "spec.updateStrategy.rollingUpdate";
+            let surge = ru
+                .max_surge
+                .as_ref()
+                .and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), &mut errs));
+            let unav = ru
+                .max_unavailable
+                .as_ref()
+                .and_then(|v| int_or_percent(v, &format!("{base}.maxUnavailable"), &mut errs));
+            // Defaults: maxUnavailable 1, maxSurge 0 (`SetDefaults_DaemonSet`).
+            let surge = surge.unwrap_or((false, 0));
+            let unav = unav.unwrap_or((false, 1));
+            if surge.1 == 0 && unav.1 == 0 {
+                errs.push(invalid(
+                    &format!("{base}.maxUnavailable"),
+                    match ru.max_unavailable.as_ref() {
+                        Some(IntOrString::String(s)) => BadValue::Str(s.clone()),
+                        _ => BadValue::Int(0),
+                    },
+                    "may not be 0 when `maxSurge` is 0",
+                ));
+            }
+            if unav.0 && unav.1 > 100 {
+                errs.push(invalid(
+                    &format!("{base}.maxUnavailable"),
+                    BadValue::Str(format!("{}%", unav.1)),
+                    "must not be greater than 100%",
+                ));
+            }
+        }
+    }
+    nonneg(
+        "spec.minReadySeconds",
+        spec.min_ready_seconds.unwrap_or(0).into(),
+        &mut errs,
+    );
+    errs
+}
+
 /// `ValidateReplicaSet`; `has_selector` as for [`deployment`].
 pub fn replica_set(r: &apps::ReplicaSet, has_selector: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
@@ -1114,7 +1259,9 @@ pub fn replica_set(r: &apps::ReplicaSet, has_selector: bool) -> Vec<FieldError> 
     match &r.spec {
         None => errs.push(required("spec.selector", "")),
         Some(spec) => {
+            // `ValidateReplicaSetSpec` says "deployment" too.
             replicated(
+                "deployment",
                 spec.replicas,
                 has_selector.then_some(&spec.selector),
                 spec.template.as_ref(),
@@ -1492,6 +1639,12 @@ pub fn unmatched_selectors(
             }
             Object::ReplicaSet(r) => {
                 Some((r.meta.namespace.clone(), r.template.meta.labels.clone()))
+            }
+            Object::StatefulSet(s) => {
+                Some((s.meta.namespace.clone(), s.template.meta.labels.clone()))
+            }
+            Object::DaemonSet(d) => {
+                Some((d.meta.namespace.clone(), d.template.meta.labels.clone()))
             }
             Object::Pod(p) => Some((p.meta.namespace.clone(), p.meta.labels.clone())),
             _ => None,

@@ -123,6 +123,8 @@ pub fn coredns_deployment() -> Deployment {
                 // CoreDNS itself asks the node's resolvers (its `forward . /etc/resolv.conf`).
                 dns_policy: DnsPolicy::Default,
                 dns_config: None,
+                hostname: None,
+                subdomain: None,
                 tolerations: vec![
                     toleration("CriticalAddonsOnly", true, None),
                     toleration(

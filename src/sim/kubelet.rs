@@ -801,6 +801,7 @@ impl Simulation {
                 if let Some(rs) = self.cluster.pod(id).owner {
                     self.reconcile_replica_set(rs);
                 }
+                self.controller_pod_changed(id);
             }
             return;
         }

@@ -239,6 +239,18 @@ impl Simulation {
         spec: PodSpec,
         owner: Option<RsId>,
     ) -> PodId {
+        self.create_pod_with(meta, spec, owner, None)
+    }
+
+    /// [`create_pod`](Self::create_pod) for a ReplicaSet's pod or a StatefulSet's or
+    /// DaemonSet's.
+    pub(super) fn create_pod_with(
+        &mut self,
+        meta: ObjectMeta,
+        spec: PodSpec,
+        owner: Option<RsId>,
+        controller: Option<crate::model::cluster::Controller>,
+    ) -> PodId {
         let now = self.queue.now();
         let n = spec.containers.len();
         let id = self.cluster.add_pod(Pod {
@@ -246,6 +258,7 @@ impl Simulation {
             uid: names::uid(&mut self.rng_names),
             spec: Arc::new(spec),
             owner,
+            controller,
             node: None,
             ip: None,
             phase: PodPhase::Pending,
@@ -329,6 +342,7 @@ impl Simulation {
         if let Some(rs) = self.cluster.pod(id).owner {
             self.reconcile_replica_set(rs);
         }
+        self.controller_pod_changed(id);
     }
 
     /// Graceful deletion (`kubectl delete pod`, eviction, scale-down): the pod turns
@@ -589,6 +603,7 @@ impl Simulation {
                         format!("Node {name} status is now: NodeReady"),
                     );
                     self.retry_pending();
+                    self.sync_all_daemon_sets();
                 }
                 _ => {}
             }
@@ -618,6 +633,7 @@ impl Simulation {
                 .warning(now, object, "NodeNotReady", "Node is not ready".into());
         }
         self.endpoints_changed();
+        self.sync_all_daemon_sets();
     }
 
     /// Taint-based eviction (`pkg/controller/tainteviction`): the pod's toleration of its

@@ -250,7 +250,7 @@ impl Simulation {
             return Err(());
         }
         let Some((svc, ns)) = dns::cluster_answer(fqdn) else {
-            return Ok(None);
+            return Ok(self.hostname_record(fqdn));
         };
         let Some(i) = self.service_index(ns, svc) else {
             return Ok(None);
@@ -269,6 +269,31 @@ impl Simulation {
         let q = self.dns_queries.get();
         self.dns_queries.set(q + 1);
         Ok(Some(records[(q % records.len() as u64) as usize]))
+    }
+
+    /// The A record of a pod's own name under a headless Service (`web-0.nginx.default.svc.
+    /// cluster.local`): the address of the pod the Service selects whose `spec.hostname` is
+    /// the first label and whose `spec.subdomain` is the Service, while its endpoint is ready
+    /// (or the Service publishes not-ready addresses); NXDOMAIN otherwise, as CoreDNS answers
+    /// from the EndpointSlices.
+    fn hostname_record(&self, fqdn: &str) -> Option<Ipv4Addr> {
+        let (host, svc, ns) = dns::hostname_answer(fqdn)?;
+        let i = self.service_index(ns, svc)?;
+        let s = &self.api.services[i].obj;
+        if self.api.services[i].cluster_ip.is_some() || s.spec.type_ == ServiceType::ExternalName {
+            return None;
+        }
+        let publish = s.spec.publish_not_ready_addresses;
+        self.cluster
+            .pods_selected(&s.meta.namespace, &s.spec.selector)
+            .filter(|(_, p)| {
+                p.spec.hostname.as_deref() == Some(host) && p.spec.subdomain.as_deref() == Some(svc)
+            })
+            .filter(|(_, p)| {
+                let serving = p.ready || (publish && p.running());
+                super::dataplane::endpoint_ready(serving, p.deleted.is_some(), publish)
+            })
+            .find_map(|(_, p)| p.ip)
     }
 
     /// [`lookup_with`](Self::lookup_with) routed by the nodes' own data planes, as in a run

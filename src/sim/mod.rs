@@ -16,6 +16,7 @@
 pub mod addons;
 pub mod apiserver;
 pub mod config;
+mod daemonset;
 mod dataplane;
 mod disruption;
 mod endpointslices;
@@ -31,6 +32,7 @@ mod noop;
 pub mod outcome;
 mod requests;
 pub mod snapshot;
+mod statefulset;
 pub mod trace;
 mod workload;
 pub mod zones;
@@ -160,6 +162,15 @@ pub struct Simulation {
     node_ips: FxHashMap<Ipv4Addr, NodeId>,
     /// The Deployment controller's and the mid-run API requests' state.
     workload: workload::WorkloadState,
+    /// StatefulSets by creation order ([`statefulset`]), the sets whose controller is
+    /// running and whether a pass must run again.
+    statefulsets: Vec<statefulset::StatefulSetState>,
+    sts_syncing: Vec<u32>,
+    sts_dirty: bool,
+    /// DaemonSets by creation order ([`daemonset`]), likewise.
+    daemonsets: Vec<daemonset::DaemonSetState>,
+    ds_syncing: Vec<u32>,
+    ds_dirty: bool,
     /// IPVS connections that ended, gathered while a client is borrowed (reused buffer).
     dp_closed: Vec<(u64, crate::net::ipvs::CloseKind, SimTime)>,
     /// Bumped by every event that can create, start, stop or remove a pod (see
@@ -270,6 +281,12 @@ impl Simulation {
             rng_scheduler: streams_rng.stream("scheduler"),
             scheduler: Scheduler::new(n_nodes),
             workload: workload::WorkloadState::new(&streams_rng),
+            statefulsets: Vec::new(),
+            sts_syncing: Vec::new(),
+            sts_dirty: false,
+            daemonsets: Vec::new(),
+            ds_syncing: Vec::new(),
+            ds_dirty: false,
             streams_rng,
             cluster,
             api,
@@ -367,6 +384,8 @@ impl Simulation {
             Object::Pod(p) => {
                 self.create_pod(p.meta, p.spec, None);
             }
+            Object::StatefulSet(s) => self.create_stateful_set(s),
+            Object::DaemonSet(d) => self.create_daemon_set(d),
             Object::HorizontalPodAutoscaler(h) => self.apply_hpa(*h),
         }
         Ok(())

@@ -1744,13 +1744,16 @@ impl Simulation {
                 labels: p.meta.labels.clone(),
                 node: p.node.map(|n| self.cluster.node(n).cfg.name.clone()),
                 ip: p.ip,
-                owner: p.owner.map(|rs| {
-                    let rs = &self.cluster.replica_sets[rs.index()];
-                    match rs.owner {
-                        Some(d) => self.cluster.deployments[d.index()].spec.meta.name.clone(),
-                        None => rs.meta.name.clone(),
-                    }
-                }),
+                owner: p
+                    .owner
+                    .map(|rs| {
+                        let rs = &self.cluster.replica_sets[rs.index()];
+                        match rs.owner {
+                            Some(d) => self.cluster.deployments[d.index()].spec.meta.name.clone(),
+                            None => rs.meta.name.clone(),
+                        }
+                    })
+                    .or_else(|| self.controller_name(p.controller)),
                 served: self.metrics.pod_served[i],
                 failed: self.metrics.pod_failed[i],
                 created: p.created,

@@ -26,7 +26,7 @@
 
 use super::Simulation;
 use crate::engine::{RngStreams, SimDuration, SimRng, SimTime};
-use crate::model::cluster::{DeployId, NodeId, PodId, RsId};
+use crate::model::cluster::{Controller, DeployId, NodeId, PodId, RsId};
 use crate::model::names;
 use crate::model::objects::{
     ClusterIpRequest, Deployment, IntOrPercent, Object, ObjectMeta, PodTemplate, ReplicaSetObject,
@@ -230,12 +230,14 @@ impl Simulation {
             .cluster
             .live_pods()
             .filter(|(_, p)| p.node == Some(node) && p.deleted.is_none())
+            // `--ignore-daemonsets`: the DaemonSet would put them back at once.
+            .filter(|(_, p)| !matches!(p.controller, Some(Controller::DaemonSet(_))))
             .map(|(i, _)| i)
             .collect();
         let bare: Vec<String> = pods
             .iter()
             .map(|id| self.cluster.pod(*id))
-            .filter(|p| p.owner.is_none())
+            .filter(|p| p.owner.is_none() && p.controller.is_none())
             .map(|p| format!("{}/{}", p.meta.namespace, p.meta.name))
             .collect();
         if !bare.is_empty() {
@@ -260,6 +262,7 @@ impl Simulation {
 
     /// A pod turned ready: its Deployment's rollout may go on.
     pub(super) fn pod_became_ready(&mut self, id: PodId) {
+        self.controller_pod_changed(id);
         if let Some(d) = self.deployment_of(id) {
             // Upstream's ReplicaSet controller looks again `minReadySeconds` later
             // (`AddAfter` in `pkg/controller/replicaset/replica_set.go`), and the status it
@@ -275,6 +278,11 @@ impl Simulation {
 
     /// `minReadySeconds` after a pod turned ready: its rollout may go on if it still is.
     pub(super) fn pod_may_be_available(&mut self, id: PodId) {
+        match self.cluster.pod(id).controller {
+            Some(Controller::StatefulSet(i)) => return self.sync_stateful_set(i),
+            Some(Controller::DaemonSet(i)) => return self.sync_daemon_set(i),
+            None => {}
+        }
         if let Some(d) = self.deployment_of(id) {
             self.reconcile_deployment(d);
         }
@@ -282,8 +290,28 @@ impl Simulation {
 
     /// A pod went away (its object left the API server): its Deployment's rollout may go on.
     pub(super) fn pod_removed(&mut self, id: PodId) {
+        self.controller_pod_changed(id);
         if let Some(d) = self.deployment_of(id) {
             self.reconcile_deployment(d);
+        }
+    }
+
+    /// The StatefulSet or DaemonSet controller of the pod, if one owns it, runs.
+    pub(super) fn controller_pod_changed(&mut self, id: PodId) {
+        match self.cluster.pod(id).controller {
+            Some(Controller::StatefulSet(_)) => self.stateful_pod_changed(id),
+            Some(Controller::DaemonSet(_)) => self.daemon_pod_changed(id),
+            None => {}
+        }
+    }
+
+    /// The name of a pod's StatefulSet or DaemonSet, as the report's owner column shows it.
+    pub(super) fn controller_name(&self, c: Option<Controller>) -> Option<String> {
+        match c? {
+            Controller::StatefulSet(i) => {
+                Some(self.statefulsets[i as usize].spec.meta.name.clone())
+            }
+            Controller::DaemonSet(i) => Some(self.daemonsets[i as usize].spec.meta.name.clone()),
         }
     }
 
@@ -650,6 +678,14 @@ impl Simulation {
                 }
             }
             Object::Namespace(meta) => self.create_object(now, Object::Namespace(meta)),
+            Object::StatefulSet(new) => match self.find_stateful_set(&ns, &name) {
+                Some(i) => self.update_stateful_set(now, i, new),
+                None => self.create_object(now, Object::StatefulSet(new)),
+            },
+            Object::DaemonSet(new) => match self.find_daemon_set(&ns, &name) {
+                Some(i) => self.update_daemon_set(now, i, new),
+                None => self.create_object(now, Object::DaemonSet(new)),
+            },
             Object::HorizontalPodAutoscaler(h) => self.apply_hpa(*h),
         }
         self.endpoints_changed();
@@ -796,6 +832,20 @@ impl Simulation {
                     None => false,
                 }
             }
+            "StatefulSet" => match self.find_stateful_set(namespace, name) {
+                Some(i) => {
+                    self.delete_stateful_set(i);
+                    true
+                }
+                None => false,
+            },
+            "DaemonSet" => match self.find_daemon_set(namespace, name) {
+                Some(i) => {
+                    self.delete_daemon_set(i);
+                    true
+                }
+                None => false,
+            },
             "HorizontalPodAutoscaler" => self.delete_hpa(namespace, name),
             _ => {
                 let pod = self
@@ -819,6 +869,8 @@ impl Simulation {
                 "Service" => "services".to_string(),
                 "Deployment" => "deployments.apps".to_string(),
                 "ReplicaSet" => "replicasets.apps".to_string(),
+                "StatefulSet" => "statefulsets.apps".to_string(),
+                "DaemonSet" => "daemonsets.apps".to_string(),
                 "HorizontalPodAutoscaler" => "horizontalpodautoscalers.autoscaling".to_string(),
                 _ => "pods".to_string(),
             };

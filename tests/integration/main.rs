@@ -32,5 +32,6 @@ mod snapshots;
 
 mod sweep;
 mod util;
+mod workloads;
 mod yaml_layouts;
 mod zones;
