@@ -6,5 +6,6 @@ pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod names;
+pub mod netpol;
 pub mod objects;
 pub mod scheduler;

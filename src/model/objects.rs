@@ -475,6 +475,7 @@ pub enum Object {
     ReplicaSet(ReplicaSetObject),
     Pod(PodObject),
     Service(ServiceObject),
+    NetworkPolicy(super::netpol::NetworkPolicy),
 }
 
 impl Object {
@@ -485,6 +486,7 @@ impl Object {
             Object::ReplicaSet(_) => "ReplicaSet",
             Object::Pod(_) => "Pod",
             Object::Service(_) => "Service",
+            Object::NetworkPolicy(_) => "NetworkPolicy",
         }
     }
     pub fn meta(&self) -> &ObjectMeta {
@@ -494,6 +496,7 @@ impl Object {
             Object::ReplicaSet(r) => &r.meta,
             Object::Pod(p) => &p.meta,
             Object::Service(s) => &s.meta,
+            Object::NetworkPolicy(p) => &p.meta,
         }
     }
 }

@@ -17,8 +17,8 @@
 //! It knows nothing of nodes, Services or time: the simulation passes in what the CNI sees
 //! (a pod with its labels, namespace labels and container ports, or just an address).
 
-use crate::model::objects::{ContainerPort, LabelSelector, Labels, PortRef, Protocol};
-use ipnet::Ipv4Net;
+pub use crate::model::netpol::{Direction, NetworkPolicy, Peer, PolicyTypes, Port, Rule};
+use crate::model::objects::{Container, ContainerPort, LabelSelector, Labels, PortRef, Protocol};
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -27,99 +27,6 @@ use std::net::Ipv4Addr;
 /// namespaces by it: `namespaceLabelKey` in `test/e2e/network/netpol/network_policy.go`).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// A validated NetworkPolicy, with `policyTypes` and every port's protocol defaulted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkPolicy {
-    pub name: String,
-    pub namespace: String,
-    /// `spec.podSelector`: the pods the policy applies to (empty: every pod of the namespace).
-    pub pod_selector: LabelSelector,
-    pub ingress: Vec<Rule>,
-    pub egress: Vec<Rule>,
-    pub types: PolicyTypes,
-}
-
-/// Which directions a policy isolates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyTypes {
-    pub ingress: bool,
-    pub egress: bool,
-}
-
-impl PolicyTypes {
-    /// `policyTypes` as written, or upstream's default when it is not: `Ingress` always,
-    /// `Egress` when the policy has any egress rule (`pkg/apis/networking/types.go`, the
-    /// comment on `PolicyTypes`).
-    pub fn defaulted(written: Option<&[Direction]>, has_egress_rules: bool) -> Self {
-        match written {
-            Some(list) => PolicyTypes {
-                ingress: list.contains(&Direction::Ingress),
-                egress: list.contains(&Direction::Egress),
-            },
-            None => PolicyTypes {
-                ingress: true,
-                egress: has_egress_rules,
-            },
-        }
-    }
-
-    fn has(self, d: Direction) -> bool {
-        match d {
-            Direction::Ingress => self.ingress,
-            Direction::Egress => self.egress,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Direction {
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Ingress => "Ingress",
-            Direction::Egress => "Egress",
-        }
-    }
-}
-
-/// One `ingress` or `egress` rule: `ports` and `from` (ingress) or `to` (egress).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Rule {
-    /// Empty: every port and protocol.
-    pub ports: Vec<Port>,
-    /// Empty: every peer.
-    pub peers: Vec<Peer>,
-}
-
-/// `NetworkPolicyPort`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    /// Defaulted to TCP (`pkg/apis/networking/v1/defaults.go`, `SetDefaults_NetworkPolicyPort`).
-    pub protocol: Protocol,
-    /// `None`: every port of `protocol`.
-    pub port: Option<PortRef>,
-    /// With a numeric `port`: the range `port..=end_port`.
-    pub end_port: Option<u16>,
-}
-
-/// `NetworkPolicyPeer`: pods by selectors, or addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Peer {
-    /// `podSelector` alone: pods of the policy's namespace; `namespaceSelector` alone: every
-    /// pod of the selected namespaces; both in one peer: pods matching the pod selector in the
-    /// namespaces matching the namespace selector (an AND, where two peers are an OR).
-    Pods {
-        namespaces: Option<LabelSelector>,
-        pods: Option<LabelSelector>,
-    },
-    /// `ipBlock`: addresses in `cidr` but in none of `except`.
-    IpBlock { cidr: Ipv4Net, except: Vec<Ipv4Net> },
-}
-
 /// A pod as a policy sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct PodView<'a> {
@@ -127,8 +34,26 @@ pub struct PodView<'a> {
     pub labels: &'a Labels,
     /// The namespace's labels, including [`NAMESPACE_NAME_LABEL`].
     pub namespace_labels: &'a Labels,
-    /// Every container's ports, to resolve a named port.
-    pub ports: &'a [ContainerPort],
+    /// Its containers' ports, to resolve a named port.
+    pub ports: Ports<'a>,
+}
+
+/// A pod's container ports: as a list, or read from its containers.
+#[derive(Debug, Clone, Copy)]
+pub enum Ports<'a> {
+    List(&'a [ContainerPort]),
+    Containers(&'a [Container]),
+}
+
+impl<'a> Ports<'a> {
+    pub fn iter(self) -> impl Iterator<Item = &'a ContainerPort> {
+        let (list, containers): (&'a [ContainerPort], &'a [Container]) = match self {
+            Ports::List(l) => (l, &[]),
+            Ports::Containers(c) => (&[], c),
+        };
+        list.iter()
+            .chain(containers.iter().flat_map(|c| c.ports.iter()))
+    }
 }
 
 /// One end of a connection: an address, and the pod behind it when it is a pod's own
@@ -236,7 +161,7 @@ pub fn verdict(policies: &[NetworkPolicy], c: &Conn, d: Direction) -> Verdict {
 
 /// Whether `p` applies to `pod` (its namespace and its `podSelector`).
 pub fn selects(p: &NetworkPolicy, pod: &PodView) -> bool {
-    p.namespace == pod.namespace && p.pod_selector.matches(pod.labels)
+    p.meta.namespace == pod.namespace && p.pod_selector.matches(pod.labels)
 }
 
 fn rule_allows(
@@ -256,7 +181,7 @@ fn rule_allows(
         || rule
             .peers
             .iter()
-            .any(|pe| peer_matches(pe, &p.namespace, peer));
+            .any(|pe| peer_matches(pe, &p.meta.namespace, peer));
     port_ok && peer_ok
 }
 
@@ -400,7 +325,8 @@ mod tests {
     //! `Reachability` does; loopback (a pod to itself) is ignored, as the suite ignores it
     //! (`ignoreLoopback`).
     use super::*;
-    use crate::model::objects::{SelectorOperator, SelectorRequirement};
+    use crate::model::objects::{ObjectMeta, SelectorOperator, SelectorRequirement};
+    use ipnet::Ipv4Net;
     use std::collections::BTreeMap;
 
     const NS: [&str; 3] = ["x", "y", "z"];
@@ -452,7 +378,7 @@ mod tests {
                 namespace: NS[ns],
                 labels: &w.labels[pod],
                 namespace_labels: &w.ns_labels[ns],
-                ports: &w.ports,
+                ports: Ports::List(&w.ports),
             }),
         }
     }
@@ -543,8 +469,11 @@ mod tests {
 
     fn policy(ns: &str, pod_selector: LabelSelector) -> NetworkPolicy {
         NetworkPolicy {
-            name: "p".into(),
-            namespace: ns.into(),
+            meta: ObjectMeta {
+                name: "p".into(),
+                namespace: ns.into(),
+                ..ObjectMeta::default()
+            },
             pod_selector,
             ingress: vec![],
             egress: vec![],
@@ -788,7 +717,7 @@ mod tests {
         }])];
         p1.types = egress_only();
         let mut p2 = p1.clone();
-        p2.name = "p2".into();
+        p2.meta.name = "p2".into();
         p2.egress = vec![from(vec![Peer::IpBlock {
             cidr: cidr(ip(0, 1), 32),
             except: vec![],
@@ -896,9 +825,9 @@ mod tests {
     fn verdicts_name_the_rule_and_the_isolating_policies() {
         let w = world();
         let mut deny = policy("x", sel(&[]));
-        deny.name = "deny".into();
+        deny.meta.name = "deny".into();
         let mut allow = policy("x", sel(&[("pod", "a")]));
-        allow.name = "allow".into();
+        allow.meta.name = "allow".into();
         allow.ingress = vec![
             from(vec![pods(None, Some(sel(&[("pod", "c")])))]),
             from(vec![pods(None, Some(sel(&[("pod", "b")])))]),
@@ -950,6 +879,7 @@ mod tests {
         //! arithmetic, its own `policyTypes` default, and per policy the set of connections
         //! its rules allow, instead of a search for the first allowing rule.
         use super::super::*;
+        use ipnet::Ipv4Net;
         use proptest::prelude::*;
         use std::collections::BTreeSet;
 
@@ -1172,8 +1102,11 @@ mod tests {
                     .collect()
             });
             NetworkPolicy {
-                name: format!("p{i}"),
-                namespace: ns[r.ns].into(),
+                meta: crate::model::objects::ObjectMeta {
+                    name: format!("p{i}"),
+                    namespace: ns[r.ns].into(),
+                    ..Default::default()
+                },
                 pod_selector: pod_sel(r.selects),
                 ingress: r.ingress.iter().map(rule).collect(),
                 egress: r.egress.iter().map(rule).collect(),
@@ -1248,7 +1181,7 @@ mod tests {
                         namespace: ns[e / 3],
                         labels: &labels[e % 3],
                         namespace_labels: &ns_labels[e / 3],
-                        ports: &ports,
+                        ports: Ports::List(&ports),
                     }),
                 };
                 for s in 0..ENDS {

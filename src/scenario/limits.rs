@@ -114,7 +114,7 @@ impl Totals {
             ),
             Object::Pod(p) => (1, p.spec.containers.len() as i64, "spec.containers"),
             Object::Service(s) => (0, s.spec.ports.len() as i64, "spec.ports"),
-            Object::Namespace(_) => (0, 0, ""),
+            Object::Namespace(_) | Object::NetworkPolicy(_) => (0, 0, ""),
         };
         let key = (o.kind(), o.meta().namespace.clone(), o.meta().name.clone());
         let (old_pods, old_containers) = self

@@ -25,6 +25,7 @@ pub mod files;
 pub mod generate;
 mod kinds;
 pub mod limits;
+mod netpol;
 mod overrides;
 pub mod quantity;
 mod spec;
@@ -407,6 +408,7 @@ enum K8s {
     Pod(Box<core::Pod>),
     Service(Box<core::Service>),
     Namespace(Box<core::Namespace>),
+    NetworkPolicy(Box<k8s_openapi::api::networking::v1::NetworkPolicy>),
 }
 
 struct Loader {
@@ -425,12 +427,13 @@ struct Loader {
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
-const SIMULATED: [(&str, &str); 5] = [
+const SIMULATED: [(&str, &str); 6] = [
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
     ("Pod", "v1"),
     ("Service", "v1"),
     ("Namespace", "v1"),
+    ("NetworkPolicy", "networking.k8s.io/v1"),
 ];
 
 /// An object's namespace as written, `default` when it names none.
@@ -753,6 +756,9 @@ impl Loader {
             "ReplicaSet" => yaml::typed(value, &mut unknown).map(|v| K8s::ReplicaSet(Box::new(v))),
             "Pod" => yaml::typed(value, &mut unknown).map(|v| K8s::Pod(Box::new(v))),
             "Service" => yaml::typed(value, &mut unknown).map(|v| K8s::Service(Box::new(v))),
+            "NetworkPolicy" => {
+                yaml::typed(value, &mut unknown).map(|v| K8s::NetworkPolicy(Box::new(v)))
+            }
             _ => yaml::typed(value, &mut unknown).map(|v| K8s::Namespace(Box::new(v))),
         };
         let v = match parsed {
@@ -897,6 +903,7 @@ impl Loader {
             K8s::Pod(o) => validate::pod(o),
             K8s::Service(s) => validate::service(s, service_cidr),
             K8s::Namespace(n) => validate::namespace(n),
+            K8s::NetworkPolicy(n) => netpol::validate(n),
         };
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
@@ -914,6 +921,7 @@ impl Loader {
             K8s::Pod(o) => Object::Pod(convert::pod(o)),
             K8s::Service(s) => Object::Service(convert::service(s)),
             K8s::Namespace(n) => Object::Namespace(convert::object_meta(&n.metadata, false)),
+            K8s::NetworkPolicy(n) => Object::NetworkPolicy(netpol::convert(n)),
         })
     }
 }

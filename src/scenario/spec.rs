@@ -1887,6 +1887,7 @@ fn delete_kind(k: &str) -> Option<&'static str> {
         "deployment" | "deployments" | "deploy" => Some("Deployment"),
         "replicaset" | "replicasets" | "rs" => Some("ReplicaSet"),
         "pod" | "pods" | "po" => Some("Pod"),
+        "networkpolicy" | "networkpolicies" | "netpol" => Some("NetworkPolicy"),
         _ => None,
     }
 }
@@ -2103,7 +2104,7 @@ fn event(
                 None | Some("") => {
                     ctx.err(
                         &format!("{ap}.kind"),
-                        "required: Service, Deployment, ReplicaSet or Pod",
+                        "required: Service, Deployment, ReplicaSet, Pod or NetworkPolicy",
                     );
                     None
                 }
@@ -2112,7 +2113,7 @@ fn event(
                     if canonical.is_none() {
                         ctx.err(
                             &format!("{ap}.kind"),
-                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet or Pod"),
+                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet, Pod or NetworkPolicy"),
                         );
                     }
                     canonical

@@ -25,6 +25,7 @@ mod kubelet;
 mod lifecycle;
 mod loadbalancer;
 mod lookup;
+mod netpol;
 mod noop;
 pub mod outcome;
 mod requests;
@@ -37,6 +38,7 @@ pub use apiserver::ApiError;
 pub use config::Scenario;
 pub use dataplane::ProxyWork;
 pub use endpointslices::{EndpointSlice, MAX_ENDPOINTS_PER_SLICE};
+pub use netpol::ReachRow;
 pub use outcome::Outcome;
 
 use crate::engine::{EventQueue, FxHashMap, RngStreams, SimRng, SimTime};
@@ -171,6 +173,8 @@ pub struct Simulation {
     history: history::History,
     /// The in-run checks of `spec.expect`; `None` when there are none (`expect`).
     expect: Option<Box<expect::Checks>>,
+    /// The NetworkPolicies in force over time and the namespaces' labels.
+    netpol: netpol::Policies,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -272,6 +276,7 @@ impl Simulation {
             dns_queries: std::cell::Cell::new(0),
             lb_health: Default::default(),
             dns_src_port: 0,
+            netpol: netpol::Policies::default(),
             streams: Vec::new(),
             reqs: Slab::default(),
             metrics,
@@ -336,9 +341,19 @@ impl Simulation {
     ) -> Result<(), ApiError> {
         match obj {
             Object::Namespace(meta) => {
+                self.netpol.set_namespace_labels(&meta.name, meta.labels);
                 if !self.cluster.namespaces.contains(&meta.name) {
                     self.cluster.namespaces.push(meta.name);
                 }
+            }
+            Object::NetworkPolicy(p) => {
+                // The scenario's own objects are in force from the start; a mid-run apply
+                // once the CNI has programmed it.
+                let from = match index {
+                    Some(_) => SimTime::ZERO,
+                    None => self.queue.now() + netpol::PROPAGATION,
+                };
+                self.netpol.apply(from, p);
             }
             Object::Service(svc) => {
                 self.api.create_service(svc, index, rng_api)?;

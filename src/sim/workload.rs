@@ -644,6 +644,7 @@ impl Simulation {
                 }
             }
             Object::Namespace(meta) => self.create_object(now, Object::Namespace(meta)),
+            Object::NetworkPolicy(p) => self.create_object(now, Object::NetworkPolicy(p)),
         }
         self.endpoints_changed();
     }
@@ -759,6 +760,10 @@ impl Simulation {
     fn delete_object(&mut self, now: SimTime, kind: &str, namespace: &str, name: &str) {
         let found = match kind {
             "Service" => self.api.delete_service(namespace, name).is_some(),
+            "NetworkPolicy" => {
+                self.netpol
+                    .delete(now + super::netpol::PROPAGATION, namespace, name)
+            }
             "Deployment" => match self.find_deployment(namespace, name) {
                 Some(d) => {
                     // The garbage collector deletes its ReplicaSets, which delete their pods.

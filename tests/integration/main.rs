@@ -18,6 +18,7 @@ mod hostile_yaml;
 mod ipvs;
 mod lifecycle;
 mod load;
+mod netpol;
 mod node_tables;
 mod properties;
 mod queueing;
