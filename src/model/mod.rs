@@ -7,5 +7,6 @@ pub mod config;
 pub mod events;
 pub mod hpa;
 pub mod names;
+pub mod netpol;
 pub mod objects;
 pub mod scheduler;

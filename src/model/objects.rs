@@ -534,6 +534,7 @@ pub enum Object {
     DaemonSet(DaemonSetObject),
     /// `autoscaling/v2` (`sim::hpa` runs it).
     HorizontalPodAutoscaler(Box<super::hpa::HorizontalPodAutoscaler>),
+    NetworkPolicy(super::netpol::NetworkPolicy),
 }
 
 impl Object {
@@ -547,6 +548,7 @@ impl Object {
             Object::StatefulSet(_) => "StatefulSet",
             Object::DaemonSet(_) => "DaemonSet",
             Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
+            Object::NetworkPolicy(_) => "NetworkPolicy",
         }
     }
     pub fn meta(&self) -> &ObjectMeta {
@@ -559,6 +561,7 @@ impl Object {
             Object::StatefulSet(s) => &s.meta,
             Object::DaemonSet(d) => &d.meta,
             Object::HorizontalPodAutoscaler(h) => &h.meta,
+            Object::NetworkPolicy(p) => &p.meta,
         }
     }
 }

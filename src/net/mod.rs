@@ -19,6 +19,7 @@
 //!   virtual servers, printed as `ipset save` and `iptables-save` print them.
 //! - [`portmap`]: the CNI portmap plugin's nat chains for `hostPort`, merged into a node's
 //!   `iptables-save` text.
+//! - [`policy`]: NetworkPolicy semantics: which connections the policies allow, and why.
 //! - [`sync_time`]: how long a sync takes to reach the kernel, by mode and ruleset size.
 //!
 //! Knows nothing of YAML or files.
@@ -34,6 +35,7 @@ pub mod ipvs;
 pub mod ipvs_rules;
 pub mod neigh;
 pub mod nftables;
+pub mod policy;
 pub mod portmap;
 pub mod sync_time;
 // Fixtures for kube-proxy input, public for the integration tests; not kubesim's API.

@@ -39,6 +39,7 @@ pub mod html;
 mod limits;
 mod load_charts;
 mod output;
+mod reach;
 mod spread;
 pub mod summary;
 pub mod sweep;
@@ -57,6 +58,7 @@ pub use output::{
     check_output, events_log, remove_unfinished, write_outputs, ReportError, LEGACY_FILES,
     MARKER_FILE, OUTPUT_FILES,
 };
+pub use reach::{reach_csv, reach_grid};
 pub use spread::{ServingPod, Spread};
 pub use summary::{summary_json, Summary};
 pub use sweep_charts::{charts_for, SweepChart};

@@ -121,7 +121,9 @@ impl Totals {
             Object::DaemonSet(d) => (0, d.template.spec.containers.len() as i64, "spec.template"),
             Object::Pod(p) => (1, p.spec.containers.len() as i64, "spec.containers"),
             Object::Service(s) => (0, s.spec.ports.len() as i64, "spec.ports"),
-            Object::Namespace(_) | Object::HorizontalPodAutoscaler(_) => (0, 0, ""),
+            Object::Namespace(_)
+            | Object::HorizontalPodAutoscaler(_)
+            | Object::NetworkPolicy(_) => (0, 0, ""),
         };
         let key = (o.kind(), o.meta().namespace.clone(), o.meta().name.clone());
         let (old_pods, old_containers) = self

@@ -27,6 +27,7 @@ mod hpa;
 pub mod import;
 mod kinds;
 pub mod limits;
+mod netpol;
 mod overrides;
 pub mod quantity;
 pub mod rewrite;
@@ -420,6 +421,7 @@ enum K8s {
     StatefulSet(Box<apps::StatefulSet>),
     DaemonSet(Box<apps::DaemonSet>),
     HorizontalPodAutoscaler(Box<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>),
+    NetworkPolicy(Box<k8s_openapi::api::networking::v1::NetworkPolicy>),
 }
 
 struct Loader {
@@ -473,7 +475,7 @@ fn controller_of(v: &serde_yaml::Value) -> Option<(String, String)> {
 }
 
 /// The kinds kubesim simulates, with the apiVersion each must carry.
-const SIMULATED: [(&str, &str); 8] = [
+const SIMULATED: [(&str, &str); 9] = [
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
     ("StatefulSet", "apps/v1"),
@@ -482,6 +484,7 @@ const SIMULATED: [(&str, &str); 8] = [
     ("Service", "v1"),
     ("Namespace", "v1"),
     ("HorizontalPodAutoscaler", "autoscaling/v2"),
+    ("NetworkPolicy", "networking.k8s.io/v1"),
 ];
 
 /// An object's namespace as written, `default` when it names none.
@@ -798,7 +801,7 @@ impl Loader {
                             "",
                             0,
                             0,
-                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Service, Namespace and HorizontalPodAutoscaler (autoscaling/v2)"),
+                            format!("skipping {kind}{named} ({api_version}): {what}; kubesim simulates Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Service, Namespace, HorizontalPodAutoscaler (autoscaling/v2) and NetworkPolicy"),
                         )
                     });
                 }
@@ -817,6 +820,9 @@ impl Loader {
             "DaemonSet" => yaml::typed(value, &mut unknown).map(|v| K8s::DaemonSet(Box::new(v))),
             "HorizontalPodAutoscaler" => {
                 yaml::typed(value, &mut unknown).map(|v| K8s::HorizontalPodAutoscaler(Box::new(v)))
+            }
+            "NetworkPolicy" => {
+                yaml::typed(value, &mut unknown).map(|v| K8s::NetworkPolicy(Box::new(v)))
             }
             _ => yaml::typed(value, &mut unknown).map(|v| K8s::Namespace(Box::new(v))),
         };
@@ -1020,6 +1026,7 @@ impl Loader {
             K8s::StatefulSet(s) => validate::stateful_set(s, p.has_selector),
             K8s::DaemonSet(d) => validate::daemon_set(d, p.has_selector),
             K8s::HorizontalPodAutoscaler(h) => hpa::validate(h),
+            K8s::NetworkPolicy(n) => netpol::validate(n),
         };
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
@@ -1042,6 +1049,7 @@ impl Loader {
             K8s::HorizontalPodAutoscaler(h) => {
                 Object::HorizontalPodAutoscaler(Box::new(hpa::convert(h)))
             }
+            K8s::NetworkPolicy(n) => Object::NetworkPolicy(netpol::convert(n)),
         })
     }
 }

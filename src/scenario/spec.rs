@@ -1957,6 +1957,7 @@ fn delete_kind(k: &str) -> Option<&'static str> {
         "horizontalpodautoscaler" | "horizontalpodautoscalers" | "hpa" => {
             Some("HorizontalPodAutoscaler")
         }
+        "networkpolicy" | "networkpolicies" | "netpol" => Some("NetworkPolicy"),
         _ => None,
     }
 }
@@ -2173,7 +2174,7 @@ fn event(
                 None | Some("") => {
                     ctx.err(
                         &format!("{ap}.kind"),
-                        "required: Service, Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod or HorizontalPodAutoscaler",
+                        "required: Service, Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, HorizontalPodAutoscaler or NetworkPolicy",
                     );
                     None
                 }
@@ -2182,7 +2183,7 @@ fn event(
                     if canonical.is_none() {
                         ctx.err(
                             &format!("{ap}.kind"),
-                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod or HorizontalPodAutoscaler"),
+                            format!("unsupported kind {k:?}: expected Service, Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, HorizontalPodAutoscaler or NetworkPolicy"),
                         );
                     }
                     canonical

@@ -445,7 +445,7 @@ pub fn object_meta(
     labels(m.labels.as_ref(), &p("labels"), errs);
 }
 
-fn label_selector(s: &meta::LabelSelector, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn label_selector(s: &meta::LabelSelector, path: &str, errs: &mut Vec<FieldError>) {
     labels(
         s.match_labels.as_ref(),
         &format!("{path}.matchLabels"),

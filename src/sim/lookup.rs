@@ -189,6 +189,10 @@ impl Simulation {
                         .is_some_and(|s| s.accepting);
                     if !up || !d.exists() {
                         (QueryResult::Unanswered { pod: Some(dns_pod) }, unanswered)
+                    } else if self.policy_drops(src, Some(client), dns_pod, 53, Protocol::Udp) {
+                        // A NetworkPolicy drops the query (egress at the client, ingress at
+                        // CoreDNS): the resolver waits its timeouts.
+                        (QueryResult::Unanswered { pod: Some(dns_pod) }, unanswered)
                     } else if !self.is_coredns(dns_pod) {
                         (
                             QueryResult::NotDns { pod: dns_pod },

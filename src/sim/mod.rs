@@ -28,6 +28,7 @@ mod lifecycle;
 mod loadbalancer;
 mod lookup;
 mod metrics;
+mod netpol;
 mod noop;
 pub mod outcome;
 mod requests;
@@ -41,6 +42,7 @@ pub use apiserver::ApiError;
 pub use config::Scenario;
 pub use dataplane::ProxyWork;
 pub use endpointslices::{EndpointSlice, MAX_ENDPOINTS_PER_SLICE};
+pub use netpol::ReachRow;
 pub use outcome::Outcome;
 
 use crate::engine::{EventQueue, FxHashMap, RngStreams, SimRng, SimTime};
@@ -195,6 +197,8 @@ pub struct Simulation {
     hpas: hpa::Hpas,
     /// The pods' CPU and request counters and metrics-server's scrapes of them.
     metrics_server: metrics::MetricsServer,
+    /// The NetworkPolicies in force over time and the namespaces' labels.
+    netpol: netpol::Policies,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -303,6 +307,7 @@ impl Simulation {
             dns_queries: std::cell::Cell::new(0),
             lb_health: Default::default(),
             dns_src_port: 0,
+            netpol: netpol::Policies::default(),
             streams: Vec::new(),
             reqs: Slab::default(),
             metrics,
@@ -370,9 +375,19 @@ impl Simulation {
     ) -> Result<(), ApiError> {
         match obj {
             Object::Namespace(meta) => {
+                self.netpol.set_namespace_labels(&meta.name, meta.labels);
                 if !self.cluster.namespaces.contains(&meta.name) {
                     self.cluster.namespaces.push(meta.name);
                 }
+            }
+            Object::NetworkPolicy(p) => {
+                // The scenario's own objects are in force from the start; a mid-run apply
+                // once the CNI has programmed it.
+                let from = match index {
+                    Some(_) => SimTime::ZERO,
+                    None => self.queue.now() + netpol::PROPAGATION,
+                };
+                self.netpol.apply(from, p);
             }
             Object::Service(svc) => {
                 self.api.create_service(svc, index, rng_api)?;

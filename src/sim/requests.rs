@@ -547,6 +547,8 @@ enum Route {
     Unanswered,
     /// Fails after a while (a name lookup nobody answered: the resolver's timeouts).
     FailAfter(FailReason, SimDuration),
+    /// Dropped by a NetworkPolicy (`sim::netpol`): the client waits until its timeout.
+    PolicyDrop,
 }
 
 /// The pod a routed connection reaches. An out-parameter of `route`, so that its fields are
@@ -749,6 +751,24 @@ impl Simulation {
         }
     }
 
+    /// A connection a NetworkPolicy dropped: the client's SYNs go unanswered until its
+    /// timeout, counted as `policy_drop` so that the cause shows.
+    #[cold]
+    fn policy_dropped(&mut self, sent: SimTime, a: &Attempt) {
+        let deadline = sent + self.scenario.traffic[a.stream as usize].timeout;
+        if deadline > self.end {
+            if a.counted {
+                self.metrics.counts.in_flight += 1;
+            }
+            return;
+        }
+        if a.counted {
+            self.metrics
+                .failed(a.stream, None, sent, deadline, FailReason::PolicyDrop);
+        }
+        self.attempt_ended(deadline, a, Some(FailReason::PolicyDrop));
+    }
+
     /// A request that is lost (`lost`), for a client that reacts: it learns at its deadline.
     fn lost_attempt(&mut self, sent: SimTime, a: &Attempt, pod: Option<u32>) {
         self.lost(sent, a.stream, pod, a.counted);
@@ -904,6 +924,7 @@ impl Simulation {
                 self.attempt_ended(now, &a, Some(reason));
             }
             Route::Lost => self.lost_attempt(sent, &a, None),
+            Route::PolicyDrop => self.policy_dropped(sent, &a),
             Route::Unanswered => self.fail_after(
                 now,
                 sent,
@@ -1042,13 +1063,25 @@ impl Simulation {
                     endpoint_index,
                     service_port_index,
                     masquerade,
+                    port,
                     ..
                 } => {
                     let (pod, container) = proxy.gen.pod(service_port_index, endpoint_index);
                     if self.expect.is_some() {
                         self.expect_connection(si, first, entry, pod, masquerade);
                     }
-                    let route = self.deliver(entry, one_way, pod, Some(container), dport, to);
+                    let route = if self.netpol.any()
+                        && self.policy_drops(
+                            self.seen_source(src, masquerade, entry, pod),
+                            client_pod,
+                            pod,
+                            port,
+                            Protocol::Tcp,
+                        ) {
+                        Route::PolicyDrop
+                    } else {
+                        self.deliver(entry, one_way, pod, Some(container), dport, to)
+                    };
                     to.entry = first;
                     if dp_conn == NO_DP_CONN {
                         return route;
@@ -1059,6 +1092,9 @@ impl Simulation {
                 Verdict::Drop => return Route::Lost,
                 Verdict::NotService => {
                     if let Some(pod) = self.pod_by_ip(dst) {
+                        if self.policy_drops(src, client_pod, pod, dport, Protocol::Tcp) {
+                            return Route::PolicyDrop;
+                        }
                         let route = self.deliver(entry, one_way, pod, None, dport, to);
                         to.entry = first;
                         return route;
@@ -1079,7 +1115,10 @@ impl Simulation {
                         Some(n) if n == entry => {
                             // A pod's hostPort (the CNI portmap plugin's DNAT, whose jump
                             // follows kube-proxy's) or a hostNetwork pod listening there.
-                            if let Some((pod, c, _)) = self.host_port_target(entry, dport) {
+                            if let Some((pod, c, cport)) = self.host_port_target(entry, dport) {
+                                if self.policy_drops(src, client_pod, pod, cport, Protocol::Tcp) {
+                                    return Route::PolicyDrop;
+                                }
                                 return self.deliver(entry, one_way, pod, Some(c), dport, to);
                             }
                             return Route::Fail(FailReason::ConnectionRefused);
@@ -1160,7 +1199,7 @@ impl Simulation {
         match route {
             Route::Pod => to.dp_conn = dp,
             Route::Fail(_) => self.close_dp_conn(dp, CloseKind::Reset, now),
-            Route::Lost | Route::Unanswered | Route::FailAfter(..) => {
+            Route::Lost | Route::PolicyDrop | Route::Unanswered | Route::FailAfter(..) => {
                 self.close_dp_conn(dp, CloseKind::NeverEstablished, now)
             }
         }

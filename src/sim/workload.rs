@@ -687,6 +687,7 @@ impl Simulation {
                 None => self.create_object(now, Object::DaemonSet(new)),
             },
             Object::HorizontalPodAutoscaler(h) => self.apply_hpa(*h),
+            Object::NetworkPolicy(p) => self.create_object(now, Object::NetworkPolicy(p)),
         }
         self.endpoints_changed();
     }
@@ -802,6 +803,10 @@ impl Simulation {
     fn delete_object(&mut self, now: SimTime, kind: &str, namespace: &str, name: &str) {
         let found = match kind {
             "Service" => self.api.delete_service(namespace, name).is_some(),
+            "NetworkPolicy" => {
+                self.netpol
+                    .delete(now + super::netpol::PROPAGATION, namespace, name)
+            }
             "Deployment" => match self.find_deployment(namespace, name) {
                 Some(d) => {
                     // The garbage collector deletes its ReplicaSets, which delete their pods.

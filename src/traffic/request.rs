@@ -24,16 +24,20 @@ pub enum FailReason {
     /// The server's queue was full (`behaviors[].queueLimit`): it answered 503 Service
     /// Unavailable at once.
     Http503,
+    /// A NetworkPolicy dropped the connection's first packet: the client timed out
+    /// (`traffic[].timeout`), counted apart from `timeout` so that the cause shows.
+    PolicyDrop,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 6] = [
+    pub const ALL: [FailReason; 7] = [
         FailReason::ConnectionRefused,
         FailReason::Timeout,
         FailReason::ConnectionReset,
         FailReason::NoRoute,
         FailReason::DnsFailure,
         FailReason::Http503,
+        FailReason::PolicyDrop,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl FailReason {
             FailReason::NoRoute => "no_route",
             FailReason::DnsFailure => "dns_failure",
             FailReason::Http503 => "http_503",
+            FailReason::PolicyDrop => "policy_drop",
         }
     }
 }

@@ -21,6 +21,7 @@ mod import;
 mod ipvs;
 mod lifecycle;
 mod load;
+mod netpol;
 mod node_tables;
 mod properties;
 mod queueing;
