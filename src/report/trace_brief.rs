@@ -151,7 +151,30 @@ impl Hop {
     /// A line under the hop: DNAT, SNAT, who served, IPVS's virtual server; anything else
     /// whole.
     fn detail(&mut self, body: &str) {
-        if body.starts_with("rules of ") || body.starts_with("iptables: KUBE-MARK-MASQ") {
+        if body.starts_with("rules of ")
+            || body.starts_with("iptables: KUBE-MARK-MASQ")
+            || body.starts_with("conntrack: ")
+        {
+            return;
+        }
+        if let Some(rest) = body.strip_prefix("NetworkPolicy ") {
+            // `ingress at pod default/web-1: allowed by default/p's ingress rule 1 (...); ...`
+            let (where_, verdict) = rest.split_once(": ").unwrap_or((rest, ""));
+            let direction = where_.split_whitespace().next().unwrap_or(where_);
+            let verdict = if let Some(by) = verdict.strip_prefix("allowed by ") {
+                format!("allowed by {}", by.split(" (").next().unwrap_or(by))
+            } else if verdict.starts_with("DENIED") {
+                let why = verdict.split_once("allows it ").map_or("", |(_, w)| w);
+                format!("DENIED {why}").trim_end().to_string()
+            } else {
+                "allowed (no policy applies)".to_string()
+            };
+            self.flush_chain();
+            self.parts.push(format!("policy {direction} {verdict}"));
+            return;
+        }
+        if body.starts_with("the CNI drops the packet") {
+            self.parts.push("dropped by the CNI (policy_drop)".into());
             return;
         }
         if let Some(rest) = body.strip_prefix("DNAT -> ") {
@@ -306,6 +329,37 @@ dns      http-svc -> 10.96.24.104 (A record of the Service's ClusterIP, from clu
             "client    pod client-9f6fc66bc-tvtkp 10.244.0.2:32768 on node-1 (Pod network)\n\
              dns       http-svc -> 10.96.24.104\n\
              +0.020ms  node node-1 (the client pod's own node)\n"
+        );
+    }
+
+    #[test]
+    fn policy_verdicts_fold_into_the_hop_and_conntrack_lines_are_left_out() {
+        let text = [
+            "client   pod batch-1 10.244.0.5:32768 on node-1 (Pod network)",
+            "dns      query backend.default.svc.cluster.local (A and AAAA, UDP 10.244.0.5:32768 -> 10.96.0.10:53): 10.96.24.104, answered by pod coredns-1 10.244.1.2 (+0.480ms)",
+            "         conntrack: udp      17 30 src=10.244.0.5 dst=10.96.0.10 sport=32768 dport=53",
+            "  +0.700ms  overlay (VXLAN) hop node-1 -> node-2",
+            "         NetworkPolicy egress at pod default/batch-1: no policy selects it for egress: allowed",
+            "         NetworkPolicy ingress at pod default/backend-1: DENIED: no rule allows it (isolated by default/a, default/b)",
+            "         the CNI drops the packet: the client resends its SYN until it times out (policy_drop)",
+        ]
+        .join("\n");
+        let b = trace_brief(&text);
+        assert!(!b.contains("conntrack"), "{b}");
+        assert!(
+            b.contains("dns       query backend.default.svc.cluster.local\n"),
+            "{b}"
+        );
+        assert!(
+            b.contains("+0.700ms  overlay node-1 -> node-2: policy egress allowed (no policy applies), policy ingress DENIED (isolated by default/a, default/b), dropped by the CNI (policy_drop)"),
+            "{b}"
+        );
+        let allowed = "  +0.700ms  overlay (VXLAN) hop node-1 -> node-2\n         NetworkPolicy ingress at pod default/backend-1: allowed by default/allow-frontend's ingress rule 1 (from x on 80/TCP); isolated by default/a\n";
+        assert!(
+            trace_brief(allowed)
+                .contains("policy ingress allowed by default/allow-frontend's ingress rule 1\n"),
+            "{}",
+            trace_brief(allowed)
         );
     }
 }

@@ -211,11 +211,23 @@ impl ReachRow {
     }
 }
 
+/// Labels the controllers add to their pods (the Deployment's ReplicaSet hash, the
+/// StatefulSet's and DaemonSet's revision and the StatefulSet's per-pod names): left out of a
+/// `reach` group's name, so a Deployment's pods stay one group across a rollout.
+const CONTROLLER_LABELS: [&str; 5] = [
+    "pod-template-hash",
+    "controller-revision-hash",
+    "pod-template-generation",
+    "statefulset.kubernetes.io/pod-name",
+    "apps.kubernetes.io/pod-index",
+];
+
 impl Simulation {
     /// Who may connect to whom under the policies in force at `at` (the pods as they are now): every pod with an address
     /// (not `hostNetwork`) against every other, for each port the destination declares
     /// (`containerPort`) or a Service selecting it targets. With `by_pod` false, pods with the
-    /// same labels in the same namespace are one group, judged by its first pod (an `ipBlock`
+    /// same labels (but those their controllers add, `CONTROLLER_LABELS`) in the same namespace are
+    /// one group, judged by its first pod (an `ipBlock`
     /// that covers some of a group's addresses only shows under `by_pod`). Rows are sorted by
     /// source, destination, port and protocol; with `by_pod` a pod to itself is left out.
     pub fn reach(&self, at: SimTime, by_pod: bool) -> Vec<ReachRow> {
@@ -232,6 +244,7 @@ impl Simulation {
                     .meta
                     .labels
                     .iter()
+                    .filter(|(k, _)| !CONTROLLER_LABELS.contains(&k.as_str()))
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
                 format!("{}/{}", p.meta.namespace, labels.join(","))

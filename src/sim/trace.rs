@@ -819,6 +819,9 @@ impl Simulation {
                 seen.0, seen.1
             );
         }
+        if self.netpol.any() && !self.describe_policies(out, entry, pod, port, masquerade, src) {
+            return;
+        }
         let up = self.cluster.node(node).up;
         // The container that listens on the port the packet now has (none: refused).
         let listener = p.spec.listener(port, Protocol::Tcp);
@@ -861,6 +864,88 @@ impl Simulation {
 }
 
 /// The `--probability` of a rule, if it has one.
+impl Simulation {
+    /// The NetworkPolicy verdicts on the DNAT'd connection to `pod` (from `src`, entered at
+    /// `entry`), judged as the run judges them (`sim::netpol`): egress at the client pod, then
+    /// ingress at `pod`, each naming the policy and rule that allow it or the isolating
+    /// policies. `false` when the connection is dropped.
+    fn describe_policies(
+        &self,
+        out: &mut String,
+        entry: NodeId,
+        pod: PodId,
+        port: u16,
+        masquerade: bool,
+        src: Ipv4Addr,
+    ) -> bool {
+        use crate::model::netpol::Direction;
+        use crate::net::policy::Verdict as PolicyVerdict;
+        let client = self.pod_by_ip(src);
+        let seen = self.seen_source(src, masquerade, entry, pod);
+        let d = self.policy_decision(seen, client, pod, port, Protocol::Tcp);
+        let policies = self.netpol.at(self.queue.now());
+        let name = |i: usize| {
+            let m = &policies[i].meta;
+            format!("{}/{}", m.namespace, m.name)
+        };
+        let names = |v: &[usize]| v.iter().map(|&i| name(i)).collect::<Vec<_>>().join(", ");
+        let pod_name = |id: PodId| {
+            let p = self.cluster.pod(id);
+            format!("{}/{}", p.meta.namespace, p.meta.name)
+        };
+        for (dir, verdict, at) in [
+            (Direction::Egress, &d.egress, client),
+            (Direction::Ingress, &d.ingress, Some(pod)),
+        ] {
+            let word = match dir {
+                Direction::Egress => "egress",
+                Direction::Ingress => "ingress",
+            };
+            let at = at.map_or_else(
+                || format!("from {seen} (not a pod)"),
+                |id| format!("at pod {}", pod_name(id)),
+            );
+            let line = match verdict {
+                PolicyVerdict::NotAPod => {
+                    "no policy applies to an address that is not a pod: allowed".to_string()
+                }
+                PolicyVerdict::NotIsolated => format!("no policy selects it for {word}: allowed"),
+                PolicyVerdict::Allowed {
+                    policy,
+                    rule,
+                    isolating,
+                } => {
+                    let p = &policies[*policy];
+                    let r = match dir {
+                        Direction::Egress => &p.egress[*rule],
+                        Direction::Ingress => &p.ingress[*rule],
+                    };
+                    format!(
+                        "allowed by {}'s {word} rule {} ({}); isolated by {}",
+                        name(*policy),
+                        rule + 1,
+                        r.describe(dir),
+                        names(isolating)
+                    )
+                }
+                PolicyVerdict::Denied { isolating } => format!(
+                    "DENIED: no rule allows it (isolated by {})",
+                    names(isolating)
+                ),
+            };
+            let _ = writeln!(out, "         NetworkPolicy {word} {at}: {line}");
+        }
+        if d.allows() {
+            return true;
+        }
+        let _ = writeln!(
+            out,
+            "         the CNI drops the packet: the client resends its SYN until it times out (policy_drop)"
+        );
+        false
+    }
+}
+
 fn probability(rule: &str) -> Option<f64> {
     let rest = rule.split("--probability ").nth(1)?;
     rest.split_whitespace().next()?.parse().ok()

@@ -196,8 +196,8 @@ fn reach_tabulates_the_verdicts_the_run_enforces() {
     let row = |from: &str| {
         csv.lines()
             .find(|l| {
-                l.starts_with(&format!("\"default/app={from},"))
-                    && l.contains("default/app=backend,")
+                // Groups are named by their labels, without the controllers' own.
+                l.starts_with(&format!("default/app={from},default/app=backend,"))
             })
             .unwrap_or_else(|| panic!("{from} -> backend in\n{csv}"))
             .to_string()
@@ -219,4 +219,48 @@ fn reach_tabulates_the_verdicts_the_run_enforces() {
     let out = kubesim(&dir, &["reach", path.to_str().unwrap()]);
     let grid = String::from_utf8(out.stdout).unwrap();
     assert!(grid.contains("80/TCP  FROM \\ TO"), "{grid}");
+}
+
+/// `trace` names the verdict at each enforcement point, as the run judges it: the batch pod's
+/// connection to the backend is denied at the backend's ingress, naming the isolating
+/// policies, and dropped; the frontend's is allowed by `allow-frontend`'s rule.
+#[test]
+fn trace_names_the_policy_verdicts_at_both_ends() {
+    use kubesim::sim::trace::TraceFrom;
+    use kubesim::sim::Simulation;
+    let loaded = load(&root().join("scenarios/netpol-default-deny.yaml"));
+    let mut sim = Simulation::new(loaded.scenario).unwrap();
+    sim.run_until(kubesim::engine::SimTime::ZERO + kubesim::engine::SimDuration::from_secs(20));
+    let pod_of = |app: &str| {
+        sim.cluster()
+            .live_pods()
+            .find(|(_, p)| p.meta.name.starts_with(app))
+            .map(|(_, p)| p.meta.name.clone())
+            .unwrap()
+    };
+    let (batch, frontend) = (pod_of("batch-"), pod_of("frontend-"));
+    let denied = sim
+        .trace(&TraceFrom::Pod(batch.clone()), "backend:8080", 1)
+        .unwrap();
+    assert!(
+        denied.contains(&format!(
+            "NetworkPolicy egress at pod default/{batch}: no policy selects it for egress: allowed"
+        )),
+        "{denied}"
+    );
+    assert!(
+        denied.contains("DENIED: no rule allows it (isolated by default/allow-frontend, default/default-deny-ingress)"),
+        "{denied}"
+    );
+    assert!(denied.contains("the CNI drops the packet"), "{denied}");
+    assert!(!denied.contains("served by container"), "{denied}");
+
+    let allowed = sim
+        .trace(&TraceFrom::Pod(frontend), "backend:8080", 1)
+        .unwrap();
+    assert!(
+        allowed.contains("allowed by default/allow-frontend's ingress rule 1 ("),
+        "{allowed}"
+    );
+    assert!(allowed.contains("served by container httpd"), "{allowed}");
 }
