@@ -1466,15 +1466,9 @@ fn test(a: &TestArgs) -> ExitCode {
                 let mut s = scenarios[i].scenario.clone();
                 s.seed = seed_of(s.seed, r);
                 let seed = s.seed;
-                let sim = Simulation::new(s)
-                    .map_err(|_| "the API server refused an object".to_string())?;
-                match sim.run_checked() {
-                    Ok(outcome) => Ok((seed, kubesim::report::expect::judge(&outcome))),
-                    Err(o) => Err(format!(
-                        "seed {seed}: the run stopped at {}: {} requests held at once",
-                        o.at, o.in_flight
-                    )),
-                }
+                kubesim::explore::judge_run(s)
+                    .map(|verdicts| (seed, verdicts))
+                    .map_err(|e| format!("seed {seed}: {e}"))
             })
             .collect()
     });
@@ -1711,36 +1705,15 @@ fn explore(a: &ExploreArgs) -> ExitCode {
         eprintln!("error: --max-faults and --runs must be at least 1");
         return ExitCode::from(2);
     }
-    let options = LoadOptions {
-        validate: a.validate.validate,
-        ..LoadOptions::default()
+    // Loaded, checked against the work estimate and applied once (its API errors located).
+    let Some((loaded, _)) = prepare(&a.scenario, None, a.validate.validate, Some(a.force)) else {
+        return ExitCode::from(2);
     };
-    let loaded = match scenario::load_opts(&a.scenario, &options) {
-        Ok(l) => l,
-        Err(diags) => {
-            for d in diags.iter() {
-                eprintln!("{d}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    for w in &loaded.warnings {
-        eprintln!("{w}");
-    }
     if loaded.scenario.expect.is_empty() {
         eprintln!(
             "error: {}: no expectations (spec.expect): explore searches for faults that break them",
             a.scenario.display()
         );
-        return ExitCode::from(2);
-    }
-    if !within_estimate(&loaded, None, a.force) {
-        return ExitCode::from(2);
-    }
-    if let Err(errors) = Simulation::new(loaded.scenario.clone()) {
-        for e in errors {
-            eprintln!("{}", locate(&loaded, &e, &a.scenario));
-        }
         return ExitCode::from(2);
     }
     let base = &loaded.scenario;
