@@ -154,8 +154,10 @@ impl Simulation {
 
     /// The source address pod `dst` sees for a connection from `src` that entered at node
     /// `entry`: kube-proxy's masquerade (`KUBE-POSTROUTING`'s `MASQUERADE`) takes the address
-    /// of the interface the packet leaves by, the node's own toward another node, the bridge
-    /// `cni0` (the pod CIDR's .1) toward a pod of the same node.
+    /// of the interface the packet leaves by: flannel's `flannel.1` (the entry node's pod
+    /// CIDR's .0, routed `onlink` to the other node's VTEP) toward another node, the bridge
+    /// `cni0` (the pod CIDR's .1) toward a pod of the same node. The addresses `trace` prints;
+    /// `.ci/kernel-rules` sees the `cni0` one in a real kernel (docs/fidelity.md).
     pub(super) fn seen_source(
         &self,
         src: Ipv4Addr,
@@ -166,11 +168,11 @@ impl Simulation {
         if !masquerade {
             return src;
         }
+        let range = self.pod_cidrs[entry.index()];
         if self.cluster.pod(dst).node == Some(entry) {
-            let net = self.pod_cidrs[entry.index()].network();
-            Ipv4Addr::from(u32::from(net) + 1)
+            Ipv4Addr::from(u32::from(range.network()) + 1)
         } else {
-            self.cluster.node(entry).cfg.ip
+            crate::net::ipam::flannel_vtep_address(range)
         }
     }
 

@@ -779,21 +779,14 @@ impl Simulation {
             p.meta.name
         );
         let seen = if masquerade {
-            // MASQUERADE takes the address of the interface the packet leaves by: the bridge
-            // (cni0, .1) toward a local pod, flannel.1 (.0) toward another node.
-            let cidr = self.pod_cidrs[entry.index()];
-            let base = u32::from(cidr.network());
-            if node == entry {
-                (
-                    Ipv4Addr::from(base + 1),
-                    "cni0, the bridge, on the entry node",
-                )
+            // MASQUERADE takes the address of the interface the packet leaves by (the address
+            // the policies judge too): the bridge toward a local pod, flannel.1 toward another.
+            let label = if node == entry {
+                "cni0, the bridge, on the entry node"
             } else {
-                (
-                    Ipv4Addr::from(base),
-                    "flannel.1, the entry node's overlay interface",
-                )
-            }
+                "flannel.1, the entry node's overlay interface"
+            };
+            (self.seen_source(src, true, entry, pod), label)
         } else {
             (src, "the client's own address, kept")
         };

@@ -153,6 +153,41 @@ fn an_ip_block_misses_masqueraded_visitors_until_external_traffic_policy_local()
 }
 
 #[test]
+fn an_ip_block_sees_the_address_masquerade_takes_from_the_outgoing_interface() {
+    // With `Cluster`, node-1 masquerades toward node-2's pod as its flannel.1 (10.244.0.0, the
+    // .0 of its pod range) and toward its own pod as its cni0 bridge (10.244.0.1); never as
+    // its node address 192.168.0.24, which no packet carries past the node
+    let cluster_only = scenario_text("netpol-ipblock-masquerade.yaml")
+        .replace("          externalTrafficPolicy: Local\n", "");
+    let with_block = |cidr: &str| {
+        let o = run(&load_text(
+            &cluster_only.replace("cidr: 203.0.113.0/24", &format!("cidr: {cidr}")),
+        ));
+        let served_on = |node: &str| -> u64 {
+            o.pods
+                .iter()
+                .filter(|p| {
+                    p.owner.as_deref().is_some_and(|w| w.starts_with("web"))
+                        && p.node.as_deref() == Some(node)
+                })
+                .map(|p| p.served)
+                .sum()
+        };
+        (
+            served_on("node-1"),
+            served_on("node-2"),
+            stream(&o, "office").served,
+        )
+    };
+    let (n1, n2, _) = with_block("10.244.0.0/32");
+    assert!(n1 == 0 && n2 > 500, "flannel.1's address: {:?}", (n1, n2));
+    let (n1, n2, _) = with_block("10.244.0.1/32");
+    assert!(n1 > 500 && n2 == 0, "cni0's address: {:?}", (n1, n2));
+    let (_, _, served) = with_block("192.168.0.24/32");
+    assert_eq!(served, 0, "the node's own address is never the source");
+}
+
+#[test]
 fn the_docs_example_admits_its_three_peers_and_drops_the_rest() {
     let o = run(&load(&root().join("scenarios/netpol-docs-example.yaml")));
     for name in ["frontend", "reporting"] {
