@@ -184,13 +184,11 @@ pub struct NodePortAllocator {
     bits: Vec<u64>,
 }
 
-/// The default `--service-node-port-range` (`pkg/kubeapiserver/options/options.go`,
-/// `DefaultServiceNodePortRange`).
-pub const DEFAULT_NODE_PORT_RANGE: (u16, u16) = (30000, 32767);
-
 impl Default for NodePortAllocator {
+    /// The default `--service-node-port-range`.
     fn default() -> Self {
-        NodePortAllocator::new(DEFAULT_NODE_PORT_RANGE.0, DEFAULT_NODE_PORT_RANGE.1)
+        let r = crate::net::config::NodePortRange::default();
+        NodePortAllocator::new(r.first, r.last)
     }
 }
 

@@ -17,13 +17,16 @@
 //! - The Service range comes from the `kubernetes` ServiceCIDR object, else kube-apiserver's
 //!   `--service-cluster-ip-range`, else the `kubernetes` Service's address (the first of the
 //!   range); the cluster range from kube-controller-manager's `--cluster-cidr`, else
-//!   kube-proxy's `clusterCIDR`, else the nodes' pod ranges. Options override both.
+//!   kube-proxy's `clusterCIDR`, else the nodes' pod ranges. Options override both. The
+//!   NodePort range from kube-apiserver's `--service-node-port-range`, else the default widened
+//!   to the nodePorts the Services hold (written only when not the default).
 //! - kube-system: kube-proxy's mode from its ConfigMap (`config.conf`, `mode:`), CoreDNS as the
 //!   `coredns` add-on, `kubernetes` and `kube-dns` left to the simulated API server, the rest
 //!   (control-plane static pods, the CNI plugin's DaemonSet, ...) skipped with a note.
 
 use super::yaml::{self, PosMap};
 use super::{controller_of, Diagnostic, Diagnostics, Pos};
+use crate::net::config::NodePortRange;
 use ipnet::Ipv4Net;
 use serde_yaml::{Mapping, Value};
 use std::collections::BTreeSet;
@@ -781,6 +784,7 @@ pub fn import(inputs: &[Input], opts: &ImportOptions) -> Result<Imported, Diagno
     let mut nodes = Vec::new();
     let mut service_cidr: Option<(Ipv4Net, String)> = None;
     let mut apiserver_range: Option<Ipv4Net> = None;
+    let mut apiserver_node_ports: Option<NodePortRange> = None;
     let mut cluster_cidr: Option<(Ipv4Net, String)> = None;
     let mut proxy_mode: Option<(String, String)> = None;
     let mut ipvs_scheduler: Option<String> = None;
@@ -848,6 +852,9 @@ pub fn import(inputs: &[Input], opts: &ImportOptions) -> Result<Imported, Diagno
                 // A mirror pod of one of the kubelet's static pods.
                 if let Some(r) = flag(&o.value, "--service-cluster-ip-range") {
                     apiserver_range = apiserver_range.or(first_v4(&r));
+                }
+                if let Some(r) = flag(&o.value, "--service-node-port-range") {
+                    apiserver_node_ports = apiserver_node_ports.or(r.parse().ok());
                 }
                 if let Some(r) = flag(&o.value, "--cluster-cidr") {
                     if cluster_cidr.is_none() {
@@ -936,6 +943,7 @@ pub fn import(inputs: &[Input], opts: &ImportOptions) -> Result<Imported, Diagno
         kept.push(o);
     }
     // The ranges, with where each came from.
+    let node_ports = node_port_range(apiserver_node_ports, &kept);
     if let Some(n) = opts.service_cidr {
         service_cidr = Some((n, "--service-cidr".into()));
     }
@@ -1020,12 +1028,45 @@ pub fn import(inputs: &[Input], opts: &ImportOptions) -> Result<Imported, Diagno
         &skipped,
         service_cidr,
         cluster_cidr,
+        node_ports,
         proxy_mode,
         ipvs_scheduler,
         coredns,
         kube_system_seen,
         &builtin_ips,
     ))
+}
+
+/// The NodePort range to write, when not the default: kube-apiserver's
+/// `--service-node-port-range` (its static pod in the dump), else the default widened to hold
+/// every nodePort the Services have (they were given by that API server, so its range held
+/// them).
+fn node_port_range(
+    apiserver: Option<NodePortRange>,
+    kept: &[&Obj],
+) -> Option<(NodePortRange, String)> {
+    let default = NodePortRange::default();
+    if let Some(r) = apiserver {
+        return (r != default).then(|| (r, "kube-apiserver --service-node-port-range".into()));
+    }
+    let held = kept
+        .iter()
+        .filter(|o| o.kind() == "Service")
+        .filter_map(|o| o.value.get("spec")?.get("ports")?.as_sequence())
+        .flatten()
+        .filter_map(|p| p.get("nodePort")?.as_u64())
+        .filter_map(|p| u16::try_from(p).ok());
+    let (first, last) = held.fold((default.first, default.last), |(lo, hi), p| {
+        (lo.min(p), hi.max(p))
+    });
+    let widened = NodePortRange { first, last };
+    (widened != default).then(|| {
+        (
+            widened,
+            "the default widened to the Services' nodePorts (no kube-apiserver pod in the dump)"
+                .into(),
+        )
+    })
 }
 
 /// `names` joined with commas on lines of at most about 96 characters, indented.
@@ -1059,6 +1100,7 @@ fn write(
     skipped: &Skipped,
     service_cidr: Option<(Ipv4Net, String)>,
     cluster_cidr: Option<(Ipv4Net, String)>,
+    node_ports: Option<(NodePortRange, String)>,
     proxy_mode: Option<(String, String)>,
     ipvs_scheduler: Option<String>,
     coredns: Option<String>,
@@ -1090,6 +1132,9 @@ fn write(
     report.push(format!("  Service range {svc_net}, from {svc_from}"));
     if let Some((c, from)) = &cluster_cidr {
         report.push(format!("  pod range {c}, from {from}"));
+    }
+    if let Some((r, from)) = &node_ports {
+        report.push(format!("  NodePort range {r}, from {from}"));
     }
     let mode = proxy_mode.clone().unwrap_or((
         "iptables".into(),
@@ -1144,6 +1189,9 @@ fn write(
     }
     if let Some((n, from)) = &cluster_cidr {
         out.push_str(&format!("    clusterCIDR: {n}   # {from}\n"));
+    }
+    if let Some((r, from)) = &node_ports {
+        out.push_str(&format!("    serviceNodePortRange: {r}   # {from}\n"));
     }
     if coredns.is_some() || !kube_system_seen {
         out.push_str("    addons: [coredns]\n");
@@ -1367,6 +1415,36 @@ mod tests {
         assert!(o
             .scenario
             .contains("clusterCIDR: 10.0.0.0/8   # --cluster-cidr"));
+    }
+
+    #[test]
+    fn the_node_port_range_comes_from_the_api_server_else_from_the_services() {
+        let svc = "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  type: NodePort\n  selector: {a: b}\n  ports: [{port: 80, nodePort: 8080}]\n";
+        let apiserver = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver-n1\n  namespace: kube-system\n  ownerReferences: [{apiVersion: v1, kind: Node, name: n1, uid: u, controller: true}]\nspec:\n  containers:\n  - name: a\n    image: x\n    command: [kube-apiserver, --service-node-port-range=8000-9000]\n";
+        let out = run(&format!("{NODE}{svc}{apiserver}")).unwrap_or_else(|d| panic!("{d}"));
+        assert!(
+            out.scenario.contains(
+                "serviceNodePortRange: 8000-9000   # kube-apiserver --service-node-port-range"
+            ),
+            "{}",
+            out.scenario
+        );
+        // without the API server's pod: the default, widened to hold 8080
+        let out = run(&format!("{NODE}{svc}")).unwrap_or_else(|d| panic!("{d}"));
+        assert!(
+            out.scenario
+                .contains("serviceNodePortRange: 8080-32767   # the default widened"),
+            "{}",
+            out.scenario
+        );
+        // nodePorts inside the default: nothing written
+        let out = run(&format!("{NODE}{}", svc.replace("8080}", "30080}")))
+            .unwrap_or_else(|d| panic!("{d}"));
+        assert!(
+            !out.scenario.contains("serviceNodePortRange"),
+            "{}",
+            out.scenario
+        );
     }
 
     #[test]

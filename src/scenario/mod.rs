@@ -265,17 +265,18 @@ pub fn load_str_opts(
             }
         }
     }
-    let cidr = resolved.as_ref().map_or_else(
-        || crate::net::config::NetConfig::default().service_cidr,
-        |r| r.scenario.net.service_cidr,
-    );
+    let net = resolved
+        .as_ref()
+        .map_or_else(crate::net::config::NetConfig::default, |r| {
+            r.scenario.net.clone()
+        });
     let mut objects = Vec::new();
     let mut sources = SourceMap::default();
     for p in pending {
-        if l.stands_for_another(&p, cidr) {
+        if l.stands_for_another(&p, net.service_cidr) {
             continue;
         }
-        if let Some(o) = l.object(&p, cidr) {
+        if let Some(o) = l.object(&p, &net) {
             objects.push(o);
             sources.objects.push(ObjectSource {
                 file: p.file,
@@ -302,7 +303,7 @@ pub fn load_str_opts(
                     value,
                     file_name,
                     &format!("{}.apply", e.path),
-                    cidr,
+                    &net,
                 ),
                 spec::EventAction::Ready(_) => None,
             };
@@ -887,7 +888,7 @@ impl Loader {
         scenario: &serde_yaml::Value,
         file: &str,
         path: &str,
-        service_cidr: ipnet::Ipv4Net,
+        net: &crate::net::config::NetConfig,
     ) -> Option<Object> {
         let value = yaml::value_at(scenario, path)?;
         let kind = str_at(value, &["kind"]).unwrap_or("");
@@ -912,7 +913,7 @@ impl Loader {
         let mut pending = Vec::new();
         self.object_at(doc.line_offset, file, pos, path, value, &mut pending);
         let p = pending.pop()?;
-        self.object(&p, service_cidr)
+        self.object(&p, net)
     }
 
     fn scenario(
@@ -1016,12 +1017,12 @@ impl Loader {
 
     /// Validates and converts one object; `None` (with an error) when the API server would
     /// reject it.
-    fn object(&mut self, p: &Pending, service_cidr: ipnet::Ipv4Net) -> Option<Object> {
+    fn object(&mut self, p: &Pending, net: &crate::net::config::NetConfig) -> Option<Object> {
         let errs: Vec<FieldError> = match &p.value {
             K8s::Deployment(d) => validate::deployment(d, p.has_selector),
             K8s::ReplicaSet(r) => validate::replica_set(r, p.has_selector),
             K8s::Pod(o) => validate::pod(o),
-            K8s::Service(s) => validate::service(s, service_cidr),
+            K8s::Service(s) => validate::service(s, net.service_cidr, net.node_port_range),
             K8s::Namespace(n) => validate::namespace(n),
             K8s::StatefulSet(s) => validate::stateful_set(s, p.has_selector),
             K8s::DaemonSet(d) => validate::daemon_set(d, p.has_selector),

@@ -96,6 +96,7 @@ pub struct RawCluster {
     pub cluster_cidr: Option<String>,
     #[serde(rename = "loadBalancerIPs")]
     pub load_balancer_ips: Option<String>,
+    pub service_node_port_range: Option<String>,
     pub addons: Option<Vec<String>>,
     pub network: Option<RawNetwork>,
     pub kube_proxy: Option<RawKubeProxy>,
@@ -1272,6 +1273,15 @@ fn net(ctx: &mut Ctx, c: &RawCluster) -> NetConfig {
         &format!("{p}.loadBalancerIPs"),
         c.load_balancer_ips.as_ref(),
     );
+    if let Some(r) = &c.service_node_port_range {
+        match r.parse() {
+            Ok(r) => net.node_port_range = r,
+            Err(e) => ctx.err(
+                &format!("{p}.serviceNodePortRange"),
+                format!("invalid port range {r:?}: {e} (expected first-last, e.g. 30000-32767)"),
+            ),
+        }
+    }
     if let Some(kp) = &c.kube_proxy {
         if let Some(d) = ctx.dur(
             &format!("{p}.kubeProxy.minSyncPeriod"),

@@ -271,6 +271,43 @@ fn a_node_port_out_of_range_gives_the_allocator_message() {
     assert_eq!(errs[0].line, line_of(&text, "nodePort: 29999"));
 }
 
+#[test]
+fn the_node_port_range_is_the_scenarios_service_node_port_range() {
+    let ranged = |range: &str, port: &str| {
+        with_objects(&LESSON.replacen("nodePort: 30001", &format!("nodePort: {port}"), 1))
+            .replacen(
+                "  cluster:\n",
+                &format!("  cluster:\n    serviceNodePortRange: {range}\n"),
+                1,
+            )
+            .replace("192.168.0.24:30001", &format!("192.168.0.24:{port}"))
+    };
+    let l = load(&ranged("8000-9000", "8080")).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        (
+            l.scenario.net.node_port_range.first,
+            l.scenario.net.node_port_range.last
+        ),
+        (8000, 9000)
+    );
+    let text = ranged("8000+1000", "30001");
+    let errs = errors(&text);
+    assert_eq!(
+        errs[0].message,
+        "The Service \"http-svc\" is invalid: spec.ports[0].nodePort: Invalid value: 30001: provided port is not in the valid range. The range of valid ports is 8000-9000"
+    );
+    let text = ranged("9000-8000", "30001");
+    let errs = errors(&text);
+    assert!(
+        errs[0].message.contains(
+            "invalid port range \"9000-8000\": end port cannot be less than start port: 9000-8000"
+        ),
+        "{}",
+        errs[0]
+    );
+    assert_eq!(errs[0].line, line_of(&text, "serviceNodePortRange"));
+}
+
 /// `loadBalancerSourceRanges` on a Service that is not a LoadBalancer, and a range that is not a
 /// CIDR (`ValidateService`, with upstream's capital L in the second path).
 #[test]

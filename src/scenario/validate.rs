@@ -1307,15 +1307,15 @@ pub fn namespace(n: &core::Namespace) -> Vec<FieldError> {
     errs
 }
 
-/// The NodePort range, `--service-node-port-range` default
-/// (`pkg/kubeapiserver/options/options.go`, `DefaultServiceNodePortRange`).
-pub const NODE_PORT_RANGE: (i32, i32) = (30000, 32767);
-
 /// Upstream's maximum ClientIP affinity timeout (`core.MaxClientIPServiceAffinitySeconds`).
 const MAX_AFFINITY_SECONDS: i32 = 86400;
 
 /// `ValidateService` plus the stateless part of allocation (nodePort and ClusterIP ranges).
-pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
+pub fn service(
+    s: &core::Service,
+    service_cidr: Ipv4Net,
+    node_port_range: crate::net::config::NodePortRange,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     object_meta(
         &s.metadata,
@@ -1399,14 +1399,12 @@ pub fn service(s: &core::Service, service_cidr: Ipv4Net) -> Vec<FieldError> {
                     ));
                 }
                 // `pkg/registry/core/service/portallocator/allocator.go`, `ErrNotInRange`.
-                if type_ != "ExternalName" && !(NODE_PORT_RANGE.0..=NODE_PORT_RANGE.1).contains(&np)
-                {
+                if type_ != "ExternalName" && !node_port_range.contains(np.into()) {
                     errs.push(invalid(
                         &format!("{pp}.nodePort"),
                         BadValue::Int(np.into()),
                         &format!(
-                            "provided port is not in the valid range. The range of valid ports is {}-{}",
-                            NODE_PORT_RANGE.0, NODE_PORT_RANGE.1
+                            "provided port is not in the valid range. The range of valid ports is {node_port_range}"
                         ),
                     ));
                 }

@@ -17,10 +17,6 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-/// The NodePort range (`--service-node-port-range`, default 30000-32767,
-/// `pkg/kubeapiserver/options/options.go`).
-pub const NODE_PORT_RANGE: (u16, u16) = (30000, 32767);
-
 /// An API request the simulated API server refused, as `kubectl apply` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -100,11 +96,15 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    pub fn new(service_cidr: Ipv4Net, lb_pool: Option<Ipv4Net>) -> Self {
+    pub fn new(
+        service_cidr: Ipv4Net,
+        node_ports: crate::net::config::NodePortRange,
+        lb_pool: Option<Ipv4Net>,
+    ) -> Self {
         ApiServer {
             service_cidr,
             cluster_ips: ClusterIpAllocator::new(service_cidr),
-            node_ports: NodePortAllocator::new(NODE_PORT_RANGE.0, NODE_PORT_RANGE.1),
+            node_ports: NodePortAllocator::new(node_ports.first, node_ports.last),
             lb_pool: lb_pool.map(LoadBalancerPool::new),
             services: Vec::new(),
             version: 0,

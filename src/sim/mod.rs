@@ -221,7 +221,11 @@ impl Simulation {
         let end = SimTime::ZERO + scenario.duration;
         let warmup_end = SimTime::ZERO + scenario.warmup;
         let cluster = Cluster::new(&scenario.nodes);
-        let mut api = ApiServer::new(scenario.net.service_cidr, scenario.net.load_balancer_ips);
+        let mut api = ApiServer::new(
+            scenario.net.service_cidr,
+            scenario.net.node_port_range,
+            scenario.net.load_balancer_ips,
+        );
         let mut rng_api = streams_rng.stream("apiserver");
         api.create_builtin_services(&mut rng_api);
         let given: Vec<Option<Ipv4Net>> = scenario.nodes.iter().map(|n| n.pod_cidr).collect();
