@@ -2,6 +2,7 @@
 //!
 //! Knows nothing of packets, YAML or files.
 
+pub mod affinity;
 pub mod cluster;
 pub mod config;
 pub mod events;

@@ -210,6 +210,7 @@ impl HashRender for PodSpec {
             dns_config,
             hostname,
             subdomain,
+            node_affinity,
         } = self;
         let f = Fields::of(out, "PodSpec")
             .field("containers", containers)
@@ -226,6 +227,10 @@ impl HashRender for PodSpec {
             .field_if_set("dns_config", &dns_config.as_ref().map(|c| format!("{c:?}")))
             .field_if_set("hostname", &hostname.as_ref().map(|h| format!("{h:?}")))
             .field_if_set("subdomain", &subdomain.as_ref().map(|d| format!("{d:?}")))
+            .field_if_set(
+                "node_affinity",
+                &node_affinity.as_ref().map(|a| format!("{a:?}")),
+            )
             .finish();
     }
 }
@@ -483,6 +488,7 @@ mod tests {
                 dns_config: None,
                 hostname: None,
                 subdomain: None,
+                node_affinity: None,
             },
         }
     }

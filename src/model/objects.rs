@@ -265,6 +265,10 @@ pub struct PodSpec {
     /// `pkg/controller/statefulset/stateful_set_utils.go`).
     pub hostname: Option<String>,
     pub subdomain: Option<String>,
+    /// `affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`: the node must
+    /// match one of these terms (the scheduler's NodeAffinity filter, the DaemonSet
+    /// controller's `NodeShouldRunDaemonPod`). `None` when not written.
+    pub node_affinity: Option<super::affinity::NodeSelector>,
 }
 
 /// `spec.dnsPolicy`: where a pod's `/etc/resolv.conf` comes from.
@@ -487,8 +491,12 @@ pub enum PodManagement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatefulSetUpdate {
     /// Pods with an ordinal at or above `partition` are replaced, highest first, one at a
-    /// time, each waiting for the one before to be Running and Ready.
-    RollingUpdate { partition: u32 },
+    /// time, each waiting for the one before to be Running and Ready; with Kubernetes v1.35
+    /// or later, up to `maxUnavailable` at a time (`None`: 1).
+    RollingUpdate {
+        partition: u32,
+        max_unavailable: Option<IntOrPercent>,
+    },
     /// A pod takes the new template only when it is deleted (by the user or a failure).
     OnDelete,
 }
@@ -639,6 +647,7 @@ mod tests {
             dns_config: None,
             hostname: None,
             subdomain: None,
+            node_affinity: None,
         };
         let tcp = Protocol::Tcp;
         assert_eq!(spec.endpoint_port(&PortRef::Number(8080), tcp), Some(8080));

@@ -3,7 +3,9 @@
 //!
 //! Filters (`pkg/scheduler/framework/plugins`): NodeUnschedulable, TaintToleration (the
 //! `node.kubernetes.io/not-ready` and `unreachable` taints included), NodeAffinity
-//! (`nodeSelector`), NodePorts (`hostPort`), NodeResourcesFit (requests and `maxPods`).
+//! (`nodeSelector` and the required node affinity terms, [`node_affinity_fits`]), NodePorts
+//! (`hostPort`), NodeResourcesFit (requests and `maxPods`). Preferred node affinity, pod
+//! affinity and anti-affinity are not scored or filtered.
 //! Scoring, simplified: fewest pods of the same owner on the node first (spreading), then the
 //! least allocated node, ties broken at random as upstream's `selectHost` does.
 //!
@@ -18,7 +20,7 @@
 //! proportion to the nodes it examines, never to the pods in the cluster.
 
 use super::cluster::{Cluster, Controller, Node, NodeId, Pod, PodId, RsId};
-use super::objects::{Resources, Toleration};
+use super::objects::{PodSpec, Resources, Toleration};
 use crate::engine::{FxHashMap, SimRng};
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -160,6 +162,22 @@ pub(crate) fn node_taints(n: &Node) -> impl Iterator<Item = (&str, Option<&str>,
         n.unschedulable
             .then_some(("node.kubernetes.io/unschedulable", None, "NoSchedule"));
     configured.chain(lifecycle).chain(cordoned)
+}
+
+/// The NodeAffinity filter's test (`pkg/scheduler/framework/plugins/nodeaffinity`, through
+/// `GetRequiredNodeAffinity(pod).Match(node)` of
+/// `staging/src/k8s.io/component-helpers/scheduling/corev1/nodeaffinity`): every label of the
+/// pod's `nodeSelector` equal on the node, and one term of its required node affinity
+/// matching the node's labels and name ([`super::affinity::NodeSelector::matches`]). The
+/// DaemonSet controller asks the same (`NodeShouldRunDaemonPod`).
+pub fn node_affinity_fits(spec: &PodSpec, node: &Node) -> bool {
+    spec.node_selector
+        .iter()
+        .all(|(k, v)| node.cfg.labels.get(k) == Some(v))
+        && spec
+            .node_affinity
+            .as_ref()
+            .is_none_or(|a| a.matches(&node.cfg.name, &node.cfg.labels))
 }
 
 impl Scheduler {
@@ -399,12 +417,7 @@ impl Scheduler {
                 });
             }
         }
-        if !pod
-            .spec
-            .node_selector
-            .iter()
-            .all(|(k, v)| node.cfg.labels.get(k) == Some(v))
-        {
+        if !node_affinity_fits(&pod.spec, node) {
             return Err(Unfit::NodeSelector);
         }
         if ports.iter().any(|p| used.host_ports.contains(p)) {

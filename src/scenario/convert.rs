@@ -292,6 +292,7 @@ pub fn pod_spec(s: &core::PodSpec) -> PodSpec {
         }),
         hostname: s.hostname.clone().filter(|h| !h.is_empty()),
         subdomain: s.subdomain.clone().filter(|d| !d.is_empty()),
+        node_affinity: super::affinity::convert(s.affinity.as_ref()),
     }
 }
 
@@ -367,9 +368,16 @@ pub fn stateful_set(s: &apps::StatefulSet) -> StatefulSetObject {
         _ => StatefulSetUpdate::RollingUpdate {
             partition: strategy
                 .rolling_update
+                .as_ref()
                 .and_then(|r| r.partition)
                 .unwrap_or(0)
                 .max(0) as u32,
+            // Read by the controller only from v1.35 (`MaxUnavailableStatefulSet`).
+            max_unavailable: strategy
+                .rolling_update
+                .as_ref()
+                .and_then(|r| r.max_unavailable.as_ref())
+                .map(|v| int_or_percent(Some(v))),
         },
     };
     StatefulSetObject {

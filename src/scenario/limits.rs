@@ -247,6 +247,7 @@ mod tests {
                 dns_config: None,
                 hostname: None,
                 subdomain: None,
+                node_affinity: None,
             },
         })
     }

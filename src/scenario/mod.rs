@@ -17,6 +17,7 @@
 //! objects are applied: allocation of ClusterIPs and NodePorts and their conflicts, names
 //! already taken, namespaces that do not exist, scheduling, or anything about the run.
 
+mod affinity;
 mod convert;
 mod diag;
 pub mod estimate;
@@ -1015,6 +1016,43 @@ impl Loader {
         true
     }
 
+    /// A note at each affinity rule of `p`'s pod spec that kubesim accepts but does not act
+    /// on (preferred node affinity, pod affinity, pod anti-affinity): valid YAML is never
+    /// dropped without a word.
+    fn affinity_notes(&mut self, p: &Pending) {
+        let (spec, path) = match &p.value {
+            K8s::Pod(o) => (o.spec.as_ref(), "spec"),
+            K8s::Deployment(d) => (
+                d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+                "spec.template.spec",
+            ),
+            K8s::ReplicaSet(r) => (
+                r.spec
+                    .as_ref()
+                    .and_then(|s| s.template.as_ref())
+                    .and_then(|t| t.spec.as_ref()),
+                "spec.template.spec",
+            ),
+            K8s::StatefulSet(s) => (
+                s.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+                "spec.template.spec",
+            ),
+            K8s::DaemonSet(d) => (
+                d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+                "spec.template.spec",
+            ),
+            _ => return,
+        };
+        for (field, note) in affinity::notes(spec.and_then(|s| s.affinity.as_ref()), path) {
+            let at = join_path(&p.prefix, &field);
+            let message = format!("{}: {note}", shown(p.kind, &p.name));
+            let file = p.file.clone();
+            self.at(&file, p.line_offset, &p.positions, &at, |_| {
+                Diagnostic::note("", 0, 0, message)
+            });
+        }
+    }
+
     /// Validates and converts one object; `None` (with an error) when the API server would
     /// reject it.
     fn object(&mut self, p: &Pending, net: &crate::net::config::NetConfig) -> Option<Object> {
@@ -1029,6 +1067,9 @@ impl Loader {
             K8s::HorizontalPodAutoscaler(h) => hpa::validate(h),
             K8s::NetworkPolicy(n) => netpol::validate(n),
         };
+        if errs.is_empty() {
+            self.affinity_notes(p);
+        }
         if let Some(first) = errs.first() {
             let message = validate::invalid_object_message(p.kind, &p.name, &errs);
             let path = join_path(&p.prefix, first.location());

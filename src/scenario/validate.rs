@@ -802,6 +802,7 @@ pub fn pod_spec(s: &core::PodSpec, path: &str, errs: &mut Vec<FieldError>) {
         }
     }
     dns_policy_and_config(s, path, errs);
+    super::affinity::validate(s.affinity.as_ref(), path, errs);
 }
 
 /// `validateDNSPolicy` and `validatePodDNSConfig` (`pkg/apis/core/validation/validation.go`):
@@ -1148,6 +1149,27 @@ pub fn stateful_set(s: &apps::StatefulSet, has_selector: bool) -> Vec<FieldError
                         p.into(),
                         &mut errs,
                     );
+                }
+                // `validateRollingUpdateStatefulSet` (checked whatever the version: below
+                // v1.35 the API server drops the field before validating it).
+                if let Some(v) = st
+                    .rolling_update
+                    .as_ref()
+                    .and_then(|r| r.max_unavailable.as_ref())
+                {
+                    let p = "spec.updateStrategy.rollingUpdate.maxUnavailable";
+                    let bad = || match v {
+                        IntOrString::Int(n) => BadValue::Int((*n).into()),
+                        IntOrString::String(s) => BadValue::Str(s.clone()),
+                    };
+                    if let Some((percent, n)) = int_or_percent(v, p, &mut errs) {
+                        if n == 0 {
+                            errs.push(invalid(p, bad(), "cannot be 0"));
+                        }
+                        if percent && n > 100 {
+                            errs.push(invalid(p, bad(), "must not be greater than 100%"));
+                        }
+                    }
                 }
             }
             Some("OnDelete") => {

@@ -125,6 +125,7 @@ pub fn coredns_deployment() -> Deployment {
                 dns_config: None,
                 hostname: None,
                 subdomain: None,
+                node_affinity: None,
                 tolerations: vec![
                     toleration("CriticalAddonsOnly", true, None),
                     toleration(

@@ -2,28 +2,32 @@
 //! `update.go` (`rollingUpdate`) run it.
 //!
 //! - Which nodes: `NodeShouldRunDaemonPod` (`daemon_controller.go`): the template's
-//!   `nodeName` (if any) and `nodeSelector` must match the node, and the pod, with the
+//!   `nodeName` (if any), `nodeSelector` and required node affinity must match the node (the
+//!   scheduler's own predicate, `scheduler::node_affinity_fits`), and the pod, with the
 //!   tolerations the controller adds to every daemon pod ([`default_tolerations`],
 //!   `AddOrUpdateDaemonPodTolerations` in `pkg/controller/daemon/util/daemonset_util.go`),
 //!   must tolerate every `NoSchedule` and `NoExecute` taint of the node (its own, the
 //!   lifecycle's `not-ready`/`unreachable` and the cordon's `unschedulable`). A node whose
 //!   untolerated taints are all `NoSchedule` keeps the pod it has (`shouldContinueRunning`).
-//!   Node affinity is not modelled (kubesim's pods have none).
-//! - A node that should run the daemon and has no pod (terminating ones count, so a
-//!   replacement waits for the old pod to be gone) gets one: named `<name>-<5 random
-//!   characters>`, labelled `controller-revision-hash` and `pod-template-generation`, and
-//!   pinned to its node as upstream's node affinity on `metadata.name` pins it (kubesim: a
-//!   `nodeSelector` on the node's `kubernetes.io/hostname` label); the scheduler still checks
-//!   its resources and host ports.
+//! - `manage` (`podsShouldBeOnNode`): a node that should run the daemon and has no pod
+//!   (terminating ones count, so a replacement waits for the old pod to be gone) gets one:
+//!   named `<name>-<5 random characters>`, labelled `controller-revision-hash` and
+//!   `pod-template-generation`, its required node affinity replaced by `metadata.name In
+//!   [node]` (`ReplaceDaemonSetPodNodeNameNodeAffinity`), so the scheduler binds it there and
+//!   still checks its resources and host ports. Failed and succeeded pods are deleted, extra
+//!   pods pruned (all but the oldest; with surge, the oldest new and old ones kept), pods on
+//!   nodes that may no longer run the daemon deleted. `syncNodes` creates, then deletes.
 //! - Daemon pods tolerate `not-ready` and `unreachable` `NoExecute` without limit: the node
 //!   lifecycle controller never evicts them, so a node that goes down keeps its pod, which
 //!   starts again when the node returns; a node that turns Ready (joins or returns without
 //!   its pod) gets one.
-//! - `RollingUpdate` (`maxUnavailable` default 1, `maxSurge` default 0, percentages of the
-//!   nodes that should run the daemon, rounded up): without surge, old pods are deleted while
-//!   at most `maxUnavailable` nodes lack an available pod (an old pod that is not available
-//!   is replaced at once); with surge, a new pod is created beside the old one on up to
-//!   `maxSurge` nodes and the old pod is deleted once the new one is available.
+//! - `rollingUpdate` runs only when `manage` had nothing to do (upstream's expectations).
+//!   `maxUnavailable` default 1, `maxSurge` default 0, percentages of the nodes that should
+//!   run the daemon, rounded up: without surge, an unavailable old pod is replaced at once
+//!   and counted as unavailable (kubernetes/kubernetes#123233), available old pods are
+//!   deleted while at most `maxUnavailable` nodes lack an available pod; with surge, a new
+//!   pod is created beside the old one on up to `maxSurge` nodes (at once where the old pod
+//!   is unavailable) and the old pod is deleted once the new one is available.
 //!   `OnDelete`: a pod takes the new template only when deleted. Nodes are visited in order
 //!   (upstream iterates a Go map).
 //!
@@ -31,8 +35,10 @@
 //! ready, becomes available, is deleted or goes away, and when a node turns Ready or
 //! NotReady or is cordoned.
 
+use super::statefulset::REVISION_LABEL;
 use super::Simulation;
 use crate::engine::SimTime;
+use crate::model::affinity::NodeSelector;
 use crate::model::cluster::{Controller, NodeId, PodId, PodPhase};
 use crate::model::names;
 use crate::model::objects::{DaemonSetObject, IntOrPercent, ObjectMeta, PodSpec, Toleration};
@@ -42,6 +48,9 @@ use std::collections::BTreeMap;
 /// Label with the generation of the template a pod was made from
 /// (`extensions.DaemonSetTemplateGenerationKey`).
 pub const TEMPLATE_GENERATION_LABEL: &str = "pod-template-generation";
+/// At most this many pods created, and this many deleted, in one sync (`BurstReplicas`,
+/// `pkg/controller/daemon/daemon_controller.go`).
+pub const BURST_REPLICAS: usize = 250;
 
 /// One DaemonSet and the controller's memory of it.
 #[derive(Debug, Clone)]
@@ -181,7 +190,14 @@ impl Simulation {
         spec
     }
 
-    /// `NodeShouldRunDaemonPod`: (`shouldRun`, `shouldContinueRunning`).
+    /// `NodeShouldRunDaemonPod` (`daemon_controller.go`): (`shouldRun`,
+    /// `shouldContinueRunning`) for the daemon pod `spec` (the template with the default
+    /// tolerations, as `NewPod` makes it) on `node`. The template's `nodeName` must be the
+    /// node's; its `nodeSelector` and required node affinity must match the node (the
+    /// scheduler's own test, [`scheduler::node_affinity_fits`], as upstream's `predicates`
+    /// calls `nodeaffinity.GetRequiredNodeAffinity(pod).Match`); and every `NoSchedule` and
+    /// `NoExecute` taint must be tolerated, else the pod may keep running unless a
+    /// `NoExecute` one is not tolerated.
     fn node_should_run(&self, spec: &PodSpec, node: NodeId) -> (bool, bool) {
         let n = self.cluster.node(node);
         if spec
@@ -191,11 +207,7 @@ impl Simulation {
         {
             return (false, false);
         }
-        if !spec
-            .node_selector
-            .iter()
-            .all(|(k, v)| n.cfg.labels.get(k) == Some(v))
-        {
+        if !scheduler::node_affinity_fits(spec, n) {
             return (false, false);
         }
         let untolerated = |effects: &[&str]| {
@@ -210,25 +222,33 @@ impl Simulation {
         (true, true)
     }
 
+    /// `podutil.IsPodAvailable` with the set's `minReadySeconds`.
     fn ds_available(&self, id: PodId, i: u32, now: SimTime) -> bool {
         let min_ready = self.daemonsets[i as usize].spec.min_ready;
         let p = self.cluster.pod(id);
-        p.deleted.is_none() && p.ready && p.ready_since.is_some_and(|t| t + min_ready <= now)
+        p.ready && p.ready_since.is_some_and(|t| t + min_ready <= now)
     }
 
-    fn ds_event(&mut self, i: u32, reason: &str, message: String) {
+    fn ds_event(&mut self, i: u32, warning: bool, reason: &str, message: String) {
         let now = self.queue.now();
         let name = self.daemonsets[i as usize].spec.meta.name.clone();
-        self.log
-            .normal(now, format!("daemonset/{name}"), reason, message);
+        let object = format!("daemonset/{name}");
+        if warning {
+            self.log.warning(now, object, reason, message);
+        } else {
+            self.log.normal(now, object, reason, message);
+        }
     }
 
-    /// Creates the daemon pod of `node` (`syncNodes`; `RealPodControl.CreatePods` records
-    /// `Created pod: <name>`).
+    /// Creates the daemon pod of `node` (`syncNodes`): the template with the labels of
+    /// `CreatePodTemplate` and the default tolerations, its required node affinity replaced by
+    /// one term on the node's name (`ReplaceDaemonSetPodNodeNameNodeAffinity`), so that the
+    /// scheduler binds it there (and checks its resources and host ports);
+    /// `RealPodControl.CreatePods` records `Created pod: <name>`.
     fn create_daemon_pod(&mut self, i: u32, node: NodeId, hash: &str) {
         let ds = &self.daemonsets[i as usize];
         let mut labels = ds.spec.template.meta.labels.clone();
-        labels.insert(super::statefulset::REVISION_LABEL.into(), hash.to_string());
+        labels.insert(REVISION_LABEL.into(), hash.to_string());
         labels.insert(TEMPLATE_GENERATION_LABEL.into(), ds.generation.to_string());
         let meta = ObjectMeta {
             name: names::generate_name(&format!("{}-", ds.spec.meta.name), &mut self.rng_names),
@@ -237,26 +257,45 @@ impl Simulation {
             annotations: ds.spec.template.meta.annotations.clone(),
         };
         let mut spec = self.daemon_pod_spec(i);
-        let n = self.cluster.node(node);
-        match n.cfg.labels.get("kubernetes.io/hostname") {
-            Some(h) => {
-                spec.node_selector
-                    .insert("kubernetes.io/hostname".into(), h.clone());
-            }
-            None => spec.node_name = Some(n.cfg.name.clone()),
-        }
-        self.ds_event(i, "SuccessfulCreate", format!("Created pod: {}", meta.name));
+        spec.node_affinity = Some(NodeSelector::node_name(&self.cluster.node(node).cfg.name));
+        self.ds_event(
+            i,
+            false,
+            "SuccessfulCreate",
+            format!("Created pod: {}", meta.name),
+        );
         let id = self.create_pod_with(meta, spec, None, Some(Controller::DaemonSet(i)));
         self.daemonsets[i as usize].targets.insert(id, node);
     }
 
     fn delete_daemon_pod(&mut self, i: u32, id: PodId) {
         let name = self.cluster.pod(id).meta.name.clone();
-        self.ds_event(i, "SuccessfulDelete", format!("Deleted pod: {name}"));
+        self.ds_event(i, false, "SuccessfulDelete", format!("Deleted pod: {name}"));
         self.terminate_pod(id);
     }
 
-    /// One pass of `syncDaemonSet`, re-run when a pod it deleted left at once.
+    /// `syncNodes`: creates the pods of `nodes` (at most [`BURST_REPLICAS`] a pass), then
+    /// deletes `pods` (likewise). Whether anything was done: upstream's expectations then hold
+    /// the rolling update back until the informer has seen it, so the caller runs the pass
+    /// again. The slow-start batches only matter when a create fails, which the simulated
+    /// API server never makes one do.
+    fn ds_sync_nodes(&mut self, i: u32, pods: &[PodId], nodes: &[NodeId], hash: &str) -> bool {
+        let mut done = false;
+        for &node in nodes.iter().take(BURST_REPLICAS) {
+            self.create_daemon_pod(i, node, hash);
+            done = true;
+        }
+        for &id in pods.iter().take(BURST_REPLICAS) {
+            if self.cluster.pod(id).deleted.is_none() {
+                self.delete_daemon_pod(i, id);
+                done = true;
+            }
+        }
+        done
+    }
+
+    /// One pass of `syncDaemonSet`, re-run while it changes something (upstream's next sync,
+    /// once the informer has seen the pods it created or deleted).
     pub(super) fn sync_daemon_set(&mut self, i: u32) {
         if self.ds_syncing.contains(&i) {
             self.ds_dirty = true;
@@ -265,7 +304,9 @@ impl Simulation {
         self.ds_syncing.push(i);
         loop {
             self.ds_dirty = false;
-            self.sync_daemon_set_once(i);
+            if self.sync_daemon_set_once(i) {
+                self.ds_dirty = true;
+            }
             if !self.ds_dirty {
                 break;
             }
@@ -273,76 +314,168 @@ impl Simulation {
         self.ds_syncing.retain(|x| *x != i);
     }
 
-    fn sync_daemon_set_once(&mut self, i: u32) {
-        if self.daemonsets[i as usize].deleted {
-            return;
-        }
-        let now = self.queue.now();
-        let spec = self.daemon_pod_spec(i);
-        let hash = names::pod_template_hash(&self.daemonsets[i as usize].spec.template);
-        let surge_allowed = self.daemonsets[i as usize]
-            .spec
-            .rolling_update
-            .as_ref()
-            .is_some_and(|ru| ru.max_surge != IntOrPercent::Count(0));
-        // Pods by the node they were made for.
+    /// `getNodesToDaemonPods(ds, includeDeletedTerminal = false)`: the set's pods by the node
+    /// each was made for, in creation order, leaving out pods both terminating and finished.
+    fn nodes_to_daemon_pods(&self, i: u32) -> BTreeMap<NodeId, Vec<PodId>> {
         let mut by_node: BTreeMap<NodeId, Vec<PodId>> = BTreeMap::new();
         for id in self.daemon_pods(i) {
+            let p = self.cluster.pod(id);
+            if p.deleted.is_some() && matches!(p.phase, PodPhase::Failed | PodPhase::Succeeded) {
+                continue;
+            }
             if let Some(&n) = self.daemonsets[i as usize].targets.get(&id) {
                 by_node.entry(n).or_default().push(id);
             }
         }
-        let mut should_run_nodes = Vec::new();
-        // `manage`: create where missing, delete where the daemon may no longer run.
-        for n in 0..self.cluster.nodes.len() {
+        by_node
+    }
+
+    /// One `syncDaemonSet`: `manage`, then (when `manage` had nothing to do, as upstream's
+    /// `SatisfiedExpectations` gates it) `rollingUpdate`. Whether it changed anything.
+    fn sync_daemon_set_once(&mut self, i: u32) -> bool {
+        if self.daemonsets[i as usize].deleted {
+            return false;
+        }
+        let spec = self.daemon_pod_spec(i);
+        let hash = names::pod_template_hash(&self.daemonsets[i as usize].spec.template);
+        let by_node = self.nodes_to_daemon_pods(i);
+        let eligibility: Vec<(bool, bool)> = (0..self.cluster.nodes.len())
+            .map(|n| self.node_should_run(&spec, NodeId(n as u32)))
+            .collect();
+        if self.ds_manage(i, &by_node, &eligibility, &hash) {
+            return true;
+        }
+        if self.daemonsets[i as usize].spec.rolling_update.is_none() {
+            return false; // `OnDelete`
+        }
+        self.ds_rolling_update(i, by_node, &eligibility, &hash)
+    }
+
+    /// `manage` and `podsShouldBeOnNode` (`daemon_controller.go`), node by node.
+    fn ds_manage(
+        &mut self,
+        i: u32,
+        by_node: &BTreeMap<NodeId, Vec<PodId>>,
+        eligibility: &[(bool, bool)],
+        hash: &str,
+    ) -> bool {
+        let now = self.queue.now();
+        let surge = self.daemonsets[i as usize]
+            .spec
+            .rolling_update
+            .as_ref()
+            .is_some_and(|ru| ru.max_surge != IntOrPercent::Count(0)); // `util.AllowsSurge`
+        let mut create = Vec::new();
+        let mut delete = Vec::new();
+        for (n, &(should_run, should_continue)) in eligibility.iter().enumerate() {
             let node = NodeId(n as u32);
-            let (should_run, should_continue) = self.node_should_run(&spec, node);
-            let pods = by_node.get(&node).cloned().unwrap_or_default();
-            if should_run {
-                should_run_nodes.push(node);
-            }
+            let pods = by_node.get(&node).map(Vec::as_slice).unwrap_or_default();
             if should_run && pods.is_empty() {
-                self.create_daemon_pod(i, node, &hash);
-                continue;
-            }
-            let active: Vec<PodId> = pods
-                .iter()
-                .copied()
-                .filter(|id| self.cluster.pod(*id).deleted.is_none())
-                .collect();
-            if !should_continue {
-                for id in active {
-                    self.delete_daemon_pod(i, id);
+                create.push(node);
+            } else if should_continue {
+                let mut running = Vec::new();
+                for &id in pods {
+                    let p = self.cluster.pod(id);
+                    if p.deleted.is_some() {
+                        continue;
+                    }
+                    let (pod, node_name) = (p.meta.name.clone(), &self.cluster.node(node).cfg.name);
+                    let ns = &p.meta.namespace;
+                    match p.phase {
+                        PodPhase::Failed => {
+                            let msg = format!("Found failed daemon pod {ns}/{pod} on node {node_name}, will try to kill it");
+                            self.ds_event(i, true, "FailedDaemonPod", msg);
+                            delete.push(id);
+                        }
+                        PodPhase::Succeeded => {
+                            let msg = format!("Found succeeded daemon pod {ns}/{pod} on node {node_name}, will try to delete it");
+                            self.ds_event(i, false, "SucceededDaemonPod", msg);
+                            delete.push(id);
+                        }
+                        _ => running.push(id),
+                    }
                 }
-                continue;
-            }
-            for &id in &active {
-                if self.cluster.pod(id).phase == PodPhase::Failed {
-                    self.delete_daemon_pod(i, id);
+                // `podByCreationTimestampAndPhase`: scheduled pods first, then the oldest.
+                running.sort_by_key(|&id| {
+                    let p = self.cluster.pod(id);
+                    (p.node.is_none(), p.created, p.meta.name.clone())
+                });
+                if !surge {
+                    // More than one pod on the node: all but the oldest go.
+                    delete.extend(running.iter().skip(1));
+                } else if running.is_empty() {
+                    if should_run {
+                        create.push(node);
+                    }
+                } else if running.len() > 1 {
+                    // Keep the oldest new pod and the oldest old one; the old one goes once
+                    // it is not ready or the new one is available.
+                    let (mut newest, mut oldest) = (None, None);
+                    for &id in &running {
+                        let is_new = self.cluster.pod(id).meta.labels.get(REVISION_LABEL)
+                            == Some(&hash.to_string());
+                        let slot = if is_new { &mut newest } else { &mut oldest };
+                        if slot.is_none() {
+                            *slot = Some(id);
+                        } else {
+                            delete.push(id);
+                        }
+                    }
+                    if let (Some(new), Some(old)) = (newest, oldest) {
+                        if !self.cluster.pod(old).ready || self.ds_available(new, i, now) {
+                            delete.push(old);
+                        }
+                    }
                 }
-            }
-            // Without surge, more than one pod on a node: keep the oldest.
-            if !surge_allowed && active.len() > 1 {
-                for &id in &active[1..] {
-                    self.delete_daemon_pod(i, id);
-                }
+            } else {
+                delete.extend(
+                    pods.iter()
+                        .copied()
+                        .filter(|&id| self.cluster.pod(id).deleted.is_none()),
+                );
             }
         }
-        let Some(ru) = self.daemonsets[i as usize].spec.rolling_update.clone() else {
-            return;
-        };
-        let desired = should_run_nodes.len() as u32;
-        let max_unavailable = scaled(ru.max_unavailable, desired);
+        self.ds_sync_nodes(i, &delete, &create, hash)
+    }
+
+    /// `rollingUpdate` (`update.go`) over the nodes that have pods and those that should run
+    /// one (`updatedDesiredNodeCounts`), in node order (upstream: a Go map's).
+    fn ds_rolling_update(
+        &mut self,
+        i: u32,
+        mut by_node: BTreeMap<NodeId, Vec<PodId>>,
+        eligibility: &[(bool, bool)],
+        hash: &str,
+    ) -> bool {
+        let now = self.queue.now();
+        let ru = self.daemonsets[i as usize]
+            .spec
+            .rolling_update
+            .clone()
+            .expect("called for RollingUpdate");
+        let mut desired = 0u32;
+        for (n, &(should_run, _)) in eligibility.iter().enumerate() {
+            if should_run {
+                desired += 1;
+                by_node.entry(NodeId(n as u32)).or_default();
+            }
+        }
+        let mut max_unavailable = scaled(ru.max_unavailable, desired);
         let max_surge = scaled(ru.max_surge, desired);
-        let new_and_old = |me: &Self, node: NodeId| -> Option<(Option<PodId>, Option<PodId>)> {
-            // `findUpdatedPodsOnNode`: terminating pods are skipped; two of a kind is not ok.
+        // "if the daemonset returned with an impossible configuration, obey the default of
+        // unavailable=1".
+        if desired > 0 && max_unavailable == 0 && max_surge == 0 {
+            max_unavailable = 1;
+        }
+        // `findUpdatedPodsOnNode`: terminating pods are skipped; two of a kind is not ok.
+        let find = |me: &Self, pods: &[PodId]| -> Option<(Option<PodId>, Option<PodId>)> {
             let (mut new, mut old) = (None, None);
-            for &id in by_node.get(&node).map(Vec::as_slice).unwrap_or(&[]) {
+            for &id in pods {
                 let p = me.cluster.pod(id);
-                if p.deleted.is_some() || !p.exists() {
+                if p.deleted.is_some() {
                     continue;
                 }
-                let slot = if p.meta.labels.get(super::statefulset::REVISION_LABEL) == Some(&hash) {
+                let slot = if p.meta.labels.get(REVISION_LABEL).map(String::as_str) == Some(hash) {
                     &mut new
                 } else {
                     &mut old
@@ -354,25 +487,24 @@ impl Simulation {
             }
             Some((new, old))
         };
+        let available = |me: &Self, id: PodId| me.ds_available(id, i, now);
         if max_surge == 0 {
             let mut unavailable = 0u32;
             let mut allowed = Vec::new();
             let mut candidates = Vec::new();
-            for &node in &should_run_nodes {
-                let Some(pair) = new_and_old(self, node) else {
-                    unavailable += 1;
-                    continue;
-                };
-                match pair {
-                    (None, None) | (Some(_), Some(_)) => unavailable += 1,
-                    (Some(new), None) => {
-                        if !self.ds_available(new, i, now) {
+            for pods in by_node.values() {
+                match find(self, pods) {
+                    None | Some((None, None)) | Some((Some(_), Some(_))) => unavailable += 1,
+                    Some((Some(new), None)) => {
+                        if !available(self, new) {
                             unavailable += 1;
                         }
                     }
-                    (None, Some(old)) => {
-                        if !self.ds_available(old, i, now) {
+                    Some((None, Some(old))) => {
+                        if !available(self, old) {
+                            // Counted since kubernetes/kubernetes#123233 (v1.31).
                             allowed.push(old);
+                            unavailable += 1;
                         } else if unavailable < max_unavailable {
                             candidates.push(old);
                         }
@@ -381,46 +513,56 @@ impl Simulation {
             }
             let room = (max_unavailable.saturating_sub(unavailable) as usize).min(candidates.len());
             allowed.extend_from_slice(&candidates[..room]);
-            for id in allowed {
-                self.delete_daemon_pod(i, id);
+            return self.ds_sync_nodes(i, &allowed, &[], hash);
+        }
+        let mut surging = 0u32;
+        let mut available_nodes = 0u32;
+        let mut to_delete = Vec::new();
+        let mut should_not_run = Vec::new();
+        let mut allowed_nodes = Vec::new();
+        let mut candidate_nodes = Vec::new();
+        for (&node, pods) in &by_node {
+            let Some((new, old)) = find(self, pods) else {
+                surging += 1;
+                continue;
+            };
+            if let Some(p) = old.or(new) {
+                if available(self, p) {
+                    available_nodes += 1;
+                }
             }
-        } else {
-            let mut surging = 0u32;
-            let mut to_delete = Vec::new();
-            let mut allowed_nodes = Vec::new();
-            let mut candidate_nodes = Vec::new();
-            for &node in &should_run_nodes {
-                let Some(pair) = new_and_old(self, node) else {
-                    surging += 1;
-                    continue;
-                };
-                match pair {
-                    (_, None) => {}
-                    (None, Some(old)) => {
-                        if !self.ds_available(old, i, now) {
+            let should_run = eligibility[node.index()].0;
+            match (new, old) {
+                (_, None) => {}
+                (None, Some(old)) => {
+                    if !available(self, old) {
+                        if should_run {
                             allowed_nodes.push(node);
-                        } else if surging < max_surge {
-                            candidate_nodes.push(node);
-                        }
-                    }
-                    (Some(new), Some(old)) => {
-                        if self.ds_available(new, i, now) {
-                            to_delete.push(old);
                         } else {
-                            surging += 1;
+                            to_delete.push(old);
                         }
+                    } else if !should_run {
+                        should_not_run.push(old);
+                    } else if surging < max_surge {
+                        candidate_nodes.push(node);
+                    }
+                }
+                (Some(new), Some(old)) => {
+                    if available(self, new) {
+                        to_delete.push(old);
+                    } else {
+                        surging += 1;
                     }
                 }
             }
-            let room = (max_surge.saturating_sub(surging) as usize).min(candidate_nodes.len());
-            allowed_nodes.extend_from_slice(&candidate_nodes[..room]);
-            for id in to_delete {
-                self.delete_daemon_pod(i, id);
-            }
-            for node in allowed_nodes {
-                self.create_daemon_pod(i, node, &hash);
-            }
         }
+        // "With maxSurge, the application owner expects 100% availability": a pod on a node
+        // that should no longer run it goes only as pods elsewhere become available.
+        let deletable = available_nodes.saturating_sub(desired) as usize;
+        to_delete.extend(should_not_run.iter().take(deletable));
+        let room = (max_surge.saturating_sub(surging) as usize).min(candidate_nodes.len());
+        allowed_nodes.extend_from_slice(&candidate_nodes[..room]);
+        self.ds_sync_nodes(i, &to_delete, &allowed_nodes, hash)
     }
 }
 
@@ -449,6 +591,7 @@ mod tests {
             dns_config: None,
             hostname: None,
             subdomain: None,
+            node_affinity: None,
         }
     }
 

@@ -19,10 +19,13 @@
 //! - `RollingUpdate`: once every pod is healthy, the pod with the highest ordinal at or above
 //!   `partition` whose revision is not the update revision is deleted; it comes back with the
 //!   new template; the next waits for it to be Running and Ready (one at a time, also with
-//!   `Parallel`; `maxUnavailable` is an alpha field kubesim does not read). Pods below the
-//!   partition are recreated at the current revision. `OnDelete`: a pod takes the new template
-//!   only when something else deletes it.
-//! - The current revision becomes the update revision once every pod runs it and is ready
+//!   `Parallel`). From `kubernetesVersion: "1.35"`, where the `MaxUnavailableStatefulSet`
+//!   gate is on, up to `maxUnavailable` at a time (`updateStatefulSetAfterInvariantEstablished`);
+//!   below it the API server drops the field. Pods below the partition are recreated at the
+//!   current revision. `OnDelete`: a pod takes the new template only when something else
+//!   deletes it.
+//! - Under `RollingUpdate`, the current revision becomes the update revision once every pod
+//!   that exists runs it, is not terminating and is Running and Ready
 //!   (`completeRollingUpdate`).
 //! - `volumeClaimTemplates` are accepted; storage is not simulated (no PVCs are created).
 //!
@@ -33,7 +36,9 @@ use super::Simulation;
 use crate::engine::{SimDuration, SimTime};
 use crate::model::cluster::{Controller, PodId, PodPhase};
 use crate::model::names;
-use crate::model::objects::{ObjectMeta, PodManagement, StatefulSetObject, StatefulSetUpdate};
+use crate::model::objects::{
+    IntOrPercent, ObjectMeta, PodManagement, StatefulSetObject, StatefulSetUpdate,
+};
 
 /// Label with the pod's name (`apps.StatefulSetPodNameLabel`).
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -172,7 +177,7 @@ impl Simulation {
         let st = &self.statefulsets[i as usize];
         let below_partition = matches!(
             st.spec.update,
-            StatefulSetUpdate::RollingUpdate { partition } if ordinal < partition
+            StatefulSetUpdate::RollingUpdate { partition, .. } if ordinal < partition
         );
         let template = if below_partition {
             st.current.clone()
@@ -232,11 +237,45 @@ impl Simulation {
         self.sts_syncing.retain(|x| *x != i);
     }
 
+    /// `updateStatefulSet` then `updateStatefulSetStatus`: the status upstream writes is
+    /// counted from the pods as the pass found them, and `completeRollingUpdate` makes the
+    /// update revision current when, under `RollingUpdate`, every pod that exists runs it and
+    /// is Running and Ready (`status.updatedReplicas == status.readyReplicas ==
+    /// status.replicas`), whatever the pass returned.
     fn sync_stateful_set_once(&mut self, i: u32) {
-        let st = &self.statefulsets[i as usize];
-        if st.deleted {
+        if self.statefulsets[i as usize].deleted {
             return;
         }
+        let complete = self.sts_rolling_update_complete(i);
+        self.sts_update(i);
+        if complete {
+            let st = &mut self.statefulsets[i as usize];
+            st.current = st.spec.template.clone();
+        }
+    }
+
+    /// `completeRollingUpdate`'s test on `computeReplicaStatus`: `replicas` counts every pod
+    /// that exists (terminating and condemned ones too), `updatedReplicas` those not
+    /// terminating at the update revision, `readyReplicas` those Running and Ready.
+    fn sts_rolling_update_complete(&self, i: u32) -> bool {
+        let st = &self.statefulsets[i as usize];
+        if !matches!(st.spec.update, StatefulSetUpdate::RollingUpdate { .. }) {
+            return false;
+        }
+        let update_revision = st.update_revision();
+        self.stateful_set_pods(i).into_iter().all(|id| {
+            let p = self.cluster.pod(id);
+            p.deleted.is_none()
+                && p.meta.labels.get(REVISION_LABEL) == Some(&update_revision)
+                && p.phase == PodPhase::Running
+                && p.ready
+        })
+    }
+
+    /// `updateStatefulSet` (`stateful_set_control.go`): `processReplica` for each ordinal,
+    /// `processCondemned` for those beyond `replicas`, then the rolling update.
+    fn sts_update(&mut self, i: u32) {
+        let st = &self.statefulsets[i as usize];
         let now = self.queue.now();
         let replicas = st.spec.replicas;
         let min_ready = st.spec.min_ready;
@@ -263,9 +302,10 @@ impl Simulation {
                 .unwrap_or_default()
         };
 
-        // Every pod of `0..replicas`, in order: create what is missing; a failed pod is
-        // deleted (and created again once gone); `OrderedReady` waits at the first pod that
-        // is not Running, Ready and available.
+        // `processReplica` for every pod of `0..replicas`, in order: a failed (or succeeded)
+        // pod is deleted and made again once gone; a missing one is created; `OrderedReady`
+        // (`monotonic`) stops at the first pod it created, or that is terminating, or not
+        // Running and Ready, or not available for `minReadySeconds`.
         for ord in 0..replicas {
             let Some(id) = slots[ord as usize] else {
                 self.create_stateful_pod(i, ord);
@@ -275,10 +315,12 @@ impl Simulation {
                 continue;
             };
             let p = self.cluster.pod(id);
-            if p.deleted.is_none() && matches!(p.phase, PodPhase::Failed | PodPhase::Succeeded) {
-                let name = p.meta.name.clone();
-                self.sts_event(i, "delete", &name);
-                self.terminate_pod(id);
+            if matches!(p.phase, PodPhase::Failed | PodPhase::Succeeded) {
+                if p.deleted.is_none() {
+                    let name = p.meta.name.clone();
+                    self.sts_event(i, "delete", &name);
+                    self.terminate_pod(id);
+                }
                 if monotonic {
                     return;
                 }
@@ -289,9 +331,9 @@ impl Simulation {
             }
         }
 
-        // Pods beyond `replicas`, highest ordinal first; `OrderedReady` deletes one at a time
-        // and waits for it to be gone, and an unhealthy pod blocks unless it is the first
-        // unhealthy one.
+        // `processCondemned`: pods beyond `replicas`, highest ordinal first; `OrderedReady`
+        // deletes one a pass and waits for it to be gone, and an unhealthy pod blocks unless
+        // it is the first unhealthy one (the lowest ordinal: every replica is healthy here).
         let first_unhealthy = condemned
             .iter()
             .find(|(_, id)| !self.sts_pod_healthy(*id, min_ready, now))
@@ -315,26 +357,49 @@ impl Simulation {
             }
         }
 
-        // The current revision catches up once every pod runs the update revision and is
-        // ready (`completeRollingUpdate`).
-        let done = slots.iter().all(|s| {
-            s.is_some_and(|id| {
-                revision(self, id) == update_revision && self.sts_pod_healthy(id, min_ready, now)
-            })
-        });
-        if done {
-            let st = &mut self.statefulsets[i as usize];
-            st.current = st.spec.template.clone();
-        }
-
-        // `RollingUpdate`: from the highest ordinal down to the partition, delete the first
-        // pod not at the update revision; wait at an unhealthy one.
-        let StatefulSetUpdate::RollingUpdate { partition } =
-            self.statefulsets[i as usize].spec.update
+        // `OnDelete` stops here: pods take the new template when something deletes them.
+        let StatefulSetUpdate::RollingUpdate {
+            partition,
+            max_unavailable,
+        } = self.statefulsets[i as usize].spec.update
         else {
             return;
         };
-        for ord in (partition.min(replicas)..replicas).rev() {
+        let update_min = partition.min(replicas);
+        if self.scenario.kubernetes_version >= MAX_UNAVAILABLE_BETA {
+            // `updateStatefulSetAfterInvariantEstablished` (the `MaxUnavailableStatefulSet`
+            // gate, on by default since v1.35): with at most `maxUnavailable` pods of
+            // `0..replicas` unavailable, delete as many more as that leaves room for, from the
+            // highest ordinal down to the partition, each not at the update revision and not
+            // already terminating. A pod created in this pass is unavailable.
+            let max = sts_max_unavailable(max_unavailable, replicas);
+            let unavailable = slots
+                .iter()
+                .filter(|s| s.is_none_or(|id| !self.sts_pod_healthy(id, min_ready, now)))
+                .count() as u32;
+            if unavailable > max {
+                return;
+            }
+            let mut room = max - unavailable;
+            for ord in (update_min..replicas).rev() {
+                if room == 0 {
+                    break;
+                }
+                let Some(id) = slots[ord as usize] else {
+                    continue;
+                };
+                if revision(self, id) != update_revision && self.cluster.pod(id).deleted.is_none() {
+                    let name = self.cluster.pod(id).meta.name.clone();
+                    self.sts_event(i, "delete", &name);
+                    self.terminate_pod(id);
+                    room -= 1;
+                }
+            }
+            return;
+        }
+        // From the highest ordinal down to the partition: delete the first pod not at the
+        // update revision; wait at an unavailable one (one pod at a time, also `Parallel`).
+        for ord in (update_min..replicas).rev() {
             let Some(id) = slots[ord as usize] else {
                 return;
             };
@@ -349,6 +414,25 @@ impl Simulation {
             }
         }
     }
+}
+
+/// The Kubernetes version whose API server keeps `updateStrategy.rollingUpdate.maxUnavailable`
+/// and whose controller reads it: the `MaxUnavailableStatefulSet` gate is alpha (off) from
+/// v1.24 and beta (on) from v1.35 (`pkg/features/kube_features.go`); below, the API server
+/// drops the field (`dropStatefulSetDisabledFields`).
+pub const MAX_UNAVAILABLE_BETA: (u32, u32) = (1, 35);
+
+/// `getStatefulSetMaxUnavailable`: default 1, a percentage of `replicas` rounded down, at
+/// least 1.
+fn sts_max_unavailable(v: Option<IntOrPercent>, replicas: u32) -> u32 {
+    let n = match v {
+        None => 1,
+        Some(IntOrPercent::Count(n)) => n,
+        Some(IntOrPercent::Percent(p)) => {
+            u32::try_from(u64::from(p) * u64::from(replicas) / 100).unwrap_or(u32::MAX)
+        }
+    };
+    n.max(1)
 }
 
 #[cfg(test)]

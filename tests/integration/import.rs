@@ -141,8 +141,12 @@ spec:
         .iter()
         .filter(|w| w.severity == Severity::Note)
         .collect();
-    // 3 ReplicaSets, 12 owned pods, kubernetes and kube-dns.
-    assert_eq!(notes.len(), 17, "{notes:?}");
+    // 3 ReplicaSets, 12 owned pods, kubernetes and kube-dns; CoreDNS's preferred pod
+    // anti-affinity (accepted, not simulated).
+    assert_eq!(notes.len(), 18, "{notes:?}");
+    assert!(notes.iter().any(|n| n
+        .to_string()
+        .contains("Deployment \"coredns\": pod anti-affinity is accepted but not simulated")));
     assert!(notes.iter().any(|n| n
         .to_string()
         .contains("Pod \"http-deployment-5d9c6b8f47-4kzrt\" is owned by ReplicaSet")));

@@ -178,3 +178,148 @@ fn daemonset_update_without_surge_leaves_each_node_without_its_local_agent_for_a
         surge.requests.failed_by_reason
     );
 }
+
+/// A scenario of three nodes (`node-1` zone a, `node-2` zone b, `node-3` zone c with
+/// `disk: ssd` and `generation: "5"`), `duration` long, with `events` and `objects`.
+fn three_zones(events: &str, objects: &str) -> String {
+    format!(
+        "apiVersion: kubesim.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: affinity}}\nspec:\n  seed: 7\n  duration: 90s\n  cluster:\n    nodes:\n      - {{name: node-1, ip: 10.1.0.1, labels: {{topology.kubernetes.io/zone: a}}}}\n      - {{name: node-2, ip: 10.1.0.2, labels: {{topology.kubernetes.io/zone: b}}}}\n      - {{name: node-3, ip: 10.1.0.3, labels: {{topology.kubernetes.io/zone: c, disk: ssd, generation: \"5\"}}}}\n{events}---\n{objects}"
+    )
+}
+
+#[test]
+fn required_node_affinity_confines_pods_and_says_why_when_no_node_matches() {
+    let objects = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 4\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [a, b]}]\n      containers: [{name: web, image: web}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: newer}\nspec:\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions: [{key: generation, operator: Gt, values: [\"4\"]}]\n  containers: [{name: c, image: c}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: nowhere}\nspec:\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions: [{key: disk, operator: In, values: [ssd]}]\n            matchFields: [{key: metadata.name, operator: In, values: [node-1]}]\n  containers: [{name: c, image: c}]\n";
+    let o = run(&load_text(&three_zones("", objects)));
+    let web: Vec<_> = o
+        .pods
+        .iter()
+        .filter(|p| p.name.starts_with("web-"))
+        .collect();
+    assert_eq!(web.len(), 4);
+    // Terms' expressions: zone a or b, never node-3; spread over both.
+    let nodes: std::collections::BTreeSet<_> =
+        web.iter().filter_map(|p| p.node.as_deref()).collect();
+    assert_eq!(nodes, ["node-1", "node-2"].into_iter().collect());
+    let newer = o.pods.iter().find(|p| p.name == "newer").unwrap();
+    assert_eq!(
+        newer.node.as_deref(),
+        Some("node-3"),
+        "only node-3's generation is > 4"
+    );
+    // Labels and fields of one term are ANDed: disk=ssd is node-3, the name node-1.
+    let nowhere = o.pods.iter().find(|p| p.name == "nowhere").unwrap();
+    assert_eq!(nowhere.node, None);
+    let why = events(&o, "pod/nowhere");
+    assert_eq!(why[0].1, "FailedScheduling");
+    assert!(
+        why[0].2.starts_with(
+            "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+        ),
+        "{why:?}"
+    );
+}
+
+#[test]
+fn affinity_rules_kubesim_does_not_act_on_are_named_in_a_note() {
+    let objects = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  affinity:\n    nodeAffinity:\n      preferredDuringSchedulingIgnoredDuringExecution:\n        - weight: 10\n          preference: {matchExpressions: [{key: disk, operator: In, values: [ssd]}]}\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        - labelSelector: {matchLabels: {app: p}}\n          topologyKey: kubernetes.io/hostname\n  containers: [{name: c, image: c}]\n";
+    let loaded = load_text(&three_zones("", objects));
+    let notes: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n
+                .contains(": note: Pod \"p\": preferred node affinity is accepted but not scored")),
+        "{notes:#?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("note: Pod \"p\": pod anti-affinity is accepted but not simulated")),
+        "{notes:#?}"
+    );
+    // A bad operator is the API server's error, at its line.
+    let bad = three_zones("", &objects.replace("operator: In", "operator: Within"));
+    let err = match kubesim::scenario::load_str(&bad, "test.yaml", &root().join("scenarios")) {
+        Ok(_) => panic!("a bad operator loads"),
+        Err(d) => d.to_string(),
+    };
+    assert!(
+        err.contains("test.yaml:21:") && err.contains("spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0].operator: Invalid value: \"Within\": not a valid selector operator"),
+        "{err}"
+    );
+}
+
+/// A DaemonSet `agent` (image `agent:1`, the default update strategy) with `spec` lines added
+/// to its pod template.
+fn agent(template_spec: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: agent}}\nspec:\n  selector: {{matchLabels: {{app: agent}}}}\n  template:\n    metadata: {{labels: {{app: agent}}}}\n    spec:\n{template_spec}      containers: [{{name: agent, image: \"{image}\"}}]\n"
+    )
+}
+
+#[test]
+fn daemonset_runs_only_on_nodes_its_node_affinity_matches() {
+    // Upstream's `TestNodeAffinityDaemonLaunchesPods` in spirit: terms ORed (node-1 by name,
+    // or a node with disk=ssd: node-3), node-2 gets no agent.
+    let spec = "      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchFields: [{key: metadata.name, operator: In, values: [node-1]}]\n              - matchExpressions: [{key: disk, operator: Exists}]\n";
+    let o = run(&load_text(&three_zones("", &agent(spec, "agent:1"))));
+    let mut nodes: Vec<_> = o
+        .pods
+        .iter()
+        .filter(|p| p.owner.as_deref() == Some("agent"))
+        .filter_map(|p| p.node.as_deref())
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["node-1", "node-3"]);
+    // Each daemon pod is bound to its node (the controller's matchFields term), so the
+    // scheduler's spreading never moves one.
+    let created = events(&o, "daemonset/agent")
+        .iter()
+        .filter(|e| e.1 == "SuccessfulCreate")
+        .count();
+    assert_eq!(created, 2);
+}
+
+#[test]
+fn daemonset_update_counts_unavailable_old_pods_against_max_unavailable() {
+    // kubernetes/kubernetes#123232 (fixed by #123233, v1.31): two updates whose pods never
+    // turn ready. After the first, node-1's new pod is unavailable (1 of maxUnavailable 1);
+    // the second replaces that pod (old and unavailable) and, as it counts against the
+    // budget, deletes no healthy pod: two nodes keep their available agent.
+    let never_ready = "      containers: [{name: agent, image: \"IMAGE\", readinessProbe: {tcpSocket: {port: 9100}, initialDelaySeconds: 3600}}]\n";
+    let update = |at: u32, image: &str| {
+        let body = agent("", "x").replace(
+            "      containers: [{name: agent, image: \"x\"}]\n",
+            &never_ready.replace("IMAGE", image),
+        );
+        let indented: String = body.lines().map(|l| format!("        {l}\n")).collect();
+        format!("    - at: {at}s\n      apply:\n{indented}")
+    };
+    let events_yaml = format!(
+        "  events:\n{}{}",
+        update(20, "agent:2"),
+        update(40, "agent:3")
+    );
+    let o = run(&load_text(&three_zones(
+        &events_yaml,
+        &agent("", "agent:1"),
+    )));
+    let ev = events(&o, "daemonset/agent");
+    let deletes = |from: f64, to: f64| {
+        ev.iter()
+            .filter(|e| e.1 == "SuccessfulDelete" && e.0 >= from && e.0 < to)
+            .count()
+    };
+    assert_eq!(deletes(20.0, 40.0), 1, "{ev:?}");
+    assert_eq!(
+        deletes(40.0, 90.0),
+        1,
+        "only the unavailable agent:2 pod: {ev:?}"
+    );
+    let ready_at_end = o
+        .pods
+        .iter()
+        .filter(|p| p.owner.as_deref() == Some("agent") && p.deleted.is_none())
+        .filter(|p| p.ready == "1/1")
+        .count();
+    assert_eq!(ready_at_end, 2);
+}
