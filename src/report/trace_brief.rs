@@ -177,6 +177,18 @@ impl Hop {
             self.parts.push("dropped by the CNI (policy_drop)".into());
             return;
         }
+        if body.starts_with("the CNI drops the query") {
+            // `... and gives up after 10 s (dns_failure, ...)`, or `... attempts:1) and gives up`
+            let after = body
+                .split("gives up after ")
+                .nth(1)
+                .and_then(|r| r.split(" (").next())
+                .map_or_else(String::new, |d| format!(" after {d}"));
+            self.parts.push(format!(
+                "dropped by the CNI: unanswered, the resolver gives up{after} (dns_failure)"
+            ));
+            return;
+        }
         if let Some(rest) = body.strip_prefix("DNAT -> ") {
             self.flush_chain();
             let to = rest.split(", pod ").next().unwrap_or(rest);
@@ -353,6 +365,17 @@ dns      http-svc -> 10.96.24.104 (A record of the Service's ClusterIP, from clu
         assert!(
             b.contains("+0.700ms  overlay node-1 -> node-2: policy egress allowed (no policy applies), policy ingress DENIED (isolated by default/a, default/b), dropped by the CNI (policy_drop)"),
             "{b}"
+        );
+        let dns = [
+            "dns      query backend.default.svc.cluster.local (A and AAAA, UDP 10.244.0.4:32768 -> 10.96.0.10:53): DNAT -> 10.244.1.2:53, CoreDNS pod coredns-1 (+10000.000ms)",
+            "         NetworkPolicy egress at pod default/client-1: DENIED: no rule allows it (isolated by default/client-egress)",
+            "         NetworkPolicy ingress at pod kube-system/coredns-1: no policy selects it for ingress: allowed",
+            "         the CNI drops the query: the lookup goes unanswered; the resolver waits 5 s per attempt, 2 attempts (options timeout:5 attempts:2), each from the same socket, which conntrack sends the same way to be dropped again, and gives up after 10 s (dns_failure, not a refused or reset connection)",
+        ]
+        .join("\n");
+        assert_eq!(
+            trace_brief(&dns),
+            "dns       query backend.default.svc.cluster.local: policy egress DENIED (isolated by default/client-egress), policy ingress allowed (no policy applies), dropped by the CNI: unanswered, the resolver gives up after 10 s (dns_failure)\n"
         );
         let allowed = "  +0.700ms  overlay (VXLAN) hop node-1 -> node-2\n         NetworkPolicy ingress at pod default/backend-1: allowed by default/allow-frontend's ingress rule 1 (from x on 80/TCP); isolated by default/a\n";
         assert!(

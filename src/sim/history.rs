@@ -57,6 +57,10 @@ pub const MAX_SLICE_PODS: usize = 32;
 pub const MAX_SLICE_STATES: usize = 1_000;
 /// Streams whose connections are traced: the first ones.
 pub const TRACE_STREAMS: usize = 3;
+/// `reach` tables kept: one per set of NetworkPolicies in force, the first ones.
+pub const MAX_REACH_TABLES: usize = 16;
+/// Pod groups a `reach` table holds: the first ones by name (sources and destinations alike).
+pub const MAX_REACH_GROUPS: usize = 40;
 
 /// The record of one run over time (empty unless made by [`Simulation::run_recorded`]).
 #[derive(Debug, Clone, Default)]
@@ -95,6 +99,11 @@ pub struct History {
     pub slices: Vec<SliceState>,
     /// Changes of those EndpointSlices not kept ([`MAX_SLICE_STATES`] reached).
     pub slices_left_out: usize,
+    /// `kubesim reach`'s table (by group) for each set of NetworkPolicies in force during the
+    /// run, in time order; empty when the run has none.
+    pub reach: Vec<ReachTable>,
+    /// Sets of policies in force whose table was not kept ([`MAX_REACH_TABLES`] reached).
+    pub reach_left_out: usize,
     last_sample: Option<SimTime>,
     /// The instant of the last change not yet sampled.
     dirty_at: Option<SimTime>,
@@ -164,6 +173,21 @@ pub struct TraceSample {
     /// The entry node's rules then, index into [`History::rules`] (`None`: not traced, or
     /// left out).
     pub rules: Option<u32>,
+}
+
+/// Who may connect to whom while one set of NetworkPolicies was in force, as `kubesim reach
+/// --at` prints it (groups of pods with the same labels in one namespace).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReachTable {
+    /// The set took effect (zero: the scenario's own policies).
+    pub from: SimTime,
+    /// The next set took effect, or the run ended: the pods judged are those of that instant
+    /// (as they stood just before it).
+    pub until: SimTime,
+    /// Rows between the first [`MAX_REACH_GROUPS`] groups, sorted as `reach` sorts them.
+    pub rows: Vec<super::ReachRow>,
+    /// Groups left out (beyond [`MAX_REACH_GROUPS`]).
+    pub groups_left_out: usize,
 }
 
 /// A node's rules at an instant, as `kubesim rules` prints them, cut to a bound.
@@ -303,6 +327,7 @@ impl Simulation {
         if let Some(at) = self.history.dirty_at.take() {
             self.sample_at(at);
         }
+        self.record_reach(None);
         let total = self.cluster.pods.len();
         self.history.pods_left_out = total.saturating_sub(MAX_PODS);
         self.history.gone = (self.cluster.pods.iter().take(MAX_PODS))
@@ -323,6 +348,7 @@ impl Simulation {
     /// the instant of the last change not yet sampled (so a change is shown at most one
     /// resolution late, and the last change of a burst exactly).
     fn step_recorded(&mut self, now: SimTime, ev: super::Ev) {
+        self.record_reach(Some(now));
         let h = &self.history;
         if let (Some(at), Some(last)) = (h.dirty_at, h.last_sample) {
             if now >= last + h.resolution {
@@ -342,6 +368,39 @@ impl Simulation {
                 h.dirty_at = None;
                 self.sample_at(now);
             }
+        }
+    }
+
+    /// Records the `reach` table of each set of NetworkPolicies whose time is over by the
+    /// event at `next` (`None`: the run is over, every set up to the end), judging the pods as
+    /// they are now: as they stood when the next set took effect (or the run ended).
+    fn record_reach(&mut self, next: Option<SimTime>) {
+        loop {
+            let done = self.history.reach.len() + self.history.reach_left_out;
+            let mut changes = self.netpol.changes().skip(done);
+            let Some(from) = changes.next().filter(|&t| t <= self.end) else {
+                return;
+            };
+            let until = match (changes.next(), next) {
+                (Some(t), Some(next)) if t <= next => t,
+                (_, Some(_)) => return,
+                (Some(t), None) => t.min(self.end),
+                (None, None) => self.end,
+            };
+            if self.history.reach.len() >= MAX_REACH_TABLES {
+                self.history.reach_left_out += 1;
+                continue;
+            }
+            let mut ends = self.reach_ends(false);
+            let groups_left_out = ends.len().saturating_sub(MAX_REACH_GROUPS);
+            ends.truncate(MAX_REACH_GROUPS);
+            let rows = self.reach_rows(from, false, &ends);
+            self.history.reach.push(ReachTable {
+                from,
+                until,
+                rows,
+                groups_left_out,
+            });
         }
     }
 

@@ -45,6 +45,9 @@ pub(super) enum QueryResult {
     Refused { pod: Option<PodId> },
     /// Nothing came back; `pod` is where the rules sent it, if anywhere.
     Unanswered { pod: Option<PodId> },
+    /// A NetworkPolicy dropped it on the way to CoreDNS pod `pod` (egress at the client or
+    /// ingress at CoreDNS): nothing comes back, as for [`Unanswered`](Self::Unanswered).
+    Dropped { pod: PodId },
     /// Answered by CoreDNS only after forwarding out of the cluster (or a CNAME out of it):
     /// kubesim does not resolve names outside the cluster.
     Outside { pod: PodId },
@@ -192,7 +195,7 @@ impl Simulation {
                     } else if self.policy_drops(src, Some(client), dns_pod, 53, Protocol::Udp) {
                         // A NetworkPolicy drops the query (egress at the client, ingress at
                         // CoreDNS): the resolver waits its timeouts.
-                        (QueryResult::Unanswered { pod: Some(dns_pod) }, unanswered)
+                        (QueryResult::Dropped { pod: dns_pod }, unanswered)
                     } else if !self.is_coredns(dns_pod) {
                         (
                             QueryResult::NotDns { pod: dns_pod },

@@ -40,6 +40,12 @@ impl Policies {
         }
     }
 
+    /// The instants the policies in force changed, in time order (the scenario's own
+    /// policies at zero).
+    pub fn changes(&self) -> impl Iterator<Item = SimTime> + '_ {
+        self.epochs.iter().map(|(t, _)| *t)
+    }
+
     /// Whether any policy was ever written (the checks are skipped otherwise).
     pub fn any(&self) -> bool {
         !self.epochs.is_empty()
@@ -233,6 +239,13 @@ impl Simulation {
     /// that covers some of a group's addresses only shows under `by_pod`). Rows are sorted by
     /// source, destination, port and protocol; with `by_pod` a pod to itself is left out.
     pub fn reach(&self, at: SimTime, by_pod: bool) -> Vec<ReachRow> {
+        let ends = self.reach_ends(by_pod);
+        self.reach_rows(at, by_pod, &ends)
+    }
+
+    /// [`reach`](Self::reach)'s pods or groups, each named and with the pod that stands for it,
+    /// sorted by name.
+    pub(super) fn reach_ends(&self, by_pod: bool) -> Vec<(String, PodId)> {
         let mut ends: Vec<(String, PodId)> = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for (id, p) in self.cluster.live_pods() {
@@ -256,10 +269,20 @@ impl Simulation {
             }
         }
         ends.sort();
+        ends
+    }
+
+    /// [`reach`](Self::reach)'s rows between `ends` (from [`reach_ends`](Self::reach_ends)).
+    pub(super) fn reach_rows(
+        &self,
+        at: SimTime,
+        by_pod: bool,
+        ends: &[(String, PodId)],
+    ) -> Vec<ReachRow> {
         let mut rows = Vec::new();
-        for (to, dst) in &ends {
+        for (to, dst) in ends {
             let ports = self.reach_ports(*dst);
-            for (from, src) in &ends {
+            for (from, src) in ends {
                 // A pod to itself (loopback, which the e2e suite ignores); a group to itself is
                 // its pods to one another.
                 if by_pod && src == dst {

@@ -592,6 +592,10 @@ impl Simulation {
                 QueryResult::Refused { pod: None } => format!("REJECT (the Service at {} has no endpoints for UDP 53): ICMP port unreachable, the resolver gives up", q.nameserver),
                 QueryResult::Refused { pod: Some(p) } => format!("ICMP port unreachable from {} (its container is not running): the resolver gives up", name(*p)),
                 QueryResult::Unanswered { .. } => format!("no answer: the resolver waits its timeout, asks again from the same socket (conntrack: the same way) until its attempts are spent, and gives up after {}", fmt_d(q.took)),
+                QueryResult::Dropped { pod } => {
+                    let p = self.cluster.pod(*pod);
+                    format!("DNAT -> {}:53, CoreDNS pod {}", p.ip.map(|i| i.to_string()).unwrap_or_default(), p.meta.name)
+                }
                 QueryResult::Outside { pod } => format!("{} forwards it out of the cluster, which kubesim does not model", name(*pod)),
                 QueryResult::NotDns { pod } => format!("ICMP port unreachable from {} (no DNS server listens there; kubesim's DNS servers are the CoreDNS pods): the resolver gives up", name(*pod)),
                 QueryResult::NodeResolver { nxdomain: true } => "NXDOMAIN from the node's nameserver, outside the cluster: it knows no cluster names".into(),
@@ -611,6 +615,9 @@ impl Simulation {
                 },
                 fmt_d(q.took)
             );
+            if let (QueryResult::Dropped { pod }, Some(src)) = (&q.result, src) {
+                self.describe_dropped_query(out, client, src, *pod);
+            }
             let to = match &q.result {
                 QueryResult::Answered { pod, .. } | QueryResult::Outside { pod } => {
                     self.cluster.pod(*pod).ip
@@ -625,6 +632,28 @@ impl Simulation {
             }
         }
         lookup
+    }
+
+    /// A DNS query from `client` (at `src`) to CoreDNS pod `dns_pod` that a NetworkPolicy
+    /// drops: the verdicts that drop it (UDP 53, after the DNAT, as `sim::lookup` judges it),
+    /// and the resolver's wait for an answer that never comes (its resolv.conf's `timeout`
+    /// and `attempts`, glibc's 5 s and 2 unless `dnsConfig` sets them).
+    fn describe_dropped_query(
+        &self,
+        out: &mut String,
+        client: PodId,
+        src: Ipv4Addr,
+        dns_pod: PodId,
+    ) {
+        self.describe_verdicts(out, src, Some(client), dns_pod, 53, Protocol::Udp);
+        let conf = self.resolv_conf(client);
+        let (timeout, attempts) = (conf.timeout_secs, conf.attempts);
+        let wait = if attempts == 1 {
+            format!("waits {timeout} s (options timeout:{timeout} attempts:1) and gives up")
+        } else {
+            format!("waits {timeout} s per attempt, {attempts} attempts (options timeout:{timeout} attempts:{attempts}), each from the same socket, which conntrack sends the same way to be dropped again, and gives up after {} s", conf.gives_up_after_secs())
+        };
+        let _ = writeln!(out, "         the CNI drops the query: the lookup goes unanswered; the resolver {wait} (dns_failure, not a refused or reset connection)");
     }
 
     /// A SYN to a pod address nobody answers ARP for (`net::neigh`).
@@ -871,11 +900,33 @@ impl Simulation {
         masquerade: bool,
         src: Ipv4Addr,
     ) -> bool {
-        use crate::model::netpol::Direction;
-        use crate::net::policy::Verdict as PolicyVerdict;
         let client = self.pod_by_ip(src);
         let seen = self.seen_source(src, masquerade, entry, pod);
-        let d = self.policy_decision(seen, client, pod, port, Protocol::Tcp);
+        if self.describe_verdicts(out, seen, client, pod, port, Protocol::Tcp) {
+            return true;
+        }
+        let _ = writeln!(
+            out,
+            "         the CNI drops the packet: the client resends its SYN until it times out (policy_drop)"
+        );
+        false
+    }
+
+    /// The NetworkPolicy verdicts on a connection from `seen` (pod `client` when it is one) to
+    /// `pod` on `port`/`protocol`, one line each for egress at the client and ingress at
+    /// `pod`: the policy and rule that allow it, or the isolating policies. Whether both allow.
+    fn describe_verdicts(
+        &self,
+        out: &mut String,
+        seen: Ipv4Addr,
+        client: Option<PodId>,
+        pod: PodId,
+        port: u16,
+        protocol: Protocol,
+    ) -> bool {
+        use crate::model::netpol::Direction;
+        use crate::net::policy::Verdict as PolicyVerdict;
+        let d = self.policy_decision(seen, client, pod, port, protocol);
         let policies = self.netpol.at(self.queue.now());
         let name = |i: usize| {
             let m = &policies[i].meta;
@@ -928,14 +979,7 @@ impl Simulation {
             };
             let _ = writeln!(out, "         NetworkPolicy {word} {at}: {line}");
         }
-        if d.allows() {
-            return true;
-        }
-        let _ = writeln!(
-            out,
-            "         the CNI drops the packet: the client resends its SYN until it times out (policy_drop)"
-        );
-        false
+        d.allows()
     }
 }
 

@@ -384,3 +384,81 @@ fn a_replaced_pod_leaves_and_its_successor_has_a_new_ip_under_the_same_cluster_i
     screenshot(&browser, &page, "t=40.5&lang=en", "pod-crash-en");
     screenshot(&browser, &page, "t=45&lang=zh", "pod-crash-zh");
 }
+
+/// The verdict cell of the reach table for `port` (`53/UDP`) from group `from` to the first
+/// group whose name starts with `to`: (`data-verdict`, `data-egress`, the cell's text).
+fn reach_cell(dom: &str, port: &str, from: &str, to: &str) -> (String, String, String) {
+    let table = between(
+        dom,
+        &format!("<table class=\"reach\" data-port=\"{port}\""),
+        "</table>",
+    )
+    .unwrap_or_else(|| panic!("no reach table for {port}"));
+    let key = format!("data-from=\"{from}\" data-to=\"{to}");
+    let i = table
+        .find(&key)
+        .unwrap_or_else(|| panic!("no cell {from} -> {to} in {port}:\n{table}"));
+    let cell = &table[i..];
+    let cell = &cell[..cell.find("</td>").unwrap()];
+    let text = cell[cell.find('>').unwrap() + 1..].to_string();
+    (
+        attrs(cell, "data-verdict")[0].clone(),
+        attrs(cell, "data-egress")[0].clone(),
+        text,
+    )
+}
+
+/// The NetworkPolicy lesson's page has `kubesim reach`'s table for the policies in force at
+/// t, as `reach --at` gives it: the clients' DNS queries to CoreDNS denied at their egress
+/// before the fix (10 s), allowed once it is in force (31 s on), the backend allowed
+/// throughout; each verdict in words and a sign, not by colour alone. A page without
+/// policies has no such view.
+#[test]
+fn the_netpol_lesson_shows_who_may_connect_to_whom_at_t() {
+    let Some(browser) = browser_or_skip("report_html netpol") else {
+        return;
+    };
+    let (page, _) = run("netpol-egress-dns");
+    let d = dom(&browser, &page, "t=10");
+    assert!(d.contains("id=\"reach-view\""), "no reach view");
+    let client = "default/app=client";
+    let (verdict, egress, text) = reach_cell(&d, "53/UDP", client, "kube-system/");
+    assert_eq!((verdict.as_str(), egress.as_str()), ("deny", "deny"));
+    assert_eq!(text, "✗ deny (out)");
+    let (verdict, _, text) = reach_cell(&d, "80/TCP", client, "default/app=backend");
+    assert_eq!((verdict.as_str(), text.as_str()), ("allow", "✓ allow"));
+    assert!(
+        d.contains("Policies in force from 0.000s to 31.000s"),
+        "span"
+    );
+
+    // The same cells from `kubesim reach --at` (the terminal's truth table).
+    let dir = temp_dir("report-html-netpol-reach");
+    let file = root().join("scenarios/netpol-egress-dns.yaml");
+    for (at, want) in [("10s", "deny"), ("40s", "allow")] {
+        let out = kubesim(
+            &dir,
+            &["reach", file.to_str().unwrap(), "--at", at, "--csv"],
+        );
+        let csv = String::from_utf8(out.stdout).unwrap();
+        let line = csv
+            .lines()
+            .find(|l| {
+                l.starts_with(client) && l.contains(",kube-system/") && l.contains(",53,UDP,")
+            })
+            .unwrap_or_else(|| panic!("no client -> kube-dns 53/UDP row at {at}:\n{csv}"));
+        assert!(line.ends_with(&format!(",{want}")), "{line}");
+    }
+
+    let d = dom(&browser, &page, "t=40&lang=zh");
+    let (verdict, egress, text) = reach_cell(&d, "53/UDP", client, "kube-system/");
+    assert_eq!((verdict.as_str(), egress.as_str()), ("allow", "allow"));
+    assert_eq!(text, "✓ 允许");
+    assert!(d.contains("谁可以连接谁"), "no Chinese heading");
+    screenshot(&browser, &page, "t=10&lang=en", "netpol-egress-dns-en");
+
+    // The seed lesson has no policy: no reach view.
+    let (page, _) = run("seed-tutorial");
+    let d = dom(&browser, &page, "t=30");
+    assert!(!d.contains("reach-view"), "a reach view without policies");
+}

@@ -39,6 +39,14 @@ pub const MAX_CDF_POINTS: usize = 160;
 const TEMPLATE: &str = include_str!("report.html");
 const SCRIPT: &str = include_str!("report.js");
 const STYLE: &str = include_str!("report.css");
+/// The reach view's section, in the page only for a run with NetworkPolicies.
+const REACH_VIEW: &str = r#"  <section id="reach-view" class="view">
+    <h2 data-i18n="reachTitle">Who may connect to whom: NetworkPolicy</h2>
+    <p class="hint" data-i18n="reachHint"></p>
+    <p id="reach-span"></p>
+    <div id="reach"></div>
+  </section>
+"#;
 
 /// Seconds, rounded to the millisecond.
 fn s(t: SimTime) -> f64 {
@@ -204,7 +212,7 @@ pub fn report_data(outcome: &Outcome) -> Value {
             json!([s(st.at), list])
         })
         .collect();
-    json!({
+    let mut data = json!({
         "scenario": outcome.scenario,
         "seed": outcome.seed,
         "proxy": outcome.proxy,
@@ -247,6 +255,58 @@ pub fn report_data(outcome: &Outcome) -> Value {
             "served": outcome.requests.served,
             "failed": outcome.requests.failed,
         },
+    });
+    // Only a run with NetworkPolicies has the reach view (other pages stay as they were).
+    if !h.reach.is_empty() {
+        data["reach"] = reach_tables(h);
+    }
+    data
+}
+
+/// `kubesim reach`'s table for each set of NetworkPolicies in force during the run: the groups
+/// (`namespace/k=v,...`) by name, rows `[from, to, port, protocol, ingress, egress]` (indices
+/// into the groups; 1 allow, 0 deny).
+fn reach_tables(h: &crate::sim::history::History) -> Value {
+    let tables: Vec<Value> = h
+        .reach
+        .iter()
+        .map(|t| {
+            let mut ends: Vec<&str> = t
+                .rows
+                .iter()
+                .flat_map(|r| [r.from.as_str(), r.to.as_str()])
+                .collect();
+            ends.sort_unstable();
+            ends.dedup();
+            let index = |e: &str| ends.binary_search(&e).unwrap_or(0);
+            let rows: Vec<Value> = t
+                .rows
+                .iter()
+                .map(|r| {
+                    json!([
+                        index(&r.from),
+                        index(&r.to),
+                        r.port,
+                        r.protocol.as_str(),
+                        u8::from(r.ingress),
+                        u8::from(r.egress)
+                    ])
+                })
+                .collect();
+            json!({
+                "from": s(t.from),
+                "until": s(t.until),
+                "groups": ends,
+                "rows": rows,
+                "groupsLeftOut": t.groups_left_out,
+            })
+        })
+        .collect();
+    json!({
+        "tables": tables,
+        "leftOut": h.reach_left_out,
+        "maxTables": crate::sim::history::MAX_REACH_TABLES,
+        "maxGroups": crate::sim::history::MAX_REACH_GROUPS,
     })
 }
 
@@ -366,7 +426,13 @@ pub fn report_html(outcome: &Outcome) -> String {
     // JSON reads the same.
     let data = data.replace("</", "<\\/").replace("<!--", "<\\!--");
     let title = html_escape(&outcome.scenario);
+    let reach_view = if outcome.history.reach.is_empty() {
+        ""
+    } else {
+        REACH_VIEW
+    };
     TEMPLATE
+        .replace("{{REACH_VIEW}}\n", reach_view)
         .replace("{{TITLE}}", &title)
         .replace("{{STYLE}}", STYLE)
         .replace("{{SCRIPT}}", SCRIPT)
@@ -414,6 +480,42 @@ mod tests {
         assert!(v["events"].as_array().unwrap().len() <= MAX_EVENTS);
         assert!(v["markers"].as_array().unwrap().len() <= MAX_EVENTS);
         assert!(v["leftOut"]["services"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn only_a_run_with_policies_has_the_reach_view() {
+        let mut o = sample_outcome();
+        let html = report_html(&o);
+        assert!(!html.contains("reach-view") && !html.contains("{{REACH_VIEW}}"));
+        assert!(report_data(&o).get("reach").is_none());
+        let row = |from: &str, to: &str, ingress| crate::sim::ReachRow {
+            from: from.into(),
+            to: to.into(),
+            port: 80,
+            protocol: crate::model::objects::Protocol::Tcp,
+            ingress,
+            egress: true,
+        };
+        o.history.reach.push(crate::sim::history::ReachTable {
+            from: SimTime::ZERO,
+            until: SimTime::ZERO + crate::engine::SimDuration::from_secs(60),
+            rows: vec![
+                row("x/pod=a", "x/pod=b", false),
+                row("x/pod=b", "x/pod=a", true),
+            ],
+            groups_left_out: 0,
+        });
+        assert!(report_html(&o).contains("<section id=\"reach-view\""));
+        let v = report_data(&o);
+        assert_eq!(
+            v["reach"]["tables"][0]["groups"],
+            json!(["x/pod=a", "x/pod=b"])
+        );
+        assert_eq!(
+            v["reach"]["tables"][0]["rows"],
+            json!([[0, 1, 80, "TCP", 0, 1], [1, 0, 80, "TCP", 1, 1]])
+        );
+        assert_eq!(v["reach"]["tables"][0]["until"], 60.0);
     }
 
     #[test]

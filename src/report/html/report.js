@@ -81,6 +81,16 @@
       aboutLoad: "Load: utilisation and queue of the same pods as the requests chart, in the same buckets.",
       describe: "describe",
       clickSomething: "Click a pod, node or Service in the picture or a table row to see it as kubectl describe would.",
+      reachTitle: "Who may connect to whom: NetworkPolicy",
+      reachHint: "The truth table `kubesim reach --at` prints, for the policies in force at t: each group of pods (same labels, same namespace) against each other, on each port the destination declares or a Service targets. ✓ allow: may connect; ✗ deny: the CNI drops the connection, at the destination's ingress (in), the source's egress (out) or both; – the destination has no such port.",
+      reachSpan: "Policies in force from {a} to {b}; the pods as they stood at {b}.",
+      reachFromTo: "from \\ to",
+      reachCaption: "port {p}: rows are sources, columns destinations",
+      allow: "allow", deny: "deny",
+      denyIn: "deny (in)", denyOut: "deny (out)", denyBoth: "deny (both)",
+      reachNoPods: "No pod had an address while these policies were in force.",
+      reachGroupsCut: "{m} more groups not shown (the first {n} by name are).",
+      aboutReach: "Reach: one table per set of NetworkPolicies in force during the run (the first {n}; {m} more not kept), judged for the pods as they stood when the next set took effect or the run ended; at most {g} groups each.",
     },
     zh: {
       title: "kubesim 报告",
@@ -148,6 +158,16 @@
       aboutLoad: "负载：与请求图相同的 Pod、相同的时间分格的利用率和队列长度。",
       describe: "详情",
       clickSomething: "点击图中或表格中的 Pod、节点或 Service，以 kubectl describe 的形式查看。",
+      reachTitle: "谁可以连接谁：NetworkPolicy",
+      reachHint: "与 `kubesim reach --at` 输出相同的真值表，依据 t 时刻生效的策略：每组 Pod（同一命名空间、相同标签）对其他每组，在目标声明或 Service 指向的每个端口上。✓ allow：可以连接；✗ deny：CNI 丢弃该连接，原因在目标的入站（in）、源的出站（out）或两者（both）；– 目标没有该端口。",
+      reachSpan: "策略生效时段：{a} 至 {b}；Pod 取 {b} 时的状态。",
+      reachFromTo: "来源 \\ 目标",
+      reachCaption: "端口 {p}：行为来源，列为目标",
+      allow: "允许", deny: "拒绝",
+      denyIn: "拒绝（in）", denyOut: "拒绝（out）", denyBoth: "拒绝（both）",
+      reachNoPods: "这些策略生效期间没有 Pod 拥有地址。",
+      reachGroupsCut: "另有 {m} 组未显示（按名称显示前 {n} 组）。",
+      aboutReach: "可达性：运行期间每组生效的 NetworkPolicy 一张表（前 {n} 组；另有 {m} 组未保存），按下一组策略生效或运行结束时的 Pod 判定；每张表最多 {g} 组 Pod。",
     },
   };
 
@@ -850,6 +870,56 @@
     }
   }
 
+  // ---- NetworkPolicy: who may connect to whom ----
+
+  // The table of the policies in force at t: the last set that took effect by t.
+  function reachTableAt(t) {
+    var ts = D.reach.tables, k = 0;
+    for (var i = 0; i < ts.length; i++) if (ts[i].from <= t) k = i;
+    return ts[k];
+  }
+
+  // One grid per port, as `kubesim reach` prints them: each cell says its verdict in words
+  // and a sign (✓ / ✗), its colour only repeats it.
+  function renderReach(t) {
+    var tb = reachTableAt(t);
+    document.getElementById("reach-span").textContent = tr("reachSpan", { a: instant(tb.from), b: instant(tb.until) });
+    var el = document.getElementById("reach");
+    if (!tb.rows.length) { el.innerHTML = "<p>" + esc(tr("reachNoPods")) + "</p>"; return; }
+    var byPort = {}, ports = [];
+    tb.rows.forEach(function (r) {
+      var key = r[2] + "/" + r[3];
+      if (!byPort[key]) { byPort[key] = { port: r[2], cells: {} }; ports.push(key); }
+      byPort[key].cells[r[0] + ">" + r[1]] = r;
+    });
+    ports.sort(function (a, b) { return byPort[a].port - byPort[b].port || (a < b ? -1 : a > b ? 1 : 0); });
+    var g = tb.groups;
+    var h = "";
+    ports.forEach(function (key) {
+      var cells = byPort[key].cells;
+      var tos = [];
+      g.forEach(function (_, j) { for (var i = 0; i < g.length; i++) if (cells[i + ">" + j]) { tos.push(j); return; } });
+      h += '<table class="reach" data-port="' + esc(key) + '"><caption>' + esc(tr("reachCaption", { p: key })) + "</caption><thead><tr><th>" + esc(tr("reachFromTo")) + "</th>";
+      tos.forEach(function (j) { h += '<th scope="col">' + esc(g[j]) + "</th>"; });
+      h += "</tr></thead><tbody>";
+      g.forEach(function (from, i) {
+        h += '<tr><th scope="row">' + esc(from) + "</th>";
+        tos.forEach(function (j) {
+          var r = cells[i + ">" + j];
+          if (!r) { h += '<td class="none" data-from="' + esc(from) + '" data-to="' + esc(g[j]) + '">–</td>'; return; }
+          var ok = r[4] && r[5];
+          var word = ok ? tr("allow") : !r[4] && !r[5] ? tr("denyBoth") : !r[4] ? tr("denyIn") : tr("denyOut");
+          h += '<td class="' + (ok ? "allow" : "deny") + '" data-from="' + esc(from) + '" data-to="' + esc(g[j]) + '" data-verdict="' + (ok ? "allow" : "deny") +
+            '" data-ingress="' + (r[4] ? "allow" : "deny") + '" data-egress="' + (r[5] ? "allow" : "deny") + '">' + (ok ? "✓ " : "✗ ") + esc(word) + "</td>";
+        });
+        h += "</tr>";
+      });
+      h += "</tbody></table>";
+    });
+    if (tb.groupsLeftOut) h += "<p>" + esc(tr("reachGroupsCut", { m: tb.groupsLeftOut, n: D.reach.maxGroups })) + "</p>";
+    el.innerHTML = h;
+  }
+
   // ---- the page ----
 
   function renderStatic() {
@@ -870,6 +940,7 @@
       tr("aboutSlices", { n: D.bounds.sliceServices, m: lo.slices }),
       tr("aboutLatency", { n: D.latency.length, m: lo.streams, p: D.bounds.cdfPoints }), tr("aboutLoad"),
       tr("aboutKubectl"), tr("aboutLink")];
+    if (D.reach) about.push(tr("aboutReach", { n: D.reach.maxTables, m: D.reach.leftOut, g: D.reach.maxGroups }));
     document.getElementById("about").innerHTML = about.map(function (a) { return "<li>" + esc(a) + "</li>"; }).join("");
     var pick = document.getElementById("svc-pick");
     pick.innerHTML = D.services.map(function (s) { return '<option value="' + esc(svcKey(s)) + '">' + esc(svcKey(s) + " " + s.clusterIP) + "</option>"; }).join("");
@@ -897,6 +968,7 @@
     renderLatency();
     renderLoad(t);
     renderTrace(t);
+    if (D.reach) renderReach(t);
     renderDetails(t);
   }
 
