@@ -19,7 +19,7 @@
 use crate::engine::SimDuration;
 use crate::model::objects::{Labels, Object, ProbeKind};
 use crate::report::expect::{judge, Verdict};
-use crate::sim::config::{Action, Pick, PodTarget, TimelineEvent};
+use crate::sim::config::{Action, Pick, PodTarget, SetKind, TimelineEvent};
 use crate::sim::{Scenario, Simulation};
 use proptest::strategy::{BoxedStrategy, Just, Strategy, Union, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -29,7 +29,7 @@ use std::fmt;
 /// A kind of fault `explore` can add (`--faults`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
-    /// `deletePod`: a graceful deletion of one pod of a Deployment.
+    /// `deletePod`: a graceful deletion of one pod of a Deployment, StatefulSet or DaemonSet.
     DeletePod,
     /// `killContainer`: a pod's first container exits with status 1.
     KillContainer,
@@ -39,7 +39,7 @@ pub enum FaultKind {
     NodeDown,
     /// `drain`: a node is cordoned and its pods evicted.
     Drain,
-    /// `rolloutRestart`: a Deployment rolls out a new template.
+    /// `rolloutRestart`: a Deployment, StatefulSet or DaemonSet rolls out a new template.
     RolloutRestart,
 }
 
@@ -90,9 +90,29 @@ impl FaultKind {
     }
 }
 
-/// A Deployment a fault can aim at.
+/// The controller of a [`Workload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    /// The key `rolloutRestart` names it with: `deployment`, `statefulset`, `daemonset`.
+    pub fn key(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployment",
+            WorkloadKind::StatefulSet => "statefulset",
+            WorkloadKind::DaemonSet => "daemonset",
+        }
+    }
+}
+
+/// A Deployment, StatefulSet or DaemonSet whose pods a fault can aim at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
+    pub kind: WorkloadKind,
     pub name: String,
     pub namespace: String,
     /// Its pods' labels that its selector names (`app=http-label`).
@@ -101,8 +121,8 @@ pub struct Workload {
     pub probes: Vec<ProbeKind>,
 }
 
-/// What faults can aim at in a scenario: its Deployments and nodes, in the order written (so
-/// shrinking moves a fault toward the first).
+/// What faults can aim at in a scenario: its Deployments, StatefulSets and DaemonSets, and its
+/// nodes, in the order written (so shrinking moves a fault toward the first).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Targets {
     pub workloads: Vec<Workload>,
@@ -110,36 +130,48 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// The scenario's Deployments (those applied at time zero) and nodes.
+    /// The scenario's Deployments, StatefulSets and DaemonSets (those applied at time zero)
+    /// and nodes. A scenario with Deployments only has the targets, and so the draws for a
+    /// seed, it had before StatefulSets and DaemonSets were aimed at.
     pub fn of(s: &Scenario) -> Targets {
         let workloads = s
             .objects
             .iter()
-            .filter_map(|o| match o {
-                Object::Deployment(d) => {
-                    let selector = if d.selector.match_labels.is_empty() {
-                        d.template.meta.labels.clone()
-                    } else {
-                        d.selector.match_labels.clone()
-                    };
-                    let probes = [ProbeKind::Readiness, ProbeKind::Liveness]
-                        .into_iter()
-                        .filter(|&k| {
-                            d.template
-                                .spec
-                                .containers
-                                .iter()
-                                .any(|c| c.probe(k).is_some())
-                        })
-                        .collect();
-                    Some(Workload {
-                        name: d.meta.name.clone(),
-                        namespace: d.meta.namespace.clone(),
-                        selector,
-                        probes,
+            .filter_map(|o| {
+                let (kind, meta, selector, template) = match o {
+                    Object::Deployment(d) => {
+                        (WorkloadKind::Deployment, &d.meta, &d.selector, &d.template)
+                    }
+                    Object::StatefulSet(d) => {
+                        (WorkloadKind::StatefulSet, &d.meta, &d.selector, &d.template)
+                    }
+                    Object::DaemonSet(d) => {
+                        (WorkloadKind::DaemonSet, &d.meta, &d.selector, &d.template)
+                    }
+                    _ => return None,
+                };
+                let selector = if selector.match_labels.is_empty() {
+                    template.meta.labels.clone()
+                } else {
+                    selector.match_labels.clone()
+                };
+                let probes = [ProbeKind::Readiness, ProbeKind::Liveness]
+                    .into_iter()
+                    .filter(|&k| {
+                        template
+                            .spec
+                            .containers
+                            .iter()
+                            .any(|c| c.probe(k).is_some())
                     })
-                }
-                _ => None,
+                    .collect();
+                Some(Workload {
+                    kind,
+                    name: meta.name.clone(),
+                    namespace: meta.namespace.clone(),
+                    selector,
+                    probes,
+                })
             })
             .collect();
         Targets {
@@ -152,19 +184,19 @@ impl Targets {
     pub fn missing(&self, kind: FaultKind) -> Option<&'static str> {
         match kind {
             FaultKind::DeletePod | FaultKind::KillContainer if self.workloads.is_empty() => {
-                Some("the scenario has no Deployment")
+                Some("the scenario has no Deployment, StatefulSet or DaemonSet")
             }
             FaultKind::FailProbe if self.workloads.iter().all(|w| w.probes.is_empty()) => {
-                Some("no Deployment's pods have a readiness or liveness probe")
+                Some("no Deployment's, StatefulSet's or DaemonSet's pods have a readiness or liveness probe")
             }
             FaultKind::RolloutRestart if self.default_workloads().is_empty() => {
-                Some("the scenario has no Deployment in namespace default")
+                Some("the scenario has no Deployment, StatefulSet or DaemonSet in namespace default")
             }
             _ => None,
         }
     }
 
-    /// Deployments `rolloutRestart` can name (it looks them up in `default`).
+    /// Workloads `rolloutRestart` can name (it looks them up in `default`).
     fn default_workloads(&self) -> Vec<usize> {
         (0..self.workloads.len())
             .filter(|&i| self.workloads[i].namespace == "default")
@@ -267,9 +299,22 @@ impl Fault {
             What::Drain { node } => one(Action::Drain {
                 node: t.nodes[*node].clone(),
             }),
-            What::RolloutRestart { workload } => one(Action::RolloutRestart {
-                deployment: t.workloads[*workload].name.clone(),
-            }),
+            What::RolloutRestart { workload } => {
+                let w = &t.workloads[*workload];
+                one(match w.kind {
+                    WorkloadKind::Deployment => Action::RolloutRestart {
+                        deployment: w.name.clone(),
+                    },
+                    WorkloadKind::StatefulSet => Action::RolloutRestartSet {
+                        kind: SetKind::StatefulSet,
+                        name: w.name.clone(),
+                    },
+                    WorkloadKind::DaemonSet => Action::RolloutRestartSet {
+                        kind: SetKind::DaemonSet,
+                        name: w.name.clone(),
+                    },
+                })
+            }
         }
     }
 
@@ -325,11 +370,14 @@ impl Fault {
                 "drain",
                 map(vec![("node", s(t.nodes[*node].clone()))]),
             )],
-            What::RolloutRestart { workload } => vec![event(
-                self.at,
-                "rolloutRestart",
-                map(vec![("deployment", s(t.workloads[*workload].name.clone()))]),
-            )],
+            What::RolloutRestart { workload } => {
+                let w = &t.workloads[*workload];
+                vec![event(
+                    self.at,
+                    "rolloutRestart",
+                    map(vec![(w.kind.key(), s(w.name.clone()))]),
+                )]
+            }
         }
     }
 
@@ -365,7 +413,11 @@ impl Fault {
             },
             What::Drain { node } => format!("drain: {}", t.nodes[*node]),
             What::RolloutRestart { workload } => {
-                format!("rolloutRestart: {}", t.workloads[*workload].name)
+                let w = &t.workloads[*workload];
+                match w.kind {
+                    WorkloadKind::Deployment => format!("rolloutRestart: {}", w.name),
+                    kind => format!("rolloutRestart: {}/{}", kind.key(), w.name),
+                }
             }
         };
         format!("at {:<8} {what}", self.at.to_string())
@@ -723,6 +775,7 @@ mod tests {
     fn the_runner_draws_the_same_timelines_for_a_seed() {
         let t = Targets {
             workloads: vec![Workload {
+                kind: WorkloadKind::Deployment,
                 name: "web".into(),
                 namespace: "default".into(),
                 selector: [("app".to_string(), "web".to_string())].into(),

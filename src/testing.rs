@@ -311,6 +311,7 @@ impl Cluster {
         Targets {
             workloads: (0..self.apps.len())
                 .map(|i| Workload {
+                    kind: explore::WorkloadKind::Deployment,
                     name: format!("app-{i}"),
                     namespace: "default".into(),
                     selector: Labels::from([("app".to_string(), format!("app-{i}"))]),

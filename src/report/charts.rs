@@ -486,7 +486,8 @@ const OTHERS: RGBColor = RGBColor(150, 150, 150);
 /// failed requests in red, and a dashed vertical line at each of the scenario's events. Beyond
 /// [`TIMELINE_PODS`] serving pods, the 12 that served the most get a line each and the others
 /// one grey line, their mean per pod that existed in the bucket; beyond
-/// [`MARKERS_DRAWN`](super::chart_style::MARKERS_DRAWN) events, the rest are ticks.
+/// [`MARKERS_DRAWN`](super::chart_style::MARKERS_DRAWN) events, the rest are ticks. A scenario
+/// with a HorizontalPodAutoscaler gets its panel at the bottom ([`super::hpa_chart`]).
 pub fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
@@ -613,12 +614,24 @@ pub fn draw_timeline<DB: DrawingBackend>(
     }
     let header_h = HEADER + if notes.is_empty() { 0 } else { NOTE_H };
     let (_, body) = root.split_vertically(header_h);
+    // With an HPA, its panel takes the bottom of the body (see `hpa_chart`).
+    let hpa = super::hpa_chart::panel_hpa(outcome);
+    let (body, hpa_area) = match hpa {
+        Some(_) => {
+            let (_, h) = body.dim_in_pixel();
+            let (top, bottom) = body.split_vertically(h.saturating_sub(super::hpa_chart::PANEL_H));
+            (top, Some(bottom))
+        }
+        None => (body, None),
+    };
     let legend_width = 270u32;
     let (w, _) = body.dim_in_pixel();
     let (plot_area, legend_area) = body.split_horizontally(w.saturating_sub(legend_width));
 
     // Lay the marker labels out before building the chart: their rows set the top margin.
-    let (margin_left, y_label_area, margin_right) = (16i32, 66i32, 12i32);
+    // With an HPA panel, the plot leaves room on its right for the panel's metric axis.
+    let margin_right = 12i32 + hpa.map_or(0, |_| super::hpa_chart::RIGHT_AXIS as i32);
+    let (margin_left, y_label_area) = (16i32, 66i32);
     let (pw, _) = plot_area.dim_in_pixel();
     let plot_left = margin_left + y_label_area;
     let plot_right = pw as i32 - margin_right;
@@ -798,6 +811,17 @@ pub fn draw_timeline<DB: DrawingBackend>(
         (plot_left + shift, plot_right + shift),
         plot_bottom + 52 + 2,
     )?;
+    if let (Some((hpa, others)), Some(area)) = (hpa, &hpa_area) {
+        super::hpa_chart::draw_hpa_panel(
+            root,
+            area,
+            hpa,
+            others,
+            x_max,
+            (margin_left, y_label_area, 12),
+            legend_width,
+        )?;
+    }
 
     let mut entries: Vec<(String, Option<RGBColor>)> = drawn
         .iter()
@@ -987,6 +1011,59 @@ mod tests {
             row.truncate(STACK_FROM_PODS);
         }
         assert!(replica_sets(&o, &Spread::of(&o)).is_empty());
+    }
+
+    /// A scenario with an HPA gets its panel under the timeline (replicas as steps, the metric
+    /// against its target); one without gets none.
+    #[test]
+    fn the_timeline_has_an_hpa_panel_only_with_an_hpa() {
+        use crate::sim::outcome::{HpaOutcome, HpaSync, HpaTarget};
+        let mut o = crowded_outcome();
+        let plain = timeline_svg(&o);
+        assert!(!plain.contains("desired replicas"));
+        let sync = |s: u64, current, desired, metric| HpaSync {
+            at: SimTime::ZERO + SimDuration::from_secs(s),
+            current,
+            desired,
+            metric,
+        };
+        o.hpas.push(HpaOutcome {
+            name: "web".into(),
+            namespace: "default".into(),
+            reference: "StatefulSet/web".into(),
+            targets: vec![HpaTarget {
+                name: "cpu".into(),
+                kind: "Utilization".into(),
+                target: 50,
+                current: Some(48),
+            }],
+            min_replicas: 2,
+            max_replicas: 10,
+            replicas: 4,
+            created: SimTime::ZERO,
+            conditions: Vec::new(),
+            history: vec![
+                sync(15, 2, 2, None),
+                sync(30, 2, 4, Some(95)),
+                sync(45, 4, 4, Some(48)),
+            ],
+        });
+        let with = timeline_svg(&o);
+        for label in [
+            "HorizontalPodAutoscaler web (StatefulSet/web, 2-10 replicas): cpu utilization against its 50% target",
+            "desired replicas",
+            "current replicas",
+            "cpu utilization (right axis)",
+            "target 50%",
+            "replicas",
+        ] {
+            assert!(with.contains(label), "{label}");
+        }
+        // The requests plot above is still there, with its legend.
+        assert!(with.contains("requests per pod over time"));
+        // An HPA that never synced draws nothing.
+        o.hpas[0].history.clear();
+        assert_eq!(timeline_svg(&o), plain);
     }
 
     /// The cluster's own events are in the timeline and the load chart, a Warning in red with

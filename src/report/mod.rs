@@ -35,6 +35,7 @@ mod fixture;
 mod fonts;
 mod format;
 pub mod get;
+mod hpa_chart;
 pub mod html;
 mod limits;
 mod load_charts;

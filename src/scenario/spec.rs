@@ -10,7 +10,7 @@ use crate::engine::SimDuration;
 use crate::model::config::{NodeConfig, RegistryConfig, Taint};
 use crate::model::objects::{Labels, Object, Resources};
 use crate::net::config::{IpvsScheduler, NetConfig, NetworkLatency, ProxyMode};
-use crate::sim::config::{Action, Pick, PodTarget, ProbeKind, Scenario, TimelineEvent};
+use crate::sim::config::{Action, Pick, PodTarget, ProbeKind, Scenario, SetKind, TimelineEvent};
 use crate::traffic::request::FailReason;
 use crate::traffic::spec::{
     Arrival, Behavior, ClientSource, ConnectionPolicy, Destination, ProfileShape, RateProfile,
@@ -287,7 +287,7 @@ pub struct RawEvent {
     pub uncordon: Option<RawNodeRef>,
     pub drain: Option<RawNodeRef>,
     pub scale: Option<RawScale>,
-    pub rollout_restart: Option<RawDeploymentRef>,
+    pub rollout_restart: Option<RawRolloutRestart>,
     pub set_image: Option<RawSetImage>,
     /// A Kubernetes object, parsed later with its `k8s-openapi` type (see `scenario::load_str`),
     /// so unknown keys inside it are reported there, with the object's own rules.
@@ -377,9 +377,12 @@ pub struct RawScale {
     pub replicas: Option<i64>,
 }
 
+/// `rolloutRestart`: exactly one of `deployment`, `statefulset`, `daemonset`.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawDeploymentRef {
+pub struct RawRolloutRestart {
     pub deployment: Option<String>,
+    pub statefulset: Option<String>,
+    pub daemonset: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -2150,8 +2153,25 @@ fn event(
         }
         "rolloutRestart" => {
             let r = e.rollout_restart.as_ref()?;
-            deployment(ctx, r.deployment.as_ref())
-                .map(|deployment| Action::RolloutRestart { deployment })
+            match (&r.deployment, &r.statefulset, &r.daemonset) {
+                (d, None, None) => deployment(ctx, d.as_ref())
+                    .map(|deployment| Action::RolloutRestart { deployment }),
+                (None, Some(name), None) => Some(Action::RolloutRestartSet {
+                    kind: SetKind::StatefulSet,
+                    name: required(ctx, &format!("{ap}.statefulset"), Some(name))?,
+                }),
+                (None, None, Some(name)) => Some(Action::RolloutRestartSet {
+                    kind: SetKind::DaemonSet,
+                    name: required(ctx, &format!("{ap}.daemonset"), Some(name))?,
+                }),
+                _ => {
+                    ctx.err(
+                        &ap,
+                        "must name exactly one of deployment, statefulset, daemonset",
+                    );
+                    None
+                }
+            }
         }
         "setImage" => {
             let s = e.set_image.as_ref()?;
@@ -2477,6 +2497,13 @@ pub fn finish_events(
                 "default",
                 deployment,
             )),
+            Action::RolloutRestartSet { kind, name } => Some((
+                "rolloutRestart",
+                kind.resource(),
+                kind.kind(),
+                "default",
+                name,
+            )),
             Action::SetImage { deployment, .. } => Some((
                 "setImage",
                 "deployment",
@@ -2494,10 +2521,11 @@ pub fn finish_events(
             _ => None,
         };
         if let Some((action_key, field, kind, ns, name)) = named {
-            let kind = if kind == "Service" {
-                "Service"
-            } else {
-                "Deployment"
+            let kind = match kind {
+                "Service" => "Service",
+                "StatefulSet" => "StatefulSet",
+                "DaemonSet" => "DaemonSet",
+                _ => "Deployment",
             };
             if !known.contains(&(kind, ns.to_string(), name.clone())) {
                 if rejected.covers(kind, ns, name) {

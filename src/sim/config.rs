@@ -104,6 +104,12 @@ pub enum Action {
     RolloutRestart {
         deployment: String,
     },
+    /// `kubectl rollout restart statefulset/<name>` (or `daemonset/<name>`): the same
+    /// annotation on the set's template, which its controller rolls out.
+    RolloutRestartSet {
+        kind: SetKind,
+        name: String,
+    },
     /// `kubectl set image deployment/<name> <container>=<image>`.
     SetImage {
         deployment: String,
@@ -159,6 +165,9 @@ impl Action {
             Action::Uncordon { node } => format!("uncordon {node}"),
             Action::Drain { node } => format!("drain {node}"),
             Action::RolloutRestart { deployment } => format!("rollout restart {deployment}"),
+            Action::RolloutRestartSet { kind, name } => {
+                format!("rollout restart {}/{name}", kind.resource())
+            }
             Action::SetImage {
                 deployment,
                 container,
@@ -170,6 +179,31 @@ impl Action {
                 format!("apply {}/{}", obj.kind().to_lowercase(), obj.meta().name)
             }
             Action::Delete { kind, name, .. } => format!("delete {}/{name}", kind.to_lowercase()),
+        }
+    }
+}
+
+/// A StatefulSet or a DaemonSet, as a timeline event names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetKind {
+    StatefulSet,
+    DaemonSet,
+}
+
+impl SetKind {
+    /// The kind as written in `kind:`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            SetKind::StatefulSet => "StatefulSet",
+            SetKind::DaemonSet => "DaemonSet",
+        }
+    }
+
+    /// The key of `rolloutRestart` and kubectl's resource name: `statefulset`, `daemonset`.
+    pub fn resource(self) -> &'static str {
+        match self {
+            SetKind::StatefulSet => "statefulset",
+            SetKind::DaemonSet => "daemonset",
         }
     }
 }

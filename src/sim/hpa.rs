@@ -2,11 +2,13 @@
 //! (`pkg/controller/podautoscaler/horizontal.go`, `reconcileAutoscaler`), with the replica
 //! calculator of `pkg/controller/podautoscaler/replica_calculator.go`.
 //!
-//! Every HPA is synced every `--horizontal-pod-autoscaler-sync-period` (15 s) from its
-//! creation. A sync reads the target's `scale` (a Deployment's or a ReplicaSet's replicas and
-//! selector), the pods the selector matches and their metrics from [`super::metrics`], computes
-//! one proposal per metric (the highest wins), stabilises it over the behaviour's windows,
-//! limits it by the scaling policies, and scales the target, with upstream's events
+//! Every HPA is synced every `--horizontal-pod-autoscaler-sync-period` (15 s), the first time
+//! one period after its creation. A sync reads the target's `scale` (a Deployment's, a ReplicaSet's or a
+//! StatefulSet's replicas and selector), the pods the selector matches and their metrics from
+//! [`super::metrics`], computes one proposal per metric (the highest wins), stabilises it over
+//! the behaviour's windows, limits it by the scaling policies, and scales the target (a
+//! StatefulSet adds and removes its ordinals in order, `web-3` before `web-4`, removing the
+//! highest first), with upstream's events
 //! (`SuccessfulRescale`, `FailedGetResourceMetric`, `FailedComputeMetricsReplicas`) and
 //! conditions (`AbleToScale`, `ScalingActive`, `ScalingLimited`).
 //!
@@ -488,8 +490,8 @@ pub(super) struct HpaRun {
     /// `status.currentMetrics`, one per metric of the spec (`None`: unknown).
     pub current_metrics: Vec<Option<i64>>,
     pub conditions: Vec<Condition>,
-    /// (time, replicas after the sync, the first metric's value) at every sync.
-    pub history: Vec<(SimTime, u32, Option<i64>)>,
+    /// What every sync saw and set.
+    pub history: Vec<super::outcome::HpaSync>,
     /// The warnings recorded since the last sync that computed a size, so a failure repeated
     /// every sync is one event line (the event recorder counts repeats on one event).
     warned: Vec<String>,
@@ -516,10 +518,14 @@ pub(super) struct Hpas {
     pub list: Vec<HpaRun>,
 }
 
-/// The scale subresource of a target.
+/// A target with a `scale` subresource (`autoscaling/v1` `Scale`: `spec.replicas` and
+/// `status.selector`), as `scaleTargetRef` finds it.
+#[derive(Debug, Clone, Copy)]
 enum Target {
     Deployment(DeployId),
     ReplicaSet(RsId),
+    /// An index into the simulation's StatefulSets.
+    StatefulSet(u32),
 }
 
 /// `"<kind> resource utilization (percentage of request)"` and the like: the metric's name in
@@ -539,8 +545,12 @@ fn metric_name(m: &MetricSpec) -> String {
 }
 
 impl Simulation {
-    /// Creates or updates an HPA (`kubectl apply`); a new one is synced at once, then every
-    /// sync period.
+    /// Creates or updates an HPA (`kubectl apply`); a new one is first synced one sync period
+    /// after its creation, then every sync period: upstream's informer adds it to the work
+    /// queue with `AddRateLimited`, whose `FixedItemIntervalRateLimiter` delays every item by
+    /// the sync period (`enqueueHPA` in horizontal.go, `NewDefaultHPARateLimiter` in
+    /// `pkg/controller/podautoscaler/rate_limiters.go`). An update of an HPA already queued
+    /// keeps its place.
     pub(super) fn apply_hpa(&mut self, h: HorizontalPodAutoscaler) {
         let now = self.queue.now();
         let existing = self.hpas.list.iter_mut().find(|r| {
@@ -572,7 +582,8 @@ impl Simulation {
         });
         self.start_metrics_server(now);
         let i = (self.hpas.list.len() - 1) as u32;
-        self.queue.schedule(now, super::Ev::HpaSync(i));
+        self.queue
+            .schedule(now + SYNC_PERIOD, super::Ev::HpaSync(i));
     }
 
     /// `kubectl delete hpa`: whether it existed.
@@ -714,8 +725,9 @@ impl Simulation {
                             .contains(&RsId(*j as u32))
                 })
                 .map(|(j, _)| Target::ReplicaSet(RsId(j as u32))),
-            // StatefulSet: scaled through the same `scale` subresource once StatefulSets are
-            // simulated (issue 17); a hook here, `Target::StatefulSet`.
+            "StatefulSet" => self
+                .find_stateful_set(&ns, &spec.target.name)
+                .map(Target::StatefulSet),
             _ => None,
         };
         let Some(target) = target else {
@@ -735,16 +747,7 @@ impl Simulation {
             self.hpa_warning(now, i, "FailedGetScale", err);
             return;
         };
-        let (current, selector) = match target {
-            Target::Deployment(d) => {
-                let d = &self.cluster.deployments[d.index()].spec;
-                (d.replicas, d.selector.clone())
-            }
-            Target::ReplicaSet(r) => {
-                let r = &self.cluster.replica_sets[r.index()];
-                (r.replicas, r.selector.clone())
-            }
-        };
+        let (current, selector) = self.hpa_get_scale(target);
         let min = spec.min_replicas;
         let max = spec.max_replicas;
         let mut desired: u32 = 0;
@@ -769,7 +772,7 @@ impl Simulation {
             match self.hpa_metrics(now, i, &spec, current, &ns, &selector) {
                 None => {
                     self.hpas.list[i].current_replicas = current;
-                    self.hpa_record(now, i, current);
+                    self.hpa_record(now, i, current, current);
                     return;
                 }
                 Some((metric_desired, metric)) => {
@@ -788,14 +791,7 @@ impl Simulation {
             }
         }
         if rescale {
-            match target {
-                Target::Deployment(d) => self.scale_deployment_to(d, desired),
-                Target::ReplicaSet(r) => {
-                    self.cluster.replica_sets[r.index()].replicas = desired;
-                    self.reconcile_replica_set(r);
-                }
-            }
-            self.endpoints_changed();
+            self.hpa_update_scale(target, desired);
             let r = &mut self.hpas.list[i];
             r.set_condition(
                 "AbleToScale",
@@ -839,13 +835,48 @@ impl Simulation {
         let r = &mut self.hpas.list[i];
         r.current_replicas = current;
         r.desired_replicas = desired;
-        self.hpa_record(now, i, desired);
+        self.hpa_record(now, i, current, desired);
     }
 
-    fn hpa_record(&mut self, now: SimTime, i: usize, replicas: u32) {
+    /// `GET .../scale`: the target's `spec.replicas` (the HPA's current replicas) and the
+    /// selector of its pods (`scaleFromDeployment`, `scaleFromReplicaSet`,
+    /// `scaleFromStatefulSet` in `pkg/registry/apps/*/storage/storage.go`).
+    fn hpa_get_scale(&self, target: Target) -> (u32, LabelSelector) {
+        match target {
+            Target::Deployment(d) => {
+                let d = &self.cluster.deployments[d.index()].spec;
+                (d.replicas, d.selector.clone())
+            }
+            Target::ReplicaSet(r) => {
+                let r = &self.cluster.replica_sets[r.index()];
+                (r.replicas, r.selector.clone())
+            }
+            Target::StatefulSet(s) => self.stateful_set_scale(s),
+        }
+    }
+
+    /// `PUT .../scale` with `spec.replicas: desired`; the target's controller does the rest.
+    fn hpa_update_scale(&mut self, target: Target, desired: u32) {
+        match target {
+            Target::Deployment(d) => self.scale_deployment_to(d, desired),
+            Target::ReplicaSet(r) => {
+                self.cluster.replica_sets[r.index()].replicas = desired;
+                self.reconcile_replica_set(r);
+            }
+            Target::StatefulSet(s) => self.scale_stateful_set(s, desired),
+        }
+        self.endpoints_changed();
+    }
+
+    fn hpa_record(&mut self, now: SimTime, i: usize, current: u32, desired: u32) {
         let r = &mut self.hpas.list[i];
         let metric = r.current_metrics.first().copied().flatten();
-        r.history.push((now, replicas, metric));
+        r.history.push(super::outcome::HpaSync {
+            at: now,
+            current,
+            desired,
+            metric,
+        });
     }
 
     /// `computeReplicasForMetrics`: the highest proposal, or `None` (after the events and
@@ -1299,6 +1330,85 @@ mod tests {
         let mut p = pods(&[20000, 19000, 21000]);
         p.extend([pod(None), pod(None)]);
         assert_eq!(plain(&p, 5, 20000), (5, 20000));
+    }
+
+    #[test]
+    fn test_replica_calc_scale_down_ignores_failed_pods() {
+        let mut p = pods(&[100, 300, 500, 250, 250]);
+        let mut failed = unready(pod(None));
+        failed.phase = PodPhase::Failed;
+        p.extend([failed, failed]);
+        assert_eq!(cpu(&p, 5, 50), Ok((3, 28)));
+    }
+
+    #[test]
+    fn test_replica_calc_missing_metrics_no_change_gt_and_lt() {
+        // TestReplicaCalcMissingMetricsNoChangeGt, TestReplicaCalcMissingMetricsNoChangeLt:
+        // the pod without a metric turns the direction over, so no change.
+        assert_eq!(cpu(&[pod(Some(1900)), pod(None)], 2, 100), Ok((2, 190)));
+        assert_eq!(cpu(&[pod(Some(600)), pod(None)], 2, 100), Ok((2, 60)));
+    }
+
+    #[test]
+    fn test_replica_calc_missing_metrics_unready() {
+        // TestReplicaCalcMissingMetricsUnreadyChange: one unready pod, one without a metric.
+        let p = vec![unready(pod(Some(100))), pod(Some(450)), pod(None)];
+        assert_eq!(cpu(&p, 3, 50), Ok((3, 45)));
+        // TestReplicaCalcMissingMetricsUnreadyScaleUp.
+        let p = vec![unready(pod(Some(100))), pod(Some(2000)), pod(None)];
+        assert_eq!(cpu(&p, 3, 50), Ok((4, 200)));
+        // TestReplicaCalcMissingMetricsUnreadyScaleDown.
+        let p = vec![
+            unready(pod(Some(100))),
+            pod(Some(100)),
+            pod(Some(100)),
+            pod(None),
+        ];
+        assert_eq!(cpu(&p, 4, 50), Ok((3, 10)));
+        // TestReplicaCalcMissingMetricsScaleDownTargetOver100: a missing pod counts as the
+        // target (300%), not 100%, on a scale-down.
+        let mut p = vec![
+            unready(pod(Some(200))),
+            pod(Some(100)),
+            pod(Some(100)),
+            pod(None),
+        ];
+        p[2].request = Some(2000);
+        p[3].request = Some(2000);
+        assert_eq!(cpu(&p, 4, 300), Ok((2, 6)));
+    }
+
+    #[test]
+    fn test_replica_calc_during_rolling_update_with_max_surge() {
+        // TestReplicaCalcDuringRollingUpdateWithMaxSurge: the surge pod has no metric yet;
+        // scaling down to 3 would be up from 2, so no change.
+        let p = vec![pod(Some(100)), pod(Some(100)), pod(None)];
+        assert_eq!(cpu(&p, 2, 50), Ok((2, 10)));
+        // TestReplicaCalcDuringRollingUpdateWithMaxSurgeCM.
+        let p = vec![pod(Some(10000)), pod(Some(10000)), pod(None)];
+        assert_eq!(plain(&p, 2, 17000), (2, 10000));
+    }
+
+    #[test]
+    fn test_replica_calc_configurable_tolerance() {
+        // TestReplicaCalcConfigurableTolerance: behavior.scaleUp/scaleDown.tolerance.
+        let three = |levels: &[i64]| {
+            let mut p = pods(levels);
+            p[0].request = Some(900);
+            p[2].request = Some(1100);
+            p
+        };
+        let with = |p: &[PodView], down: f64, up: f64| {
+            resource_replicas(p, 3, 100, "cpu", Tolerances { down, up }, now())
+                .map(|p| (p.replicas, p.current))
+        };
+        // "Outside 8% scale-up tolerance (and superfluous scale-down tolerance)".
+        assert_eq!(with(&three(&[1100, 1080, 1090]), 2.0, 0.08), Ok((4, 109)));
+        // "Within a 36% scale-down tolerance", "Outside a 34% scale-down tolerance".
+        assert_eq!(with(&three(&[660, 640, 650]), 0.36, 0.1), Ok((3, 65)));
+        assert_eq!(with(&three(&[660, 640, 650]), 0.34, 0.1), Ok((2, 65)));
+        // "Within a 200% scale-up tolerance".
+        assert_eq!(with(&three(&[1890, 1910, 1900]), 0.1, 2.0), Ok((3, 190)));
     }
 
     fn at(s: u64) -> SimTime {

@@ -59,8 +59,20 @@ pub struct HpaOutcome {
     pub created: SimTime,
     /// `status.conditions`: (type, status, reason, message).
     pub conditions: Vec<(String, bool, String, String)>,
-    /// At every sync: (time, replicas after it, the first metric's current value).
-    pub history: Vec<(SimTime, u32, Option<i64>)>,
+    /// What every sync saw and set, in time order.
+    pub history: Vec<HpaSync>,
+}
+
+/// One sync of an HPA, as its status shows it after the sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HpaSync {
+    pub at: SimTime,
+    /// `status.currentReplicas`: the target's replicas the sync found.
+    pub current: u32,
+    /// `status.desiredReplicas`: what it set them to (`current` when it did not scale).
+    pub desired: u32,
+    /// The first metric's current value (as [`HpaTarget::current`]), `None` when unknown.
+    pub metric: Option<i64>,
 }
 
 /// One metric of an HPA: what it is, its target and its current value.

@@ -37,7 +37,7 @@ use crate::engine::{SimDuration, SimTime};
 use crate::model::cluster::{Controller, PodId, PodPhase};
 use crate::model::names;
 use crate::model::objects::{
-    IntOrPercent, ObjectMeta, PodManagement, StatefulSetObject, StatefulSetUpdate,
+    IntOrPercent, LabelSelector, ObjectMeta, PodManagement, StatefulSetObject, StatefulSetUpdate,
 };
 
 /// Label with the pod's name (`apps.StatefulSetPodNameLabel`).
@@ -114,6 +114,23 @@ impl Simulation {
             return;
         }
         self.statefulsets[i as usize].spec = new;
+        self.sync_stateful_set(i);
+    }
+
+    /// The `scale` subresource of set `i` (`scaleFromStatefulSet`,
+    /// `pkg/registry/apps/statefulset/storage/storage.go`): `spec.replicas` and the selector
+    /// that finds its pods (`status.selector`).
+    pub(super) fn stateful_set_scale(&self, i: u32) -> (u32, LabelSelector) {
+        let s = &self.statefulsets[i as usize].spec;
+        (s.replicas, s.selector.clone())
+    }
+
+    /// An update of set `i`'s `scale` subresource (`kubectl scale`, the HPA): `spec.replicas`
+    /// becomes `replicas` and the controller runs, so a scale-up creates the missing ordinals
+    /// lowest first (under `OrderedReady` each once the one before is Running and Ready) and a
+    /// scale-down deletes the ordinals at or above `replicas`, highest first.
+    pub(super) fn scale_stateful_set(&mut self, i: u32, replicas: u32) {
+        self.statefulsets[i as usize].spec.replicas = replicas;
         self.sync_stateful_set(i);
     }
 
@@ -503,5 +520,38 @@ mod tests {
         let m = messages(&s);
         assert_eq!(m.len(), 3);
         assert!(m.iter().all(|(t, _)| *t == 0));
+    }
+
+    #[test]
+    fn the_scale_subresource_adds_the_next_ordinals_and_removes_the_highest() {
+        use crate::engine::{SimDuration, SimTime};
+        let mut s = sim("", "OrderedReady");
+        s.run_until(SimTime::ZERO + SimDuration::from_secs(20));
+        let (replicas, selector) = s.stateful_set_scale(0);
+        assert_eq!(replicas, 3);
+        assert_eq!(
+            selector.match_labels.get("app").map(String::as_str),
+            Some("db")
+        );
+        let before = messages(&s).len();
+        s.scale_stateful_set(0, 5);
+        s.run_until(SimTime::ZERO + SimDuration::from_secs(40));
+        s.scale_stateful_set(0, 2);
+        s.run_until(SimTime::ZERO + SimDuration::from_secs(60));
+        let m = messages(&s);
+        let texts: Vec<&str> = m[before..].iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "create Pod db-3 in StatefulSet db successful",
+                "create Pod db-4 in StatefulSet db successful",
+                "delete Pod db-4 in StatefulSet db successful",
+                "delete Pod db-3 in StatefulSet db successful",
+                "delete Pod db-2 in StatefulSet db successful",
+            ]
+        );
+        // OrderedReady: db-4 waits for db-3 to be Running and Ready.
+        assert!(m[before + 1].0 > m[before].0, "{m:?}");
+        assert_eq!(s.stateful_set_scale(0).0, 2);
     }
 }

@@ -32,7 +32,7 @@ use crate::model::objects::{
     ClusterIpRequest, Deployment, IntOrPercent, Object, ObjectMeta, PodTemplate, ReplicaSetObject,
     RollingUpdate, ServiceObject,
 };
-use crate::sim::config::Action;
+use crate::sim::config::{Action, SetKind};
 use std::collections::BTreeSet;
 
 /// The annotation `kubectl rollout restart` sets on the pod template
@@ -149,6 +149,7 @@ impl Simulation {
                     .insert(RESTARTED_AT.into(), rfc3339(now));
                 self.roll_out(d, template);
             }
+            Action::RolloutRestartSet { kind, name } => self.rollout_restart_set(now, kind, &name),
             Action::SetImage {
                 deployment,
                 container,
@@ -339,6 +340,45 @@ impl Simulation {
 
     /// The live Deployment `namespace/name`; a `Warning` event when there is none (the
     /// scenario loader checks names, but an earlier `delete` may have removed it).
+    /// `kubectl rollout restart statefulset/NAME` (or `daemonset/NAME`) in namespace
+    /// `default`: the `restartedAt` annotation on the set's template, applied as an update, so
+    /// its controller replaces the pods as its update strategy says.
+    fn rollout_restart_set(&mut self, now: SimTime, kind: SetKind, name: &str) {
+        let stamp = |template: &mut crate::model::objects::PodTemplate| {
+            template
+                .meta
+                .annotations
+                .insert(RESTARTED_AT.into(), rfc3339(now));
+        };
+        match kind {
+            SetKind::StatefulSet => {
+                if let Some(i) = self.find_stateful_set("default", name) {
+                    let mut new = self.statefulsets[i as usize].spec.clone();
+                    stamp(&mut new.template);
+                    self.update_stateful_set(now, i, new);
+                    return;
+                }
+            }
+            SetKind::DaemonSet => {
+                if let Some(i) = self.find_daemon_set("default", name) {
+                    let mut new = self.daemonsets[i as usize].spec.clone();
+                    stamp(&mut new.template);
+                    self.update_daemon_set(now, i, new);
+                    return;
+                }
+            }
+        }
+        self.log.warning(
+            now,
+            format!("{}/{name}", kind.resource()),
+            "FailedUpdate",
+            format!(
+                "Error from server (NotFound): {}s.apps {name:?} not found",
+                kind.resource()
+            ),
+        );
+    }
+
     fn deployment_named(&mut self, now: SimTime, namespace: &str, name: &str) -> Option<DeployId> {
         let found = self.find_deployment(namespace, name);
         if found.is_none() {

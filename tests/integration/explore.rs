@@ -326,3 +326,91 @@ fn the_library_property_fails_without_a_prestop_hook_and_shrinks() {
         other => panic!("expected a failure without the hook: {other:?}"),
     }
 }
+
+/// Faults aim at StatefulSets' and DaemonSets' pods too, and `rolloutRestart` restarts them:
+/// written back as `rolloutRestart: {statefulset: web}` they load as the events that ran, and
+/// the run replaces the set's pods from the highest ordinal (issue 17).
+#[test]
+fn faults_aim_at_statefulsets_and_daemonsets_and_read_back() {
+    use kubesim::explore::WorkloadKind;
+    let text = crate::util::scenario_text("statefulset-web.yaml");
+    let loaded = load_text(&text);
+    let t = Targets::of(&loaded.scenario);
+    let kinds: Vec<(WorkloadKind, &str)> = t
+        .workloads
+        .iter()
+        .map(|w| (w.kind, w.name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (WorkloadKind::StatefulSet, "web"),
+            (WorkloadKind::Deployment, "client")
+        ]
+    );
+    let faults = vec![
+        Fault {
+            at: SimDuration::from_secs(150),
+            what: What::RolloutRestart { workload: 0 },
+        },
+        Fault {
+            at: SimDuration::from_secs(175),
+            what: What::DeletePod {
+                workload: 0,
+                pick: Pick::Newest,
+            },
+        },
+    ];
+    assert_eq!(
+        faults[0].describe(&t),
+        "at 2m30s    rolloutRestart: statefulset/web"
+    );
+    let events: Vec<serde_yaml::Value> = faults.iter().flat_map(|f| f.to_yaml(&t)).collect();
+    let written = kubesim::scenario::rewrite::with_events(&text, &events, "roundtrip", "", &|f| {
+        f.to_string()
+    })
+    .unwrap();
+    assert!(
+        written.contains("rolloutRestart:\n      statefulset: web")
+            || written.contains("rolloutRestart: {statefulset: web}"),
+        "{written}"
+    );
+    let back = load_text(&written);
+    let ran = kubesim::explore::with_faults(&loaded.scenario, &faults, &t);
+    assert_eq!(back.scenario.events, ran.events);
+    let o = crate::util::run(&back);
+    let deleted: Vec<&str> = o
+        .events
+        .iter()
+        .filter(|e| e.object == "statefulset/web" && e.at.as_secs_f64() >= 150.0)
+        .map(|e| e.message.as_str())
+        .filter(|m| m.starts_with("delete"))
+        .collect();
+    assert_eq!(
+        deleted.first(),
+        Some(&"delete Pod web-2 in StatefulSet web successful"),
+        "the restart replaces the highest ordinal first"
+    );
+
+    // A DaemonSet's rolloutRestart.
+    let text = crate::util::scenario_text("daemonset-node-local.yaml");
+    let loaded = load_text(&text);
+    let t = Targets::of(&loaded.scenario);
+    let ds = t
+        .workloads
+        .iter()
+        .position(|w| w.kind == WorkloadKind::DaemonSet)
+        .expect("the node agent");
+    let fault = Fault {
+        at: SimDuration::from_secs(5),
+        what: What::RolloutRestart { workload: ds },
+    };
+    let events = fault.to_yaml(&t);
+    let written = kubesim::scenario::rewrite::with_events(&text, &events, "roundtrip", "", &|f| {
+        f.to_string()
+    })
+    .unwrap();
+    let back = load_text(&written);
+    let ran = kubesim::explore::with_faults(&loaded.scenario, &[fault], &t);
+    assert_eq!(back.scenario.events, ran.events);
+}

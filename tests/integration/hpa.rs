@@ -1,5 +1,6 @@
 //! The HorizontalPodAutoscaler in the loop: the bundled morning ramp, scale-down
-//! stabilisation against flapping, `get hpa`, validation and a missing target.
+//! stabilisation against flapping, `get hpa`, validation and a missing target, StatefulSet and
+//! ReplicaSet targets.
 
 use crate::util::*;
 use kubesim::engine::SimTime;
@@ -33,7 +34,7 @@ fn the_morning_ramp_scales_within_the_default_policies_and_settles_at_the_target
     assert_eq!(
         ups[0],
         (
-            SimTime::ZERO + kubesim::engine::SimDuration::from_secs(75),
+            SimTime::ZERO + kubesim::engine::SimDuration::from_secs(90),
             3
         )
     );
@@ -50,17 +51,27 @@ fn the_morning_ramp_scales_within_the_default_policies_and_settles_at_the_target
         assert_eq!(at.as_nanos() % 15_000_000_000, 0, "syncs every 15 s");
         before = *size;
     }
-    // Metrics are missing for the first syncs: one warning each, not one per sync.
-    let warnings = o
+    // Metrics are missing at the first sync (15 s: no scrape has two points yet), then the
+    // pods' first samples began before they were ready (30 s): one warning each, not one
+    // per sync.
+    let warnings: Vec<&str> = o
         .events
         .iter()
         .filter(|e| e.reason == "FailedGetResourceMetric")
-        .count();
-    assert_eq!(warnings, 1);
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "unable to get metrics for resource cpu: no metrics returned from resource metrics API",
+            "did not receive metrics for targeted pods (pods might be unready)"
+        ]
+    );
     assert_eq!(o.requests.failed, 0);
     // The replicas over time, one sample per sync.
-    assert_eq!(hpa.history.len(), 8 * 4 + 1);
-    assert!(hpa.history.windows(2).all(|w| w[0].1 <= w[1].1));
+    assert_eq!(hpa.history.len(), 8 * 4);
+    assert!(hpa.history.windows(2).all(|w| w[0].desired <= w[1].desired));
+    assert!(hpa.history.windows(2).all(|w| w[1].current == w[0].desired));
 }
 
 #[test]
@@ -89,8 +100,14 @@ fn scale_down_stabilisation_stops_flapping() {
     let b = run(&load_text(&without));
     let (held, flapping) = (rescales(&a), rescales(&b));
     let downs = |r: &[(SimTime, u32)]| r.windows(2).filter(|w| w[1].1 < w[0].1).count();
-    // The first sync raises the 2 replicas to minReplicas.
-    assert_eq!(held[0], (SimTime::ZERO, 4));
+    // The first sync (15 s after the HPA's creation) raises the 2 replicas to minReplicas.
+    assert_eq!(
+        held[0],
+        (
+            SimTime::ZERO + kubesim::engine::SimDuration::from_secs(15),
+            4
+        )
+    );
     assert_eq!((held.len(), downs(&held)), (2, 0), "{held:?}");
     assert_eq!((flapping.len(), downs(&flapping)), (6, 3), "{flapping:?}");
     assert!(a.latency.ms().p99 < b.latency.ms().p99);
@@ -141,7 +158,7 @@ fn get_hpa_prints_kubectls_columns() {
     assert_eq!(
         out,
         "NAME   REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   AGE\n\
-         web    Deployment/web   cpu: <unknown>/50%   2         30        2          10s\n"
+         web    Deployment/web   cpu: <unknown>/50%   2         30        0          10s\n"
     );
 }
 
@@ -179,4 +196,117 @@ fn an_hpa_without_its_target_says_so_once() {
         [("FailedGetScale", "deployments.apps \"webb\" not found")]
     );
     assert_eq!(o.hpas[0].replicas, 0);
+}
+
+/// `hpa-flapping.yaml` with `web` as another kind of target, minReplicas 2 and no scale-down
+/// window, and peaks of 160/s, so the HPA follows the load up and down (issue 18: every kind
+/// with a `scale`).
+fn flapping_with_target(kind: &str, extra_spec: &str) -> String {
+    let text = scenario_text("hpa-flapping.yaml");
+    let out = text
+        .replace(
+            "kind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n",
+            &format!("kind: {kind}\nmetadata:\n  name: web\nspec:\n{extra_spec}  replicas: 2\n"),
+        )
+        .replace(
+            "scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}",
+            &format!("scaleTargetRef: {{apiVersion: apps/v1, kind: {kind}, name: web}}"),
+        )
+        .replace("minReplicas: 4", "minReplicas: 2")
+        // 160/s needs 4 pods at 50% and does not overload 2 (at 300/s a StatefulSet's pods
+        // fail their probes and OrderedReady waits for them, a lesson of its own).
+        .replace("rate: 300/s", "rate: 160/s")
+        .replace(
+            "  # behavior:\n  #   scaleDown: {stabilizationWindowSeconds: 0}",
+            "  behavior:\n    scaleDown: {stabilizationWindowSeconds: 0}",
+        );
+    assert!(
+        !out.contains("kind: Deployment"),
+        "every replacement applied"
+    );
+    assert!(out.contains("stabilizationWindowSeconds: 0}\n"));
+    out
+}
+
+/// The StatefulSet controller's own lines for `web`: ("create" or "delete", ordinal).
+fn sts_steps(o: &Outcome) -> Vec<(String, u32)> {
+    o.events
+        .iter()
+        .filter(|e| e.object == "statefulset/web")
+        .map(|e| {
+            let mut words = e.message.split(' ');
+            let verb = words.next().unwrap().to_string();
+            let pod = words.nth(1).unwrap();
+            (verb, pod["web-".len()..].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn an_hpa_scales_a_statefulset_up_and_down_in_ordinal_order() {
+    let o = run(&load_text(&flapping_with_target(
+        "StatefulSet",
+        "  serviceName: web\n",
+    )));
+    let hpa = &o.hpas[0];
+    assert_eq!(hpa.reference, "StatefulSet/web");
+    let sizes: Vec<u32> = rescales(&o).iter().map(|r| r.1).collect();
+    let ups = sizes.windows(2).filter(|w| w[1] > w[0]).count();
+    let downs = sizes.windows(2).filter(|w| w[1] < w[0]).count();
+    assert!(
+        ups >= 1 && downs >= 2,
+        "it follows the load up and down: {:?}",
+        rescales(&o)
+    );
+    // Replay the controller's lines against the sizes it was given: every create is the
+    // lowest missing ordinal, every delete the highest present one.
+    let steps = sts_steps(&o);
+    let mut live: Vec<u32> = Vec::new();
+    for (verb, ord) in &steps {
+        if verb == "create" {
+            assert_eq!(*ord as usize, live.len(), "created in order: {steps:?}");
+            live.push(*ord);
+        } else {
+            assert_eq!(live.last(), Some(ord), "deleted highest first: {steps:?}");
+            live.pop();
+        }
+    }
+    let max = *sizes.iter().max().unwrap();
+    assert!(
+        steps.iter().any(|s| s == &("create".to_string(), max - 1)),
+        "web-{} was made: {steps:?}",
+        max - 1
+    );
+    assert!(steps.iter().any(|s| s.0 == "delete"));
+    // At the end the set has as many pods, web-0 up, as the HPA last asked for.
+    let mut names: Vec<String> = scenario_pods(&o)
+        .filter(|p| p.name.starts_with("web-") && p.deleted.is_none())
+        .map(|p| p.name.clone())
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = (0..*sizes.last().unwrap())
+        .map(|i| format!("web-{i}"))
+        .collect();
+    want.sort();
+    assert_eq!(names, want);
+    assert_eq!(hpa.replicas, *sizes.last().unwrap());
+}
+
+#[test]
+fn an_hpa_scales_a_bare_replicaset() {
+    let o = run(&load_text(&flapping_with_target("ReplicaSet", "")));
+    let hpa = &o.hpas[0];
+    assert_eq!(hpa.reference, "ReplicaSet/web");
+    let sizes: Vec<u32> = rescales(&o).iter().map(|r| r.1).collect();
+    assert!(sizes.windows(2).any(|w| w[1] > w[0]), "{sizes:?}");
+    assert!(sizes.windows(2).any(|w| w[1] < w[0]), "{sizes:?}");
+    assert!(o
+        .events
+        .iter()
+        .any(|e| e.object == "replicaset/web" && e.reason == "SuccessfulDelete"));
+    let pods = scenario_pods(&o)
+        .filter(|p| p.name.starts_with("web-") && p.deleted.is_none())
+        .count();
+    assert_eq!(pods as u32, *sizes.last().unwrap());
+    assert_eq!(hpa.replicas, *sizes.last().unwrap());
 }
