@@ -121,7 +121,7 @@ fn a_bad_node_pool_is_an_error_at_its_key() {
         .expect_err("a bad pool");
     let s = d.to_string();
     assert!(
-        s.contains("t.yaml:11:16: error: spec.cluster.nodePool.minSize: invalid value 4: must be at most maxSize (3)"),
+        s.contains("t.yaml:11:7: error: spec.cluster.nodePool.minSize: invalid value 4: must be at most maxSize (3)"),
         "{s}"
     );
     assert!(
@@ -129,7 +129,7 @@ fn a_bad_node_pool_is_an_error_at_its_key() {
         "{s}"
     );
     assert!(
-        s.contains("t.yaml:14:15: error: spec.cluster.nodePool.template.name: must not be set"),
+        s.contains("t.yaml:14:9: error: spec.cluster.nodePool.template.name: must not be set"),
         "{s}"
     );
 }
