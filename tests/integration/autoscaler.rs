@@ -71,8 +71,7 @@ fn pending_pods_wait_for_a_new_node_which_goes_when_unneeded() {
     assert!(removed.at >= decided + secs(600));
     let last_scale_down = events(&o, "SuccessfulRescale")
         .into_iter()
-        .filter(|e| e.at < removed.at)
-        .last()
+        .rfind(|e| e.at < removed.at)
         .expect("the HPA scaled web down")
         .at;
     assert!(removed.at >= last_scale_down + secs(600));
