@@ -58,6 +58,12 @@ pub struct Node {
     pub unschedulable: bool,
     /// The machine and its kubelet are up (forwarding packets, running pods).
     pub up: bool,
+    /// When the Node object was created: time zero for the scenario's nodes, later for a
+    /// node that joined mid-run ([`Cluster::add_node`]).
+    pub created: SimTime,
+    /// When the Node object was deleted (a node the cluster autoscaler removed); its record
+    /// stays, as a gone pod's does, so a [`NodeId`] stays valid for the whole run.
+    pub removed: Option<SimTime>,
 }
 
 /// The pod phase (`status.phase`).
@@ -220,6 +226,8 @@ pub struct Cluster {
     /// Pods changed since the last [`Cluster::take_touched`], and a flag per pod.
     touched: Vec<PodId>,
     touched_flag: Vec<bool>,
+    /// Nodes deleted mid-run ([`Cluster::remove_node`]).
+    removed_nodes: usize,
     /// Nodes by name (the first node of a name, as a scan would find it); only looked up.
     node_names: FxHashMap<String, NodeId>,
     /// Every pod each ReplicaSet ever owned, in creation order (by `RsId`).
@@ -255,6 +263,8 @@ impl Cluster {
                     ready: true,
                     unschedulable: cfg.unschedulable,
                     up: true,
+                    created: SimTime::ZERO,
+                    removed: None,
                 })
                 .collect(),
             namespaces: vec![
@@ -265,6 +275,46 @@ impl Cluster {
             ],
             ..Cluster::default()
         }
+    }
+
+    /// Registers a node that joins mid-run (`kubelet` registration): it is `NotReady` until
+    /// the node lifecycle controller sees it report Ready. Nodes are only ever added this way
+    /// after [`Cluster::new`].
+    pub fn add_node(&mut self, cfg: NodeConfig, now: SimTime) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        self.node_names.insert(cfg.name.clone(), id);
+        self.nodes.push(Node {
+            unschedulable: cfg.unschedulable,
+            cfg,
+            ready: false,
+            up: true,
+            created: now,
+            removed: None,
+        });
+        id
+    }
+
+    /// The Node object is deleted (its machine is gone): it stays in the arena, `removed`,
+    /// down and not Ready; its name may be registered again by a later node.
+    pub fn remove_node(&mut self, id: NodeId, now: SimTime) {
+        let n = &mut self.nodes[id.index()];
+        if n.removed.is_some() {
+            return;
+        }
+        n.removed = Some(now);
+        n.up = false;
+        n.ready = false;
+        n.unschedulable = true;
+        self.removed_nodes += 1;
+        if self.node_names.get(&n.cfg.name) == Some(&id) {
+            let name = n.cfg.name.clone();
+            self.node_names.remove(&name);
+        }
+    }
+
+    /// Nodes that exist (not removed).
+    pub fn live_node_count(&self) -> usize {
+        self.nodes.len() - self.removed_nodes
     }
 
     pub fn node(&self, id: NodeId) -> &Node {

@@ -193,6 +193,20 @@ impl Scheduler {
         }
     }
 
+    /// A node joined the cluster (the last of `cluster.nodes`): it holds nothing yet.
+    pub fn add_node(&mut self) {
+        self.usage.push(NodeUsage::default());
+    }
+
+    /// Whether `pod` passes the filters on `node` with what the cache says it holds: the
+    /// check [`Scheduler::schedule`] makes of each node, for the cluster autoscaler's
+    /// simulations (`sim::nodepool`). `Err` is upstream's reason (`Insufficient cpu`, ...).
+    pub fn feasible(&self, cluster: &Cluster, node: NodeId, pod: &Pod) -> Result<(), String> {
+        let ports: Vec<(u16, &'static str)> = host_ports(pod).collect();
+        self.filter(cluster, node, pod, pod.spec.requests(), &ports)
+            .map_err(|why| why.message())
+    }
+
     /// The work done so far.
     pub fn work(&self) -> SchedulerWork {
         self.work
@@ -314,6 +328,10 @@ impl Scheduler {
         for i in 0..all {
             let node = NodeId(((self.next_start + i) % all) as u32);
             processed += 1;
+            // A deleted node is no longer in the scheduler's node list.
+            if cluster.node(node).removed.is_some() {
+                continue;
+            }
             match self.filter(cluster, node, pod, want, &ports) {
                 Ok(()) => {
                     feasible.push(node);
@@ -331,6 +349,7 @@ impl Scheduler {
             self.next_start = (self.next_start + processed) % all;
         }
         if feasible.is_empty() {
+            let all = cluster.live_node_count();
             let mut reasons: BTreeMap<String, u32> = BTreeMap::new();
             for (why, count) in unfit {
                 *reasons.entry(why.message()).or_default() += count;

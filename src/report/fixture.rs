@@ -119,6 +119,8 @@ pub(crate) fn sample_outcome() -> Outcome {
         status: "Ready".to_string(),
         pod_cidr: cidr.to_string(),
         kubelet_version: "v1.34.0".to_string(),
+        created: SimTime::ZERO,
+        removed: None,
     };
     let event =
         |ms: u64, type_: EventType, reason: &str, object: &str, message: &str| ClusterEvent {
@@ -372,6 +374,8 @@ pub(crate) fn large_outcome(scale: Scale) -> Outcome {
             status: if i == 7 { "NotReady" } else { "Ready" }.to_string(),
             pod_cidr: format!("10.{}.{}.0/24", 64 + i / 256, i % 256),
             kubelet_version: "v1.34.0".to_string(),
+            created: SimTime::ZERO,
+            removed: None,
         })
         .collect();
     let pods: Vec<PodOutcome> = (0..scale.pods)

@@ -12,7 +12,9 @@ use super::format::{count_tenths, human_duration, instant, percent, tabwrite, th
 use super::limits::{largest, tally, Rows, EVENT_ROWS, REASONS_NAMED, TABLE_ROWS};
 use super::spread::Spread;
 use crate::engine::SimTime;
-use crate::sim::outcome::{EventType, HpaOutcome, LatencyMs, Outcome, PodOutcome, ServiceOutcome};
+use crate::sim::outcome::{
+    EventType, HpaOutcome, LatencyMs, NodeOutcome, Outcome, PodOutcome, ServiceOutcome,
+};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,8 +77,13 @@ fn left_out(noun: &str, listed: usize, total: usize, detail: &str, order: &str) 
 /// outcome carries no node-role labels. Beyond [`TABLE_ROWS`] nodes (unless [`Rows::All`]):
 /// nodes that are not `Ready` first, then those whose pods served the most requests.
 pub fn nodes_table(outcome: &Outcome, rows: Rows) -> String {
-    let age = human_duration(outcome.simulated);
-    let all = &outcome.nodes;
+    // The nodes that exist at the end: a node the cluster autoscaler removed is gone.
+    let all: Vec<&NodeOutcome> = outcome
+        .nodes
+        .iter()
+        .filter(|n| n.removed.is_none())
+        .collect();
+    let all = &all;
     let cut = rows.cuts(all.len(), TABLE_ROWS);
     let listed: Vec<usize> = if cut {
         let mut served: BTreeMap<&str, u64> = BTreeMap::new();
@@ -97,12 +104,12 @@ pub fn nodes_table(outcome: &Outcome, rows: Rows) -> String {
     let table_rows: Vec<Vec<String>> = listed
         .iter()
         .map(|&i| {
-            let n = &all[i];
+            let n = all[i];
             vec![
                 n.name.clone(),
                 n.status.clone(),
                 NONE.to_string(),
-                age.clone(),
+                human_duration(outcome.simulated.saturating_sub(n.created - SimTime::ZERO)),
                 n.kubelet_version.clone(),
                 n.ip.to_string(),
             ]

@@ -26,7 +26,7 @@ use super::limits::{largest, tally};
 use super::tables::exists_at_end;
 use crate::engine::FxHashMap;
 use crate::model::objects::{PortRef, ServiceType};
-use crate::sim::outcome::{Outcome, ServicePortOutcome};
+use crate::sim::outcome::{NodeOutcome, Outcome, ServicePortOutcome};
 use petgraph::graph::{Graph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -122,7 +122,13 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
     let mut g = Graph::new();
     // Only looked up, never listed: hashed (150,000 pods' addresses at the limit).
     let mut nodes: FxHashMap<&str, NodeIndex> = FxHashMap::default();
-    for n in &outcome.nodes {
+    // The nodes that exist at the end (a node the cluster autoscaler removed is gone).
+    let live: Vec<&NodeOutcome> = outcome
+        .nodes
+        .iter()
+        .filter(|n| n.removed.is_none())
+        .collect();
+    for n in &live {
         let ix = g.add_node(TopoNode::Node {
             name: n.name.clone(),
             ip: n.ip,
@@ -150,7 +156,7 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
             by_ip.entry(ip.to_string()).or_insert(ix);
         }
     }
-    for n in &outcome.nodes {
+    for n in &live {
         by_ip
             .entry(n.ip.to_string())
             .or_insert(nodes[n.name.as_str()]);
@@ -161,20 +167,13 @@ pub fn topology_graph(outcome: &Outcome) -> Graph<TopoNode, TopoEdge> {
         .flat_map(|s| &s.ports)
         .filter(|p| p.node_port.is_some())
         .count();
-    let every_node = (outcome.nodes.len().saturating_mul(node_ports) > NODEPORT_EDGES).then(|| {
-        g.add_node(TopoNode::EveryNode {
-            nodes: outcome.nodes.len(),
-        })
-    });
+    let every_node = (live.len().saturating_mul(node_ports) > NODEPORT_EDGES)
+        .then(|| g.add_node(TopoNode::EveryNode { nodes: live.len() }));
     // What opens a NodePort: every node, or the one summary of them all (made once, not once
     // per Service: 10,000 Services on 5,000 nodes).
     let openers: Vec<NodeIndex> = match every_node {
         Some(all) => vec![all],
-        None => outcome
-            .nodes
-            .iter()
-            .map(|n| nodes[n.name.as_str()])
-            .collect(),
+        None => live.iter().map(|n| nodes[n.name.as_str()]).collect(),
     };
     for s in &outcome.services {
         let svc = g.add_node(TopoNode::Service {
@@ -2047,6 +2046,8 @@ mod tests {
                 status: if i == 2 { "NotReady" } else { "Ready" }.to_string(),
                 pod_cidr: format!("10.244.{i}.0/24"),
                 kubelet_version: "v1.34.0".to_string(),
+                created: crate::engine::SimTime::ZERO,
+                removed: None,
             })
             .collect();
         o.pods = (0..nodes * per_node)

@@ -29,6 +29,7 @@ pub mod import;
 mod kinds;
 pub mod limits;
 mod netpol;
+mod nodepool;
 mod overrides;
 pub mod quantity;
 pub mod rewrite;

@@ -102,6 +102,7 @@ pub struct RawCluster {
     pub kube_proxy: Option<RawKubeProxy>,
     pub endpoint_slice_batch_period: Option<Text>,
     pub nodes: Option<Vec<RawNode>>,
+    pub node_pool: Option<super::nodepool::RawNodePool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,7 +120,7 @@ pub struct RawNetwork {
     pub cross_zone: Option<Text>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct RawNode {
     pub name: Option<String>,
     pub ip: Option<String>,
@@ -132,14 +133,14 @@ pub struct RawNode {
     pub images: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct RawAllocatable {
     pub cpu: Option<Text>,
     pub memory: Option<Text>,
     pub pods: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct RawTaint {
     pub key: Option<String>,
     pub value: Option<String>,
@@ -429,7 +430,7 @@ impl Ctx<'_> {
             format!("{path}: {msg}"),
         ));
     }
-    fn dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
+    pub(super) fn dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
         let t = t?;
         match SimDuration::parse(&t.0) {
             Ok(d) => Some(d),
@@ -439,7 +440,7 @@ impl Ctx<'_> {
             }
         }
     }
-    fn positive_dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
+    pub(super) fn positive_dur(&mut self, path: &str, t: Option<&Text>) -> Option<SimDuration> {
         let d = self.dur(path, t)?;
         if d.is_zero() {
             self.err(path, "must be greater than 0");
@@ -448,7 +449,14 @@ impl Ctx<'_> {
         Some(d)
     }
     /// An integer from `min` to `max` (kubesim's bound), or `default` when absent.
-    fn bounded(&mut self, path: &str, v: Option<i64>, min: i64, max: i64, default: u32) -> u32 {
+    pub(super) fn bounded(
+        &mut self,
+        path: &str,
+        v: Option<i64>,
+        min: i64,
+        max: i64,
+        default: u32,
+    ) -> u32 {
         match v {
             None => default,
             Some(n) if n < min => {
@@ -1007,6 +1015,16 @@ fn service_time(
 
 fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
     let base = "spec.cluster.nodes";
+    nodes_at(ctx, raw, base, &|i| format!("{base}[{i}]"))
+}
+
+/// The nodes of `raw`, written at `base`, each at `entry(i)`.
+pub(super) fn nodes_at(
+    ctx: &mut Ctx,
+    raw: Option<&Vec<RawNode>>,
+    base: &str,
+    entry: &dyn Fn(usize) -> String,
+) -> Vec<NodeConfig> {
     let Some(raw) = raw else {
         ctx.err(base, "required: at least one node");
         return Vec::new();
@@ -1025,7 +1043,7 @@ fn nodes(ctx: &mut Ctx, raw: Option<&Vec<RawNode>>) -> Vec<NodeConfig> {
     let mut names = BTreeSet::new();
     let mut ips = BTreeSet::new();
     for (i, n) in raw.iter().enumerate() {
-        let p = format!("{base}[{i}]");
+        let p = entry(i);
         let name = match n.name.as_deref() {
             None | Some("") => {
                 ctx.err(&format!("{p}.name"), "required");
@@ -1407,7 +1425,7 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         );
     }
     let net = cluster.map(|c| net(ctx, c)).unwrap_or_default();
-    let nodes = if cluster.is_some() {
+    let mut nodes = if cluster.is_some() {
         nodes(ctx, cluster.and_then(|c| c.nodes.as_ref()))
     } else {
         Vec::new()
@@ -1749,8 +1767,15 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
         }
     }
 
+    let node_pool = cluster
+        .and_then(|c| c.node_pool.as_ref())
+        .and_then(|p| super::nodepool::resolve(ctx, p, &mut nodes));
     if let Some(c) = cluster {
-        node_ranges(ctx, c, &net, nodes.len());
+        // The pool at its largest needs its ranges too.
+        let grown = node_pool
+            .as_ref()
+            .map_or(0, |p| (p.max_size - p.min_size) as usize);
+        node_ranges(ctx, c, &net, nodes.len() + grown);
         given_pod_cidrs(ctx, &net, &nodes);
     }
     let node_names: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
@@ -1785,6 +1810,7 @@ pub fn resolve(ctx: &mut Ctx, raw: &RawScenario, base_dir: &Path) -> Resolved {
             events: Vec::new(),
             objects: Vec::new(),
             expect,
+            node_pool,
         },
         manifests,
         events,

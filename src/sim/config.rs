@@ -31,6 +31,42 @@ pub struct Scenario {
     pub objects: Vec<Object>,
     /// `spec.expect`: what the run is judged against (`sim::expect`), in the order written.
     pub expect: Vec<super::expect::Expectation>,
+    /// `spec.cluster.nodePool`: a node group the cluster autoscaler grows and shrinks
+    /// (`sim::nodepool`); `None`: the cluster keeps its nodes.
+    pub node_pool: Option<NodePool>,
+}
+
+/// `spec.cluster.nodePool`: one node group of identical machines, as the cluster autoscaler
+/// sees a cloud provider's node group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodePool {
+    /// The group's id (`{pool 1->2 (max: 5)}`); its nodes are `<name>-1`, `<name>-2`, ...
+    pub name: String,
+    /// What every new node is: allocatable, labels, taints, images. `name` is the template's
+    /// (`<name>-template`), `ip` the first node's address (the k-th node gets `ip + k - 1`).
+    pub template: NodeConfig,
+    /// The group's smallest size: scale-down stops there. The first `min_size` nodes exist at
+    /// time zero (they are the last entries of [`Scenario::nodes`]).
+    pub min_size: u32,
+    /// The group's largest size: scale-up stops there.
+    pub max_size: u32,
+    /// From the scale-up decision to the new Node object registering (the cloud provider's
+    /// machine start and the kubelet's bootstrap); no upstream default, the scenario says it.
+    pub provisioning_delay: SimDuration,
+}
+
+impl NodePool {
+    /// The `k`-th node of the pool (from 1): the template with its name, address and
+    /// `kubernetes.io/hostname` label.
+    pub fn node(&self, k: u32) -> NodeConfig {
+        let mut n = self.template.clone();
+        n.name = format!("{}-{k}", self.name);
+        n.ip = std::net::Ipv4Addr::from(u32::from(self.template.ip).wrapping_add(k - 1));
+        n.labels
+            .insert("kubernetes.io/hostname".into(), n.name.clone());
+        n.pod_cidr = None;
+        n
+    }
 }
 
 /// One entry of `spec.events`.

@@ -200,6 +200,9 @@ impl Simulation {
     /// `NoExecute` one is not tolerated.
     fn node_should_run(&self, spec: &PodSpec, node: NodeId) -> (bool, bool) {
         let n = self.cluster.node(node);
+        if n.removed.is_some() {
+            return (false, false);
+        }
         if spec
             .node_name
             .as_ref()

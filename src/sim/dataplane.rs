@@ -644,7 +644,7 @@ impl Simulation {
         let own = mode == ProxyMode::Ipvs
             || (mode == ProxyMode::Nftables && gen.local_by_node.contains_key(&node));
         let input = own.then(|| gen.node_input(self, node));
-        let cfg = &self.scenario.nodes[node.index()];
+        let cfg = &self.cluster.nodes[node.index()].cfg;
         let pod_cidr = self.pod_cidrs[node.index()];
         if self.history.on {
             self.history.synced(now, node, &gen, &self.api.services);

@@ -112,6 +112,8 @@ impl ZoneTainter {
 #[derive(Debug, Clone)]
 pub(super) struct Disruption {
     zone_of: Vec<u32>,
+    /// Each zone's (region, zone) labels, by zone index.
+    keys: Vec<(String, String)>,
     zones: Vec<ZoneTainter>,
     /// Since when each node has the controller's `NoExecute` taint.
     tainted_since: Vec<Option<SimTime>>,
@@ -124,13 +126,6 @@ pub(super) struct Disruption {
 
 impl Disruption {
     pub fn new(nodes: &[crate::model::config::NodeConfig]) -> Disruption {
-        let key = |n: &crate::model::config::NodeConfig| {
-            let get = |k: &str| n.labels.get(k).cloned().unwrap_or_default();
-            (
-                get("topology.kubernetes.io/region"),
-                get("topology.kubernetes.io/zone"),
-            )
-        };
         let mut keys: Vec<(String, String)> = nodes.iter().map(key).collect();
         keys.sort();
         keys.dedup();
@@ -147,16 +142,48 @@ impl Disruption {
         Disruption {
             zone_of,
             zones: vec![zone; keys.len()],
+            keys,
             tainted_since: vec![None; nodes.len()],
             queued: vec![false; nodes.len()],
             pass_at: None,
         }
     }
 
+    /// A node joined (the last one): it goes into its zone, a new zone if its labels name
+    /// one no node had.
+    pub fn add_node(&mut self, cfg: &crate::model::config::NodeConfig) {
+        let k = key(cfg);
+        let z = match self.keys.iter().position(|x| *x == k) {
+            Some(z) => z,
+            None => {
+                self.keys.push(k);
+                self.zones.push(ZoneTainter {
+                    state: ZoneState::Initial,
+                    interval: Some(NODE_EVICTION_INTERVAL),
+                    last_accept: None,
+                    queue: VecDeque::new(),
+                });
+                self.zones.len() - 1
+            }
+        };
+        self.zone_of.push(z as u32);
+        self.tainted_since.push(None);
+        self.queued.push(false);
+    }
+
     /// Since when `node` carries the `NoExecute` taint, if it does.
     pub fn tainted_since(&self, node: NodeId) -> Option<SimTime> {
         self.tainted_since[node.index()]
     }
+}
+
+/// A node's zone key: its region and zone labels.
+fn key(n: &crate::model::config::NodeConfig) -> (String, String) {
+    let get = |k: &str| n.labels.get(k).cloned().unwrap_or_default();
+    (
+        get("topology.kubernetes.io/region"),
+        get("topology.kubernetes.io/zone"),
+    )
 }
 
 /// `ComputeZoneState` for a zone of `ready` and `not_ready` nodes.
@@ -191,6 +218,11 @@ impl Simulation {
         for i in 0..n {
             let node = NodeId(i as u32);
             let z = self.disruption.zone_of[i] as usize;
+            if self.cluster.node(node).removed.is_some() {
+                // A deleted node leaves the controller's lists.
+                self.mark_reachable(node);
+                continue;
+            }
             if self.cluster.node(node).ready {
                 self.mark_reachable(node);
             } else if !self.disruption.queued[i] {
@@ -218,6 +250,9 @@ impl Simulation {
         let (mut ready, mut not_ready) = (vec![0usize; zones], vec![0usize; zones]);
         for (i, n) in self.cluster.nodes.iter().enumerate() {
             let z = self.disruption.zone_of[i] as usize;
+            if n.removed.is_some() {
+                continue;
+            }
             if n.ready {
                 ready[z] += 1;
             } else {

@@ -301,6 +301,20 @@ impl History {
     }
 }
 
+impl History {
+    /// A node joined mid-run: it is followed if fewer than [`MAX_NODES`] nodes are.
+    pub(super) fn node_added(&mut self) {
+        if !self.on {
+            return;
+        }
+        if self.nodes.len() < MAX_NODES {
+            self.nodes.push(NodeHistory::default());
+        } else {
+            self.nodes_left_out += 1;
+        }
+    }
+}
+
 impl Simulation {
     /// [`run_checked`](Self::run_checked), recording the run's [`History`] into
     /// [`Outcome::history`] as it goes. The run itself is the same event for event: the
@@ -438,6 +452,7 @@ impl Simulation {
         let h = &mut self.history;
         for (node, nh) in self.cluster.nodes.iter().zip(h.nodes.iter_mut()) {
             let status = match (node.ready, node.unschedulable) {
+                _ if node.removed.is_some() => "Deleted",
                 (true, false) => "Ready",
                 (true, true) => "Ready,SchedulingDisabled",
                 (false, false) => "NotReady",

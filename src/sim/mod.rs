@@ -29,6 +29,8 @@ mod loadbalancer;
 mod lookup;
 mod metrics;
 mod netpol;
+mod nodepool;
+mod nodes;
 mod noop;
 pub mod outcome;
 mod requests;
@@ -111,6 +113,10 @@ enum Ev {
     HpaSync(u32),
     /// metrics-server scrapes every kubelet ([`metrics`]).
     MetricsScrape,
+    /// The cluster autoscaler's loop (`nodepool`).
+    NodePoolScan,
+    /// A node the cluster autoscaler asked for registers.
+    NodePoolJoin,
 }
 
 /// Event queue lanes (`EventQueue::schedule_in_lane`) for events that are mostly scheduled in
@@ -199,6 +205,8 @@ pub struct Simulation {
     metrics_server: metrics::MetricsServer,
     /// The NetworkPolicies in force over time and the namespaces' labels.
     netpol: netpol::Policies,
+    /// The cluster autoscaler's node group (`spec.cluster.nodePool`), if any.
+    node_pool: nodepool::NodePoolState,
 }
 
 /// A run stopped because its servers fell so far behind that more requests were held at once
@@ -328,6 +336,7 @@ impl Simulation {
             expect: None,
             hpas: Default::default(),
             metrics_server: Default::default(),
+            node_pool: Default::default(),
             scenario,
         };
         let mut errors = Vec::new();
@@ -357,6 +366,7 @@ impl Simulation {
             return Err(errors);
         }
         sim.start_traffic();
+        sim.start_node_pool();
         sim.expect_setup();
         for (i, ev) in sim.scenario.events.iter().enumerate() {
             sim.queue
@@ -564,6 +574,8 @@ impl Simulation {
             Ev::Available(pod) => self.pod_may_be_available(pod),
             Ev::HpaSync(i) => self.on_hpa_sync(now, i),
             Ev::MetricsScrape => self.on_metrics_scrape(now),
+            Ev::NodePoolScan => self.on_node_pool_scan(now),
+            Ev::NodePoolJoin => self.on_node_pool_join(now),
         }
         // Expectations look at the cluster after every change of pods, nodes or rules.
         if self.expect.is_some()

@@ -365,6 +365,10 @@ pub struct NodeOutcome {
     pub status: String,
     pub pod_cidr: String,
     pub kubelet_version: String,
+    /// When it registered: time zero, or later for a node that joined mid-run.
+    pub created: SimTime,
+    /// When it was deleted (the cluster autoscaler removed it); it is no longer listed.
+    pub removed: Option<SimTime>,
 }
 
 pub use crate::model::events::{ClusterEvent, EventType};

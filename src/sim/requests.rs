@@ -1834,6 +1834,8 @@ impl Simulation {
                 .to_string(),
                 pod_cidr: self.pod_cidrs[i].to_string(),
                 kubelet_version: version.clone(),
+                created: n.created,
+                removed: n.removed,
             })
             .collect();
         let hpas = self.hpa_outcomes();

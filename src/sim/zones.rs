@@ -69,6 +69,28 @@ impl Zones {
         }
     }
 
+    /// A node joined (the last one). A zone no node had before is added after the others
+    /// (zones keep their indices, so the counts per zone pair stay right).
+    pub fn add_node(&mut self, node: &NodeConfig) {
+        let id = NodeId(self.of_node.len() as u32);
+        let zone = node
+            .labels
+            .get(ZONE_LABEL)
+            .filter(|z| !z.is_empty())
+            .map(|z| match self.names.iter().position(|n| n == z) {
+                Some(i) => i as u16,
+                None => {
+                    self.names.push(z.clone());
+                    self.nodes_in.push(Vec::new());
+                    (self.names.len() - 1) as u16
+                }
+            });
+        if let Some(z) = zone {
+            self.nodes_in[z as usize].push(id);
+        }
+        self.of_node.push(zone);
+    }
+
     /// The zone of `node`, if it has one.
     pub fn of(&self, node: NodeId) -> Option<u16> {
         self.of_node.get(node.index()).copied().flatten()

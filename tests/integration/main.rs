@@ -2,6 +2,7 @@
 //!
 //! Statistical tests use fixed seeds and state their tolerance, so they never flake.
 
+mod autoscaler;
 mod cli;
 mod cluster;
 mod connections;
