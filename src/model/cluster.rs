@@ -124,6 +124,9 @@ pub struct Pod {
     pub ready: bool,
     /// When `ready` last turned true.
     pub ready_since: Option<SimTime>,
+    /// The `Ready` condition's `lastTransitionTime`: when `ready` last changed either way (the
+    /// pod's creation until it first does; the condition is first written false).
+    pub ready_changed: SimTime,
     pub created: SimTime,
     /// When deletion was requested: the pod turned `Terminating`.
     pub deleted: Option<SimTime>,

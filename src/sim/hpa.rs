@@ -677,10 +677,10 @@ impl Simulation {
                     }
                     _ => Some(0),
                 };
-                // The Ready condition's last transition: when it turned true; for a pod not
-                // ready now, when it last turned true if it ever did (it turned false after),
-                // else its creation (the condition is first written false).
-                let ready_transition = p.ready_since.unwrap_or(p.created);
+                // The Ready condition's `lastTransitionTime`: its last change either way, so a
+                // pod that was ready and no longer is counts after the initialisation period
+                // (upstream ignores only one "never ready": start + 30 s after the transition)
+                let ready_transition = p.ready_changed;
                 PodView {
                     phase: p.phase,
                     deleting: p.deleted.is_some(),

@@ -490,6 +490,7 @@ impl Simulation {
         let p = self.cluster.pod_mut(id);
         p.ready = ready;
         p.ready_since = ready.then_some(now);
+        p.ready_changed = now;
         self.endpoints_changed();
         if ready {
             self.pod_became_ready(id);

@@ -265,6 +265,7 @@ impl Simulation {
             containers: vec![ContainerState::Waiting(WaitingReason::ContainerCreating); n],
             ready: false,
             ready_since: None,
+            ready_changed: now,
             created: now,
             deleted: None,
             gone_at: None,
@@ -558,6 +559,9 @@ impl Simulation {
                 // The machine restarted: the containers start again, same sandbox and IP.
                 let p = self.cluster.pod_mut(id);
                 p.restarts += p.containers.len() as u32;
+                if p.ready {
+                    p.ready_changed = now;
+                }
                 p.ready = false;
                 p.ready_since = None;
                 self.queue

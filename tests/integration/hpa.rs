@@ -85,6 +85,34 @@ fn a_lower_target_keeps_the_tail_lower_through_the_ramp() {
     assert!(b.latency.ms().p99 < a.latency.ms().p99);
 }
 
+/// At a 70% target the first pods saturate and fail their readiness probes: the HPA leaves
+/// out unready pods in their first 5 minutes (the CPU initialisation period), so it sees no
+/// metric until then; after it, a pod that was ready and no longer is counts again (its Ready
+/// condition's last transition is when it turned unready, not its creation), and the HPA
+/// scales again. Upstream: `groupPods` in `replica_calculator.go`.
+#[test]
+fn pods_that_were_ready_count_again_after_the_cpu_initialisation_period() {
+    let text = scenario_text("hpa-morning-ramp.yaml")
+        .replace("averageUtilization: 50", "averageUtilization: 70");
+    let o = run(&load_text(&text));
+    let blind = o
+        .events
+        .iter()
+        .filter(|e| {
+            e.message
+                .contains("did not receive metrics for targeted pods")
+        })
+        .map(|e| e.at)
+        .collect::<Vec<_>>();
+    let five_min = SimTime::ZERO + kubesim::engine::SimDuration::from_secs(300);
+    assert!(blind.iter().any(|&t| t < five_min), "{blind:?}");
+    let ups = rescales(&o);
+    assert!(
+        ups.iter().any(|&(t, _)| t > five_min),
+        "no rescale after the initialisation period: {ups:?}"
+    );
+}
+
 /// `scenarios/hpa-flapping.yaml`: load that steps between 100/s and 300/s every 2 minutes;
 /// with the default 300 s scale-down window the HPA holds the peak's size, with none it
 /// follows every dip.
