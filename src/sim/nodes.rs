@@ -108,10 +108,13 @@ impl Simulation {
             return;
         }
         let name = self.cluster.node(node).cfg.name.clone();
-        for id in self.cluster.pods_on(node) {
+        // The node goes first: the controllers that its pods' removal wakes (a DaemonSet
+        // above all) must not see it as a place for a new pod.
+        let pods = self.cluster.pods_on(node);
+        self.cluster.remove_node(node, now);
+        for id in pods {
             self.pod_gone(now, id);
         }
-        self.cluster.remove_node(node, now);
         self.node_down_since[node.index()] = None;
         self.log.normal(
             now,

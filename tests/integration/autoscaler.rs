@@ -132,3 +132,55 @@ fn a_bad_node_pool_is_an_error_at_its_key() {
         "{s}"
     );
 }
+
+/// A DaemonSet gives a node that joins mid-run its pod (the node's first Ready pass runs the
+/// DaemonSet controller), and the pod goes with the node when the cluster autoscaler removes
+/// it; the nodes there from the start have theirs from the start.
+#[test]
+fn a_node_that_joins_gets_its_daemon_pod_which_goes_with_the_node() {
+    let text = scenario_text("autoscaler-pending-pods.yaml")
+        + "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      containers:\n      - name: agent\n        image: web\n        resources: {requests: {cpu: 10m}}\n";
+    let o = run(&load_text(&text));
+    let registered = events(&o, "RegisteredNode");
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    let joined = registered[0].at;
+    let agents: Vec<_> = o
+        .pods
+        .iter()
+        .filter(|p| p.name.starts_with("agent-"))
+        .collect();
+    for node in ["node-1", "pool-1"] {
+        assert!(
+            agents
+                .iter()
+                .any(|p| p.node.as_deref() == Some(node) && p.created < SimTime::ZERO + secs(5)),
+            "{node}: {agents:?}"
+        );
+    }
+    let on_pool2 = agents
+        .iter()
+        .find(|p| p.node.as_deref() == Some("pool-2"))
+        .unwrap_or_else(|| panic!("no agent pod on pool-2: {agents:?}"));
+    assert!(
+        on_pool2.created >= joined && on_pool2.created <= joined + secs(10),
+        "{on_pool2:?}, joined at {joined:?}"
+    );
+    let removed = o
+        .nodes
+        .iter()
+        .find(|n| n.name == "pool-2")
+        .and_then(|n| n.removed)
+        .expect("pool-2 is removed once unneeded");
+    // removed with the node (as the pod garbage collector force-deletes the pods of a
+    // deleted node: no Terminating on the way)
+    assert!(
+        on_pool2.status == "Deleted" && on_pool2.deleted.is_none_or(|d| d <= removed),
+        "{on_pool2:?}, pool-2 removed at {removed:?}"
+    );
+    assert!(
+        agents
+            .iter()
+            .all(|p| p.node.as_deref() != Some("pool-2") || p.status == "Deleted"),
+        "{agents:?}"
+    );
+}
