@@ -991,6 +991,42 @@ fn replicated(
     }
 }
 
+/// A rolling update's `maxSurge` and `maxUnavailable` after the kind's `defaults` (surge,
+/// unavailable; `(true, n)` is `n%`), as `ValidateRollingUpdateDeployment` and
+/// `ValidateRollingUpdateDaemonSet` check them: each an int or a percentage, unavailable at
+/// most 100%, and not both 0.
+fn surge_and_unavailable(
+    base: &str,
+    max_surge: Option<&IntOrString>,
+    max_unavailable: Option<&IntOrString>,
+    defaults: [(bool, i64); 2],
+    errs: &mut Vec<FieldError>,
+) {
+    let surge = max_surge
+        .and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), errs))
+        .unwrap_or(defaults[0]);
+    let unav = max_unavailable
+        .and_then(|v| int_or_percent(v, &format!("{base}.maxUnavailable"), errs))
+        .unwrap_or(defaults[1]);
+    if unav.0 && unav.1 > 100 {
+        errs.push(invalid(
+            &format!("{base}.maxUnavailable"),
+            BadValue::Str(format!("{}%", unav.1)),
+            "must not be greater than 100%",
+        ));
+    }
+    if surge.1 == 0 && unav.1 == 0 {
+        errs.push(invalid(
+            &format!("{base}.maxUnavailable"),
+            match max_unavailable {
+                Some(IntOrString::String(s)) => BadValue::Str(s.clone()),
+                _ => BadValue::Int(0),
+            },
+            "may not be 0 when `maxSurge` is 0",
+        ));
+    }
+}
+
 fn int_or_percent(v: &IntOrString, path: &str, errs: &mut Vec<FieldError>) -> Option<(bool, i64)> {
     match v {
         IntOrString::Int(n) => {
@@ -1053,34 +1089,14 @@ pub fn deployment(d: &apps::Deployment, has_selector: bool) -> Vec<FieldError> {
             )),
         }
         if let Some(ru) = &st.rolling_update {
-            let base = "spec.strategy.rollingUpdate";
-            let surge = ru
-                .max_surge
-                .as_ref()
-                .and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), &mut errs));
-            let unav = ru
-                .max_unavailable
-                .as_ref()
-                .and_then(|v| int_or_percent(v, &format!("{base}.maxUnavailable"), &mut errs));
-            if let Some((true, n)) = unav {
-                if n > 100 {
-                    errs.push(invalid(
-                        &format!("{base}.maxUnavailable"),
-                        BadValue::Str(format!("{n}%")),
-                        "must not be greater than 100%",
-                    ));
-                }
-            }
-            if matches!(surge, Some((_, 0))) && matches!(unav, Some((_, 0))) {
-                errs.push(invalid(
-                    &format!("{base}.maxUnavailable"),
-                    match ru.max_unavailable.as_ref() {
-                        Some(IntOrString::String(s)) => BadValue::Str(s.clone()),
-                        _ => BadValue::Int(0),
-                    },
-                    "may not be 0 when `maxSurge` is 0",
-                ));
-            }
+            // Defaults: 25% and 25% (`SetDefaults_Deployment`).
+            surge_and_unavailable(
+                "spec.strategy.rollingUpdate",
+                ru.max_surge.as_ref(),
+                ru.max_unavailable.as_ref(),
+                [(true, 25), (true, 25)],
+                &mut errs,
+            );
         }
     }
     // `ValidateDeploymentSpec` (`pkg/apis/apps/validation/validation.go`), after
@@ -1229,35 +1245,14 @@ pub fn daemon_set(d: &apps::DaemonSet, has_selector: bool) -> Vec<FieldError> {
             )),
         }
         if let Some(ru) = &st.rolling_update {
-            let base = "spec.updateStrategy.rollingUpdate";
-            let surge = ru
-                .max_surge
-                .as_ref()
-                .and_then(|v| int_or_percent(v, &format!("{base}.maxSurge"), &mut errs));
-            let unav = ru
-                .max_unavailable
-                .as_ref()
-                .and_then(|v| int_or_percent(v, &format!("{base}.maxUnavailable"), &mut errs));
-            // Defaults: maxUnavailable 1, maxSurge 0 (`SetDefaults_DaemonSet`).
-            let surge = surge.unwrap_or((false, 0));
-            let unav = unav.unwrap_or((false, 1));
-            if surge.1 == 0 && unav.1 == 0 {
-                errs.push(invalid(
-                    &format!("{base}.maxUnavailable"),
-                    match ru.max_unavailable.as_ref() {
-                        Some(IntOrString::String(s)) => BadValue::Str(s.clone()),
-                        _ => BadValue::Int(0),
-                    },
-                    "may not be 0 when `maxSurge` is 0",
-                ));
-            }
-            if unav.0 && unav.1 > 100 {
-                errs.push(invalid(
-                    &format!("{base}.maxUnavailable"),
-                    BadValue::Str(format!("{}%", unav.1)),
-                    "must not be greater than 100%",
-                ));
-            }
+            // Defaults: maxSurge 0, maxUnavailable 1 (`SetDefaults_DaemonSet`).
+            surge_and_unavailable(
+                "spec.updateStrategy.rollingUpdate",
+                ru.max_surge.as_ref(),
+                ru.max_unavailable.as_ref(),
+                [(false, 0), (false, 1)],
+                &mut errs,
+            );
         }
     }
     nonneg(
